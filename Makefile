@@ -1,0 +1,50 @@
+# Two commands for a fresh machine:
+#   make run   - set up .venv, build the demo store, start the app on it
+#   make test  - set up .venv (and Debian chromium for the browser test), run all tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8501
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test venv chromium lint demo train bench clean
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian's Chromium for the Playwright browser test (never `playwright install`).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+	fi
+
+demo: venv
+	$(PY) -m core demo
+
+run: venv
+	@test -f data/store/cases.sqlite || $(PY) -m core demo
+	$(PY) -m streamlit run app.py --server.port $(PORT) --server.address 127.0.0.1
+
+lint: venv
+	$(PY) -m ruff check .
+
+test: venv chromium lint
+	$(PY) -m pytest -q
+
+train: venv
+	$(PY) -m core train --cohort data/demo/cohort.csv --out models/demo --seed 0 --synthetic
+
+bench: venv
+	$(PY) bench/extract.py
+	$(PY) bench/predict.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts data/store
