@@ -128,7 +128,7 @@ def bilsky_to_ordinal(value: object) -> float | None:
 
 def ordinal_to_bilsky(code: float) -> str:
     """Inverse of :func:`bilsky_to_ordinal`: ``0..5 -> "0".."3"``."""
-    return BILSKY_GRADES[int(round(code))]
+    return BILSKY_GRADES[round(code)]
 
 
 def _is_missing(value: object) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
 
 def utc_now_iso() -> str:
     """Current UTC time, ISO 8601 with seconds."""
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def provenance(**extra: object) -> dict[str, object]:
