@@ -1,0 +1,477 @@
+"""High-intensity (metastatic) marrow per vertebral level, from STIR / T2 fat-sat MRI.
+
+Bone metastases replace fatty marrow and are bright on fat-suppressed T2 / STIR
+images. Kong et al. (Int J Med Sci 2025) found that bone pain rises with lumbar
+involvement, with the number of metastatic sites and with the ratio of high-intensity
+area; this module measures those quantities per vertebral level.
+
+Detection (when no lesion mask is given), per labelled vertebra ``v``:
+
+1. Marrow statistics: ``m_v`` = median intensity of the vertebra's voxels and
+   ``s_v = 1.4826 * MAD_v`` (median absolute deviation, scaled to a Gaussian sigma).
+2. Reference from the patient's own marrow, robust and local:
+   ``r_v = median{m_u : u in N_v}`` and ``sigma_v = median{s_u : u in N_v}``, where
+   ``N_v`` is ``v`` and the ``reference_window`` labelled levels above and below it
+   (5 vertebrae by default). A median of neighbouring vertebrae ignores one (or two)
+   diffusely involved vertebrae, and being local it follows a smooth multiplicative
+   bias field (coil shading) along the spine instead of using one global value.
+3. Threshold ``T_v = max(r_v + k * sigma_v, (1 + c) * r_v)`` (the floor only applies
+   when ``r_v > 0``). ``k * sigma_v`` rejects noise; the floor ``c`` requires a real
+   contrast with normal marrow when the noise is low.
+4. Voxels of ``v`` above ``T_v`` (after optional mask-aware Gaussian smoothing) form
+   candidates; 3-D connected components (26-connectivity) are computed inside ``v``
+   only and those smaller than ``min_lesion_volume_mm3`` are dropped.
+5. Components lying entirely in the outer ``edge_margin_mm`` of the vertebra label
+   (no voxel whose distance to the nearest unlabelled voxel centre exceeds the margin)
+   are dropped: a bright rim is partial volume with the disc or CSF (both bright on
+   STIR) or an imprecise label boundary, not a metastasis.
+
+With a lesion mask the steps 1-3 and 5 are skipped: candidates are
+``mask & vertebra v`` and step 4 is the same.
+
+Counting rules:
+
+* A lesion is a connected component inside one vertebra. A lesion crossing two
+  vertebrae (through an endplate or along a label boundary) counts as **two**
+  metastatic sites, one per level.
+* High-intensity (HI) volume counts only voxels of components that pass the minimum
+  volume, so HI volume, HI ratio and lesion counts agree (a level with no lesion has a
+  ratio of 0).
+* Volumes use the voxel volume ``spacing_x * spacing_y * spacing_z`` (mm^3); nothing
+  assumes isotropic voxels or an orientation.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from core.levels import REGIONS, Level, align_mask, map_labels
+from core.provenance import provenance
+
+_STRUCTURE = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class DetectionParams:
+    """Parameters of the high-intensity threshold and of lesion counting.
+
+    ``T_v = max(r_v + k_mad * sigma_v, (1 + min_contrast) * r_v)`` with ``r_v`` and
+    ``sigma_v`` the medians over the ``reference_window`` neighbourhood of per-vertebra
+    marrow medians and ``1.4826 * MAD`` (see the module docstring).
+
+    Attributes
+    ----------
+    k_mad : float
+        ``k``, noise multiple. Default 3: for Gaussian noise 0.13 % of normal voxels
+        exceed ``r + 3 sigma``; isolated exceedances are then removed by the minimum
+        volume, so false lesions need ~100 adjacent noise voxels.
+    min_contrast : float
+        ``c``, the floor: HI voxels must be at least ``(1 + c)`` times the reference.
+        Default 0.5 (1.5x normal marrow): metastases on STIR are typically 2x or more
+        the signal of normal fatty marrow, while normal heterogeneity (red-marrow
+        islands, basivertebral veins, shading) stays well below 1.5x. Without the
+        floor, high-SNR images would flag voxels only a few percent brighter.
+    reference_window : int
+        Levels above and below used for the local reference (default 2, i.e. up to 5
+        vertebrae): robust to one diffusely involved vertebra in any window, and to
+        two in a full window, while following a bias field that changes over
+        ~10 cm.
+    smoothing_mm : float
+        Sigma (mm) of a mask-aware Gaussian smoothing inside each vertebra before
+        thresholding (``G(I*M)/G(M)``, so discs and CSF outside the label do not
+        bleed in). Default 0 (off): thresholds and the minimum volume already reject
+        noise and smoothing blurs lesion borders; use 0.5-1 mm for very noisy images.
+    min_lesion_volume_mm3 : float
+        Smallest component counted as a lesion. Default 100 mm^3 (a sphere of
+        ~5.8 mm diameter): about the smallest metastasis reliably seen on 3-4 mm
+        sagittal slices, and large enough that noise, vessels and partial-volume
+        specks are not counted.
+    edge_margin_mm : float
+        Detection only: a component must reach deeper than this into the vertebra
+        (distance from a voxel centre to the nearest unlabelled voxel centre).
+        Default 2 mm: vertebra labels from segmentation models are uncertain by about
+        one voxel of their 1-1.5 mm grid, and the neighbouring disc and CSF are as
+        bright as metastases on STIR, so a bright shell thinner than 2 mm is most
+        likely label/partial-volume error (or thin endplate oedema). A 6 mm lesion
+        touching the cortex still reaches 2 mm deep. 0 disables the rule.
+    """
+
+    k_mad: float = 3.0
+    min_contrast: float = 0.5
+    reference_window: int = 2
+    smoothing_mm: float = 0.0
+    min_lesion_volume_mm3: float = 100.0
+    edge_margin_mm: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("k_mad", "min_contrast", "smoothing_mm", "min_lesion_volume_mm3",
+                     "edge_margin_mm"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{name} {value!r} is not a number.")
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"{name} {value!r} must be a finite number >= 0.")
+            object.__setattr__(self, name, float(value))  # plain float: JSON provenance
+        window = self.reference_window
+        if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 0:
+            raise ValueError(f"reference_window {window!r} must be an integer >= 0.")
+        object.__setattr__(self, "reference_window", int(window))
+
+
+@dataclass(frozen=True)
+class LevelMetrics:
+    """Metrics of one vertebral level.
+
+    Attributes
+    ----------
+    level : str
+        Level name (``"L3"``).
+    region : str
+        ``cervical``, ``thoracic``, ``lumbar`` or ``sacral``.
+    vertebra_volume_ml : float
+        ``N_vertebra * voxel_mm3 / 1000``, ``N_vertebra`` = labelled voxels.
+    high_intensity_volume_ml : float
+        ``N_HI * voxel_mm3 / 1000``, ``N_HI`` = voxels of this level's counted lesion
+        components (those that pass the minimum volume and, when detected, the edge
+        margin).
+    high_intensity_ratio : float
+        ``N_HI / N_vertebra`` (= HI volume / vertebra volume), in [0, 1].
+    lesion_count : int
+        Connected components (26-connectivity) of HI voxels inside this vertebra with
+        volume ``>= min_lesion_volume_mm3`` (and, when detected, reaching deeper than
+        ``edge_margin_mm``).
+    """
+
+    level: str
+    region: str
+    vertebra_volume_ml: float
+    high_intensity_volume_ml: float
+    high_intensity_ratio: float
+    lesion_count: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-serialisable dict with the attribute names as keys."""
+        return {
+            "level": self.level,
+            "region": self.region,
+            "vertebra_volume_ml": self.vertebra_volume_ml,
+            "high_intensity_volume_ml": self.high_intensity_volume_ml,
+            "high_intensity_ratio": self.high_intensity_ratio,
+            "lesion_count": self.lesion_count,
+        }
+
+
+@dataclass(frozen=True)
+class StudyMetrics:
+    """Metrics of one study (the ``python -m core extract`` JSON).
+
+    Attributes
+    ----------
+    levels : tuple of LevelMetrics
+        Labelled levels in craniocaudal order.
+    lesion_count : int
+        ``sum(level.lesion_count)``: number of metastatic sites (a lesion spanning two
+        vertebrae counts twice).
+    lesion_count_by_region : dict of str to int
+        ``sum(level.lesion_count)`` per region, all four regions present (zeros too).
+    involved_levels : tuple of str
+        Names of the levels with ``lesion_count >= 1``, craniocaudal.
+    high_intensity_ratio : float
+        ``sum(HI volume) / sum(vertebra volume)`` over all labelled levels, in [0, 1].
+    max_level_high_intensity_ratio : float
+        ``max(level.high_intensity_ratio)``.
+    vertebra_volume_ml : float
+        ``sum(level.vertebra_volume_ml)``.
+    high_intensity_volume_ml : float
+        ``sum(level.high_intensity_volume_ml)``.
+    provenance : dict
+        Versions, time, ``input_sha256``, ``parameters`` (the DetectionParams),
+        ``convention`` and ``lesion_source`` (``"detection"`` or ``"lesion_mask"``).
+    """
+
+    levels: tuple[LevelMetrics, ...]
+    lesion_count: int
+    lesion_count_by_region: dict[str, int]
+    involved_levels: tuple[str, ...]
+    high_intensity_ratio: float
+    max_level_high_intensity_ratio: float
+    vertebra_volume_ml: float
+    high_intensity_volume_ml: float
+    provenance: dict[str, object] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """The ``core extract`` JSON: keys ``levels``, ``lesion_count``,
+        ``lesion_count_by_region``, ``involved_levels``, ``high_intensity_ratio``,
+        ``max_level_high_intensity_ratio``, ``vertebra_volume_ml``,
+        ``high_intensity_volume_ml``, ``provenance``."""
+        return {
+            "levels": [lv.to_dict() for lv in self.levels],
+            "lesion_count": self.lesion_count,
+            "lesion_count_by_region": dict(self.lesion_count_by_region),
+            "involved_levels": list(self.involved_levels),
+            "high_intensity_ratio": self.high_intensity_ratio,
+            "max_level_high_intensity_ratio": self.max_level_high_intensity_ratio,
+            "vertebra_volume_ml": self.vertebra_volume_ml,
+            "high_intensity_volume_ml": self.high_intensity_volume_ml,
+            "provenance": dict(self.provenance),
+        }
+
+
+@dataclass(frozen=True)
+class ExtractionResult:
+    """Output of :func:`extract`.
+
+    Attributes
+    ----------
+    metrics : StudyMetrics
+    lesion_mask : sitk.Image
+        uint8, 1 on counted lesion voxels, on the image grid (viewer overlay).
+    vertebrae : sitk.Image
+        The vertebra label map aligned to the image grid.
+    """
+
+    metrics: StudyMetrics
+    lesion_mask: sitk.Image
+    vertebrae: sitk.Image
+
+
+@dataclass
+class _LevelWork:
+    level: Level
+    box: tuple[slice, ...]
+    n_voxels: int
+    median: float = 0.0
+    sigma: float = 0.0
+    values: np.ndarray | None = None  # (smoothed) intensities of the box, detection only
+
+
+def _check_image(image: sitk.Image) -> None:
+    if not isinstance(image, sitk.Image):
+        raise ValueError(f"The image must be a SimpleITK image, not {type(image).__name__}.")
+    if image.GetDimension() != 3:
+        raise ValueError(f"The image has {image.GetDimension()} dimensions; 3 are needed.")
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise ValueError("The image must be scalar (one value per voxel), not RGB/vector.")
+
+
+def _integer_labels(vertebrae: sitk.Image) -> np.ndarray:
+    """Label array (view when already integer), validated non-negative."""
+    array = sitk.GetArrayViewFromImage(vertebrae)
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+            raise ValueError("The vertebrae label map has non-integer values.")
+        array = array.astype(np.int32)
+    if array.size and int(array.min()) < 0:
+        raise ValueError(f"The vertebrae label map has a negative label {int(array.min())}.")
+    return array
+
+
+#: No convention uses a label above this; larger values are reported, not indexed.
+_MAX_LABEL = 1024
+
+
+def _masked_smooth(values: np.ndarray, inside: np.ndarray, sigma_vox: tuple[float, ...]):
+    """Gaussian smoothing restricted to ``inside``: ``G(I*M) / G(M)`` (float32)."""
+    weights = inside.astype(np.float32)
+    num = ndimage.gaussian_filter(np.where(inside, values, 0).astype(np.float32), sigma_vox,
+                                  mode="constant", truncate=3.0)
+    den = ndimage.gaussian_filter(weights, sigma_vox, mode="constant", truncate=3.0)
+    np.divide(num, den, out=num, where=den > 1e-6)
+    return num
+
+
+def _components(
+    candidates: np.ndarray,
+    min_voxels: float,
+    inside: np.ndarray | None = None,
+    margin_mm: float = 0.0,
+    sampling: tuple[float, ...] = (1.0, 1.0, 1.0),
+) -> tuple[np.ndarray, int, int]:
+    """Keep 26-connected components of at least ``min_voxels`` voxels.
+
+    When ``margin_mm > 0`` a component must also contain a voxel of ``inside`` farther
+    than ``margin_mm`` (voxel centre to the nearest voxel centre outside ``inside``).
+
+    Returns (kept mask, number of kept components, kept voxel count).
+    """
+    labelled, count = ndimage.label(candidates, structure=_STRUCTURE)
+    if count == 0:
+        return np.zeros(candidates.shape, bool), 0, 0
+    sizes = np.bincount(labelled.ravel(), minlength=count + 1)
+    sizes[0] = 0
+    keep = sizes >= min_voxels
+    keep[0] = False
+    if margin_mm > 0 and inside is not None and keep.any():
+        # Pad so that the bounding box faces count as outside the vertebra.
+        depth = ndimage.distance_transform_edt(np.pad(inside, 1), sampling=sampling)
+        depth = depth[(slice(1, -1),) * inside.ndim]
+        deepest = ndimage.maximum(depth, labelled, index=np.arange(count + 1))
+        keep &= np.asarray(deepest) > margin_mm
+    return keep[labelled], int(keep.sum()), int(sizes[keep].sum())
+
+
+def extract(
+    image: sitk.Image,
+    vertebrae: sitk.Image,
+    lesions: sitk.Image | None = None,
+    *,
+    convention: str = "verse",
+    params: DetectionParams = DetectionParams(),
+    input_sha256: str | None = None,
+) -> ExtractionResult:
+    """Measure lesions and high-intensity marrow per vertebral level.
+
+    Parameters
+    ----------
+    image : sitk.Image
+        3-D scalar MRI (STIR / T2 fat-sat), any orientation and spacing.
+    vertebrae : sitk.Image
+        Vertebra label map in ``convention``; resampled (nearest neighbour) onto the
+        image grid when its grid differs but overlaps.
+    lesions : sitk.Image, optional
+        Lesion mask (non-zero = lesion). When given it replaces detection.
+    convention : str
+        ``verse``, ``totalsegmentator``, ``totalsegmentator_mr`` or ``sct``.
+    params : DetectionParams
+        Threshold and counting parameters.
+    input_sha256 : str, optional
+        Hash of the input file, recorded in the provenance.
+
+    Returns
+    -------
+    ExtractionResult
+        ``metrics`` (see :class:`StudyMetrics` for each formula), the uint8 lesion
+        mask on the image grid and the aligned vertebra map.
+
+    Raises
+    ------
+    ValueError
+        Bad image, labels that are not vertebrae of ``convention``, a label map or
+        mask that does not overlap the image, or no vertebra in the field of view.
+    """
+    if not isinstance(params, DetectionParams):
+        raise ValueError("params must be a DetectionParams.")
+    _check_image(image)
+    if not isinstance(vertebrae, sitk.Image):
+        raise ValueError("The vertebrae label map must be a SimpleITK image.")
+    vertebrae = align_mask(vertebrae, image, name="vertebrae label map")
+    lesion_array = None
+    if lesions is not None:
+        if not isinstance(lesions, sitk.Image):
+            raise ValueError("The lesion mask must be a SimpleITK image.")
+        lesions = align_mask(lesions, image, name="lesion mask")
+        lesion_array = sitk.GetArrayViewFromImage(lesions)
+
+    labels = _integer_labels(vertebrae)
+    if labels.size and int(labels.max()) > _MAX_LABEL:
+        map_labels(np.unique(labels[labels > _MAX_LABEL]), convention)  # raises, naming them
+    boxes = ndimage.find_objects(labels)
+    present = [i + 1 for i, box in enumerate(boxes) if box is not None]
+    levels = map_labels(present, convention)
+    if not levels:
+        raise ValueError(
+            f"The vertebrae label map has no vertebra labels of the {convention!r} "
+            "convention inside the image."
+        )
+
+    spacing = np.array(image.GetSpacing(), dtype=float)
+    voxel_mm3 = float(np.prod(spacing))
+    min_voxels = params.min_lesion_volume_mm3 / voxel_mm3 * (1 - 1e-9)
+
+    pixels = sitk.GetArrayViewFromImage(image)
+    if pixels.dtype != np.float32:
+        pixels = pixels.astype(np.float32)
+    sampling = tuple(float(s) for s in spacing[::-1])  # array order z, y, x
+    sigma_vox = tuple(params.smoothing_mm / s for s in sampling)
+
+    work: list[_LevelWork] = []
+    for label, level in levels.items():
+        box = boxes[label - 1]
+        inside = labels[box] == label
+        item = _LevelWork(level=level, box=box, n_voxels=int(np.count_nonzero(inside)))
+        if lesion_array is None:
+            values = pixels[box]
+            if params.smoothing_mm > 0:
+                values = _masked_smooth(values, inside, sigma_vox)
+            marrow = values[inside]
+            if not np.all(np.isfinite(marrow)):
+                raise ValueError(f"The image has non-finite values inside {level.name}.")
+            item.median = float(np.median(marrow))
+            item.sigma = MAD_TO_SIGMA * float(np.median(np.abs(marrow - item.median)))
+            item.values = values
+        work.append(item)
+
+    mask = np.zeros(labels.shape, dtype=np.uint8)
+    window = params.reference_window
+    medians = np.array([w.median for w in work])
+    sigmas = np.array([w.sigma for w in work])
+    results: list[LevelMetrics] = []
+    for i, item in enumerate(work):
+        inside = labels[item.box] == item.level.label
+        if lesion_array is None:
+            lo, hi = max(0, i - window), min(len(work), i + window + 1)
+            reference = float(np.median(medians[lo:hi]))
+            scale = float(np.median(sigmas[lo:hi]))
+            threshold = reference + params.k_mad * scale
+            if reference > 0:
+                threshold = max(threshold, (1.0 + params.min_contrast) * reference)
+            candidates = (item.values > threshold) & inside
+            item.values = None
+            kept, count, n_hi = _components(candidates, min_voxels, inside,
+                                            params.edge_margin_mm, sampling)
+        else:
+            candidates = (lesion_array[item.box] != 0) & inside
+            kept, count, n_hi = _components(candidates, min_voxels)
+        mask[item.box] |= kept.view(np.uint8)
+        vertebra_ml = item.n_voxels * voxel_mm3 / 1000.0
+        hi_ml = n_hi * voxel_mm3 / 1000.0
+        results.append(
+            LevelMetrics(
+                level=item.level.name,
+                region=item.level.region,
+                vertebra_volume_ml=vertebra_ml,
+                high_intensity_volume_ml=hi_ml,
+                high_intensity_ratio=n_hi / item.n_voxels,
+                lesion_count=count,
+            )
+        )
+
+    metrics = _study_metrics(
+        results,
+        provenance(
+            input_sha256=input_sha256,
+            parameters=asdict(params),
+            convention=convention,
+            lesion_source="detection" if lesion_array is None else "lesion_mask",
+        ),
+    )
+    lesion_mask = sitk.GetImageFromArray(mask)
+    lesion_mask.CopyInformation(image)
+    return ExtractionResult(metrics=metrics, lesion_mask=lesion_mask, vertebrae=vertebrae)
+
+
+def _study_metrics(levels: list[LevelMetrics], record: dict[str, object]) -> StudyMetrics:
+    by_region = dict.fromkeys(REGIONS, 0)
+    for lv in levels:
+        by_region[lv.region] += lv.lesion_count
+    vertebra_ml = float(sum(lv.vertebra_volume_ml for lv in levels))
+    hi_ml = float(sum(lv.high_intensity_volume_ml for lv in levels))
+    return StudyMetrics(
+        levels=tuple(levels),
+        lesion_count=int(sum(lv.lesion_count for lv in levels)),
+        lesion_count_by_region=by_region,
+        involved_levels=tuple(lv.level for lv in levels if lv.lesion_count > 0),
+        high_intensity_ratio=min(1.0, hi_ml / vertebra_ml) if vertebra_ml > 0 else 0.0,
+        max_level_high_intensity_ratio=max((lv.high_intensity_ratio for lv in levels),
+                                           default=0.0),
+        vertebra_volume_ml=vertebra_ml,
+        high_intensity_volume_ml=hi_ml,
+        provenance=record,
+    )

@@ -1,0 +1,350 @@
+"""Vertebral levels: label conventions and label-map alignment.
+
+A vertebra label map stores one integer per vertebra. What the integer means depends
+on the tool that produced the map; :data:`CONVENTIONS` lists the ones supported:
+
+``"verse"``
+    VerSe challenge (Sekuboyina et al., Med Image Anal 2021; Löffler et al., Radiol AI
+    2020): 1-7 = C1-C7, 8-19 = T1-T12, 20-25 = L1-L6, 26 = sacrum, 27 = coccyx,
+    28 = T13 (transitional vertebra, placed between T12 and L1).
+``"totalsegmentator"``
+    TotalSegmentator v2 CT ``total`` task (``class_map["total"]`` in
+    ``totalsegmentator/map_to_binary.py``): 25 = sacrum, 26 = vertebrae_S1,
+    27 = L5 ... 31 = L1, 32 = T12 ... 43 = T1, 44 = C7 ... 50 = C1. The other ids
+    (1-24, 51-117: organs, vessels, muscles, ribs, ...) are valid classes of that map
+    and are ignored; ids above 117 are not TotalSegmentator classes and are an error.
+``"totalsegmentator_mr"``
+    TotalSegmentator's MR vertebra ids. The MR ``total_mr`` task has **no levels**: it
+    labels all vertebrae as one class (19 = ``vertebrae``, 18 = ``sacrum``). Levels come
+    from the MR ``vertebrae_mr`` task (``class_map["vertebrae_mr"]``): 1 = sacrum,
+    2 = L5 ... 6 = L1, 7 = T12 ... 18 = T1, 19 = C7 ... 25 = C1; this convention reads
+    those ids. A map with ids above 25 is a ``total_mr`` (or other) map and is rejected
+    with a message saying so, rather than misread (``total_mr``'s 19 would be C7).
+``"sct"``
+    Spinal Cord Toolbox vertebral levels (``sct_label_vertebrae`` output, PAM50
+    ``PAM50_levels``): numbered consecutively from the top, 1-7 = C1-C7,
+    8-19 = T1-T12, 20-24 = L1-L5, and 25 = S1 (the sacrum). SCT numbers a disc after
+    the vertebra below it (C2/C3 -> 3), so the L5/S1 disc is 25 and S1 is 25. SCT
+    defines no vertebral-level value for the coccyx; 26 and above are an error.
+
+Each label maps to a :class:`Level` with a name (``"L3"``, ``"sacrum"``), a region
+(``cervical``, ``thoracic``, ``lumbar`` or ``sacral``; the coccyx is counted as sacral)
+and a craniocaudal ``order`` shared by all conventions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+import SimpleITK as sitk
+
+REGIONS: tuple[str, ...] = ("cervical", "thoracic", "lumbar", "sacral")
+
+
+@dataclass(frozen=True)
+class Level:
+    """One vertebral level.
+
+    Attributes
+    ----------
+    label : int
+        The integer in the label map.
+    name : str
+        ``"C1"`` ... ``"C7"``, ``"T1"`` ... ``"T13"``, ``"L1"`` ... ``"L6"``, ``"S1"``,
+        ``"sacrum"`` or ``"coccyx"``.
+    region : str
+        ``cervical``, ``thoracic``, ``lumbar`` or ``sacral`` (sacrum, S1 and coccyx).
+    order : int
+        Craniocaudal rank, the same in every convention (C1 = 1, ..., T12 = 19,
+        T13 = 20, L1 = 21, ..., L6 = 26, S1 = 27, sacrum = 28, coccyx = 29).
+    """
+
+    label: int
+    name: str
+    region: str
+    order: int
+
+
+def _anatomy() -> dict[str, tuple[str, int]]:
+    names = [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(1, 14)]
+    names += [f"L{i}" for i in range(1, 7)] + ["S1", "sacrum", "coccyx"]
+    table: dict[str, tuple[str, int]] = {}
+    for order, name in enumerate(names, start=1):
+        region = {"C": "cervical", "T": "thoracic", "L": "lumbar"}.get(name[0], "sacral")
+        table[name] = (region, order)
+    return table
+
+
+#: Level name -> (region, craniocaudal order).
+ANATOMY: Mapping[str, tuple[str, int]] = MappingProxyType(_anatomy())
+
+
+def _verse() -> dict[int, str]:
+    table = {i: f"C{i}" for i in range(1, 8)}
+    table.update({7 + i: f"T{i}" for i in range(1, 13)})
+    table.update({19 + i: f"L{i}" for i in range(1, 7)})
+    table.update({26: "sacrum", 27: "coccyx", 28: "T13"})
+    return table
+
+
+def _totalsegmentator() -> dict[int, str]:
+    # class_map["total"]: 25 sacrum, 26 vertebrae_S1, 27 vertebrae_L5 ... 50 vertebrae_C1.
+    descending = [f"L{i}" for i in range(5, 0, -1)] + [f"T{i}" for i in range(12, 0, -1)]
+    descending += [f"C{i}" for i in range(7, 0, -1)]
+    table = {25: "sacrum", 26: "S1"}
+    table.update({27 + i: name for i, name in enumerate(descending)})
+    return table
+
+
+def _totalsegmentator_mr() -> dict[int, str]:
+    # class_map["vertebrae_mr"]: 1 sacrum, 2 vertebrae_L5 ... 25 vertebrae_C1.
+    descending = [f"L{i}" for i in range(5, 0, -1)] + [f"T{i}" for i in range(12, 0, -1)]
+    descending += [f"C{i}" for i in range(7, 0, -1)]
+    table = {1: "sacrum"}
+    table.update({2 + i: name for i, name in enumerate(descending)})
+    return table
+
+
+def _sct() -> dict[int, str]:
+    table = {i: f"C{i}" for i in range(1, 8)}
+    table.update({7 + i: f"T{i}" for i in range(1, 13)})
+    table.update({19 + i: f"L{i}" for i in range(1, 6)})
+    table[25] = "S1"
+    return table
+
+
+#: Convention name -> {label: level name}. Read-only.
+CONVENTIONS: Mapping[str, Mapping[int, str]] = MappingProxyType(
+    {
+        "verse": MappingProxyType(_verse()),
+        "totalsegmentator": MappingProxyType(_totalsegmentator()),
+        "totalsegmentator_mr": MappingProxyType(_totalsegmentator_mr()),
+        "sct": MappingProxyType(_sct()),
+    }
+)
+
+#: Labels that are valid classes of a convention's map but not vertebrae (ignored).
+#: TotalSegmentator ``total`` has 117 classes; the vertebrae are 25-50.
+_IGNORED: Mapping[str, frozenset[int]] = MappingProxyType(
+    {
+        "totalsegmentator": frozenset(set(range(1, 118)) - set(range(25, 51))),
+    }
+)
+
+
+def _check_convention(convention: str) -> Mapping[int, str]:
+    try:
+        return CONVENTIONS[convention]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Label convention {convention!r} is not one of {', '.join(CONVENTIONS)}."
+        ) from None
+
+
+def _as_int(label: object) -> int:
+    if isinstance(label, bool):
+        raise ValueError(f"Label {label!r} is not an integer.")
+    try:
+        value = float(label)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"Label {label!r} is not an integer.") from None
+    if not np.isfinite(value) or value != int(value):
+        raise ValueError(f"Label {label!r} is not an integer.")
+    return int(value)
+
+
+def _make_level(label: int, name: str) -> Level:
+    region, order = ANATOMY[name]
+    return Level(label=label, name=name, region=region, order=order)
+
+
+def _unknown_message(unknown: list[int], convention: str) -> str:
+    shown = ", ".join(str(v) for v in unknown[:20])
+    if len(unknown) > 20:
+        shown += f", ... ({len(unknown)} in all)"
+    message = f"Label(s) {shown} are not vertebrae in the {convention!r} convention"
+    if convention == "totalsegmentator_mr" and any(v > 25 for v in unknown):
+        message += (
+            " (ids above 25 suggest a TotalSegmentator total_mr map, which has one "
+            "pooled 'vertebrae' class and no levels; use the vertebrae_mr task)"
+        )
+    return message + "."
+
+
+def map_labels(labels: Iterable[object], convention: str) -> dict[int, Level]:
+    """Map the labels present in a label map onto vertebral levels.
+
+    Parameters
+    ----------
+    labels : iterable of int
+        Label values (``0``, the background, is skipped). Integral floats such as
+        ``2.0`` are accepted (SCT stores labels as float64).
+    convention : str
+        One of :data:`CONVENTIONS`.
+
+    Returns
+    -------
+    dict of int to Level
+        One entry per vertebra label, sorted craniocaudally. Non-vertebra classes of a
+        TotalSegmentator ``total`` map (organs, ribs, ...) are left out.
+
+    Raises
+    ------
+    ValueError
+        For an unknown convention, a non-integer label, or labels that are not
+        vertebrae of the convention (all of them named).
+    """
+    table = _check_convention(convention)
+    ignored = _IGNORED.get(convention, frozenset())
+    found: dict[int, Level] = {}
+    unknown: list[int] = []
+    for raw in labels:
+        label = _as_int(raw)
+        if label == 0 or label in ignored:
+            continue
+        name = table.get(label)
+        if name is None:
+            unknown.append(label)
+        else:
+            found[label] = _make_level(label, name)
+    if unknown:
+        raise ValueError(_unknown_message(sorted(set(unknown)), convention))
+    return dict(sorted(found.items(), key=lambda item: item[1].order))
+
+
+def level_for_label(label: object, convention: str) -> Level:
+    """The :class:`Level` of one label.
+
+    Raises
+    ------
+    ValueError
+        When the label is not a vertebra of ``convention`` (including the non-vertebra
+        classes of TotalSegmentator, which :func:`map_labels` skips silently).
+    """
+    table = _check_convention(convention)
+    value = _as_int(label)
+    name = table.get(value)
+    if name is None:
+        raise ValueError(_unknown_message([value], convention))
+    return _make_level(value, name)
+
+
+def label_for_name(name: str, convention: str) -> int:
+    """Inverse lookup: the label of level ``name`` (e.g. ``"L3"``) in ``convention``.
+
+    Raises
+    ------
+    ValueError
+        When the convention has no label for that level.
+    """
+    table = _check_convention(convention)
+    for label, level_name in table.items():
+        if level_name == name:
+            return label
+    raise ValueError(f"Level {name!r} has no label in the {convention!r} convention.")
+
+
+# --------------------------------------------------------------------------- alignment
+
+#: Tolerances for "same grid": relative spacing, origin in units of spacing, direction.
+SPACING_RTOL = 1e-4
+ORIGIN_TOL_VOXELS = 1e-3
+DIRECTION_ATOL = 1e-4
+
+
+def same_grid(a: sitk.Image, b: sitk.Image) -> bool:
+    """True when ``a`` and ``b`` share size, spacing, origin and direction (within tolerance)."""
+    if a.GetDimension() != b.GetDimension() or a.GetSize() != b.GetSize():
+        return False
+    sa, sb = np.array(a.GetSpacing()), np.array(b.GetSpacing())
+    if not np.allclose(sa, sb, rtol=SPACING_RTOL, atol=0.0):
+        return False
+    origin_diff = np.abs(np.array(a.GetOrigin()) - np.array(b.GetOrigin()))
+    if np.any(origin_diff > ORIGIN_TOL_VOXELS * np.minimum(sa, sb)):
+        return False
+    return bool(
+        np.allclose(a.GetDirection(), b.GetDirection(), rtol=0.0, atol=DIRECTION_ATOL)
+    )
+
+
+def physical_bounds(image: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned physical bounding box (LPS mm) of the image's voxels, edges included.
+
+    Returns
+    -------
+    (lo, hi) : tuple of ndarray
+        Minimum and maximum corner over the 2**dim outer voxel corners.
+    """
+    dim = image.GetDimension()
+    size = np.array(image.GetSize(), dtype=float)
+    spacing = np.array(image.GetSpacing(), dtype=float)
+    direction = np.array(image.GetDirection(), dtype=float).reshape(dim, dim)
+    origin = np.array(image.GetOrigin(), dtype=float)
+    corners = np.array(np.meshgrid(*[[-0.5, s - 0.5] for s in size], indexing="ij"))
+    corners = corners.reshape(dim, -1)  # continuous indices of the outer corners
+    points = origin[:, None] + direction @ (corners * spacing[:, None])
+    return points.min(axis=1), points.max(axis=1)
+
+
+def align_mask(mask: sitk.Image, reference: sitk.Image, *, name: str = "mask") -> sitk.Image:
+    """Put a label map / mask on the reference image's grid.
+
+    Parameters
+    ----------
+    mask : sitk.Image
+        Integer (or integral-valued) label map.
+    reference : sitk.Image
+        The image whose grid the result must share.
+    name : str
+        What the mask is, for error messages (``"vertebrae"``, ``"lesions"``).
+
+    Returns
+    -------
+    sitk.Image
+        ``mask`` itself (with the reference's exact geometry copied) when the grids
+        already agree within tolerance; otherwise ``mask`` resampled with nearest
+        neighbour interpolation onto the reference grid (voxels outside ``mask``'s
+        field of view become 0). Pixel type is kept.
+
+    Raises
+    ------
+    ValueError
+        When the dimensions differ or the two images' physical bounding boxes do not
+        overlap (naming ``name``).
+    """
+    if mask.GetDimension() != reference.GetDimension():
+        raise ValueError(
+            f"The {name} has {mask.GetDimension()} dimensions but the image has "
+            f"{reference.GetDimension()}."
+        )
+    if mask.GetNumberOfComponentsPerPixel() != 1:
+        raise ValueError(f"The {name} must have one value per voxel.")
+    if same_grid(mask, reference):
+        if (
+            mask.GetOrigin() == reference.GetOrigin()
+            and mask.GetSpacing() == reference.GetSpacing()
+            and mask.GetDirection() == reference.GetDirection()
+        ):
+            return mask
+        aligned = sitk.Image(mask)
+        aligned.CopyInformation(reference)
+        return aligned
+    lo_m, hi_m = physical_bounds(mask)
+    lo_r, hi_r = physical_bounds(reference)
+    overlap = np.minimum(hi_m, hi_r) - np.maximum(lo_m, lo_r)
+    if np.any(overlap <= 0):
+        raise ValueError(
+            f"The {name} does not overlap the image in physical space "
+            "(different patient position or wrong file)."
+        )
+    return sitk.Resample(
+        mask,
+        reference,
+        sitk.Transform(),
+        sitk.sitkNearestNeighbor,
+        0,
+        mask.GetPixelID(),
+    )

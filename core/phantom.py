@@ -1,0 +1,395 @@
+"""Seeded synthetic spine phantoms with known lesion truth (STIR-like contrast).
+
+Used by the tests, the benchmark and the demo store. Everything is defined in physical
+space (LPS millimetres, spine along the S-I axis) and only then sampled, so the same
+call with another ``spacing_mm`` or ``orientation`` describes the same anatomy: lesion
+counts are identical and volumes differ only by voxelisation.
+
+Anatomy (intensities in arbitrary units, normal marrow = 100):
+
+* vertebral bodies: elliptic cylinders stacked craniocaudally, sized by region, marrow
+  100 (dark, fat suppressed); these are the only labelled voxels;
+* intervertebral discs between bodies: 160 (hydrated nucleus is bright on T2/STIR);
+* spinal canal posterior to the bodies: CSF 350 (brightest structure), cord 110;
+* soft tissue 60 inside an elliptic body outline, air 5 outside;
+* lesions: spheres (:class:`LesionSpec`) painted inside vertebral bodies only, and
+  ``diffuse_levels`` whose whole body is replaced by lesion signal (250);
+* a smooth multiplicative bias field ``1 + bias * f(p)``, ``f`` a mean of three random
+  plane waves (``|f| <= 1``, wavelengths 1.5-3x the field of view);
+* Rician noise of standard deviation ``noise_sd`` (magnitude of complex Gaussian noise).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import SimpleITK as sitk
+from scipy import ndimage
+
+from core.levels import ANATOMY, label_for_name
+
+MARROW = 100.0
+DISC = 160.0
+CSF = 350.0
+CORD = 110.0
+SOFT_TISSUE = 60.0
+AIR = 5.0
+DIFFUSE = 2.5  # diffuse involvement, as a multiple of marrow
+
+#: Region -> (semi-axis L-R, semi-axis A-P, body height, disc height below, canal radius), mm.
+BODY_SIZE_MM: dict[str, tuple[float, float, float, float, float]] = {
+    "cervical": (9.0, 8.0, 14.0, 5.0, 6.0),
+    "thoracic": (14.0, 12.0, 20.0, 6.0, 6.0),
+    "lumbar": (20.0, 15.0, 26.0, 9.0, 7.0),
+    "sacral": (24.0, 17.0, 30.0, 6.0, 5.0),
+}
+CORD_RADIUS_MM = 4.0
+CANAL_GAP_MM = 2.0  # between the back of the body and the canal
+
+_AXIS = {"L": (0, 1), "R": (0, -1), "P": (1, 1), "A": (1, -1), "S": (2, 1), "I": (2, -1)}
+
+
+@dataclass(frozen=True)
+class LesionSpec:
+    """A spherical metastasis.
+
+    Attributes
+    ----------
+    level : str
+        Level whose body centre the sphere is placed from (``"L3"``).
+    radius_mm : float
+        Sphere radius.
+    intensity : float
+        Lesion signal as a multiple of normal marrow (2.5 -> 250 a.u.).
+    offset_mm : tuple of float
+        Centre offset from the body centre, LPS (+x left, +y posterior, +z superior).
+        Only the part of the sphere inside vertebral bodies is painted; a sphere that
+        reaches the next body through the disc is one lesion in each body.
+    """
+
+    level: str
+    radius_mm: float = 5.0
+    intensity: float = 2.5
+    offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Phantom:
+    """A synthetic study.
+
+    Attributes
+    ----------
+    image : sitk.Image
+        float32 image in the requested orientation and spacing.
+    vertebrae : sitk.Image
+        uint8 vertebral-body label map in the requested convention, same grid.
+    lesion_mask : sitk.Image
+        uint8 truth: 1 where lesion (or diffuse involvement) was painted, same grid.
+    truth : dict
+        Per level name: ``label``, ``region``, ``lesion_count`` (components of the
+        truth mask within that body of at least ``min_lesion_volume_mm3``),
+        ``high_intensity_volume_ml`` (voxels of those components),
+        ``vertebra_volume_ml`` and ``high_intensity_ratio``.
+    """
+
+    image: sitk.Image
+    vertebrae: sitk.Image
+    lesion_mask: sitk.Image
+    truth: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+def _world_spacing(orientation: str, spacing_mm: Sequence[float]) -> tuple[np.ndarray, str]:
+    code = str(orientation).upper()
+    axes = [_AXIS.get(c, (None, 0))[0] for c in code]
+    if len(code) != 3 or sorted(a for a in axes if a is not None) != [0, 1, 2]:
+        raise ValueError(
+            f"Orientation {orientation!r} is not a 3-letter code with one of L/R, A/P, S/I."
+        )
+    spacing = np.asarray(spacing_mm, dtype=float)
+    if spacing.shape != (3,) or not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        raise ValueError(f"spacing_mm {tuple(spacing_mm)!r} must be three positive numbers.")
+    world = np.empty(3)
+    for image_axis, world_axis in enumerate(axes):
+        world[world_axis] = spacing[image_axis]
+    return world, code
+
+
+def _layout(levels: Sequence[str]) -> list[dict[str, float | str]]:
+    """Body/disc segments from top to bottom (z decreasing), centred on z = 0."""
+    names = list(levels)
+    if not names:
+        raise ValueError("levels must name at least one vertebra.")
+    for name in names:
+        if name not in ANATOMY:
+            raise ValueError(f"Level {name!r} is not a vertebral level name (e.g. 'L3').")
+    if len(set(names)) != len(names):
+        raise ValueError("levels must not repeat a level.")
+    names.sort(key=lambda n: ANATOMY[n][1])
+    segments: list[dict[str, float | str]] = []
+    z = 0.0
+    for i, name in enumerate(names):
+        ax, ay, height, disc, canal = BODY_SIZE_MM[ANATOMY[name][0]]
+        segments.append({"kind": "body", "name": name, "top": z, "bottom": z - height,
+                         "ax": ax, "ay": ay, "canal": canal})
+        z -= height
+        if i < len(names) - 1:
+            segments.append({"kind": "disc", "name": name, "top": z, "bottom": z - disc,
+                             "ax": ax, "ay": ay, "canal": canal})
+            z -= disc
+    shift = -z / 2.0  # centre the stack on z = 0
+    for seg in segments:
+        seg["top"] = float(seg["top"]) + shift
+        seg["bottom"] = float(seg["bottom"]) + shift
+    return segments
+
+
+def make_spine_phantom(
+    *,
+    seed: int,
+    levels: Sequence[str] = ("T11", "T12", "L1", "L2", "L3"),
+    spacing_mm: Sequence[float] = (1.0, 1.0, 1.0),
+    orientation: str = "LPS",
+    lesions: Sequence[LesionSpec] = (),
+    diffuse_levels: Sequence[str] = (),
+    bias: float = 0.0,
+    noise_sd: float = 5.0,
+    convention: str = "verse",
+    fov_mm: Sequence[float] | None = None,
+    min_lesion_volume_mm3: float = 100.0,
+) -> Phantom:
+    """Build a seeded synthetic spine study with known truth.
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the bias field and the noise.
+    levels : sequence of str
+        Level names (any order; stacked craniocaudally).
+    spacing_mm : sequence of 3 float
+        Voxel spacing along the output image's axes (SimpleITK order).
+    orientation : str
+        Direction code of the output image (``"LPS"`` = identity direction, ``"PIR"``
+        and ``"ASL"`` sagittal, ``"RAS"``, ...); the array is the canonical one
+        permuted/flipped, so noise and sampling are identical for every orientation.
+    lesions : sequence of LesionSpec
+        Focal lesions.
+    diffuse_levels : sequence of str
+        Levels whose whole body is involved.
+    bias : float
+        Amplitude of the multiplicative bias field, in [0, 0.9].
+    noise_sd : float
+        Standard deviation of the Rician noise (a.u.; marrow is 100).
+    convention : str
+        Label convention of the returned vertebra map.
+    fov_mm : sequence of 3 float, optional
+        Field of view along L-R, A-P, S-I; default fits the anatomy with margins.
+    min_lesion_volume_mm3 : float
+        Components smaller than this are not counted in ``truth`` (match
+        :class:`core.lesions.DetectionParams`). The truth does not apply detection's
+        ``edge_margin_mm``: place lesions so that they reach more than 2 mm deep.
+
+    Returns
+    -------
+    Phantom
+
+    Raises
+    ------
+    ValueError
+        For unknown levels, lesions on levels not in ``levels``, bad spacing,
+        orientation, bias or noise.
+    """
+    world_spacing, code = _world_spacing(orientation, spacing_mm)
+    if not 0.0 <= float(bias) <= 0.9:
+        raise ValueError(f"bias {bias!r} must lie in [0, 0.9].")
+    if not (math.isfinite(noise_sd) and noise_sd >= 0):
+        raise ValueError(f"noise_sd {noise_sd!r} must be a non-negative number.")
+    segments = _layout(levels)
+    bodies = {str(s["name"]): s for s in segments if s["kind"] == "body"}
+    for spec in lesions:
+        if spec.level not in bodies:
+            raise ValueError(f"Lesion level {spec.level!r} is not one of the phantom's levels.")
+        if not spec.radius_mm > 0:
+            raise ValueError(f"Lesion radius {spec.radius_mm!r} must be positive.")
+    for name in diffuse_levels:
+        if name not in bodies:
+            raise ValueError(f"Diffuse level {name!r} is not one of the phantom's levels.")
+    labels = {name: label_for_name(name, convention) for name in bodies}
+
+    max_ax = max(float(s["ax"]) for s in segments)
+    max_ay = max(float(s["ay"]) for s in segments)
+    max_canal = max(float(s["canal"]) for s in segments)
+    z_top, z_bottom = float(segments[0]["top"]), float(segments[-1]["bottom"])
+    y_front = -max_ay - 35.0
+    y_back = max_ay + CANAL_GAP_MM + 2 * max_canal + 30.0
+    if fov_mm is None:
+        lo = np.array([-max_ax - 35.0, y_front, z_bottom - 12.0])
+        hi = np.array([max_ax + 35.0, y_back, z_top + 12.0])
+    else:
+        fov = np.asarray(fov_mm, dtype=float)
+        if fov.shape != (3,) or np.any(~np.isfinite(fov)) or np.any(fov <= 0):
+            raise ValueError(f"fov_mm {tuple(fov_mm)!r} must be three positive numbers.")
+        centre = np.array([0.0, (y_front + y_back) / 2.0, (z_top + z_bottom) / 2.0])
+        lo, hi = centre - fov / 2.0, centre + fov / 2.0
+    centre = (lo + hi) / 2.0
+    n = np.maximum(1, np.round((hi - lo) / world_spacing).astype(int))
+    # Voxel centres symmetric about the FOV centre: the same sample points for every
+    # orientation with the same per-axis spacing.
+    coords = [
+        (centre[a] + (np.arange(n[a]) - (n[a] - 1) / 2.0) * world_spacing[a]).astype(np.float32)
+        for a in range(3)
+    ]
+    x = coords[0][None, None, :]
+    y = coords[1][None, :, None]
+    zc = coords[2]
+
+    # Per-slice (z) properties: which segment, its ellipse and canal.
+    nz = n[2]
+    kind = np.zeros(nz, np.int8)  # 0 none, 1 body, 2 disc
+    label_z = np.zeros(nz, np.int32)
+    ax_z = np.full(nz, float(segments[0]["ax"]), np.float32)
+    ay_z = np.full(nz, float(segments[0]["ay"]), np.float32)
+    canal_z = np.full(nz, float(segments[0]["canal"]), np.float32)
+    below = zc < float(segments[-1]["bottom"])
+    ax_z[below] = float(segments[-1]["ax"])
+    ay_z[below] = float(segments[-1]["ay"])
+    canal_z[below] = float(segments[-1]["canal"])
+    for seg in segments:
+        sel = (zc <= float(seg["top"])) & (zc > float(seg["bottom"]))
+        kind[sel] = 1 if seg["kind"] == "body" else 2
+        if seg["kind"] == "body":
+            label_z[sel] = labels[str(seg["name"])]
+        ax_z[sel], ay_z[sel], canal_z[sel] = seg["ax"], seg["ay"], seg["canal"]
+
+    shape = (n[2], n[1], n[0])
+    ellipse = (x / ax_z[:, None, None]) ** 2 + (y / ay_z[:, None, None]) ** 2 <= 1.0
+    body = ellipse & (kind == 1)[:, None, None]
+    disc = ellipse & (kind == 2)[:, None, None]
+    vertebrae = np.where(body, label_z[:, None, None], 0).astype(np.uint8)
+    del ellipse
+
+    canal_y = (ay_z + CANAL_GAP_MM + canal_z)[:, None, None]
+    r2 = x**2 + (y - canal_y) ** 2
+    canal = r2 <= (canal_z**2)[:, None, None]
+    cord = r2 <= CORD_RADIUS_MM**2
+    del r2
+    ry_body = (y_back - y_front) / 2.0 - 8.0
+    cy_body = (y_back + y_front) / 2.0
+    soft = (x / (max_ax + 28.0)) ** 2 + ((y - cy_body) / ry_body) ** 2 <= 1.0
+    soft = np.broadcast_to(soft, shape)
+
+    signal = np.full(shape, AIR, np.float32)
+    signal[soft] = SOFT_TISSUE
+    signal[canal] = CSF
+    signal[cord & canal] = CORD
+    signal[disc] = DISC
+    signal[body] = MARROW
+    del soft, canal, cord, disc
+
+    truth_mask = np.zeros(shape, np.uint8)
+    for name in diffuse_levels:
+        sel = vertebrae == labels[name]
+        signal[sel] = MARROW * DIFFUSE
+        truth_mask[sel] = 1
+    for spec in lesions:
+        seg = bodies[spec.level]
+        c = np.array([0.0, 0.0, (float(seg["top"]) + float(seg["bottom"])) / 2.0])
+        c = c + np.asarray(spec.offset_mm, dtype=float)
+        idx = []
+        for a in range(3):
+            inside = np.nonzero(np.abs(coords[a] - c[a]) <= spec.radius_mm)[0]
+            if inside.size == 0:
+                break
+            idx.append(slice(int(inside[0]), int(inside[-1]) + 1))
+        if len(idx) < 3:
+            continue
+        box = (idx[2], idx[1], idx[0])
+        d2 = ((coords[0][idx[0]] - c[0]) ** 2)[None, None, :] + (
+            (coords[1][idx[1]] - c[1]) ** 2
+        )[None, :, None] + ((coords[2][idx[2]] - c[2]) ** 2)[:, None, None]
+        sphere = (d2 <= spec.radius_mm**2) & (vertebrae[box] > 0)
+        sub = signal[box]
+        sub[sphere] = np.maximum(sub[sphere], MARROW * float(spec.intensity))
+        truth_mask[box][sphere] = 1
+
+    rng = np.random.default_rng(seed)
+    if bias > 0:
+        extent = float(np.linalg.norm(hi - lo))
+        field_sum = np.zeros(shape, np.float32)
+        for _ in range(3):
+            u = rng.normal(size=3)
+            u /= np.linalg.norm(u)
+            wavelength = extent * rng.uniform(1.5, 3.0)
+            phase = rng.uniform(0, 2 * np.pi)
+            k = (2 * np.pi / wavelength) * u
+            field_sum += np.cos(
+                (k[0] * coords[0])[None, None, :]
+                + (k[1] * coords[1])[None, :, None]
+                + (k[2] * coords[2])[:, None, None]
+                + phase
+            ).astype(np.float32)
+        signal *= 1.0 + np.float32(bias / 3.0) * field_sum
+        del field_sum
+    if noise_sd > 0:
+        sd = np.float32(noise_sd)
+        real = signal + sd * rng.standard_normal(shape, dtype=np.float32)
+        imag = sd * rng.standard_normal(shape, dtype=np.float32)
+        np.hypot(real, imag, out=signal)
+        del real, imag
+
+    voxel_mm3 = float(np.prod(world_spacing))
+    truth = _truth(vertebrae, truth_mask, labels, voxel_mm3, min_lesion_volume_mm3)
+
+    origin = tuple(float(coords[a][0]) for a in range(3))
+    spacing = tuple(float(s) for s in world_spacing)
+
+    def to_image(array: np.ndarray) -> sitk.Image:
+        img = sitk.GetImageFromArray(array)
+        img.SetSpacing(spacing)
+        img.SetOrigin(origin)
+        return img if code == "LPS" else sitk.DICOMOrient(img, code)
+
+    return Phantom(
+        image=to_image(signal),
+        vertebrae=to_image(vertebrae),
+        lesion_mask=to_image(truth_mask),
+        truth=truth,
+    )
+
+
+def _truth(
+    vertebrae: np.ndarray,
+    truth_mask: np.ndarray,
+    labels: dict[str, int],
+    voxel_mm3: float,
+    min_volume_mm3: float,
+) -> dict[str, dict[str, object]]:
+    structure = np.ones((3, 3, 3), bool)
+    objects = ndimage.find_objects(vertebrae)
+    out: dict[str, dict[str, object]] = {}
+    for name in sorted(labels, key=lambda n: ANATOMY[n][1]):
+        label = labels[name]
+        box = objects[label - 1] if label - 1 < len(objects) else None
+        if box is None:
+            out[name] = {"label": label, "region": ANATOMY[name][0], "lesion_count": 0,
+                         "high_intensity_volume_ml": 0.0, "vertebra_volume_ml": 0.0,
+                         "high_intensity_ratio": 0.0}
+            continue
+        inside = vertebrae[box] == label
+        lesion = (truth_mask[box] > 0) & inside
+        components, count = ndimage.label(lesion, structure=structure)
+        sizes = np.bincount(components.ravel(), minlength=count + 1)[1:]
+        keep = sizes * voxel_mm3 >= min_volume_mm3 * (1 - 1e-9)
+        vertebra_ml = float(inside.sum()) * voxel_mm3 / 1000.0
+        hi_ml = float(sizes[keep].sum()) * voxel_mm3 / 1000.0
+        out[name] = {
+            "label": label,
+            "region": ANATOMY[name][0],
+            "lesion_count": int(keep.sum()),
+            "high_intensity_volume_ml": hi_ml,
+            "vertebra_volume_ml": vertebra_ml,
+            "high_intensity_ratio": hi_ml / vertebra_ml if vertebra_ml else 0.0,
+        }
+    return out
