@@ -26,8 +26,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from core.lesions import extract
 
     loaded = read_image(args.image, series_uid=args.series)
-    vertebrae = read_label_map(args.vertebrae, reference=loaded.image)
-    lesions = read_label_map(args.lesions, reference=loaded.image) if args.lesions else None
+    # extract() aligns both maps onto the image grid, naming which one does not overlap.
+    vertebrae = read_label_map(args.vertebrae)
+    lesions = read_label_map(args.lesions) if args.lesions else None
     result = extract(
         loaded.image,
         vertebrae,
@@ -46,15 +47,27 @@ def _cmd_import_cohort(args: argparse.Namespace) -> int:
     from core.store import CaseStore
 
     table = load_clinical_table(args.file)
-    if table.errors and not args.valid_rows_only:
+    name = Path(args.file).name
+    if table.errors:
+        prefix = "skipped " if args.valid_rows_only else ""
         for err in table.errors[:50]:
-            sys.stderr.write(f"row {err.row}, column {err.column}: {err.reason}\n")
-        raise ValueError(
-            f"{args.file} has {len(table.errors)} invalid value(s); nothing was imported "
-            "(use --valid-rows-only to import the valid rows)."
-        )
+            sys.stderr.write(f"{prefix}row {err.row}, column {err.column}: {err.reason}\n")
+        if len(table.errors) > 50:
+            sys.stderr.write(f"... and {len(table.errors) - 50} more invalid value(s)\n")
+        if not args.valid_rows_only:
+            raise ValueError(
+                f"{name} has {len(table.errors)} invalid value(s) in "
+                f"{len(table.invalid_rows)} row(s); nothing was imported "
+                "(use --valid-rows-only to import the valid rows)."
+            )
+        if table.rows.empty:
+            raise ValueError(f"{name} has no valid rows; nothing was imported.")
     store = CaseStore(args.db)
-    summary = store.import_cohort(table.rows, source=Path(args.file).name, actor=args.actor)
+    try:
+        summary = store.import_cohort(table.rows, source=name, actor=args.actor)
+    finally:
+        store.close()
+    summary["rows_skipped"] = len(table.invalid_rows)
     _emit(summary, None)
     return 0
 
@@ -79,10 +92,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from core.model import predict_case_json
 
+    path = Path(args.features)
+    if not path.is_file():
+        raise FileNotFoundError(f"case file {path} does not exist or is not a file.")
     try:
-        case = json.loads(Path(args.features).read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} cannot be read as UTF-8 text ({type(exc).__name__}).") from None
+
+    def _reject(token: str) -> object:
+        raise ValueError(f"{path} is not valid JSON ({token} is not allowed).")
+
+    try:
+        case = json.loads(text, parse_constant=_reject)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"{args.features} is not valid JSON ({exc.msg}).") from None
+        raise ValueError(f"{path} is not valid JSON ({exc.msg}).") from None
     if not isinstance(case, dict):
         raise ValueError(f"{args.features} must hold one JSON object.")
     _emit(predict_case_json(case, model_path=args.model), None)

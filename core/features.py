@@ -106,8 +106,9 @@ FEATURES_BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
 def bilsky_to_ordinal(value: object) -> float | None:
     """Encode a Bilsky grade (``"0"``, ``"1a"``, ``"1b"``, ``"1c"``, ``"2"``, ``"3"``) as 0..5.
 
-    Numbers already in 0..5 pass through (the model's encoding); ``None``/NaN/empty
-    means missing.
+    The 0..5 code is internal to the model. Numbers given by users are read as Bilsky
+    *grades*, never as codes: ``0``, ``2`` and ``3`` are grades 0, 2 and 3; a bare ``1``
+    is ambiguous (write 1a, 1b or 1c). ``None``/NaN/empty means missing.
 
     Raises
     ------
@@ -117,12 +118,17 @@ def bilsky_to_ordinal(value: object) -> float | None:
     if _is_missing(value):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if float(value) in (0, 1, 2, 3, 4, 5):
-            return float(value)
-        raise ValueError(f"bilsky_grade {value!r} is not one of 0-5 (model encoding).")
+        number = float(value)
+        if number in (0.0, 2.0, 3.0):
+            return float(BILSKY_GRADES.index(str(int(number))))
+        if number == 1.0:
+            raise ValueError("bilsky_grade 1 is ambiguous; write 1a, 1b or 1c.")
+        raise ValueError(f"bilsky_grade {value!r} is not one of {', '.join(BILSKY_GRADES)}.")
     text = str(value).strip().lower()
     if text in BILSKY_GRADES:
         return float(BILSKY_GRADES.index(text))
+    if text == "1":
+        raise ValueError("bilsky_grade 1 is ambiguous; write 1a, 1b or 1c.")
     raise ValueError(f"bilsky_grade {value!r} is not one of {', '.join(BILSKY_GRADES)}.")
 
 

@@ -90,3 +90,15 @@ def test_total_is_sum_of_regions(counts: list[int]) -> None:
     got = features_from_case(case)
     assert got["lesion_count"] == sum(counts)
     assert got["lumbar_involved"] == (1.0 if counts[2] > 0 else 0.0)
+
+
+@pytest.mark.parametrize(("value", "code"), [(0, 0.0), (2, 4.0), (3.0, 5.0), ("2", 4.0)])
+def test_numeric_bilsky_means_grade_not_code(value: object, code: float) -> None:
+    # A CSV or form giving Bilsky 2 means high-grade compression (code 4), not "1b".
+    assert bilsky_to_ordinal(value) == code
+
+
+@pytest.mark.parametrize("value", [1, "1", 4, 5, 1.5])
+def test_ambiguous_or_unknown_numeric_bilsky_refused(value: object) -> None:
+    with pytest.raises(ValueError, match="bilsky_grade"):
+        bilsky_to_ordinal(value)

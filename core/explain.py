@@ -1,0 +1,192 @@
+"""Exact SHAP explanations of the ordinal pain model.
+
+The model's latent score is linear in the standardised features,
+``eta = sum_j w_j z_j``, so :class:`shap.LinearExplainer` (interventional / independent
+masker) gives exact Shapley values::
+
+    phi_j = w_j * (z_j - E_background[z_j])
+    base_value = E_background[eta] = sum_j w_j * E_background[z_j]
+    base_value + sum_j phi_j = eta          (additivity, exact)
+
+Units: every value is in the model's *output units*, the latent log-odds ``eta`` of
+the proportional-odds model (``P(pain <= k) = sigmoid(theta_k - eta)``), so a positive
+SHAP value pushes towards more pain on the log-odds scale of every category boundary.
+SHAP values are not probabilities.
+
+The background is ``shap_background.csv`` in the model folder: weighted k-means
+centroids of the imputed training rows (see :mod:`core.model`); its weighted mean and
+covariance are passed to the explainer, so it equals the training mean and the base
+value is the latent score of the average training case. Imputed features are
+explained at their imputed (median) value and listed in ``imputed``.
+
+The explainer is built once per loaded model and cached on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shap
+
+from core.features import FEATURE_NAMES, FEATURES_BY_NAME, features_from_case
+from core.model import OUTPUT_UNITS, TrainedModel, feature_row
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """SHAP explanation of one case.
+
+    Attributes
+    ----------
+    feature_names : tuple of str
+    values : tuple of float
+        The case's feature values in raw units, imputed values included.
+    shap_values : tuple of float
+        Contribution of each feature to ``output_value``, in ``output_units``.
+    base_value : float
+        Expected model output over the background.
+    output_value : float
+        Model output for this case (``base_value + sum(shap_values)``).
+    output_units : str
+    imputed : tuple of str
+        Features that were missing and imputed with the training median.
+    """
+
+    feature_names: tuple[str, ...]
+    values: tuple[float, ...]
+    shap_values: tuple[float, ...]
+    base_value: float
+    output_value: float
+    output_units: str
+    imputed: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "feature_names": list(self.feature_names),
+            "values": list(self.values),
+            "shap_values": list(self.shap_values),
+            "base_value": self.base_value,
+            "output_value": self.output_value,
+            "output_units": self.output_units,
+            "imputed": list(self.imputed),
+        }
+
+
+def explainer(model: TrainedModel) -> shap.LinearExplainer:
+    """The model's :class:`shap.LinearExplainer` on standardised features (cached).
+
+    The masker is ``(mean, cov)`` of the standardised, weight-averaged background.
+    """
+    cached = model.cache.get("explainer")
+    if cached is not None:
+        return cached
+    bg = model.background
+    weights = bg["weight"].to_numpy(dtype=np.float64)
+    weights = weights / weights.sum()
+    _, z = model.standardise(bg[list(FEATURE_NAMES)].to_numpy(dtype=np.float64))
+    mean = weights @ z
+    centred = z - mean
+    cov = (centred * weights[:, None]).T @ centred
+    coef = model.cache["arrays"]["coef"]
+    built = shap.LinearExplainer((coef, 0.0), (mean, cov))
+    model.cache["explainer"] = built
+    return built
+
+
+def _base_value(model: TrainedModel) -> float:
+    return float(np.asarray(explainer(model).expected_value).reshape(-1)[0])
+
+
+def explain_case(model: TrainedModel, features: Mapping[str, object]) -> Explanation:
+    """Exact SHAP values of one case.
+
+    Parameters
+    ----------
+    model : TrainedModel
+    features : mapping of str to float or None
+        As for :func:`core.model.predict`.
+
+    Returns
+    -------
+    Explanation
+    """
+    row = feature_row(features)
+    filled, z = model.standardise(row)
+    # + 0.0 turns -0.0 (a zero weight times a negative offset) into 0.0
+    phi = np.asarray(explainer(model).shap_values(z), dtype=np.float64).reshape(-1) + 0.0
+    eta = float(z[0] @ model.cache["arrays"]["coef"])
+    return Explanation(
+        feature_names=FEATURE_NAMES,
+        values=tuple(float(v) for v in filled[0]),
+        shap_values=tuple(float(v) for v in phi),
+        base_value=_base_value(model),
+        output_value=eta,
+        output_units=OUTPUT_UNITS,
+        imputed=tuple(n for n, v in zip(FEATURE_NAMES, row, strict=True) if np.isnan(v)),
+    )
+
+
+def _feature_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Raw feature rows of a frame: its feature columns, or derived per row."""
+    if all(name in frame.columns for name in FEATURE_NAMES) and all(
+            pd.api.types.is_numeric_dtype(frame[name]) for name in FEATURE_NAMES):
+        rows = [feature_row({n: r[n] for n in FEATURE_NAMES})
+                for r in frame[list(FEATURE_NAMES)].to_dict(orient="records")]
+    else:
+        rows = [feature_row(features_from_case(r)) for r in frame.to_dict(orient="records")]
+    if not rows:
+        return np.empty((0, len(FEATURE_NAMES)))
+    return np.vstack(rows)
+
+
+def explain_cohort(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Exact SHAP values for every row of a cohort.
+
+    Parameters
+    ----------
+    model : TrainedModel
+    frame : pandas.DataFrame
+        Numeric :data:`FEATURE_NAMES` columns, or case columns that
+        :func:`core.features.features_from_case` understands (e.g. the cohort table).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index as ``frame``, one column per feature (``output_units``);
+        ``attrs`` holds ``base_value``, ``output_units`` and ``output_value`` (a list,
+        one per row) so that ``base_value + row.sum() == output_value``.
+    """
+    X = _feature_matrix(frame)
+    _, z = model.standardise(X) if len(X) else (X, X)
+    phi = np.asarray(explainer(model).shap_values(z), dtype=np.float64).reshape(
+        len(X), len(FEATURE_NAMES)) + 0.0  # + 0.0 turns -0.0 into 0.0
+    out = pd.DataFrame(phi, columns=list(FEATURE_NAMES), index=frame.index)
+    out.attrs["base_value"] = _base_value(model)
+    out.attrs["output_units"] = OUTPUT_UNITS
+    out.attrs["output_value"] = [float(v) for v in z @ model.cache["arrays"]["coef"]]
+    return out
+
+
+def global_importance(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean absolute SHAP value per feature over a cohort, largest first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``feature``, ``label``, ``mean_abs_shap``, ``mean_shap`` (signed mean),
+        sorted by ``mean_abs_shap`` descending (ties by feature order).
+    """
+    values = explain_cohort(model, frame)
+    table = pd.DataFrame({
+        "feature": list(FEATURE_NAMES),
+        "label": [FEATURES_BY_NAME[n].label for n in FEATURE_NAMES],
+        "mean_abs_shap": values.abs().mean(axis=0).to_numpy() if len(values) else 0.0,
+        "mean_shap": values.mean(axis=0).to_numpy() if len(values) else 0.0,
+    })
+    table["order"] = range(len(table))
+    table = table.sort_values(["mean_abs_shap", "order"], ascending=[False, True], kind="stable")
+    return table.drop(columns="order").reset_index(drop=True)

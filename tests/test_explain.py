@@ -1,0 +1,136 @@
+"""core.explain: exact SHAP values (additivity, formula, background, caching)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core import explain as ce
+from core import model as cm
+from core.features import FEATURE_NAMES
+from tests.test_model import make_cohort
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return make_cohort(90, seed=11)
+
+
+@pytest.fixture(scope="module")
+def trained(cohort: pd.DataFrame) -> cm.TrainedModel:
+    return cm.train(cohort, seed=1, synthetic=True, n_repeats=1, n_splits=3,
+                   candidates=("ordinal_logit",))
+
+
+@pytest.fixture(scope="module")
+def demo_model() -> cm.TrainedModel:
+    return cm.load_model()
+
+
+CASES = [
+    {},
+    {"lesion_count_lumbar": 4, "lesion_count": 9, "high_intensity_ratio": 0.6,
+     "sins_total": 12, "bilsky_grade": 4},
+    {"lesion_count_cervical": 0, "lesion_count_thoracic": 0, "lesion_count_lumbar": 0,
+     "lesion_count_sacral": 0, "lesion_count": 0, "involved_levels": 0, "lumbar_involved": 0,
+     "high_intensity_ratio": 0.0, "max_level_high_intensity_ratio": 0.0, "age": 80,
+     "ecog": 1, "sins_total": 0, "bilsky_grade": 0, "pathologic_fracture": 0,
+     "neurologic_deficit": 0, "prior_radiotherapy": 1, "analgesic_step": 2},
+    {"age": 45, "high_intensity_ratio": 1.0, "max_level_high_intensity_ratio": 1.0,
+     "lesion_count": 500, "involved_levels": 30},
+]
+
+
+@pytest.mark.parametrize("model_name", ["trained", "demo_model"])
+@pytest.mark.parametrize("case", CASES)
+def test_single_case_additivity(request: pytest.FixtureRequest, model_name: str,
+                                case: dict) -> None:
+    model = request.getfixturevalue(model_name)
+    expl = ce.explain_case(model, case)
+    assert expl.base_value + sum(expl.shap_values) == pytest.approx(expl.output_value, abs=1e-6)
+    # the output is the model's own latent score (pipeline, not the fast path)
+    X = np.array([[case.get(n, np.nan) for n in FEATURE_NAMES]], dtype=float)
+    eta = model.pipeline.named_steps["model"].decision_function(
+        model.pipeline[:-1].transform(X))[0]
+    assert expl.output_value == pytest.approx(eta, abs=1e-9)
+    assert expl.feature_names == FEATURE_NAMES
+    assert set(expl.imputed) == {n for n in FEATURE_NAMES if case.get(n) is None}
+    assert "log-odds" in expl.output_units
+
+
+def test_shap_is_the_exact_linear_formula(trained: cm.TrainedModel) -> None:
+    case = CASES[1]
+    expl = ce.explain_case(trained, case)
+    a = trained.cache["arrays"]
+    bg = trained.background
+    w = bg["weight"].to_numpy() / bg["weight"].sum()
+    _, z_bg = trained.standardise(bg[list(FEATURE_NAMES)].to_numpy())
+    _, z = trained.standardise(np.array([[case.get(n, np.nan) for n in FEATURE_NAMES]]))
+    expected = a["coef"] * (z[0] - w @ z_bg)
+    np.testing.assert_allclose(expl.shap_values, expected, rtol=0, atol=1e-12)
+    # base value = expected latent score over the (weighted) background
+    assert expl.base_value == pytest.approx(float(w @ (z_bg @ a["coef"])), abs=1e-12)
+    # the background summarises the training rows: its weighted mean is the training mean
+    np.testing.assert_allclose(w @ z_bg, 0.0, atol=1e-9)
+    # a feature whose weight is at its bound contributes nothing
+    j = FEATURE_NAMES.index("max_level_high_intensity_ratio")
+    assert a["coef"][j] == 0.0 and expl.shap_values[j] == 0.0
+
+
+def test_values_include_imputed(trained: cm.TrainedModel) -> None:
+    expl = ce.explain_case(trained, {"lesion_count_lumbar": 2})
+    medians = trained.pipeline.named_steps["impute"].statistics_
+    j = FEATURE_NAMES.index("age")
+    assert expl.values[j] == medians[j]
+    assert expl.values[FEATURE_NAMES.index("lesion_count_lumbar")] == 2.0
+    assert "age" in expl.imputed and "lesion_count_lumbar" not in expl.imputed
+    out = expl.to_dict()
+    assert json.loads(json.dumps(out, allow_nan=False)) == out
+
+
+def test_cohort_additivity_and_shape(trained: cm.TrainedModel, cohort: pd.DataFrame) -> None:
+    values = ce.explain_cohort(trained, cohort)
+    assert list(values.columns) == list(FEATURE_NAMES)
+    assert values.index.equals(cohort.index)
+    data = cm.cohort_to_arrays(cohort)
+    eta = trained.pipeline.named_steps["model"].decision_function(
+        trained.pipeline[:-1].transform(data.X))
+    np.testing.assert_allclose(values.attrs["output_value"], eta, atol=1e-9)
+    total = values.attrs["base_value"] + values.to_numpy().sum(axis=1)
+    np.testing.assert_allclose(total, eta, rtol=0, atol=1e-6)
+    # rows agree with single-case explanations
+    first = {n: data.X[0, j] for j, n in enumerate(FEATURE_NAMES)}
+    single = ce.explain_case(trained, {k: (None if np.isnan(v) else v) for k, v in first.items()})
+    np.testing.assert_allclose(values.iloc[0].to_numpy(), single.shap_values, atol=1e-12)
+
+
+def test_cohort_from_feature_columns(trained: cm.TrainedModel) -> None:
+    frame = pd.DataFrame([{n: c.get(n, np.nan) for n in FEATURE_NAMES} for c in CASES],
+                         index=[10, 11, 12, 13], dtype=float)
+    values = ce.explain_cohort(trained, frame)
+    for i, case in enumerate(CASES):
+        np.testing.assert_allclose(values.iloc[i].to_numpy(),
+                                   ce.explain_case(trained, case).shap_values, atol=1e-12)
+
+
+def test_global_importance(trained: cm.TrainedModel, cohort: pd.DataFrame) -> None:
+    table = ce.global_importance(trained, cohort)
+    assert list(table.columns) == ["feature", "label", "mean_abs_shap", "mean_shap"]
+    assert sorted(table["feature"]) == sorted(FEATURE_NAMES)
+    assert table["mean_abs_shap"].is_monotonic_decreasing
+    values = ce.explain_cohort(trained, cohort)
+    top = table.iloc[0]
+    assert top["mean_abs_shap"] == pytest.approx(values[top["feature"]].abs().mean())
+    assert table["mean_abs_shap"].iloc[0] > 0
+
+
+def test_explainer_is_cached(trained: cm.TrainedModel) -> None:
+    assert ce.explainer(trained) is ce.explainer(trained)
+
+
+def test_explain_rejects_bad_features(trained: cm.TrainedModel) -> None:
+    with pytest.raises(ValueError, match="outside its range"):
+        ce.explain_case(trained, {"ecog": 7})

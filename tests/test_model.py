@@ -1,0 +1,465 @@
+"""core.model: ordinal estimator, training, card, persistence, monotonicity."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io as sio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import check_grad
+from sklearn.base import BaseEstimator, TransformerMixin, clone
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from core import model as cm
+from core.features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_MODEL = REPO / "models" / "demo"
+MONOTONE_NAMES = [f.name for f in FEATURES if f.monotone == 1]
+
+
+def make_cohort(n_patients: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Seeded synthetic cohort (one row per study, 1-3 studies per patient).
+
+    Pain rises with lumbar lesions, total lesions, HI ratio and SINS. The excess of the
+    worst-level HI ratio over the overall ratio is deliberately made *protective* (an
+    artefact a monotone model must not learn), and some values are missing. Rows pass
+    :func:`core.clinical.load_clinical_table`.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        frailty = rng.normal()
+        sex = "F" if rng.random() < 0.5 else "M"
+        for s in range(int(rng.integers(1, 4))):
+            c, t, lum, sac = (int(rng.poisson(m)) for m in (0.8, 2.0, 1.2, 0.3))
+            hi = float(np.clip(rng.beta(2, 8) + 0.03 * (c + t + lum), 0, 1))
+            excess = float(rng.beta(2, 5)) * (1 - hi)
+            worst = hi + excess
+            sins = int(rng.integers(0, 19))
+            eta = (0.5 * lum + 0.1 * (c + t + lum + sac) + 4.0 * hi + 0.12 * sins
+                   - 4.0 * excess + frailty + rng.logistic())
+            rows.append({
+                "patient_id": f"P{p:04d}", "study_date": f"2024-02-{s + 1:02d}",
+                "age": int(rng.integers(35, 90)), "sex": sex,
+                "vas": int(np.clip(np.round(2.2 + eta), 0, 10)),
+                "ecog": int(rng.integers(0, 5)), "analgesic_step": int(rng.integers(0, 4)),
+                "bone_modifying_agent": int(rng.random() < 0.4),
+                "prior_radiotherapy": int(rng.random() < 0.3),
+                "pathologic_fracture": int(rng.random() < 0.2),
+                "neurologic_deficit": int(rng.random() < 0.1),
+                "sins_total": sins if rng.random() > 0.1 else np.nan,
+                "bilsky_grade": str(rng.choice(["0", "1a", "1b", "1c", "2", "3", ""])),
+                "lesion_count_cervical": c, "lesion_count_thoracic": t,
+                "lesion_count_lumbar": lum, "lesion_count_sacral": sac,
+                "involved_levels": min(c + t + lum + sac, 30),
+                "high_intensity_ratio": hi if rng.random() > 0.05 else np.nan,
+                "max_level_high_intensity_ratio": worst, "synthetic": True,
+            })
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return make_cohort(150, seed=3)
+
+
+@pytest.fixture(scope="module")
+def trained(cohort: pd.DataFrame) -> cm.TrainedModel:
+    return cm.train(cohort, seed=0, synthetic=True, n_repeats=1, n_splits=3)
+
+
+@pytest.fixture(scope="module")
+def demo_model() -> cm.TrainedModel:
+    return cm.load_model()
+
+
+# ---------------------------------------------------------------------------- target
+
+
+@pytest.mark.parametrize(("vas", "category"), [
+    (0, "mild"), (3, "mild"), (3.9, "mild"), (4, "moderate"), (6, "moderate"),
+    (6.99, "moderate"), (7, "severe"), (10, "severe"),
+])
+def test_vas_bands(vas: float, category: str) -> None:
+    assert cm.vas_to_category(vas) == category
+
+
+@pytest.mark.parametrize("vas", [-0.1, 10.5, float("nan"), "high", None])
+def test_vas_rejects(vas: object) -> None:
+    with pytest.raises(ValueError, match="vas"):
+        cm.vas_to_category(vas)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------------ estimator
+
+
+def test_objective_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    y = rng.integers(0, 3, 60)
+    for start in (np.array([0.1, -0.2, 0.3, 0.0, -0.5, 1.0]),
+                  np.array([1.0, 0.5, -1.0, 2.0, 0.3, 0.05])):
+        err = check_grad(lambda p: cm._ordinal_objective(p, X, y, 1.0, 2)[0],
+                         lambda p: cm._ordinal_objective(p, X, y, 1.0, 2)[1], start)
+        norm = np.linalg.norm(cm._ordinal_objective(start, X, y, 1.0, 2)[1])
+        assert err < 1e-5 * max(norm, 1.0)
+
+
+def test_ordinal_fit_recovers_known_model() -> None:
+    rng = np.random.default_rng(1)
+    n = 4000
+    X = rng.normal(size=(n, 3))
+    true_w, true_theta = np.array([1.0, -0.7, 0.0]), np.array([-0.5, 1.2])
+    latent = X @ true_w + rng.logistic(size=n)
+    y = np.searchsorted(true_theta, latent)
+    est = cm.OrdinalLogisticRegression(alpha=1e-6).fit(X, y)
+    np.testing.assert_allclose(est.coef_, true_w, atol=0.1)
+    np.testing.assert_allclose(est.thresholds_, true_theta, atol=0.1)
+    proba = est.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-12)
+    assert (proba > 0).all()
+    assert set(est.predict(X)) <= {0, 1, 2}
+
+
+def test_bounds_enforce_sign_that_the_data_contradict() -> None:
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(800, 2))
+    y = np.searchsorted([-0.5, 0.5], -1.0 * X[:, 0] + 0.8 * X[:, 1] + rng.logistic(size=800))
+    free = cm.OrdinalLogisticRegression().fit(X, y)
+    assert free.coef_[0] < -0.5  # the data really say "negative"
+    bounded = cm.OrdinalLogisticRegression(monotone=(1, 0)).fit(X, y)
+    assert bounded.coef_[0] == 0.0
+    assert bounded.coef_[1] > 0.5
+    negative = cm.OrdinalLogisticRegression(monotone=(0, -1)).fit(X, y)
+    assert negative.coef_[1] == 0.0
+
+
+def test_estimator_is_sklearn_compatible() -> None:
+    est = cm.OrdinalLogisticRegression(alpha=2.0, monotone=(1, 0))
+    assert clone(est).get_params() == est.get_params()
+    with pytest.raises(ValueError, match="monotone"):
+        cm.OrdinalLogisticRegression(monotone=(1,)).fit(np.zeros((6, 2)), [0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match="two classes"):
+        cm.OrdinalLogisticRegression().fit(np.zeros((4, 2)), [1, 1, 1, 1])
+
+
+# ------------------------------------------------------------------------- training
+
+
+def test_cv_splits_never_share_a_patient(cohort: pd.DataFrame) -> None:
+    data = cm.cohort_to_arrays(cohort)
+    assert len(np.unique(data.groups)) < data.y.size  # several studies per patient
+    repeats = cm.cv_splits(data, seed=0, n_repeats=2, n_splits=3)
+    assert len(repeats) == 2
+    for folds in repeats:
+        seen = np.concatenate([test for _, test in folds])
+        assert sorted(seen) == list(range(data.y.size))
+        for train_idx, test_idx in folds:
+            assert not set(data.groups[train_idx]) & set(data.groups[test_idx])
+
+
+def test_card_contents(trained: cm.TrainedModel, cohort: pd.DataFrame) -> None:
+    card = trained.card
+    assert card["data"] == "synthetic demonstration cohort — not for clinical use"
+    assert card["intended_use"].startswith("Decision support, not diagnosis")
+    assert card["target"]["cutoff_values"] == [4.0, 7.0]
+    td = card["training_data"]
+    assert td["n_rows"] == len(cohort) == sum(td["class_counts"].values())
+    assert td["n_patients"] == cohort["patient_id"].nunique()
+    assert len(td["sha256"]) == 64
+    assert [f["name"] for f in card["features"]] == list(FEATURE_NAMES)
+    assert all(f["unit"] and f["description"] for f in card["features"])
+    assert card["library_versions"]["scikit-learn"]
+    assert card["seed"] == 0
+    means = card["target"]["class_mean_vas"]
+    assert means["mild"] < 4 <= means["moderate"] < 7 <= means["severe"]
+    for name in cm.CANDIDATES:
+        metrics = card["selection"]["candidates"][name]
+        for key in ("balanced_accuracy", "auc_mild", "auc_moderate", "auc_severe",
+                    "auc_macro", "brier"):
+            assert metrics[key]["mean"] is not None
+        assert 0 <= metrics["brier"]["mean"] <= 2
+    assert card["selection"]["chosen"] == "ordinal_logit"
+    calib = card["calibration"]["classes"]
+    for cat in cm.CATEGORIES:
+        assert len(calib[cat]["bins"]) == 10
+        assert sum(b["n"] for b in calib[cat]["bins"]) == td["n_rows"]
+    coefs = {c["feature"]: c for c in card["model"]["coefficients"]}
+    assert all(coefs[n]["weight_per_sd"] >= 0 for n in MONOTONE_NAMES)
+    # the synthetic "protective" worst-level HI ratio is held at its bound
+    assert coefs["max_level_high_intensity_ratio"]["weight_per_sd"] == 0.0
+    assert coefs["max_level_high_intensity_ratio"]["at_bound"] is True
+    assert coefs["lesion_count_lumbar"]["weight_per_sd"] > 0
+    json.dumps(card, allow_nan=False)
+
+
+def test_training_rejects_bad_cohorts(cohort: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match="patient_id"):
+        cm.train(cohort.drop(columns="patient_id"), seed=0, synthetic=True)
+    bad = cohort.copy()
+    bad.loc[bad.index[5], "vas"] = 12
+    with pytest.raises(ValueError, match="row 6"):
+        cm.train(bad, seed=0, synthetic=True)
+    few = cohort[cohort["vas"] < 7].copy()
+    few = pd.concat([few, cohort[cohort["vas"] >= 7].head(1)])
+    with pytest.raises(ValueError, match="severe"):
+        cm.train(few, seed=0, synthetic=True, n_splits=3)
+    empty = cohort.copy()
+    empty["age"] = np.nan
+    with pytest.raises(ValueError, match="age"):
+        cm.train(empty, seed=0, synthetic=True)
+
+
+def test_rows_without_vas_are_excluded_and_counted(cohort: pd.DataFrame) -> None:
+    frame = cohort.copy()
+    frame["vas"] = frame["vas"].astype(float)
+    frame.loc[frame.index[:4], "vas"] = np.nan
+    data = cm.cohort_to_arrays(frame)
+    assert data.n_excluded_missing_vas == 4
+    assert data.y.size == len(frame) - 4
+
+
+# ------------------------------------------------------------------------ predicting
+
+
+def _rows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    lows = np.array([f.min_value for f in FEATURES])
+    highs = np.array([min(f.max_value, 12) if f.kind == "count" else f.max_value
+                      for f in FEATURES])
+    X = lows + rng.random((n, len(FEATURES))) * (highs - lows)
+    X[rng.random(X.shape) < 0.15] = np.nan
+    return X
+
+
+def test_fast_path_matches_pipeline(trained: cm.TrainedModel) -> None:
+    X = _rows(40, seed=4)
+    expected = trained.pipeline.predict_proba(X)
+    for row, proba in zip(X, expected, strict=True):
+        feats = {n: (None if math.isnan(v) else float(v))
+                 for n, v in zip(FEATURE_NAMES, row, strict=True)}
+        pred = cm.predict(trained, feats)
+        np.testing.assert_allclose([pred.probabilities[c] for c in cm.CATEGORIES], proba,
+                                   rtol=0, atol=1e-12)
+        assert pred.category == cm.CATEGORIES[int(np.argmax(proba))]
+        means = trained.cache["arrays"]["class_mean_vas"]
+        assert pred.expected_vas == pytest.approx(float(proba @ means), abs=1e-12)
+
+
+def test_prediction_reports_imputation(trained: cm.TrainedModel) -> None:
+    pred = cm.predict(trained, {"lesion_count_lumbar": 2, "high_intensity_ratio": None,
+                               "age": float("nan")})
+    assert "high_intensity_ratio" in pred.imputed and "age" in pred.imputed
+    assert "lesion_count_lumbar" not in pred.imputed
+    assert len(pred.imputed) == len(FEATURE_NAMES) - 1
+    medians = trained.pipeline.named_steps["impute"].statistics_
+    assert pred.features["age"] == medians[FEATURE_NAMES.index("age")]
+    assert pred.features["lesion_count_lumbar"] == 2.0
+    assert sum(pred.probabilities.values()) == pytest.approx(1.0, abs=1e-12)
+    assert pred.model_version == trained.version
+    out = pred.to_dict()
+    assert json.loads(json.dumps(out)) == out
+
+
+@pytest.mark.parametrize(("features", "match"), [
+    ({"lesions": 3}, "unknown feature"),
+    ({"high_intensity_ratio": 1.5}, "outside its range"),
+    ({"age": "old"}, "not a number"),
+    ({"lesion_count": -1}, "outside its range"),
+])
+def test_predict_rejects_bad_features(trained: cm.TrainedModel, features: dict,
+                                      match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        cm.predict(trained, features)
+
+
+# ------------------------------------------------------------------ monotonicity
+
+
+@st.composite
+def _case_and_step(draw: st.DrawFn) -> tuple[dict[str, float | None], str, float]:
+    case: dict[str, float | None] = {}
+    for spec in FEATURES:
+        high = min(spec.max_value, 40.0)
+        if spec.kind in ("count", "binary", "ordinal"):
+            value = float(draw(st.integers(int(spec.min_value), int(high))))
+        else:
+            value = draw(st.floats(spec.min_value, high, allow_nan=False))
+        case[spec.name] = draw(st.one_of(st.none(), st.just(value)))
+    name = draw(st.sampled_from(MONOTONE_NAMES))
+    spec = FEATURES_BY_NAME[name]
+    start = case[name] if case[name] is not None else spec.min_value
+    case[name] = start
+    top = spec.max_value
+    step = draw(st.floats(0.0, top - start, allow_nan=False)) if top > start else 0.0
+    if spec.kind != "ratio":
+        step = float(math.floor(step))
+    return case, name, step
+
+
+def _check_monotone(model: cm.TrainedModel, case: dict, name: str, step: float) -> None:
+    before = cm.predict(model, case)
+    after = cm.predict(model, {**case, name: case[name] + step})
+    tol = 1e-12
+    assert after.probabilities["severe"] >= before.probabilities["severe"] - tol
+    assert after.probabilities["mild"] <= before.probabilities["mild"] + tol
+    assert after.expected_vas >= before.expected_vas - tol
+
+
+@settings(max_examples=150, deadline=None)
+@given(_case_and_step())
+def test_monotone_features_never_lower_predicted_pain(trained: cm.TrainedModel,
+                                                      sample: tuple) -> None:
+    _check_monotone(trained, *sample)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_case_and_step())
+def test_shipped_model_is_monotone(demo_model: cm.TrainedModel, sample: tuple) -> None:
+    _check_monotone(demo_model, *sample)
+
+
+def test_unconstrained_model_would_break_monotonicity(cohort: pd.DataFrame) -> None:
+    """The property test has teeth: without bounds the synthetic artefact is learnt."""
+    data = cm.cohort_to_arrays(cohort)
+    free = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler()),
+                     ("model", cm.OrdinalLogisticRegression())]).fit(data.X, data.y)
+    j = FEATURE_NAMES.index("max_level_high_intensity_ratio")
+    assert free.named_steps["model"].coef_[j] < 0
+
+
+# -------------------------------------------------------------- persistence / load
+
+
+def _write_cohort(tmp_path: Path, frame: pd.DataFrame) -> Path:
+    path = tmp_path / "cohort.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_training_is_reproducible(tmp_path: Path, cohort: pd.DataFrame) -> None:
+    source = _write_cohort(tmp_path, cohort)
+    out = tmp_path / "model"
+    kwargs = {"out_dir": out, "seed": 7, "synthetic": True, "n_repeats": 1, "n_splits": 3}
+    card1 = cm.train_from_file(source, **kwargs)
+    first = {f: (out / f).read_bytes() for f in (cm.MODEL_FILE, cm.BACKGROUND_FILE)}
+    card2 = cm.train_from_file(source, **kwargs)
+    second = {f: (out / f).read_bytes() for f in (cm.MODEL_FILE, cm.BACKGROUND_FILE)}
+    assert first == second
+    card1.pop("trained_utc")
+    card2.pop("trained_utc")
+    assert card1 == card2
+    assert card1["training_data"]["source"] == "cohort.csv"
+    assert "--seed 7 --synthetic" in card1["retrain_command"]
+    assert card1["version"].endswith("-seed7")
+    import zipfile
+    with zipfile.ZipFile(out / cm.MODEL_FILE) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_save_load_roundtrip(tmp_path: Path, trained: cm.TrainedModel) -> None:
+    cm.save(trained, tmp_path / "m")
+    loaded = cm.load_model(tmp_path / "m")
+    X = _rows(20, seed=9)
+    np.testing.assert_array_equal(loaded.pipeline.predict_proba(X),
+                                  trained.pipeline.predict_proba(X))
+    assert loaded.version == trained.version
+    assert cm.load_model(tmp_path / "m") is loaded  # cached
+    card_file = tmp_path / "m" / cm.CARD_FILE
+    os.utime(card_file, ns=(card_file.stat().st_atime_ns, card_file.stat().st_mtime_ns + 10**9))
+    assert cm.load_model(tmp_path / "m") is not loaded  # mtime changed -> reloaded
+
+
+def _doctor(folder: Path, change) -> None:
+    card_path = folder / cm.CARD_FILE
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    change(card)
+    card_path.write_text(json.dumps(card), encoding="utf-8")
+
+
+def test_refuses_other_sklearn_version(tmp_path: Path, trained: cm.TrainedModel) -> None:
+    folder = cm.save(trained, tmp_path / "m")
+    _doctor(folder, lambda c: c["library_versions"].__setitem__("scikit-learn", "1.4.2"))
+    with pytest.raises(ValueError, match=r"scikit-learn 1\.4\.2.*python -m core train --cohort"):
+        cm.load_model(folder)
+
+
+def test_refuses_changed_feature_list(tmp_path: Path, trained: cm.TrainedModel) -> None:
+    folder = cm.save(trained, tmp_path / "m")
+    _doctor(folder, lambda c: c["features"].pop())
+    with pytest.raises(ValueError, match="different feature list"):
+        cm.load_model(folder)
+
+
+def test_refuses_tampered_files(tmp_path: Path, trained: cm.TrainedModel) -> None:
+    folder = cm.save(trained, tmp_path / "m")
+    with open(folder / cm.BACKGROUND_FILE, "a", encoding="utf-8") as fh:
+        fh.write("0\n")
+    with pytest.raises(ValueError, match="checksums"):
+        cm.load_model(folder)
+
+
+class Sneaky(TransformerMixin, BaseEstimator):
+    """A type that is not on the trusted list."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return X
+
+
+def test_refuses_unexpected_types(tmp_path: Path, trained: cm.TrainedModel) -> None:
+    folder = cm.save(trained, tmp_path / "m")
+    steps = list(trained.pipeline.steps)
+    evil = Pipeline([steps[0], ("sneaky", Sneaky()), *steps[1:]])
+    blob = cm._canonical_skops(evil)
+    assert "tests.test_model.Sneaky" in sio.get_untrusted_types(data=blob)
+    (folder / cm.MODEL_FILE).write_bytes(blob)
+    _doctor(folder, lambda c: c["artifacts"].__setitem__(cm.MODEL_FILE, cm.sha256_bytes(blob)))
+    with pytest.raises(ValueError, match=r"unexpected type\(s\) tests\.test_model\.Sneaky"):
+        cm.load_model(folder)
+
+
+def test_missing_model_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        cm.load_model(tmp_path / "nothing")
+
+
+# ------------------------------------------------------------------ shipped model
+
+
+def test_shipped_demo_model(demo_model: cm.TrainedModel) -> None:
+    card = demo_model.card
+    assert card["synthetic"] is True
+    assert card["data"] == "synthetic demonstration cohort — not for clinical use"
+    assert sorted(sio.get_untrusted_types(file=DEMO_MODEL / cm.MODEL_FILE)) == sorted(
+        cm.TRUSTED_TYPES)
+    assert card["cross_validation"]["n_repeats"] == 5
+    assert set(card["selection"]["candidates"]) == set(cm.CANDIDATES)
+    coefs = {c["feature"]: c["weight_per_sd"] for c in card["model"]["coefficients"]}
+    assert all(coefs[n] >= 0 for n in MONOTONE_NAMES)
+    cohort_csv = REPO / "data" / "demo" / "cohort.csv"
+    if cohort_csv.is_file():
+        assert card["training_data"]["sha256"] == cm.sha256_file(cohort_csv), (
+            "data/demo/cohort.csv changed: retrain with `make train` and refresh the goldens")
+
+
+def test_canonical_skops_loads_like_skops(trained: cm.TrainedModel, tmp_path: Path) -> None:
+    blob = cm._canonical_skops(trained.pipeline)
+    assert blob == cm._canonical_skops(trained.pipeline)
+    back = sio.loads(blob, trusted=list(cm.TRUSTED_TYPES))
+    X = _rows(10, seed=1)
+    np.testing.assert_array_equal(back.predict_proba(X), trained.pipeline.predict_proba(X))
+    shutil.rmtree(tmp_path, ignore_errors=True)
