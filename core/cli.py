@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--convention",
         default="verse",
         choices=["verse", "totalsegmentator", "totalsegmentator_mr", "sct"],
-        help="label convention of the vertebra map (default: verse)",
+        help="label convention of the vertebra map (default: verse); totalsegmentator_mr "
+             "reads the MR vertebrae_mr task",
     )
     p.add_argument("--series", help="DICOM SeriesInstanceUID (pseudonymised) to read")
     p.add_argument("--out", help="write JSON here instead of stdout")
