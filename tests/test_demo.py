@@ -1,0 +1,199 @@
+"""Synthetic demo cohort (published directions, determinism, committed CSV) and demo store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import mannwhitneyu, spearmanr
+
+from core.clinical import COHORT_COLUMNS, load_clinical_table
+from core.demo import (
+    DEFAULT_SEED,
+    DEMO_CSV,
+    IMAGING_CASES,
+    build_demo_store,
+    cohort_statistics,
+    demo_csv_bytes,
+    generate_cohort,
+    region_group,
+)
+from core.store import CaseStore
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return generate_cohort(300, DEFAULT_SEED)
+
+
+def test_committed_csv_equals_the_generator_output(cohort):
+    assert DEMO_CSV.read_bytes() == demo_csv_bytes(300, DEFAULT_SEED)
+    table = load_clinical_table(DEMO_CSV)
+    assert table.errors == ()
+    pd.testing.assert_frame_equal(table.rows.reset_index(drop=True), cohort)
+
+
+def test_cohort_shape_ids_and_flags(cohort):
+    assert list(cohort.columns) == list(COHORT_COLUMNS)
+    assert cohort["patient_id"].nunique() == 300
+    assert len(cohort) == 564
+    assert cohort["patient_id"].str.fullmatch(r"DEMO-\d{4}").all()
+    assert cohort["synthetic"].all()
+    vas = cohort["vas"]
+    assert vas.notna().all() and (vas == vas.round()).all() and vas.between(0, 10).all()
+    per_patient = cohort.groupby("patient_id").size()
+    assert set(per_patient) == {1, 2, 3, 4}
+    assert (per_patient >= 2).sum() > 100
+    gaps = cohort.groupby("patient_id")["study_date"].diff().dropna().dt.days
+    assert gaps.between(55, 250).all()
+    assert cohort.groupby("patient_id")["study_date"].apply(
+        lambda s: s.is_monotonic_increasing).all()
+    # Realistic missingness: ~10 % no SINS (+4 % one component), ~20 % no Bilsky.
+    assert 0.08 <= cohort["sins_location"].isna().mean() <= 0.16
+    assert 0.10 <= cohort["sins_total"].isna().mean() <= 0.20
+    assert 0.15 <= cohort["bilsky_grade"].isna().mean() <= 0.28
+    complete = cohort.dropna(subset=["sins_location", "sins_pain", "sins_bone_lesion",
+                                     "sins_alignment", "sins_collapse", "sins_posterolateral"])
+    assert complete["sins_total"].notna().all()
+    regional = cohort[[f"lesion_count_{r}" for r in
+                       ("cervical", "thoracic", "lumbar", "sacral")]].sum(axis=1)
+    assert (regional == cohort["lesion_count"]).all()
+    assert (cohort["max_level_high_intensity_ratio"] >= cohort["high_intensity_ratio"]).all()
+
+
+def test_published_directions_hold(cohort):
+    groups = region_group(cohort)
+    vas = cohort["vas"]
+    lumbar, thoracic, cervical = (vas[groups == g] for g in
+                                  ("lumbar", "thoracic only", "cervical only"))
+    assert len(cervical) >= 20 and len(thoracic) >= 50
+    assert lumbar.mean() > thoracic.mean() > cervical.mean()
+    assert mannwhitneyu(lumbar, thoracic, alternative="greater").pvalue < 0.001
+    assert mannwhitneyu(thoracic, cervical, alternative="greater").pvalue < 0.05
+    count_hi = spearmanr(cohort["lesion_count"], cohort["high_intensity_ratio"])
+    assert count_hi.statistic > 0.5
+    for column in ("lesion_count", "high_intensity_ratio"):
+        rho = spearmanr(cohort[column], vas)
+        assert rho.statistic > 0.2 and rho.pvalue < 1e-6
+
+
+def test_clinical_effects_are_sensible(cohort):
+    vas = cohort["vas"]
+    for flag in ("pathologic_fracture", "neurologic_deficit"):
+        yes = cohort[flag].astype(bool)
+        assert vas[yes].mean() > vas[~yes].mean() + 1.0
+    sins = cohort[["sins_total", "vas"]].dropna()
+    assert spearmanr(sins["sins_total"], sins["vas"]).statistic > 0.3
+    # Treatment follows pain (confounding by indication): the step rises with VAS ...
+    assert spearmanr(cohort["analgesic_step"], vas).statistic > 0.3
+    # ... but even on step 3 pain is not abolished (partial control).
+    assert vas[cohort["analgesic_step"] == 3].mean() > 5
+
+
+def test_generator_is_deterministic_and_per_patient_stable(cohort):
+    small = generate_cohort(20, DEFAULT_SEED)
+    pd.testing.assert_frame_equal(small, generate_cohort(20, DEFAULT_SEED))
+    ids = small["patient_id"].unique()
+    pd.testing.assert_frame_equal(small, cohort[cohort["patient_id"].isin(ids)]
+                                  .reset_index(drop=True))
+    other = generate_cohort(20, DEFAULT_SEED + 1)
+    assert not other["vas"].equals(small["vas"].iloc[: len(other)])
+    for bad in (0, -3, 1.5, True):
+        with pytest.raises(ValueError, match="n_patients"):
+            generate_cohort(bad)
+
+
+def test_cohort_statistics_report(cohort):
+    stats = cohort_statistics(cohort)
+    assert stats["patients"] == 300 and stats["studies"] == 564
+    groups = stats["mean_vas_by_region_group"]
+    assert groups["lumbar"] > groups["thoracic only"] > groups["cervical only"]
+    assert stats["spearman_count_hi_ratio"] > 0.5
+
+
+# ----------------------------------------------------------------- demo store
+
+
+def test_build_demo_store_is_idempotent_and_keeps_real_data(data_dir, sct_data):
+    with CaseStore() as store:
+        real = store.save_case("SITE-001", "2024-02-02", clinical={"vas": 5}, actor="dr-a")
+    summary = build_demo_store(n_patients=25)
+    cohort = generate_cohort(25, DEFAULT_SEED)
+    assert summary["patients"] == 25 + len(IMAGING_CASES)
+    assert summary["studies"] == len(cohort) + len(IMAGING_CASES)
+    assert summary["data_dir"] == str(data_dir)
+    assert [c["patient_id"] for c in summary["imaging_cases"]] == [
+        f"DEMO-IMG-{i:02d}" for i in range(1, len(IMAGING_CASES) + 1)]
+    with CaseStore() as store:
+        first_counts = store.counts()
+        files = sorted(p.name for p in (data_dir / "images").iterdir())
+        listed = store.list_studies(synthetic=True)
+        imaging = listed[listed["patient_id"].str.startswith("DEMO-IMG")]
+        assert imaging["has_image"].all() and len(imaging) == len(IMAGING_CASES)
+        lumbar_case = store.get_study(int(imaging["study_id"].iloc[2]))
+        assert lumbar_case.image_path.is_file() and lumbar_case.vertebrae_path.is_file()
+        assert [lv["level"] for lv in lumbar_case.levels] == ["T11", "T12", "L1", "L2", "L3"]
+        assert lumbar_case.imaging["lesion_count_lumbar"] >= 2
+        real_case = store.get_study(int(imaging["study_id"].iloc[0]))
+        assert real_case.image_meta["source"] == "SCT testing data: t2/t2.nii.gz"
+        assert [lv["level"] for lv in real_case.levels] == ["C2", "C3", "C4", "C5"]
+        pd.testing.assert_frame_equal(
+            store.cohort_frame(synthetic=True).iloc[: len(cohort)].reset_index(drop=True),
+            cohort)
+
+    again = build_demo_store(n_patients=25)
+    assert again["studies_removed"] == summary["studies"]
+    with CaseStore() as store:
+        assert store.counts() == {**first_counts, "audit_log": first_counts["audit_log"] + 1}
+        assert sorted(p.name for p in (data_dir / "images").iterdir()) == files
+        assert store.get_study(real).patient_id == "SITE-001"
+        assert store.list_studies(synthetic=False)["patient_id"].tolist() == ["SITE-001"]
+        assert store.audit_log()["action"].tolist() == ["save", "build-demo", "build-demo"]
+
+
+def test_cli_demo_builds_a_store_into_a_tmp_dir(data_dir, sct_data, tmp_path):
+    db = tmp_path / "demo" / "cases.sqlite"
+    env = {**os.environ, "SPINEPAIN_DATA_DIR": str(data_dir)}
+    env.pop("SPINEPAIN_DB_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "demo", "--db", f"sqlite:///{db}", "--patients", "15"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["url"] == f"sqlite:///{db}"
+    assert summary["store_counts"]["studies"] == summary["studies"]
+    assert db.is_file()
+    with CaseStore(f"sqlite:///{db}") as store:
+        assert store.counts()["patients"] == 15 + len(IMAGING_CASES)
+
+
+def test_cli_write_csv_regenerates_the_committed_file(tmp_path):
+    out = tmp_path / "cohort.csv"
+    done = subprocess.run([sys.executable, "-m", "core.demo", "--write-csv", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == DEMO_CSV.read_bytes()
+    assert re.search(r"'studies': 564", done.stdout)
+
+
+def test_readme_states_the_committed_statistics(cohort):
+    stats = cohort_statistics(cohort)
+    readme = (REPO / "data" / "demo" / "README.md").read_text(encoding="utf-8")
+    groups = stats["mean_vas_by_region_group"]
+    counts = stats["studies_by_region_group"]
+    for group, label in (("lumbar", "any lumbar lesion"),
+                         ("thoracic only", "thoracic lesions only"),
+                         ("cervical only", "cervical lesions only")):
+        assert f"{label} (n = {counts[group]}) | {groups[group]:.2f}" in readme
+    assert f"| {stats['spearman_count_hi_ratio']:.3f} |" in readme
+    assert np.isclose(stats["mean_vas"], cohort["vas"].mean(), atol=0.01)

@@ -1,0 +1,373 @@
+"""Case store on real SQLite files: round trips, transactions, audit, export, CLI import."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import SimpleITK as sitk
+from sqlalchemy import inspect, text
+
+from core.clinical import COHORT_COLUMNS, export_csv, load_clinical_table
+from core.demo import generate_cohort
+from core.lesions import extract
+from core.phantom import LesionSpec, make_spine_phantom
+from core.provenance import sha256_file
+from core.store import HISTORY_COLUMNS, LIST_COLUMNS, CaseStore
+
+REPO = Path(__file__).resolve().parents[1]
+BAD = Path(__file__).parent / "data" / "bad_csv"
+
+CLINICAL = {
+    "age": 61, "sex": "F", "primary_tumor": "breast", "vas": 7, "ecog": 1,
+    "analgesic_step": 2, "bone_modifying_agent": True, "prior_radiotherapy": False,
+    "pathologic_fracture": True, "neurologic_deficit": False, "sins_location": 3,
+    "sins_pain": 3, "sins_bone_lesion": 2, "sins_alignment": 0, "sins_collapse": 2,
+    "sins_posterolateral": 1, "bilsky_grade": "1b",
+}
+
+
+@pytest.fixture(scope="module")
+def cohort() -> pd.DataFrame:
+    return generate_cohort(12, seed=7)
+
+
+@pytest.fixture(scope="module")
+def phantom_case():
+    phantom = make_spine_phantom(seed=11, levels=("T12", "L1", "L2"), spacing_mm=(2, 2, 2),
+                                 lesions=[LesionSpec("L1", 6.0)], noise_sd=3.0)
+    result = extract(phantom.image, phantom.vertebrae, convention="verse")
+    return phantom, result
+
+
+def test_default_store_is_a_sqlite_file_in_the_data_dir(data_dir):
+    with CaseStore() as store:
+        assert store.data_dir == data_dir
+        assert store.url == f"sqlite:///{(data_dir / 'cases.sqlite').resolve()}"
+        names = set(inspect(store.engine).get_table_names())
+    assert (data_dir / "cases.sqlite").is_file()
+    assert names == {"patients", "studies", "clinical_values", "study_features",
+                     "level_features", "predictions", "audit_log"}
+
+
+def test_db_url_from_environment(data_dir, tmp_path, monkeypatch):
+    target = tmp_path / "elsewhere" / "other.sqlite"
+    monkeypatch.setenv("SPINEPAIN_DB_URL", f"sqlite:///{target}")
+    with CaseStore() as store:
+        assert store.counts()["patients"] == 0
+    assert target.is_file()
+    assert not (data_dir / "cases.sqlite").exists()
+    with pytest.raises(ValueError, match="is not a SQLAlchemy URL"):
+        CaseStore("not a url")
+
+
+def test_no_identifying_columns_in_the_schema(data_dir):
+    with CaseStore() as store:
+        inspector = inspect(store.engine)
+        columns = {c["name"] for t in inspector.get_table_names()
+                   for c in inspector.get_columns(t)}
+    assert {c for c in columns if any(w in c for w in (
+        "name", "birth", "address", "mrn", "phone", "email", "ssn"))} == set()
+    assert {c["name"] for c in inspector.get_columns("patients")} == {
+        "id", "patient_id", "synthetic", "sex", "primary_tumor", "created_at"}
+
+
+# ----------------------------------------------------------------- import
+
+
+def test_import_round_trip_equals_input(data_dir, cohort):
+    with CaseStore() as store:
+        summary = store.import_cohort(cohort, source="cohort.csv", actor="tester")
+        assert summary == {"source": "cohort.csv", "rows": len(cohort), "patients_added": 12,
+                           "studies_added": len(cohort), "studies_replaced": 0}
+        pd.testing.assert_frame_equal(store.cohort_frame(), cohort)
+        counts = store.counts()
+        log = store.audit_log()
+    assert counts["studies"] == counts["clinical_values"] == counts["study_features"] == len(cohort)
+    assert log[["actor", "action", "target"]].values.tolist() == [
+        ["tester", "import", "cohort.csv"]]
+    assert log.loc[0, "details"]["studies_added"] == len(cohort)
+
+
+def test_csv_import_round_trip_through_the_loader(data_dir, cohort, tmp_path):
+    path = tmp_path / "cohort.csv"
+    path.write_bytes(export_csv(cohort))
+    table = load_clinical_table(path)
+    assert table.errors == ()
+    with CaseStore() as store:
+        store.import_cohort(table.rows, source=path.name, actor="tester")
+        exported = store.export_csv("tester")
+        pd.testing.assert_frame_equal(store.cohort_frame(), table.rows.reset_index(drop=True))
+        assert store.audit_log()["action"].tolist() == ["import", "export"]
+    assert exported == path.read_bytes()
+
+
+def test_duplicates_with_the_store_are_an_error_unless_replace(data_dir, cohort):
+    with CaseStore() as store:
+        store.import_cohort(cohort, source="a.csv", actor="tester")
+        before = store.counts()
+        changed = cohort.iloc[[0]].copy()
+        changed["vas"] = 0.0
+        fresh = cohort.iloc[[1]].assign(study_date=pd.Timestamp("2018-01-01"))
+        with pytest.raises(ValueError, match=r"patient DEMO-0001 already has a study on "):
+            store.import_cohort(pd.concat([fresh, changed]), source="b.csv", actor="tester")
+        assert store.counts() == before
+        summary = store.import_cohort(changed, source="c.csv", actor="tester",
+                                      on_duplicate="replace")
+        assert summary["studies_replaced"] == 1
+        assert store.cohort_frame().loc[0, "vas"] == 0.0
+        assert store.counts()["studies"] == before["studies"]
+
+
+def test_import_refuses_invalid_frames_before_writing(data_dir, cohort):
+    with CaseStore() as store:
+        bad = cohort.copy()
+        bad.loc[3, "ecog"] = 7.5
+        with pytest.raises(ValueError, match=r"^cohort row 4: ecog 7\.5 is not a whole number"):
+            store.import_cohort(bad, source="x.csv", actor="tester")
+        dup = pd.concat([cohort, cohort.iloc[[2]]], ignore_index=True)
+        with pytest.raises(ValueError, match="is duplicated"):
+            store.import_cohort(dup, source="x.csv", actor="tester")
+        real = cohort.iloc[[1]].assign(synthetic=False, study_date=pd.Timestamp("2018-01-01"))
+        store.import_cohort(cohort.iloc[[1]], source="x.csv", actor="tester")
+        with pytest.raises(ValueError, match="synthetic and real data are never mixed"):
+            store.import_cohort(real, source="y.csv", actor="tester")
+        with pytest.raises(ValueError, match="actor"):
+            store.import_cohort(cohort, source="x.csv", actor=" ")
+        with pytest.raises(ValueError, match=r"unknown column\(s\) 'name'"):
+            store.import_cohort(cohort.assign(name="Jane"), source="x.csv", actor="tester")
+        assert store.counts()["studies"] == 1
+
+
+def test_import_failing_half_way_leaves_the_store_unchanged(data_dir, cohort):
+    with CaseStore() as store:
+        store.import_cohort(cohort.iloc[:3], source="first.csv", actor="tester")
+        before = store.counts()
+        frame_before = store.cohort_frame()
+        victim = cohort.iloc[8]["patient_id"]
+        # A real database failure part-way: the trigger aborts when the 9th row's
+        # patient is inserted, after earlier rows of this import were written.
+        with store.engine.begin() as conn:
+            conn.execute(text(
+                "CREATE TRIGGER fail_half_way BEFORE INSERT ON patients "
+                f"WHEN NEW.patient_id = '{victim}' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+            ))
+        with pytest.raises(Exception, match="disk on fire"):
+            store.import_cohort(cohort.iloc[3:], source="second.csv", actor="tester")
+        assert store.counts() == before
+        pd.testing.assert_frame_equal(store.cohort_frame(), frame_before)
+        assert store.audit_log()["target"].tolist() == ["first.csv"]
+
+
+# ----------------------------------------------------------------- cases
+
+
+def test_save_case_round_trip_with_deidentified_image(data_dir, phantom_case):
+    phantom, result = phantom_case
+    metrics = result.metrics.to_dict()
+    image = sitk.Image(phantom.image)
+    image.SetMetaData("descrip", "Jane Doe 1963-02-01")
+    with CaseStore() as store:
+        study_id = store.save_case(
+            "P-0001", "2024-03-01", clinical=CLINICAL, metrics=metrics, image=image,
+            image_meta={"modality": "MR", "sequence": "STIR", "spacing_mm": [2.0, 2.0, 2.0]},
+            vertebrae=result.vertebrae, lesion_mask=result.lesion_mask, actor="dr-a",
+        )
+        record = store.get_study(study_id)
+        listed = store.list_studies()
+    assert record.patient_id == "P-0001"
+    assert record.study_date == dt.date(2024, 3, 1)
+    assert record.synthetic is False
+    assert record.clinical == {**CLINICAL, "vas": 7.0, "sins_total": 11}
+    assert record.metrics == json.loads(json.dumps(metrics))
+    assert [lv["level"] for lv in record.levels] == [lv["level"] for lv in metrics["levels"]]
+    assert record.levels == tuple(metrics["levels"])
+    assert record.imaging["lesion_count"] == metrics["lesion_count"] == 1
+    assert record.imaging["lesion_count_lumbar"] == 1
+    assert record.imaging["involved_levels"] == 1
+    assert record.image_meta["modality"] == "MR"
+    assert record.image_meta["size"] == list(phantom.image.GetSize())
+    # The stored image: same pixels and geometry, no header text, content-addressed.
+    assert record.image_path.parent == data_dir / "images"
+    assert sha256_file(record.image_path) == record.image_sha256
+    assert record.image_path.name == f"{record.image_sha256}.nii.gz"
+    stored = sitk.ReadImage(str(record.image_path))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(stored),
+                                  sitk.GetArrayFromImage(phantom.image))
+    assert stored.GetSpacing() == phantom.image.GetSpacing()
+    assert stored.GetMetaData("descrip") == ""
+    mask = sitk.ReadImage(str(record.lesion_mask_path))
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(mask),
+                                  sitk.GetArrayFromImage(result.lesion_mask))
+    assert record.vertebrae_path.is_file()
+    row = listed.iloc[0]
+    assert list(listed.columns) == list(LIST_COLUMNS)
+    assert bool(row["has_image"]) and row["lumbar_involved"] == 1.0
+    assert row["sins_total"] == 11
+
+
+def test_save_case_rejects_bad_input_and_leaves_no_files(data_dir, phantom_case):
+    phantom = phantom_case[0]
+    with CaseStore() as store:
+        store.save_case("P-0001", "2024-03-01", clinical={"vas": 3}, actor="dr-a")
+        with pytest.raises(ValueError, match="already has a study on 2024-03-01"):
+            store.save_case("P-0001", "2024-03-01", clinical={"vas": 4}, image=phantom.image,
+                            actor="dr-a")
+        with pytest.raises(ValueError, match="unknown field"):
+            store.save_case("P-0002", "2024-03-01", clinical={"weight": 70}, actor="dr-a")
+        with pytest.raises(ValueError, match="ecog"):
+            store.save_case("P-0002", "2024-03-01", clinical={"ecog": 5}, actor="dr-a")
+        with pytest.raises(ValueError, match="patient_id"):
+            store.save_case("Jane Doe", "2024-03-01", clinical={}, actor="dr-a")
+        assert store.counts()["studies"] == 1
+        assert store.audit_log()["action"].tolist() == ["save"]
+    assert list((data_dir / "images").glob("*")) == []
+
+
+def test_predictions_history_edit_delete_and_audit(data_dir, phantom_case):
+    phantom, result = phantom_case
+    with CaseStore() as store:
+        first = store.save_case("P-0001", "2024-01-10", clinical=CLINICAL,
+                                metrics={"lesion_count": 2, "lesion_count_cervical": 0,
+                                         "lesion_count_thoracic": 2, "lesion_count_lumbar": 0,
+                                         "lesion_count_sacral": 0, "involved_levels": 1,
+                                         "high_intensity_ratio": 0.05,
+                                         "max_level_high_intensity_ratio": 0.2},
+                                actor="dr-a")
+        second = store.save_case("P-0001", "2024-06-10", clinical={**CLINICAL, "vas": 4},
+                                 metrics=result.metrics.to_dict(), image=phantom.image,
+                                 actor="dr-a")
+        store.record_prediction(second, {"category": "moderate", "probabilities": {
+            "mild": 0.2, "moderate": 0.5, "severe": 0.3}, "expected_vas": 5.1,
+            "tier": {"tier": "2", "tier_label": "x"}}, "spinepain-ordinal-1", "dr-a")
+        store.record_prediction(second, {"category": "severe", "probabilities": {
+            "mild": 0.1, "moderate": 0.2, "severe": 0.7}}, "spinepain-ordinal-2", "dr-b")
+        with pytest.raises(ValueError, match="probability"):
+            store.record_prediction(second, {"category": "severe",
+                                             "probabilities": {"severe": 1.5}}, "v", "dr-b")
+
+        history = store.patient_history("P-0001")
+        assert list(history.columns) == list(HISTORY_COLUMNS)
+        assert history["study_id"].tolist() == [first, second]
+        assert history["vas"].tolist() == [7.0, 4.0]
+        assert history["lesion_count"].tolist() == [2.0, 1.0]
+        assert history["predicted_category"].tolist()[1] == "severe"
+        listed = store.list_studies(has_image=True)
+        assert listed["study_id"].tolist() == [second]
+        assert listed["predicted_model_version"].tolist() == ["spinepain-ordinal-2"]
+        assert store.list_studies(date_to="2024-02-01")["study_id"].tolist() == [first]
+        assert len(store.get_study(second).predictions) == 2
+        with pytest.raises(ValueError, match="is not in the store"):
+            store.patient_history("P-9999")
+
+        after = store.update_clinical(first, {"sins_collapse": 0, "sex": "other"}, "dr-b")
+        assert after["sins_total"] == 9 and after["sex"] == "other"
+        assert store.get_study(second).clinical["sex"] == "other"
+        with pytest.raises(ValueError, match="sins_total 3 does not equal"):
+            store.update_clinical(first, {"sins_total": 3}, "dr-b")
+        with pytest.raises(ValueError, match="cannot edit 'lesion_count'"):
+            store.update_clinical(first, {"lesion_count": 3}, "dr-b")
+        assert store.get_study(first).clinical["sins_total"] == 9
+
+        image_file = store.get_study(second).image_path
+        assert image_file.is_file()
+        store.delete_study(second, "dr-c")
+        assert not image_file.exists()
+        with pytest.raises(ValueError, match=f"study {second} does not exist"):
+            store.get_study(second)
+        assert store.counts()["predictions"] == 0
+        assert store.counts()["level_features"] == 0
+        store.delete_study(first, "dr-c")
+        assert store.counts()["patients"] == 0
+
+        log = store.audit_log()
+    assert log["action"].tolist() == ["save", "save", "predict", "predict", "edit", "delete",
+                                      "delete"]
+    assert log["actor"].tolist()[-3:] == ["dr-b", "dr-c", "dr-c"]
+    assert log.loc[4, "details"]["changes"] == {"sex": ["F", "other"],
+                                                "sins_collapse": [2, 0],
+                                                "sins_total": [11, 9]}
+    assert log.loc[6, "details"] == {"patient_id": "P-0001", "study_date": "2024-01-10",
+                                     "patient_deleted": True}
+    assert str(log["at"].dt.tz) == "UTC"
+
+
+def test_follow_up_inherits_patient_fields(data_dir):
+    with CaseStore() as store:
+        store.save_case("P-0009", "2024-01-10", clinical={"vas": 3, "sex": "M",
+                                                          "primary_tumor": "lung"}, actor="dr-a")
+        follow_up = store.save_case("P-0009", "2024-05-10", clinical={"vas": 6}, actor="dr-a")
+        assert store.get_study(follow_up).clinical["primary_tumor"] == "lung"
+        blank = store.save_case("P-0009", "2024-07-10", clinical={
+            "vas": 6, "sex": None, "primary_tumor": ""}, actor="dr-a")
+        assert store.get_study(blank).clinical["sex"] == "M"
+        with pytest.raises(ValueError, match="stored with primary tumour 'lung', not 'breast'"):
+            store.save_case("P-0009", "2024-09-10",
+                            clinical={"vas": 6, "primary_tumor": "breast"}, actor="dr-a")
+
+
+def test_export_is_audited_and_in_the_cohort_csv_format(data_dir):
+    with CaseStore() as store:
+        store.save_case("P-0001", "2024-01-10", clinical={"vas": 3, "primary_tumor": "lung"},
+                        actor="dr-a")
+        data = store.export_csv("dr-a")
+        log = store.audit_log()
+    assert data.decode().splitlines() == [
+        ",".join(COHORT_COLUMNS), "P-0001,2024-01-10,,,lung,3,,,,,,,,,,,,,,,,,,,,,,,false"]
+    assert log.iloc[-1]["action"] == "export"
+    assert log.iloc[-1]["details"]["rows"] == 1
+
+
+# ----------------------------------------------------------------- CLI
+
+
+def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SPINEPAIN_DATA_DIR": str(data_dir)}
+    env.pop("SPINEPAIN_DB_URL", None)
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_import_cohort_ok_and_errors(data_dir, cohort, tmp_path):
+    good = tmp_path / "good.csv"
+    good.write_bytes(export_csv(cohort))
+    done = _cli("import-cohort", str(good), "--actor", "cli-test", data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["studies_added"] == len(cohort)
+
+    bad = _cli("import-cohort", str(BAD / "vas_out_of_range.csv"), data_dir=data_dir)
+    assert bad.returncode == 2
+    assert bad.stderr.splitlines() == [
+        "row 2, column vas: '11' is not a number from 0 to 10 with at most one decimal",
+        "row 3, column vas: '-1' is not a number from 0 to 10 with at most one decimal",
+        "row 4, column vas: '7.25' is not a number from 0 to 10 with at most one decimal",
+        "row 5, column vas: required value is missing",
+        "error: vas_out_of_range.csv has 4 invalid value(s) in 4 row(s); nothing was "
+        "imported (use --valid-rows-only to import the valid rows).",
+    ]
+    with CaseStore() as store:
+        assert store.counts()["studies"] == len(cohort)
+
+    partial = _cli("import-cohort", str(BAD / "vas_out_of_range.csv"), "--valid-rows-only",
+                   data_dir=data_dir)
+    assert partial.returncode == 0, partial.stderr
+    assert partial.stderr.splitlines()[0].startswith("skipped row 2, column vas:")
+    summary = json.loads(partial.stdout)
+    assert (summary["studies_added"], summary["rows_skipped"]) == (1, 4)
+
+    empty = _cli("import-cohort", str(BAD / "utf16.csv"), data_dir=data_dir)
+    assert empty.returncode == 2
+    assert empty.stderr == "error: utf16.csv is UTF-16 encoded; save it as CSV UTF-8.\n"
+    again = _cli("import-cohort", str(good), data_dir=data_dir)
+    assert again.returncode == 2
+    assert "already has a study on" in again.stderr
+    with CaseStore() as store:
+        assert store.counts()["studies"] == len(cohort) + 1
+        assert store.audit_log()["actor"].tolist() == ["cli-test", "cli"]
