@@ -76,7 +76,7 @@ import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 import pydicom
@@ -255,7 +255,8 @@ def read_image(
     raw = _read_raw(source, filename, series_uid=series_uid, max_bytes=max_bytes,
                     what="image")
     image, orientation = _canonical(raw.image, what="image", label_map=False)
-    image = sitk.Cast(image, sitk.sitkFloat32)
+    if image.GetPixelID() != sitk.sitkFloat32:
+        image = sitk.Cast(image, sitk.sitkFloat32)
     _clear_metadata(image)
     meta = ImageMeta(
         spacing_mm=tuple(float(v) for v in image.GetSpacing()),
@@ -635,8 +636,15 @@ def _read_single(data: bytes, fmt: Format, *, what: str) -> sitk.Image:
     label = _FORMAT_LABEL[fmt]
     if fmt == "nifti":
         compressed = data[:2] == b"\x1f\x8b"
-        _check_nifti(data, compressed=compressed, what=what)
-        suffix = ".nii.gz" if compressed else ".nii"
+        if compressed:
+            # Decompress once: the checked stream is written out for ITK as a plain .nii.
+            with tempfile.TemporaryDirectory(prefix="spinepain-io-") as tmp:
+                path = os.path.join(tmp, "input.nii")
+                with open(path, "wb") as handle:
+                    _check_nifti(data, compressed=True, what=what, sink=handle)
+                return _sitk_read(path, fmt, what=what)
+        _check_nifti(data, compressed=False, what=what)
+        suffix = ".nii"
     elif fmt == "nrrd":
         _check_nrrd_header(data, what=what)
         suffix = ".nrrd"
@@ -706,13 +714,15 @@ class _FiniteScan:
         self.carry = buffer[usable:]
 
 
-def _check_nifti(data: bytes, *, compressed: bool, what: str) -> None:
+def _check_nifti(data: bytes, *, compressed: bool, what: str,
+                 sink: BinaryIO | None = None) -> None:
     """Check a single-file NIfTI before ITK reads it.
 
     ITK zero-fills a truncated NIfTI and turns NaN voxels into 0 without an error, so
     the data length is checked against the header and float voxels are scanned here. A
     gzip stream is decompressed in chunks (never held whole), bounded in size, and must
-    end properly.
+    end properly. When ``sink`` is given, every checked chunk is written to it, so a
+    caller reads the decompressed file instead of decompressing a second time.
     """
     stream: io.IOBase = io.BytesIO(data)
     if compressed:
@@ -722,6 +732,8 @@ def _check_nifti(data: bytes, *, compressed: bool, what: str) -> None:
     scan: _FiniteScan | None = None
     try:
         while chunk := stream.read(_CHUNK):
+            if sink is not None:
+                sink.write(chunk)
             if scan is None:
                 prefix += chunk
                 if len(prefix) >= 540:
@@ -933,7 +945,7 @@ def _canonical(image: sitk.Image, *, what: str, label_map: bool) -> tuple[sitk.I
     orientation = sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(
         image.GetDirection()
     )
-    out = sitk.DICOMOrient(image, "LPS")
+    out = image if orientation == "LPS" else sitk.DICOMOrient(image, "LPS")
     canonical_dir = np.array(out.GetDirection()).reshape(3, 3)
     if np.allclose(canonical_dir, np.eye(3), rtol=0.0, atol=1e-6):
         # float noise from the header; snap so that grids compare exactly downstream
