@@ -1,0 +1,80 @@
+"""Home: what the tool does, the notice, which model is in use, store counts, links."""
+
+import streamlit as st
+
+from ui import components as c
+from ui import state
+
+c.page_header("Bone pain from spinal metastases",
+              "Decision support for tumor boards, clinicians and teaching.")
+c.decision_support_notice()
+
+st.markdown(
+    "This dashboard measures **spinal metastases on MRI** per vertebral level (number of "
+    "lesions, high-intensity (HI) marrow ratio, involved levels), combines them with "
+    "clinical findings (SINS, Bilsky grade, ECOG, fracture, deficit, analgesics) and "
+    "estimates the **bone-pain category** (VAS mild < 4 ≤ moderate < 7 ≤ severe) with an "
+    "interpretable ordinal model. Every prediction comes with its SHAP explanation and a "
+    "**management tier** from a transparent rule table whose safety overrides (unstable "
+    "spine, epidural compression, neurologic deficit) outrank the model.\n\n"
+    "Background: Kong et al. (Int J Med Sci 2025;22(3):708-715) found bone pain higher "
+    "with lumbar than thoracic or cervical spinal metastases; the number of metastatic "
+    "sites and the HI ratio on MRI correlate and both go with worse pain."
+)
+
+model = state.model_or_stop()
+card = model.card
+left, right = st.columns(2)
+with left:
+    st.subheader("Model in use")
+    if card.get("synthetic"):
+        c.synthetic_badge(True, "model trained on synthetic data")
+        st.warning("This is the **demo model**, trained on a synthetic cohort. Its "
+                   "associations are illustrative only — train a site model on local data "
+                   "(Model page) before any clinical use.", icon=":material/science:")
+    else:
+        st.success("Site model trained on local data — validate it locally before use.",
+                   icon=":material/local_hospital:")
+    st.markdown(f"**Version** `{card.get('version', '?')}`  \n"
+                f"**Training data** {card.get('data', '?')}  \n"
+                f"**Trained** {card.get('trained_utc', '?')}")
+    st.page_link("pages/model.py", label="Model card and retraining",
+                 icon=":material/model_training:")
+
+with right:
+    st.subheader("Case store")
+    store = state.store_or_stop()
+    with c.core_errors("The case store could not be read:"):
+        studies = store.list_studies()
+        n_synthetic = int(studies["synthetic"].sum()) if len(studies) else 0
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Patients", int(studies["patient_id"].nunique()) if len(studies) else 0)
+        m2.metric("Studies", len(studies))
+        m3.metric("With images", int(studies["has_image"].sum()) if len(studies) else 0)
+        if n_synthetic:
+            c.synthetic_badge(True, f"{n_synthetic} of {len(studies)} studies are synthetic "
+                                    "demo data")
+        if not len(studies):
+            st.info("The store is empty. Run `python -m core demo` (or `make run`) to load "
+                    "the synthetic demo cohort, or add a case on the New case page.")
+
+st.divider()
+st.subheader("Where to start")
+g1, g2, g3 = st.columns(3)
+with g1:
+    st.page_link("pages/new_case.py", label="New case", icon=":material/add_circle:")
+    st.caption("Upload an MRI (or use a demo image), measure lesions per level, enter "
+               "clinical fields, get a prediction and save the case.")
+    st.page_link("pages/tumor_board.py", label="Tumor board", icon=":material/groups:")
+    st.caption("Case list with filters and a large-print case card for projection.")
+with g2:
+    st.page_link("pages/what_if.py", label="What-if", icon=":material/tune:")
+    st.caption("Move any model input and watch prediction, explanation and tier change.")
+    st.page_link("pages/report.py", label="Report", icon=":material/description:")
+    st.caption("Export a case report as HTML or PDF.")
+with g3:
+    st.page_link("pages/cohort.py", label="Cohort analytics", icon=":material/monitoring:")
+    st.caption("The paper's analyses on the loaded cohort: pain by region, lesion count "
+               "vs HI ratio (Spearman), pain by burden, tiers, global SHAP importance.")
+    st.page_link("pages/model.py", label="Model", icon=":material/model_training:")
+    st.caption("Model card, calibration, weights, intended use; retrain on a site cohort.")

@@ -1,0 +1,51 @@
+"""Report: export a stored case as an HTML and a PDF report."""
+
+import base64
+
+import streamlit as st
+
+from ui import components as c
+from ui import reporting, state
+
+c.page_header("Case report", "Self-contained HTML and PDF for the record or the tumor board.")
+c.decision_support_notice()
+ss = st.session_state
+state.model_or_stop()
+store = state.store_or_stop()
+with c.core_errors("The case list could not be loaded:", stop=True):
+    studies = store.list_studies()
+if studies.empty:
+    st.info("The store has no studies yet.")
+    st.stop()
+
+# Imaging cases first: their reports carry a key image.
+studies = studies.sort_values(["has_image", "study_date"], ascending=[False, False])
+labels = {int(r["study_id"]): state.study_label(r) for r in studies.to_dict(orient="records")}
+wanted = ss.get("board_study")
+if ss.get("report_study") not in labels:
+    ss["report_study"] = int(wanted) if wanted in labels else next(iter(labels))
+study_id = st.selectbox("Study", list(labels), key="report_study", format_func=labels.get)
+
+with st.spinner("Building the report…"):
+    files = c.run_safely(reporting.report_files, int(study_id),
+                         prefix="The report could not be built:")
+if files is None:
+    st.stop()
+if files.synthetic:
+    c.synthetic_badge(True, "demo case — the report is marked SYNTHETIC DATA")
+st.markdown(f"Predicted pain **{files.category}**, tier **{files.tier}** "
+            f"(model in use: {state.active_model_dir().name}).")
+a, b = st.columns(2)
+html_bytes = files.html.encode("utf-8")
+a.download_button("Download HTML report", html_bytes, file_name=files.html_name,
+                  mime="text/html", key="report_download_html", icon=":material/html:",
+                  type="primary", width="stretch", on_click=reporting.audit_export,
+                  args=(int(study_id), "report-html", html_bytes))
+b.download_button("Download PDF report", files.pdf, file_name=files.pdf_name,
+                  mime="application/pdf", key="report_download_pdf",
+                  icon=":material/description:", type="primary", width="stretch",
+                  on_click=reporting.audit_export, args=(int(study_id), "report-pdf", files.pdf))
+with st.expander("Preview (HTML)", expanded=True):
+    # A data: URL gives the preview an opaque origin: it cannot reach the app.
+    encoded = base64.b64encode(files.html.encode("utf-8")).decode("ascii")
+    st.iframe(f"data:text/html;base64,{encoded}", height=900)

@@ -1,0 +1,66 @@
+"""Tumor board: filtered case list and a large-print case card for projection."""
+
+import datetime as dt
+
+import streamlit as st
+
+from ui import board, state
+from ui import components as c
+
+c.page_header("Tumor board")
+ss = st.session_state
+state.model_or_stop()
+state.store_or_stop()
+with c.core_errors("The case list could not be loaded:", stop=True):
+    scored = state.scored_studies()
+if scored.empty:
+    st.info("The store has no studies yet. Add one on the New case page or load the demo "
+            "store with `python -m core demo`.")
+    st.stop()
+
+dates = scored["study_date"].dropna()
+first, last = dates.min().date(), dates.max().date()
+with st.expander("Filters", expanded=True):
+    f1, f2, f3 = st.columns(3)
+    regions = f1.multiselect("Region of involvement", board.REGION_CHOICES,
+                             key="board_region",
+                             help="Lesions in a region; or multiple / none / unknown.")
+    tiers = f2.multiselect("Tier", sorted(t for t in scored["tier"].dropna().unique()),
+                           key="board_tier")
+    categories = f3.multiselect("Predicted pain", ("mild", "moderate", "severe"),
+                                key="board_category")
+    g1, g2, g3, g4 = st.columns([1.3, 1.3, 0.8, 0.8])
+    period = g1.date_input("Study dates", value=(first, last), min_value=dt.date(1990, 1, 1),
+                           key="board_dates", format="YYYY-MM-DD")
+    search = g2.text_input("Search pseudonymous ID", key="board_search",
+                           placeholder="e.g. DEMO-IMG")
+    include_synthetic = g3.toggle("Include SYNTHETIC", value=True, key="board_synthetic")
+    images_only = g4.toggle("With images only", value=False, key="board_images_only")
+
+period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
+chosen_filter = board.BoardFilter(
+    regions=regions, tiers=tiers, categories=categories,
+    date_from=period[0] if period else None, date_to=period[1] if len(period) > 1 else None,
+    search=search, include_synthetic=include_synthetic, images_only=images_only)
+shown = board.order_for_board(board.filter_studies(scored, chosen_filter))
+st.caption(f"{len(shown)} of {len(scored)} studies, most urgent first. Predictions use the "
+           f"model in use ({state.active_model_dir().name}); SYNTHETIC rows are demo data.")
+st.dataframe(board.case_list_frame(shown), hide_index=True, key="board_table", height=260)
+if shown.empty:
+    st.warning("No study matches the filters.")
+    st.stop()
+
+options = [int(s) for s in shown["study_id"]]
+wanted = ss.pop("board_study_id", None)
+if wanted is not None and int(wanted) in options:
+    ss["board_study"] = int(wanted)
+elif ss.get("board_study") not in options:
+    ss["board_study"] = board.default_study(shown)
+labels = {int(r["study_id"]): state.study_label(r) for r in shown.to_dict(orient="records")}
+a, b = st.columns([3, 1])
+study_id = a.selectbox("Case to present", options, key="board_study",
+                       format_func=lambda s: labels[s])
+big = b.toggle("Projection (large type)", value=True, key="board_projection")
+st.divider()
+with c.core_errors("The case could not be shown:"):
+    board.case_card(int(study_id), scored, big=big)

@@ -1,0 +1,660 @@
+"""AppTests of the Streamlit app: every page launches, and a happy path per page.
+
+The app runs on a small demo store built once per session (``core.demo``) in a
+temporary data directory given through ``SPINEPAIN_DATA_DIR``; models come from
+``models/`` except in the retraining test, which works on a temporary copy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+TIMEOUT = 180
+N_PATIENTS = 24
+SCT_T2 = REPO / "data" / "demo" / "images" / "sct" / "t2"
+
+PAGES = {
+    "home": "pages/home.py",
+    "new_case": "pages/new_case.py",
+    "tumor_board": "pages/tumor_board.py",
+    "what_if": "pages/what_if.py",
+    "cohort": "pages/cohort.py",
+    "model": "pages/model.py",
+    "report": "pages/report.py",
+}
+NOTICE = "Decision support, not a diagnosis"
+URGENT_ICON = ":material/emergency:"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def app_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo store (synthetic cohort + the five imaging cases) in a temporary folder."""
+    from core.demo import build_demo_store
+
+    folder = tmp_path_factory.mktemp("app_store")
+    saved = {k: os.environ.pop(k, None) for k in ("SPINEPAIN_DB_URL", "SPINEPAIN_DATA_DIR")}
+    try:
+        build_demo_store(f"sqlite:///{folder / 'cases.sqlite'}", n_patients=N_PATIENTS,
+                         data_dir=folder)
+    finally:
+        for key, value in saved.items():
+            if value is not None:
+                os.environ[key] = value
+    return folder
+
+
+@pytest.fixture()
+def env(app_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The app's environment: the session store, full error details in AppTest."""
+    from streamlit import config
+
+    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(app_store))
+    monkeypatch.delenv("SPINEPAIN_DB_URL", raising=False)
+    previous = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    yield app_store
+    config.set_option("client.showErrorDetails", previous)
+
+
+def store():
+    from core.store import CaseStore
+
+    return CaseStore()
+
+
+def open_page(name: str) -> AppTest:
+    """Run the app (entry point), switch to a page and check that nothing raised."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert_ok(at)
+    if name != "home":
+        at.switch_page(PAGES[name]).run()
+        assert_ok(at)
+    return at
+
+
+def assert_ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def html_text(at: AppTest) -> str:
+    return "\n".join(str(h.value) for h in at.get("html"))
+
+
+def all_text(at: AppTest) -> str:
+    parts = [str(e.value) for kind in ("markdown", "caption", "title", "header", "subheader",
+                                       "error", "warning", "info", "success")
+             for e in getattr(at, kind)]
+    return "\n".join(parts) + "\n" + html_text(at)
+
+
+def charts_of(at: AppTest) -> list[tuple[dict, list[dict]]]:
+    """``(spec, data rows)`` of every altair chart; Streamlit moves the datasets out of
+    the spec into Arrow tables on the element."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        rows: list[dict] = []
+        for dataset in chart.proto.datasets:
+            rows += convert_arrow_bytes_to_pandas_df(dataset.data.data).to_dict("records")
+        if chart.proto.data.data:
+            rows += convert_arrow_bytes_to_pandas_df(chart.proto.data.data).to_dict("records")
+        out.append((json.loads(chart.proto.spec), rows))
+    return out
+
+
+def chart_rows(at: AppTest, marker: str) -> list[dict]:
+    """Data rows of the first chart whose spec mentions ``marker`` (e.g. its title)."""
+    for spec, rows in charts_of(at):
+        if marker in json.dumps(spec):
+            return rows
+    raise AssertionError(f"no chart mentions {marker!r}")
+
+
+def metric(at: AppTest, label: str) -> str:
+    for m in at.metric:
+        if m.label == label:
+            return str(m.value)
+    raise AssertionError(f"metric {label!r} not shown; have {[m.label for m in at.metric]}")
+
+
+def dataframe_with(at: AppTest, column: str):
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with column {column!r}")
+
+
+# --------------------------------------------------------------------------- launch
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_launches(env: Path, name: str) -> None:
+    at = open_page(name)
+    assert at.title, f"{name} has no title"
+    failures = [e.value for e in at.error if e.icon != URGENT_ICON]  # urgent overrides are fine
+    assert not failures, failures
+    text = all_text(at)
+    expected = {
+        "home": ["Model in use", "Case store", "SYNTHETIC"],
+        "new_case": ["1 · Image", "2 · Clinical findings"],
+        "tumor_board": ["Predicted pain and explanation", "SYNTHETIC"],
+        "what_if": ["Difference from the starting case"],
+        "cohort": ["Pain by region of involvement", "Spearman", "Global SHAP importance"],
+        "model": ["Intended use", "Calibration", "Train a site model"],
+        "report": ["Predicted pain"],
+    }[name]
+    for phrase in expected:
+        assert phrase in text, f"{phrase!r} missing on {name}"
+    assert NOTICE in html_text(at), f"decision-support notice missing on {name}"
+
+
+def test_home_counts_and_links(env: Path) -> None:
+    at = open_page("home")
+    studies = store().list_studies()
+    assert metric(at, "Studies") == str(len(studies))
+    assert metric(at, "Patients") == str(studies["patient_id"].nunique())
+    assert metric(at, "With images") == str(int(studies["has_image"].sum()))
+    links = {link.proto.page for link in at.get("page_link")}
+    assert {"new_case", "tumor_board", "what_if", "cohort", "model", "report"} <= links
+    assert "demo model" in all_text(at)
+
+
+def test_sidebar_actor_is_used_for_the_audit_log(env: Path) -> None:
+    at = open_page("tumor_board")
+    at.text_input(key="sidebar_actor").input("Dr Test").run()
+    assert_ok(at)
+    at.button(key="board_record_prediction").click().run()
+    assert_ok(at)
+    log = store().audit_log()
+    assert log.iloc[-1]["action"] == "predict"
+    assert log.iloc[-1]["actor"] == "Dr Test"
+
+
+# --------------------------------------------------------------------------- new case
+
+
+def test_new_case_demo_image_measures_levels(env: Path) -> None:
+    at = open_page("new_case")
+    assert at.radio(key="newcase_source").value == "Demo image"
+    at.selectbox(key="newcase_demo_image").set_value("DEMO-IMG-01")
+    at.button(key="newcase_measure").click().run()
+    assert_ok(at)
+    assert not at.error, [e.value for e in at.error]
+    levels = dataframe_with(at, "Level")
+    assert list(levels["Level"]) == ["C2", "C3", "C4", "C5"]  # SCT labels, craniocaudal
+    assert set(levels["Region"]) == {"cervical"}
+    assert at.image, "the slice viewer shows no image"
+    assert at.segmented_control(key="newcase_viewer_plane").value == "sagittal"
+    spine = chart_rows(at, "Spine: HI ratio")
+    assert [r["level"] for r in spine] == ["C2", "C3", "C4", "C5"]
+
+
+def test_new_case_viewer_controls(env: Path) -> None:
+    at = open_page("new_case")
+    at.selectbox(key="newcase_demo_image").set_value("DEMO-IMG-02")  # 1 x 1 x 2 mm
+    at.button(key="newcase_measure").click().run()
+    assert_ok(at)
+    first = at.image[0].value
+    at.segmented_control(key="newcase_viewer_plane").set_value("axial").run()
+    assert_ok(at)
+    slider = at.slider(key="newcase_viewer_slice_axial")
+    assert slider.max == 274  # 275 axial slices of the PAM50 crop
+    slider.set_value(100).run()
+    assert_ok(at)
+    at.slider(key="newcase_viewer_opacity").set_value(0.8).run()
+    at.slider(key="newcase_viewer_window").set_value(50.0).run()
+    assert_ok(at)
+    assert at.image[0].value != first
+    caption = at.image[0].captions[0] if at.image[0].captions else ""
+    assert "Axial slice 101/275" in caption
+
+
+def test_new_case_phantom_predict_and_save(env: Path) -> None:
+    at = open_page("new_case")
+    at.selectbox(key="newcase_demo_image").set_value("DEMO-IMG-03")
+    at.button(key="newcase_measure").click().run()
+    assert_ok(at)
+    assert "SYNTHETIC" in html_text(at)
+    assert int(metric(at, "Total lesions")) >= 2
+    assert int(metric(at, "Lumbar lesions")) >= 1
+    # No prediction before the clinical findings are given.
+    assert "3 · Decision support" not in all_text(at)
+    at.text_input(key="newcase_patient_id").input("SITE-APPTEST-1")
+    at.number_input(key="newcase_age").set_value(63)
+    at.selectbox(key="newcase_bilsky_grade").set_value("2")
+    at.selectbox(key="newcase_pathologic_fracture").set_value(True)
+    at.button(key="newcase_clinical_submit").click().run()
+    assert_ok(at)
+    text = all_text(at)
+    assert "3 · Decision support" in text
+    assert NOTICE in html_text(at)
+    assert any("Bilsky" in e.value for e in at.error), "urgent override not shown"
+    probs = chart_rows(at, "Predicted pain category")
+    assert {r["category"] for r in probs} == {"mild", "moderate", "severe"}
+    assert at.checkbox(key="newcase_synthetic").value is True
+    at.button(key="newcase_save").click().run()
+    assert_ok(at)
+    saved = [s.value for s in at.success if "Saved as study" in s.value]
+    assert saved, [e.value for e in at.error]
+    study_id = int(re.search(r"study \*\*(\d+)\*\*", saved[0]).group(1))
+    record = store().get_study(study_id)
+    assert record.patient_id == "SITE-APPTEST-1"
+    assert record.synthetic
+    assert record.image_path is not None and record.image_path.is_file()
+    assert record.image_path.parent == env / "images"
+    assert record.lesion_mask_path is not None and record.vertebrae_path is not None
+    assert record.clinical["bilsky_grade"] == "2"
+    assert [lv["level"] for lv in record.levels] == ["T11", "T12", "L1", "L2", "L3"]
+    assert len(record.predictions) == 1
+    assert record.predictions[0]["tier"] is not None
+    assert any(link.proto.page == "tumor_board" for link in at.get("page_link"))
+    # Saving the same patient and date again is refused with one sentence.
+    at.button(key="newcase_save").click().run()
+    assert_ok(at)
+    assert any("already has a study" in e.value for e in at.error)
+
+
+def test_new_case_upload_nifti_with_labels(env: Path) -> None:
+    at = open_page("new_case")
+    at.radio(key="newcase_source").set_value("Upload files").run()
+    at.file_uploader(key="newcase_image").set_value(
+        ("t2.nii.gz", (SCT_T2 / "t2.nii.gz").read_bytes(), "application/gzip"))
+    at.file_uploader(key="newcase_vertebrae").set_value(
+        ("levels.nii.gz", (SCT_T2 / "t2_seg-manual_labeled.nii.gz").read_bytes(),
+         "application/gzip"))
+    at.selectbox(key="newcase_convention").set_value("sct")
+    at.run()
+    at.button(key="newcase_measure").click().run()
+    assert_ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert list(dataframe_with(at, "Level")["Level"]) == ["C2", "C3", "C4", "C5"]
+
+
+def test_new_case_bad_upload_is_one_sentence(env: Path) -> None:
+    at = open_page("new_case")
+    at.radio(key="newcase_source").set_value("Upload files").run()
+    at.file_uploader(key="newcase_image").set_value(("scan.nii", b"not an image", "x/y"))
+    at.run()
+    at.button(key="newcase_measure").click().run()
+    assert_ok(at)
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "Traceback" not in message and message.count("\n") == 0
+    assert "newcase_case" not in at.session_state
+
+
+def test_new_case_dicom_zip_series_choice_and_no_phi(env: Path) -> None:
+    from tests.data_io_helpers import PHI_STRINGS, SERIES_UID_2, dicom_series, zip_bytes
+
+    files = dicom_series(8, 16, 12) + dicom_series(6, 10, 14, series_uid=SERIES_UID_2,
+                                                    description="STIR SAG", seed=3)
+    at = open_page("new_case")
+    at.radio(key="newcase_source").set_value("Upload files").run()
+    at.file_uploader(key="newcase_image").set_value(("study.zip", zip_bytes(files),
+                                                     "application/zip"))
+    at.run()
+    assert_ok(at)
+    series = at.selectbox(key="newcase_series")
+    assert len(series.options) == 2
+    assert any("STIR" in option for option in series.options)
+    series.select_index(1).run()
+    at.button(key="newcase_measure").click().run()
+    assert_ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert at.image, "the DICOM series is not shown"
+    assert any("without measurements" in i.value for i in at.info)
+    text = all_text(at) + " ".join(str(o) for s in at.selectbox for o in s.options)
+    leaked = [s for s in PHI_STRINGS if s in text]
+    assert not leaked, leaked
+
+
+def test_new_case_clinical_row_from_csv(env: Path) -> None:
+    at = open_page("new_case")
+    at.radio(key="newcase_clinical_mode").set_value("Row from a clinical table").run()
+    header = ("patient_id,study_date,age,sex,vas,ecog,analgesic_step,bone_modifying_agent,"
+              "prior_radiotherapy,pathologic_fracture,neurologic_deficit,sins_total,"
+              "bilsky_grade,lesion_count,lesion_count_cervical,lesion_count_thoracic,"
+              "lesion_count_lumbar,lesion_count_sacral,involved_levels,high_intensity_ratio,"
+              "max_level_high_intensity_ratio")
+    rows = ["SITE-9,2024-02-01,61,F,7,2,2,yes,no,yes,no,14,1b,5,0,1,4,0,3,0.12,0.4",
+            "SITE-9,2024-05-01,61,F,,9,2,yes,no,yes,no,14,1b,5,0,1,4,0,3,0.12,0.4"]
+    at.file_uploader(key="newcase_clinical_csv").set_value(
+        ("clinical.csv", "\n".join([header, *rows]).encode(), "text/csv"))
+    at.run()
+    assert_ok(at)
+    errors = dataframe_with(at, "reason")
+    assert list(errors["row"]) == [3] and list(errors["column"]) == ["ecog"]
+    assert at.selectbox(key="newcase_csv_row").options == ["row 2 · SITE-9 · 2024-02-01"]
+    text = all_text(at)
+    assert "3 · Decision support" in text
+    assert any("SINS" in e.value for e in at.error), "SINS >= 13 override not shown"
+    assert at.checkbox(key="newcase_synthetic").value is False
+    at.button(key="newcase_save").click().run()
+    assert_ok(at)
+    saved = [s.value for s in at.success if "Saved as study" in s.value]
+    assert saved, [e.value for e in at.error]
+    record = store().get_study(int(re.search(r"study \*\*(\d+)\*\*", saved[0]).group(1)))
+    assert record.patient_id == "SITE-9" and not record.synthetic
+    assert record.image_path is None
+    assert record.imaging["lesion_count_lumbar"] == 4 and record.clinical["vas"] == 7
+
+
+# --------------------------------------------------------------------------- tumor board
+
+
+def test_tumor_board_case_card(env: Path) -> None:
+    at = open_page("tumor_board")
+    studies = store().list_studies()
+    imaging = studies[studies["patient_id"] == "DEMO-IMG-03"]
+    study_id = int(imaging["study_id"].iloc[0])
+    at.selectbox(key="board_study").set_value(study_id).run()
+    assert_ok(at)
+    assert f"Study {study_id} · DEMO-IMG-03" in html_text(at)
+    assert at.image, "no key image"
+    assert "most lesion voxels" in (at.image[0].captions[0] if at.image[0].captions else "")
+    values = {r["category"]: r["probability"]
+              for r in chart_rows(at, "Predicted pain category")}
+    assert set(values) == {"mild", "moderate", "severe"}
+    assert abs(sum(values.values()) - 1.0) < 1e-9
+    rows = [r for r in chart_rows(at, "Effect on pain")
+            if r.get("direction") in ("raises", "lowers")]
+    assert rows, "SHAP waterfall has no feature bars"
+    shap = [abs(r["shap"]) for r in rows if "other features" not in r["label"]]
+    assert shap == sorted(shap, reverse=True)
+    assert "Tier" in html_text(at)
+
+
+def test_tumor_board_filters_and_search(env: Path) -> None:
+    at = open_page("tumor_board")
+    total = len(dataframe_with(at, "Study"))
+    at.text_input(key="board_search").input("DEMO-IMG").run()
+    assert_ok(at)
+    listed = dataframe_with(at, "Study")
+    assert set(listed["Patient"]) <= {f"DEMO-IMG-0{i}" for i in range(1, 6)}
+    assert 1 <= len(listed) < total
+    assert set(listed["Synthetic"]) == {"SYNTHETIC"}
+    at.multiselect(key="board_region").set_value(["lumbar"]).run()
+    assert_ok(at)
+    listed = dataframe_with(at, "Study")
+    assert list(listed["Patient"]) == ["DEMO-IMG-03"]
+    at.toggle(key="board_synthetic").set_value(False).run()
+    assert_ok(at)
+    assert any("No study matches" in w.value for w in at.warning)
+
+
+def test_tumor_board_history_chart(env: Path) -> None:
+    studies = store().list_studies()
+    counts = studies.groupby("patient_id")["study_id"].count()
+    patient = counts[counts > 1].index[0]
+    study_id = int(studies[studies["patient_id"] == patient]["study_id"].iloc[-1])
+    at = open_page("tumor_board")
+    at.selectbox(key="board_study").set_value(study_id).run()
+    assert_ok(at)
+    dates = {r["study_date"] for r in chart_rows(at, "Pain over time") if "study_date" in r}
+    assert len(dates) == counts[patient]
+
+
+# --------------------------------------------------------------------------- what-if
+
+
+def test_what_if_has_a_widget_per_feature(env: Path) -> None:
+    from core.features import FEATURE_NAMES
+
+    at = open_page("what_if")
+    keys = {w.key for kind in ("slider", "select_slider", "segmented_control")
+            for w in getattr(at, kind) if w.key}
+    derived = {"lesion_count", "lumbar_involved"}
+    assert {f"whatif_{n}" for n in FEATURE_NAMES if n not in derived} <= keys
+
+
+def test_what_if_lesion_slider_changes_prediction_and_reset(env: Path) -> None:
+    at = open_page("what_if")
+    assert at.selectbox(key="whatif_start").value == "blank"
+    before = float(metric(at, "Expected VAS"))
+    at.slider(key="whatif_lesion_count_lumbar").set_value(6).run()
+    at.slider(key="whatif_high_intensity_ratio").set_value(0.3).run()
+    assert_ok(at)
+    after = float(metric(at, "Expected VAS"))
+    assert after > before  # monotone model: more lumbar lesions never lower pain
+    changed = dataframe_with(at, "Feature")
+    assert {"Lumbar lesions", "Total lesions", "Lumbar involvement"} <= set(changed["Feature"])
+    assert any("Involved levels set to 1" in c.value for c in at.caption)
+    assert any(r["delta_pp"] != 0 for r in chart_rows(at, "probability vs starting case"))
+    at.button(key="whatif_reset").click().run()
+    assert_ok(at)
+    assert at.slider(key="whatif_lesion_count_lumbar").value == 0
+    assert float(metric(at, "Expected VAS")) == pytest.approx(before)
+
+
+def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
+    studies = store().list_studies()
+    study_id = int(studies[studies["patient_id"] == "DEMO-IMG-04"]["study_id"].iloc[0])
+    at = open_page("what_if")
+    at.selectbox(key="whatif_start").set_value(str(study_id)).run()
+    assert_ok(at)
+    assert at.slider(key="whatif_lesion_count_thoracic").value >= 1
+    assert "SYNTHETIC" in html_text(at)
+    at.segmented_control(key="whatif_neurologic_deficit").set_value("yes").run()
+    assert_ok(at)
+    assert any("neurologic deficit" in e.value.lower() for e in at.error)
+
+
+# --------------------------------------------------------------------------- cohort
+
+
+def test_cohort_spearman_matches_scipy(env: Path) -> None:
+    from scipy.stats import spearmanr
+
+    at = open_page("cohort")
+    shown = float(metric(at, "Spearman r (lesions vs HI ratio)"))
+    frame = store().list_studies()[["lesion_count", "high_intensity_ratio"]].dropna()
+    expected = spearmanr(frame["lesion_count"], frame["high_intensity_ratio"]).statistic
+    assert shown == pytest.approx(expected, abs=0.005)
+    assert any(m.value.startswith("**Spearman** r = ") for m in at.markdown)
+    assert len(at.get("vega_lite_chart")) >= 7
+    regions = dataframe_with(at, "Region group")
+    assert "lumbar" in set(regions["Region group"])
+
+
+def test_cohort_filters(env: Path) -> None:
+    at = open_page("cohort")
+    at.radio(key="cohort_data").set_value("site").run()
+    assert_ok(at)
+    assert any("Too few studies" in w.value for w in at.warning)
+    at.radio(key="cohort_data").set_value("all").run()
+    at.multiselect(key="cohort_region").set_value(["lumbar"]).run()
+    assert_ok(at)
+    regions = dataframe_with(at, "Region group")
+    assert set(regions["Region group"]) == {"lumbar"}
+
+
+# --------------------------------------------------------------------------- model
+
+
+def test_model_card_shown(env: Path) -> None:
+    at = open_page("model")
+    card = json.loads((REPO / "models" / "demo" / "model_card.json").read_text())
+    assert card["version"] in html_text(at)
+    metrics = dataframe_with(at, "Candidate")
+    assert len(metrics) == len(card["selection"]["candidates"])
+    features = dataframe_with(at, "Unit")
+    assert len(features) == len(card["features"])
+    reliability = chart_rows(at, "Reliability")
+    assert {r["category"] for r in reliability if "category" in r} == {"mild", "moderate",
+                                                                         "severe"}
+    assert "SYNTHETIC" in html_text(at)
+
+
+def test_model_retraining_validation_and_selection(env: Path, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from ui import state
+
+    models = tmp_path / "models"
+    shutil.copytree(REPO / "models" / "demo", models / "demo")
+    monkeypatch.setattr(state, "MODELS_DIR", models)
+    cohort = pd.read_csv(REPO / "data" / "demo" / "cohort.csv", dtype=str,
+                         keep_default_na=False)
+    cohort = cohort[cohort["patient_id"].isin(sorted(cohort["patient_id"].unique())[:70])]
+    cohort.iloc[3, cohort.columns.get_loc("ecog")] = "7"
+    data = cohort.to_csv(index=False).encode()
+
+    at = open_page("model")
+    at.file_uploader(key="model_train_file").set_value(("site.csv", data, "text/csv"))
+    at.run()
+    assert_ok(at)
+    errors = dataframe_with(at, "reason")
+    assert list(errors["row"]) == [5] and list(errors["column"]) == ["ecog"]
+    at.text_input(key="model_train_name").input("site-apptest")
+    at.button(key="model_train_button").click().run()
+    assert_ok(at)
+    assert any("invalid values" in e.value for e in at.error)
+    assert not (models / "site-apptest").exists()
+    at.checkbox(key="model_train_valid_only").check()
+    at.radio(key="model_train_cv").set_value("quick")
+    at.button(key="model_train_button").click().run()
+    assert_ok(at)
+    assert not at.error, [e.value for e in at.error]
+    card = json.loads((models / "site-apptest" / "model_card.json").read_text())
+    assert card["training_data"]["n_rows"] == len(cohort) - 1
+    assert card["synthetic"] is True  # every uploaded row is marked synthetic
+    at.button(key="model_use_trained").click().run()
+    assert_ok(at)
+    assert card["version"] in html_text(at)
+    assert state.ACTIVE_MODEL_KEY in at.session_state
+    assert Path(at.session_state[state.ACTIVE_MODEL_KEY]).name == "site-apptest"
+    # A second model with the same name is refused (versioned, never overwritten).
+    at.file_uploader(key="model_train_file").set_value(("site.csv", data, "text/csv"))
+    at.run()
+    at.checkbox(key="model_train_valid_only").check()
+    at.text_input(key="model_train_name").input("site-apptest")
+    at.button(key="model_train_button").click().run()
+    assert_ok(at)
+    assert any("already exists" in e.value for e in at.error)
+
+
+# --------------------------------------------------------------------------- report
+
+
+def test_report_downloads(env: Path) -> None:
+    studies = store().list_studies()
+    study_id = int(studies[studies["patient_id"] == "DEMO-IMG-03"]["study_id"].iloc[0])
+    at = open_page("report")
+    at.selectbox(key="report_study").set_value(study_id).run()
+    assert_ok(at)
+    keys = {b.key for b in at.get("download_button")}
+    assert {"report_download_html", "report_download_pdf"} <= keys
+    assert "SYNTHETIC" in html_text(at)
+
+
+def test_report_files_content(env: Path) -> None:
+    from ui import reporting
+
+    studies = store().list_studies()
+    study_id = int(studies[studies["patient_id"] == "DEMO-IMG-03"]["study_id"].iloc[0])
+    ctx = reporting.build_context(study_id)
+    assert ctx.synthetic and ctx.key_image_png is not None
+    assert ctx.key_image_png.startswith(b"\x89PNG")
+    assert [lv["level"] for lv in ctx.metrics["levels"]] == ["T11", "T12", "L1", "L2", "L3"]
+    assert set(ctx.prediction["probabilities"]) == {"mild", "moderate", "severe"}
+    from core.report import build_report_html, build_report_pdf
+
+    assert "SYNTHETIC DATA" in build_report_html(ctx)
+    assert build_report_pdf(ctx).startswith(b"%PDF")
+
+
+# --------------------------------------------------------------------------- pure helpers
+
+
+def test_charts_compile_with_vega_lite(env: Path) -> None:
+    """Every chart compiles in Vega-Lite (AppTest does not render them)."""
+    import vl_convert as vlc
+
+    from ui import charts, cohort, state
+
+    frame = cohort.with_bins(_scored_without_streamlit())
+    record = store().get_study(int(frame[frame["has_image"]]["study_id"].iloc[0]))
+    from core.model import load_model
+
+    model = load_model()
+    result = state.evaluate_case(model, record.case())
+    built = [
+        charts.spine_diagram(list(record.levels)),
+        charts.probability_bars(result.prediction["probabilities"], highlight="mild"),
+        charts.shap_waterfall(result.explanation),
+        charts.history_chart(store().patient_history(record.patient_id).assign(
+            expected_vas=5.0)),
+        charts.pain_by_region(frame, region_col="region_group"),
+        charts.count_vs_hi_scatter(frame, colour="region_group"),
+        charts.binned_pain(frame, bin_col="count_bin", title="t", bin_title="b"),
+        charts.category_bars(frame["tier"], title="t"),
+        charts.reliability_diagram(model.card["calibration"]["classes"]),
+        charts.coefficient_bars(model.card["model"]["coefficients"], {}),
+        charts.delta_bars({"mild": -0.1, "moderate": 0.05, "severe": 0.05}, title="d"),
+    ]
+    for chart in built:
+        svg = vlc.vegalite_to_svg(chart.to_json())
+        assert svg.startswith("<svg")
+
+
+def _scored_without_streamlit():
+    from core.features import features_from_case
+    from core.model import load_model, predict
+    from core.tiers import decide_tier_from_features
+    from ui.state import region_of_involvement
+
+    frame = store().list_studies()
+    model = load_model()
+    cats, tiers = [], []
+    for record in frame.to_dict(orient="records"):
+        feats = features_from_case(record)
+        pred = predict(model, feats)
+        cats.append(pred.category)
+        tiers.append(decide_tier_from_features(pred.category, feats).tier)
+    frame["category"], frame["tier"] = cats, tiers
+    frame["region_of_involvement"] = [region_of_involvement(r)
+                                      for r in frame.to_dict(orient="records")]
+    return frame
+
+
+def test_viewer_physical_aspect_and_orientation() -> None:
+    from ui.viewer import ORIENTATION_LABELS, key_slice, plane_slice, render_slice
+
+    vol = np.zeros((10, 20, 30), dtype=np.float32)  # z, y, x
+    vol[9, :, :] = 100.0  # most superior slice bright
+    vol[:, 0, :] += 50.0  # most anterior row brighter
+    spacing = (1.0, 1.0, 4.0)  # x, y, z: thick slices
+    sag = plane_slice(vol, "sagittal", 0)
+    assert sag.shape == (10, 20) and sag[0, 5] == 100.0  # superior on top
+    assert plane_slice(vol, "coronal", 0)[0, 0] == 150.0
+    out = render_slice(vol, spacing, "sagittal", 5, window=100, level=50,
+                       orientation_labels=False, min_aspect=0.0)
+    rows, cols = out.rgb.shape[:2]
+    # 10 slices x 4 mm = 40 mm tall, 20 x 1 mm = 20 mm wide -> twice as tall as wide.
+    assert rows / cols == pytest.approx(2.0, rel=0.02)
+    assert out.rgb[1, cols // 2, 0] == 255  # bright top = superior
+    assert out.rgb[-1, cols // 2, 0] == 0
+    assert out.rgb[-1, 0, 0] == 127  # anterior column (+50) on the viewer's left
+    assert ORIENTATION_LABELS["sagittal"] == ("S", "I", "A", "P")
+    lesions = np.zeros(vol.shape, dtype=np.uint8)
+    lesions[3:5, 4:8, 17] = 1
+    assert key_slice("sagittal", vol.shape, lesions=lesions) == 17
+    with pytest.raises(ValueError, match="outside"):
+        plane_slice(vol, "axial", 10)

@@ -1,0 +1,362 @@
+"""Real-browser test: the Streamlit app driven by Playwright in Debian's Chromium.
+
+One Streamlit server (``streamlit run app.py``) serves a small demo store built in a
+temporary folder; each test opens a fresh browser context. Screenshots of every step
+go to ``test-artifacts/browser/`` (a ``*-FAILED.png`` too when a step fails).
+
+This test is never skipped: without ``/usr/bin/chromium`` it fails and says how to
+install it (``make chromium``); ``make test`` does that first.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from pypdf import PdfReader
+
+from core.report import DECISION_SUPPORT_NOTICE, SECTIONS, SYNTHETIC_MARK
+from tests.browser_support import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    REPO,
+    StreamlitServer,
+    build_demo_store,
+    require_chromium,
+    running_app,
+    screenshot,
+    screenshot_on_failure,
+)
+from tests.conftest import SCT
+
+pytestmark = pytest.mark.browser
+
+TIMEOUT_S = 60.0
+VIEWPORT = {"width": 1400, "height": 2400}  # tall: Streamlit scrolls inside its main block
+NOTICE_HEAD = "Decision support, not a diagnosis"
+DEMO_PATIENTS = 40
+T = TypeVar("T")
+PHANTOM_PATIENT = "DEMO-IMG-03"  # demo phantom with lesions at T12, L1 and L3
+
+
+def _t2_pair() -> tuple[Path, Path]:
+    """Real T2 MRI of the cervical spine and its level map (SCT convention, C2-C5)."""
+    for folder in (REPO / "data" / "demo" / "images" / "sct" / "t2", SCT / "t2"):
+        image, labels = folder / "t2.nii.gz", folder / "t2_seg-manual_labeled.nii.gz"
+        if image.is_file() and labels.is_file():
+            return image, labels
+    pytest.fail("No real T2 MRI found in data/demo/images/sct/t2 or the shared data folder.",
+                pytrace=False)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    return require_chromium()
+
+
+@pytest.fixture(scope="session")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    data_dir = tmp_path_factory.mktemp("browser-data")
+    summary = build_demo_store(data_dir, patients=DEMO_PATIENTS)
+    return data_dir, summary
+
+
+@pytest.fixture(scope="session")
+def app(chromium_path: Path, demo_store: tuple[Path, dict]) -> Iterator[StreamlitServer]:
+    data_dir, _ = demo_store
+    with running_app(data_dir, ARTIFACTS / "streamlit.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path) -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=str(chromium_path),
+                                      args=list(CHROMIUM_ARGS), timeout=60_000)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_S * 1000)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def wait_visible(page: Page, locator: Locator, what: str, timeout_s: float = TIMEOUT_S,
+                 error_alerts: bool = False, state: str = "visible") -> Locator:
+    """Wait for ``locator`` (``state`` visible, or attached for hidden inputs); fail at once
+    when the app shows an exception (or an ``st.error`` when ``error_alerts``), quoting it."""
+    deadline = time.monotonic() + timeout_s
+    exception = page.locator('[data-testid="stException"]')
+    alert = page.locator('[data-testid="stAlertContentError"]')
+    while True:
+        if exception.count():
+            pytest.fail(f"The app raised while waiting for {what}:\n"
+                        f"{exception.first.inner_text()[:2000]}", pytrace=False)
+        if error_alerts and alert.count():
+            pytest.fail(f"The app showed an error while waiting for {what}: "
+                        f"{alert.first.inner_text()[:1000]}", pytrace=False)
+        found = True
+        try:
+            locator.first.wait_for(state=state, timeout=500)  # type: ignore[arg-type]
+        except PlaywrightTimeout:
+            found = False
+        if found:
+            return locator.first
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not appear within {timeout_s:.0f} s.", pytrace=False)
+
+
+def wait_until(predicate: Callable[[], T], what: str, timeout_s: float = TIMEOUT_S) -> T:
+    """Poll ``predicate()`` until it returns a truthy value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} (still not true after {timeout_s:.0f} s).", pytrace=False)
+        time.sleep(0.2)
+
+
+def key(name: str) -> str:
+    """CSS selector of the container of the widget with Streamlit key ``name``."""
+    return f".st-key-{name}"
+
+
+def nav_labels(page: Page) -> list[str]:
+    """Labels of the sidebar navigation links, without their icon ligatures."""
+    return page.locator('[data-testid="stSidebarNav"] a').evaluate_all(
+        """links => links.map(link => {
+            const copy = link.cloneNode(true);
+            copy.querySelectorAll('[data-testid="stIconMaterial"]').forEach(i => i.remove());
+            return copy.textContent.trim();
+        })""")
+
+
+def metric_value(page: Page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]').filter(
+        has=page.get_by_text(label, exact=True))
+    return metric.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def probability_chart_texts(page: Page, title: str = "Predicted pain category"
+                            ) -> list[str]:
+    """Text marks (not axis labels) of the first Vega-Lite chart titled ``title``."""
+    chart = page.locator('[data-testid="stVegaLiteChart"]').filter(
+        has=page.locator("svg text", has_text=title))
+    marks = chart.first.locator("svg g.mark-text.role-mark text")
+    return [(t or "").strip() for t in marks.all_text_contents()]
+
+
+def model_version() -> str:
+    card = json.loads((REPO / "models" / "demo" / "model_card.json").read_text("utf-8"))
+    return str(card["version"])
+
+
+# --------------------------------------------------------------------------- tests
+
+
+APP_NAV = ["Home", "New case", "Tumor board", "What-if", "Report", "Cohort analytics", "Model"]
+
+
+def test_deep_link_on_a_fresh_server_ends_with_the_app_navigation(
+    page: Page, demo_store: tuple[Path, dict], chromium_path: Path
+) -> None:
+    """The first visitor of a fresh server opening a page URL gets app.py's navigation.
+
+    The page scripts live in ``pages/``, so Streamlit starts in its v1 multipage mode
+    (file-name navigation: ``app``, ``tumor board`` ...) until ``st.navigation`` in
+    app.py has run; the sidebar must settle on the app's titles.
+    """
+    data_dir, _ = demo_store
+    with running_app(data_dir, ARTIFACTS / "streamlit-deep-link.log") as fresh:
+        page.goto(f"{fresh.url}/tumor_board")
+        with screenshot_on_failure(page, "00-deep-link"):
+            wait_visible(page, page.get_by_role("heading", name="Tumor board"),
+                         "the Tumor board title")
+            wait_until(lambda: nav_labels(page) == APP_NAV,
+                       f"the sidebar navigation should become {APP_NAV} "
+                       f"(it shows {nav_labels(page)})", timeout_s=30)
+            wait_visible(page, page.get_by_test_id("board-card-title"), "the case card")
+            screenshot(page, "00-deep-link")
+
+
+def test_home_shows_the_notice_navigation_and_store_counts(
+    page: Page, app: StreamlitServer, demo_store: tuple[Path, dict]
+) -> None:
+    _, summary = demo_store
+    page.goto(app.url)
+    with screenshot_on_failure(page, "01-home"):
+        wait_visible(page, page.get_by_role("heading", name="Bone pain from spinal metastases"),
+                     "the home page title")
+        notice = wait_visible(page, page.get_by_test_id("decision-support-notice"),
+                              "the decision-support notice")
+        assert NOTICE_HEAD in notice.inner_text()
+        wait_until(lambda: metric_value(page, "Studies") == str(summary["studies"]),
+                   f"the Studies metric should show {summary['studies']}")
+        assert metric_value(page, "Patients") == str(summary["patients"])
+        assert nav_labels(page) == APP_NAV
+        screenshot(page, "01-home")
+
+
+def test_new_case_upload_real_mri_and_measure(page: Page, app: StreamlitServer) -> None:
+    image, labels = _t2_pair()
+    page.goto(f"{app.url}/new_case")
+    with screenshot_on_failure(page, "02-new-case"):
+        source = wait_visible(page, page.locator(key("newcase_source")), "the image source radio")
+        source.get_by_text("Upload files", exact=True).click()
+        wait_visible(page, page.locator(f"{key('newcase_image')} input[type=file]"),
+                     "the MRI uploader", state="attached").set_input_files(str(image))
+        page.locator(f"{key('newcase_vertebrae')} input[type=file]").set_input_files(
+            str(labels))
+        wait_visible(page, page.get_by_text(image.name), "the uploaded MRI file name")
+        wait_visible(page, page.get_by_text("t2_seg-"), "the uploaded label map file name")
+        page.locator(key("newcase_convention")).click()
+        page.get_by_role("option", name="sct", exact=True).click()
+        combo = page.locator(f"{key('newcase_convention')} input[role=combobox]")
+        wait_until(lambda: combo.input_value() == "sct", "the label convention should read 'sct'")
+        button = page.locator(f"{key('newcase_measure')} button")
+        wait_until(button.is_enabled, "the Read and measure button should be enabled")
+        button.click()
+        wait_visible(page, page.get_by_text("Image read and measured."),
+                     "the end of measuring", timeout_s=90, error_alerts=True)
+        table = wait_visible(page, page.locator('[data-testid="stDataFrame"]'),
+                             "the per-level table", error_alerts=True)
+        cells = wait_until(lambda: table.locator('[role="gridcell"]').all_inner_texts(),
+                           "the per-level table cells")
+        levels = [c for c in cells if re.fullmatch(r"[CTLS]\d{1,2}", c.strip())]
+        assert levels == ["C2", "C3", "C4", "C5"], cells
+        assert "cervical" in cells
+        wait_visible(page, page.get_by_text("Image: t2.nii.gz"), "the image viewer")
+        screenshot(page, "02-new-case-measured")
+        # The clinical form with its defaults gives a prediction for the measured image.
+        page.locator(f"{key('newcase_clinical_submit')} button").click()
+        wait_visible(page, page.get_by_text("3 · Decision support"), "the prediction section")
+        wait_visible(page, page.get_by_text(re.compile(r"Expected VAS \d+\.\d / 10")),
+                     "the expected VAS")
+        screenshot(page, "02-new-case-prediction")
+
+
+def test_tumor_board_case_shows_its_probabilities(
+    page: Page, app: StreamlitServer, demo_store: tuple[Path, dict]
+) -> None:
+    from core.features import features_from_case
+    from core.model import load_model, predict
+    from core.store import CaseStore
+
+    data_dir, _ = demo_store
+    with CaseStore(data_dir=data_dir) as store:
+        studies = store.list_studies()
+        row = studies[studies["patient_id"] == PHANTOM_PATIENT].iloc[0]
+        record = store.get_study(int(row["study_id"]))
+        expected = predict(load_model(), features_from_case(record.case()))
+    page.goto(f"{app.url}/tumor_board")
+    with screenshot_on_failure(page, "03-tumor-board"):
+        search = wait_visible(page, page.locator(f"{key('board_search')} input"),
+                              "the ID search box")
+        search.fill(PHANTOM_PATIENT)
+        search.press("Enter")
+        title = page.get_by_test_id("board-card-title")
+        wait_until(lambda: title.count() and PHANTOM_PATIENT in title.first.inner_text(),
+                   f"the case card should show {PHANTOM_PATIENT}")
+        assert f"Study {record.study_id}" in title.first.inner_text()
+        wait_visible(page, page.locator('[data-testid="stImage"]'), "the key image")
+        texts = wait_until(
+            lambda: [t for t in probability_chart_texts(page) if re.fullmatch(r"\d+%", t)],
+            "the probability chart should show percentages")
+        shown = sorted(int(t[:-1]) for t in texts)
+        wanted = sorted(round(100 * p) for p in expected.probabilities.values())
+        assert shown == wanted, (texts, expected.probabilities)
+        wait_visible(page, page.get_by_text(f"{expected.category.capitalize()} pain"),
+                     f"the predicted category {expected.category}")
+        wait_visible(page, page.get_by_text(f"Expected VAS {expected.expected_vas:.1f} / 10"),
+                     "the expected VAS")
+        screenshot(page, "03-tumor-board")
+
+
+def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer) -> None:
+    page.goto(f"{app.url}/what_if")
+    with screenshot_on_failure(page, "04-what-if"):
+        thumb = wait_visible(
+            page, page.locator(f"{key('whatif_lesion_count_lumbar')} input[type=range]"),
+            "the lumbar lesions slider")
+        wait_until(lambda: re.fullmatch(r"\d+\.\d\d", metric_value(page, "Expected VAS")),
+                   "the Expected VAS metric")
+        before = metric_value(page, "Expected VAS")
+        assert thumb.get_attribute("value") == "0"
+        screenshot(page, "04-what-if-before")
+        thumb.focus()
+        for _ in range(5):
+            page.keyboard.press("ArrowRight")
+        wait_until(lambda: thumb.get_attribute("value") == "5", "the slider should move to 5")
+        after = wait_until(lambda: (v := metric_value(page, "Expected VAS")) != before and v,
+                           "the expected VAS should change after the slider moved")
+        assert float(after) > float(before), (before, after)  # lumbar lesions: monotone +1
+        changed = wait_visible(page, page.locator('[data-testid="stDataFrame"]'),
+                               "the table of changed inputs")
+        wait_until(lambda: "Lumbar lesions" in changed.locator('[role="gridcell"]')
+                   .all_inner_texts(), "the changed-inputs table should list Lumbar lesions")
+        screenshot(page, "04-what-if-after")
+
+
+def test_report_downloads_html_and_pdf(page: Page, app: StreamlitServer) -> None:
+    version = model_version()
+    page.goto(f"{app.url}/report")
+    with screenshot_on_failure(page, "05-report"):
+        html_button = wait_visible(page, page.locator(f"{key('report_download_html')} button"),
+                                   "the HTML download button", timeout_s=90)
+        with page.expect_download() as html_download:
+            html_button.click()
+        html_path = Path(html_download.value.path())
+        html_text = html_path.read_text(encoding="utf-8")
+        assert re.fullmatch(r"spinepain-report-\d+\.html", html_download.value.suggested_filename)
+        assert html_text.startswith("<!DOCTYPE html>")
+        assert DECISION_SUPPORT_NOTICE in html_text
+        assert SYNTHETIC_MARK in html_text  # demo cases are synthetic
+        for section_id, _ in SECTIONS:
+            assert f'<section id="{section_id}">' in html_text
+        assert "data:image/png;base64," in html_text  # imaging cases come first
+        assert version in html_text
+
+        pdf_button = page.locator(f"{key('report_download_pdf')} button")
+        with page.expect_download() as pdf_download:
+            pdf_button.click()
+        data = Path(pdf_download.value.path()).read_bytes()
+        assert re.fullmatch(r"spinepain-report-\d+\.pdf", pdf_download.value.suggested_filename)
+        assert data.startswith(b"%PDF-")
+        pages = [" ".join((p.extract_text() or "").split())
+                 for p in PdfReader(io.BytesIO(data)).pages]
+        assert pages and all(NOTICE_HEAD in p and SYNTHETIC_MARK in p for p in pages)
+        assert version in " ".join(pages)
+        (ARTIFACTS / "report.html").write_text(html_text, encoding="utf-8")
+        (ARTIFACTS / "report.pdf").write_bytes(data)
+        preview = page.frame_locator('[data-testid="stIFrame"]')
+        wait_visible(page, preview.get_by_text(re.compile(r"Case report \d+")),
+                     "the HTML preview")
+        screenshot(page, "05-report")

@@ -1,0 +1,470 @@
+"""Altair charts for the pages. Pure: data in (dicts / frames), ``alt.Chart`` out.
+
+No streamlit here, so every chart can be built and checked in a test or exported
+with vl-convert. Colours: pain categories mild/moderate/severe green/orange/red (the
+same as the PDF report); SHAP bars red when they push towards more pain, blue when
+they lower it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+CATEGORIES: tuple[str, ...] = ("mild", "moderate", "severe")
+CATEGORY_COLOURS: tuple[str, ...] = ("#2e7d32", "#ef6c00", "#c62828")
+REGIONS: tuple[str, ...] = ("cervical", "thoracic", "lumbar", "sacral")
+REGION_COLOURS: tuple[str, ...] = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd")
+#: Colours of the paper's region groups and of single regions (same hue per region).
+GROUP_COLOURS: dict[str, str] = {
+    "cervical only": "#1f77b4", "cervical": "#1f77b4",
+    "thoracic only": "#2ca02c", "thoracic": "#2ca02c",
+    "lumbar": "#d62728", "sacral": "#9467bd",
+    "other": "#7f7f7f", "multiple": "#7f7f7f", "none": "#bdbdbd", "unknown": "#e0e0e0",
+}
+UP = "#c62828"
+DOWN = "#1976d2"
+
+_LEVEL_RE = re.compile(r"^([CTLS])(\d+)$", re.IGNORECASE)
+_LEVEL_BASE = {"C": 0, "T": 7, "L": 20, "S": 26}
+_SPECIAL = {"sacrum": 28, "coccyx": 29}
+
+
+def level_order(name: str) -> int:
+    """Craniocaudal rank of a level name (C1=1 ... T12=19, T13=20, L1=21 ... S1=27,
+    sacrum=28, coccyx=29), as in :data:`core.levels.ANATOMY`; unknown names sort last."""
+    try:
+        from core.levels import ANATOMY
+
+        if name in ANATOMY:
+            return int(ANATOMY[name][1])
+    except ImportError:  # pragma: no cover - core.levels always exists in the app
+        pass
+    text = str(name).strip()
+    if text.lower() in _SPECIAL:
+        return _SPECIAL[text.lower()]
+    match = _LEVEL_RE.match(text)
+    if match:
+        return _LEVEL_BASE[match.group(1).upper()] + int(match.group(2))
+    return 1000
+
+
+def _finite(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+# --------------------------------------------------------------------------- case charts
+
+
+def level_frame(levels: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per-level rows in craniocaudal order with an ``hi_pct`` column (HI ratio in %)."""
+    frame = pd.DataFrame([dict(row) for row in levels])
+    if frame.empty:
+        return pd.DataFrame(columns=["level", "region", "vertebra_volume_ml",
+                                     "high_intensity_volume_ml", "high_intensity_ratio",
+                                     "lesion_count", "hi_pct", "order"])
+    frame["order"] = [level_order(str(n)) for n in frame["level"]]
+    frame = frame.sort_values("order", kind="stable").reset_index(drop=True)
+    frame["hi_pct"] = 100.0 * pd.to_numeric(frame["high_intensity_ratio"], errors="coerce")
+    return frame
+
+
+def spine_diagram(levels: Sequence[Mapping[str, Any]], *, height_per_level: int = 24,
+                  title: str = "Spine: HI ratio and lesions per level") -> alt.Chart:
+    """Levels top-to-bottom in craniocaudal order; each a rect coloured by HI ratio,
+    with the lesion count written on it and the region on the left."""
+    frame = level_frame(levels)
+    order = list(frame["level"].astype(str))
+    frame["lesion_text"] = [
+        "" if _finite(c) is None else (f"{int(c)} lesion" + ("s" if int(c) != 1 else ""))
+        for c in frame.get("lesion_count", pd.Series([None] * len(frame)))
+    ]
+    vmax = max(float(frame["hi_pct"].max()) if len(frame) else 0.0, 10.0)
+    base = alt.Chart(frame).encode(
+        y=alt.Y("level:N", sort=order, title=None,
+                axis=alt.Axis(labelFontSize=14, labelFontWeight="bold", ticks=False,
+                              domain=False)),
+    )
+    body = base.mark_rect(cornerRadius=5, stroke="#444", strokeWidth=0.6).encode(
+        x=alt.value(0), x2=alt.value(170),
+        color=alt.Color("hi_pct:Q", title="HI ratio (%)",
+                        scale=alt.Scale(scheme="orangered", domain=[0, vmax])),
+        tooltip=[
+            alt.Tooltip("level:N", title="Level"),
+            alt.Tooltip("region:N", title="Region"),
+            alt.Tooltip("lesion_count:Q", title="Lesions"),
+            alt.Tooltip("hi_pct:Q", title="HI ratio (%)", format=".1f"),
+            alt.Tooltip("vertebra_volume_ml:Q", title="Vertebra (ml)", format=".1f"),
+            alt.Tooltip("high_intensity_volume_ml:Q", title="High-intensity (ml)", format=".2f"),
+        ],
+    )
+    text = base.mark_text(fontSize=13, fontWeight="bold").encode(
+        x=alt.value(85), text="lesion_text:N",
+        color=alt.condition("datum.hi_pct > 35", alt.value("white"), alt.value("black")),
+    )
+    frame["hi_text"] = [("" if pd.isna(v) else f"{v:.1f}%") for v in frame["hi_pct"]]
+    pct = base.mark_text(align="left", fontSize=12).encode(
+        x=alt.value(178), text="hi_text:N",
+    )
+    return (body + text + pct).properties(
+        width=240, height=max(height_per_level * max(len(frame), 1), 60), title=title,
+    )
+
+
+def probability_bars(probabilities: Mapping[str, float], *, highlight: str | None = None,
+                     font_size: int = 16, title: str = "Predicted pain category") -> alt.Chart:
+    """Horizontal bars of P(category), category colours, percentages written on them."""
+    cats = [c for c in CATEGORIES if c in probabilities] + [
+        c for c in probabilities if c not in CATEGORIES]
+    frame = pd.DataFrame({
+        "category": cats,
+        "probability": [float(probabilities[c]) for c in cats],
+    })
+    frame["label"] = [f"{100 * p:.0f}%" for p in frame["probability"]]
+    frame["predicted"] = [c == highlight for c in frame["category"]]
+    colours = [CATEGORY_COLOURS[CATEGORIES.index(c)] if c in CATEGORIES else "#777"
+               for c in cats]
+    base = alt.Chart(frame).encode(
+        y=alt.Y("category:N", sort=cats, title=None,
+                axis=alt.Axis(labelFontSize=font_size, labelFontWeight="bold")),
+    )
+    bars = base.mark_bar(cornerRadiusEnd=4).encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(format="%", labelFontSize=font_size - 3), title="Probability"),
+        color=alt.Color("category:N", scale=alt.Scale(domain=cats, range=colours),
+                        legend=None),
+        opacity=alt.condition("datum.predicted", alt.value(1.0), alt.value(0.55)),
+        tooltip=[alt.Tooltip("category:N"), alt.Tooltip("probability:Q", format=".1%")],
+    )
+    labels = base.mark_text(align="left", dx=4, fontSize=font_size, fontWeight="bold").encode(
+        x="probability:Q", text="label:N",
+    )
+    return (bars + labels).properties(height=42 * len(cats) + 20, title=title)
+
+
+def waterfall_frame(explanation: Mapping[str, Any], max_rows: int = 10
+                    ) -> tuple[pd.DataFrame, float | None, float | None]:
+    """Rows ``label, start, end, shap, value_text`` ordered by |SHAP| (largest first),
+    the remainder summed into one row; plus base and output values."""
+    from core.report import waterfall_steps
+
+    base, steps, output = waterfall_steps(explanation, max_rows=max_rows)
+    names = list(explanation.get("feature_names") or [])
+    values = list(explanation.get("values") or [])
+    imputed = set(explanation.get("imputed") or [])
+    shown_by_label: dict[str, str] = {}
+    for i, name in enumerate(names):
+        if i < len(values):
+            label, text = feature_value_text(name, values[i])
+            shown_by_label[label] = text + (" (imputed)" if name in imputed else "")
+    rows = []
+    for step in steps:
+        text = shown_by_label.get(step.label)
+        rows.append({"label": step.label if text is None else f"{step.label} = {text}",
+                     "start": step.start, "end": step.end, "shap": step.shap,
+                     "direction": "raises" if step.shap >= 0 else "lowers"})
+    return pd.DataFrame(rows), base, output
+
+
+def feature_value_text(name: str, value: object) -> tuple[str, str]:
+    """``(label, value text)`` of a feature: ratios in %, yes/no, Bilsky grades."""
+    from core.features import BILSKY_GRADES, FEATURES_BY_NAME
+
+    spec = FEATURES_BY_NAME.get(name)
+    number = _finite(value)
+    if spec is None:
+        return name, "-" if number is None else f"{number:g}"
+    if number is None:
+        return spec.label, "missing"
+    if spec.kind == "ratio":
+        return spec.label, f"{100 * number:.1f}%"
+    if spec.kind == "binary":
+        return spec.label, "yes" if number >= 0.5 else "no"
+    if name == "bilsky_grade":
+        return spec.label, BILSKY_GRADES[min(max(round(number), 0), 5)]
+    return spec.label, f"{number:.3g}" if spec.kind == "continuous" else f"{number:g}"
+
+
+def shap_waterfall(explanation: Mapping[str, Any], *, max_rows: int = 10,
+                   font_size: int = 13, title: str | None = None) -> alt.Chart:
+    """SHAP waterfall: base value -> one bar per feature (ordered by |SHAP|) -> output.
+
+    Bars are in the model's output units (``explanation['output_units']``); red raises
+    the predicted pain, blue lowers it.
+    """
+    frame, base, output = waterfall_frame(explanation, max_rows=max_rows)
+    if frame.empty or base is None:
+        return alt.Chart(pd.DataFrame({"text": ["No SHAP values"]})).mark_text().encode(
+            text="text:N")
+    out_value = float(output) if output is not None else float(frame["end"].iloc[-1])
+    rows = [{"label": "Base value (average case)", "start": base, "end": base, "shap": 0.0,
+             "direction": "base"}]
+    rows += frame.to_dict(orient="records")
+    rows.append({"label": "Model output (this case)", "start": base, "end": out_value,
+                 "shap": out_value - base, "direction": "output"})
+    data = pd.DataFrame(rows)
+    data["text"] = [
+        f"{r['start']:.2f}" if r["direction"] == "base"
+        else f"{r['end']:.2f}" if r["direction"] == "output"
+        else f"{r['shap']:+.2f}"
+        for r in rows
+    ]
+    data["text_at"] = [max(r["start"], r["end"]) for r in rows]
+    order = list(data["label"])
+    colour = alt.Color(
+        "direction:N",
+        scale=alt.Scale(domain=["raises", "lowers", "base", "output"],
+                        range=[UP, DOWN, "#555555", "#000000"]),
+        legend=alt.Legend(title="Effect on pain", orient="bottom", labelFontSize=12),
+    )
+    y = alt.Y("label:N", sort=order, title=None,
+              axis=alt.Axis(labelFontSize=font_size, labelLimit=320))
+    bars = alt.Chart(data).mark_bar(height=16).encode(
+        y=y,
+        x=alt.X("start:Q", title=f"SHAP ({explanation.get('output_units', 'model output')})"
+                .split(" (")[0] + " — model output units",
+                scale=alt.Scale(zero=False)),
+        x2="end:Q",
+        color=colour,
+        tooltip=[alt.Tooltip("label:N", title="Feature"),
+                 alt.Tooltip("shap:Q", title="SHAP", format="+.3f"),
+                 alt.Tooltip("end:Q", title="Running total", format=".3f")],
+    )
+    ticks = alt.Chart(data[data["direction"] == "base"]).mark_tick(
+        thickness=3, size=22, color="#555").encode(y=y, x="start:Q")
+    text = alt.Chart(data).mark_text(align="left", dx=5, fontSize=font_size - 1).encode(
+        y=y, x="text_at:Q", text="text:N")
+    rule = alt.Chart(pd.DataFrame({"x": [base]})).mark_rule(
+        strokeDash=[4, 3], color="#555").encode(x="x:Q")
+    chart = (rule + bars + ticks + text).properties(height=26 * len(data) + 30)
+    if title:
+        chart = chart.properties(title=title)
+    return chart
+
+
+def history_chart(history: pd.DataFrame) -> alt.Chart:
+    """Pain and burden over time for one patient.
+
+    ``history`` columns: ``study_date`` and any of ``vas``, ``expected_vas``,
+    ``lesion_count``, ``high_intensity_ratio``.
+    """
+    frame = history.copy()
+    frame["study_date"] = pd.to_datetime(frame["study_date"], errors="coerce")
+    pain_cols = [c for c in ("vas", "expected_vas") if c in frame.columns]
+    pain_names = {"vas": "Recorded VAS", "expected_vas": "Predicted E[VAS]"}
+    pain = frame.melt(id_vars=["study_date"], value_vars=pain_cols, var_name="series",
+                      value_name="value").dropna(subset=["value"])
+    pain["series"] = pain["series"].map(pain_names)
+    x = alt.X("study_date:T", title="Study date", axis=alt.Axis(format="%Y-%m-%d"))
+    top = alt.Chart(pain).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=3).encode(
+        x=x, y=alt.Y("value:Q", title="Pain (VAS 0-10)", scale=alt.Scale(domain=[0, 10])),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("study_date:T"), "series:N", alt.Tooltip("value:Q", format=".1f")],
+    ).properties(height=170, title="Pain over time")
+    burden_parts = []
+    if "lesion_count" in frame.columns:
+        burden_parts.append(alt.Chart(frame.dropna(subset=["lesion_count"])).mark_line(
+            point=True, color="#6a1b9a", strokeWidth=3).encode(
+            x=x, y=alt.Y("lesion_count:Q", title="Lesions", axis=alt.Axis(titleColor="#6a1b9a")),
+            tooltip=[alt.Tooltip("study_date:T"), alt.Tooltip("lesion_count:Q")]))
+    if "high_intensity_ratio" in frame.columns:
+        frame["hi_pct"] = 100 * pd.to_numeric(frame["high_intensity_ratio"], errors="coerce")
+        burden_parts.append(alt.Chart(frame.dropna(subset=["hi_pct"])).mark_line(
+            point=True, color="#ef6c00", strokeDash=[6, 3], strokeWidth=3).encode(
+            x=x, y=alt.Y("hi_pct:Q", title="HI ratio (%)", axis=alt.Axis(titleColor="#ef6c00")),
+            tooltip=[alt.Tooltip("study_date:T"), alt.Tooltip("hi_pct:Q", format=".1f")]))
+    if not burden_parts:
+        return top
+    bottom = alt.layer(*burden_parts).resolve_scale(y="independent").properties(
+        height=150, title="Burden over time (lesions solid, HI ratio dashed)")
+    return alt.vconcat(top, bottom)
+
+
+# ------------------------------------------------------------------------- cohort charts
+
+
+def _group_scale(values: Sequence[str]) -> alt.Scale:
+    domain = list(values)
+    return alt.Scale(domain=domain, range=[GROUP_COLOURS.get(v, "#555555") for v in domain])
+
+
+def pain_by_region(frame: pd.DataFrame, *, region_col: str = "region",
+                   vas_col: str = "vas", order: Sequence[str] = ()) -> alt.Chart:
+    """Box plot of VAS per region of involvement with the individual studies as jittered
+    points (Kong et al.: lumbar > thoracic, cervical)."""
+    data = frame[[region_col, vas_col]].dropna().copy()
+    wanted = tuple(order) or (*REGIONS, "multiple", "none")
+    order = [r for r in wanted if r in set(data[region_col])]
+    order += sorted(set(data[region_col]) - set(order))
+    rng = np.random.default_rng(0)
+    data["jitter"] = rng.uniform(-0.3, 0.3, len(data))
+    x = alt.X(f"{region_col}:N", sort=order, title="Region of involvement",
+              axis=alt.Axis(labelFontSize=13, labelAngle=0))
+    y = alt.Y(f"{vas_col}:Q", title="Pain (VAS 0-10)", scale=alt.Scale(domain=[0, 10]))
+    box = alt.Chart(data).mark_boxplot(extent=1.5, size=40, opacity=0.5, outliers=False).encode(
+        x=x, y=y, color=alt.Color(f"{region_col}:N", legend=None, scale=_group_scale(order)))
+    strip = alt.Chart(data).mark_circle(size=22, opacity=0.45, color="#333").encode(
+        x=x, y=y, xOffset=alt.XOffset("jitter:Q", scale=alt.Scale(domain=[-1, 1])),
+        tooltip=[f"{region_col}:N", alt.Tooltip(f"{vas_col}:Q", format=".1f")])
+    return (box + strip).properties(height=320, title="Pain by region of involvement")
+
+
+def count_vs_hi_scatter(frame: pd.DataFrame, *, x: str = "lesion_count",
+                        y: str = "high_intensity_ratio", colour: str = "region") -> alt.Chart:
+    """Scatter of lesion count against HI ratio (%) with a least-squares line."""
+    data = frame.copy()
+    data["hi_pct"] = 100 * pd.to_numeric(data[y], errors="coerce")
+    data = data.dropna(subset=[x, "hi_pct"])
+    if colour in data.columns:
+        groups = sorted(set(data[colour].astype(str)),
+                        key=lambda g: list(GROUP_COLOURS).index(g) if g in GROUP_COLOURS else 99)
+        enc_colour = alt.Color(f"{colour}:N", title="Region", scale=_group_scale(groups))
+    else:
+        enc_colour = alt.value("#1976d2")
+    points = alt.Chart(data).mark_circle(size=45, opacity=0.6).encode(
+        x=alt.X(f"{x}:Q", title="Number of lesions"),
+        y=alt.Y("hi_pct:Q", title="HI ratio (%)", scale=alt.Scale(domainMin=0, clamp=True)),
+        color=enc_colour,
+        tooltip=[alt.Tooltip(f"{x}:Q", title="Lesions"),
+                 alt.Tooltip("hi_pct:Q", title="HI ratio (%)", format=".1f")],
+    )
+    line = alt.Chart(data).transform_regression(x, "hi_pct").mark_line(
+        color="black", strokeDash=[5, 3]).encode(x=f"{x}:Q", y="hi_pct:Q")
+    return (points + line).properties(height=320,
+                                      title="Lesion count vs high-intensity ratio")
+
+
+def binned_pain(frame: pd.DataFrame, *, bin_col: str, vas_col: str = "vas",
+                title: str, bin_title: str) -> alt.Chart:
+    """Mean VAS (with 95% CI of the mean) per bin; ``bin_col`` is categorical, ordered
+    as in the frame's categories if it is categorical."""
+    data = frame[[bin_col, vas_col]].dropna().copy()
+    if isinstance(frame[bin_col].dtype, pd.CategoricalDtype):
+        order = [str(c) for c in frame[bin_col].cat.categories]
+    else:
+        order = sorted(set(map(str, data[bin_col])))
+    data[bin_col] = data[bin_col].astype(str)
+    x = alt.X(f"{bin_col}:N", sort=order, title=bin_title, axis=alt.Axis(labelAngle=0))
+    bars = alt.Chart(data).mark_bar(opacity=0.8, color="#ef6c00").encode(
+        x=x, y=alt.Y(f"mean({vas_col}):Q", title="Mean pain (VAS)",
+                     scale=alt.Scale(domain=[0, 10])),
+        tooltip=[alt.Tooltip(f"mean({vas_col}):Q", format=".2f", title="Mean VAS"),
+                 alt.Tooltip(f"count({vas_col}):Q", title="Studies")],
+    )
+    err = alt.Chart(data).mark_errorbar(extent="ci", color="black").encode(
+        x=x, y=alt.Y(f"{vas_col}:Q"))
+    counts = alt.Chart(data).mark_text(dy=-8, fontSize=11).encode(
+        x=x, y=alt.value(0), text=alt.Text(f"count({vas_col}):Q"))
+    return (bars + err + counts).properties(height=260, title=title)
+
+
+def category_bars(values: pd.Series, *, title: str, order: Sequence[str] | None = None,
+                  axis_title: str = "") -> alt.Chart:
+    """Counts of a categorical series (e.g. tier or pain category)."""
+    counts = values.dropna().astype(str).value_counts().rename_axis("value").reset_index(
+        name="count")
+    sort = list(order) if order else sorted(counts["value"])
+    return alt.Chart(counts).mark_bar(color="#455a64").encode(
+        x=alt.X("value:N", sort=sort, title=axis_title, axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("count:Q", title="Studies"),
+        tooltip=["value:N", "count:Q"],
+    ).properties(height=240, title=title)
+
+
+def importance_bars(table: pd.DataFrame) -> alt.Chart:
+    """Global importance: mean |SHAP| per feature (``feature``, ``label``,
+    ``mean_abs_shap``, ``mean_shap`` from :func:`core.explain.global_importance`)."""
+    data = table.copy()
+    order = list(data.sort_values("mean_abs_shap", ascending=False)["label"])
+    return alt.Chart(data).mark_bar(color="#6a1b9a").encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("mean_abs_shap:Q", title="Mean |SHAP| (model output units)"),
+        tooltip=["label:N", alt.Tooltip("mean_abs_shap:Q", format=".3f"),
+                 alt.Tooltip("mean_shap:Q", format="+.3f", title="Mean SHAP (signed)")],
+    ).properties(height=22 * len(data) + 20, title="Global feature importance")
+
+
+# -------------------------------------------------------------------------- model card
+
+
+def reliability_frame(calibration_classes: Mapping[str, Any]) -> pd.DataFrame:
+    """Flatten ``card['calibration']['classes']`` to rows ``category, lower, upper, n,
+    mean_predicted, observed_fraction`` (empty bins dropped)."""
+    rows = []
+    for category, table in calibration_classes.items():
+        for b in (table or {}).get("bins", []):
+            if b.get("mean_predicted") is None or b.get("observed_fraction") is None:
+                continue
+            rows.append({"category": category, **b})
+    return pd.DataFrame(rows, columns=["category", "lower", "upper", "n", "mean_predicted",
+                                       "observed_fraction"])
+
+
+def reliability_diagram(calibration_classes: Mapping[str, Any]) -> alt.Chart:
+    """Reliability diagram: observed fraction against mean predicted probability per
+    bin and class, with the diagonal of perfect calibration; point size = bin count."""
+    data = reliability_frame(calibration_classes)
+    cats = [c for c in CATEGORIES if c in set(data["category"])]
+    colours = [CATEGORY_COLOURS[CATEGORIES.index(c)] for c in cats]
+    diag = alt.Chart(pd.DataFrame({"p": [0.0, 1.0]})).mark_line(
+        color="#999", strokeDash=[4, 4]).encode(x="p:Q", y="p:Q")
+    colour = alt.Color("category:N", scale=alt.Scale(domain=cats, range=colours),
+                       title="Category")
+    lines = alt.Chart(data).mark_line(point=False, strokeWidth=2).encode(
+        x=alt.X("mean_predicted:Q", title="Mean predicted probability",
+                scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("observed_fraction:Q", title="Observed fraction",
+                scale=alt.Scale(domain=[0, 1])),
+        color=colour)
+    points = alt.Chart(data).mark_circle(opacity=0.9).encode(
+        x="mean_predicted:Q", y="observed_fraction:Q", color=colour,
+        size=alt.Size("n:Q", title="Studies in bin"),
+        tooltip=["category:N", "lower:Q", "upper:Q", "n:Q",
+                 alt.Tooltip("mean_predicted:Q", format=".2f"),
+                 alt.Tooltip("observed_fraction:Q", format=".2f")])
+    return (diag + lines + points).properties(height=340, width=380,
+                                              title="Reliability (out-of-fold)")
+
+
+def coefficient_bars(coefficients: Sequence[Mapping[str, Any]],
+                     labels: Mapping[str, str]) -> alt.Chart:
+    """Standardised weights (log-odds per SD) of the ordinal model."""
+    data = pd.DataFrame([dict(c) for c in coefficients])
+    data["label"] = [labels.get(f, f) for f in data["feature"]]
+    data["direction"] = np.where(data["weight_per_sd"] >= 0, "raises pain", "lowers pain")
+    order = list(data.sort_values("weight_per_sd", ascending=False)["label"])
+    return alt.Chart(data).mark_bar().encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("weight_per_sd:Q", title="Weight per SD (log-odds)"),
+        color=alt.Color("direction:N", scale=alt.Scale(domain=["raises pain", "lowers pain"],
+                                                       range=[UP, DOWN]), title=None),
+        tooltip=["label:N", alt.Tooltip("weight_per_sd:Q", format="+.3f"),
+                 alt.Tooltip("odds_ratio_per_sd:Q", format=".2f", title="OR per SD"),
+                 alt.Tooltip("weight_per_unit:Q", format="+.4f", title="Weight per unit")],
+    ).properties(height=22 * len(data) + 20, title="Model weights (standardised)")
+
+
+def delta_bars(deltas: Mapping[str, float], *, title: str) -> alt.Chart:
+    """Signed change per category (what-if vs original), in percentage points."""
+    cats = [c for c in CATEGORIES if c in deltas]
+    data = pd.DataFrame({"category": cats, "delta_pp": [100 * float(deltas[c]) for c in cats]})
+    data["text"] = [f"{d:+.1f} pp" for d in data["delta_pp"]]
+    lim = max(5.0, float(data["delta_pp"].abs().max()) * 1.25 if len(data) else 5.0)
+    base = alt.Chart(data).encode(y=alt.Y("category:N", sort=cats, title=None,
+                                          axis=alt.Axis(labelFontSize=14)))
+    bars = base.mark_bar().encode(
+        x=alt.X("delta_pp:Q", title="Change (percentage points)",
+                scale=alt.Scale(domain=[-lim, lim])),
+        color=alt.condition("datum.delta_pp >= 0", alt.value(UP), alt.value(DOWN)))
+    text = base.mark_text(align="left", dx=4, fontSize=13).encode(x="delta_pp:Q", text="text:N")
+    return (bars + text).properties(height=42 * len(cats) + 20, title=title)

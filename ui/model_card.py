@@ -1,0 +1,165 @@
+"""Model card rendering and retraining on an uploaded cohort."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from ui import charts, state
+from ui import components as c
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
+CV_CHOICES = {"quick": (1, 3), "full": (5, 5)}
+
+
+def metrics_table(card: Mapping[str, Any]) -> pd.DataFrame:
+    """Cross-validated metrics of every candidate: mean ± SD per metric."""
+    rows = []
+    chosen = card.get("selection", {}).get("chosen")
+    for name, metrics in (card.get("selection", {}).get("candidates") or {}).items():
+        row: dict[str, Any] = {"Candidate": name + (" (deployed)" if name == chosen else "")}
+        for metric, summary in metrics.items():
+            mean, sd = summary.get("mean"), summary.get("sd")
+            row[metric] = "-" if mean is None else f"{mean:.3f} ± {sd or 0:.3f}"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def features_table(card: Mapping[str, Any]) -> pd.DataFrame:
+    """Features with units, ranges, monotonicity, missing fraction and weights."""
+    coefs = {r["feature"]: r for r in card.get("model", {}).get("coefficients", [])}
+    missing = card.get("training_data", {}).get("missing_fraction", {})
+    rows = []
+    for f in card.get("features", []):
+        coef = coefs.get(f["name"], {})
+        rows.append({
+            "Feature": f.get("label", f["name"]),
+            "Name": f["name"],
+            "Unit": f.get("unit", ""),
+            "Range": "–".join(f"{v:g}" for v in f.get("range", [])),
+            "Group": f.get("group", ""),
+            "Monotone (more → never less pain)": "yes" if f.get("monotone") == 1 else "",
+            "Weight per SD": coef.get("weight_per_sd"),
+            "OR per SD": coef.get("odds_ratio_per_sd"),
+            "Median (imputation)": coef.get("median_imputation_value"),
+            "Missing in training": (None if missing.get(f["name"]) is None
+                                    else f"{100 * missing[f['name']]:.1f}%"),
+            "Description": f.get("description", ""),
+        })
+    return pd.DataFrame(rows)
+
+
+def render_card(card: Mapping[str, Any]) -> None:
+    """The model card: identity, intended use, data, metrics, calibration, features."""
+    synthetic = bool(card.get("synthetic"))
+    st.html(f'<div class="dss-mid" data-testid="model-card-version">{card.get("name", "")} · '
+            f'{card.get("version", "?")}</div>')
+    if synthetic:
+        c.synthetic_badge(True, "model trained on synthetic data")
+        st.warning("Demo model trained on a SYNTHETIC cohort: illustrative only, not for "
+                   "clinical use.", icon=":material/science:")
+    else:
+        st.success("Site model: trained on local data. Validate it locally before use.",
+                   icon=":material/local_hospital:")
+    st.markdown(f"**Training data:** {card.get('data', '-')}  \n"
+                f"**Trained:** {card.get('trained_utc', '-')} · **seed** {card.get('seed', '-')}")
+
+    st.subheader("Intended use")
+    st.markdown(card.get("intended_use", "-"))
+    cols = st.columns(2)
+    with cols[0]:
+        st.markdown("**Not intended for**")
+        for item in card.get("not_intended_for", []):
+            st.markdown(f"- {item}")
+    with cols[1]:
+        st.markdown("**Limitations**")
+        for item in card.get("limitations", []):
+            st.markdown(f"- {item}")
+
+    st.subheader("Training data")
+    data = card.get("training_data", {})
+    t = card.get("target", {})
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Studies", data.get("n_rows", "-"))
+    m2.metric("Patients", data.get("n_patients", "-"))
+    m3.metric("Excluded (no VAS)", data.get("n_rows_excluded_missing_vas", "-"))
+    counts = data.get("class_counts", {})
+    st.markdown("**Pain categories:** " + ", ".join(
+        f"{k} {t.get('cutoffs', {}).get(k, '')}: {v}" for k, v in counts.items()))
+    st.caption(f"Source {data.get('source', '-')} · SHA-256 {str(data.get('sha256', '-'))[:16]}…")
+
+    st.subheader("Performance (cross-validated)")
+    cv = card.get("cross_validation", {})
+    st.caption(f"{cv.get('scheme', '')}: {cv.get('n_repeats', '?')} × {cv.get('n_splits', '?')}"
+               f" folds. {card.get('selection', {}).get('metrics_note', '')}")
+    st.dataframe(metrics_table(card), hide_index=True, key="model_metrics")
+    for warning in card.get("selection", {}).get("warnings", []):
+        st.warning(warning)
+    with st.expander("Why this model"):
+        for reason in card.get("selection", {}).get("reasons", []):
+            st.markdown(f"- {reason}")
+
+    st.subheader("Calibration")
+    calib = card.get("calibration", {})
+    a, b = st.columns([1.4, 1])
+    with a:
+        c.chart(charts.reliability_diagram(calib.get("classes", {})),
+                        key="model_reliability")
+    with b:
+        st.caption(f"{calib.get('source', '')}; {calib.get('bins', '?')} equal-width bins. "
+                   "Points on the diagonal are perfectly calibrated; size = studies in bin.")
+        ece = {k: v.get("ece") for k, v in calib.get("classes", {}).items()}
+        st.dataframe(pd.DataFrame({"Category": list(ece),
+                                   "Expected calibration error": list(ece.values())}),
+                     hide_index=True, key="model_ece")
+
+    st.subheader("Features and weights")
+    st.markdown(f"`{card.get('model', {}).get('equation', '')}`")
+    labels = {f["name"]: f.get("label", f["name"]) for f in card.get("features", [])}
+    a, b = st.columns([1, 1.4])
+    with a:
+        c.chart(charts.coefficient_bars(card.get("model", {}).get("coefficients", []),
+                                                labels), key="model_coefficients")
+    with b:
+        st.dataframe(features_table(card), hide_index=True, key="model_features", height=430)
+    with st.expander("Explanation method and reproducibility"):
+        st.markdown(f"**SHAP:** {card.get('explanation', {}).get('method', '-')}  \n"
+                    f"**Output units:** {card.get('explanation', {}).get('output_units', '-')}  \n"
+                    f"**Background:** {card.get('explanation', {}).get('background', '-')}  \n"
+                    f"**Retrain:** `{card.get('retrain_command', '-')}`")
+        st.json(card.get("library_versions", {}), expanded=False)
+
+
+def check_model_name(name: str) -> Path:
+    """Folder for a new model; refuses bad names and existing folders (one sentence)."""
+    name = (name or "").strip()
+    if not NAME_RE.match(name):
+        raise ValueError(f"model name {name!r} must be 1-40 letters, digits, '-' or '_', "
+                         "starting with a letter or digit.")
+    folder = state.MODELS_DIR / name
+    if folder.exists():
+        raise ValueError(f"a model named {name!r} already exists; choose a new name "
+                         "(models are versioned, never overwritten).")
+    return folder
+
+
+def train_and_save(rows: pd.DataFrame, *, name: str, seed: int, synthetic: bool, cv: str,
+                   source: str, data_sha256: str) -> dict[str, Any]:
+    """Train a new model on validated rows and save it under ``models/<name>``."""
+    from core.model import save, train
+
+    folder = check_model_name(name)
+    repeats, splits = CV_CHOICES[cv]
+    model = train(rows.reset_index(drop=True), seed=int(seed), synthetic=bool(synthetic),
+                  n_repeats=repeats, n_splits=splits, data_sha256=data_sha256,
+                  source=source,
+                  retrain_command=(f"python -m core train --cohort {source} --out "
+                                   f"models/{name} --seed {int(seed)}"
+                                   + (" --synthetic" if synthetic else "")))
+    save(model, folder)
+    return model.card

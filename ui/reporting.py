@@ -1,0 +1,100 @@
+"""Assemble :class:`core.report.ReportContext` for a stored study and build the files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from ui import state, viewer
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """The two report files of one study."""
+
+    html: str
+    pdf: bytes
+    html_name: str
+    pdf_name: str
+    synthetic: bool
+    category: str
+    tier: str
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def build_context(study_id: int):
+    """The report context of a stored study with the active model's prediction."""
+    from core.provenance import provenance
+    from core.report import ReportContext, rgb_to_png
+
+    record = state.get_store().get_study(int(study_id))
+    model = state.get_model()
+    result = state.evaluate_case(model, record.case())
+    png, caption = None, ""
+    arrays = state.stored_study_images(record)
+    if arrays is not None:
+        volume, spacing, vert, les, names = arrays
+        render = viewer.static_key_image(volume, spacing, vertebrae=vert, lesions=les,
+                                         level_names=names)
+        png = rgb_to_png(render.rgb)
+        caption = (f"Sagittal slice {render.index + 1} with the most lesion voxels "
+                   f"({render.lesion_pixels}); vertebral levels coloured and labelled, "
+                   "detected lesions red. Display pixel "
+                   f"{render.pixel_mm:.2f} mm (anisotropic voxels resampled).")
+    metric_prov = record.metrics.get("provenance") if isinstance(record.metrics, dict) else None
+    prov = provenance(
+        study_id=record.study_id,
+        image_sha256=record.image_sha256,
+        model_version=result.prediction["model_version"],
+        model_dir=state.active_model_dir().name,
+        measurement=metric_prov or "table values (no extraction stored)",
+    )
+    clinical = {k: _json_value(v) for k, v in record.clinical.items()}
+    return ReportContext(
+        study_id=str(record.study_id),
+        patient_id=record.patient_id,
+        study_date=record.study_date.isoformat(),
+        synthetic=bool(record.synthetic),
+        clinical=clinical,
+        metrics=dict(record.metrics) if record.levels else
+        {**record.imaging, "levels": []},
+        prediction=result.prediction,
+        explanation=result.explanation,
+        tier=result.tier,
+        model_version=result.prediction["model_version"],
+        provenance=prov,
+        key_image_png=png,
+        key_image_caption=caption,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _files(study_id: int, store_key: tuple, model_dir: str, model_version: str) -> ReportFiles:
+    from core.report import build_report_html, build_report_pdf, report_filename
+
+    ctx = build_context(study_id)
+    return ReportFiles(
+        html=build_report_html(ctx), pdf=build_report_pdf(ctx),
+        html_name=report_filename(ctx, "html"), pdf_name=report_filename(ctx, "pdf"),
+        synthetic=ctx.synthetic, category=str(ctx.prediction.get("category")),
+        tier=str(ctx.tier.get("tier")))
+
+
+def report_files(study_id: int) -> ReportFiles:
+    """HTML and PDF report of a study (cached per store content and model)."""
+    model = state.get_model()
+    return _files(int(study_id), state.store_version(), str(state.active_model_dir().resolve()),
+                  model.version)
+
+
+def audit_export(study_id: int, kind: str, content: bytes) -> None:
+    """Download callback: record the export of a study's report in the audit log."""
+    state.get_store().record_export(study_id, actor=state.actor(), kind=kind, content=content)
