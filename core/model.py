@@ -102,6 +102,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import core
+from core import DECISION_SUPPORT_NOTICE
 from core.features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME, features_from_case
 from core.provenance import package_versions, sha256_bytes, sha256_file, utc_now_iso
 
@@ -150,11 +151,7 @@ OUTPUT_UNITS = (
     "P(pain <= k) = sigmoid(theta_k - eta))"
 )
 
-NOTICE = (
-    "Decision support, not a diagnosis. The model estimates a pain category from imaging "
-    "and clinical features; a clinician must assess the patient, confirm the findings and "
-    "decide treatment."
-)
+NOTICE = DECISION_SUPPORT_NOTICE
 
 MONOTONE: tuple[int, ...] = tuple(int(f.monotone) for f in FEATURES)
 

@@ -30,16 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from core import DECISION_SUPPORT_NOTICE
 from core.features import FEATURES_BY_NAME, REGIONS
 from core.provenance import utc_now_iso
-
-#: Shown prominently at the top of every report and in every PDF page footer.
-DECISION_SUPPORT_NOTICE = (
-    "Decision support, not a diagnosis. This report summarises automated image "
-    "measurements and a statistical pain prediction to support, not replace, the "
-    "judgement of the treating clinicians. Check every finding against the images "
-    "and the patient before acting on it."
-)
 
 #: Mark shown on every page of a report built from synthetic (demo) data.
 SYNTHETIC_MARK = "SYNTHETIC DATA"
