@@ -1320,6 +1320,33 @@ class CaseStore:
             })
         return data
 
+    def record_export(self, study_id: int, *, actor: str, kind: str, content: bytes) -> None:
+        """Audit the export of one study's report (``kind`` e.g. ``"report-html"``).
+
+        Parameters
+        ----------
+        study_id : int
+            The exported study; must exist.
+        actor : str
+            Who exported it (audit log).
+        kind : str
+            What was exported, a short word such as ``report-pdf``.
+        content : bytes
+            The exported file; only its SHA-256 and size are recorded.
+
+        Raises
+        ------
+        ValueError
+            For an unknown study or an empty actor.
+        """
+        actor = _check_actor(actor)
+        with self._write() as session:
+            if session.get(Study, study_id) is None:
+                raise ValueError(f"study {study_id} does not exist.")
+            self._audit(session, actor, "export", f"study {study_id}", {
+                "kind": str(kind)[:32], "bytes": len(content), "sha256": sha256_bytes(content),
+            })
+
 
 # --------------------------------------------------------------------------- module helpers
 

@@ -19,7 +19,7 @@ from core.clinical import COHORT_COLUMNS, export_csv, load_clinical_table
 from core.demo import generate_cohort
 from core.lesions import extract
 from core.phantom import LesionSpec, make_spine_phantom
-from core.provenance import sha256_file
+from core.provenance import sha256_bytes, sha256_file
 from core.store import HISTORY_COLUMNS, LIST_COLUMNS, CaseStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -323,6 +323,21 @@ def test_export_is_audited_and_in_the_cohort_csv_format(data_dir):
         ",".join(COHORT_COLUMNS), "P-0001,2024-01-10,,,lung,3,,,,,,,,,,,,,,,,,,,,,,,false"]
     assert log.iloc[-1]["action"] == "export"
     assert log.iloc[-1]["details"]["rows"] == 1
+
+
+def test_report_export_is_audited_with_its_hash(data_dir):
+    with CaseStore() as store:
+        study = store.save_case("P-0001", "2024-01-10", clinical={"vas": 3}, actor="dr-a")
+        store.record_export(study, actor="dr-b", kind="report-pdf", content=b"%PDF-1.7 x")
+        with pytest.raises(ValueError, match="study 999 does not exist"):
+            store.record_export(999, actor="dr-b", kind="report-pdf", content=b"x")
+        log = store.audit_log()
+    entry = log.iloc[-1]
+    assert (entry["actor"], entry["action"], entry["target"]) == ("dr-b", "export",
+                                                                  f"study {study}")
+    assert entry["details"] == {"kind": "report-pdf", "bytes": 10,
+                                "sha256": sha256_bytes(b"%PDF-1.7 x")}
+    assert (log["action"] == "export").sum() == 1  # the refused export wrote nothing
 
 
 # ----------------------------------------------------------------- CLI
