@@ -16,9 +16,10 @@ the tier's base urgency and every fired override (``routine < soon < urgent``).
 Safety overrides read only recorded values, never imputed ones: a missing SINS,
 Bilsky grade or deficit status is listed in ``missing_safety_inputs`` instead.
 
-Inputs are parsed with :func:`core.features.features_from_case`, so the Bilsky grade
-follows the project-wide convention: text ``"0", "1a", "1b", "1c", "2", "3"`` is the
-clinical grade; a *number* is the model's 0-5 code (``4`` = grade 2, ``5`` = grade 3).
+:func:`decide_tier` parses a raw case with :func:`core.features.features_from_case`
+(a Bilsky grade given as text ``"0", "1a", ..., "3"`` or as the numbers 0, 2, 3 is the
+clinical grade); :func:`decide_tier_from_features` reads an already parsed feature vector,
+where ``bilsky_grade`` is the model's 0-5 code (``4`` = grade 2, ``5`` = grade 3).
 """
 
 from __future__ import annotations
@@ -289,6 +290,17 @@ TIER_RULES: tuple[TierRule, ...] = (
 )
 
 CONDITIONAL_RULES: tuple[ConditionalRule, ...] = (
+    ConditionalRule(
+        "no_lesion_measured",
+        Condition("lesion_count", "eq", 0.0, "no metastatic lesion measured on this study"),
+        Recommendation(
+            "No metastatic lesion was measured on this study: confirm on the images that the "
+            "pain comes from a spinal metastasis before any radiotherapy referral, and look "
+            "for another cause (degenerative disease, fracture, lesion outside the field of "
+            "view or below the detection limit).",
+            _refs(ASTRO_2017, ESMO_2018),
+        ),
+    ),
     ConditionalRule(
         "painful_pathologic_fracture",
         Condition("pathologic_fracture", "eq", 1.0, "pathologic fracture present"),

@@ -213,3 +213,10 @@ def test_feature_vector_path_does_not_reparse_bilsky(grade: str, fires: bool) ->
 def test_feature_vector_path_refuses_unknown_names() -> None:
     with pytest.raises(ValueError, match="unknown feature 'bilsky'"):
         ct.decide_tier_from_features("mild", {"bilsky": 2.0})
+
+
+@pytest.mark.parametrize(("count", "fires"), [(0, True), (1, False), (None, False)])
+def test_no_lesion_measured_asks_to_confirm_the_source(count: object, fires: bool) -> None:
+    decision = ct.decide_tier("moderate", {**SAFE, "lesion_count": count})
+    texts = [r.text for r in decision.recommendations]
+    assert any(t.startswith("No metastatic lesion was measured") for t in texts) == fires
