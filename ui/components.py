@@ -74,6 +74,8 @@ _CSS = """
 .dss-big{font-size:2.1rem;font-weight:800;line-height:1.15}
 .dss-mid{font-size:1.25rem;font-weight:600}
 .dss-card{border:1px solid rgba(128,128,128,.35);border-radius:8px;padding:.6rem .9rem}
+/* slices keep their aspect ratio and never overflow their column */
+[data-testid="stImage"],[data-testid="stImage"] img{max-width:100%;height:auto}
 </style>
 """
 
