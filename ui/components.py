@@ -75,7 +75,7 @@ _CSS = """
 .dss-mid{font-size:1.25rem;font-weight:600}
 .dss-card{border:1px solid rgba(128,128,128,.35);border-radius:8px;padding:.6rem .9rem}
 /* slices keep their aspect ratio and never overflow their column */
-[data-testid="stImage"],[data-testid="stImage"] img{max-width:100%;height:auto}
+[data-testid="stImageContainer"],[data-testid="stImageContainer"] img{max-width:100%;height:auto}
 </style>
 """
 
