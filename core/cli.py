@@ -24,6 +24,7 @@ def _emit(payload: object, out: str | None) -> None:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from core.io import read_image, read_label_map
     from core.lesions import extract
+    from core.provenance import sha256_file
 
     loaded = read_image(args.image, series_uid=args.series)
     # extract() aligns both maps onto the image grid, naming which one does not overlap.
@@ -38,6 +39,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     )
     payload = result.metrics.to_dict()
     payload["provenance"]["image"] = loaded.meta.to_dict()
+    for key, path in (("vertebrae_sha256", args.vertebrae), ("lesions_sha256", args.lesions)):
+        # File content hash; None when not given or a DICOM folder (no single file).
+        is_file = bool(path) and Path(path).is_file()
+        payload["provenance"][key] = sha256_file(path) if is_file else None
     _emit(payload, args.out)
     return 0
 

@@ -19,6 +19,7 @@ import SimpleITK as sitk
 from core.lesions import DetectionParams, extract
 from core.levels import CONVENTIONS
 from core.phantom import LesionSpec, make_spine_phantom
+from core.provenance import sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "extract_phantom.json"
@@ -95,6 +96,8 @@ def test_extract_json_keys_counts_and_out_file(phantom_files, tmp_path):
     prov = data["provenance"]
     assert prov["convention"] == "verse" and prov["lesion_source"] == "detection"
     assert len(prov["input_sha256"]) == 64
+    assert prov["vertebrae_sha256"] == sha256_file(f["vertebrae"])
+    assert prov["lesions_sha256"] is None
     assert prov["parameters"] == {
         "k_mad": 3.0, "min_contrast": 0.5, "reference_window": 2, "smoothing_mm": 0.0,
         "min_lesion_volume_mm3": 100.0, "edge_margin_mm": 2.0,
@@ -106,6 +109,7 @@ def test_extract_with_lesion_mask(phantom_files):
     data = ok_json(run(str(f["image"]), "--vertebrae", str(f["vertebrae"]),
                        "--lesions", str(f["lesions"])))
     assert data["provenance"]["lesion_source"] == "lesion_mask"
+    assert data["provenance"]["lesions_sha256"] == sha256_file(f["lesions"])
     for lv in data["levels"]:
         t = f["truth"][lv["level"]]
         assert lv["lesion_count"] == t["lesion_count"]
@@ -165,7 +169,8 @@ def _stable(data: dict) -> dict:
     """Drop run-dependent provenance (versions, time, file hash, reader metadata) and
     round floats to 6 decimals."""
     prov = {k: v for k, v in data["provenance"].items()
-            if k not in ("versions", "created_utc", "input_sha256", "image")}
+            if k not in ("versions", "created_utc", "input_sha256", "image",
+                         "vertebrae_sha256", "lesions_sha256")}
 
     def rounded(value):
         if isinstance(value, float):
