@@ -53,8 +53,9 @@ Series description and protocol name are kept after cleaning (Clean Descriptors
 option): values of the identifying attributes, long digit runs and date-like strings are
 removed and the text is restricted to plain ASCII. Series that declare burned-in
 annotation are refused. Only the original bytes are kept, for the input hash. pydicom's
-warnings are suppressed while DICOM is handled, and a filter installed on import drops
-every record of the ``pydicom`` logger, because both can quote header values.
+value validation (whose warnings quote header values) is set to ``IGNORE`` on import,
+which is thread-safe, other warnings are suppressed while DICOM is handled, and a filter
+installed on import drops every record of the ``pydicom`` logger.
 """
 
 from __future__ import annotations
@@ -798,7 +799,10 @@ def _nifti_layout(head: bytes, *, what: str) -> _NiftiLayout:
         else:
             continue
         n_dim = dims[0]
-        if not 1 <= n_dim <= 7 or bitpix <= 0 or vox_offset < 0:
+        # Single-file NIfTI data start after the header (352 / 544 bytes with the
+        # extension flags); ITK reads a smaller offset from byte 348, shifting every voxel.
+        min_offset = 352 if sizeof_hdr == 348 else 544
+        if not 1 <= n_dim <= 7 or bitpix <= 0 or vox_offset < min_offset:
             raise ValueError(f"The {what} NIfTI header is corrupt.")
         if any(d < 0 for d in dims[1 : n_dim + 1]):
             raise ValueError(f"The {what} NIfTI header has a negative dimension.")
@@ -1166,6 +1170,11 @@ class _DropRecords(logging.Filter):
 _PYDICOM_LOGGER = logging.getLogger("pydicom")
 if not any(type(f).__name__ == "_DropRecords" for f in _PYDICOM_LOGGER.filters):
     _PYDICOM_LOGGER.addFilter(_DropRecords())
+# pydicom's value validation warns quoting the invalid header value. The warnings
+# filters of _quiet_pydicom are process-global and not thread-safe (a Streamlit server
+# reads in several threads: one read ending restores the filters while another is still
+# converting values), so the validation itself is switched off, once, for the process.
+pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
 
 
 @contextlib.contextmanager

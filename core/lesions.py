@@ -262,15 +262,45 @@ def _check_image(image: sitk.Image) -> None:
 
 
 def _integer_labels(vertebrae: sitk.Image) -> np.ndarray:
-    """Label array (view when already integer), validated non-negative."""
+    """Label array (view when already integer), validated non-negative.
+
+    Float maps are converted to int32 only when every label is at most ``_MAX_LABEL``;
+    otherwise the float array is returned as is, so that the caller names the large
+    labels (a cast first would wrap 5e9 to a negative number).
+    """
     array = sitk.GetArrayViewFromImage(vertebrae)
     if not np.issubdtype(array.dtype, np.integer):
         if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
             raise ValueError("The vertebrae label map has non-integer values.")
+        if array.size and array.max() > _MAX_LABEL:
+            if array.min() < 0:
+                raise ValueError(
+                    f"The vertebrae label map has a negative label {int(array.min())}."
+                )
+            return array
         array = array.astype(np.int32)
     if array.size and int(array.min()) < 0:
         raise ValueError(f"The vertebrae label map has a negative label {int(array.min())}.")
     return array
+
+
+def _check_lesion_values(array: np.ndarray) -> None:
+    """A lesion mask holds 0 (background) and positive whole numbers only.
+
+    NaN, negative values or a probability map (fractional values) would otherwise count
+    as lesion, since every non-zero voxel does.
+    """
+    if array.dtype.kind == "f":
+        if not np.all(np.isfinite(array)):
+            raise ValueError("The lesion mask has non-finite (NaN or infinite) values.")
+        fractional = array != np.round(array)
+        if np.any(fractional):
+            raise ValueError(
+                f"The lesion mask has non-integer values (e.g. {float(array[fractional][0]):g}"
+                "); give a binary mask, not a probability map."
+            )
+    if array.dtype.kind in "fi" and array.size and array.min() < 0:
+        raise ValueError(f"The lesion mask has a negative value ({float(array.min()):g}).")
 
 
 #: No convention uses a label above this; larger values are reported, not indexed.
@@ -368,6 +398,7 @@ def extract(
             raise ValueError("The lesion mask must be a SimpleITK image.")
         lesions = align_mask(lesions, image, name="lesion mask")
         lesion_array = sitk.GetArrayViewFromImage(lesions)
+        _check_lesion_values(lesion_array)
 
     labels = _integer_labels(vertebrae)
     if labels.size and int(labels.max()) > _MAX_LABEL:

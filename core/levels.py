@@ -145,8 +145,10 @@ def _check_convention(convention: str) -> Mapping[int, str]:
 
 
 def _as_int(label: object) -> int:
-    if isinstance(label, bool):
+    if isinstance(label, (bool, np.bool_)):
         raise ValueError(f"Label {label!r} is not an integer.")
+    if isinstance(label, (int, np.integer)):
+        return int(label)  # exact: float() would round labels above 2**53
     try:
         value = float(label)  # type: ignore[arg-type]
     except (TypeError, ValueError):

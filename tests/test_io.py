@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
 import random
 import struct
 import tempfile
+import threading
 import warnings
 
 import numpy as np
@@ -304,6 +306,17 @@ def test_garbage_with_an_image_extension_is_refused():
                  + b"\x00" * 200, "x.nii")
 
 
+@pytest.mark.parametrize("vox_offset", [0.0, 100.0, 348.0, 351.0])
+def test_nifti_data_offset_inside_the_header_is_refused(vox_offset):
+    # ITK reads such a file from byte 348: every voxel shifted by one, the first voxel
+    # from the header, the last one dropped, silently
+    data = bytearray(image_bytes(make_image(phantom((4, 5, 6))), ".nii"))
+    assert struct.unpack("<f", data[108:112])[0] == 352.0
+    data[108:112] = struct.pack("<f", vox_offset)
+    expect_error("NIfTI header is corrupt", bytes(data), "x.nii")
+    expect_error("NIfTI header is corrupt", gzip.compress(bytes(data)), "x.nii.gz")
+
+
 def test_2d_single_slice_and_4d_images_are_refused():
     expect_error("2-D", image_bytes(make_image(phantom((5, 6))), ".nii.gz"), "x.nii.gz")
     expect_error("single slice", image_bytes(make_image(phantom((1, 5, 6))), ".nii.gz"),
@@ -569,6 +582,50 @@ def test_pydicom_warnings_quoting_header_values_are_silenced(caplog):
         loaded = read_image(files)
     assert caught == []
     assert_no_phi(caplog.text, repr(infos), loaded_text(loaded))
+
+
+def test_pydicom_warnings_stay_silenced_when_two_reads_overlap_in_threads(monkeypatch):
+    # Streamlit runs each session in a thread; warnings.catch_warnings is process-global,
+    # so a read that ends first restored the filters while another read was still
+    # converting header values, and pydicom's warnings (quoting them) were shown.
+    quoting = dicom_series(3, extra={"SeriesNumber": "987654", "EchoTime": "876543"})
+    quoting = [(n, d.replace(b"987654", b"Doe123").replace(b"876543", b"Jane12"))
+               for n, d in quoting]
+    plain = dicom_series(3)
+    a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
+    real = cio._deidentify
+
+    def interleaved(ds):
+        name = threading.current_thread().name
+        if name == "read-a" and not a_inside.is_set():
+            a_inside.set()
+            b_inside.wait(10)  # A stays inside its read until B has entered its own
+        elif name == "read-b" and not b_inside.is_set():
+            b_inside.set()
+            a_done.wait(10)  # B converts its header values only after A has finished
+        return real(ds)
+
+    monkeypatch.setattr(cio, "_deidentify", interleaved)
+    errors: list[BaseException] = []
+
+    def run(files):
+        try:
+            read_image(files)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = threading.Thread(target=run, args=(plain,), name="read-a")
+        b = threading.Thread(target=run, args=(quoting,), name="read-b")
+        a.start()
+        assert a_inside.wait(10)
+        b.start()
+        a.join(10)
+        a_done.set()
+        b.join(10)
+    assert not errors and not a.is_alive() and not b.is_alive()
+    assert_no_phi(" ".join(str(w.message) for w in caught))
 
 
 def test_deidentified_dataset_keeps_only_safe_attributes():

@@ -7,6 +7,7 @@ relative 10 %, whichever is larger. Lesion counts are exact.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict
 
 import numpy as np
@@ -480,3 +481,46 @@ def test_huge_labels_and_non_finite_intensities_are_errors():
     pixels[10, 15, 15] = np.nan
     with pytest.raises(ValueError, match="non-finite"):
         extract(_image(pixels), lab)
+
+
+@pytest.mark.parametrize("value", [5e9, 1e20, 2.0**31])
+def test_huge_float_labels_are_named_not_wrapped_to_negative(value):
+    # float label maps used to be cast to int32 first: 5e9 wrapped to -2147483648 and
+    # the error spoke of a negative label
+    img, lab = _touching_slabs(slice(5, 12))
+    arr = sitk.GetArrayFromImage(lab).astype(np.float64)
+    arr[0, 0, 0] = value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "invalid value encountered in cast"
+        with pytest.raises(ValueError, match=f"{int(value)}") as info:
+            extract(img, _image(arr))
+    assert "negative" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("value", "match"),
+    [(np.nan, "non-finite|not a number"), (np.inf, "non-finite|not a number"),
+     (0.4, "non-integer"), (-1.0, "negative")],
+)
+def test_lesion_mask_values_that_are_not_a_mask_are_errors(value, match):
+    # NaN, a probability map or negative values used to count silently as lesion
+    img, lab = _touching_slabs(slice(5, 12))
+    mask = np.zeros((40, 30, 30), np.float32)
+    mask[10:15, 10:20, 10:20] = 1.0
+    mask[30:35, 10:20, 10:20] = value
+    with pytest.raises(ValueError, match=f"lesion mask.*({match})"):
+        extract(img, lab, _image(mask))
+
+
+def test_lesion_mask_with_any_positive_integer_values_is_accepted():
+    img, lab = _touching_slabs(slice(5, 12))
+    mask = np.zeros((40, 30, 30), np.uint8)
+    mask[5:10, 10:20, 10:20] = 255  # 0/255 masks and labelled lesion instances
+    mask[30:35, 10:20, 10:20] = 7
+    m = extract(img, lab, _image(mask)).metrics
+    assert m.lesion_count == 2 and m.high_intensity_volume_ml == pytest.approx(1.0)
+    as_float = extract(img, lab, _image(mask.astype(np.float64))).metrics.to_dict()
+    as_float.pop("provenance")
+    ref = m.to_dict()
+    ref.pop("provenance")
+    assert as_float == ref

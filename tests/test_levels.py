@@ -244,3 +244,13 @@ def test_physical_bounds_include_voxel_edges_and_direction():
     flipped = sitk.DICOMOrient(img, "RAI")
     lo2, hi2 = physical_bounds(flipped)
     assert np.allclose(lo, lo2) and np.allclose(hi, hi2)
+
+
+def test_huge_integer_labels_are_named_exactly():
+    # labels went through float(): 2**63 + 5 was reported as 9223372036854775808
+    big = np.uint64(2**63 + 5)
+    with pytest.raises(ValueError, match=str(2**63 + 5)):
+        map_labels([big], "verse")
+    with pytest.raises(ValueError, match=str(2**60 + 1)):
+        map_labels([2**60 + 1], "sct")
+    assert map_labels([np.int64(20), 20.0], "verse")[20].name == "L1"
