@@ -146,11 +146,20 @@ def _is_missing(value: object) -> bool:
 
 
 def _number(name: str, value: object) -> float | None:
+    """A finite number (or None for missing); yes/no words and booleans only for binaries.
+
+    Counts, ordinals and binaries must be whole numbers: a SINS of 12.5 would fall between
+    the 7-12 and >= 13 safety overrides and a deficit of 0.5 would fire neither.
+    """
     if _is_missing(value):
         return None
+    spec = FEATURES_BY_NAME.get(name)
+    binary = spec is not None and spec.kind == "binary"
     if isinstance(value, bool):
+        if not binary:
+            raise ValueError(f"{name} {value!r} is not a number.")
         return float(value)
-    if isinstance(value, str):
+    if isinstance(value, str) and binary:
         text = value.strip().lower()
         if text in ("true", "yes", "y"):
             return 1.0
@@ -162,7 +171,44 @@ def _number(name: str, value: object) -> float | None:
         raise ValueError(f"{name} {value!r} is not a number.") from None
     if not math.isfinite(number):
         raise ValueError(f"{name} {value!r} is not a finite number.")
+    if (spec is None or spec.kind in ("count", "ordinal", "binary")) and not number.is_integer():
+        raise ValueError(f"{name} {value!r} is not a whole number.")
     return number
+
+
+#: Published SINS points per component (Fisher et al., Spine 2010;35:E1221); the same
+#: table as :data:`core.clinical.SINS_POINTS` (checked by the tests).
+SINS_COMPONENT_POINTS: dict[str, tuple[int, ...]] = {
+    "sins_location": (0, 1, 2, 3),
+    "sins_pain": (0, 1, 3),
+    "sins_bone_lesion": (0, 1, 2),
+    "sins_alignment": (0, 2, 4),
+    "sins_collapse": (0, 1, 2, 3),
+    "sins_posterolateral": (0, 1, 3),
+}
+
+
+def _sins(case: Mapping[str, object]) -> float | None:
+    """``sins_total``, or the sum of the six components; refuses a total that contradicts
+    complete components and component values outside the published points."""
+    total = _number("sins_total", case.get("sins_total"))
+    parts: list[float] = []
+    for component, points in SINS_COMPONENT_POINTS.items():
+        value = _number(component, case.get(component))
+        if value is None:
+            continue
+        if value not in points:
+            raise ValueError(f"{component} {value:g} is not one of the SINS points "
+                             f"{', '.join(map(str, points))}.")
+        parts.append(value)
+    if len(parts) == len(SINS_COMPONENT_POINTS):
+        summed = float(sum(parts))
+        if total is None:
+            return summed
+        if total != summed:
+            raise ValueError(f"sins_total {total:g} contradicts its components, which add up "
+                             f"to {summed:g}.")
+    return total
 
 
 def features_from_case(case: Mapping[str, object]) -> dict[str, float | None]:
@@ -189,48 +235,80 @@ def features_from_case(case: Mapping[str, object]) -> dict[str, float | None]:
     Notes
     -----
     Derived features when not given directly:
-    ``lesion_count = sum(lesion_count_<region>)``;
+    ``lesion_count = sum(lesion_count_<region>)`` when all four regions are known (a region
+    absent from ``lesion_count_by_region`` is missing, not 0);
     ``lumbar_involved = 1 if lesion_count_lumbar > 0 else 0``;
-    ``sins_total = sum(sins_<component>)`` when all six components are present.
+    ``sins_total = sum(sins_<component>)`` when all six components are present;
+    ``lesion_count == 0`` makes every regional count and ``involved_levels`` 0, and
+    ``lumbar_involved == 0`` makes ``lesion_count_lumbar`` 0. A list ``involved_levels``
+    counts distinct level names.
+
+    Contradictions raise ``ValueError`` (the same rules as :mod:`core.clinical`): a total
+    other than the sum of complete regional counts or below the sum of known ones,
+    ``involved_levels`` above ``lesion_count`` or zero exactly when it is not, a
+    ``lumbar_involved`` flag that disagrees with the lumbar count, a ``sins_total`` that
+    differs from its six components, and SINS components outside the published points.
+    Counts, ordinals and yes/no features must be whole numbers; yes/no words and booleans
+    are accepted for yes/no features only.
     """
     out: dict[str, float | None] = {}
     by_region = case.get("lesion_count_by_region")
+    if not _is_missing(by_region) and not isinstance(by_region, Mapping):
+        raise ValueError(f"lesion_count_by_region {by_region!r} is not a mapping of region "
+                         "to count.")
     for region in REGIONS:
         key = f"lesion_count_{region}"
         value = case.get(key)
         if _is_missing(value) and isinstance(by_region, Mapping):
-            value = by_region.get(region, 0)
+            value = by_region.get(region)  # a region absent from the mapping is missing
         out[key] = _number(key, value)
 
     out["lesion_count"] = _number("lesion_count", case.get("lesion_count"))
     region_counts = [out[f"lesion_count_{r}"] for r in REGIONS]
+    known = float(sum(v for v in region_counts if v is not None))
     if out["lesion_count"] is None and all(v is not None for v in region_counts):
-        out["lesion_count"] = float(sum(region_counts))  # type: ignore[arg-type]
+        out["lesion_count"] = known
+    elif out["lesion_count"] is not None:
+        total = out["lesion_count"]
+        complete = all(v is not None for v in region_counts)
+        if (complete and known != total) or known > total:
+            raise ValueError(f"lesion_count {total:g} contradicts the regional lesion counts "
+                             f"({'sum' if complete else 'known sum'} {known:g}).")
+        if total == 0:  # no lesion anywhere: every region is 0, not unknown
+            for region in REGIONS:
+                out[f"lesion_count_{region}"] = 0.0
 
     involved = case.get("involved_levels")
-    if isinstance(involved, (list, tuple)):
-        out["involved_levels"] = float(len(involved))
+    if isinstance(involved, (list, tuple, set, frozenset)):
+        out["involved_levels"] = float(len({str(v).strip() for v in involved}))
     else:
         out["involved_levels"] = _number("involved_levels", involved)
+    total = out["lesion_count"]
+    levels = out["involved_levels"]
+    if total is not None:
+        if levels is None and total == 0:
+            out["involved_levels"] = 0.0
+        elif levels is not None and (levels > total or (levels == 0) != (total == 0)):
+            raise ValueError(f"involved_levels {levels:g} contradicts lesion_count {total:g} "
+                             "(every involved level holds at least one lesion).")
 
-    lumbar = case.get("lumbar_involved")
-    if _is_missing(lumbar) and out["lesion_count_lumbar"] is not None:
-        out["lumbar_involved"] = 1.0 if out["lesion_count_lumbar"] > 0 else 0.0
-    else:
-        out["lumbar_involved"] = _number("lumbar_involved", lumbar)
+    lumbar = _number("lumbar_involved", case.get("lumbar_involved"))
+    lumbar_count = out["lesion_count_lumbar"]
+    if lumbar is None and lumbar_count is not None:
+        lumbar = 1.0 if lumbar_count > 0 else 0.0
+    elif lumbar is not None and lumbar_count is not None and lumbar != (lumbar_count > 0):
+        raise ValueError(f"lumbar_involved {lumbar:g} contradicts lesion_count_lumbar "
+                         f"{lumbar_count:g}.")
+    elif lumbar == 0.0 and lumbar_count is None:
+        out["lesion_count_lumbar"] = 0.0
+    out["lumbar_involved"] = lumbar
 
     for key in ("high_intensity_ratio", "max_level_high_intensity_ratio", "age", "ecog",
                 "pathologic_fracture", "neurologic_deficit", "prior_radiotherapy",
                 "analgesic_step"):
         out[key] = _number(key, case.get(key))
 
-    sins = _number("sins_total", case.get("sins_total"))
-    if sins is None:
-        parts = [case.get(f"sins_{p}") for p in
-                 ("location", "pain", "bone_lesion", "alignment", "collapse", "posterolateral")]
-        if not any(_is_missing(p) for p in parts):
-            sins = float(sum(_number("sins component", p) for p in parts))  # type: ignore[misc]
-    out["sins_total"] = sins
+    out["sins_total"] = _sins(case)
     out["bilsky_grade"] = bilsky_to_ordinal(case.get("bilsky_grade"))
 
     ordered = {name: out[name] for name in FEATURE_NAMES}

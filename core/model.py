@@ -1092,13 +1092,43 @@ def _major_minor(version: str) -> tuple[int, ...]:
     return tuple(int(g) for g in match.groups()) if match else ()
 
 
+def _artifact_sklearn_versions(blob: bytes) -> set[str]:
+    """The ``_sklearn_version`` stamps scikit-learn left in a skops file's schema.
+
+    Read from ``schema.json`` without constructing anything; an unreadable file gives an
+    empty set (the skops checks that follow refuse it with their own message).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(blob)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError):
+        return set()
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stamp = node.get("_sklearn_version")
+            if isinstance(stamp, dict) and isinstance(stamp.get("content"), str):
+                try:
+                    found.add(str(json.loads(stamp["content"])))
+                except ValueError:
+                    found.add(stamp["content"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
+
+
 def load_model(path: str | Path | None = None) -> TrainedModel:
     """Load a model folder (default ``models/demo``), cached per path and file mtimes.
 
     Checks, in order: the card exists and lists the current feature set; it was
     trained with the installed scikit-learn major.minor; the files match the card's
-    SHA-256; ``model.skops`` holds no type outside :data:`TRUSTED_TYPES` (checked with
-    ``skops.io.get_untrusted_types`` before anything is constructed).
+    SHA-256; the ``_sklearn_version`` stamps inside ``model.skops`` have the installed
+    major.minor too; ``model.skops`` holds no type outside :data:`TRUSTED_TYPES` (checked
+    with ``skops.io.get_untrusted_types`` before anything is constructed). Only the newest
+    files of a folder stay cached.
 
     Raises
     ------
@@ -1140,6 +1170,12 @@ def load_model(path: str | Path | None = None) -> TrainedModel:
     if (expected.get(MODEL_FILE) != sha256_bytes(blob)
             or expected.get(BACKGROUND_FILE) != sha256_bytes(background_bytes)):
         raise ValueError(f"{folder} files do not match the checksums in {CARD_FILE}.")
+    # The card is plain JSON; the stamps inside model.skops are what scikit-learn unpickles.
+    for pickled_with in sorted(_artifact_sklearn_versions(blob)):
+        if _major_minor(pickled_with) != _major_minor(sklearn.__version__):
+            raise ValueError(
+                f"{files[0]} was written by scikit-learn {pickled_with} but "
+                f"{sklearn.__version__} is installed; retrain it with: {retrain}")
     try:
         untrusted = sio.get_untrusted_types(data=blob)
     except Exception as exc:  # a corrupt or foreign zip
@@ -1158,6 +1194,8 @@ def load_model(path: str | Path | None = None) -> TrainedModel:
         raise ValueError(f"{files[2]} does not have the expected columns.")
     model = TrainedModel(pipeline=pipeline, card=card, background=background, path=folder)
     with _CACHE_LOCK:
+        for stale in [k for k in _CACHE if k[0] == key[0]]:  # older files of this folder
+            del _CACHE[stale]
         _CACHE[key] = model  # type: ignore[index]
     return model
 

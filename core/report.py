@@ -54,6 +54,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Waterfall rows shown individually; the remaining features are summed into one row.
 WATERFALL_MAX_ROWS = 10
 WATERFALL_ROW_MM = 5.5  # PDF row height of the waterfall
+#: Most wrapped lines one PDF table cell may take (fpdf2 refuses a row taller than a page);
+#: longer text is cut and marked, the HTML report keeps it whole.
+PDF_CELL_MAX_LINES = 40
+PDF_TRUNCATED = " ... [truncated; the HTML report has the full text]"
 
 CATEGORY_ORDER: tuple[str, ...] = ("mild", "moderate", "severe")
 _CATEGORY_RGB: dict[str, tuple[int, int, int]] = {
@@ -1023,6 +1027,25 @@ def build_report_pdf(
         pdf.set_font(family, "", 8.5)
         pdf.set_fill_color(255, 255, 255)
         n = len(rows[0])
+        col_w = list(widths) if widths is not None else [full_w / n] * n
+
+        def fit(text: str, width: float) -> str:
+            """``text`` cut to :data:`PDF_CELL_MAX_LINES` wrapped lines (estimated)."""
+            avail = max(width - 2.4, 4.0)
+            kept: list[str] = []
+            used = 0
+            for line in text.split("\n"):
+                # 1.25: margin for word wrapping, which leaves lines part-empty
+                need = max(1, math.ceil(1.25 * pdf.get_string_width(line) / avail))
+                if used + need > PDF_CELL_MAX_LINES:
+                    room = PDF_CELL_MAX_LINES - used - 1
+                    if room > 0:
+                        kept.append(line[:max(0, len(line) * room // need)])
+                    return "\n".join(kept).rstrip() + clean(PDF_TRUNCATED)
+                kept.append(line)
+                used += need
+            return text
+
         align = ["RIGHT" if i in numeric else "LEFT" for i in range(n)]
         with pdf.table(col_widths=widths, width=full_w if widths is None else sum(widths),
                        align="LEFT", text_align=align, first_row_as_headings=bool(header),
@@ -1031,13 +1054,13 @@ def build_report_pdf(
                        padding=(0.6, 1.2)) as tab:
             if header:
                 head = tab.row()
-                for h in header:
-                    head.cell(clean(h))
+                for h, w in zip(header, col_w, strict=False):
+                    head.cell(fit(clean(h), w))
             for i, r in enumerate(rows):
                 row = tab.row()
                 style = FontFace(emphasis="BOLD") if bold_last and i == len(rows) - 1 else None
-                for c in r:
-                    row.cell(clean(c), style=style)
+                for c, w in zip(r, col_w, strict=False):
+                    row.cell(fit(clean(c), w), style=style)
         pdf.ln(1.5)
         pdf.set_font(family, "", 9)
 

@@ -24,11 +24,12 @@ where ``bilsky_grade`` is the model's 0-5 code (``4`` = grade 2, ``5`` = grade 3
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.features import FEATURE_NAMES, features_from_case, ordinal_to_bilsky
+from core.features import FEATURE_NAMES, FEATURES_BY_NAME, features_from_case, ordinal_to_bilsky
 
 Urgency = Literal["routine", "soon", "urgent"]
 URGENCY_ORDER: tuple[str, ...] = ("routine", "soon", "urgent")
@@ -175,12 +176,13 @@ class TierDecision:
 class Condition:
     """``field op value`` on a parsed input (see :func:`core.features.features_from_case`).
 
-    ``op`` is ``"eq"``, ``"ge"`` or ``"between"`` (inclusive, ``value = (low, high)``).
-    A missing input never matches.
+    ``op`` is ``"eq"``, ``"ge"``, ``"between"`` (inclusive, ``value = (low, high)``) or
+    ``"range"`` (half-open ``low <= x < high``, so that adjacent bands leave no gap for a
+    non-integer value). A missing input never matches.
     """
 
     field: str
-    op: Literal["eq", "ge", "between"]
+    op: Literal["eq", "ge", "between", "range"]
     value: float | tuple[float, float]
     description: str
 
@@ -193,6 +195,8 @@ class Condition:
         if self.op == "ge":
             return x >= self.value  # type: ignore[operator]
         low, high = self.value  # type: ignore[misc]
+        if self.op == "range":
+            return low <= x < high
         return low <= x <= high
 
 
@@ -316,7 +320,7 @@ CONDITIONAL_RULES: tuple[ConditionalRule, ...] = (
 OVERRIDE_RULES: tuple[OverrideRule, ...] = (
     OverrideRule(
         "sins_potentially_unstable",
-        Condition("sins_total", "between", (7.0, 12.0), "SINS 7-12: potentially unstable"),
+        Condition("sins_total", "range", (7.0, 13.0), "SINS 7-12: potentially unstable"),
         "soon",
         "Surgical consultation: potentially unstable spine (SINS 7-12).",
         SINS_2010,
@@ -358,6 +362,41 @@ def _shown(field: str, value: float) -> str:
     if field in ("neurologic_deficit", "pathologic_fracture"):
         return f"{field} = {'yes' if value else 'no'}"
     return f"{field} = {value:g}"
+
+
+#: Inputs that must be 0 or 1 / a whole 0-5 Bilsky code for the rules to read them.
+_WHOLE_INPUTS: frozenset[str] = frozenset(
+    {"neurologic_deficit", "pathologic_fracture", "bilsky_grade"})
+
+
+def _rule_input(name: str, value: object) -> float | None:
+    """One parsed feature as the rules read it: None for missing (``None`` or NaN).
+
+    Raises
+    ------
+    ValueError
+        For a non-number, a value outside the feature's range, or a yes/no or Bilsky code
+        that is not whole (a deficit of 0.5 would fire no rule).
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        value = float(value)
+    try:
+        if isinstance(value, str):
+            raise TypeError
+        number = float(value)  # type: ignore[arg-type]  # numbers and numpy scalars
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {value!r} is not a number; parse raw cases with "
+                         "decide_tier.") from None
+    if math.isnan(number):
+        return None
+    spec = FEATURES_BY_NAME[name]
+    if not spec.min_value <= number <= spec.max_value or (
+            name in _WHOLE_INPUTS and not number.is_integer()):
+        raise ValueError(f"{name} = {number:g} is not a valid value "
+                         f"({spec.min_value:g}-{spec.max_value:g}, {spec.unit}).")
+    return number
 
 
 def decide_tier(category: str, clinical: Mapping[str, object]) -> TierDecision:
@@ -405,12 +444,14 @@ def decide_tier_from_features(category: str,
     Raises
     ------
     ValueError
-        For an unknown category or an unknown feature name.
+        For an unknown category, an unknown feature name or a value the rules cannot read
+        (not a number, out of range, a non-whole yes/no or Bilsky code). ``None`` and NaN
+        mean missing.
     """
     unknown = sorted(set(features) - set(FEATURE_NAMES))
     if unknown:
         raise ValueError(f"unknown feature {unknown[0]!r}; expected core.features names.")
-    inputs = {name: features.get(name) for name in FEATURE_NAMES}
+    inputs = {name: _rule_input(name, features.get(name)) for name in FEATURE_NAMES}
     rule = next((r for r in TIER_RULES if r.category == category), None)
     if rule is None:
         known = ", ".join(r.category for r in TIER_RULES)

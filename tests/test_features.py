@@ -102,3 +102,97 @@ def test_numeric_bilsky_means_grade_not_code(value: object, code: float) -> None
 def test_ambiguous_or_unknown_numeric_bilsky_refused(value: object) -> None:
     with pytest.raises(ValueError, match="bilsky_grade"):
         bilsky_to_ordinal(value)
+
+
+# ------------------------------------------------------------- review: silent wrong numbers
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("sins_total", 12.5), ("lesion_count_lumbar", 2.5), ("involved_levels", 3.7),
+    ("neurologic_deficit", 0.5), ("ecog", 1.5), ("analgesic_step", 2.2),
+])
+def test_counts_ordinals_and_binaries_must_be_whole(key: str, value: float) -> None:
+    # SINS 12.5 used to fall between the 7-12 and >= 13 overrides; a deficit of 0.5 fired
+    # nothing. Such values are typos, not measurements.
+    with pytest.raises(ValueError, match=f"{key} .*whole number"):
+        features_from_case({key: value})
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("sins_total", "yes"), ("lesion_count_lumbar", True), ("ecog", "no"), ("age", "y"),
+])
+def test_yes_no_words_only_for_yes_no_features(key: str, value: object) -> None:
+    with pytest.raises(ValueError, match=key):
+        features_from_case({key: value})
+
+
+def test_yes_no_features_still_accept_words_and_booleans() -> None:
+    got = features_from_case({"neurologic_deficit": "Yes", "pathologic_fracture": False,
+                              "prior_radiotherapy": 1, "lumbar_involved": "n"})
+    assert (got["neurologic_deficit"], got["pathologic_fracture"]) == (1.0, 0.0)
+    assert (got["prior_radiotherapy"], got["lumbar_involved"]) == (1.0, 0.0)
+
+
+def test_sins_total_conflicting_with_its_components_is_refused() -> None:
+    parts = {"sins_location": 3, "sins_pain": 3, "sins_bone_lesion": 2, "sins_alignment": 2,
+             "sins_collapse": 2, "sins_posterolateral": 1}  # = 13 (unstable)
+    assert features_from_case(parts)["sins_total"] == 13.0
+    assert features_from_case({**parts, "sins_total": 13})["sins_total"] == 13.0
+    with pytest.raises(ValueError, match=r"sins_total 6 .*components.*13"):
+        features_from_case({**parts, "sins_total": 6})
+
+
+@pytest.mark.parametrize(("component", "value"), [
+    ("sins_alignment", 1), ("sins_pain", 2), ("sins_location", 9), ("sins_collapse", -1),
+])
+def test_sins_components_take_published_points_only(component: str, value: int) -> None:
+    parts = {"sins_location": 0, "sins_pain": 0, "sins_bone_lesion": 0, "sins_alignment": 0,
+             "sins_collapse": 0, "sins_posterolateral": 0, component: value}
+    with pytest.raises(ValueError, match=component):
+        features_from_case(parts)
+
+
+@pytest.mark.parametrize(("case", "match"), [
+    ({"lesion_count": 2, "lesion_count_by_region": {"cervical": 0, "thoracic": 3, "lumbar": 4,
+                                                    "sacral": 0}}, "lesion_count 2 .*7"),
+    ({"lesion_count": 2, "lesion_count_thoracic": 5}, "lesion_count 2 .*5"),
+    ({"lesion_count": 3, "involved_levels": 5}, "involved_levels 5 .*lesion_count 3"),
+    ({"lesion_count": 0, "involved_levels": ["L1"]}, "involved_levels 1 .*lesion_count 0"),
+    ({"lesion_count": 4, "involved_levels": 0}, "involved_levels 0 .*lesion_count 4"),
+    ({"lesion_count_lumbar": 3, "lumbar_involved": False}, "lumbar_involved"),
+    ({"lesion_count_lumbar": 0, "lumbar_involved": 1}, "lumbar_involved"),
+])
+def test_contradictory_imaging_counts_are_refused(case: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        features_from_case(case)
+
+
+def test_partial_region_mapping_means_missing_not_zero() -> None:
+    got = features_from_case({"lesion_count_by_region": {"lumbar": 3}})
+    assert got["lesion_count_lumbar"] == 3.0
+    assert got["lesion_count_thoracic"] is None and got["lesion_count_cervical"] is None
+    assert got["lesion_count"] is None  # not 3: the other regions are unknown
+
+
+def test_zero_lesions_implies_zero_per_region_and_no_involved_level() -> None:
+    got = features_from_case({"lesion_count": 0})
+    assert [got[f"lesion_count_{r}"] for r in ("cervical", "thoracic", "lumbar", "sacral")] \
+        == [0.0] * 4
+    assert got["involved_levels"] == 0.0 and got["lumbar_involved"] == 0.0
+    assert features_from_case({"lumbar_involved": 0})["lesion_count_lumbar"] == 0.0
+
+
+def test_involved_level_names_are_counted_once() -> None:
+    assert features_from_case({"involved_levels": ["L1", "L1", "L2"]})["involved_levels"] == 2.0
+
+
+def test_region_mapping_must_be_a_mapping() -> None:
+    with pytest.raises(ValueError, match="lesion_count_by_region"):
+        features_from_case({"lesion_count_by_region": [0, 3, 4, 0]})
+
+
+def test_sins_points_match_the_clinical_schema() -> None:
+    from core.clinical import SINS_POINTS
+    from core.features import SINS_COMPONENT_POINTS
+
+    assert SINS_COMPONENT_POINTS == SINS_POINTS

@@ -463,3 +463,102 @@ def test_canonical_skops_loads_like_skops(trained: cm.TrainedModel, tmp_path: Pa
     X = _rows(10, seed=1)
     np.testing.assert_array_equal(back.predict_proba(X), trained.pipeline.predict_proba(X))
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+# ------------------------------------------------------------ review: loading edge cases
+
+
+def _with_sklearn_version(blob: bytes, version: str) -> bytes:
+    """``blob`` with every ``_sklearn_version`` in its schema set to ``version``."""
+    import io
+    import zipfile
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            stamp = node.get("_sklearn_version")
+            if isinstance(stamp, dict):
+                stamp["content"] = json.dumps(version)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    src = zipfile.ZipFile(io.BytesIO(blob))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "schema.json":
+                schema = json.loads(data)
+                walk(schema)
+                data = json.dumps(schema).encode()
+            dst.writestr(info, data)
+    return out.getvalue()
+
+
+def test_refuses_artifact_pickled_by_other_sklearn_even_if_card_agrees(
+        tmp_path: Path, trained: cm.TrainedModel) -> None:
+    # The card is plain JSON (it holds the checksums); the version inside model.skops is
+    # what scikit-learn actually unpickles, so it is checked too.
+    folder = cm.save(trained, tmp_path / "m")
+    blob = _with_sklearn_version((folder / cm.MODEL_FILE).read_bytes(), "1.4.2")
+    assert b"1.4.2" in blob
+    (folder / cm.MODEL_FILE).write_bytes(blob)
+    _doctor(folder, lambda c: c["artifacts"].__setitem__(cm.MODEL_FILE, cm.sha256_bytes(blob)))
+    with pytest.raises(ValueError, match=r"scikit-learn 1\.4\.2.*retrain it with"):
+        cm.load_model(folder)
+
+
+def test_model_cache_keeps_one_entry_per_folder(tmp_path: Path,
+                                                trained: cm.TrainedModel) -> None:
+    # A long-running app reloads after every retrain; stale models must not pile up.
+    folder = cm.save(trained, tmp_path / "m")
+    key_path = str(folder.resolve())
+    card_file = folder / cm.CARD_FILE
+    for i in range(3):
+        os.utime(card_file, ns=(card_file.stat().st_atime_ns,
+                                card_file.stat().st_mtime_ns + (i + 1) * 10**9))
+        cm.load_model(folder)
+    assert sum(1 for k in cm._CACHE if k[0] == key_path) == 1
+
+
+@st.composite
+def _raw_case_and_region(draw: st.DrawFn) -> tuple[dict, str]:
+    regions = ("cervical", "thoracic", "lumbar", "sacral")
+    region = draw(st.sampled_from(regions))
+    counts = {r: draw(st.one_of(st.none(), st.integers(0, 15))) for r in regions}
+    counts[region] = counts[region] or 0  # from "unknown" to a value is not adding a lesion
+    case: dict = {f"lesion_count_{r}": c for r, c in counts.items()}
+    if draw(st.booleans()):
+        complete = all(c is not None for c in counts.values())
+        case["lesion_count"] = (sum(c or 0 for c in counts.values())
+                                + (0 if complete else draw(st.integers(0, 5))))
+    case["high_intensity_ratio"] = draw(st.one_of(st.none(), st.floats(0, 1)))
+    case["sins_total"] = draw(st.one_of(st.none(), st.integers(0, 18)))
+    return case, region
+
+
+@settings(max_examples=200, deadline=None)
+@given(_raw_case_and_region())
+def test_adding_a_lesion_to_a_raw_case_never_lowers_pain(demo_model: cm.TrainedModel,
+                                                         sample: tuple) -> None:
+    """Through features_from_case's derivations (total, lumbar flag) and imputation."""
+    from core.features import features_from_case
+
+    case, region = sample
+    key = f"lesion_count_{region}"
+    after_case = {**case, key: case[key] + 1}
+    if "lesion_count" in case:
+        after_case["lesion_count"] = case["lesion_count"] + 1
+    before = cm.predict(demo_model, features_from_case(case))
+    after = cm.predict(demo_model, features_from_case(after_case))
+    assert after.probabilities["severe"] >= before.probabilities["severe"] - 1e-12
+    assert after.expected_vas >= before.expected_vas - 1e-12
+
+
+@settings(max_examples=100, deadline=None)
+@given(_raw_case_and_region())
+def test_adding_a_lesion_never_lowers_pain_trained_model(trained: cm.TrainedModel,
+                                                         sample: tuple) -> None:
+    test_adding_a_lesion_to_a_raw_case_never_lowers_pain.hypothesis.inner_test(trained, sample)

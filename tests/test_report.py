@@ -412,3 +412,29 @@ def test_flat_table_metrics_without_levels() -> None:
     assert "<tr><td>HI ratio (worst level)</td><td>40.0%</td></tr>" in section
     pdf_text = " ".join(_pdf_pages(build_report_pdf(make_context(metrics=metrics))))
     assert "lumbar 3" in pdf_text and "12.5%" in pdf_text
+
+
+# ------------------------------------------------------------ review: PDF robustness
+
+
+@pytest.mark.parametrize("unicode_font", [True, False], ids=["dejavu", "core-font"])
+def test_pdf_survives_a_cell_taller_than_a_page(unicode_font: bool) -> None:
+    # fpdf2 raises "row ... too high ... single page" for a table cell taller than a page
+    # (a pasted clinical note, a long provenance value); the PDF shortens such cells, the
+    # HTML keeps them whole.
+    note = "pain since March " * 900
+    lines = "\n".join(f"line {i}" for i in range(400))
+    levels = [{"level": f"T{i}", "region": "thoracic", "vertebra_volume_ml": 20.0 + i,
+               "high_intensity_volume_ml": 1.0, "high_intensity_ratio": 0.05,
+               "lesion_count": 1} for i in range(25)]
+    ctx = make_context(clinical={"notes": note, "history": lines},
+                       metrics={"levels": levels, "lesion_count": 25},
+                       provenance={"input_sha256": "ab" * 32, "parameters": {"note": "x" * 9000}},
+                       tier={"tier": "2", "overrides": [{"rule": "r", "reason": "why " * 2000,
+                                                         "urgency": "soon", "action": "a",
+                                                         "reference": "ref"}]})
+    data = build_report_pdf(ctx, unicode_font=unicode_font)
+    text = " ".join(_pdf_pages(data))
+    assert "T24" in text and "truncated" in text
+    assert all(NOTICE_HEAD in page for page in _pdf_pages(data))
+    assert note.strip() in build_report_html(ctx)

@@ -220,3 +220,47 @@ def test_no_lesion_measured_asks_to_confirm_the_source(count: object, fires: boo
     decision = ct.decide_tier("moderate", {**SAFE, "lesion_count": count})
     texts = [r.text for r in decision.recommendations]
     assert any(t.startswith("No metastatic lesion was measured") for t in texts) == fires
+
+
+# ------------------------------------------------------ review: feature-vector edge cases
+
+
+@pytest.mark.parametrize(("sins", "expected"), [
+    (6.9, set()), (7.0, {"sins_potentially_unstable"}), (12.0, {"sins_potentially_unstable"}),
+    (12.5, {"sins_potentially_unstable"}), (12.99, {"sins_potentially_unstable"}),
+    (13.0, {"sins_unstable"}),
+])
+def test_sins_bands_leave_no_gap_for_a_feature_vector(sins: float, expected: set[str]) -> None:
+    # A what-if vector may carry a non-integer SINS; 12.5 used to fire no override at all.
+    decision = ct.decide_tier_from_features("mild", {"sins_total": sins, "bilsky_grade": 0.0,
+                                                     "neurologic_deficit": 0.0})
+    assert fired(decision) == expected
+
+
+@pytest.mark.parametrize("missing", [float("nan"), None])
+def test_nan_safety_input_is_reported_missing(missing: object) -> None:
+    # pandas rows carry NaN, not None: a NaN SINS was neither checked nor reported missing.
+    decision = ct.decide_tier_from_features(
+        "mild", {"sins_total": missing, "bilsky_grade": missing, "neurologic_deficit": missing})
+    assert decision.overrides == ()
+    assert decision.missing_safety_inputs == ("sins_total", "bilsky_grade",
+                                              "neurologic_deficit")
+
+
+@pytest.mark.parametrize(("features", "match"), [
+    ({"neurologic_deficit": 0.5}, "neurologic_deficit"),
+    ({"bilsky_grade": 4.5}, "bilsky_grade"),
+    ({"bilsky_grade": 6.0}, "bilsky_grade"),
+    ({"sins_total": 19.0}, "sins_total"),
+    ({"neurologic_deficit": "unknown"}, "neurologic_deficit"),
+])
+def test_feature_vector_path_refuses_values_the_rules_cannot_read(features: dict,
+                                                                  match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ct.decide_tier_from_features("mild", features)
+
+
+@pytest.mark.parametrize("value", ["unknown", "not assessed", "?"])
+def test_unknown_deficit_text_is_refused_not_read_as_no(value: str) -> None:
+    with pytest.raises(ValueError, match="neurologic_deficit"):
+        ct.decide_tier("mild", {**SAFE, "neurologic_deficit": value})
