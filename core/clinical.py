@@ -31,8 +31,8 @@ ecog                               column    whole number 0-4, blank = missing
 analgesic_step                     column    WHO analgesic ladder step, whole number 0-3
                                              (0 = none), blank = missing
 bone_modifying_agent,              column    yes/no: ``true``/``false``, ``yes``/``no``,
-prior_radiotherapy,                          ``y``/``n``, ``1``/``0`` (any letter case), Excel
-pathologic_fracture,                         TRUE/FALSE; blank = missing
+prior_radiotherapy,                          ``y``/``n``, ``1``/``0`` (also ``1.0``/``0.0``; any
+pathologic_fracture,                         letter case), Excel TRUE/FALSE; blank = missing
 neurologic_deficit
 sins_location                      no        SINS points 0, 1, 2, 3
 sins_pain                          no        0, 1, 3
@@ -63,7 +63,10 @@ Bilsky et al., J Neurosurg Spine 2010;13:324-328. Imaging columns use the
 
 Nothing is rounded or coerced: ``7.5`` for ``ecog`` is an error, not 8. A whole number
 written with a zero decimal (``2.0``, as spreadsheets export it) counts as that whole
-number. The only filled-in values are the documented defaults (``primary_tumor`` =
+number. Numbers and dates use ASCII digits only (full-width or other scripts' digits are
+errors). Spellings of "missing" (``NA``, ``n/a``, ``nan``, ``null``, ``none``, ...) are
+errors in every column, including ``patient_id`` and ``primary_tumor``: leave the cell
+blank instead. The only filled-in values are the documented defaults (``primary_tumor`` =
 ``"breast"``, ``synthetic`` = no) and ``sins_total`` computed from complete components.
 Text is normalised, not changed: surrounding spaces are stripped, ``sex`` is written in
 its canonical case, ``primary_tumor`` and ``bilsky_grade`` in lower case.
@@ -79,7 +82,9 @@ Row numbers
 the first data row is row 2 (for CSV, record *k* after the header is row *k* + 1; blank
 lines count as rows, as a spreadsheet shows them, and are otherwise ignored; for Excel it
 is the worksheet's own row number). File-level problems (unreadable encoding, empty file,
-missing or unknown columns) raise ``ValueError`` instead: no row can be trusted then.
+missing or unknown columns, a workbook that unpacks to more than
+:data:`MAX_XLSX_UNPACKED_BYTES` or whose used range exceeds :data:`MAX_XLSX_CELLS`)
+raise ``ValueError`` instead: no row can be trusted then.
 """
 
 from __future__ import annotations
@@ -176,6 +181,11 @@ NUMERIC_COLUMNS: tuple[str, ...] = tuple(
 )
 
 MAX_TABLE_BYTES = 50 * 1024 * 1024
+#: A workbook whose parts unpack to more than this is refused (zip bombs).
+MAX_XLSX_UNPACKED_BYTES = 4 * MAX_TABLE_BYTES
+#: A worksheet whose used range (rows x columns) exceeds this is refused: reading it
+#: would walk every cell of the range even when it is almost empty.
+MAX_XLSX_CELLS = 5_000_000
 EARLIEST_STUDY_DATE = dt.date(1990, 1, 1)
 MAX_AGE = 90
 ROW_COLUMN = "(row)"  # RowError.column for problems with the row's shape
@@ -186,11 +196,18 @@ _DATE_INSIDE = re.compile(
     r"|(0[1-9]|[12]\d|3[01])[-_.](0[1-9]|1[0-2])[-_.](19|20)\d\d"
 )
 _ID_NUMBER = re.compile(r"\d{9,}|\d{3}[-.]\d{2}[-.]\d{4}|\d{3}[-.]\d{3}[-.]\d{4}")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
-_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})([ T]00:00(:00(\.0+)?)?)?$")
+# ASCII digits only: "\uff15" (full-width 5) or Arabic-Indic digits are not silently read.
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})([ T]00:00(:00(\.0+)?)?)?$", re.ASCII)
 _TUMOR = re.compile(r"^[a-z][a-z0-9 ()/+,.'-]{0,63}$")
 _TRUE = frozenset({"true", "yes", "y", "1"})
 _FALSE = frozenset({"false", "no", "n", "0"})
+#: Spellings of "missing" (pandas' default NA strings and common others, lower case):
+#: refused in text columns, where they would otherwise pass as a code or tumour name.
+_NA_MARKERS = frozenset({
+    "na", "n/a", "n.a.", "nan", "-nan", "nat", "null", "none", "nil", "missing",
+    "#n/a", "#na", "<na>",
+})
 
 
 @dataclass(frozen=True)
@@ -290,6 +307,10 @@ def _parse_patient_id(value: object) -> str:
         number = _decimal(value)
         if number is not None and number == number.to_integral_value():
             value = str(int(number))
+    if isinstance(value, str) and value.lower() in _NA_MARKERS:
+        raise ValueError(
+            f"{_show(value)} is a missing-value marker, not a pseudonymous code"
+        )
     if not isinstance(value, str) or not _PATIENT_ID.match(value):
         raise ValueError(
             f"{_show(value)} is not a pseudonymous code (start with a letter or digit; use "
@@ -349,6 +370,11 @@ def _parse_sex(value: object) -> str:
 
 def _parse_tumor(value: object) -> str:
     text = value.lower() if isinstance(value, str) else None
+    if text in _NA_MARKERS:
+        raise ValueError(
+            f"{_show(value)} is a missing-value marker; write the tumour name (or "
+            "'unknown'), or leave the cell blank for the default 'breast'"
+        )
     if text is None or not _TUMOR.match(text):
         raise ValueError(
             f"{_show(value)} is not a tumour name (a letter first, then letters, digits, "
@@ -379,6 +405,9 @@ def _parse_bool(value: object) -> bool:
             return True
         if text in _FALSE:
             return False
+        number = _decimal(text)  # "1.0" / "0.0", as Excel's 1.0 / 0.0 cells are read
+        if number is not None and number in (0, 1):
+            return bool(number)
     raise ValueError(f"{_show(value)} is not yes/no (true, false, yes, no, y, n, 1 or 0)")
 
 
@@ -853,10 +882,27 @@ def _xlsx_records(data: bytes, name: str) -> list[tuple[int, list[object]]]:
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
+        # Declared sizes bound what zipfile will inflate, so this is a real limit.
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ValueError(f"{name} is not a readable .xlsx workbook ({exc}).") from None
+    if unpacked > MAX_XLSX_UNPACKED_BYTES:
+        raise ValueError(
+            f"{name} unpacks to more than {MAX_XLSX_UNPACKED_BYTES // 2**20} MB; "
+            "save the table as CSV UTF-8."
+        )
+    try:
         book = load_workbook(io.BytesIO(data), read_only=False, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, InvalidFileException) as exc:
         raise ValueError(f"{name} is not a readable .xlsx workbook ({exc}).") from None
     sheet = book.worksheets[0]
+    if sheet.max_row * sheet.max_column > MAX_XLSX_CELLS:
+        raise ValueError(
+            f"{name} has cells up to row {sheet.max_row}, column {sheet.max_column} "
+            f"(more than {MAX_XLSX_CELLS:,} cells); delete the unused rows and columns "
+            "or save the table as CSV UTF-8."
+        )
     return [
         (index, list(cells))
         for index, cells in enumerate(sheet.iter_rows(min_row=1, values_only=True), start=1)
@@ -897,8 +943,9 @@ def load_clinical_table(
     Raises
     ------
     ValueError
-        For file-level problems: not UTF-8 / UTF-16, not a workbook, empty, no data
-        rows, missing required columns, unknown or duplicate columns.
+        For file-level problems: not UTF-8 / UTF-16, not a workbook, a workbook too
+        large once unpacked, empty, no data rows, missing required columns, unknown or
+        duplicate columns.
     FileNotFoundError
         When a path does not exist.
     """
@@ -1000,7 +1047,7 @@ def load_clinical_table(
 # --------------------------------------------------------------------------- export
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
-_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
 
 
 def neutralise_cell(text: str) -> str:
@@ -1012,7 +1059,7 @@ def neutralise_cell(text: str) -> str:
     (``-3``, ``+1.5``, ``-2e3``) is left alone: spreadsheets read it as that number,
     never as a formula.
     """
-    if _PLAIN_NUMBER.match(text):
+    if _PLAIN_NUMBER.fullmatch(text):
         return text
     stripped = text.lstrip(" ")
     if stripped.startswith(_FORMULA_START) or text.startswith(_FORMULA_START):

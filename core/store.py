@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from sqlalchemy import (
@@ -71,6 +72,7 @@ from sqlalchemy.orm import (
     relationship,
     sessionmaker,
 )
+from sqlalchemy.pool import StaticPool
 
 from core.clinical import (
     CLINICAL_COLUMNS,
@@ -364,14 +366,25 @@ def _check_actor(actor: object) -> str:
     return actor.strip()
 
 
+def _builtin(value: object) -> object:
+    """``json.dumps`` fallback: numpy scalars and arrays as Python numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 def _json_safe(value: object, what: str) -> Any:
     try:
-        return json.loads(json.dumps(value, allow_nan=False))
+        return json.loads(json.dumps(value, allow_nan=False, default=_builtin))
     except (TypeError, ValueError):
         raise ValueError(f"{what} is not JSON-serialisable (or holds NaN/infinity).") from None
 
 
 def _finite(value: object, what: str) -> float:
+    if isinstance(value, np.integer | np.floating):
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{what} {value!r} is not a number.")
     number = float(value)
@@ -501,8 +514,12 @@ class CaseStore:
         self.url: str = parsed.render_as_string(hide_password=True)
         if parsed.get_backend_name() == "sqlite":
             # Streamlit serves sessions from several threads; wait for a writer's lock.
+            # An in-memory database exists per connection: share one connection across
+            # threads (the default pool would give each thread its own empty database).
+            memory = parsed.database in (None, "", ":memory:")
             self.engine: Engine = create_engine(
-                parsed, connect_args={"check_same_thread": False, "timeout": 30})
+                parsed, connect_args={"check_same_thread": False, "timeout": 30},
+                **({"poolclass": StaticPool} if memory else {}))
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(parsed, pool_pre_ping=True)

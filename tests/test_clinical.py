@@ -377,3 +377,92 @@ def test_as_cohort_frame_types():
     assert frame["pathologic_fracture"].tolist() == [None]
     assert frame["synthetic"].dtype == bool
     assert pd.isna(frame.loc[0, "bilsky_grade"])
+
+
+# ----------------------------------------------------------------- review: edge cases
+
+
+def _one_row(**cells: str) -> str:
+    base = {"patient_id": "P1", "study_date": "2024-01-02", "age": "60", "sex": "F",
+            "vas": "5", "ecog": "1", "analgesic_step": "1", "bone_modifying_agent": "no",
+            "prior_radiotherapy": "no", "pathologic_fracture": "no",
+            "neurologic_deficit": "no", "primary_tumor": ""}
+    base.update(cells)
+    return ",".join(base) + "\n" + ",".join(base.values()) + "\n"
+
+
+@pytest.mark.parametrize("marker", ["NA", "nan", "NULL", "None", "n/a", "N/A", "missing"])
+def test_missing_value_markers_are_not_taken_as_text_values(marker):
+    # "n/a" as a tumour name or "NA" as a patient code would be stored verbatim and turn
+    # into NaN in any pandas-based reader: refuse them, as every numeric column does.
+    tumour = load_clinical_table(_one_row(primary_tumor=marker).encode(), "x.csv")
+    assert [(e.row, e.column) for e in tumour.errors] == [(2, "primary_tumor")]
+    assert "missing-value marker" in tumour.errors[0].reason
+    if "/" not in marker:
+        pid = load_clinical_table(_one_row(patient_id=marker).encode(), "x.csv")
+        assert [(e.row, e.column) for e in pid.errors] == [(2, "patient_id")]
+        assert "missing-value marker" in pid.errors[0].reason
+    # A tumour of unknown primary is still a valid entry.
+    assert load_clinical_table(_one_row(primary_tumor="unknown").encode(), "x.csv").ok
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("vas", "\uff15"),  # full-width 5
+    ("age", "\u0666\u0660"),  # Arabic-Indic 60
+    ("ecog", "\u0661"),
+    ("study_date", "\uff12\uff10\uff12\uff14-01-02"),
+])
+def test_non_ascii_digits_are_refused_not_converted(column, value):
+    result = load_clinical_table(_one_row(**{column: value}).encode(), "x.csv")
+    assert [(e.row, e.column) for e in result.errors] == [(2, column)]
+
+
+def test_zero_decimal_yes_no_cells_match_excel_numbers():
+    # Excel 1.0 / 0.0 cells are accepted as yes/no; the same values in a CSV must be too
+    # (the module promises that 2.0 counts as 2); other numbers stay errors.
+    ok = load_clinical_table(_one_row(bone_modifying_agent="1.0",
+                                      prior_radiotherapy="0.0").encode(), "x.csv")
+    assert ok.errors == ()
+    assert ok.rows[["bone_modifying_agent", "prior_radiotherapy"]].values.tolist() == [
+        [True, False]]
+    bad = load_clinical_table(_one_row(bone_modifying_agent="0.5").encode(), "x.csv")
+    assert [(e.column, e.reason) for e in bad.errors] == [
+        ("bone_modifying_agent", "'0.5' is not yes/no (true, false, yes, no, y, n, 1 or 0)")]
+
+
+def test_workbook_with_a_far_away_cell_is_refused_quickly(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(HEADER.split(","))
+    sheet.append(["P1", "2024-01-02", 60, "F", 5, 1, 1, "no", "no", "no", "no"])
+    sheet.cell(row=1_000_000, column=200, value="stray")
+    path = tmp_path / "far.xlsx"
+    book.save(path)
+    with pytest.raises(ValueError, match=r"far\.xlsx has cells up to row 1000000"):
+        load_clinical_table(path)
+
+
+def test_workbook_that_unpacks_too_large_is_refused(tmp_path, monkeypatch):
+    import zipfile
+
+    from openpyxl import Workbook
+
+    import core.clinical as clinical
+
+    book = Workbook()
+    book.active.append(HEADER.split(","))
+    path = tmp_path / "bomb.xlsx"
+    book.save(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/media/padding.bin", b"\0" * 200_000)
+    monkeypatch.setattr(clinical, "MAX_XLSX_UNPACKED_BYTES", 100_000)
+    with pytest.raises(ValueError, match=r"^bomb\.xlsx unpacks to more than"):
+        load_clinical_table(path)
+
+
+def test_plain_number_exemption_is_exact():
+    assert neutralise_cell("-3") == "-3"
+    assert neutralise_cell("-3\n") == "'-3\n"
+    assert neutralise_cell("-\uff13") == "'-\uff13"  # full-width digit is not a number

@@ -386,3 +386,53 @@ def test_cli_import_cohort_ok_and_errors(data_dir, cohort, tmp_path):
     with CaseStore() as store:
         assert store.counts()["studies"] == len(cohort) + 1
         assert store.audit_log()["actor"].tolist() == ["cli-test", "cli"]
+
+
+# ----------------------------------------------------------------- review: edge cases
+
+
+def test_in_memory_database_is_shared_by_threads(data_dir):
+    # Streamlit serves a session from several threads; an in-memory URL (e.g.
+    # SPINEPAIN_DB_URL=sqlite://) must be one database, not one empty database per thread.
+    import threading
+
+    with CaseStore("sqlite://") as store:
+        study = store.save_case("P-0001", "2024-01-10", clinical={"vas": 3}, actor="dr-a")
+        seen: dict[str, object] = {}
+
+        def read() -> None:
+            try:
+                seen["patient"] = store.get_study(study).patient_id
+            except Exception as exc:  # reported below
+                seen["error"] = repr(exc)
+
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
+    assert seen == {"patient": "P-0001"}
+
+
+def test_numpy_scalars_are_stored_as_plain_json(data_dir):
+    with CaseStore() as store:
+        study = store.save_case(
+            "P-0001", "2024-01-10", clinical={"vas": np.float64(3), "ecog": np.int64(1)},
+            metrics={"lesion_count": np.int64(2), "lesion_count_cervical": np.int64(0),
+                     "lesion_count_thoracic": np.int64(2), "lesion_count_lumbar": 0,
+                     "lesion_count_sacral": 0, "involved_levels": np.int64(1),
+                     "high_intensity_ratio": np.float32(0.25),
+                     "max_level_high_intensity_ratio": np.float64(0.5)},
+            image_meta={"spacing_mm": np.array([1.0, 1.0, 2.0]), "modality": "MR"},
+            actor="dr-a")
+        store.record_prediction(study, {"category": "mild", "probabilities": {
+            "mild": np.float32(0.75), "moderate": np.float64(0.25)},
+            "expected_vas": np.float32(2.5), "features": {"vas": np.float64(3)}},
+            "v1", "dr-a")
+        record = store.get_study(study)
+        with pytest.raises(ValueError, match="NaN"):
+            store.record_prediction(study, {"category": "mild", "probabilities": {
+                "mild": 1.0}, "features": {"x": np.float64("nan")}}, "v1", "dr-a")
+    assert record.imaging["lesion_count"] == 2
+    assert record.imaging["high_intensity_ratio"] == 0.25
+    assert record.image_meta["spacing_mm"] == [1.0, 1.0, 2.0]
+    assert record.predictions[0]["probabilities"] == {"mild": 0.75, "moderate": 0.25}
+    assert record.predictions[0]["expected_vas"] == 2.5
