@@ -21,17 +21,18 @@ if scored.empty:
     st.stop()
 
 dates = scored["study_date"].dropna()
+state.default_date_range("cohort_dates", (dates.min().date(), dates.max().date()))
 with st.expander("Filters", expanded=True):
     f1, f2, f3 = st.columns([1.2, 1.4, 1.4])
     data_choice = f1.radio("Data", ("all", "synthetic", "site"), horizontal=True,
-                           key="cohort_data",
+                           key="cohort_data", persist_state=state.KEEP,
                            format_func={"all": "All", "synthetic": "SYNTHETIC only",
                                         "site": "Site (real) only"}.get)
-    period = f2.date_input("Study dates", value=(dates.min().date(), dates.max().date()),
-                           min_value=dt.date(1990, 1, 1), key="cohort_dates",
+    period = f2.date_input("Study dates", min_value=dt.date(1990, 1, 1), key="cohort_dates",
+                           persist_state=state.KEEP,
                            format="YYYY-MM-DD")
     regions = f3.multiselect("Lesions in region", ("cervical", "thoracic", "lumbar", "sacral"),
-                             key="cohort_region")
+                             key="cohort_region", persist_state=state.KEEP)
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
 frame = cohort.with_bins(cohort.apply_filter(scored, cohort.CohortFilter(
     data=data_choice, date_from=period[0] if period else None,

@@ -13,7 +13,7 @@ ss = st.session_state
 # ------------------------------------------------------------------ 1. image
 st.header("1 · Image")
 source_kind = st.radio("Image source", ("Demo image", "Upload files"), horizontal=True,
-                       key="newcase_source",
+                       key="newcase_source", persist_state=state.KEEP,
                        help="Demo images need no files: real public MRI (Spinal Cord Toolbox "
                             "testing data) or synthetic phantoms with metastases.")
 demo = None
@@ -25,6 +25,7 @@ if source_kind == "Demo image":
     else:
         by_id = {d.case_id: d for d in demos}
         chosen = st.selectbox("Demo image", list(by_id), key="newcase_demo_image",
+                              persist_state=state.KEEP,
                               format_func=lambda i: f"{i} — {by_id[i].title}")
         demo = by_id[chosen]
         if demo.real:
@@ -60,7 +61,7 @@ else:
             type=["nii", "gz", "nrrd", "mha"], key="newcase_vertebrae")
         uploads["convention"] = st.selectbox(
             "Label convention", ("verse", "totalsegmentator", "totalsegmentator_mr", "sct"),
-            key="newcase_convention",
+            key="newcase_convention", persist_state=state.KEEP,
             help="VerSe (1-7 C, 8-19 T, 20-25 L, 26 sacrum), TotalSegmentator CT 'total', "
                  "TotalSegmentator MR 'vertebrae_mr', or Spinal Cord Toolbox levels.")
         uploads["lesions"] = st.file_uploader(
@@ -70,6 +71,7 @@ else:
                "keeps a de-identified copy (pixels and geometry, no header text).")
 
 can_measure = demo is not None or uploads.get("image") is not None
+measure_error = None
 if st.button("Read and measure", type="primary", key="newcase_measure",
              disabled=not can_measure):
     with st.status("Reading and measuring…", expanded=True) as status:
@@ -87,12 +89,21 @@ if st.button("Read and measure", type="primary", key="newcase_measure",
                     lesion_src=as_source(uploads.get("lesions")),
                     convention=uploads.get("convention") or "verse", status=status)
         except (ValueError, FileNotFoundError) as exc:
-            status.update(label="Could not read or measure the image.", state="error")
-            c.show_error(exc)
+            status.update(label="Could not read or measure the image.", state="error",
+                          expanded=False)
+            measure_error = exc
+            # A failed new upload must not leave the previous image (and its
+            # prediction) on screen as if it belonged to the new files.
+            ss.pop("newcase_case", None)
+            ss.pop("newcase_saved", None)
         else:
             ss["newcase_case"] = measured
             ss.pop("newcase_saved", None)
             status.update(label="Image read and measured.", state="complete", expanded=False)
+
+if measure_error is not None:
+    # Outside the status box: inside, the reason was hidden in the collapsed box.
+    c.show_error(measure_error, "Could not read or measure the image:")
 
 measured = ss.get("newcase_case")
 if measured is not None:
@@ -110,7 +121,7 @@ if measured is not None:
             case_views.burden_summary(measured.metrics)
         with t2:
             c.chart(charts.spine_diagram(measured.metrics["levels"]),
-                            key="newcase_spine_diagram")
+                    key="newcase_spine_diagram", extra=charts.SPINE_EXTRA_PX)
     else:
         st.info("No vertebra label map: the image is shown without measurements. Imaging "
                 "features will come from a clinical table row, or be imputed by the model.")
@@ -118,7 +129,7 @@ if measured is not None:
 # ------------------------------------------------------------------ 2. clinical
 st.header("2 · Clinical findings")
 mode = st.radio("Enter clinical findings", ("Form", "Row from a clinical table"),
-                horizontal=True, key="newcase_clinical_mode")
+                horizontal=True, key="newcase_clinical_mode", persist_state=state.KEEP)
 if mode == "Form":
     record = forms.clinical_form("newcase")
     if record is not None:

@@ -24,7 +24,8 @@ labels = {int(r["study_id"]): state.study_label(r) for r in studies.to_dict(orie
 wanted = ss.get("board_study")
 if ss.get("report_study") not in labels:
     ss["report_study"] = int(wanted) if wanted in labels else next(iter(labels))
-study_id = st.selectbox("Study", list(labels), key="report_study", format_func=labels.get)
+study_id = st.selectbox("Study", list(labels), key="report_study",
+                        persist_state=state.KEEP, format_func=labels.get)
 
 with st.spinner("Building the report…"):
     files = c.run_safely(reporting.report_files, int(study_id),

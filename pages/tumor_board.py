@@ -20,22 +20,31 @@ if scored.empty:
 
 dates = scored["study_date"].dropna()
 first, last = dates.min().date(), dates.max().date()
+# Initial values through the session (they are kept across page switches).
+state.default_date_range("board_dates", (first, last))
+state.default_widget("board_synthetic", True)
+state.default_widget("board_images_only", False)
+state.default_widget("board_projection", True)
+tier_options = sorted(t for t in scored["tier"].dropna().unique())
+if ss.get("board_tier"):
+    ss["board_tier"] = [t for t in ss["board_tier"] if t in tier_options]
 with st.expander("Filters", expanded=True):
     f1, f2, f3 = st.columns(3)
     regions = f1.multiselect("Region of involvement", board.REGION_CHOICES,
-                             key="board_region",
+                             key="board_region", persist_state=state.KEEP,
                              help="Lesions in a region; or multiple / none / unknown.")
-    tiers = f2.multiselect("Tier", sorted(t for t in scored["tier"].dropna().unique()),
-                           key="board_tier")
+    tiers = f2.multiselect("Tier", tier_options, key="board_tier", persist_state=state.KEEP)
     categories = f3.multiselect("Predicted pain", ("mild", "moderate", "severe"),
-                                key="board_category")
+                                key="board_category", persist_state=state.KEEP)
     g1, g2, g3, g4 = st.columns([1.3, 1.3, 0.8, 0.8])
-    period = g1.date_input("Study dates", value=(first, last), min_value=dt.date(1990, 1, 1),
-                           key="board_dates", format="YYYY-MM-DD")
-    search = g2.text_input("Search pseudonymous ID", key="board_search",
+    period = g1.date_input("Study dates", min_value=dt.date(1990, 1, 1), key="board_dates",
+                           persist_state=state.KEEP,
+                           format="YYYY-MM-DD")
+    search = g2.text_input("Search pseudonymous ID", key="board_search", persist_state=state.KEEP,
                            placeholder="e.g. DEMO-IMG")
-    include_synthetic = g3.toggle("Include SYNTHETIC", value=True, key="board_synthetic")
-    images_only = g4.toggle("With images only", value=False, key="board_images_only")
+    include_synthetic = g3.toggle("Include SYNTHETIC", key="board_synthetic",
+                                  persist_state=state.KEEP)
+    images_only = g4.toggle("With images only", key="board_images_only", persist_state=state.KEEP)
 
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
 chosen_filter = board.BoardFilter(
@@ -45,7 +54,8 @@ chosen_filter = board.BoardFilter(
 shown = board.order_for_board(board.filter_studies(scored, chosen_filter))
 st.caption(f"{len(shown)} of {len(scored)} studies, most urgent first. Predictions use the "
            f"model in use ({state.active_model_dir().name}); SYNTHETIC rows are demo data.")
-st.dataframe(board.case_list_frame(shown), hide_index=True, key="board_table", height=260)
+st.dataframe(board.case_list_frame(shown), hide_index=True, key="board_table", height=260,
+             column_config=board.CASE_LIST_COLUMNS)
 if shown.empty:
     st.warning("No study matches the filters.")
     st.stop()
@@ -55,12 +65,15 @@ wanted = ss.pop("board_study_id", None)
 if wanted is not None and int(wanted) in options:
     ss["board_study"] = int(wanted)
 elif ss.get("board_study") not in options:
+    if wanted is not None:
+        st.info(f"Study {int(wanted)} is hidden by the filters above; clear them to present "
+                "it.", icon=":material/filter_alt:")
     ss["board_study"] = board.default_study(shown)
 labels = {int(r["study_id"]): state.study_label(r) for r in shown.to_dict(orient="records")}
 a, b = st.columns([3, 1])
-study_id = a.selectbox("Case to present", options, key="board_study",
+study_id = a.selectbox("Case to present", options, key="board_study", persist_state=state.KEEP,
                        format_func=lambda s: labels[s])
-big = b.toggle("Projection (large type)", value=True, key="board_projection")
+big = b.toggle("Projection (large type)", key="board_projection", persist_state=state.KEEP)
 st.divider()
 with c.core_errors("The case could not be shown:"):
     board.case_card(int(study_id), scored, big=big)

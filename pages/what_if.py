@@ -19,7 +19,8 @@ if ss.get(whatif.START_KEY) not in labels:
     ss[whatif.START_KEY] = whatif.BLANK
 
 top1, top2 = st.columns([3, 1])
-top1.selectbox("Start from", list(labels), key=whatif.START_KEY, format_func=labels.get,
+top1.selectbox("Start from", list(labels), key=whatif.START_KEY,
+               persist_state=state.KEEP, format_func=labels.get,
                on_change=whatif.reset, args=(store, model))
 top2.button("Reset to the starting case", key="whatif_reset", on_click=whatif.reset,
             args=(store, model), icon=":material/restart_alt:", width="stretch")

@@ -297,6 +297,9 @@ def test_new_case_bad_upload_is_one_sentence(env: Path) -> None:
     message = at.error[0].value
     assert "Traceback" not in message and message.count("\n") == 0
     assert "newcase_case" not in at.session_state
+    # The reason is shown on the page, not inside the collapsed status box.
+    assert message.startswith("Could not read or measure the image:")
+    assert not any(status.error for status in at.get("status")), "error hidden in status"
 
 
 def test_new_case_dicom_zip_series_choice_and_no_phi(env: Path) -> None:
@@ -453,6 +456,52 @@ def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
     at.segmented_control(key="whatif_neurologic_deficit").set_value("yes").run()
     assert_ok(at)
     assert any("neurologic deficit" in e.value.lower() for e in at.error)
+    # Override reasons name the feature by its label, never the raw feature name.
+    reasons = " ".join(e.value for e in at.error)
+    assert "Neurologic deficit = yes" in reasons
+    assert "neurologic_deficit" not in reasons
+
+
+def test_widget_values_survive_a_page_switch(env: Path) -> None:
+    """Tumor board filters and presented case, and the what-if inputs, are still there
+    after a visit to another page (Streamlit drops undrawn widgets' values otherwise)."""
+    studies = store().list_studies()
+    study_id = int(studies[studies["patient_id"] == "DEMO-IMG-04"]["study_id"].iloc[0])
+    at = open_page("tumor_board")
+    at.text_input(key="board_search").input("DEMO-IMG").run()
+    at.selectbox(key="board_study").set_value(study_id).run()
+    at.toggle(key="board_projection").set_value(False).run()
+    at.switch_page(PAGES["what_if"]).run()
+    at.selectbox(key="whatif_start").set_value(str(study_id)).run()
+    at.slider(key="whatif_lesion_count_lumbar").set_value(4).run()
+    at.switch_page(PAGES["home"]).run()
+    at.switch_page(PAGES["tumor_board"]).run()
+    assert_ok(at)
+    assert at.text_input(key="board_search").value == "DEMO-IMG"
+    assert at.selectbox(key="board_study").value == study_id
+    assert at.toggle(key="board_projection").value is False
+    at.switch_page(PAGES["what_if"]).run()
+    assert_ok(at)
+    assert at.selectbox(key="whatif_start").value == str(study_id)
+    assert at.slider(key="whatif_lesion_count_lumbar").value == 4
+    assert any(r["Feature"] == "Lumbar lesions" for r in
+               dataframe_with(at, "Feature").to_dict(orient="records"))
+
+
+def test_new_case_form_survives_a_page_switch_and_shows_not_recorded(env: Path) -> None:
+    at = open_page("new_case")
+    at.text_input(key="newcase_patient_id").input("SITE-0042")
+    at.selectbox(key="newcase_ecog").set_value(2)
+    at.button(key="newcase_clinical_submit").click().run()
+    assert_ok(at)
+    at.switch_page(PAGES["home"]).run()
+    at.switch_page(PAGES["new_case"]).run()
+    assert_ok(at)
+    assert at.text_input(key="newcase_patient_id").value == "SITE-0042"
+    assert at.selectbox(key="newcase_ecog").value == 2
+    # An optional choice left empty reads "not recorded" (a placeholder, value None).
+    sex = at.selectbox(key="newcase_sex")
+    assert sex.value is None and sex.proto.placeholder == "not recorded"
 
 
 # --------------------------------------------------------------------------- cohort
@@ -493,6 +542,8 @@ def test_model_card_shown(env: Path) -> None:
     assert card["version"] in html_text(at)
     metrics = dataframe_with(at, "Candidate")
     assert len(metrics) == len(card["selection"]["candidates"])
+    assert {"Balanced accuracy", "AUC macro"} <= set(metrics.columns)
+    assert not any("_" in str(col) for col in metrics.columns), list(metrics.columns)
     features = dataframe_with(at, "Unit")
     assert len(features) == len(card["features"])
     reliability = chart_rows(at, "Reliability")
@@ -632,6 +683,31 @@ def _scored_without_streamlit():
     frame["region_of_involvement"] = [region_of_involvement(r)
                                       for r in frame.to_dict(orient="records")]
     return frame
+
+
+def test_chart_layout_details() -> None:
+    """Legends and labels that used to collide or read as raw column names."""
+    from ui import charts
+
+    levels = [{"level": name, "region": "cervical", "vertebra_volume_ml": 1.0,
+               "high_intensity_volume_ml": 0.0, "high_intensity_ratio": 0.0,
+               "lesion_count": 0} for name in ("C2", "C3", "C4", "C5")]
+    spine = charts.spine_diagram(levels).to_dict()
+    legends = [layer["encoding"]["color"].get("legend") for layer in spine["layer"]
+               if "field" in layer.get("encoding", {}).get("color", {})]
+    assert legends and all(lg and lg["orient"] == "bottom" for lg in legends), legends
+    import pandas as pd
+
+    frame = pd.DataFrame({"bin": ["0", "1", "0", "1"], "vas": [1.0, 2.0, 3.0, 4.0]})
+    binned = charts.binned_pain(frame, bin_col="bin", title="t", bin_title="b").to_dict()
+    titles = {layer["encoding"]["y"].get("title") for layer in binned["layer"]
+              if "y" in layer["encoding"] and "field" in layer["encoding"]["y"]}
+    assert titles == {"Mean pain (VAS)"}, titles
+    delta = charts.delta_bars({"mild": -0.2, "moderate": 0.1, "severe": 0.1},
+                              title="d").to_dict()
+    aligns = sorted(layer["mark"].get("align", "") for layer in delta["layer"]
+                    if layer["mark"]["type"] == "text")
+    assert aligns == ["left", "right"]
 
 
 def test_viewer_physical_aspect_and_orientation() -> None:

@@ -174,6 +174,23 @@ def probability_chart_texts(page: Page, title: str = "Predicted pain category"
     return [(t or "").strip() for t in marks.all_text_contents()]
 
 
+def overlapping_text(page: Page, title: str) -> list[str]:
+    """Text marks of the chart titled ``title`` whose boxes overlap its legend."""
+    chart = page.locator('[data-testid="stVegaLiteChart"]').filter(
+        has=page.locator("svg text", has_text=title)).first
+    legend = chart.locator("g.role-legend").first.bounding_box()
+    assert legend is not None, f"the chart {title!r} has no legend"
+    hits = []
+    for mark in chart.locator("g.mark-text.role-mark text").all():
+        box = mark.bounding_box()
+        if box and box["width"] and not (
+                box["x"] + box["width"] <= legend["x"] or legend["x"] + legend["width"] <= box["x"]
+                or box["y"] + box["height"] <= legend["y"]
+                or legend["y"] + legend["height"] <= box["y"]):
+            hits.append(mark.inner_text())
+    return hits
+
+
 def model_version() -> str:
     card = json.loads((REPO / "models" / "demo" / "model_card.json").read_text("utf-8"))
     return str(card["version"])
@@ -254,6 +271,10 @@ def test_new_case_upload_real_mri_and_measure(page: Page, app: StreamlitServer) 
         assert levels == ["C2", "C3", "C4", "C5"], cells
         assert "cervical" in cells
         wait_visible(page, page.get_by_text("Image: t2.nii.gz"), "the image viewer")
+        # Every level at 0.0%: the spine diagram's legend once sat on the % labels.
+        wait_until(lambda: page.locator('[data-testid="stVegaLiteChart"] g.role-legend').count(),
+                   "the spine diagram legend")
+        assert overlapping_text(page, "Spine: HI ratio and lesions per level") == []
         screenshot(page, "02-new-case-measured")
         # The clinical form with its defaults gives a prediction for the measured image.
         page.locator(f"{key('newcase_clinical_submit')} button").click()

@@ -81,6 +81,13 @@ def default_study(frame: pd.DataFrame) -> int:
     return int((with_image if len(with_image) else frame)["study_id"].iloc[0])
 
 
+#: Number formats of the case list (one decimal even when it is .0: "5.0", not "5").
+CASE_LIST_COLUMNS = {
+    "HI ratio (%)": st.column_config.NumberColumn(format="%.1f"),
+    "E[VAS]": st.column_config.NumberColumn(format="%.1f", help="Predicted expected VAS"),
+}
+
+
 def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The case list as shown (SYNTHETIC marked in its own column)."""
     return pd.DataFrame({
@@ -145,7 +152,7 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
         case_views.burden_summary(record.metrics if record.levels else record.imaging, big=big)
         if record.levels:
             c.chart(charts.spine_diagram(list(record.levels), height_per_level=20),
-                            key="board_spine")
+                    key="board_spine", extra=charts.SPINE_EXTRA_PX)
     st.subheader("Predicted pain and explanation")
     case_views.prediction_panel(result, key="board_prediction", big=big, show_notice=False)
     clinical = {k: v for k, v in record.clinical.items() if v is not None}

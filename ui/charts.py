@@ -79,6 +79,11 @@ def level_frame(levels: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+#: Room for the spine diagram's title and colour legend below the levels (pass as
+#: ``extra`` to :func:`ui.components.chart`, else the levels are squeezed together).
+SPINE_EXTRA_PX = 150
+
+
 def spine_diagram(levels: Sequence[Mapping[str, Any]], *, height_per_level: int = 24,
                   title: str = "Spine: HI ratio and lesions per level") -> alt.Chart:
     """Levels top-to-bottom in craniocaudal order; each a rect coloured by HI ratio,
@@ -98,7 +103,11 @@ def spine_diagram(levels: Sequence[Mapping[str, Any]], *, height_per_level: int 
     body = base.mark_rect(cornerRadius=5, stroke="#444", strokeWidth=0.6).encode(
         x=alt.value(0), x2=alt.value(170),
         color=alt.Color("hi_pct:Q", title="HI ratio (%)",
-                        scale=alt.Scale(scheme="orangered", domain=[0, vmax])),
+                        scale=alt.Scale(scheme="orangered", domain=[0, vmax]),
+                        # Below the levels: on the right it overlapped the % labels in
+                        # a narrow column (every level at 0.0% showed the clash).
+                        legend=alt.Legend(orient="bottom", direction="horizontal",
+                                          gradientLength=160, titleOrient="left")),
         tooltip=[
             alt.Tooltip("level:N", title="Level"),
             alt.Tooltip("region:N", title="Region"),
@@ -117,7 +126,7 @@ def spine_diagram(levels: Sequence[Mapping[str, Any]], *, height_per_level: int 
         x=alt.value(178), text="hi_text:N",
     )
     return (body + text + pct).properties(
-        width=240, height=max(height_per_level * max(len(frame), 1), 60), title=title,
+        width=230, height=max(height_per_level * max(len(frame), 1), 60), title=title,
     )
 
 
@@ -270,23 +279,24 @@ def history_chart(history: pd.DataFrame) -> alt.Chart:
         x=x, y=alt.Y("value:Q", title="Pain (VAS 0-10)", scale=alt.Scale(domain=[0, 10])),
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("study_date:T"), "series:N", alt.Tooltip("value:Q", format=".1f")],
-    ).properties(height=170, title="Pain over time")
+    ).properties(height=170, width=620, title="Pain over time")
     burden_parts = []
     if "lesion_count" in frame.columns:
         burden_parts.append(alt.Chart(frame.dropna(subset=["lesion_count"])).mark_line(
-            point=True, color="#6a1b9a", strokeWidth=3).encode(
+            point=alt.OverlayMarkDef(color="#6a1b9a"), color="#6a1b9a", strokeWidth=3).encode(
             x=x, y=alt.Y("lesion_count:Q", title="Lesions", axis=alt.Axis(titleColor="#6a1b9a")),
             tooltip=[alt.Tooltip("study_date:T"), alt.Tooltip("lesion_count:Q")]))
     if "high_intensity_ratio" in frame.columns:
         frame["hi_pct"] = 100 * pd.to_numeric(frame["high_intensity_ratio"], errors="coerce")
         burden_parts.append(alt.Chart(frame.dropna(subset=["hi_pct"])).mark_line(
-            point=True, color="#ef6c00", strokeDash=[6, 3], strokeWidth=3).encode(
+            point=alt.OverlayMarkDef(color="#ef6c00"), color="#ef6c00", strokeDash=[6, 3],
+            strokeWidth=3).encode(
             x=x, y=alt.Y("hi_pct:Q", title="HI ratio (%)", axis=alt.Axis(titleColor="#ef6c00")),
             tooltip=[alt.Tooltip("study_date:T"), alt.Tooltip("hi_pct:Q", format=".1f")]))
     if not burden_parts:
         return top
     bottom = alt.layer(*burden_parts).resolve_scale(y="independent").properties(
-        height=150, title="Burden over time (lesions solid, HI ratio dashed)")
+        height=150, width=620, title="Burden over time (lesions solid, HI ratio dashed)")
     return alt.vconcat(top, bottom)
 
 
@@ -362,7 +372,7 @@ def binned_pain(frame: pd.DataFrame, *, bin_col: str, vas_col: str = "vas",
                  alt.Tooltip(f"count({vas_col}):Q", title="Studies")],
     )
     err = alt.Chart(data).mark_errorbar(extent="ci", color="black").encode(
-        x=x, y=alt.Y(f"{vas_col}:Q"))
+        x=x, y=alt.Y(f"{vas_col}:Q", title="Mean pain (VAS)"))
     counts = alt.Chart(data).mark_text(dy=-8, fontSize=11).encode(
         x=x, y=alt.value(0), text=alt.Text(f"count({vas_col}):Q"))
     return (bars + err + counts).properties(height=260, title=title)
@@ -428,7 +438,9 @@ def reliability_diagram(calibration_classes: Mapping[str, Any]) -> alt.Chart:
         color=colour)
     points = alt.Chart(data).mark_circle(opacity=0.9).encode(
         x="mean_predicted:Q", y="observed_fraction:Q", color=colour,
-        size=alt.Size("n:Q", title="Studies in bin"),
+        size=alt.Size("n:Q", title="Studies in bin",
+                      legend=alt.Legend(tickCount=3, symbolFillColor="#777",
+                                        symbolStrokeColor="#777")),
         tooltip=["category:N", "lower:Q", "upper:Q", "n:Q",
                  alt.Tooltip("mean_predicted:Q", format=".2f"),
                  alt.Tooltip("observed_fraction:Q", format=".2f")])
@@ -466,5 +478,8 @@ def delta_bars(deltas: Mapping[str, float], *, title: str) -> alt.Chart:
         x=alt.X("delta_pp:Q", title="Change (percentage points)",
                 scale=alt.Scale(domain=[-lim, lim])),
         color=alt.condition("datum.delta_pp >= 0", alt.value(UP), alt.value(DOWN)))
-    text = base.mark_text(align="left", dx=4, fontSize=13).encode(x="delta_pp:Q", text="text:N")
-    return (bars + text).properties(height=42 * len(cats) + 20, title=title)
+    up = base.transform_filter("datum.delta_pp >= 0").mark_text(
+        align="left", dx=4, fontSize=13).encode(x="delta_pp:Q", text="text:N")
+    down = base.transform_filter("datum.delta_pp < 0").mark_text(
+        align="right", dx=-4, fontSize=13).encode(x="delta_pp:Q", text="text:N")
+    return (bars + up + down).properties(height=42 * len(cats) + 20, title=title)

@@ -177,6 +177,18 @@ def prediction_summary(prediction: Mapping[str, Any], *, big: bool = True) -> No
         st.caption(f"Missing, replaced by the training median: {names}.")
 
 
+def readable_reason(text: str) -> str:
+    """An override reason with feature names as labels ("neurologic_deficit = yes" ->
+    "Neurologic deficit = yes"): ``core.tiers`` writes the raw feature name."""
+    import re
+
+    from core.features import FEATURES_BY_NAME
+
+    names = sorted(FEATURES_BY_NAME, key=len, reverse=True)
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")(?=\s*[=≥<>])")
+    return pattern.sub(lambda m: FEATURES_BY_NAME[m.group(1)].label, str(text))
+
+
 def tier_card(tier: Mapping[str, Any], *, big: bool = False) -> None:
     """Tier, urgency, overrides (``st.error`` urgent / ``st.warning`` soon) and
     recommendations with their references."""
@@ -189,7 +201,8 @@ def tier_card(tier: Mapping[str, Any], *, big: bool = False) -> None:
             f"<div class=\"dss-mid\">Urgency: {_dot(URGENCY_COLOUR.get(urgency))} "
             f"<b>{html.escape(urgency)}</b></div>")
     for override in tier.get("overrides") or []:
-        text = (f"**{override.get('action', '')}**  \n{override.get('reason', '')}  \n"
+        text = (f"**{override.get('action', '')}**  \n"
+                f"{readable_reason(override.get('reason', ''))}  \n"
                 f"*Reference:* {override.get('reference', '')}")
         if override.get("urgency") == "urgent":
             st.error(text, icon=":material/emergency:")
@@ -239,8 +252,13 @@ def _chart_height(chart: Any) -> int | None:
 def chart(chart: Any, *, key: str, extra: int = 95) -> None:
     """``st.altair_chart`` at the chart's own height (the Streamlit theme otherwise
     squeezes charts that declare a height), plus room for title, axis and legend."""
+    import altair as alt
+
     height = _chart_height(chart)
-    if height is None:
+    if height is None or isinstance(chart, (alt.VConcatChart, alt.ConcatChart)):
+        # Concatenated charts size themselves ("content"): a fixed height from the
+        # parts' plot heights left no room for their titles, axes and legends, and the
+        # chart spilled over the elements below (the history chart over the button).
         st.altair_chart(chart, key=key)
     else:
         st.altair_chart(chart, key=key, height=height + extra)

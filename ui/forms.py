@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from ui.components import show_error, synthetic_label
+from ui.state import KEEP
 
 SINS_CHOICES: dict[str, dict[int, str]] = {
     "sins_location": {0: "0 rigid (S2-S5)", 1: "1 semi-rigid (T3-T10)",
@@ -38,8 +39,11 @@ def _yes_no(value: object) -> str:
     return "not recorded" if value is None else ("yes" if value else "no")
 
 
-def _missing(label: str):
-    return lambda v: "not recorded" if v is None else label.format(v)
+#: Optional choices start empty and show "not recorded" (a value of None). An explicit
+#: None option showed as an empty "Choose an option" box once its value was restored
+#: after a page switch; the placeholder reads the same in both cases. The clear button
+#: of the box returns a choice to "not recorded".
+NOT_RECORDED: dict[str, Any] = {"index": None, "placeholder": "not recorded"}
 
 
 def clinical_form(prefix: str = "newcase") -> dict[str, Any] | None:
@@ -53,53 +57,62 @@ def clinical_form(prefix: str = "newcase") -> dict[str, Any] | None:
     """
     k = prefix
     today = dt.date.today()
+    # Initial values through the session (not ``value=``): the widgets keep their
+    # values across page switches (persist_state) and a restored value must not clash.
+    from ui.state import default_widget
+
+    default_widget(f"{k}_study_date", today)
+    default_widget(f"{k}_primary_tumor", "breast")
     with st.form(f"{k}_clinical_form", border=True):
         c1, c2, c3 = st.columns(3)
         with c1:
             st.markdown("**Patient and study**")
             patient_id = st.text_input(
-                "Pseudonymous patient ID", key=f"{k}_patient_id", placeholder="e.g. SITE-0042",
+                "Pseudonymous patient ID", key=f"{k}_patient_id",
+                persist_state=KEEP, placeholder="e.g. SITE-0042",
                 help="Letters, digits, '.', '_' or '-'. Never a name, record number or birth "
                      "date. Needed only to save the case.")
-            study_date = st.date_input("Study date", key=f"{k}_study_date", value=today,
+            study_date = st.date_input("Study date", key=f"{k}_study_date", persist_state=KEEP,
                                        min_value=dt.date(1990, 1, 1), max_value=today,
                                        format="YYYY-MM-DD")
             age = st.number_input("Age (years; 90 = 90 or older)", min_value=18, max_value=90,
-                                  value=None, step=1, key=f"{k}_age")
-            sex = st.selectbox("Sex", (None, "F", "M", "other", "unknown"), key=f"{k}_sex",
-                               format_func=lambda v: "not recorded" if v is None else v)
-            primary = st.text_input("Primary tumour", value="breast", key=f"{k}_primary_tumor")
+                                  value=None, step=1, key=f"{k}_age", persist_state=KEEP)
+            sex = st.selectbox("Sex", ("F", "M", "other", "unknown"), key=f"{k}_sex",
+                               persist_state=KEEP, **NOT_RECORDED)
+            primary = st.text_input("Primary tumour", key=f"{k}_primary_tumor", persist_state=KEEP)
             vas = st.number_input("Recorded pain VAS 0-10 (optional)", min_value=0.0,
                                   max_value=10.0, value=None, step=0.5, key=f"{k}_vas",
+                                  persist_state=KEEP,
                                   help="Worst pain in the last 24 h. Not a model input; "
                                        "stored for follow-up and training.")
         with c2:
             st.markdown("**Clinical status**")
-            ecog = st.selectbox("ECOG performance status", (None, 0, 1, 2, 3, 4),
-                                key=f"{k}_ecog", format_func=_missing("{}"))
-            step = st.selectbox("WHO analgesic step", (None, 0, 1, 2, 3),
-                                key=f"{k}_analgesic_step",
-                                format_func=lambda v: "not recorded" if v is None else ANALGESIC[v])
+            ecog = st.selectbox("ECOG performance status", (0, 1, 2, 3, 4),
+                                key=f"{k}_ecog", persist_state=KEEP, **NOT_RECORDED)
+            step = st.selectbox("WHO analgesic step", (0, 1, 2, 3),
+                                key=f"{k}_analgesic_step", persist_state=KEEP,
+                                format_func=ANALGESIC.get, **NOT_RECORDED)
             bools = {}
             for name, label in (("pathologic_fracture", "Pathologic fracture"),
                                 ("neurologic_deficit", "New/progressive neurologic deficit"),
                                 ("prior_radiotherapy", "Prior spine radiotherapy"),
                                 ("bone_modifying_agent", "Bone-modifying agent")):
-                bools[name] = st.selectbox(label, (None, False, True), key=f"{k}_{name}",
-                                           format_func=_yes_no)
-            bilsky = st.selectbox("Bilsky grade (epidural compression)", BILSKY,
-                                  key=f"{k}_bilsky_grade",
-                                  format_func=lambda v: "not recorded" if v is None else v)
+                bools[name] = st.selectbox(label, (False, True), key=f"{k}_{name}",
+                                           persist_state=KEEP, format_func=_yes_no,
+                                           **NOT_RECORDED)
+            bilsky = st.selectbox("Bilsky grade (epidural compression)", BILSKY[1:],
+                                  key=f"{k}_bilsky_grade", persist_state=KEEP,
+                                  **NOT_RECORDED)
         with c3:
             st.markdown("**SINS (Fisher 2010)**")
             sins = {}
             for name, choices in SINS_CHOICES.items():
                 sins[name] = st.selectbox(
-                    SINS_TITLES[name], (None, *choices), key=f"{k}_{name}",
-                    format_func=lambda v, ch=choices: "not assessed" if v is None else ch[v])
+                    SINS_TITLES[name], tuple(choices), key=f"{k}_{name}", persist_state=KEEP,
+                    format_func=choices.get, index=None, placeholder="not assessed")
             sins_total = st.number_input("SINS total (when the parts are not known)",
                                          min_value=0, max_value=18, value=None, step=1,
-                                         key=f"{k}_sins_total",
+                                         key=f"{k}_sins_total", persist_state=KEEP,
                                          help="Computed from the six parts when all are given.")
         submitted = st.form_submit_button("Use these clinical findings", type="primary",
                                           key=f"{k}_clinical_submit")

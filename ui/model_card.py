@@ -17,15 +17,29 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 CV_CHOICES = {"quick": (1, 3), "full": (5, 5)}
 
 
+#: Column titles of the CV metrics (the card stores the metric names).
+METRIC_LABELS = {
+    "balanced_accuracy": "Balanced accuracy", "auc_mild": "AUC mild",
+    "auc_moderate": "AUC moderate", "auc_severe": "AUC severe",
+    "auc_macro": "AUC macro", "brier": "Brier (lower is better)",
+}
+CANDIDATE_LABELS = {
+    "ordinal_logit": "Ordinal logistic", "multinomial_logit": "Multinomial logistic",
+    "hist_gradient_boosting": "Gradient boosting",
+}
+
+
 def metrics_table(card: Mapping[str, Any]) -> pd.DataFrame:
     """Cross-validated metrics of every candidate: mean ± SD per metric."""
     rows = []
     chosen = card.get("selection", {}).get("chosen")
     for name, metrics in (card.get("selection", {}).get("candidates") or {}).items():
-        row: dict[str, Any] = {"Candidate": name + (" (deployed)" if name == chosen else "")}
+        row: dict[str, Any] = {"Candidate": CANDIDATE_LABELS.get(name, name)
+                               + (" (deployed)" if name == chosen else "")}
         for metric, summary in metrics.items():
             mean, sd = summary.get("mean"), summary.get("sd")
-            row[metric] = "-" if mean is None else f"{mean:.3f} ± {sd or 0:.3f}"
+            row[METRIC_LABELS.get(metric, metric.replace("_", " ").capitalize())] = (
+                "-" if mean is None else f"{mean:.3f} ± {sd or 0:.3f}")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -66,6 +66,34 @@ def actor() -> str:
     return str(st.session_state.get(ACTOR_KEY) or DEFAULT_ACTOR)
 
 
+# ------------------------------------------------------------------ page switches
+
+#: ``persist_state`` of the widgets whose values must survive a visit to another page
+#: (tumor board filters and presented case, what-if inputs, New case form and viewer,
+#: cohort filters, report study). Without it Streamlit dropped them on a page switch:
+#: the board fell back to its first case, the what-if lost its starting case and the
+#: New case form emptied while its old prediction stayed on screen.
+KEEP = "session"
+
+
+def default_widget(name: str, value: Any) -> None:
+    """Initial value of a widget set through the session (instead of ``value=``)."""
+    if name not in st.session_state:
+        st.session_state[name] = value
+
+
+def default_date_range(name: str, full: tuple[dt.date, dt.date]) -> None:
+    """A date-range widget starts on ``full``; it follows the data (e.g. a case saved
+    today) while the user has not narrowed it."""
+    ss = st.session_state
+    seen_key = f"{name}_full_range"
+    current = ss.get(name)
+    previous = ss.get(seen_key)
+    if current is None or (previous is not None and tuple(current) == tuple(previous)):
+        ss[name] = full
+    ss[seen_key] = full
+
+
 # ----------------------------------------------------------------------------- models
 
 

@@ -348,47 +348,70 @@ def slice_viewer(
     import streamlit as st
 
     ss = st.session_state
-    auto_w, auto_l = auto_window(volume)
-    finite = volume[np.isfinite(volume)]
-    vmin = float(finite.min()) if finite.size else 0.0
-    vmax = float(finite.max()) if finite.size else 1.0
-    if vmax <= vmin:
-        vmax = vmin + 1.0
-    span = vmax - vmin
-    step = float(10 ** np.floor(np.log10(span / 200.0))) if span > 0 else 0.01
-    if ss.get(f"{prefix}_image_id") != image_id:
-        ss[f"{prefix}_image_id"] = image_id
-        ss[f"{prefix}_plane"] = default_plane
+    new_image = ss.get(f"{prefix}_image_id") != image_id
+    ranges_key = f"{prefix}_ranges"
+    if new_image or ranges_key not in ss:
+        # Intensity range and auto window once per image, not on every slider move.
+        auto_w, auto_l = auto_window(volume)
+        finite = volume[np.isfinite(volume)]
+        vmin = float(finite.min()) if finite.size else 0.0
+        vmax = float(finite.max()) if finite.size else 1.0
+        if vmax <= vmin:
+            vmax = vmin + 1.0
+        span = vmax - vmin
+        step = float(10 ** np.floor(np.log10(span / 200.0))) if span > 0 else 0.01
+        ss[ranges_key] = (vmin, vmax, span, step, auto_w, auto_l)
+    vmin, vmax, span, step, auto_w, auto_l = ss[ranges_key]
+
+    def defaults() -> dict[str, object]:
+        out: dict[str, object] = {f"{prefix}_plane": default_plane}
         for plane in PLANES:
-            ss[f"{prefix}_slice_{plane}"] = key_slice(plane, volume.shape, lesions=lesions,
-                                                      vertebrae=vertebrae)
-        ss[f"{prefix}_window"] = float(min(max(auto_w, step), span))
-        ss[f"{prefix}_level"] = float(min(max(auto_l, vmin), vmax))
-        ss[f"{prefix}_opacity"] = 0.35
-        ss[f"{prefix}_show_levels"] = True
-        ss[f"{prefix}_show_lesions"] = True
+            out[f"{prefix}_slice_{plane}"] = key_slice(plane, volume.shape, lesions=lesions,
+                                                       vertebrae=vertebrae)
+        out[f"{prefix}_window"] = float(min(max(auto_w, step), span))
+        out[f"{prefix}_level"] = float(min(max(auto_l, vmin), vmax))
+        out[f"{prefix}_opacity"] = 0.35
+        out[f"{prefix}_show_levels"] = True
+        out[f"{prefix}_show_lesions"] = True
+        return out
+
+    if new_image:
+        ss[f"{prefix}_image_id"] = image_id
+        ss.update(defaults())
+    else:
+        wanted_keys = (f"{prefix}_plane", f"{prefix}_window", f"{prefix}_level",
+                       f"{prefix}_opacity", f"{prefix}_show_levels", f"{prefix}_show_lesions",
+                       *(f"{prefix}_slice_{p}" for p in PLANES))
+        if any(k not in ss for k in wanted_keys):
+            # Back from another page: Streamlit dropped the widget values; without
+            # this the window slider fell to its minimum and the slice went black/white.
+            for k, v in defaults().items():
+                if k not in ss:
+                    ss[k] = v
 
     controls, picture = st.columns([1, 2.4])
     with controls:
-        plane = st.segmented_control("Plane", PLANES, key=f"{prefix}_plane") or default_plane
+        plane = st.segmented_control("Plane", PLANES, key=f"{prefix}_plane",
+                                     persist_state="session") or default_plane
         count = n_slices(volume.shape, plane)
         slice_key = f"{prefix}_slice_{plane}"
         if slice_key not in ss or not 0 <= int(ss[slice_key]) < count:
             ss[slice_key] = count // 2
-        index = st.slider("Slice", 0, max(count - 1, 1), key=slice_key,
+        index = st.slider("Slice", 0, max(count - 1, 1), key=slice_key, persist_state="session",
                           disabled=count <= 1,
                           help="Slice index along the plane's normal axis.")
         index = min(int(index), count - 1)
         window = st.slider("Window (width)", float(step), float(span), step=step,
-                           key=f"{prefix}_window",
+                           key=f"{prefix}_window", persist_state="session",
                            help="Default from the 1st-99th intensity percentiles.")
         level = st.slider("Level (centre)", float(vmin), float(vmax), step=step,
-                          key=f"{prefix}_level")
-        opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=f"{prefix}_opacity")
+                          key=f"{prefix}_level", persist_state="session")
+        opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=f"{prefix}_opacity",
+                            persist_state="session")
         c1, c2 = st.columns(2)
-        show_levels = c1.toggle("Levels", key=f"{prefix}_show_levels",
+        show_levels = c1.toggle("Levels", key=f"{prefix}_show_levels", persist_state="session",
                                 disabled=vertebrae is None)
-        show_lesions = c2.toggle("Lesions", key=f"{prefix}_show_lesions",
+        show_lesions = c2.toggle("Lesions", key=f"{prefix}_show_lesions", persist_state="session",
                                  disabled=lesions is None)
     render = render_slice(volume, spacing_xyz, plane, index, window, level,
                           vertebrae=vertebrae, lesions=lesions, level_names=level_names,

@@ -16,6 +16,9 @@ import streamlit as st
 
 from core.features import BILSKY_GRADES, FEATURE_NAMES, FEATURES_BY_NAME, REGIONS
 
+#: persist_state of the what-if widgets (as ui.state.KEEP; no import cycle).
+KEEP = "session"
+
 PREFIX = "whatif_"
 DERIVED = ("lesion_count", "lumbar_involved")
 NOT_ASSESSED = "not assessed"
@@ -116,38 +119,42 @@ def render_widgets() -> dict[str, Any]:
     for col, region in zip(cols, REGIONS, strict=True):
         name = f"lesion_count_{region}"
         top = max(COUNT_SLIDER_MAX, int(st.session_state.get(key(name), 0)))
-        values[key(name)] = col.slider(FEATURES_BY_NAME[name].label, 0, top, key=key(name))
+        values[key(name)] = col.slider(FEATURES_BY_NAME[name].label, 0, top, key=key(name),
+                                       persist_state=KEEP)
     a, b, c = st.columns(3)
     top = max(30, int(st.session_state.get(key("involved_levels"), 0)))
     values[key("involved_levels")] = a.slider("Involved levels", 0, top,
-                                              key=key("involved_levels"))
+                                              key=key("involved_levels"), persist_state=KEEP)
     values[key("high_intensity_ratio")] = b.slider(
         "HI ratio, overall (fraction)", 0.0, 1.0, step=0.005, key=key("high_intensity_ratio"),
+        persist_state=KEEP,
         format="%.3f", help=FEATURES_BY_NAME["high_intensity_ratio"].description)
     values[key("max_level_high_intensity_ratio")] = c.slider(
         "HI ratio, worst level (fraction)", 0.0, 1.0, step=0.005, format="%.3f",
-        key=key("max_level_high_intensity_ratio"),
+        key=key("max_level_high_intensity_ratio"), persist_state=KEEP,
         help=FEATURES_BY_NAME["max_level_high_intensity_ratio"].description)
     st.markdown("**Clinical** (a deselected choice means *not recorded*; the model then "
                 "imputes the training median and safety rules cannot fire)")
     d, e, f = st.columns(3)
     values[key("sins_total")] = d.select_slider(
         "SINS total (0-18)", options=[NOT_ASSESSED, *range(19)], key=key("sins_total"),
+        persist_state=KEEP,
         help="Spinal Instability Neoplastic Score: 0-6 stable, 7-12 potentially unstable, "
              "13-18 unstable (Fisher 2010).")
     values[key("bilsky_grade")] = e.segmented_control(
-        "Bilsky grade", BILSKY_GRADES, key=key("bilsky_grade"))
-    values[key("ecog")] = f.segmented_control("ECOG", (0, 1, 2, 3, 4), key=key("ecog"))
+        "Bilsky grade", BILSKY_GRADES, key=key("bilsky_grade"), persist_state=KEEP)
+    values[key("ecog")] = f.segmented_control("ECOG", (0, 1, 2, 3, 4), key=key("ecog"),
+                                              persist_state=KEEP)
     g, h, i, j = st.columns(4)
     values[key("pathologic_fracture")] = g.segmented_control(
-        "Pathologic fracture", YES_NO, key=key("pathologic_fracture"))
+        "Pathologic fracture", YES_NO, key=key("pathologic_fracture"), persist_state=KEEP)
     values[key("neurologic_deficit")] = h.segmented_control(
-        "Neurologic deficit", YES_NO, key=key("neurologic_deficit"))
+        "Neurologic deficit", YES_NO, key=key("neurologic_deficit"), persist_state=KEEP)
     values[key("prior_radiotherapy")] = i.segmented_control(
-        "Prior radiotherapy", YES_NO, key=key("prior_radiotherapy"))
+        "Prior radiotherapy", YES_NO, key=key("prior_radiotherapy"), persist_state=KEEP)
     values[key("analgesic_step")] = j.segmented_control(
-        "WHO analgesic step", (0, 1, 2, 3), key=key("analgesic_step"))
-    values[key("age")] = st.slider("Age (years)", 18, 90, key=key("age"))
+        "WHO analgesic step", (0, 1, 2, 3), key=key("analgesic_step"), persist_state=KEEP)
+    values[key("age")] = st.slider("Age (years)", 18, 90, key=key("age"), persist_state=KEEP)
     return values
 
 
