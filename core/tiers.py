@@ -357,11 +357,13 @@ SAFETY_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(r.condition.field for r in 
 
 
 def _shown(field: str, value: float) -> str:
+    """The input that fired a rule, in words a clinician reads ("SINS total = 8")."""
     if field == "bilsky_grade":
         return f"Bilsky grade {ordinal_to_bilsky(value)}"
+    label = FEATURES_BY_NAME[field].label
     if field in ("neurologic_deficit", "pathologic_fracture"):
-        return f"{field} = {'yes' if value else 'no'}"
-    return f"{field} = {value:g}"
+        return f"{label} = {'yes' if value else 'no'}"
+    return f"{label} = {value:g}"
 
 
 #: Inputs that must be 0 or 1 / a whole 0-5 Bilsky code for the rules to read them.

@@ -74,7 +74,7 @@ def test_sins_overrides(sins: int, expected: set[str]) -> None:
     assert fired(decision) == expected
     if expected:
         (override,) = decision.overrides
-        assert f"sins_total = {sins}" in override.reason
+        assert f"SINS total = {sins}" in override.reason
         assert "Fisher" in override.reference
     urgency = {frozenset(): "routine", frozenset({"sins_potentially_unstable"}): "soon",
                frozenset({"sins_unstable"}): "urgent"}[frozenset(expected)]

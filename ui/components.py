@@ -168,6 +168,9 @@ def prediction_summary(prediction: Mapping[str, Any], *, big: bool = True) -> No
     st.html(f'<div class="{size}" data-testid="predicted-category">'
             f"{_dot(CATEGORY_COLOUR.get(category))} {html.escape(category.capitalize())} pain</div>"
             f'<div class="dss-mid">Expected VAS {vas_text} / 10</div>')
+    st.caption("Category: the most probable band (mild 0-3, moderate 4-6, severe 7-10). "
+               "Expected VAS: the probability-weighted average, so it can fall in a "
+               "neighbouring band.")
     imputed = list(prediction.get("imputed") or [])
     if imputed:
         from core.features import FEATURES_BY_NAME
@@ -175,18 +178,6 @@ def prediction_summary(prediction: Mapping[str, Any], *, big: bool = True) -> No
         names = ", ".join(FEATURES_BY_NAME[n].label if n in FEATURES_BY_NAME else n
                           for n in imputed)
         st.caption(f"Missing, replaced by the training median: {names}.")
-
-
-def readable_reason(text: str) -> str:
-    """An override reason with feature names as labels ("neurologic_deficit = yes" ->
-    "Neurologic deficit = yes"): ``core.tiers`` writes the raw feature name."""
-    import re
-
-    from core.features import FEATURES_BY_NAME
-
-    names = sorted(FEATURES_BY_NAME, key=len, reverse=True)
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")(?=\s*[=≥<>])")
-    return pattern.sub(lambda m: FEATURES_BY_NAME[m.group(1)].label, str(text))
 
 
 def tier_card(tier: Mapping[str, Any], *, big: bool = False) -> None:
@@ -202,7 +193,7 @@ def tier_card(tier: Mapping[str, Any], *, big: bool = False) -> None:
             f"<b>{html.escape(urgency)}</b></div>")
     for override in tier.get("overrides") or []:
         text = (f"**{override.get('action', '')}**  \n"
-                f"{readable_reason(override.get('reason', ''))}  \n"
+                f"{override.get('reason', '')}  \n"
                 f"*Reference:* {override.get('reference', '')}")
         if override.get("urgency") == "urgent":
             st.error(text, icon=":material/emergency:")
