@@ -12,6 +12,7 @@ import streamlit as st
 
 from ui import case_views, charts, state, viewer
 from ui import components as c
+from ui.cohort import in_date_range
 
 REGION_CHOICES = ("cervical", "thoracic", "lumbar", "sacral", "multiple", "none", "unknown")
 
@@ -48,12 +49,7 @@ def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
         out = out[out["tier"].astype(str).isin([str(t) for t in f.tiers])]
     if f.categories:
         out = out[out["category"].isin(list(f.categories))]
-    dates = pd.to_datetime(out["study_date"])
-    if f.date_from is not None:
-        out = out[dates >= pd.Timestamp(f.date_from)]
-        dates = pd.to_datetime(out["study_date"])
-    if f.date_to is not None:
-        out = out[dates <= pd.Timestamp(f.date_to)]
+    out = in_date_range(out, f.date_from, f.date_to)
     if f.search.strip():
         out = out[out["patient_id"].astype(str).str.contains(f.search.strip(), case=False,
                                                              regex=False)]

@@ -25,6 +25,18 @@ class CohortFilter:
     regions: tuple[str, ...] = ()
 
 
+def in_date_range(frame: pd.DataFrame, date_from: dt.date | None,
+                  date_to: dt.date | None) -> pd.DataFrame:
+    """Rows whose ``study_date`` lies in ``[date_from, date_to]`` (either bound optional)."""
+    dates = pd.to_datetime(frame["study_date"])
+    keep = pd.Series(True, index=frame.index)
+    if date_from is not None:
+        keep &= dates >= pd.Timestamp(date_from)
+    if date_to is not None:
+        keep &= dates <= pd.Timestamp(date_to)
+    return frame[keep]
+
+
 def apply_filter(frame: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
     """Rows of :func:`ui.state.scored_studies` that pass the filter."""
     out = frame
@@ -32,12 +44,7 @@ def apply_filter(frame: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
         out = out[out["synthetic"].astype(bool)]
     elif f.data == "site":
         out = out[~out["synthetic"].astype(bool)]
-    dates = pd.to_datetime(out["study_date"])
-    if f.date_from is not None:
-        out = out[dates >= pd.Timestamp(f.date_from)]
-        dates = pd.to_datetime(out["study_date"])
-    if f.date_to is not None:
-        out = out[dates <= pd.Timestamp(f.date_to)]
+    out = in_date_range(out, f.date_from, f.date_to)
     if f.regions:
         hit = np.zeros(len(out), dtype=bool)
         for region in f.regions:

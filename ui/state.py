@@ -14,7 +14,6 @@ NIfTI that :meth:`core.store.CaseStore.save_case` writes.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import os
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ import SimpleITK as sitk
 import streamlit as st
 
 from core.features import FEATURE_NAMES, REGIONS, features_from_case
+from core.provenance import sha256_bytes
 
 REPO = Path(__file__).resolve().parents[1]
 MODELS_DIR = REPO / "models"
@@ -253,11 +253,6 @@ def scored_studies() -> pd.DataFrame:
 # ------------------------------------------------------------------------ images
 
 
-def sha256_of(data: bytes) -> str:
-    """Hex SHA-256 of bytes (cache keys)."""
-    return hashlib.sha256(data).hexdigest()
-
-
 @dataclass(frozen=True)
 class Source:
     """An input file: uploaded bytes or a bundled path, with its cache key."""
@@ -269,7 +264,7 @@ class Source:
 
     @staticmethod
     def from_bytes(name: str, data: bytes) -> Source:
-        return Source(name=name, key=sha256_of(data), data=data)
+        return Source(name=name, key=sha256_bytes(data), data=data)
 
     @staticmethod
     def from_path(path: str | Path) -> Source:
