@@ -455,6 +455,17 @@ class WaterfallStep:
         return self.end - self.start
 
 
+def _waterfall_range(base: float, steps: Sequence[WaterfallStep],
+                     output: float | None) -> tuple[float, float]:
+    """Axis range of a waterfall: every running total, padded by 5 % on each side."""
+    points = [base, *(s.end for s in steps)]
+    if output is not None:
+        points.append(output)
+    lo, hi = min(points), max(points)
+    span = (hi - lo) or 1.0
+    return lo - 0.05 * span, hi + 0.05 * span
+
+
 def waterfall_steps(
     explanation: Mapping[str, Any], max_rows: int = WATERFALL_MAX_ROWS
 ) -> tuple[float | None, list[WaterfallStep], float | None]:
@@ -684,12 +695,7 @@ def _html_waterfall_svg(explanation: Mapping[str, Any]) -> str:
     width = label_w + plot_w + value_w
     n_rows = len(steps) + 1
     height = top + n_rows * row_h + 44
-    points = [base, *(s.end for s in steps)]
-    if output is not None:
-        points.append(output)
-    lo, hi = min(points), max(points)
-    span = (hi - lo) or 1.0
-    lo, hi = lo - 0.05 * span, hi + 0.05 * span
+    lo, hi = _waterfall_range(base, steps, output)
 
     def x(v: float) -> float:
         return label_w + (v - lo) / (hi - lo) * plot_w
@@ -1246,12 +1252,7 @@ def _pdf_waterfall(pdf: Any, explanation: Mapping[str, Any], family: str, clean:
         pdf.add_page()
     x_left = pdf.l_margin + label_w
     top = pdf.get_y() + 2
-    points = [base, *(s.end for s in steps)]
-    if output is not None:
-        points.append(output)
-    lo, hi = min(points), max(points)
-    span = (hi - lo) or 1.0
-    lo, hi = lo - 0.05 * span, hi + 0.05 * span
+    lo, hi = _waterfall_range(base, steps, output)
 
     def x(v: float) -> float:
         return x_left + (v - lo) / (hi - lo) * plot_w
