@@ -57,7 +57,7 @@ def main() -> int:
         feats = features_from_case(CASE)
         pred = predict(load_model(args.model), feats)
         explain_case(model, feats)
-        decide_tier(pred.category, CASE)
+        decide_tier(pred.category, feats)
 
     def cli_payload() -> None:
         predict_case_json(CASE, model_path=args.model)

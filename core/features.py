@@ -1,29 +1,49 @@
-"""The model's feature vector: names, units, ranges and how a case maps onto it.
+"""The model's feature vector: the feature registry and the one typed model input.
 
-A *case* is a mapping that merges the JSON of ``python -m core extract`` (keys
-``lesion_count``, ``lesion_count_by_region``, ``involved_levels``,
-``high_intensity_ratio``, ``max_level_high_intensity_ratio``) with clinical fields
-(see :mod:`core.clinical`). Cases without images may instead carry flat columns
-with the same names (``lesion_count_lumbar``, ``involved_levels`` as a count, ...).
+A *case* is a raw mapping that merges the JSON of ``python -m core extract`` (keys
+``lesion_count``, ``lesion_count_by_region``, ``involved_levels``, ``high_intensity_ratio``,
+``max_level_high_intensity_ratio``) with clinical fields (see :mod:`core.clinical`). Cases
+without images may carry flat columns instead (``lesion_count_lumbar``, ``involved_levels``
+as a count, ...).
 
-This module is the single definition of the feature list used by training,
-prediction, explanation, the what-if page and the model card.
+:data:`FEATURES` is the registry of model features: name, label, unit, range, monotone
+constraint, how a clinician reads the value (``display``) and which widget edits it
+(``widget``). Training, prediction, explanation, the model card, the clinical form and the
+what-if page all read this one list; adding a feature touches only this table (and the
+model must be retrained).
+
+:class:`FeatureVector` is the parsed, range-checked input of the model, the tier rules and
+the explanation. It is made only by :func:`features_from_case` (one constructor, one
+validation at the edge); :func:`core.model.predict`, :func:`core.explain.explain_case` and
+:func:`core.tiers.decide_tier` accept nothing else, so a vector is never parsed twice and
+raw values and model codes cannot be confused (Bilsky ``"2"`` is grade 2; its model code
+is 4).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
-REGIONS: tuple[str, ...] = ("cervical", "thoracic", "lumbar", "sacral")
+import numpy as np
 
-#: Bilsky epidural spinal cord compression grades (Bilsky et al., J Neurosurg Spine
-#: 2010;13:324-328) in ascending severity, encoded 0..5 as a model feature.
-BILSKY_GRADES: tuple[str, ...] = ("0", "1a", "1b", "1c", "2", "3")
+from core.vocab import (
+    ANALGESIC_STEPS,
+    BILSKY_GRADES,
+    ECOG_GRADES,
+    REGIONS,
+    SINS_COMPONENTS,
+    BilskyGrade,
+    DisplayKind,
+    check_sins_points,
+    display,
+    finite_float,
+    is_missing,
+)
 
 Kind = Literal["count", "ratio", "binary", "ordinal", "continuous"]
+Widget = Literal["count", "percent", "yes_no", "bilsky", "choice", "sins_total", "age"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +55,7 @@ class FeatureSpec:
     name : str
         Column name in feature frames and JSON.
     label : str
-        Short human label for charts and sliders.
+        Short human label for charts, tables and widgets.
     unit : str
         Unit (``"count"``, ``"fraction 0-1"``, ``"years"``, ...).
     kind : str
@@ -49,6 +69,14 @@ class FeatureSpec:
         ``imaging`` or ``clinical``.
     description : str
         One sentence for the model card.
+    display : str
+        How :func:`core.vocab.display` renders a value (``percent``, ``yes_no``, ...).
+    widget : str
+        Which input edits it on the clinical form and the what-if page.
+    choices : mapping of int to str
+        Labels of the choices of an ordinal ``choice`` widget (empty otherwise).
+    derived : bool
+        Computed from other features when not given (no widget of its own).
     """
 
     name: str
@@ -60,89 +88,156 @@ class FeatureSpec:
     monotone: int
     group: Literal["imaging", "clinical"]
     description: str
+    display: DisplayKind = "number"
+    widget: Widget = "count"
+    choices: Mapping[int, str] = field(default_factory=dict)
+    derived: bool = False
+
+    def render(self, value: object) -> str:
+        """The value as a clinician reads it (``"1b"``, ``"yes"``, ``"12.3 %"``)."""
+        return display(self.display, value)
+
+
+def _count(name: str, label: str, hi: float, description: str, *,
+           derived: bool = False) -> FeatureSpec:
+    return FeatureSpec(name, label, "count", "count", 0, hi, 1, "imaging", description,
+                       display="count", widget="count", derived=derived)
 
 
 FEATURES: tuple[FeatureSpec, ...] = (
-    FeatureSpec("lesion_count_cervical", "Cervical lesions", "count", "count", 0, 200, 1,
-                "imaging", "Metastatic lesions in C1-C7."),
-    FeatureSpec("lesion_count_thoracic", "Thoracic lesions", "count", "count", 0, 200, 1,
-                "imaging", "Metastatic lesions in T1-T13."),
-    FeatureSpec("lesion_count_lumbar", "Lumbar lesions", "count", "count", 0, 200, 1,
-                "imaging", "Metastatic lesions in L1-L6."),
-    FeatureSpec("lesion_count_sacral", "Sacral lesions", "count", "count", 0, 200, 1,
-                "imaging", "Metastatic lesions in the sacrum."),
-    FeatureSpec("lesion_count", "Total lesions", "count", "count", 0, 500, 1,
-                "imaging", "Number of metastatic sites across all levels."),
-    FeatureSpec("involved_levels", "Involved levels", "count", "count", 0, 30, 1,
-                "imaging", "Number of vertebral levels with at least one lesion."),
+    _count("lesion_count_cervical", "Cervical lesions", 200, "Metastatic lesions in C1-C7."),
+    _count("lesion_count_thoracic", "Thoracic lesions", 200, "Metastatic lesions in T1-T13."),
+    _count("lesion_count_lumbar", "Lumbar lesions", 200, "Metastatic lesions in L1-L6."),
+    _count("lesion_count_sacral", "Sacral lesions", 200, "Metastatic lesions in the sacrum."),
+    _count("lesion_count", "Total lesions", 500,
+           "Number of metastatic sites across all levels.", derived=True),
+    _count("involved_levels", "Involved levels", 30,
+           "Number of vertebral levels with at least one lesion."),
     FeatureSpec("lumbar_involved", "Lumbar involvement", "yes/no", "binary", 0, 1, 1,
-                "imaging", "1 when any lumbar level carries a lesion."),
+                "imaging", "1 when any lumbar level carries a lesion.",
+                display="yes_no", widget="yes_no", derived=True),
     FeatureSpec("high_intensity_ratio", "HI ratio (overall)", "fraction 0-1", "ratio", 0, 1, 1,
-                "imaging", "Total high-intensity volume / total labelled vertebral volume."),
+                "imaging", "Total high-intensity volume / total labelled vertebral volume.",
+                display="percent", widget="percent"),
     FeatureSpec("max_level_high_intensity_ratio", "HI ratio (worst level)", "fraction 0-1",
-                "ratio", 0, 1, 1, "imaging", "Largest per-level high-intensity ratio."),
+                "ratio", 0, 1, 1, "imaging", "Largest per-level high-intensity ratio.",
+                display="percent", widget="percent"),
     FeatureSpec("age", "Age", "years", "continuous", 18, 110, 0,
-                "clinical", "Age at the study date."),
+                "clinical", "Age at the study date.", display="integer", widget="age"),
     FeatureSpec("ecog", "ECOG", "0-4", "ordinal", 0, 4, 0,
-                "clinical", "ECOG performance status."),
+                "clinical", "ECOG performance status.", display="integer", widget="choice",
+                choices=ECOG_GRADES),
     FeatureSpec("sins_total", "SINS total", "points 0-18", "ordinal", 0, 18, 1,
-                "clinical", "Spinal Instability Neoplastic Score (Fisher 2010)."),
+                "clinical", "Spinal Instability Neoplastic Score (Fisher 2010).",
+                display="points", widget="sins_total"),
     FeatureSpec("bilsky_grade", "Bilsky grade", "0,1a,1b,1c,2,3 -> 0-5", "ordinal", 0, 5, 1,
-                "clinical", "Epidural spinal cord compression grade (Bilsky 2010), ordinal."),
+                "clinical", "Epidural spinal cord compression grade (Bilsky 2010), ordinal.",
+                display="bilsky", widget="bilsky"),
     FeatureSpec("pathologic_fracture", "Pathologic fracture", "yes/no", "binary", 0, 1, 1,
-                "clinical", "Pathologic vertebral fracture present."),
+                "clinical", "Pathologic vertebral fracture present.",
+                display="yes_no", widget="yes_no"),
     FeatureSpec("neurologic_deficit", "Neurologic deficit", "yes/no", "binary", 0, 1, 1,
-                "clinical", "New or progressive neurologic deficit."),
+                "clinical", "New or progressive neurologic deficit.",
+                display="yes_no", widget="yes_no"),
     FeatureSpec("prior_radiotherapy", "Prior radiotherapy", "yes/no", "binary", 0, 1, 0,
-                "clinical", "Radiotherapy to the spine before this study."),
+                "clinical", "Radiotherapy to the spine before this study.",
+                display="yes_no", widget="yes_no"),
     FeatureSpec("analgesic_step", "WHO analgesic step", "0-3", "ordinal", 0, 3, 0,
-                "clinical", "Current WHO analgesic ladder step (0 none)."),
+                "clinical", "Current WHO analgesic ladder step (0 none).",
+                display="integer", widget="choice", choices=ANALGESIC_STEPS),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURES_BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
+_INDEX: dict[str, int] = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 
 def bilsky_to_ordinal(value: object) -> float | None:
-    """Encode a Bilsky grade (``"0"``, ``"1a"``, ``"1b"``, ``"1c"``, ``"2"``, ``"3"``) as 0..5.
+    """A Bilsky grade as the model's 0-5 code (``None`` when missing).
 
-    The 0..5 code is internal to the model. Numbers given by users are read as Bilsky
-    *grades*, never as codes: ``0``, ``2`` and ``3`` are grades 0, 2 and 3; a bare ``1``
-    is ambiguous (write 1a, 1b or 1c). ``None``/NaN/empty means missing.
-
-    Raises
-    ------
-    ValueError
-        For anything else, naming the value.
+    See :meth:`core.vocab.BilskyGrade.parse` for what is accepted.
     """
-    if _is_missing(value):
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-        if number in (0.0, 2.0, 3.0):
-            return float(BILSKY_GRADES.index(str(int(number))))
-        if number == 1.0:
-            raise ValueError("bilsky_grade 1 is ambiguous; write 1a, 1b or 1c.")
-        raise ValueError(f"bilsky_grade {value!r} is not one of {', '.join(BILSKY_GRADES)}.")
-    text = str(value).strip().lower()
-    if text in BILSKY_GRADES:
-        return float(BILSKY_GRADES.index(text))
-    if text == "1":
-        raise ValueError("bilsky_grade 1 is ambiguous; write 1a, 1b or 1c.")
-    raise ValueError(f"bilsky_grade {value!r} is not one of {', '.join(BILSKY_GRADES)}.")
+    grade = BilskyGrade.parse(value)
+    return None if grade is None else float(grade.code)
 
 
 def ordinal_to_bilsky(code: float) -> str:
-    """Inverse of :func:`bilsky_to_ordinal`: ``0..5 -> "0".."3"``."""
-    return BILSKY_GRADES[round(code)]
+    """The grade of a model code: ``0..5 -> "0".."3"``."""
+    return BilskyGrade.from_code(code).label
 
 
-def _is_missing(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
+def display_feature(name: str, value: object) -> str:
+    """A feature value (model units, Bilsky as its code) as a clinician reads it."""
+    return FEATURES_BY_NAME[name].render(value)
+
+
+# ----------------------------------------------------------------- the typed vector
+
+_CONSTRUCTOR_TOKEN = object()
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureVector(Mapping[str, float | None]):
+    """The validated model input: one value per :data:`FEATURE_NAMES`, ``None`` = missing.
+
+    Values are in model units (counts, [0, 1] ratios, yes/no as 1/0, Bilsky as its 0-5
+    code). It reads like a mapping (``fv["lesion_count"]``, ``dict(fv)``) and is made only
+    by :func:`features_from_case`.
+    """
+
+    values: tuple[float | None, ...]
+    _token: object = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._token is not _CONSTRUCTOR_TOKEN:
+            raise TypeError("make a FeatureVector with core.features.features_from_case.")
+        if len(self.values) != len(FEATURE_NAMES):
+            raise ValueError(f"a feature vector has {len(FEATURE_NAMES)} values, "
+                             f"not {len(self.values)}.")
+
+    def __getitem__(self, name: str) -> float | None:
+        return self.values[_INDEX[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(FEATURE_NAMES)
+
+    def __len__(self) -> int:
+        return len(FEATURE_NAMES)
+
+    def __hash__(self) -> int:
+        return hash(self.values)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, FeatureVector):
+            return self.values == other.values
+        return Mapping.__eq__(self, other)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Features that were not recorded (the model imputes them)."""
+        return tuple(n for n, v in zip(FEATURE_NAMES, self.values, strict=True) if v is None)
+
+    @property
+    def bilsky(self) -> BilskyGrade | None:
+        """The Bilsky grade, or ``None`` when not recorded."""
+        code = self["bilsky_grade"]
+        return None if code is None else BilskyGrade.from_code(code)
+
+    def row(self) -> np.ndarray:
+        """``(1, n_features)`` float array, NaN for missing values."""
+        return np.asarray([[np.nan if v is None else v for v in self.values]],
+                          dtype=np.float64)
+
+    def display(self, name: str) -> str:
+        """One value as a clinician reads it."""
+        return display_feature(name, self[name])
+
+    def to_dict(self) -> dict[str, float | None]:
+        """``{feature: value}`` in :data:`FEATURE_NAMES` order (JSON-serialisable)."""
+        return dict(zip(FEATURE_NAMES, self.values, strict=True))
+
+
+# ----------------------------------------------------------------- the constructor
 
 
 def _number(name: str, value: object) -> float | None:
@@ -151,11 +246,11 @@ def _number(name: str, value: object) -> float | None:
     Counts, ordinals and binaries must be whole numbers: a SINS of 12.5 would fall between
     the 7-12 and >= 13 safety overrides and a deficit of 0.5 would fire neither.
     """
-    if _is_missing(value):
+    if is_missing(value):
         return None
     spec = FEATURES_BY_NAME.get(name)
     binary = spec is not None and spec.kind == "binary"
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         if not binary:
             raise ValueError(f"{name} {value!r} is not a number.")
         return float(value)
@@ -169,23 +264,11 @@ def _number(name: str, value: object) -> float | None:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise ValueError(f"{name} {value!r} is not a number.") from None
-    if not math.isfinite(number):
+    if finite_float(number) is None:
         raise ValueError(f"{name} {value!r} is not a finite number.")
     if (spec is None or spec.kind in ("count", "ordinal", "binary")) and not number.is_integer():
         raise ValueError(f"{name} {value!r} is not a whole number.")
     return number
-
-
-#: Published SINS points per component (Fisher et al., Spine 2010;35:E1221); the same
-#: table as :data:`core.clinical.SINS_POINTS` (checked by the tests).
-SINS_COMPONENT_POINTS: dict[str, tuple[int, ...]] = {
-    "sins_location": (0, 1, 2, 3),
-    "sins_pain": (0, 1, 3),
-    "sins_bone_lesion": (0, 1, 2),
-    "sins_alignment": (0, 2, 4),
-    "sins_collapse": (0, 1, 2, 3),
-    "sins_posterolateral": (0, 1, 3),
-}
 
 
 def _sins(case: Mapping[str, object]) -> float | None:
@@ -193,15 +276,13 @@ def _sins(case: Mapping[str, object]) -> float | None:
     complete components and component values outside the published points."""
     total = _number("sins_total", case.get("sins_total"))
     parts: list[float] = []
-    for component, points in SINS_COMPONENT_POINTS.items():
+    for component in SINS_COMPONENTS:
         value = _number(component, case.get(component))
         if value is None:
             continue
-        if value not in points:
-            raise ValueError(f"{component} {value:g} is not one of the SINS points "
-                             f"{', '.join(map(str, points))}.")
+        check_sins_points(component, value)
         parts.append(value)
-    if len(parts) == len(SINS_COMPONENT_POINTS):
+    if len(parts) == len(SINS_COMPONENTS):
         summed = float(sum(parts))
         if total is None:
             return summed
@@ -211,19 +292,100 @@ def _sins(case: Mapping[str, object]) -> float | None:
     return total
 
 
-def features_from_case(case: Mapping[str, object]) -> dict[str, float | None]:
-    """Map an extraction result merged with clinical fields onto the feature vector.
+def _region_counts(case: Mapping[str, object], out: dict[str, float | None]) -> None:
+    """Regional counts from flat columns or the nested ``lesion_count_by_region``."""
+    by_region = case.get("lesion_count_by_region")
+    if not is_missing(by_region) and not isinstance(by_region, Mapping):
+        raise ValueError(f"lesion_count_by_region {by_region!r} is not a mapping of region "
+                         "to count.")
+    for region in REGIONS:
+        key = f"lesion_count_{region}"
+        value = case.get(key)
+        if is_missing(value) and isinstance(by_region, Mapping):
+            value = by_region.get(region)  # a region absent from the mapping is missing
+        out[key] = _number(key, value)
+
+
+def _total_count(case: Mapping[str, object], out: dict[str, float | None]) -> None:
+    """``lesion_count``: given (checked against the regions) or their complete sum."""
+    out["lesion_count"] = _number("lesion_count", case.get("lesion_count"))
+    region_counts = [out[f"lesion_count_{r}"] for r in REGIONS]
+    known = float(sum(v for v in region_counts if v is not None))
+    complete = all(v is not None for v in region_counts)
+    total = out["lesion_count"]
+    if total is None:
+        if complete:
+            out["lesion_count"] = known
+        return
+    if (complete and known != total) or known > total:
+        raise ValueError(f"lesion_count {total:g} contradicts the regional lesion counts "
+                         f"({'sum' if complete else 'known sum'} {known:g}).")
+    if total == 0:  # no lesion anywhere: every region is 0, not unknown
+        for region in REGIONS:
+            out[f"lesion_count_{region}"] = 0.0
+
+
+def _involved(case: Mapping[str, object], out: dict[str, float | None]) -> None:
+    """``involved_levels``: a count, or distinct names of a list; checked against the total."""
+    involved = case.get("involved_levels")
+    if isinstance(involved, (list, tuple, set, frozenset)):
+        out["involved_levels"] = float(len({str(v).strip() for v in involved}))
+    else:
+        out["involved_levels"] = _number("involved_levels", involved)
+    total, levels = out["lesion_count"], out["involved_levels"]
+    if total is None:
+        return
+    if levels is None and total == 0:
+        out["involved_levels"] = 0.0
+    elif levels is not None and (levels > total or (levels == 0) != (total == 0)):
+        raise ValueError(f"involved_levels {levels:g} contradicts lesion_count {total:g} "
+                         "(every involved level holds at least one lesion).")
+
+
+def _lumbar(case: Mapping[str, object], out: dict[str, float | None]) -> None:
+    """``lumbar_involved``: given (checked against the lumbar count) or derived from it."""
+    lumbar = _number("lumbar_involved", case.get("lumbar_involved"))
+    lumbar_count = out["lesion_count_lumbar"]
+    if lumbar is None and lumbar_count is not None:
+        lumbar = 1.0 if lumbar_count > 0 else 0.0
+    elif lumbar is not None and lumbar_count is not None and lumbar != (lumbar_count > 0):
+        raise ValueError(f"lumbar_involved {lumbar:g} contradicts lesion_count_lumbar "
+                         f"{lumbar_count:g}.")
+    elif lumbar == 0.0 and lumbar_count is None:
+        out["lesion_count_lumbar"] = 0.0
+    out["lumbar_involved"] = lumbar
+
+
+def _check_ranges(values: Mapping[str, float | None]) -> None:
+    for name, value in values.items():
+        spec = FEATURES_BY_NAME[name]
+        if value is not None and not spec.min_value <= value <= spec.max_value:
+            raise ValueError(
+                f"{name} = {value:g} is outside its range "
+                f"{spec.min_value:g}-{spec.max_value:g} ({spec.unit})."
+            )
+
+
+#: Features read directly (no derivation) with :func:`_number`.
+_DIRECT: tuple[str, ...] = ("high_intensity_ratio", "max_level_high_intensity_ratio", "age",
+                            "ecog", "pathologic_fracture", "neurologic_deficit",
+                            "prior_radiotherapy", "analgesic_step")
+
+
+def features_from_case(case: Mapping[str, object]) -> FeatureVector:
+    """The one constructor of :class:`FeatureVector`: parse and check a raw case.
 
     Parameters
     ----------
     case : mapping
         Output of ``core extract`` (nested ``lesion_count_by_region`` and a list
         ``involved_levels``), or flat columns (``lesion_count_<region>``,
-        ``involved_levels`` as a count), merged with clinical fields.
+        ``involved_levels`` as a count), merged with clinical fields. A
+        :class:`FeatureVector` is returned unchanged (never parsed twice).
 
     Returns
     -------
-    dict of str to float or None
+    FeatureVector
         One entry per :data:`FEATURE_NAMES`, in order; ``None`` marks a missing value
         (the model imputes it and the page shows that it did).
 
@@ -251,72 +413,32 @@ def features_from_case(case: Mapping[str, object]) -> dict[str, float | None]:
     Counts, ordinals and yes/no features must be whole numbers; yes/no words and booleans
     are accepted for yes/no features only.
     """
+    if isinstance(case, FeatureVector):
+        return case
     out: dict[str, float | None] = {}
-    by_region = case.get("lesion_count_by_region")
-    if not _is_missing(by_region) and not isinstance(by_region, Mapping):
-        raise ValueError(f"lesion_count_by_region {by_region!r} is not a mapping of region "
-                         "to count.")
-    for region in REGIONS:
-        key = f"lesion_count_{region}"
-        value = case.get(key)
-        if _is_missing(value) and isinstance(by_region, Mapping):
-            value = by_region.get(region)  # a region absent from the mapping is missing
-        out[key] = _number(key, value)
-
-    out["lesion_count"] = _number("lesion_count", case.get("lesion_count"))
-    region_counts = [out[f"lesion_count_{r}"] for r in REGIONS]
-    known = float(sum(v for v in region_counts if v is not None))
-    if out["lesion_count"] is None and all(v is not None for v in region_counts):
-        out["lesion_count"] = known
-    elif out["lesion_count"] is not None:
-        total = out["lesion_count"]
-        complete = all(v is not None for v in region_counts)
-        if (complete and known != total) or known > total:
-            raise ValueError(f"lesion_count {total:g} contradicts the regional lesion counts "
-                             f"({'sum' if complete else 'known sum'} {known:g}).")
-        if total == 0:  # no lesion anywhere: every region is 0, not unknown
-            for region in REGIONS:
-                out[f"lesion_count_{region}"] = 0.0
-
-    involved = case.get("involved_levels")
-    if isinstance(involved, (list, tuple, set, frozenset)):
-        out["involved_levels"] = float(len({str(v).strip() for v in involved}))
-    else:
-        out["involved_levels"] = _number("involved_levels", involved)
-    total = out["lesion_count"]
-    levels = out["involved_levels"]
-    if total is not None:
-        if levels is None and total == 0:
-            out["involved_levels"] = 0.0
-        elif levels is not None and (levels > total or (levels == 0) != (total == 0)):
-            raise ValueError(f"involved_levels {levels:g} contradicts lesion_count {total:g} "
-                             "(every involved level holds at least one lesion).")
-
-    lumbar = _number("lumbar_involved", case.get("lumbar_involved"))
-    lumbar_count = out["lesion_count_lumbar"]
-    if lumbar is None and lumbar_count is not None:
-        lumbar = 1.0 if lumbar_count > 0 else 0.0
-    elif lumbar is not None and lumbar_count is not None and lumbar != (lumbar_count > 0):
-        raise ValueError(f"lumbar_involved {lumbar:g} contradicts lesion_count_lumbar "
-                         f"{lumbar_count:g}.")
-    elif lumbar == 0.0 and lumbar_count is None:
-        out["lesion_count_lumbar"] = 0.0
-    out["lumbar_involved"] = lumbar
-
-    for key in ("high_intensity_ratio", "max_level_high_intensity_ratio", "age", "ecog",
-                "pathologic_fracture", "neurologic_deficit", "prior_radiotherapy",
-                "analgesic_step"):
+    _region_counts(case, out)
+    _total_count(case, out)
+    _involved(case, out)
+    _lumbar(case, out)
+    for key in _DIRECT:
         out[key] = _number(key, case.get(key))
-
     out["sins_total"] = _sins(case)
     out["bilsky_grade"] = bilsky_to_ordinal(case.get("bilsky_grade"))
-
     ordered = {name: out[name] for name in FEATURE_NAMES}
-    for name, value in ordered.items():
-        spec = FEATURES_BY_NAME[name]
-        if value is not None and not spec.min_value <= value <= spec.max_value:
-            raise ValueError(
-                f"{name} = {value:g} is outside its range "
-                f"{spec.min_value:g}-{spec.max_value:g} ({spec.unit})."
-            )
-    return ordered
+    _check_ranges(ordered)
+    return FeatureVector(tuple(ordered.values()), _CONSTRUCTOR_TOKEN)
+
+
+__all__ = [
+    "BILSKY_GRADES",
+    "FEATURES",
+    "FEATURES_BY_NAME",
+    "FEATURE_NAMES",
+    "REGIONS",
+    "FeatureSpec",
+    "FeatureVector",
+    "bilsky_to_ordinal",
+    "display_feature",
+    "features_from_case",
+    "ordinal_to_bilsky",
+]

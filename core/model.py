@@ -1230,13 +1230,13 @@ def predict_case_json(case: Mapping[str, Any], model_path: str | Path | None = N
     """
     from core.explain import explain_case
     from core.provenance import provenance
-    from core.tiers import decide_tier_from_features
+    from core.tiers import decide_tier
 
     features = features_from_case(case)
     model = load_model(model_path)
     pred = predict(model, features)
     expl = explain_case(model, features)
-    decision = decide_tier_from_features(pred.category, features).to_dict()
+    decision = decide_tier(pred.category, features).to_dict()
     overrides = decision.pop("overrides")
     data_label = model.card.get("data", "")
     return {

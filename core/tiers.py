@@ -16,23 +16,18 @@ the tier's base urgency and every fired override (``routine < soon < urgent``).
 Safety overrides read only recorded values, never imputed ones: a missing SINS,
 Bilsky grade or deficit status is listed in ``missing_safety_inputs`` instead.
 
-:func:`decide_tier` parses a raw case with :func:`core.features.features_from_case`
-(a Bilsky grade given as text ``"0", "1a", ..., "3"`` or as the numbers 0, 2, 3 is the
-clinical grade); :func:`decide_tier_from_features` reads an already parsed feature vector,
-where ``bilsky_grade`` is the model's 0-5 code (``4`` = grade 2, ``5`` = grade 3).
+:func:`decide_tier` reads a :class:`core.features.FeatureVector` (made once by
+:func:`core.features.features_from_case`), so a Bilsky grade is a
+:class:`core.vocab.BilskyGrade` and never confused with its model code.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from core.features import FEATURE_NAMES, FEATURES_BY_NAME, features_from_case, ordinal_to_bilsky
-
-Urgency = Literal["routine", "soon", "urgent"]
-URGENCY_ORDER: tuple[str, ...] = ("routine", "soon", "urgent")
+from core.features import FEATURES_BY_NAME, FeatureVector
+from core.vocab import URGENCY_ORDER, BilskyGrade, Urgency, most_urgent
 
 # ----------------------------------------------------------------------- references
 
@@ -174,7 +169,7 @@ class TierDecision:
 
 @dataclass(frozen=True)
 class Condition:
-    """``field op value`` on a parsed input (see :func:`core.features.features_from_case`).
+    """``field op value`` on a :class:`core.features.FeatureVector` (model units).
 
     ``op`` is ``"eq"``, ``"ge"``, ``"between"`` (inclusive, ``value = (low, high)``) or
     ``"range"`` (half-open ``low <= x < high``, so that adjacent bands leave no gap for a
@@ -186,7 +181,7 @@ class Condition:
     value: float | tuple[float, float]
     description: str
 
-    def matches(self, inputs: Mapping[str, float | None]) -> bool:
+    def matches(self, inputs: FeatureVector) -> bool:
         x = inputs.get(self.field)
         if x is None:
             return False
@@ -334,7 +329,7 @@ OVERRIDE_RULES: tuple[OverrideRule, ...] = (
     ),
     OverrideRule(
         "bilsky_high_grade",
-        Condition("bilsky_grade", "ge", 4.0,
+        Condition("bilsky_grade", "ge", float(BilskyGrade.parse("2").code),  # type: ignore[union-attr]
                   "Bilsky grade 2-3: high-grade epidural spinal cord compression"),
         "urgent",
         "Urgent spine-surgery and radiation-oncology review: high-grade epidural spinal cord "
@@ -356,88 +351,24 @@ OVERRIDE_RULES: tuple[OverrideRule, ...] = (
 SAFETY_INPUTS: tuple[str, ...] = tuple(dict.fromkeys(r.condition.field for r in OVERRIDE_RULES))
 
 
-def _shown(field: str, value: float) -> str:
-    """The input that fired a rule, in words a clinician reads ("SINS total = 8")."""
+def _shown(field: str, features: FeatureVector) -> str:
+    """The input that fired a rule, in words a clinician reads ("SINS total = 8",
+    "Bilsky grade 2", "Neurologic deficit = yes")."""
     if field == "bilsky_grade":
-        return f"Bilsky grade {ordinal_to_bilsky(value)}"
-    label = FEATURES_BY_NAME[field].label
-    if field in ("neurologic_deficit", "pathologic_fracture"):
-        return f"{label} = {'yes' if value else 'no'}"
-    return f"{label} = {value:g}"
+        return f"Bilsky grade {features.display(field)}"
+    return f"{FEATURES_BY_NAME[field].label} = {features.display(field)}"
 
 
-#: Inputs that must be 0 or 1 / a whole 0-5 Bilsky code for the rules to read them.
-_WHOLE_INPUTS: frozenset[str] = frozenset(
-    {"neurologic_deficit", "pathologic_fracture", "bilsky_grade"})
-
-
-def _rule_input(name: str, value: object) -> float | None:
-    """One parsed feature as the rules read it: None for missing (``None`` or NaN).
-
-    Raises
-    ------
-    ValueError
-        For a non-number, a value outside the feature's range, or a yes/no or Bilsky code
-        that is not whole (a deficit of 0.5 would fire no rule).
-    """
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        value = float(value)
-    try:
-        if isinstance(value, str):
-            raise TypeError
-        number = float(value)  # type: ignore[arg-type]  # numbers and numpy scalars
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} {value!r} is not a number; parse raw cases with "
-                         "decide_tier.") from None
-    if math.isnan(number):
-        return None
-    spec = FEATURES_BY_NAME[name]
-    if not spec.min_value <= number <= spec.max_value or (
-            name in _WHOLE_INPUTS and not number.is_integer()):
-        raise ValueError(f"{name} = {number:g} is not a valid value "
-                         f"({spec.min_value:g}-{spec.max_value:g}, {spec.unit}).")
-    return number
-
-
-def decide_tier(category: str, clinical: Mapping[str, object]) -> TierDecision:
-    """Apply the rule tables.
-
-    Parameters
-    ----------
-    category : str
-        Predicted pain category: ``mild``, ``moderate`` or ``severe``.
-    clinical : mapping
-        Clinical fields (``sins_total`` or the six ``sins_*`` components,
-        ``bilsky_grade``, ``neurologic_deficit``, ``pathologic_fracture``, ...); any
-        case accepted by :func:`core.features.features_from_case`. Callers that already
-        hold the parsed feature vector use :func:`decide_tier_from_features`.
-
-    Returns
-    -------
-    TierDecision
-
-    Raises
-    ------
-    ValueError
-        For an unknown category or an invalid clinical value.
-    """
-    return decide_tier_from_features(category, features_from_case(clinical))
-
-
-def decide_tier_from_features(category: str,
-                              features: Mapping[str, float | None]) -> TierDecision:
+def decide_tier(category: str, features: FeatureVector) -> TierDecision:
     """Apply the rule tables to a parsed feature vector.
 
     Parameters
     ----------
     category : str
         Predicted pain category: ``mild``, ``moderate`` or ``severe``.
-    features : mapping of str to float or None
-        Output of :func:`core.features.features_from_case` (Bilsky already in the model's
-        0-5 code). Never pass it through ``features_from_case`` again: raw values and
-        codes differ (a raw Bilsky ``2`` is grade 2, code ``2`` is grade 1b).
+    features : FeatureVector
+        From :func:`core.features.features_from_case` (validated once there). Missing
+        values (``None``) never fire a rule; missing safety inputs are reported.
 
     Returns
     -------
@@ -445,42 +376,39 @@ def decide_tier_from_features(category: str,
 
     Raises
     ------
+    TypeError
+        When ``features`` is not a :class:`FeatureVector` (parse raw cases first).
     ValueError
-        For an unknown category, an unknown feature name or a value the rules cannot read
-        (not a number, out of range, a non-whole yes/no or Bilsky code). ``None`` and NaN
-        mean missing.
+        For an unknown category.
     """
-    unknown = sorted(set(features) - set(FEATURE_NAMES))
-    if unknown:
-        raise ValueError(f"unknown feature {unknown[0]!r}; expected core.features names.")
-    inputs = {name: _rule_input(name, features.get(name)) for name in FEATURE_NAMES}
+    if not isinstance(features, FeatureVector):
+        raise TypeError("decide_tier takes a FeatureVector; parse the case with "
+                        "core.features.features_from_case first.")
     rule = next((r for r in TIER_RULES if r.category == category), None)
     if rule is None:
         known = ", ".join(r.category for r in TIER_RULES)
         raise ValueError(f"pain category {category!r} is not one of {known}.")
 
     recommendations = list(rule.recommendations)
-    recommendations += [c.recommendation for c in CONDITIONAL_RULES if c.condition.matches(inputs)]
-
+    recommendations += [c.recommendation for c in CONDITIONAL_RULES
+                        if c.condition.matches(features)]
     fired = [
         Override(
             rule=o.rule,
-            reason=f"{_shown(o.condition.field, inputs[o.condition.field])} "  # type: ignore[arg-type]
-                   f"({o.condition.description})",
+            reason=f"{_shown(o.condition.field, features)} ({o.condition.description})",
             urgency=o.urgency,
             action=o.action,
             reference=o.reference,
         )
-        for o in OVERRIDE_RULES if o.condition.matches(inputs)
+        for o in OVERRIDE_RULES if o.condition.matches(features)
     ]
     fired.sort(key=lambda o: -URGENCY_ORDER.index(o.urgency))  # stable: table order in a level
-    urgency = max([rule.urgency, *(o.urgency for o in fired)], key=URGENCY_ORDER.index)
     return TierDecision(
         tier=rule.tier,
         tier_label=rule.tier_label,
         recommendations=tuple(recommendations),
         overrides=tuple(fired),
-        urgency=urgency,
+        urgency=most_urgent(rule.urgency, *(o.urgency for o in fired)),
         category=category,
-        missing_safety_inputs=tuple(f for f in SAFETY_INPUTS if inputs.get(f) is None),
+        missing_safety_inputs=tuple(f for f in SAFETY_INPUTS if features[f] is None),
     )

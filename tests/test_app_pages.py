@@ -668,7 +668,7 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
 def _scored_without_streamlit():
     from core.features import features_from_case
     from core.model import load_model, predict
-    from core.tiers import decide_tier_from_features
+    from core.tiers import decide_tier
     from ui.state import region_of_involvement
 
     frame = store().list_studies()
@@ -678,7 +678,7 @@ def _scored_without_streamlit():
         feats = features_from_case(record)
         pred = predict(model, feats)
         cats.append(pred.category)
-        tiers.append(decide_tier_from_features(pred.category, feats).tier)
+        tiers.append(decide_tier(pred.category, feats).tier)
     frame["category"], frame["tier"] = cats, tiers
     frame["region_of_involvement"] = [region_of_involvement(r)
                                       for r in frame.to_dict(orient="records")]

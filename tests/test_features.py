@@ -193,6 +193,6 @@ def test_region_mapping_must_be_a_mapping() -> None:
 
 def test_sins_points_match_the_clinical_schema() -> None:
     from core.clinical import SINS_POINTS
-    from core.features import SINS_COMPONENT_POINTS
+    from core.vocab import SINS_POINTS as SINS_COMPONENT_POINTS
 
     assert SINS_COMPONENT_POINTS == SINS_POINTS

@@ -361,7 +361,7 @@ def test_report_from_real_pipeline_outputs() -> None:
     model = load_model()
     prediction = predict(model, features)
     explanation = explain_case(model, features)
-    tier = decide_tier(prediction.category, case)
+    tier = decide_tier(prediction.category, features)
     array = sitk_slice_rgb(phantom.image)
     ctx = ReportContext(
         study_id="PH-3", patient_id="PH", study_date="2025-01-01", synthetic=True,

@@ -9,6 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import tiers as ct
+from core.features import features_from_case
+
+
+def decide(category: str, raw: dict) -> ct.TierDecision:
+    """The rule tables on a raw case, parsed once into a FeatureVector."""
+    return ct.decide_tier(category, features_from_case(raw))
 
 SAFE = {"sins_total": 3, "bilsky_grade": "0", "neurologic_deficit": False,
         "pathologic_fracture": False}
@@ -24,7 +30,7 @@ def fired(decision: ct.TierDecision) -> set[str]:
     ("severe", "3", "WHO step 3", "soon"),
 ])
 def test_category_to_tier(category: str, tier: str, step: str, urgency: str) -> None:
-    decision = ct.decide_tier(category, SAFE)
+    decision = decide(category, SAFE)
     assert decision.tier == tier
     assert decision.category == category
     assert decision.recommendations[0].text.startswith(step)
@@ -38,12 +44,12 @@ def test_category_to_tier(category: str, tier: str, step: str, urgency: str) -> 
 
 
 def test_ladder_content() -> None:
-    moderate = ct.decide_tier("moderate", SAFE).recommendations[0].text
+    moderate = decide("moderate", SAFE).recommendations[0].text
     assert "weak opioid" in moderate and "low-dose strong opioid" in moderate
     assert "non-opioid" in moderate
-    severe = ct.decide_tier("severe", SAFE).recommendations[0].text
+    severe = decide("severe", SAFE).recommendations[0].text
     assert "strong opioid" in severe and "titrated" in severe
-    mild = ct.decide_tier("mild", SAFE).recommendations[0].text
+    mild = decide("mild", SAFE).recommendations[0].text
     assert "non-opioid" in mild and "opioid (" not in mild
 
 
@@ -70,7 +76,7 @@ def test_every_item_has_a_reference() -> None:
     (13, {"sins_unstable"}), (18, {"sins_unstable"}),
 ])
 def test_sins_overrides(sins: int, expected: set[str]) -> None:
-    decision = ct.decide_tier("mild", {**SAFE, "sins_total": sins})
+    decision = decide("mild", {**SAFE, "sins_total": sins})
     assert fired(decision) == expected
     if expected:
         (override,) = decision.overrides
@@ -85,7 +91,7 @@ def test_sins_from_components() -> None:
     parts = {"sins_location": 3, "sins_pain": 3, "sins_bone_lesion": 2, "sins_alignment": 2,
              "sins_collapse": 2, "sins_posterolateral": 1}  # = 13
     clinical = {k: v for k, v in SAFE.items() if k != "sins_total"} | parts
-    assert fired(ct.decide_tier("moderate", clinical)) == {"sins_unstable"}
+    assert fired(decide("moderate", clinical)) == {"sins_unstable"}
 
 
 @pytest.mark.parametrize(("grade", "fires"), [
@@ -93,7 +99,7 @@ def test_sins_from_components() -> None:
     (0, False), (2, True), (3.0, True),  # a number a user gives is a Bilsky grade
 ])
 def test_bilsky_override(grade: object, fires: bool) -> None:
-    decision = ct.decide_tier("mild", {**SAFE, "bilsky_grade": grade})
+    decision = decide("mild", {**SAFE, "bilsky_grade": grade})
     assert fired(decision) == ({"bilsky_high_grade"} if fires else set())
     assert decision.urgency == ("urgent" if fires else "routine")
     if fires:
@@ -105,13 +111,13 @@ def test_bilsky_override(grade: object, fires: bool) -> None:
     (True, True), (1, True), ("yes", True), (False, False), (0, False), ("no", False),
 ])
 def test_neurologic_deficit_override(deficit: object, fires: bool) -> None:
-    decision = ct.decide_tier("moderate", {**SAFE, "neurologic_deficit": deficit})
+    decision = decide("moderate", {**SAFE, "neurologic_deficit": deficit})
     assert fired(decision) == ({"neurologic_deficit"} if fires else set())
     assert decision.urgency == ("urgent" if fires else "routine")
 
 
 def test_fracture_adds_vertebral_augmentation() -> None:
-    decision = ct.decide_tier("moderate", {**SAFE, "pathologic_fracture": True})
+    decision = decide("moderate", {**SAFE, "pathologic_fracture": True})
     last = decision.recommendations[-1]
     assert "kyphoplasty" in last.text and "vertebroplasty" in last.text
     assert "Berenson" in last.reference
@@ -122,14 +128,14 @@ def test_fracture_adds_vertebral_augmentation() -> None:
 
 
 def test_highest_urgency_wins_and_order() -> None:
-    decision = ct.decide_tier("mild", {"sins_total": 9, "bilsky_grade": "3",
+    decision = decide("mild", {"sins_total": 9, "bilsky_grade": "3",
                                       "neurologic_deficit": True})
     assert decision.urgency == "urgent"
     assert [o.rule for o in decision.overrides] == [
         "bilsky_high_grade", "neurologic_deficit", "sins_potentially_unstable"]
     assert decision.tier == "1"  # the tier keeps the model's category; overrides outrank it
-    assert ct.decide_tier("severe", {**SAFE, "sins_total": 8}).urgency == "soon"
-    assert ct.decide_tier("mild", {**SAFE, "sins_total": 8}).urgency == "soon"
+    assert decide("severe", {**SAFE, "sins_total": 8}).urgency == "soon"
+    assert decide("mild", {**SAFE, "sins_total": 8}).urgency == "soon"
 
 
 def _oracle(sins: int | None, bilsky: str | None, deficit: bool | None) -> set[str]:
@@ -155,7 +161,7 @@ def _oracle(sins: int | None, bilsky: str | None, deficit: bool | None) -> set[s
 def test_overrides_fire_exactly_on_their_conditions(category: str, sins: int | None,
                                                     bilsky: str | None,
                                                     deficit: bool | None) -> None:
-    decision = ct.decide_tier(category, {"sins_total": sins, "bilsky_grade": bilsky,
+    decision = decide(category, {"sins_total": sins, "bilsky_grade": bilsky,
                                         "neurologic_deficit": deficit})
     expected = _oracle(sins, bilsky, deficit)
     assert fired(decision) == expected
@@ -172,7 +178,7 @@ def test_overrides_fire_exactly_on_their_conditions(category: str, sins: int | N
 
 
 def test_missing_safety_inputs_are_reported_not_imputed() -> None:
-    decision = ct.decide_tier("moderate", {})
+    decision = decide("moderate", {})
     assert decision.overrides == ()
     assert decision.missing_safety_inputs == ("sins_total", "bilsky_grade",
                                               "neurologic_deficit")
@@ -186,11 +192,11 @@ def test_missing_safety_inputs_are_reported_not_imputed() -> None:
 ])
 def test_rejects_bad_input(category: str, clinical: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        ct.decide_tier(category, clinical)
+        decide(category, clinical)
 
 
 def test_to_dict_is_json() -> None:
-    decision = ct.decide_tier("severe", {"sins_total": 14, "neurologic_deficit": 1,
+    decision = decide("severe", {"sins_total": 14, "neurologic_deficit": 1,
                                         "pathologic_fracture": 1})
     out = decision.to_dict()
     assert json.loads(json.dumps(out)) == out
@@ -200,24 +206,23 @@ def test_to_dict_is_json() -> None:
 
 
 @pytest.mark.parametrize(("grade", "fires"), [("1b", False), ("1c", False), ("2", True)])
-def test_feature_vector_path_does_not_reparse_bilsky(grade: str, fires: bool) -> None:
-    # Code 2 (grade 1b) once became grade 2 when parsed twice; the feature path reads codes.
-    from core.features import features_from_case
-
+def test_feature_vector_is_never_parsed_twice(grade: str, fires: bool) -> None:
+    # Code 2 (grade 1b) once became grade 2 when parsed twice; parsing a vector is a no-op.
     features = features_from_case({**SAFE, "bilsky_grade": grade})
-    decision = ct.decide_tier_from_features("mild", features)
+    assert features_from_case(features) is features
+    decision = ct.decide_tier("mild", features)
     assert fired(decision) == ({"bilsky_high_grade"} if fires else set())
-    assert decision == ct.decide_tier("mild", {**SAFE, "bilsky_grade": grade})
+    assert decision == decide("mild", {**SAFE, "bilsky_grade": grade})
 
 
-def test_feature_vector_path_refuses_unknown_names() -> None:
-    with pytest.raises(ValueError, match="unknown feature 'bilsky'"):
-        ct.decide_tier_from_features("mild", {"bilsky": 2.0})
+def test_decide_tier_refuses_a_raw_mapping() -> None:
+    with pytest.raises(TypeError, match="FeatureVector"):
+        ct.decide_tier("mild", {"bilsky_grade": 2.0})
 
 
 @pytest.mark.parametrize(("count", "fires"), [(0, True), (1, False), (None, False)])
 def test_no_lesion_measured_asks_to_confirm_the_source(count: object, fires: bool) -> None:
-    decision = ct.decide_tier("moderate", {**SAFE, "lesion_count": count})
+    decision = decide("moderate", {**SAFE, "lesion_count": count})
     texts = [r.text for r in decision.recommendations]
     assert any(t.startswith("No metastatic lesion was measured") for t in texts) == fires
 
@@ -226,21 +231,26 @@ def test_no_lesion_measured_asks_to_confirm_the_source(count: object, fires: boo
 
 
 @pytest.mark.parametrize(("sins", "expected"), [
-    (6.9, set()), (7.0, {"sins_potentially_unstable"}), (12.0, {"sins_potentially_unstable"}),
-    (12.5, {"sins_potentially_unstable"}), (12.99, {"sins_potentially_unstable"}),
+    (6.0, set()), (7.0, {"sins_potentially_unstable"}), (12.0, {"sins_potentially_unstable"}),
     (13.0, {"sins_unstable"}),
 ])
-def test_sins_bands_leave_no_gap_for_a_feature_vector(sins: float, expected: set[str]) -> None:
-    # A what-if vector may carry a non-integer SINS; 12.5 used to fire no override at all.
-    decision = ct.decide_tier_from_features("mild", {"sins_total": sins, "bilsky_grade": 0.0,
-                                                     "neurologic_deficit": 0.0})
+def test_sins_band_edges(sins: float, expected: set[str]) -> None:
+    decision = decide("mild", {"sins_total": sins, "bilsky_grade": "0",
+                               "neurologic_deficit": 0})
     assert fired(decision) == expected
+
+
+@pytest.mark.parametrize("sins", [6.9, 12.5, 12.99])
+def test_a_non_integer_sins_never_reaches_the_rules(sins: float) -> None:
+    # A SINS of 12.5 once fired no override at all: the vector refuses it at the edge.
+    with pytest.raises(ValueError, match="sins_total"):
+        features_from_case({"sins_total": sins})
 
 
 @pytest.mark.parametrize("missing", [float("nan"), None])
 def test_nan_safety_input_is_reported_missing(missing: object) -> None:
     # pandas rows carry NaN, not None: a NaN SINS was neither checked nor reported missing.
-    decision = ct.decide_tier_from_features(
+    decision = decide(
         "mild", {"sins_total": missing, "bilsky_grade": missing, "neurologic_deficit": missing})
     assert decision.overrides == ()
     assert decision.missing_safety_inputs == ("sins_total", "bilsky_grade",
@@ -254,13 +264,13 @@ def test_nan_safety_input_is_reported_missing(missing: object) -> None:
     ({"sins_total": 19.0}, "sins_total"),
     ({"neurologic_deficit": "unknown"}, "neurologic_deficit"),
 ])
-def test_feature_vector_path_refuses_values_the_rules_cannot_read(features: dict,
-                                                                  match: str) -> None:
+def test_values_the_rules_cannot_read_are_refused_at_the_edge(features: dict,
+                                                              match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        ct.decide_tier_from_features("mild", features)
+        decide("mild", features)
 
 
 @pytest.mark.parametrize("value", ["unknown", "not assessed", "?"])
 def test_unknown_deficit_text_is_refused_not_read_as_no(value: str) -> None:
     with pytest.raises(ValueError, match="neurologic_deficit"):
-        ct.decide_tier("mild", {**SAFE, "neurologic_deficit": value})
+        decide("mild", {**SAFE, "neurologic_deficit": value})

@@ -26,7 +26,7 @@ import pandas as pd
 import SimpleITK as sitk
 import streamlit as st
 
-from core.features import FEATURE_NAMES, REGIONS, features_from_case
+from core.features import REGIONS, FeatureVector, features_from_case
 from core.provenance import sha256_bytes
 
 REPO = Path(__file__).resolve().parents[1]
@@ -153,11 +153,11 @@ class CaseResult:
     tier: dict[str, Any]
 
 
-def evaluate_features(model, features: Mapping[str, float | None],
+def evaluate_features(model, features: FeatureVector,
                       case: Mapping[str, Any] | None = None) -> CaseResult:
     """Predict, explain and tier a feature vector (``None`` = missing, imputed).
 
-    The tier reads the *recorded* feature values (``core.tiers.decide_tier_from_features``):
+    The tier reads the *recorded* feature values (``core.tiers.decide_tier``):
     a missing SINS, Bilsky grade or deficit is reported, never imputed. ``case`` is
     accepted for symmetry with :func:`evaluate_case` and not otherwise used.
 
@@ -168,13 +168,13 @@ def evaluate_features(model, features: Mapping[str, float | None],
     """
     from core.explain import explain_case
     from core.model import predict
-    from core.tiers import decide_tier_from_features
+    from core.tiers import decide_tier
 
-    feats = {name: features.get(name) for name in FEATURE_NAMES}
-    prediction = predict(model, feats)
-    explanation = explain_case(model, feats)
-    tier = decide_tier_from_features(prediction.category, feats)
-    return CaseResult(dict(feats), prediction.to_dict(), explanation.to_dict(), tier.to_dict())
+    prediction = predict(model, features)
+    explanation = explain_case(model, features)
+    tier = decide_tier(prediction.category, features)
+    return CaseResult(features.to_dict(), prediction.to_dict(), explanation.to_dict(),
+                      tier.to_dict())
 
 
 def evaluate_case(model, case: Mapping[str, Any]) -> CaseResult:
@@ -207,7 +207,7 @@ def _scored(store_key: tuple, model_dir: str, model_version: str) -> pd.DataFram
     frame = get_store().list_studies()
     model = get_model(model_dir)
     from core.model import predict
-    from core.tiers import decide_tier_from_features
+    from core.tiers import decide_tier
 
     categories, tiers, urgencies, expected = [], [], [], []
     probs: dict[str, list[float]] = {}
@@ -215,7 +215,7 @@ def _scored(store_key: tuple, model_dir: str, model_version: str) -> pd.DataFram
         try:
             feats = features_from_case(record)
             pred = predict(model, feats)
-            decision = decide_tier_from_features(pred.category, feats)
+            decision = decide_tier(pred.category, feats)
         except ValueError:
             categories.append(None)
             tiers.append(None)

@@ -14,7 +14,15 @@ from typing import Any
 
 import streamlit as st
 
-from core.features import BILSKY_GRADES, FEATURE_NAMES, FEATURES_BY_NAME, REGIONS
+from core.features import (
+    BILSKY_GRADES,
+    FEATURE_NAMES,
+    FEATURES_BY_NAME,
+    REGIONS,
+    FeatureVector,
+    display_feature,
+    features_from_case,
+)
 
 #: persist_state of the what-if widgets (as ui.state.KEEP; no import cycle).
 KEEP = "session"
@@ -65,7 +73,8 @@ def widget_values(features: Mapping[str, float | None], model: Any) -> dict[str,
         elif name == "sins_total":
             values[key(name)] = NOT_ASSESSED if raw is None else round(float(raw))
         elif name == "bilsky_grade":
-            values[key(name)] = None if raw is None else BILSKY_GRADES[round(float(raw))]
+            grade = features.bilsky if isinstance(features, FeatureVector) else None
+            values[key(name)] = None if grade is None else grade.label
         elif spec.kind == "binary":
             values[key(name)] = None if raw is None else YES_NO[round(float(raw))]
         else:  # ecog, analgesic_step: ordinal small integers
@@ -79,8 +88,12 @@ def load_into_state(features: Mapping[str, float | None], model: Any) -> None:
         st.session_state[name] = value
 
 
-def features_from_values(values: Mapping[str, Any]) -> tuple[dict[str, float | None], list[str]]:
-    """Feature vector from widget values, with the notes of any consistency adjustment."""
+def features_from_values(values: Mapping[str, Any]) -> tuple[FeatureVector, list[str]]:
+    """Feature vector from widget values, with the notes of any consistency adjustment.
+
+    The widgets hold clinical values (Bilsky grade text, yes/no); they are put into a raw
+    case and parsed once by :func:`core.features.features_from_case`.
+    """
     notes: list[str] = []
     out: dict[str, float | None] = {}
     for name in widget_features():
@@ -91,7 +104,7 @@ def features_from_values(values: Mapping[str, Any]) -> tuple[dict[str, float | N
         elif name == "sins_total":
             out[name] = None if value in (None, NOT_ASSESSED) else float(value)
         elif name == "bilsky_grade":
-            out[name] = None if value is None else float(BILSKY_GRADES.index(str(value)))
+            out[name] = None if value is None else str(value)  # type: ignore[assignment]
         elif spec.kind == "binary":
             out[name] = None if value is None else float(YES_NO.index(str(value)))
         else:
@@ -108,7 +121,7 @@ def features_from_values(values: Mapping[str, Any]) -> tuple[dict[str, float | N
     if overall is not None and worst is not None and worst < overall:
         notes.append(f"Worst-level HI ratio raised to the overall ratio ({100 * overall:.1f}%).")
         out["max_level_high_intensity_ratio"] = overall
-    return {n: out[n] for n in FEATURE_NAMES}, notes
+    return features_from_case(out), notes
 
 
 def render_widgets() -> dict[str, Any]:
@@ -161,24 +174,13 @@ def render_widgets() -> dict[str, Any]:
 def changed_features(original: Mapping[str, float | None],
                      current: Mapping[str, float | None]) -> list[dict[str, str]]:
     """Rows ``feature, original, what-if`` for the features that differ."""
-    def show(name: str, value: float | None) -> str:
-        if value is None:
-            return "not recorded"
-        spec = FEATURES_BY_NAME[name]
-        if name == "bilsky_grade":
-            return BILSKY_GRADES[round(value)]
-        if spec.kind == "binary":
-            return YES_NO[round(value)]
-        if spec.kind == "ratio":
-            return f"{100 * value:.1f}%"
-        return f"{value:g}"
-
     rows = []
     for name in FEATURE_NAMES:
         a, b = original.get(name), current.get(name)
         if a != b:
             rows.append({"Feature": FEATURES_BY_NAME[name].label,
-                         "Original": show(name, a), "What-if": show(name, b)})
+                         "Original": display_feature(name, a),
+                         "What-if": display_feature(name, b)})
     return rows
 
 
@@ -199,13 +201,11 @@ def start_options(studies) -> dict[str, str]:
     return labels
 
 
-def start_features(store) -> tuple[dict[str, float | None], bool]:
+def start_features(store) -> tuple[FeatureVector, bool]:
     """Feature vector of the chosen starting point and whether it is synthetic."""
-    from core.features import features_from_case
-
     start = st.session_state.get(START_KEY, BLANK)
     if start == BLANK:
-        return {}, False
+        return features_from_case({}), False
     record = store.get_study(int(start))
     return features_from_case(record.case()), bool(record.synthetic)
 
@@ -215,7 +215,7 @@ def reset(store, model) -> None:
     try:
         features, _ = start_features(store)
     except ValueError:
-        features = {}
+        features = features_from_case({})
     load_into_state(features, model)
     st.session_state[LOADED_KEY] = st.session_state.get(START_KEY)
 
