@@ -86,6 +86,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.valuerep import STR_VR
 
 from core.levels import align_mask
 from core.provenance import sha256_bytes
@@ -1094,13 +1095,24 @@ def _values(value: object) -> Iterable[str]:
     return [str(value)]
 
 
-def _identifying_terms(ds: Dataset) -> list[str]:
+def _identifying_terms(ds: Dataset) -> list[str] | None:
+    """Values of the identifying attributes and their parts, longest first.
+
+    ``None`` when one of them cannot be read as text (reading it raises, or its VR is not
+    a string VR, e.g. a name stored as numbers): its text is then unknown and cannot be
+    scrubbed, so the caller must drop the descriptors (fail closed).
+    """
     terms: set[str] = set()
     for keyword in _IDENTIFYING_KEYWORDS:
         try:
-            values = _values(ds.get(keyword))
+            if keyword not in ds:
+                continue
+            elem = ds[keyword]
+            if elem.VR not in STR_VR:
+                return None
+            values = list(_values(elem.value))
         except Exception:
-            continue
+            return None
         for value in values:
             value = value.strip()
             if value:
@@ -1137,7 +1149,7 @@ def _deidentify(ds: Dataset) -> Dataset:
         value = ds.get(keyword)
         if value:
             setattr(clean, keyword, pseudonymise_uid(str(value)))
-    for keyword in _DESCRIPTOR_KEYWORDS:
+    for keyword in _DESCRIPTOR_KEYWORDS if terms is not None else ():
         value = ds.get(keyword)
         if value:
             setattr(clean, keyword, _clean_descriptor(str(value), terms))

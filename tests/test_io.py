@@ -653,6 +653,29 @@ def test_descriptor_cleaning():
     assert cio._clean_descriptor(text, terms) == "T2 sag ( )"
 
 
+@pytest.mark.parametrize("vr", [b"ZZ", b"US"])
+def test_unreadable_identifying_element_drops_the_descriptors(vr):
+    # PatientName stored under an unknown VR cannot be read at all (pydicom raises on
+    # access); stored as US it decodes to numbers. Either way its text is unknown, so it
+    # cannot be scrubbed from SeriesDescription ("Doe T2 TSE SAG ..."): the descriptors
+    # must be dropped (fail closed) while the pixels stay readable.
+    needle = b"\x10\x00\x10\x00PN\x08\x00Doe^Jane"
+    files = dicom_series(3)
+    assert all(data.count(needle) == 1 for _, data in files)
+    broken = [(name, data.replace(needle, b"\x10\x00\x10\x00" + vr + b"\x08\x00Doe^Jane"))
+              for name, data in files]
+    loaded = read_image(broken)
+    infos = list_dicom_series(broken)
+    assert_no_phi(loaded_text(loaded), repr(infos))
+    assert loaded.meta.series_description == "" and infos[0].description == ""
+    assert loaded.meta.sequence == infos[0].sequence == "unknown"
+    assert sitk.GetArrayViewFromImage(loaded.image).tolist() == \
+        sitk.GetArrayViewFromImage(read_image(files).image).tolist()
+    clean = cio._deidentify(read_dataset(broken[0][1]))
+    assert "SeriesDescription" not in clean and "ProtocolName" not in clean
+    assert_no_phi(str(clean))
+
+
 def test_pseudonymous_uids_are_deterministic_and_salted(monkeypatch):
     first = pseudonymise_uid(SERIES_UID)
     assert first == pseudonymise_uid(SERIES_UID) != pseudonymise_uid(SERIES_UID_2)
