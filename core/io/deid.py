@@ -161,10 +161,11 @@ def deidentify(ds: Dataset) -> Dataset:
         value = ds.get(keyword)
         if value:
             setattr(clean, keyword, pseudonymise_uid(str(value)))
-    for keyword in _DESCRIPTOR_KEYWORDS if terms is not None else ():
-        value = ds.get(keyword)
-        if value:
-            setattr(clean, keyword, clean_descriptor(str(value), terms))
+    if terms is not None:  # None: an identifying value is unreadable, so none are kept
+        for keyword in _DESCRIPTOR_KEYWORDS:
+            value = ds.get(keyword)
+            if value:
+                setattr(clean, keyword, clean_descriptor(str(value), terms))
     clean.PatientName = ""
     clean.PatientID = ""
     clean.PatientIdentityRemoved = "YES"
