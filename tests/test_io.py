@@ -23,11 +23,16 @@ from core.io import (
     DicomSeriesInfo,
     ImageMeta,
     LoadedImage,
+    deid,
+    hints,
+    limits,
     list_dicom_series,
     pseudonymise_uid,
     read_image,
     read_label_map,
+    sources,
 )
+from core.io import dicom as io_dicom
 from tests.data_io_helpers import (
     AXIAL_IOP,
     PHI_STRINGS,
@@ -250,7 +255,7 @@ def test_property_axis_permutations_and_flips_give_the_same_canonical_image(
     ],
 )
 def test_sequence_hint_from_names(name, hint):
-    assert cio._sequence_hint(name) == hint
+    assert hints.sequence_hint(name) == hint
 
 
 def test_hints_reach_the_metadata():
@@ -406,7 +411,7 @@ def test_size_limits_are_enforced(tmp_path, monkeypatch):
     expect_error("over the limit", path, max_bytes=100)
     expect_error("over the limit", [("a.dcm", data), ("b.dcm", data)], max_bytes=len(data))
     expect_error("max_bytes", data, "x.nii", max_bytes=0)
-    monkeypatch.setattr(cio, "MAX_VOXELS", 100)
+    monkeypatch.setattr(limits, "MAX_VOXELS", 100)
     expect_error("voxel values, over the limit", data, "x.nii")
     expect_error("voxel values, over the limit",
                  image_bytes(make_image(phantom((4, 5, 6))), ".mha"), "x.mha")
@@ -593,7 +598,7 @@ def test_pydicom_warnings_stay_silenced_when_two_reads_overlap_in_threads(monkey
                for n, d in quoting]
     plain = dicom_series(3)
     a_inside, b_inside, a_done = threading.Event(), threading.Event(), threading.Event()
-    real = cio._deidentify
+    real = deid.deidentify
 
     def interleaved(ds):
         name = threading.current_thread().name
@@ -605,7 +610,7 @@ def test_pydicom_warnings_stay_silenced_when_two_reads_overlap_in_threads(monkey
             a_done.wait(10)  # B converts its header values only after A has finished
         return real(ds)
 
-    monkeypatch.setattr(cio, "_deidentify", interleaved)
+    monkeypatch.setattr(io_dicom, "deidentify", interleaved)
     errors: list[BaseException] = []
 
     def run(files):
@@ -630,7 +635,7 @@ def test_pydicom_warnings_stay_silenced_when_two_reads_overlap_in_threads(monkey
 
 def test_deidentified_dataset_keeps_only_safe_attributes():
     ds = read_dataset(dicom_series(2)[0][1])
-    clean = cio._deidentify(ds)
+    clean = deid.deidentify(ds)
     assert_no_phi(str(clean), str(clean.file_meta))
     for keyword in ("PatientBirthDate", "PatientSex", "PatientAge", "InstitutionName",
                     "ReferringPhysicianName", "OperatorsName", "AccessionNumber", "StudyID",
@@ -648,9 +653,32 @@ def test_deidentified_dataset_keeps_only_safe_attributes():
 
 
 def test_descriptor_cleaning():
-    terms = cio._identifying_terms(read_dataset(dicom_series(2)[0][1]))
+    terms = deid.identifying_terms(read_dataset(dicom_series(2)[0][1]))
     text = "Doe^Jane T2 sag 2024-03-15 MRN123456 @St Elsewhere Hospital (kildare)"
-    assert cio._clean_descriptor(text, terms) == "T2 sag ( )"
+    assert deid.clean_descriptor(text, terms) == "T2 sag ( )"
+
+
+@pytest.mark.parametrize("vr", [b"ZZ", b"US"])
+def test_unreadable_identifying_element_drops_the_descriptors(vr):
+    # PatientName stored under an unknown VR cannot be read at all (pydicom raises on
+    # access); stored as US it decodes to numbers. Either way its text is unknown, so it
+    # cannot be scrubbed from SeriesDescription ("Doe T2 TSE SAG ..."): the descriptors
+    # must be dropped (fail closed) while the pixels stay readable.
+    needle = b"\x10\x00\x10\x00PN\x08\x00Doe^Jane"
+    files = dicom_series(3)
+    assert all(data.count(needle) == 1 for _, data in files)
+    broken = [(name, data.replace(needle, b"\x10\x00\x10\x00" + vr + b"\x08\x00Doe^Jane"))
+              for name, data in files]
+    loaded = read_image(broken)
+    infos = list_dicom_series(broken)
+    assert_no_phi(loaded_text(loaded), repr(infos))
+    assert loaded.meta.series_description == "" and infos[0].description == ""
+    assert loaded.meta.sequence == infos[0].sequence == "unknown"
+    assert sitk.GetArrayViewFromImage(loaded.image).tolist() == \
+        sitk.GetArrayViewFromImage(read_image(files).image).tolist()
+    clean = deid.deidentify(read_dataset(broken[0][1]))
+    assert "SeriesDescription" not in clean and "ProtocolName" not in clean
+    assert_no_phi(str(clean))
 
 
 def test_pseudonymous_uids_are_deterministic_and_salted(monkeypatch):
@@ -770,10 +798,10 @@ def test_zip_bombs_are_refused(monkeypatch):
     expect_error("members, over the limit", many, "s.zip")
     zeros = zip_bytes([("big.dcm", bytes(4 << 20))])
     assert len(zeros) < 50_000
-    monkeypatch.setattr(cio, "DEFAULT_MAX_UNCOMPRESSED_BYTES", 1 << 20)
+    monkeypatch.setattr(limits, "DEFAULT_MAX_UNCOMPRESSED_BYTES", 1 << 20)
     expect_error("would unpack to", zeros, "s.zip")
     # the directory can lie: the limit also holds while decompressing
-    monkeypatch.setattr(cio, "_check_zip_directory", lambda infos, **kw: None)
+    monkeypatch.setattr(sources, "_check_zip_directory", lambda infos, **kw: None)
     expect_error("unpacks to more than", zeros, "s.zip")
 
 

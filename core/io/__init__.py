@@ -1,0 +1,86 @@
+"""Reading images: NIfTI, NRRD, MetaImage and DICOM series, validated and canonical.
+
+Every reader returns a 3-D ``sitk.Image`` re-oriented with ``sitk.DICOMOrient(img, "LPS")``
+(the numpy view is ``[z, y, x]`` = ``[S, P, L]``) whose ``MetaDataDictionary`` is empty, so
+no header text of the input travels further. The direction is the identity for
+axis-aligned inputs (float noise below 1e-6 is snapped to it); an oblique acquisition
+keeps its residual rotation (each axis within 45 degrees of L, P, S), since DICOMOrient
+only permutes and flips axes and nothing is resampled.
+
+Accepted inputs
+---------------
+* ``bytes`` plus a file name (the name only tells the format and the sequence hint; without
+  a name the format is recognised from the content), a ``str``/``Path`` to a file or a
+  DICOM folder, or a list of ``(filename, bytes)`` pairs (DICOM slices, any names).
+* NIfTI (``.nii``, ``.nii.gz``), NRRD (``.nrrd`` with attached data), MetaImage (``.mha``;
+  ``.mhd`` with its data file beside it, from a path only), DICOM (a ``.zip`` of slices,
+  several slices as a list, a folder given as a path, or one ``.dcm``).
+
+Validation (each failure is a ``ValueError`` with one plain sentence)
+---------------------------------------------------------------------
+* unknown extension, corrupt or truncated file, file over ``max_bytes``; NIfTI data
+  length and NaN voxels are checked before ITK reads it (:mod:`core.io.formats`);
+* not 3-D (2-D, a single slice, 4-D with more than one volume; a singleton 4th
+  dimension is squeezed), vector pixels, a zero-size dimension, NaN or infinite voxels;
+* spacing outside ``[MIN_SPACING_MM, MAX_SPACING_MM]`` (0.01 to 50 mm), including zero or
+  negative spacings written in headers, a direction matrix that is not a rotation;
+* images (not label maps) whose voxels all hold one value: there is nothing to analyse,
+  so this is an error; an all-zero *label map* is a valid empty mask;
+* zip archives: zip slip, more than ``MAX_ZIP_MEMBERS`` members, more than
+  ``DEFAULT_MAX_UNCOMPRESSED_BYTES`` uncompressed, encrypted members
+  (:mod:`core.io.sources`);
+* decoded volumes over ``MAX_VOXELS`` voxels (checked from the header before reading).
+
+Error messages never contain file names, paths, zip member names or header values, since
+any of those can carry patient data. DICOM is de-identified on ingest (PS3.15 Annex E
+basic profile, pseudonymous UIDs, cleaned descriptors, failing closed): see
+:mod:`core.io.deid`.
+
+Modules
+-------
+``reader`` (the public readers), ``sources`` (bytes/path/list/folder/zip, size limits,
+zip-slip and zip-bomb checks), ``formats`` (format sniffing, NIfTI/NRRD/MetaImage header
+checks, single-file reads), ``dicom`` (parsing, series grouping and listing, stacking),
+``deid`` (de-identification, UID pseudonyms, pydicom silencing), ``orient`` (validation,
+canonical LPS, label pixel type, metadata clearing), ``hints`` (sequence and modality
+hints), ``results`` (result types), ``limits`` (size, spacing and gap limits). The
+constants below are re-exported for reading; to change a limit (e.g. in a test), set it
+on :mod:`core.io.limits`, which the modules read at call time.
+"""
+
+from __future__ import annotations
+
+from core.io.deid import UID_SALT_ENV, pseudonymise_uid
+from core.io.formats import Format
+from core.io.limits import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_UNCOMPRESSED_BYTES,
+    MAX_SPACING_MM,
+    MAX_VOXELS,
+    MAX_ZIP_MEMBERS,
+    MIN_SPACING_MM,
+    SLICE_GAP_TOLERANCE,
+)
+from core.io.reader import list_dicom_series, read_image, read_label_map
+from core.io.results import DicomSeriesInfo, ImageMeta, LoadedImage
+from core.io.sources import Source
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_UNCOMPRESSED_BYTES",
+    "MAX_SPACING_MM",
+    "MAX_VOXELS",
+    "MAX_ZIP_MEMBERS",
+    "MIN_SPACING_MM",
+    "SLICE_GAP_TOLERANCE",
+    "UID_SALT_ENV",
+    "DicomSeriesInfo",
+    "Format",
+    "ImageMeta",
+    "LoadedImage",
+    "Source",
+    "list_dicom_series",
+    "pseudonymise_uid",
+    "read_image",
+    "read_label_map",
+]
