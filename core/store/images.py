@@ -1,6 +1,13 @@
-"""Image files of a study: read, stored as de-identified content-addressed NIfTI under
-``<data dir>/images/<sha256>.nii.gz`` (pixels and geometry only, no header text),
-resolved to paths, and removed once no study refers to them."""
+"""Image files of a study: read through :mod:`core.io`, stored as de-identified
+content-addressed NIfTI under ``<data dir>/images/<sha256>.nii.gz`` (pixels and geometry
+only, no header text), resolved to paths, and removed once no study refers to them.
+
+Bytes and paths are read with :func:`core.io.read_image` (the MRI) and
+:func:`core.io.read_label_map` with the MRI as ``reference`` (vertebrae, lesion mask), so
+they get core.io's size and voxel limits, validation and canonical LPS orientation, and a
+refused file is a one-sentence ``ValueError``. A ``sitk.Image`` is stored as given: it
+comes from core.io (or :mod:`core.phantom`) already.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import SimpleITK as sitk
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core.io import read_image, read_label_map
 from core.provenance import sha256_file
 from core.store.records import CaseInput, ImageSource
 from core.store.schema import Study
@@ -34,6 +42,23 @@ class CaseImages:
     lesion_mask_ref: str | None
     geometry: dict[str, Any] | None
     new_files: list[Path]
+
+
+def read_mri(source: ImageSource, filename: str | None) -> tuple[sitk.Image, dict[str, Any]]:
+    """The MRI of a case and its ``ImageMeta`` dict (empty for a ``sitk.Image``, which is
+    taken as given); bytes and paths are read by :func:`core.io.read_image`."""
+    if isinstance(source, sitk.Image):
+        return source, {}
+    loaded = read_image(source, filename)
+    return loaded.image, loaded.meta.to_dict()
+
+
+def read_labels(source: ImageSource, reference: sitk.Image | None) -> sitk.Image:
+    """A label map of a case (a ``sitk.Image`` is taken as given); bytes and paths are read
+    by :func:`core.io.read_label_map`, resampled onto ``reference`` when its grid differs."""
+    if isinstance(source, sitk.Image):
+        return source
+    return read_label_map(source, reference=reference)
 
 
 def study_refs(studies: Sequence[Study]) -> set[str]:
@@ -59,25 +84,31 @@ class ImageFiles:
 
     def store_case(self, case: CaseInput) -> CaseImages:
         """Store the image, vertebrae and lesion mask of ``case`` (those given); on an
-        error the files written so far are removed again."""
+        error the files written so far are removed again.
+
+        ``geometry`` is the stored image's ``spacing_mm`` and ``size`` and, for an image
+        read from bytes or a path, the rest of its :class:`core.io.ImageMeta`.
+        """
         new_files: list[Path] = []
         try:
-            image_ref = image_sha = vert_ref = lesion_ref = geometry = None
+            image_ref = image_sha = vert_ref = lesion_ref = geometry = image = None
             if case.image is not None:
-                image_ref, image_sha, geometry = self._store_image(
-                    case.image, case.image_filename, new_files)
+                image, meta = read_mri(case.image, case.image_filename)
+                image_ref, image_sha = self._write(image, new_files)
+                geometry = {**meta, "spacing_mm": [float(s) for s in image.GetSpacing()],
+                            "size": [int(s) for s in image.GetSize()]}
             if case.vertebrae is not None:
-                vert_ref = self._store_image(case.vertebrae, None, new_files)[0]
+                vert_ref, _ = self._write(read_labels(case.vertebrae, image), new_files)
             if case.lesion_mask is not None:
-                lesion_ref = self._store_image(case.lesion_mask, None, new_files)[0]
+                lesion_ref, _ = self._write(read_labels(case.lesion_mask, image), new_files)
         except Exception:
             self.remove(new_files)
             raise
         return CaseImages(image_ref, image_sha, vert_ref, lesion_ref, geometry, new_files)
 
-    def _store_image(self, source: ImageSource, filename: str | None,
-                     new_files: list[Path]) -> tuple[str, str, dict[str, Any]]:
-        image = _read_any_image(source, filename)
+    def _write(self, image: sitk.Image, new_files: list[Path]) -> tuple[str, str]:
+        """Write pixels and geometry of ``image`` as ``<sha256>.nii.gz``; return its
+        reference and SHA-256 (a file created here is appended to ``new_files``)."""
         array = sitk.GetArrayViewFromImage(image)
         clean = sitk.GetImageFromArray(array, isVector=image.GetNumberOfComponentsPerPixel() > 1)
         clean.SetOrigin(image.GetOrigin())
@@ -100,11 +131,7 @@ class ImageFiles:
             with suppress(FileNotFoundError):
                 tmp.unlink()
             raise
-        geometry = {
-            "spacing_mm": [float(s) for s in image.GetSpacing()],
-            "size": [int(s) for s in image.GetSize()],
-        }
-        return f"{IMAGES_DIRNAME}/{final.name}", digest, geometry
+        return f"{IMAGES_DIRNAME}/{final.name}", digest
 
     @staticmethod
     def remove(paths: Sequence[Path]) -> None:
@@ -133,29 +160,3 @@ class ImageFiles:
                     path.unlink()
                     removed += 1
         return removed
-
-
-def _read_any_image(source: ImageSource, filename: str | None) -> sitk.Image:
-    if isinstance(source, sitk.Image):
-        return source
-    if isinstance(source, bytes | bytearray):
-        name = filename or "image.nii.gz"
-        suffix = ".nii.gz" if name.lower().endswith(".nii.gz") else Path(name).suffix
-        handle, tmp = tempfile.mkstemp(suffix=suffix or ".nii")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(bytes(source))
-            return _read_any_image(Path(tmp), None)
-        finally:
-            with suppress(FileNotFoundError):
-                os.unlink(tmp)
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"image {path} does not exist.")
-    try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError:
-        raise ValueError(
-            f"image {path.name} could not be read (NIfTI, NRRD or MHA expected; pass a "
-            "sitk.Image from core.io for DICOM)."
-        ) from None

@@ -298,14 +298,17 @@ class CaseStore:
             columns.
         image, vertebrae, lesion_mask : sitk.Image, bytes or path, optional
             Stored as de-identified NIfTI (pixels and geometry only, no header text)
-            under ``<data dir>/images/<sha256>.nii.gz``. Bytes and paths are read with
-            SimpleITK (NIfTI, NRRD, MHA, ...); for DICOM pass the ``sitk.Image`` from
-            :func:`core.io.read_image`.
+            under ``<data dir>/images/<sha256>.nii.gz``. Bytes and paths are read by
+            :func:`core.io.read_image` (``image``) and :func:`core.io.read_label_map`
+            with the image as reference (``vertebrae``, ``lesion_mask``): validated and
+            in canonical LPS orientation; a ``sitk.Image`` (from core.io) is stored as
+            given.
         image_filename : str, optional
             Format hint for ``image`` given as bytes (e.g. ``"t2.nii.gz"``); not stored.
         image_meta : mapping, optional
             ``ImageMeta.to_dict()``; ``modality``, ``sequence`` and ``spacing_mm`` are
-            also stored as columns.
+            also stored as columns. For an ``image`` read from bytes or a path, the
+            ``ImageMeta`` of that read fills the keys this leaves out.
         synthetic : bool
         actor : str
 
