@@ -436,3 +436,59 @@ def test_numpy_scalars_are_stored_as_plain_json(data_dir):
     assert record.image_meta["spacing_mm"] == [1.0, 1.0, 2.0]
     assert record.predictions[0]["probabilities"] == {"mild": 0.75, "moderate": 0.25}
     assert record.predictions[0]["expected_vas"] == 2.5
+
+
+def _ras_copy(image: sitk.Image) -> sitk.Image:
+    """The same voxels with an RAS direction (x and y flipped), as many NIfTI files are."""
+    flipped = sitk.Image(image)
+    flipped.SetDirection((-1.0, 0.0, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 1.0))
+    return flipped
+
+
+def test_image_files_are_read_through_core_io_in_canonical_lps(data_dir, phantom_case,
+                                                               tmp_path):
+    from core.io import read_image, read_label_map
+
+    phantom, result = phantom_case
+    image_file, vert_file = tmp_path / "t2_ras.nii.gz", tmp_path / "vert_ras.nii.gz"
+    sitk.WriteImage(_ras_copy(phantom.image), str(image_file))
+    sitk.WriteImage(_ras_copy(result.vertebrae), str(vert_file))
+    expected = read_image(image_file)
+    assert expected.meta.orientation == "RAS"
+    expected_vert = read_label_map(vert_file, reference=expected.image)
+    with CaseStore() as store:
+        study = store.save_case("P-0001", "2024-03-01", clinical={"vas": 5},
+                                image=image_file, vertebrae=vert_file.read_bytes(),
+                                actor="dr-a")
+        record = store.get_study(study)
+    stored = sitk.ReadImage(str(record.image_path))
+    assert stored.GetDirection() == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+    np.testing.assert_allclose(stored.GetOrigin(), expected.image.GetOrigin())
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(stored),
+                                  sitk.GetArrayFromImage(expected.image))
+    assert record.image_meta["orientation"] == "RAS"
+    assert record.image_meta["size"] == list(expected.meta.size)
+    vert = sitk.ReadImage(str(record.vertebrae_path))
+    assert vert.GetDirection() == stored.GetDirection()
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(vert),
+                                  sitk.GetArrayFromImage(expected_vert))
+
+
+def test_label_maps_core_io_refuses_are_refused_by_the_store(data_dir, phantom_case,
+                                                             tmp_path):
+    phantom = phantom_case[0]
+    fractional = sitk.Cast(phantom.image, sitk.sitkFloat32) * 0.0 + 0.5
+    mask_file = tmp_path / "mask.nii.gz"
+    sitk.WriteImage(fractional, str(mask_file))
+    flat_file = tmp_path / "flat.nii.gz"
+    sitk.WriteImage(sitk.Cast(phantom.image, sitk.sitkFloat32) * 0.0 + 7.0, str(flat_file))
+    with CaseStore() as store:
+        with pytest.raises(ValueError, match=r"^The label map has non-integer values .*\.$"):
+            store.save_case("P-0001", "2024-03-01", clinical={"vas": 5},
+                            image=phantom.image, lesion_mask=mask_file, actor="dr-a")
+        with pytest.raises(ValueError, match=r"^The image has the same value .*\.$"):
+            store.save_case("P-0001", "2024-03-01", clinical={"vas": 5},
+                            image=flat_file.read_bytes(), image_filename="flat.nii.gz",
+                            actor="dr-a")
+        assert store.counts()["studies"] == 0
+    assert list((data_dir / "images").glob("*")) == []

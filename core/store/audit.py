@@ -1,0 +1,31 @@
+"""The audit log: entries written inside the transaction of the audited change, and read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.store.checks import json_safe
+from core.store.schema import AUDIT_ACTIONS, AuditEntry
+
+
+def audit(session: Session, actor: str, action: str, target: str,
+          details: Mapping[str, object]) -> None:
+    """Add an audit entry to ``session`` (committed with the change it records)."""
+    if action not in AUDIT_ACTIONS:  # pragma: no cover - internal misuse
+        raise ValueError(f"audit action {action!r} is not one of {AUDIT_ACTIONS}.")
+    session.add(AuditEntry(actor=actor, action=action, target=target[:255],
+                           details=json_safe(dict(details), "audit details")))
+
+
+def read_audit_log(session: Session) -> pd.DataFrame:
+    """The audit log, oldest first: ``id, at`` (UTC), ``actor, action, target, details``."""
+    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    rows = [(e.id, e.at, e.actor, e.action, e.target, e.details) for e in entries]
+    frame = pd.DataFrame(rows, columns=["id", "at", "actor", "action", "target", "details"])
+    frame["id"] = frame["id"].astype("int64")
+    frame["at"] = pd.to_datetime(frame["at"]).astype("datetime64[us]").dt.tz_localize("UTC")
+    return frame

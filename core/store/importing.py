@@ -1,0 +1,138 @@
+"""Cohort tables into the store: validated rows, bulk insert, replacing the synthetic data.
+
+The functions that take a ``Session`` run inside the caller's transaction, so an import
+is all or nothing and its audit entry commits with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.clinical import COHORT_COLUMNS, IMAGING_COLUMNS, as_cohort_frame, validate_clinical
+from core.store.audit import audit
+from core.store.cases import PreparedCase, insert_case
+from core.store.images import study_refs
+from core.store.rows import get_or_add_patient, set_clinical, set_table_features
+from core.store.schema import Patient, Study, utcnow
+
+
+def validated_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of a cohort table, each validated by :func:`core.clinical.validate_clinical`.
+
+    A ``ValueError`` (naming the row) for unknown columns, an invalid row, a repeated
+    (patient, date), or a patient whose sex / primary tumour / synthetic flag varies.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError("the cohort must be a pandas DataFrame.")
+    unknown = [str(c) for c in frame.columns if c not in COHORT_COLUMNS]
+    if unknown:
+        raise ValueError(
+            f"the cohort has unknown column(s) {', '.join(map(repr, unknown))}; expected "
+            "columns from core.clinical.COHORT_COLUMNS."
+        )
+    labels = (list(frame.index) if frame.index.name == "row"
+              else list(range(1, len(frame) + 1)))
+    typed = as_cohort_frame(frame)
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, dt.date], object] = {}
+    patients: dict[str, dict[str, object]] = {}
+    for label, record in zip(labels, typed.to_dict(orient="records"), strict=True):
+        try:
+            row = validate_clinical(record)
+        except ValueError as exc:
+            raise ValueError(f"cohort row {label}: {exc}") from None
+        key = (row["patient_id"], row["study_date"])
+        if key in seen:
+            raise ValueError(
+                f"cohort row {label}: patient {key[0]} on {key[1].isoformat()} is "
+                f"duplicated (row {seen[key]})."
+            )
+        seen[key] = label
+        first = patients.setdefault(row["patient_id"], row)
+        for column in ("sex", "primary_tumor", "synthetic"):
+            if row[column] != first[column]:
+                raise ValueError(
+                    f"cohort row {label}: {column} {row[column]!r} differs from an "
+                    f"earlier row of patient {row['patient_id']} ({first[column]!r})."
+                )
+        rows.append(row)
+    return rows
+
+
+def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]], *,
+                source: str, on_duplicate: str) -> dict[str, int]:
+    """Add validated rows as studies (``on_duplicate="replace"`` overwrites the values of
+    a stored (patient, date)); returns ``rows, patients_added, studies_added,
+    studies_replaced``."""
+    cache: dict[str, Patient] = {}
+    added_patients = added_studies = replaced = 0
+    for row in rows:
+        patient, created = get_or_add_patient(session, row, cache)
+        added_patients += created
+        study = None if created else session.scalar(
+            select(Study).where(Study.patient_pk == patient.id,
+                                Study.study_date == row["study_date"])
+        )
+        if study is not None:
+            if on_duplicate != "replace":
+                raise ValueError(
+                    f"patient {row['patient_id']} already has a study on "
+                    f"{row['study_date'].isoformat()} (study {study.id}); nothing was "
+                    "imported."
+                )
+            set_clinical(study, row)
+            if any(row[c] is not None for c in IMAGING_COLUMNS):
+                set_table_features(study, row)
+            study.updated_at = utcnow()
+            replaced += 1
+            continue
+        study = Study(patient=patient, study_date=row["study_date"], source=source)
+        session.add(study)
+        set_clinical(study, row)
+        if any(row[c] is not None for c in IMAGING_COLUMNS):
+            set_table_features(study, row)
+        added_studies += 1
+        session.flush()
+    return {"rows": len(rows), "patients_added": added_patients,
+            "studies_added": added_studies, "studies_replaced": replaced}
+
+
+def import_rows(session: Session, rows: Sequence[Mapping[str, Any]], *, source: str,
+                on_duplicate: str, actor: str) -> dict[str, int]:
+    """:func:`insert_rows`, audited ``import`` with the summary."""
+    summary = insert_rows(session, rows, source=source, on_duplicate=on_duplicate)
+    audit(session, actor, "import", source, summary)
+    return summary
+
+
+def replace_synthetic_rows(
+    session: Session,
+    rows: Sequence[Mapping[str, Any]],
+    prepared: Sequence[PreparedCase],
+    *,
+    source: str,
+    actor: str,
+    details: Mapping[str, object] | None,
+) -> tuple[dict[str, object], set[str]]:
+    """Delete every synthetic patient, then add ``rows`` and the ``prepared`` cases,
+    audited ``build-demo``; returns the summary and the removed studies' file references
+    (for removal after the commit)."""
+    removed = 0
+    refs: set[str] = set()
+    for patient in session.scalars(select(Patient).where(Patient.synthetic)).all():
+        removed += len(patient.studies)
+        refs |= study_refs(patient.studies)
+        session.delete(patient)
+    session.flush()
+    summary = insert_rows(session, rows, source=source, on_duplicate="error")
+    study_ids = [insert_case(session, p, source=source).id for p in prepared]
+    summary = {**summary, "studies_removed": removed,
+               "imaging_studies": study_ids, **dict(details or {})}
+    audit(session, actor, "build-demo", source, summary)
+    return summary, refs

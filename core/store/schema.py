@@ -1,0 +1,259 @@
+"""Tables of the case store (SQLAlchemy 2 declarative), their column tuples and the engine.
+
+* ``patients``: pseudonymous ``patient_id`` (unique), ``synthetic``, ``sex``,
+  ``primary_tumor``. No names, birth dates, addresses or hospital numbers; no birth
+  year either (the per-study ``age`` is enough and 90+ is capped at import).
+* ``studies``: one per (patient, ``study_date``); image reference (a de-identified
+  NIfTI copy under ``<data dir>/images/<sha256>.nii.gz``: pixel data and geometry
+  only, no header text), its SHA-256, the vertebra / lesion mask references,
+  ``modality``, ``sequence``, ``spacing_mm`` and the image metadata JSON.
+* ``clinical_values``: one per study, the per-study clinical columns of
+  :mod:`core.clinical`.
+* ``study_features``: one per study with imaging values, the flat
+  :data:`core.clinical.IMAGING_COLUMNS`, volumes, and the full ``core extract`` JSON
+  when the values came from an extraction.
+* ``level_features``: one per study and vertebral level (extraction output).
+* ``predictions``: study, model version, category, tier, probabilities, expected VAS,
+  the full prediction JSON, actor, time.
+* ``audit_log``: time (UTC), actor, action (:data:`AUDIT_ACTIONS`), target, details JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.pool import StaticPool
+
+from core.clinical import COHORT_COLUMNS
+
+AUDIT_ACTIONS: tuple[str, ...] = (
+    "import", "save", "edit", "delete", "export", "predict", "build-demo",
+)
+#: Extra columns of :meth:`CaseStore.list_studies` after the cohort columns.
+LIST_EXTRA_COLUMNS: tuple[str, ...] = (
+    "lumbar_involved",
+    "has_image",
+    "predicted_category",
+    "predicted_tier",
+    "predicted_model_version",
+    "predicted_at",
+)
+#: Columns of :meth:`CaseStore.list_studies`.
+LIST_COLUMNS: tuple[str, ...] = ("study_id", *COHORT_COLUMNS, *LIST_EXTRA_COLUMNS)
+#: Columns of :meth:`CaseStore.patient_history`.
+HISTORY_COLUMNS: tuple[str, ...] = (
+    "study_id", "study_date", "vas", "lesion_count", "high_intensity_ratio",
+    "max_level_high_intensity_ratio", "involved_levels", "sins_total", "analgesic_step",
+    "predicted_category",
+)
+
+
+def utcnow() -> dt.datetime:
+    """Now in UTC without time zone and microseconds, as the tables store times."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+
+
+# --------------------------------------------------------------------------- ORM
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    sex: Mapped[str | None] = mapped_column(String(8))
+    primary_tumor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    studies: Mapped[list[Study]] = relationship(
+        back_populates="patient", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Study(Base):
+    __tablename__ = "studies"
+    __table_args__ = (UniqueConstraint("patient_pk", "study_date", name="uq_patient_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_pk: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
+    study_date: Mapped[dt.date] = mapped_column(Date)
+    image_ref: Mapped[str | None] = mapped_column(String(255))
+    image_sha256: Mapped[str | None] = mapped_column(String(64))
+    vertebrae_ref: Mapped[str | None] = mapped_column(String(255))
+    lesion_mask_ref: Mapped[str | None] = mapped_column(String(255))
+    modality: Mapped[str | None] = mapped_column(String(32))
+    sequence: Mapped[str | None] = mapped_column(String(64))
+    spacing_mm: Mapped[list[float] | None] = mapped_column(JSON)
+    image_meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship(back_populates="studies")
+    clinical: Mapped[ClinicalValues | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, uselist=False
+    )
+    features: Mapped[StudyFeatures | None] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, uselist=False
+    )
+    levels: Mapped[list[LevelFeature]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="LevelFeature.order"
+    )
+    predictions: Mapped[list[PredictionRow]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="PredictionRow.id"
+    )
+
+
+class ClinicalValues(Base):
+    __tablename__ = "clinical_values"
+
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True
+    )
+    age: Mapped[int | None] = mapped_column(Integer)
+    vas: Mapped[float | None] = mapped_column(Float)
+    ecog: Mapped[int | None] = mapped_column(Integer)
+    analgesic_step: Mapped[int | None] = mapped_column(Integer)
+    bone_modifying_agent: Mapped[bool | None] = mapped_column(Boolean)
+    prior_radiotherapy: Mapped[bool | None] = mapped_column(Boolean)
+    pathologic_fracture: Mapped[bool | None] = mapped_column(Boolean)
+    neurologic_deficit: Mapped[bool | None] = mapped_column(Boolean)
+    sins_location: Mapped[int | None] = mapped_column(Integer)
+    sins_pain: Mapped[int | None] = mapped_column(Integer)
+    sins_bone_lesion: Mapped[int | None] = mapped_column(Integer)
+    sins_alignment: Mapped[int | None] = mapped_column(Integer)
+    sins_collapse: Mapped[int | None] = mapped_column(Integer)
+    sins_posterolateral: Mapped[int | None] = mapped_column(Integer)
+    sins_total: Mapped[int | None] = mapped_column(Integer)
+    bilsky_grade: Mapped[str | None] = mapped_column(String(2))
+
+
+class StudyFeatures(Base):
+    __tablename__ = "study_features"
+
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), primary_key=True
+    )
+    lesion_count: Mapped[int | None] = mapped_column(Integer)
+    lesion_count_cervical: Mapped[int | None] = mapped_column(Integer)
+    lesion_count_thoracic: Mapped[int | None] = mapped_column(Integer)
+    lesion_count_lumbar: Mapped[int | None] = mapped_column(Integer)
+    lesion_count_sacral: Mapped[int | None] = mapped_column(Integer)
+    involved_levels: Mapped[int | None] = mapped_column(Integer)
+    high_intensity_ratio: Mapped[float | None] = mapped_column(Float)
+    max_level_high_intensity_ratio: Mapped[float | None] = mapped_column(Float)
+    vertebra_volume_ml: Mapped[float | None] = mapped_column(Float)
+    high_intensity_volume_ml: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(16))  # "table" or "extraction"
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class LevelFeature(Base):
+    __tablename__ = "level_features"
+    __table_args__ = (UniqueConstraint("study_id", "level", name="uq_study_level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), index=True
+    )
+    order: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(8))
+    region: Mapped[str] = mapped_column(String(16))
+    vertebra_volume_ml: Mapped[float] = mapped_column(Float)
+    high_intensity_volume_ml: Mapped[float] = mapped_column(Float)
+    high_intensity_ratio: Mapped[float] = mapped_column(Float)
+    lesion_count: Mapped[int] = mapped_column(Integer)
+
+
+class PredictionRow(Base):
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), index=True
+    )
+    model_version: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(32))
+    tier: Mapped[str | None] = mapped_column(String(16))
+    probabilities: Mapped[dict[str, float]] = mapped_column(JSON)
+    expected_vas: Mapped[float | None] = mapped_column(Float)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        CheckConstraint(
+            "action IN (" + ", ".join(f"'{a}'" for a in AUDIT_ACTIONS) + ")",
+            name="ck_audit_action",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+TABLES: tuple[str, ...] = (
+    "patients", "studies", "clinical_values", "study_features", "level_features",
+    "predictions", "audit_log",
+)
+#: Table name -> ORM class.
+MODELS: dict[str, type[Base]] = {
+    m.__tablename__: m
+    for m in (Patient, Study, ClinicalValues, StudyFeatures, LevelFeature, PredictionRow,
+              AuditEntry)
+}
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def make_engine(url: URL) -> Engine:
+    """The engine for ``url``; SQLite gets foreign keys, a lock timeout and thread sharing."""
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    # Streamlit serves sessions from several threads; wait for a writer's lock.
+    # An in-memory database exists per connection: share one connection across
+    # threads (the default pool would give each thread its own empty database).
+    memory = url.database in (None, "", ":memory:")
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 30},
+        **({"poolclass": StaticPool} if memory else {}))
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()

@@ -1,0 +1,430 @@
+"""The case store facade: connection, sessions and transactions, public operations.
+
+Each public method opens at most one write transaction; the work inside it is done by
+:mod:`core.store.importing`, :mod:`core.store.cases` and :mod:`core.store.queries`, and
+the audit entry is written in that same transaction, so a failure part-way leaves the
+store as it was (image files written for it are removed again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.clinical import COHORT_COLUMNS
+from core.clinical import export_csv as _export_csv
+from core.provenance import sha256_bytes
+from core.store import cases as cases_module
+from core.store import importing, queries
+from core.store.audit import audit, read_audit_log
+from core.store.checks import check_actor
+from core.store.images import ImageFiles
+from core.store.records import CaseInput, ImageSource, StudyRecord
+from core.store.schema import HISTORY_COLUMNS, Base, Study, make_engine
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = REPO / "data" / "store"
+DB_FILENAME = "cases.sqlite"
+
+
+def data_dir_from_env() -> Path:
+    """``SPINEPAIN_DATA_DIR`` or ``<repo>/data/store``."""
+    env = os.environ.get("SPINEPAIN_DATA_DIR", "").strip()
+    return Path(env).expanduser() if env else DEFAULT_DATA_DIR
+
+
+def _sqlite_folder(url: str | None) -> Path | None:
+    if not url:
+        return None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database).expanduser().resolve().parent
+    return None
+
+
+class CaseStore:
+    """Persistent store of studies for the dashboard and for training.
+
+    Parameters
+    ----------
+    url : str, optional
+        SQLAlchemy URL; default ``SPINEPAIN_DB_URL``, else SQLite
+        ``<data dir>/cases.sqlite``.
+    data_dir : str or Path, optional
+        Folder for the default database and image files (see :mod:`core.store`).
+
+    Raises
+    ------
+    ValueError
+        For a URL SQLAlchemy cannot parse.
+    """
+
+    def __init__(self, url: str | None = None, *, data_dir: str | Path | None = None) -> None:
+        env_url = os.environ.get("SPINEPAIN_DB_URL", "").strip()
+        raw_url = url or env_url or None
+        if data_dir is not None:
+            self.data_dir = Path(data_dir).expanduser()
+        elif os.environ.get("SPINEPAIN_DATA_DIR", "").strip():
+            self.data_dir = data_dir_from_env()
+        else:
+            self.data_dir = _sqlite_folder(raw_url) or DEFAULT_DATA_DIR
+        if raw_url is None:
+            raw_url = f"sqlite:///{(self.data_dir / DB_FILENAME).resolve()}"
+        try:
+            parsed = make_url(raw_url)
+        except ArgumentError:
+            raise ValueError(f"database URL {raw_url!r} is not a SQLAlchemy URL.") from None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.url: str = parsed.render_as_string(hide_password=True)
+        self.engine = make_engine(parsed)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._images = ImageFiles(self.data_dir)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> CaseStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    @property
+    def images_dir(self) -> Path:
+        """Folder of the de-identified image files."""
+        return self._images.directory
+
+    # ------------------------------------------------------------------ reads
+
+    def counts(self) -> dict[str, int]:
+        """Row count of every table."""
+        with self._sessions() as session:
+            return queries.count_rows(session)
+
+    def audit_log(self) -> pd.DataFrame:
+        """The audit log, oldest first: ``id, at`` (UTC), ``actor, action, target, details``."""
+        with self._sessions() as session:
+            return read_audit_log(session)
+
+    def list_studies(
+        self,
+        *,
+        patient_id: str | None = None,
+        synthetic: bool | None = None,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+        has_image: bool | None = None,
+    ) -> pd.DataFrame:
+        """One row per study, ordered by patient then date.
+
+        Columns :data:`LIST_COLUMNS`: ``study_id``, the cohort columns (clinical and
+        imaging, typed as :func:`core.clinical.as_cohort_frame`), ``lumbar_involved``
+        (1/0/NaN), ``has_image``, and the latest prediction's ``predicted_category``,
+        ``predicted_tier``, ``predicted_model_version``, ``predicted_at`` (missing when
+        never predicted). Filters combine with AND; dates are inclusive.
+        """
+        with self._sessions() as session:
+            return queries.list_studies(session, patient_id=patient_id, synthetic=synthetic,
+                                        date_from=date_from, date_to=date_to,
+                                        has_image=has_image)
+
+    def cohort_frame(self, *, synthetic: bool | None = None) -> pd.DataFrame:
+        """The stored studies as a cohort table: :data:`core.clinical.COHORT_COLUMNS`,
+        typed as :func:`core.clinical.as_cohort_frame`, ordered by patient then date
+        (the same shape as ``data/demo/cohort.csv`` read by ``load_clinical_table``).
+        Studies without a VAS are included (training drops them)."""
+        return self.list_studies(synthetic=synthetic)[list(COHORT_COLUMNS)]
+
+    def patient_history(self, patient_id: str) -> pd.DataFrame:
+        """A patient's studies over time: :data:`HISTORY_COLUMNS`, oldest first.
+
+        Raises
+        ------
+        ValueError
+            When the patient is not stored.
+        """
+        frame = self.list_studies(patient_id=patient_id)
+        if frame.empty:
+            raise ValueError(f"patient {patient_id!r} is not in the store.")
+        return frame[list(HISTORY_COLUMNS)].reset_index(drop=True)
+
+    def get_study(self, study_id: int) -> StudyRecord:
+        """The full record of one study.
+
+        Raises
+        ------
+        ValueError
+            When the study does not exist.
+        """
+        with self._sessions() as session:
+            return queries.study_record(session, study_id, self._images.resolve)
+
+    # ------------------------------------------------------------------ import
+
+    def import_cohort(
+        self,
+        frame: pd.DataFrame,
+        *,
+        source: str,
+        actor: str,
+        on_duplicate: Literal["error", "replace"] = "error",
+    ) -> dict[str, object]:
+        """Import a cohort table (one row per study), all or nothing.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Columns of :data:`core.clinical.COHORT_COLUMNS` (usually
+            ``load_clinical_table(...).rows``); every row is validated again.
+        source : str
+            File name recorded with the studies and in the audit log.
+        actor : str
+            Who imports (audit log).
+        on_duplicate : {"error", "replace"}
+            A row whose ``(patient_id, study_date)`` is already stored is an error
+            (default: nothing is imported) or replaces that study's clinical values, and
+            its imaging values when the row has any (``"replace"``; images and
+            predictions are kept).
+
+        Returns
+        -------
+        dict
+            ``source, rows, patients_added, studies_added, studies_replaced``.
+
+        Raises
+        ------
+        ValueError
+            For an invalid row, a duplicate within the frame or with the store, or a
+            patient whose sex / primary tumour / synthetic flag contradicts the store.
+            Nothing is written then.
+        """
+        actor = check_actor(actor)
+        if on_duplicate not in ("error", "replace"):
+            raise ValueError(f"on_duplicate {on_duplicate!r} must be 'error' or 'replace'.")
+        rows = importing.validated_rows(frame)
+        source = str(source)[:200] or "import"
+        with self._write() as session:
+            summary = importing.import_rows(session, rows, source=source,
+                                            on_duplicate=on_duplicate, actor=actor)
+        return {"source": source, **summary}
+
+    def replace_synthetic(
+        self,
+        frame: pd.DataFrame,
+        cases: Sequence[CaseInput] = (),
+        *,
+        source: str,
+        actor: str,
+        details: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        """Replace every synthetic patient with a new synthetic data set, atomically.
+
+        Real (non-synthetic) data are untouched. Used by :func:`core.demo.build_demo_store`;
+        audited as ``build-demo``.
+
+        Raises
+        ------
+        ValueError
+            When a row or case is not marked synthetic, or is invalid.
+        """
+        actor = check_actor(actor)
+        rows = importing.validated_rows(frame)
+        if any(not r["synthetic"] for r in rows) or any(not c.synthetic for c in cases):
+            raise ValueError("replace_synthetic only accepts rows and cases marked synthetic.")
+        prepared: list[cases_module.PreparedCase] = []
+        try:
+            for case in cases:
+                prepared.append(cases_module.prepare_case(case, self._images))
+            with self._write() as session:
+                summary, refs = importing.replace_synthetic_rows(
+                    session, rows, prepared, source=source, actor=actor, details=details)
+        except Exception:
+            for p in prepared:
+                self._images.remove(p.new_files)
+            raise
+        self._images.remove_unreferenced(self._sessions, refs)
+        return summary
+
+    # ------------------------------------------------------------------ cases
+
+    def save_case(
+        self,
+        patient_id: str,
+        study_date: dt.date | str,
+        *,
+        clinical: Mapping[str, object],
+        metrics: Mapping[str, object] | None = None,
+        image: ImageSource | None = None,
+        image_filename: str | None = None,
+        image_meta: Mapping[str, object] | None = None,
+        vertebrae: ImageSource | None = None,
+        lesion_mask: ImageSource | None = None,
+        synthetic: bool = False,
+        actor: str,
+    ) -> int:
+        """Store one new study: clinical values, imaging metrics, optional image files.
+
+        Parameters
+        ----------
+        patient_id : str
+            Pseudonymous id (validated as in :mod:`core.clinical`); a new patient is
+            created from ``clinical['sex']`` and ``clinical['primary_tumor']``.
+        study_date : date or ISO str
+        clinical : mapping
+            Keys from :data:`core.clinical.CLINICAL_COLUMNS`; ``vas`` may be missing.
+            ``sex`` and ``primary_tumor`` default to the stored patient's values.
+        metrics : mapping, optional
+            ``StudyMetrics.to_dict()`` (per-level rows are stored too) or flat imaging
+            columns.
+        image, vertebrae, lesion_mask : sitk.Image, bytes or path, optional
+            Stored as de-identified NIfTI (pixels and geometry only, no header text)
+            under ``<data dir>/images/<sha256>.nii.gz``. Bytes and paths are read by
+            :func:`core.io.read_image` (``image``) and :func:`core.io.read_label_map`
+            with the image as reference (``vertebrae``, ``lesion_mask``): validated and
+            in canonical LPS orientation; a ``sitk.Image`` (from core.io) is stored as
+            given.
+        image_filename : str, optional
+            Format hint for ``image`` given as bytes (e.g. ``"t2.nii.gz"``); not stored.
+        image_meta : mapping, optional
+            ``ImageMeta.to_dict()``; ``modality``, ``sequence`` and ``spacing_mm`` are
+            also stored as columns. For an ``image`` read from bytes or a path, the
+            ``ImageMeta`` of that read fills the keys this leaves out.
+        synthetic : bool
+        actor : str
+
+        Returns
+        -------
+        int
+            The new ``study_id``.
+
+        Raises
+        ------
+        ValueError
+            Invalid values, an existing (patient, date) study, or a patient whose stored
+            sex / primary tumour / synthetic flag differs.
+        """
+        actor = check_actor(actor)
+        clinical = {**dict(clinical),
+                    **cases_module.stored_patient_fields(self._sessions, patient_id, clinical)}
+        case = CaseInput(patient_id, study_date, clinical, metrics, image, image_filename,
+                         image_meta, vertebrae, lesion_mask, synthetic)
+        prepared = cases_module.prepare_case(case, self._images)
+        try:
+            with self._write() as session:
+                study_id = cases_module.save_prepared(session, prepared, actor)
+        except Exception:
+            self._images.remove(prepared.new_files)
+            raise
+        return study_id
+
+    def update_clinical(self, study_id: int, changes: Mapping[str, object],
+                        actor: str) -> dict[str, Any]:
+        """Edit clinical values of a study (audited as ``edit`` with before/after).
+
+        Keys from :data:`core.clinical.CLINICAL_COLUMNS`. ``sex`` and ``primary_tumor``
+        belong to the patient and change for all of the patient's studies. Changing a
+        SINS component without giving ``sins_total`` recomputes the total (or clears it
+        when a component is missing).
+
+        Returns
+        -------
+        dict
+            The study's clinical values after the edit.
+
+        Raises
+        ------
+        ValueError
+            Unknown keys, invalid values, or a missing study; nothing changes then.
+        """
+        actor = check_actor(actor)
+        cases_module.check_clinical_keys(changes)
+        with self._write() as session:
+            return cases_module.update_clinical(session, study_id, changes, actor)
+
+    def delete_study(self, study_id: int, actor: str) -> None:
+        """Delete a study with its values, levels and predictions (audited ``delete``).
+
+        A patient left without studies is deleted too; image files no longer referenced
+        are removed.
+        """
+        actor = check_actor(actor)
+        with self._write() as session:
+            refs = cases_module.delete_study(session, study_id, actor)
+        self._images.remove_unreferenced(self._sessions, refs)
+
+    def record_prediction(self, study_id: int, prediction: Mapping[str, object],
+                          model_version: str, actor: str) -> int:
+        """Store a model prediction for a study (``Prediction.to_dict()`` or the
+        ``core predict`` payload) and audit it as ``predict``.
+
+        ``prediction`` needs ``category`` (str) and ``probabilities`` (category ->
+        probability in [0, 1]); ``tier`` (str, or the tier dict with key ``tier``) and
+        ``expected_vas`` are optional. Returns the prediction id.
+        """
+        actor = check_actor(actor)
+        values = cases_module.validated_prediction(prediction, model_version)
+        with self._write() as session:
+            return cases_module.add_prediction(session, study_id, values, actor)
+
+    # ------------------------------------------------------------------ exports
+
+    def export_csv(self, actor: str, *, synthetic: bool | None = None) -> bytes:
+        """The cohort table as formula-injection-safe CSV (see
+        :func:`core.clinical.export_csv`), audited as ``export``. Re-importable with
+        ``load_clinical_table`` (rows with a VAS)."""
+        actor = check_actor(actor)
+        frame = self.cohort_frame(synthetic=synthetic)
+        data = _export_csv(frame)
+        with self._write() as session:
+            audit(session, actor, "export", "cohort", {
+                "rows": len(frame), "synthetic_filter": synthetic,
+                "sha256": sha256_bytes(data),
+            })
+        return data
+
+    def record_export(self, study_id: int, *, actor: str, kind: str, content: bytes) -> None:
+        """Audit the export of one study's report (``kind`` e.g. ``"report-html"``).
+
+        Parameters
+        ----------
+        study_id : int
+            The exported study; must exist.
+        actor : str
+            Who exported it (audit log).
+        kind : str
+            What was exported, a short word such as ``report-pdf``.
+        content : bytes
+            The exported file; only its SHA-256 and size are recorded.
+
+        Raises
+        ------
+        ValueError
+            For an unknown study or an empty actor.
+        """
+        actor = check_actor(actor)
+        with self._write() as session:
+            if session.get(Study, study_id) is None:
+                raise ValueError(f"study {study_id} does not exist.")
+            audit(session, actor, "export", f"study {study_id}", {
+                "kind": str(kind)[:32], "bytes": len(content), "sha256": sha256_bytes(content),
+            })
