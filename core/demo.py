@@ -82,8 +82,10 @@ Demo store
 :func:`build_demo_store` writes the cohort (patients / studies / clinical values /
 study features) plus imaging cases ``DEMO-IMG-01`` ...: real MRI from the Spinal Cord
 Toolbox testing data bundled in ``data/demo/images/sct`` (MIT) and seeded phantoms from
-:func:`core.phantom.make_spine_phantom`, each measured with :func:`core.lesions.extract`
-and stored de-identified with its per-level metrics; their clinical values come from
+:func:`core.phantom.make_spine_phantom`, both taken from
+:func:`core.demo_imaging.demo_case_images` (the images the New case page measures),
+each measured with :func:`core.lesions.extract` and stored de-identified with its
+per-level metrics; their clinical values come from
 the same model as the cohort. Rebuilding replaces every synthetic patient (real data in
 the same store are untouched).
 
@@ -104,11 +106,12 @@ import numpy as np
 import pandas as pd
 
 from core.clinical import BILSKY_GRADES, COHORT_COLUMNS, as_cohort_frame, export_csv
+from core.demo_imaging import IMAGING_CASES, ImagingCaseSpec, demo_case_images
+from core.demo_imaging import SCT_DIR as SCT_DIR  # re-exported: callers of core.demo use it
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "data" / "demo"
 DEMO_CSV = DEMO_DIR / "cohort.csv"
-SCT_DIR = DEMO_DIR / "images" / "sct"
 DEFAULT_SEED = 20250301
 DEFAULT_PATIENTS = 300
 DEMO_ACTOR = "demo-builder"
@@ -467,109 +470,53 @@ def cohort_statistics(frame: pd.DataFrame) -> dict[str, object]:
 # --------------------------------------------------------------------------- imaging cases
 
 
-@dataclass(frozen=True)
-class ImagingCaseSpec:
-    """A demo imaging case: real SCT data (paths under data/demo/images/sct) or a phantom."""
-
-    patient_id: str
-    description: str
-    image: str | None = None
-    vertebrae: str | None = None
-    lesion_mask: str | None = None
-    convention: str = "sct"
-    phantom: dict | None = None
-
-
-IMAGING_CASES: tuple[ImagingCaseSpec, ...] = (
-    ImagingCaseSpec("DEMO-IMG-01", "Real T2 cervical MRI (SCT testing data), cord labelled "
-                    "C2-C5 by level; detection", "t2/t2.nii.gz",
-                    "t2/t2_seg-manual_labeled.nii.gz"),
-    ImagingCaseSpec("DEMO-IMG-02", "Real PAM50 T2 template (SCT), levels C1-L1; detection",
-                    "template/PAM50_small_t2.nii.gz", "template/PAM50_small_levels.nii.gz"),
-    ImagingCaseSpec("DEMO-IMG-03", "Phantom, diffuse L1 and focal L3 and T12 metastases",
-                    convention="verse",
-                    phantom={"seed": 3, "levels": ("T11", "T12", "L1", "L2", "L3"),
-                             "lesions": (("L3", 7.0, (4.0, 0.0, 0.0)), ("T12", 4.5, (0, 0, 0))),
-                             "diffuse_levels": ("L1",)}),
-    ImagingCaseSpec("DEMO-IMG-04", "Phantom, thoracic metastases T6 and T8",
-                    convention="verse",
-                    phantom={"seed": 4, "levels": ("T5", "T6", "T7", "T8", "T9"),
-                             "lesions": (("T6", 6.0, (0, 0, 0)), ("T8", 5.0, (3.0, 0, 0))),
-                             "diffuse_levels": ()}),
-    ImagingCaseSpec("DEMO-IMG-05", "Phantom, one cervical metastasis C5",
-                    convention="verse",
-                    phantom={"seed": 5, "levels": ("C3", "C4", "C5", "C6", "C7"),
-                             "lesions": (("C5", 4.5, (0, 0, 0)),), "diffuse_levels": ()}),
-)
+def _imaging_from_metrics(metrics: dict[str, object]) -> _Imaging:
+    """The clinical model's imaging inputs from a ``StudyMetrics.to_dict()``; the worst
+    level is the one with the highest HI ratio (none without lesions)."""
+    levels = metrics["levels"]
+    counts = dict(metrics["lesion_count_by_region"])
+    return _Imaging(
+        counts={r: int(counts.get(r, 0)) for r in REGION_PROPENSITY},
+        lesion_count=int(metrics["lesion_count"]),
+        involved_levels=len(metrics["involved_levels"]),
+        hi_ratio=float(metrics["high_intensity_ratio"]),
+        max_ratio=float(metrics["max_level_high_intensity_ratio"]),
+        worst_level=(max(levels, key=lambda lv: lv["high_intensity_ratio"])["level"]
+                     if metrics["lesion_count"] else None),
+    )
 
 
-def _load_nifti(relative: str):
-    import SimpleITK as sitk
+def _imaging_case_input(seed: int, number: int, spec: ImagingCaseSpec):
+    """Measure demo imaging case ``number`` (1-based) and give it clinical values from
+    patient ``100000 + number`` of the cohort model; returns a ``CaseInput``."""
+    from core.lesions import extract
+    from core.store import CaseInput
 
-    path = SCT_DIR / relative
-    if not path.is_file():
-        raise FileNotFoundError(f"demo image {path} is missing (see data/demo/README.md).")
-    return sitk.ReadImage(str(path))
+    images = demo_case_images(spec.patient_id)
+    result = extract(images.image, images.vertebrae, images.lesion_mask,
+                     convention=spec.convention, input_sha256=images.input_sha256)
+    metrics = result.metrics.to_dict()
+    patient = _make_patient(seed, 100_000 + number)
+    clinical = _clinical(patient.rng, patient, _imaging_from_metrics(metrics),
+                         fracture_before=False, prior_rt=False, new_rt=False, bma=True)
+    clinical.update(age=patient.age, sex=patient.sex, primary_tumor=patient.primary)
+    study_date = (dt.date(2024, 1, 8) + dt.timedelta(days=7 * number)).isoformat()
+    return CaseInput(
+        patient_id=spec.patient_id, study_date=study_date, clinical=clinical,
+        metrics=metrics, image=images.image, image_meta=images.meta,
+        vertebrae=result.vertebrae, lesion_mask=result.lesion_mask, synthetic=True,
+    )
 
 
 def _imaging_case_inputs(seed: int) -> tuple[list, list[dict[str, object]]]:
     """Extract every demo imaging case; return (CaseInput list, summary list)."""
-    import SimpleITK as sitk
-
-    from core.lesions import extract
-    from core.phantom import LesionSpec, make_spine_phantom
-    from core.provenance import sha256_file
-    from core.store import CaseInput
-
     inputs, summary = [], []
     for number, spec in enumerate(IMAGING_CASES, start=1):
-        if spec.phantom is None:
-            image = _load_nifti(spec.image)
-            vertebrae = _load_nifti(spec.vertebrae)
-            lesions = _load_nifti(spec.lesion_mask) if spec.lesion_mask else None
-            input_sha = sha256_file(SCT_DIR / spec.image)
-            meta = {"modality": "MR", "sequence": "T2", "source_format": "nifti",
-                    "source": f"SCT testing data: {spec.image}", "input_sha256": input_sha}
-        else:
-            p = spec.phantom
-            phantom = make_spine_phantom(
-                seed=p["seed"], levels=p["levels"], spacing_mm=(1.5, 1.5, 1.5),
-                lesions=[LesionSpec(lv, r, offset_mm=tuple(map(float, off)))
-                         for lv, r, off in p["lesions"]],
-                diffuse_levels=p["diffuse_levels"], bias=0.1, noise_sd=5.0,
-                convention=spec.convention,
-            )
-            image = sitk.Cast(sitk.Round(phantom.image), sitk.sitkInt16)
-            vertebrae, lesions, input_sha = phantom.vertebrae, None, None
-            meta = {"modality": "MR", "sequence": "STIR (synthetic phantom)",
-                    "source_format": "phantom", "source": f"core.phantom seed {p['seed']}"}
-        result = extract(image, vertebrae, lesions, convention=spec.convention,
-                         input_sha256=input_sha)
-        metrics = result.metrics.to_dict()
-        levels = metrics["levels"]
-        counts = dict(metrics["lesion_count_by_region"])
-        imaging = _Imaging(
-            counts={r: int(counts.get(r, 0)) for r in REGION_PROPENSITY},
-            lesion_count=int(metrics["lesion_count"]),
-            involved_levels=len(metrics["involved_levels"]),
-            hi_ratio=float(metrics["high_intensity_ratio"]),
-            max_ratio=float(metrics["max_level_high_intensity_ratio"]),
-            worst_level=(max(levels, key=lambda lv: lv["high_intensity_ratio"])["level"]
-                         if metrics["lesion_count"] else None),
-        )
-        patient = _make_patient(seed, 100_000 + number)
-        clinical = _clinical(patient.rng, patient, imaging, fracture_before=False,
-                             prior_rt=False, new_rt=False, bma=True)
-        clinical.update(age=patient.age, sex=patient.sex, primary_tumor=patient.primary)
-        study_date = (dt.date(2024, 1, 8) + dt.timedelta(days=7 * number)).isoformat()
-        inputs.append(CaseInput(
-            patient_id=spec.patient_id, study_date=study_date, clinical=clinical,
-            metrics=metrics, image=image, image_meta=meta, vertebrae=result.vertebrae,
-            lesion_mask=result.lesion_mask, synthetic=True,
-        ))
+        case = _imaging_case_input(seed, number, spec)
+        inputs.append(case)
         summary.append({"patient_id": spec.patient_id, "description": spec.description,
-                        "lesion_count": metrics["lesion_count"],
-                        "involved_levels": metrics["involved_levels"]})
+                        "lesion_count": case.metrics["lesion_count"],
+                        "involved_levels": case.metrics["involved_levels"]})
     return inputs, summary
 
 

@@ -386,94 +386,13 @@ def extract(
         Bad image, labels that are not vertebrae of ``convention``, a label map or
         mask that does not overlap the image, or no vertebra in the field of view.
     """
-    if not isinstance(params, DetectionParams):
-        raise ValueError("params must be a DetectionParams.")
-    _check_image(image)
-    if not isinstance(vertebrae, sitk.Image):
-        raise ValueError("The vertebrae label map must be a SimpleITK image.")
-    vertebrae = align_mask(vertebrae, image, name="vertebrae label map")
-    lesion_array = None
-    if lesions is not None:
-        if not isinstance(lesions, sitk.Image):
-            raise ValueError("The lesion mask must be a SimpleITK image.")
-        lesions = align_mask(lesions, image, name="lesion mask")
-        lesion_array = sitk.GetArrayViewFromImage(lesions)
-        _check_lesion_values(lesion_array)
-
-    labels = _integer_labels(vertebrae)
-    if labels.size and int(labels.max()) > _MAX_LABEL:
-        map_labels(np.unique(labels[labels > _MAX_LABEL]), convention)  # raises, naming them
-    boxes = ndimage.find_objects(labels)
-    present = [i + 1 for i, box in enumerate(boxes) if box is not None]
-    levels = map_labels(present, convention)
-    if not levels:
-        raise ValueError(
-            f"The vertebrae label map has no vertebra labels of the {convention!r} "
-            "convention inside the image."
-        )
-
-    spacing = np.array(image.GetSpacing(), dtype=float)
-    voxel_mm3 = float(np.prod(spacing))
-    min_voxels = params.min_lesion_volume_mm3 / voxel_mm3 * (1 - 1e-9)
-
-    pixels = sitk.GetArrayViewFromImage(image)
-    if pixels.dtype != np.float32:
-        pixels = pixels.astype(np.float32)
-    sampling = tuple(float(s) for s in spacing[::-1])  # array order z, y, x
-    sigma_vox = tuple(params.smoothing_mm / s for s in sampling)
-
-    work: list[_LevelWork] = []
-    for label, level in levels.items():
-        box = boxes[label - 1]
-        inside = labels[box] == label
-        item = _LevelWork(level=level, box=box, n_voxels=int(np.count_nonzero(inside)))
-        if lesion_array is None:
-            values = pixels[box]
-            if params.smoothing_mm > 0:
-                values = _masked_smooth(values, inside, sigma_vox)
-            marrow = values[inside]
-            if not np.all(np.isfinite(marrow)):
-                raise ValueError(f"The image has non-finite values inside {level.name}.")
-            item.median = float(np.median(marrow))
-            item.sigma = MAD_TO_SIGMA * float(np.median(np.abs(marrow - item.median)))
-            item.values = values
-        work.append(item)
-
-    mask = np.zeros(labels.shape, dtype=np.uint8)
-    window = params.reference_window
-    medians = np.array([w.median for w in work])
-    sigmas = np.array([w.sigma for w in work])
-    results: list[LevelMetrics] = []
-    for i, item in enumerate(work):
-        inside = labels[item.box] == item.level.label
-        if lesion_array is None:
-            lo, hi = max(0, i - window), min(len(work), i + window + 1)
-            reference = float(np.median(medians[lo:hi]))
-            scale = float(np.median(sigmas[lo:hi]))
-            threshold = reference + params.k_mad * scale
-            if reference > 0:
-                threshold = max(threshold, (1.0 + params.min_contrast) * reference)
-            candidates = (item.values > threshold) & inside
-            item.values = None
-            kept, count, n_hi = _components(candidates, min_voxels, inside,
-                                            params.edge_margin_mm, sampling)
-        else:
-            candidates = (lesion_array[item.box] != 0) & inside
-            kept, count, n_hi = _components(candidates, min_voxels)
-        mask[item.box] |= kept.view(np.uint8)
-        vertebra_ml = item.n_voxels * voxel_mm3 / 1000.0
-        hi_ml = n_hi * voxel_mm3 / 1000.0
-        results.append(
-            LevelMetrics(
-                level=item.level.name,
-                region=item.level.region,
-                vertebra_volume_ml=vertebra_ml,
-                high_intensity_volume_ml=hi_ml,
-                high_intensity_ratio=n_hi / item.n_voxels,
-                lesion_count=count,
-            )
-        )
-
+    vertebrae, lesion_array = _checked_inputs(image, vertebrae, lesions, params)
+    labels, boxes, levels = _present_levels(vertebrae, convention)
+    grid = _VoxelGrid.of(image, params)
+    pixels = None if lesion_array is not None else _float_pixels(image)
+    work = [_level_work(labels, boxes[label - 1], level, pixels, params, grid)
+            for label, level in levels.items()]
+    mask, results = _measure_levels(work, labels, lesion_array, params, grid)
     metrics = _study_metrics(
         results,
         provenance(
@@ -486,6 +405,169 @@ def extract(
     lesion_mask = sitk.GetImageFromArray(mask)
     lesion_mask.CopyInformation(image)
     return ExtractionResult(metrics=metrics, lesion_mask=lesion_mask, vertebrae=vertebrae)
+
+
+def _checked_inputs(
+    image: sitk.Image,
+    vertebrae: sitk.Image,
+    lesions: sitk.Image | None,
+    params: DetectionParams,
+) -> tuple[sitk.Image, np.ndarray | None]:
+    """Validate the inputs; return the vertebra map aligned to the image grid and the
+    lesion mask's array on that grid (``None`` without a mask: detection)."""
+    if not isinstance(params, DetectionParams):
+        raise ValueError("params must be a DetectionParams.")
+    _check_image(image)
+    if not isinstance(vertebrae, sitk.Image):
+        raise ValueError("The vertebrae label map must be a SimpleITK image.")
+    vertebrae = align_mask(vertebrae, image, name="vertebrae label map")
+    if lesions is None:
+        return vertebrae, None
+    if not isinstance(lesions, sitk.Image):
+        raise ValueError("The lesion mask must be a SimpleITK image.")
+    # A copy, not a view: the aligned mask image is freed when this function returns.
+    lesion_array = sitk.GetArrayFromImage(align_mask(lesions, image, name="lesion mask"))
+    _check_lesion_values(lesion_array)
+    return vertebrae, lesion_array
+
+
+def _present_levels(
+    vertebrae: sitk.Image, convention: str
+) -> tuple[np.ndarray, list[tuple[slice, ...] | None], dict[int, Level]]:
+    """Label array, bounding box per label (``ndimage.find_objects``) and the levels
+    of the labels present, craniocaudal; no vertebra of ``convention`` is an error."""
+    labels = _integer_labels(vertebrae)
+    if labels.size and int(labels.max()) > _MAX_LABEL:
+        map_labels(np.unique(labels[labels > _MAX_LABEL]), convention)  # raises, naming them
+    boxes = ndimage.find_objects(labels)
+    present = [i + 1 for i, box in enumerate(boxes) if box is not None]
+    levels = map_labels(present, convention)
+    if not levels:
+        raise ValueError(
+            f"The vertebrae label map has no vertebra labels of the {convention!r} "
+            "convention inside the image."
+        )
+    return labels, boxes, levels
+
+
+@dataclass(frozen=True)
+class _VoxelGrid:
+    """Voxel size of the image and the parameters converted to voxels.
+
+    ``voxel_mm3 = spacing_x * spacing_y * spacing_z``; ``min_voxels =
+    min_lesion_volume_mm3 / voxel_mm3`` (less a 1e-9 relative tolerance, so a
+    component of exactly the minimum volume counts); ``sampling`` is the spacing in
+    array order (z, y, x) and ``sigma_vox = smoothing_mm / sampling``.
+    """
+
+    voxel_mm3: float
+    min_voxels: float
+    sampling: tuple[float, ...]
+    sigma_vox: tuple[float, ...]
+
+    @staticmethod
+    def of(image: sitk.Image, params: DetectionParams) -> _VoxelGrid:
+        spacing = np.array(image.GetSpacing(), dtype=float)
+        voxel_mm3 = float(np.prod(spacing))
+        sampling = tuple(float(s) for s in spacing[::-1])  # array order z, y, x
+        return _VoxelGrid(
+            voxel_mm3=voxel_mm3,
+            min_voxels=params.min_lesion_volume_mm3 / voxel_mm3 * (1 - 1e-9),
+            sampling=sampling,
+            sigma_vox=tuple(params.smoothing_mm / s for s in sampling),
+        )
+
+
+def _float_pixels(image: sitk.Image) -> np.ndarray:
+    """The image's voxels as float32 (a view when they already are)."""
+    pixels = sitk.GetArrayViewFromImage(image)
+    return pixels if pixels.dtype == np.float32 else pixels.astype(np.float32)
+
+
+def _level_work(labels: np.ndarray, box: tuple[slice, ...], level: Level,
+                pixels: np.ndarray | None, params: DetectionParams,
+                grid: _VoxelGrid) -> _LevelWork:
+    """One level's box and voxel count; with ``pixels`` (detection) also step 1 of the
+    module docstring: the (optionally smoothed) intensities of the box, the marrow
+    median ``m_v`` and ``s_v = 1.4826 * MAD_v`` over the vertebra's voxels."""
+    inside = labels[box] == level.label
+    item = _LevelWork(level=level, box=box, n_voxels=int(np.count_nonzero(inside)))
+    if pixels is None:
+        return item
+    values = pixels[box]
+    if params.smoothing_mm > 0:
+        values = _masked_smooth(values, inside, grid.sigma_vox)
+    marrow = values[inside]
+    if not np.all(np.isfinite(marrow)):
+        raise ValueError(f"The image has non-finite values inside {level.name}.")
+    item.median = float(np.median(marrow))
+    item.sigma = MAD_TO_SIGMA * float(np.median(np.abs(marrow - item.median)))
+    item.values = values
+    return item
+
+
+def _reference_thresholds(medians: np.ndarray, sigmas: np.ndarray,
+                         params: DetectionParams) -> list[float]:
+    """Steps 2-3 of the module docstring: per level ``v`` (craniocaudal order),
+    ``r_v = median{m_u : u in N_v}``, ``sigma_v = median{s_u : u in N_v}`` over the
+    ``reference_window`` levels above and below, and
+    ``T_v = max(r_v + k_mad * sigma_v, (1 + min_contrast) * r_v)`` (floor only when
+    ``r_v > 0``)."""
+    window = params.reference_window
+    thresholds = []
+    for i in range(len(medians)):
+        lo, hi = max(0, i - window), min(len(medians), i + window + 1)
+        reference = float(np.median(medians[lo:hi]))
+        scale = float(np.median(sigmas[lo:hi]))
+        threshold = reference + params.k_mad * scale
+        if reference > 0:
+            threshold = max(threshold, (1.0 + params.min_contrast) * reference)
+        thresholds.append(threshold)
+    return thresholds
+
+
+def _measure_levels(
+    work: list[_LevelWork],
+    labels: np.ndarray,
+    lesion_array: np.ndarray | None,
+    params: DetectionParams,
+    grid: _VoxelGrid,
+) -> tuple[np.ndarray, list[LevelMetrics]]:
+    """Steps 4-5 per level (or the mask's voxels inside it): the uint8 mask of counted
+    lesion voxels on the image grid and each level's :class:`LevelMetrics`."""
+    mask = np.zeros(labels.shape, dtype=np.uint8)
+    if lesion_array is None:
+        thresholds: list[float | None] = list(_reference_thresholds(
+            np.array([w.median for w in work]), np.array([w.sigma for w in work]), params))
+    else:
+        thresholds = [None] * len(work)
+    results: list[LevelMetrics] = []
+    for item, threshold in zip(work, thresholds, strict=True):
+        inside = labels[item.box] == item.level.label
+        if lesion_array is not None:
+            candidates = (lesion_array[item.box] != 0) & inside
+            kept, count, n_hi = _components(candidates, grid.min_voxels)
+        else:
+            candidates = (item.values > threshold) & inside
+            item.values = None  # free the box's intensities as soon as they are used
+            kept, count, n_hi = _components(candidates, grid.min_voxels, inside,
+                                            params.edge_margin_mm, grid.sampling)
+        mask[item.box] |= kept.view(np.uint8)
+        results.append(_level_metrics(item, n_hi, count, grid.voxel_mm3))
+    return mask, results
+
+
+def _level_metrics(item: _LevelWork, n_hi: int, count: int, voxel_mm3: float) -> LevelMetrics:
+    """``vertebra_volume_ml = N_vertebra * voxel_mm3 / 1000``, ``high_intensity_volume_ml
+    = N_HI * voxel_mm3 / 1000``, ``high_intensity_ratio = N_HI / N_vertebra``."""
+    return LevelMetrics(
+        level=item.level.name,
+        region=item.level.region,
+        vertebra_volume_ml=item.n_voxels * voxel_mm3 / 1000.0,
+        high_intensity_volume_ml=n_hi * voxel_mm3 / 1000.0,
+        high_intensity_ratio=n_hi / item.n_voxels,
+        lesion_count=count,
+    )
 
 
 def _study_metrics(levels: list[LevelMetrics], record: dict[str, object]) -> StudyMetrics:

@@ -202,12 +202,37 @@ def make_spine_phantom(
         orientation, bias or noise.
     """
     world_spacing, code = _world_spacing(orientation, spacing_mm)
+    segments, labels = _checked_layout(levels, lesions, diffuse_levels, bias, noise_sd,
+                                       convention)
+    extent = _extent(segments, fov_mm)
+    coords = _sample_points(extent, world_spacing)
+    signal, vertebrae = _anatomy(coords, _slice_profile(segments, coords[2], labels), extent)
+    truth_mask = _paint_lesions(signal, vertebrae, coords, segments, labels, lesions,
+                                diffuse_levels)
+    _add_bias_and_noise(signal, np.random.default_rng(seed), coords, extent, bias, noise_sd)
+    voxel_mm3 = float(np.prod(world_spacing))
+    truth = _truth(vertebrae, truth_mask, labels, voxel_mm3, min_lesion_volume_mm3)
+    grid = _OutputGrid(spacing=tuple(float(s) for s in world_spacing),
+                       origin=tuple(float(c[0]) for c in coords), code=code)
+    return Phantom(image=grid.image(signal), vertebrae=grid.image(vertebrae),
+                   lesion_mask=grid.image(truth_mask), truth=truth)
+
+
+def _checked_layout(
+    levels: Sequence[str],
+    lesions: Sequence[LesionSpec],
+    diffuse_levels: Sequence[str],
+    bias: float,
+    noise_sd: float,
+    convention: str,
+) -> tuple[list[dict[str, float | str]], dict[str, int]]:
+    """Validate the arguments; return the segments (:func:`_layout`) and level -> label."""
     if not 0.0 <= float(bias) <= 0.9:
         raise ValueError(f"bias {bias!r} must lie in [0, 0.9].")
     if not (math.isfinite(noise_sd) and noise_sd >= 0):
         raise ValueError(f"noise_sd {noise_sd!r} must be a non-negative number.")
     segments = _layout(levels)
-    bodies = {str(s["name"]): s for s in segments if s["kind"] == "body"}
+    bodies = {str(s["name"]) for s in segments if s["kind"] == "body"}
     for spec in lesions:
         if spec.level not in bodies:
             raise ValueError(f"Lesion level {spec.level!r} is not one of the phantom's levels.")
@@ -216,8 +241,27 @@ def make_spine_phantom(
     for name in diffuse_levels:
         if name not in bodies:
             raise ValueError(f"Diffuse level {name!r} is not one of the phantom's levels.")
-    labels = {name: label_for_name(name, convention) for name in bodies}
+    labels = {str(s["name"]): label_for_name(str(s["name"]), convention)
+              for s in segments if s["kind"] == "body"}
+    return segments, labels
 
+
+@dataclass(frozen=True)
+class _Extent:
+    """Field of view ``[lo, hi]`` (LPS mm, per axis x, y, z) and the body outline."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    y_front: float  # anterior edge of the body outline
+    y_back: float  # posterior edge of the body outline
+    max_ax: float  # widest vertebral semi-axis L-R
+
+
+def _extent(segments: Sequence[dict[str, float | str]],
+            fov_mm: Sequence[float] | None) -> _Extent:
+    """FOV: the anatomy with margins of 35 mm (L-R, A-P) and 12 mm (S-I), or ``fov_mm``
+    (L-R, A-P, S-I) centred on the anatomy; the outline spans ``y_front = -max_ay - 35``
+    to ``y_back = max_ay + CANAL_GAP_MM + 2 max_canal + 30`` (mm)."""
     max_ax = max(float(s["ax"]) for s in segments)
     max_ay = max(float(s["ay"]) for s in segments)
     max_canal = max(float(s["canal"]) for s in segments)
@@ -233,21 +277,41 @@ def make_spine_phantom(
             raise ValueError(f"fov_mm {tuple(fov_mm)!r} must be three positive numbers.")
         centre = np.array([0.0, (y_front + y_back) / 2.0, (z_top + z_bottom) / 2.0])
         lo, hi = centre - fov / 2.0, centre + fov / 2.0
-    centre = (lo + hi) / 2.0
-    n = np.maximum(1, np.round((hi - lo) / world_spacing).astype(int))
-    # Voxel centres symmetric about the FOV centre: the same sample points for every
-    # orientation with the same per-axis spacing.
-    coords = [
+    return _Extent(lo=lo, hi=hi, y_front=y_front, y_back=y_back, max_ax=max_ax)
+
+
+def _sample_points(extent: _Extent, world_spacing: np.ndarray) -> list[np.ndarray]:
+    """Voxel-centre coordinates (float32 mm) along x, y, z.
+
+    ``n_a = max(1, round((hi_a - lo_a) / spacing_a))`` voxels per axis, centred
+    symmetrically on the FOV centre: the same sample points for every orientation with
+    the same per-axis spacing.
+    """
+    centre = (extent.lo + extent.hi) / 2.0
+    n = np.maximum(1, np.round((extent.hi - extent.lo) / world_spacing).astype(int))
+    return [
         (centre[a] + (np.arange(n[a]) - (n[a] - 1) / 2.0) * world_spacing[a]).astype(np.float32)
         for a in range(3)
     ]
-    x = coords[0][None, None, :]
-    y = coords[1][None, :, None]
-    zc = coords[2]
 
-    # Per-slice (z) properties: which segment, its ellipse and canal.
-    nz = n[2]
-    kind = np.zeros(nz, np.int8)  # 0 none, 1 body, 2 disc
+
+@dataclass(frozen=True)
+class _Slices:
+    """Per axial slice (z): segment kind, body label, ellipse semi-axes, canal radius."""
+
+    kind: np.ndarray  # int8: 0 none, 1 body, 2 disc
+    label: np.ndarray  # int32 vertebra label of body slices, else 0
+    ax: np.ndarray  # float32 semi-axis L-R, mm
+    ay: np.ndarray  # float32 semi-axis A-P, mm
+    canal: np.ndarray  # float32 canal radius, mm
+
+
+def _slice_profile(segments: Sequence[dict[str, float | str]], zc: np.ndarray,
+                   labels: dict[str, int]) -> _Slices:
+    """Which segment each slice centre ``z`` lies in (``bottom < z <= top``); slices
+    above the stack take the top segment's sizes, those below the bottom one's."""
+    nz = zc.size
+    kind = np.zeros(nz, np.int8)
     label_z = np.zeros(nz, np.int32)
     ax_z = np.full(nz, float(segments[0]["ax"]), np.float32)
     ay_z = np.full(nz, float(segments[0]["ay"]), np.float32)
@@ -262,22 +326,36 @@ def make_spine_phantom(
         if seg["kind"] == "body":
             label_z[sel] = labels[str(seg["name"])]
         ax_z[sel], ay_z[sel], canal_z[sel] = seg["ax"], seg["ay"], seg["canal"]
+    return _Slices(kind=kind, label=label_z, ax=ax_z, ay=ay_z, canal=canal_z)
 
-    shape = (n[2], n[1], n[0])
-    ellipse = (x / ax_z[:, None, None]) ** 2 + (y / ay_z[:, None, None]) ** 2 <= 1.0
-    body = ellipse & (kind == 1)[:, None, None]
-    disc = ellipse & (kind == 2)[:, None, None]
-    vertebrae = np.where(body, label_z[:, None, None], 0).astype(np.uint8)
+
+def _anatomy(coords: Sequence[np.ndarray], slices: _Slices,
+             extent: _Extent) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-free signal (float32) and vertebra labels (uint8), ``[z, y, x]``.
+
+    Body / disc: ``(x / a_x)^2 + (y / a_y)^2 <= 1`` on body / disc slices; canal:
+    ``x^2 + (y - c_y)^2 <= r^2`` centred ``c_y = a_y + CANAL_GAP_MM + r`` behind the
+    body, cord radius ``CORD_RADIUS_MM`` inside it; soft tissue: an ellipse of
+    semi-axes ``max_ax + 28`` and ``(y_back - y_front) / 2 - 8`` mm. Later structures
+    overwrite earlier ones: air, soft tissue, CSF, cord, disc, marrow.
+    """
+    x = coords[0][None, None, :]
+    y = coords[1][None, :, None]
+    shape = (coords[2].size, coords[1].size, coords[0].size)
+    ellipse = (x / slices.ax[:, None, None]) ** 2 + (y / slices.ay[:, None, None]) ** 2 <= 1.0
+    body = ellipse & (slices.kind == 1)[:, None, None]
+    disc = ellipse & (slices.kind == 2)[:, None, None]
+    vertebrae = np.where(body, slices.label[:, None, None], 0).astype(np.uint8)
     del ellipse
 
-    canal_y = (ay_z + CANAL_GAP_MM + canal_z)[:, None, None]
+    canal_y = (slices.ay + CANAL_GAP_MM + slices.canal)[:, None, None]
     r2 = x**2 + (y - canal_y) ** 2
-    canal = r2 <= (canal_z**2)[:, None, None]
+    canal = r2 <= (slices.canal**2)[:, None, None]
     cord = r2 <= CORD_RADIUS_MM**2
     del r2
-    ry_body = (y_back - y_front) / 2.0 - 8.0
-    cy_body = (y_back + y_front) / 2.0
-    soft = (x / (max_ax + 28.0)) ** 2 + ((y - cy_body) / ry_body) ** 2 <= 1.0
+    ry_body = (extent.y_back - extent.y_front) / 2.0 - 8.0
+    cy_body = (extent.y_back + extent.y_front) / 2.0
+    soft = (x / (extent.max_ax + 28.0)) ** 2 + ((y - cy_body) / ry_body) ** 2 <= 1.0
     soft = np.broadcast_to(soft, shape)
 
     signal = np.full(shape, AIR, np.float32)
@@ -286,77 +364,107 @@ def make_spine_phantom(
     signal[cord & canal] = CORD
     signal[disc] = DISC
     signal[body] = MARROW
-    del soft, canal, cord, disc
+    return signal, vertebrae
 
-    truth_mask = np.zeros(shape, np.uint8)
+
+def _paint_lesions(
+    signal: np.ndarray,
+    vertebrae: np.ndarray,
+    coords: Sequence[np.ndarray],
+    segments: Sequence[dict[str, float | str]],
+    labels: dict[str, int],
+    lesions: Sequence[LesionSpec],
+    diffuse_levels: Sequence[str],
+) -> np.ndarray:
+    """Paint diffuse levels (whole body ``MARROW * DIFFUSE``) and focal lesions into
+    ``signal`` in place; return the uint8 truth mask (1 where painted)."""
+    truth_mask = np.zeros(signal.shape, np.uint8)
     for name in diffuse_levels:
         sel = vertebrae == labels[name]
         signal[sel] = MARROW * DIFFUSE
         truth_mask[sel] = 1
+    bodies = {str(s["name"]): s for s in segments if s["kind"] == "body"}
     for spec in lesions:
         seg = bodies[spec.level]
-        c = np.array([0.0, 0.0, (float(seg["top"]) + float(seg["bottom"])) / 2.0])
-        c = c + np.asarray(spec.offset_mm, dtype=float)
-        idx = []
-        for a in range(3):
-            inside = np.nonzero(np.abs(coords[a] - c[a]) <= spec.radius_mm)[0]
-            if inside.size == 0:
-                break
-            idx.append(slice(int(inside[0]), int(inside[-1]) + 1))
-        if len(idx) < 3:
-            continue
-        box = (idx[2], idx[1], idx[0])
-        d2 = ((coords[0][idx[0]] - c[0]) ** 2)[None, None, :] + (
-            (coords[1][idx[1]] - c[1]) ** 2
-        )[None, :, None] + ((coords[2][idx[2]] - c[2]) ** 2)[:, None, None]
-        sphere = (d2 <= spec.radius_mm**2) & (vertebrae[box] > 0)
-        sub = signal[box]
-        sub[sphere] = np.maximum(sub[sphere], MARROW * float(spec.intensity))
-        truth_mask[box][sphere] = 1
+        centre = np.array([0.0, 0.0, (float(seg["top"]) + float(seg["bottom"])) / 2.0])
+        _paint_sphere(signal, truth_mask, vertebrae, coords,
+                      centre + np.asarray(spec.offset_mm, dtype=float), spec)
+    return truth_mask
 
-    rng = np.random.default_rng(seed)
+
+def _paint_sphere(signal: np.ndarray, truth_mask: np.ndarray, vertebrae: np.ndarray,
+                  coords: Sequence[np.ndarray], c: np.ndarray, spec: LesionSpec) -> None:
+    """Sphere ``|p - c| <= radius`` restricted to labelled (body) voxels: the signal
+    becomes ``max(signal, MARROW * intensity)`` and the truth mask 1. Nothing is
+    painted when the sphere's bounding box holds no voxel centre."""
+    idx = []
+    for a in range(3):
+        inside = np.nonzero(np.abs(coords[a] - c[a]) <= spec.radius_mm)[0]
+        if inside.size == 0:
+            return
+        idx.append(slice(int(inside[0]), int(inside[-1]) + 1))
+    box = (idx[2], idx[1], idx[0])
+    d2 = ((coords[0][idx[0]] - c[0]) ** 2)[None, None, :] + (
+        (coords[1][idx[1]] - c[1]) ** 2
+    )[None, :, None] + ((coords[2][idx[2]] - c[2]) ** 2)[:, None, None]
+    sphere = (d2 <= spec.radius_mm**2) & (vertebrae[box] > 0)
+    sub = signal[box]
+    sub[sphere] = np.maximum(sub[sphere], MARROW * float(spec.intensity))
+    truth_mask[box][sphere] = 1
+
+
+def _add_bias_and_noise(signal: np.ndarray, rng: np.random.Generator,
+                        coords: Sequence[np.ndarray], extent: _Extent, bias: float,
+                        noise_sd: float) -> None:
+    """Multiply ``signal`` in place by ``1 + bias * f(p)`` (see :func:`_bias_field`),
+    then replace it by its Rician magnitude ``|signal + n_re + i n_im|`` with
+    ``n_re, n_im ~ N(0, noise_sd^2)``. Bias draws come first from ``rng``."""
     if bias > 0:
-        extent = float(np.linalg.norm(hi - lo))
-        field_sum = np.zeros(shape, np.float32)
-        for _ in range(3):
-            u = rng.normal(size=3)
-            u /= np.linalg.norm(u)
-            wavelength = extent * rng.uniform(1.5, 3.0)
-            phase = rng.uniform(0, 2 * np.pi)
-            k = (2 * np.pi / wavelength) * u
-            field_sum += np.cos(
-                (k[0] * coords[0])[None, None, :]
-                + (k[1] * coords[1])[None, :, None]
-                + (k[2] * coords[2])[:, None, None]
-                + phase
-            ).astype(np.float32)
-        signal *= 1.0 + np.float32(bias / 3.0) * field_sum
-        del field_sum
+        signal *= 1.0 + np.float32(bias / 3.0) * _bias_field(rng, coords, signal.shape, extent)
     if noise_sd > 0:
         sd = np.float32(noise_sd)
-        real = signal + sd * rng.standard_normal(shape, dtype=np.float32)
-        imag = sd * rng.standard_normal(shape, dtype=np.float32)
+        real = signal + sd * rng.standard_normal(signal.shape, dtype=np.float32)
+        imag = sd * rng.standard_normal(signal.shape, dtype=np.float32)
         np.hypot(real, imag, out=signal)
-        del real, imag
 
-    voxel_mm3 = float(np.prod(world_spacing))
-    truth = _truth(vertebrae, truth_mask, labels, voxel_mm3, min_lesion_volume_mm3)
 
-    origin = tuple(float(coords[a][0]) for a in range(3))
-    spacing = tuple(float(s) for s in world_spacing)
+def _bias_field(rng: np.random.Generator, coords: Sequence[np.ndarray],
+                shape: tuple[int, ...], extent: _Extent) -> np.ndarray:
+    """``3 f(p) = sum_j cos(k_j . p + phi_j)`` (float32) over three random plane waves:
+    ``k_j = 2 pi / lambda_j * u_j``, ``u_j`` a random unit vector, wavelength
+    ``lambda_j ~ U(1.5, 3) * |hi - lo|`` (the FOV diagonal), phase ``phi_j ~ U(0, 2 pi)``.
+    """
+    diagonal = float(np.linalg.norm(extent.hi - extent.lo))
+    field_sum = np.zeros(shape, np.float32)
+    for _ in range(3):
+        u = rng.normal(size=3)
+        u /= np.linalg.norm(u)
+        wavelength = diagonal * rng.uniform(1.5, 3.0)
+        phase = rng.uniform(0, 2 * np.pi)
+        k = (2 * np.pi / wavelength) * u
+        field_sum += np.cos(
+            (k[0] * coords[0])[None, None, :]
+            + (k[1] * coords[1])[None, :, None]
+            + (k[2] * coords[2])[:, None, None]
+            + phase
+        ).astype(np.float32)
+    return field_sum
 
-    def to_image(array: np.ndarray) -> sitk.Image:
+
+@dataclass(frozen=True)
+class _OutputGrid:
+    """Spacing and origin of the canonical (LPS) grid and the requested orientation."""
+
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    code: str
+
+    def image(self, array: np.ndarray) -> sitk.Image:
+        """``array`` (``[z, y, x]``, LPS) as an image re-oriented to ``code``."""
         img = sitk.GetImageFromArray(array)
-        img.SetSpacing(spacing)
-        img.SetOrigin(origin)
-        return img if code == "LPS" else sitk.DICOMOrient(img, code)
-
-    return Phantom(
-        image=to_image(signal),
-        vertebrae=to_image(vertebrae),
-        lesion_mask=to_image(truth_mask),
-        truth=truth,
-    )
+        img.SetSpacing(self.spacing)
+        img.SetOrigin(self.origin)
+        return img if self.code == "LPS" else sitk.DICOMOrient(img, self.code)
 
 
 def _truth(

@@ -9,8 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import SimpleITK as sitk
 from scipy.stats import mannwhitneyu, spearmanr
 
 from core.clinical import COHORT_COLUMNS, load_clinical_table
@@ -24,6 +26,8 @@ from core.demo import (
     generate_cohort,
     region_group,
 )
+from core.io import read_image, read_label_map
+from core.lesions import extract
 from core.store import CaseStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,3 +208,103 @@ def test_readme_states_the_committed_statistics(cohort):
     sizes = cohort.groupby("patient_id").size()
     assert (f"564 studies ({(sizes == 1).sum()} patients with one\n  study, "
             f"{(sizes > 1).sum()} with 2-4 studies" in readme)
+
+
+# ------------------------------------------------- demo imaging cases, store vs New case
+
+
+@pytest.fixture(scope="module")
+def small_demo_store(tmp_path_factory) -> CaseStore:
+    """A demo store with two cohort patients and every imaging case."""
+    folder = tmp_path_factory.mktemp("demo_store")
+    url = f"sqlite:///{folder / 'cases.sqlite'}"
+    build_demo_store(url, n_patients=2, data_dir=folder)
+    store = CaseStore(url, data_dir=folder)
+    yield store
+    store.close()
+
+
+def _stored_case(store: CaseStore, patient_id: str):
+    studies = store.list_studies(synthetic=True)
+    return store.get_study(int(studies[studies["patient_id"] == patient_id]["study_id"].iloc[0]))
+
+
+def _comparable(metrics) -> dict:
+    """Metrics JSON with the provenance cut to what does not depend on time or input hash."""
+    data = metrics.to_dict() if hasattr(metrics, "to_dict") else dict(metrics)
+    provenance = data.pop("provenance")
+    data["provenance"] = {k: provenance[k] for k in ("parameters", "convention",
+                                                     "lesion_source")}
+    return json.loads(json.dumps(data))
+
+
+def _assert_same_image(a, b) -> None:
+    assert a.GetPixelID() == b.GetPixelID()
+    assert a.GetSize() == b.GetSize()
+    assert a.GetSpacing() == b.GetSpacing()
+    assert a.GetOrigin() == b.GetOrigin()
+    assert a.GetDirection() == b.GetDirection()
+    np.testing.assert_array_equal(sitk.GetArrayViewFromImage(a), sitk.GetArrayViewFromImage(b))
+
+
+def test_real_demo_cases_are_read_through_core_io(small_demo_store):
+    """The bundled SCT files reach the store as core.io reads them: canonical LPS
+    float32 with core.io's metadata, measured exactly like an upload of the same files."""
+    sct = REPO / "data" / "demo" / "images" / "sct"
+    real = [spec for spec in IMAGING_CASES if spec.phantom is None]
+    assert len(real) == 2
+    for spec in real:
+        record = _stored_case(small_demo_store, spec.patient_id)
+        loaded = read_image(sct / spec.image)
+        vertebrae = read_label_map(sct / spec.vertebrae, reference=loaded.image)
+        assert loaded.meta.orientation in ("PSR", "LAS")  # neither file is stored as LPS
+        stored = read_image(record.image_path)
+        _assert_same_image(stored.image, loaded.image)
+        assert stored.meta.orientation == "LPS"
+        assert record.image_meta["orientation"] == loaded.meta.orientation
+        assert record.image_meta["input_sha256"] == loaded.meta.input_sha256
+        stored_labels = read_label_map(record.vertebrae_path, reference=stored.image)
+        _assert_same_image(stored_labels, vertebrae)
+        expected = extract(loaded.image, vertebrae, convention=spec.convention)
+        assert _comparable(record.metrics) == _comparable(expected.metrics)
+
+
+def test_demo_case_images_refuse_what_core_io_refuses(tmp_path, monkeypatch):
+    """A demo file that core.io would refuse (here NaN voxels) is refused, not read."""
+    import core.demo_imaging as demo_imaging
+
+    source = REPO / "data" / "demo" / "images" / "sct" / "t2"
+    (tmp_path / "t2").mkdir()
+    image = sitk.Cast(sitk.ReadImage(str(source / "t2.nii.gz")), sitk.sitkFloat32)
+    array = sitk.GetArrayFromImage(image)
+    array[10, 10, 10] = np.nan
+    broken = sitk.GetImageFromArray(array)
+    broken.CopyInformation(image)
+    sitk.WriteImage(broken, str(tmp_path / "t2" / "t2.nii.gz"))
+    labels = "t2_seg-manual_labeled.nii.gz"
+    (tmp_path / "t2" / labels).write_bytes((source / labels).read_bytes())
+    monkeypatch.setattr(demo_imaging, "SCT_DIR", tmp_path)
+    with pytest.raises(ValueError, match="NaN"):
+        demo_imaging.demo_case_images("DEMO-IMG-01")
+
+
+def test_demo_phantoms_measure_the_same_in_the_store_and_on_the_new_case_page(
+        small_demo_store):
+    """One demo phantom, one image: the stored copy read back through core.io and the
+    New case page's own build are the same image (pixel type, values, grid) and give
+    the same StudyMetrics as the demo store recorded."""
+    from ui.state import demo_images, measure_demo
+
+    phantoms = [d for d in demo_images() if not d.real]
+    assert [d.case_id for d in phantoms] == ["DEMO-IMG-03", "DEMO-IMG-04", "DEMO-IMG-05"]
+    for demo in phantoms:
+        record = _stored_case(small_demo_store, demo.case_id)
+        stored = read_image(record.image_path).image
+        vertebrae = read_label_map(record.vertebrae_path, reference=stored)
+        from_store = extract(stored, vertebrae, convention=demo.convention)
+        on_page = measure_demo(demo)
+        _assert_same_image(on_page.image, stored)
+        _assert_same_image(on_page.vertebrae, vertebrae)
+        assert _comparable(on_page.metrics) == _comparable(
+            from_store.metrics)
+        assert _comparable(record.metrics) == _comparable(from_store.metrics)

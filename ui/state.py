@@ -457,17 +457,12 @@ def demo_images() -> list[DemoImage]:
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
-def _phantom(case_id: str, spec_repr: str, _spec: Mapping[str, Any]):
-    from core.phantom import LesionSpec, make_spine_phantom
+def _phantom(case_id: str, spec_repr: str):
+    """The demo store's own images of this phantom case (``core.demo_imaging``)."""
+    from core.demo_imaging import demo_case_images
 
-    phantom = make_spine_phantom(
-        seed=int(_spec["seed"]), levels=tuple(_spec["levels"]), spacing_mm=(1.5, 1.5, 1.5),
-        lesions=[LesionSpec(lv, float(r), offset_mm=tuple(map(float, off)))
-                 for lv, r, off in _spec["lesions"]],
-        diffuse_levels=tuple(_spec.get("diffuse_levels", ())), bias=0.1, noise_sd=5.0,
-        convention=str(_spec.get("convention", "verse")),
-    )
-    return phantom.image, phantom.vertebrae
+    images = demo_case_images(case_id)
+    return images.image, images.vertebrae
 
 
 def measure_demo(demo: DemoImage, status=None) -> MeasuredCase:
@@ -488,7 +483,7 @@ def measure_demo(demo: DemoImage, status=None) -> MeasuredCase:
 
     say("Generating the synthetic phantom…")
     spec = dict(demo.phantom or {})
-    image, vertebrae = _phantom(demo.case_id, repr(sorted(spec.items())), spec)
+    image, vertebrae = _phantom(demo.case_id, repr(sorted(spec.items())))
     key = f"phantom:{demo.case_id}:{spec!r}"
     say(f"Measuring lesions per vertebral level ({demo.convention} labels)…")
     result = _extract(key, key + ":vert", None, demo.convention, image, vertebrae, None, "")
