@@ -23,9 +23,12 @@ Sources
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Literal
 
@@ -414,30 +417,37 @@ class BilskyGrade:
         """
         if is_missing(value):
             return None
-        if isinstance(value, bool):
-            raise ValueError(f"bilsky_grade {value!r} is not one of {', '.join(BILSKY_GRADES)}.")
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"bilsky_grade {quote_value(value)} is not one of "
+                             f"{', '.join(BILSKY_GRADES)}.")
         number = finite_float(value) if not isinstance(value, str) else _number_text(value)
         if number is not None:
             if number == 1.0:
-                raise ValueError("bilsky_grade 1 is ambiguous; write 1a, 1b or 1c.")
+                raise ValueError(f"bilsky_grade {quote_value(value)} is ambiguous; "
+                                 "write 1a, 1b or 1c.")
             if number in (0.0, 2.0, 3.0):
                 return cls(BILSKY_GRADES.index(str(int(number))))
         elif isinstance(value, str) and value.strip().lower() in BILSKY_GRADES:
             return cls(BILSKY_GRADES.index(value.strip().lower()))
-        shown = value if not isinstance(value, str) or len(value) <= 20 else value[:17] + "..."
-        raise ValueError(f"bilsky_grade {shown!r} is not one of {', '.join(BILSKY_GRADES)}.")
+        raise ValueError(f"bilsky_grade {quote_value(value)} is not one of "
+                         f"{', '.join(BILSKY_GRADES)}.")
+
+
+#: A plain decimal number in ASCII digits: no exponent, ``_``, ``inf`` or other scripts.
+_PLAIN_DECIMAL = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
 
 
 def _number_text(text: str) -> float | None:
-    """A plain decimal number written as text (``"2"``, ``"2.0"``), else None."""
+    """A plain decimal number written as text (``"2"``, ``"2.0"``), else None.
+
+    Only text a float holds exactly counts (``"2.0000000000000000001"`` is not 2).
+    """
     stripped = text.strip()
-    if not stripped or not all(ch.isascii() for ch in stripped):
+    if not _PLAIN_DECIMAL.match(stripped):
         return None
-    try:
-        number = float(stripped)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
+    exact = Decimal(stripped)
+    number = float(exact)
+    return number if Decimal(number) == exact else None
 
 
 # ============================================================= region of involvement
@@ -539,6 +549,26 @@ def finite_float(value: object) -> float | None:
         number = float(value)
         return number if math.isfinite(number) else None
     return None
+
+
+def quote_value(value: object) -> str:
+    """How a bad value is quoted in an error message.
+
+    Text in quotes (cut to 40 characters), booleans as a spreadsheet shows them
+    (``TRUE`` / ``FALSE``), floats without a needless ``.0`` (``7.5``, ``2``), dates and
+    times in ISO form, anything else as its ``repr``; numpy scalars as Python scalars.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return format(value, "g")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return repr(value)
 
 
 # ========================================================================= display

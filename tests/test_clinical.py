@@ -28,6 +28,7 @@ from core.clinical import (
     validate_clinical,
 )
 from core.features import features_from_case
+from core.vocab import BilskyGrade
 
 BAD = Path(__file__).parent / "data" / "bad_csv"
 HEADER = ("patient_id,study_date,age,sex,vas,ecog,analgesic_step,bone_modifying_agent,"
@@ -314,6 +315,34 @@ def test_parse_bilsky():
             parse_bilsky(bad)
 
 
+def test_bilsky_cells_and_the_vocabulary_read_grades_alike():
+    # One reading of Bilsky text: the cell parser and the feature path (BilskyGrade.parse)
+    # accept and refuse the same values with the same messages. Before they were one,
+    # features read "2e0" or "0_0" as grades (float() parsing) while the import refused them.
+    for value in ("0", " 1B ", "2.0", "+3", 2, 3.0, np.int64(0), np.float64(2.0)):
+        assert parse_bilsky(value) == BilskyGrade.parse(value).label
+    for value in ("2e0", "0_0", "inf", "\uff12", "2.0000000000000000001", "4", 1.5, True):
+        with pytest.raises(ValueError, match="is not one of 0, 1a, 1b, 1c, 2, 3") as cell:
+            parse_bilsky(value)
+        with pytest.raises(ValueError) as vocab:
+            BilskyGrade.parse(value)
+        assert str(cell.value) == str(vocab.value)
+    with pytest.raises(ValueError, match=r"^bilsky_grade '1\.0' is ambiguous; write 1a, 1b"):
+        BilskyGrade.parse("1.0")
+    with pytest.raises(ValueError, match=r"^bilsky_grade TRUE is not one of"):
+        BilskyGrade.parse(True)
+    with pytest.raises(ValueError, match=r"^bilsky_grade is missing\.$"):
+        parse_bilsky(" ")
+
+
+def test_sins_tables_and_category_are_the_vocabulary_s():
+    import core.vocab
+
+    assert SINS_POINTS is core.vocab.SINS_POINTS
+    assert sins_category is core.vocab.sins_category
+    assert set(REQUIRED_COLUMNS) | set(core.vocab.SINS_COMPONENTS) <= set(COHORT_COLUMNS)
+
+
 # ----------------------------------------------------------------- export
 
 
@@ -449,7 +478,7 @@ def test_workbook_that_unpacks_too_large_is_refused(tmp_path, monkeypatch):
 
     from openpyxl import Workbook
 
-    import core.clinical as clinical
+    import core.clinical.tables as clinical  # the module that reads workbooks
 
     book = Workbook()
     book.active.append(HEADER.split(","))
