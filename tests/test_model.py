@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +146,31 @@ def test_bounds_enforce_sign_that_the_data_contradict() -> None:
     assert bounded.coef_[1] > 0.5
     negative = cm.OrdinalLogisticRegression(monotone=(0, -1)).fit(X, y)
     assert negative.coef_[1] == 0.0
+
+
+def test_candidate_registry_is_the_one_list() -> None:
+    assert cm.CANDIDATES == tuple(cm.REGISTRY) == (
+        "ordinal_logit", "multinomial_logit", "hist_gradient_boosting")
+    assert cm.DEPLOYED_CANDIDATE in cm.REGISTRY
+    for name in cm.CANDIDATES:
+        first, second = cm.make_estimator(name, seed=3), cm.make_estimator(name, seed=3)
+        assert first is not second and hasattr(first, "predict_proba")
+        assert clone(first).get_params(deep=False).keys() == first.get_params(deep=False).keys()
+    deployed = cm.make_estimator()
+    assert isinstance(deployed.named_steps["model"], cm.OrdinalLogisticRegression)
+    assert deployed.named_steps["model"].monotone == cm.MONOTONE
+    with pytest.raises(ValueError, match="unknown candidate 'svm'"):
+        cm.make_estimator("svm")
+
+
+def test_model_package_never_imports_explain() -> None:
+    """core.explain imports core.model, never the reverse (no cycle, not even lazily)."""
+    code = ("import sys, core.model as m; m.load_model(); "
+            "assert 'core.explain' not in sys.modules, 'core.explain'; "
+            "assert 'core.assess' not in sys.modules, 'core.assess'")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_estimator_is_sklearn_compatible() -> None:
@@ -454,6 +482,16 @@ def test_shipped_demo_model(demo_model: cm.TrainedModel) -> None:
     if cohort_csv.is_file():
         assert card["training_data"]["sha256"] == cm.sha256_file(cohort_csv), (
             "data/demo/cohort.csv changed: retrain with `make train` and refresh the goldens")
+
+
+def test_trusted_type_and_card_name_the_estimator_class(trained: cm.TrainedModel) -> None:
+    # skops records a class by its defining module: moving it must update TRUSTED_TYPES.
+    path = trained.card["model"]["estimator"]
+    module, _, name = path.rpartition(".")
+    assert getattr(importlib.import_module(module), name) is cm.OrdinalLogisticRegression
+    assert path == "core.model.ordinal.OrdinalLogisticRegression"
+    assert path in cm.TRUSTED_TYPES
+    assert path in sio.get_untrusted_types(data=cm._canonical_skops(trained.pipeline))
 
 
 def test_canonical_skops_loads_like_skops(trained: cm.TrainedModel, tmp_path: Path) -> None:
