@@ -15,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.assess import predict_case_json
 from core.explain import explain_case
 from core.features import features_from_case
-from core.model import load_model, predict, predict_case_json
+from core.model import load_model, predict
 from core.tiers import decide_tier
 
 CASE = {

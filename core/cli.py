@@ -95,7 +95,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from core.model import predict_case_json
+    from core.assess import predict_case_json
 
     path = Path(args.features)
     if not path.is_file():

@@ -24,7 +24,6 @@ The explainer is built once per loaded model and cached on it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +31,8 @@ import numpy as np
 import pandas as pd
 import shap
 
-from core.features import FEATURE_NAMES, FEATURES_BY_NAME, features_from_case
-from core.model import OUTPUT_UNITS, TrainedModel, feature_row
+from core.features import FEATURE_NAMES, FEATURES_BY_NAME, FeatureVector, features_from_case
+from core.model import OUTPUT_UNITS, Scores, TrainedModel, score, score_rows
 
 
 @dataclass(frozen=True)
@@ -101,46 +100,43 @@ def _base_value(model: TrainedModel) -> float:
     return float(np.asarray(explainer(model).expected_value).reshape(-1)[0])
 
 
-def explain_case(model: TrainedModel, features: Mapping[str, object]) -> Explanation:
+def explain_case(model: TrainedModel, features: FeatureVector,
+                 scores: Scores | None = None) -> Explanation:
     """Exact SHAP values of one case.
 
     Parameters
     ----------
     model : TrainedModel
-    features : mapping of str to float or None
-        As for :func:`core.model.predict`.
+    features : FeatureVector
+        From :func:`core.features.features_from_case`.
+    scores : Scores, optional
+        :func:`core.model.score` of ``features`` when the caller already has it (shared
+        with the prediction, so ``z`` and ``eta`` are computed once).
 
     Returns
     -------
     Explanation
     """
-    row = feature_row(features)
-    filled, z = model.standardise(row)
+    scores = score(model, features) if scores is None else scores
     # + 0.0 turns -0.0 (a zero weight times a negative offset) into 0.0
-    phi = np.asarray(explainer(model).shap_values(z), dtype=np.float64).reshape(-1) + 0.0
-    eta = float(z[0] @ model.cache["arrays"]["coef"])
+    phi = np.asarray(explainer(model).shap_values(scores.z), dtype=np.float64).reshape(-1) + 0.0
     return Explanation(
         feature_names=FEATURE_NAMES,
-        values=tuple(float(v) for v in filled[0]),
+        values=tuple(float(v) for v in scores.filled[0]),
         shap_values=tuple(float(v) for v in phi),
         base_value=_base_value(model),
-        output_value=eta,
+        output_value=float(scores.eta[0]),
         output_units=OUTPUT_UNITS,
-        imputed=tuple(n for n, v in zip(FEATURE_NAMES, row, strict=True) if np.isnan(v)),
+        imputed=features.missing,
     )
 
 
-def _feature_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """Raw feature rows of a frame: its feature columns, or derived per row."""
-    if all(name in frame.columns for name in FEATURE_NAMES) and all(
-            pd.api.types.is_numeric_dtype(frame[name]) for name in FEATURE_NAMES):
-        rows = [feature_row({n: r[n] for n in FEATURE_NAMES})
-                for r in frame[list(FEATURE_NAMES)].to_dict(orient="records")]
-    else:
-        rows = [feature_row(features_from_case(r)) for r in frame.to_dict(orient="records")]
-    if not rows:
+def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """Raw feature rows (NaN = missing) of a frame of raw cases, each parsed once."""
+    vectors = [features_from_case(r) for r in frame.to_dict(orient="records")]
+    if not vectors:
         return np.empty((0, len(FEATURE_NAMES)))
-    return np.vstack(rows)
+    return np.vstack([v.row() for v in vectors])
 
 
 def explain_cohort(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
@@ -150,8 +146,8 @@ def explain_cohort(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
     ----------
     model : TrainedModel
     frame : pandas.DataFrame
-        Numeric :data:`FEATURE_NAMES` columns, or case columns that
-        :func:`core.features.features_from_case` understands (e.g. the cohort table).
+        Raw case columns that :func:`core.features.features_from_case` parses (e.g. the
+        cohort table: Bilsky as its grade, yes/no as booleans).
 
     Returns
     -------
@@ -160,14 +156,14 @@ def explain_cohort(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
         ``attrs`` holds ``base_value``, ``output_units`` and ``output_value`` (a list,
         one per row) so that ``base_value + row.sum() == output_value``.
     """
-    X = _feature_matrix(frame)
-    _, z = model.standardise(X) if len(X) else (X, X)
+    scores = score_rows(model, feature_matrix(frame))
+    z = scores.z
     phi = np.asarray(explainer(model).shap_values(z), dtype=np.float64).reshape(
-        len(X), len(FEATURE_NAMES)) + 0.0  # + 0.0 turns -0.0 into 0.0
+        len(z), len(FEATURE_NAMES)) + 0.0  # + 0.0 turns -0.0 into 0.0
     out = pd.DataFrame(phi, columns=list(FEATURE_NAMES), index=frame.index)
     out.attrs["base_value"] = _base_value(model)
     out.attrs["output_units"] = OUTPUT_UNITS
-    out.attrs["output_value"] = [float(v) for v in z @ model.cache["arrays"]["coef"]]
+    out.attrs["output_value"] = [float(v) for v in scores.eta]
     return out
 
 

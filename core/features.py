@@ -268,6 +268,8 @@ def _number(name: str, value: object) -> float | None:
         raise ValueError(f"{name} {value!r} is not a finite number.")
     if (spec is None or spec.kind in ("count", "ordinal", "binary")) and not number.is_integer():
         raise ValueError(f"{name} {value!r} is not a whole number.")
+    if spec is not None:
+        _check_range(spec, number)
     return number
 
 
@@ -356,14 +358,17 @@ def _lumbar(case: Mapping[str, object], out: dict[str, float | None]) -> None:
     out["lumbar_involved"] = lumbar
 
 
+def _check_range(spec: FeatureSpec, value: float) -> None:
+    if not spec.min_value <= value <= spec.max_value:
+        raise ValueError(f"{spec.name} = {value:g} is outside its range "
+                         f"{spec.min_value:g}-{spec.max_value:g} ({spec.unit}).")
+
+
 def _check_ranges(values: Mapping[str, float | None]) -> None:
+    """Derived values (sums, list lengths) are checked too."""
     for name, value in values.items():
-        spec = FEATURES_BY_NAME[name]
-        if value is not None and not spec.min_value <= value <= spec.max_value:
-            raise ValueError(
-                f"{name} = {value:g} is outside its range "
-                f"{spec.min_value:g}-{spec.max_value:g} ({spec.unit})."
-            )
+        if value is not None:
+            _check_range(FEATURES_BY_NAME[name], value)
 
 
 #: Features read directly (no derivation) with :func:`_number`.

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from core import model as cm
+from core.assess import canonical_json_sha256
 from core.cli import main
 from tests.test_model import make_cohort
 
@@ -89,7 +90,7 @@ def test_predict_payload_is_consistent(capsys: pytest.CaptureFixture[str]) -> No
     assert p["notice"].startswith("Decision support, not a diagnosis.")
     assert "not for clinical use" in p["notice"]
     case = json.loads(case_file.read_text(encoding="utf-8"))
-    assert p["provenance"]["input_sha256"] == cm.canonical_json_sha256(case)
+    assert p["provenance"]["input_sha256"] == canonical_json_sha256(case)
     assert p["provenance"]["model_version"] == p["model_version"]
     assert p["provenance"]["versions"]["scikit-learn"]
 

@@ -10,8 +10,8 @@ import pytest
 
 from core import explain as ce
 from core import model as cm
-from core.features import FEATURE_NAMES
-from tests.test_model import make_cohort
+from core.features import FEATURE_NAMES, features_from_case
+from tests.test_model import make_cohort, vector
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +49,23 @@ CASES = [
 def test_single_case_additivity(request: pytest.FixtureRequest, model_name: str,
                                 case: dict) -> None:
     model = request.getfixturevalue(model_name)
-    expl = ce.explain_case(model, case)
+    features = vector(case)
+    expl = ce.explain_case(model, features)
     assert expl.base_value + sum(expl.shap_values) == pytest.approx(expl.output_value, abs=1e-6)
     # the output is the model's own latent score (pipeline, not the fast path)
-    X = np.array([[case.get(n, np.nan) for n in FEATURE_NAMES]], dtype=float)
+    X = features.row()
     eta = model.pipeline.named_steps["model"].decision_function(
         model.pipeline[:-1].transform(X))[0]
     assert expl.output_value == pytest.approx(eta, abs=1e-9)
     assert expl.feature_names == FEATURE_NAMES
-    assert set(expl.imputed) == {n for n in FEATURE_NAMES if case.get(n) is None}
+    assert set(expl.imputed) == set(features.missing)
+    assert not set(expl.imputed) & {n for n, v in case.items() if v is not None}
     assert "log-odds" in expl.output_units
 
 
 def test_shap_is_the_exact_linear_formula(trained: cm.TrainedModel) -> None:
     case = CASES[1]
-    expl = ce.explain_case(trained, case)
+    expl = ce.explain_case(trained, vector(case))
     a = trained.cache["arrays"]
     bg = trained.background
     w = bg["weight"].to_numpy() / bg["weight"].sum()
@@ -81,7 +83,7 @@ def test_shap_is_the_exact_linear_formula(trained: cm.TrainedModel) -> None:
 
 
 def test_values_include_imputed(trained: cm.TrainedModel) -> None:
-    expl = ce.explain_case(trained, {"lesion_count_lumbar": 2})
+    expl = ce.explain_case(trained, vector({"lesion_count_lumbar": 2}))
     medians = trained.pipeline.named_steps["impute"].statistics_
     j = FEATURE_NAMES.index("age")
     assert expl.values[j] == medians[j]
@@ -101,19 +103,21 @@ def test_cohort_additivity_and_shape(trained: cm.TrainedModel, cohort: pd.DataFr
     np.testing.assert_allclose(values.attrs["output_value"], eta, atol=1e-9)
     total = values.attrs["base_value"] + values.to_numpy().sum(axis=1)
     np.testing.assert_allclose(total, eta, rtol=0, atol=1e-6)
-    # rows agree with single-case explanations
-    first = {n: data.X[0, j] for j, n in enumerate(FEATURE_NAMES)}
-    single = ce.explain_case(trained, {k: (None if np.isnan(v) else v) for k, v in first.items()})
+    # rows agree with single-case explanations (the raw cohort row, parsed once)
+    single = ce.explain_case(trained, features_from_case(cohort.iloc[0].to_dict()))
     np.testing.assert_allclose(values.iloc[0].to_numpy(), single.shap_values, atol=1e-12)
 
 
 def test_cohort_from_feature_columns(trained: cm.TrainedModel) -> None:
-    frame = pd.DataFrame([{n: c.get(n, np.nan) for n in FEATURE_NAMES} for c in CASES],
-                         index=[10, 11, 12, 13], dtype=float)
+    raw = [{**c, "bilsky_grade": vector(c).bilsky.label if vector(c).bilsky else None}
+           for c in CASES]
+    frame = pd.DataFrame([{n: c.get(n, np.nan) for n in FEATURE_NAMES} for c in raw],
+                         index=[10, 11, 12, 13])
     values = ce.explain_cohort(trained, frame)
     for i, case in enumerate(CASES):
         np.testing.assert_allclose(values.iloc[i].to_numpy(),
-                                   ce.explain_case(trained, case).shap_values, atol=1e-12)
+                                   ce.explain_case(trained, vector(case)).shap_values,
+                                   atol=1e-12)
 
 
 def test_global_importance(trained: cm.TrainedModel, cohort: pd.DataFrame) -> None:
@@ -133,4 +137,4 @@ def test_explainer_is_cached(trained: cm.TrainedModel) -> None:
 
 def test_explain_rejects_bad_features(trained: cm.TrainedModel) -> None:
     with pytest.raises(ValueError, match="outside its range"):
-        ce.explain_case(trained, {"ecog": 7})
+        ce.explain_case(trained, features_from_case({"ecog": 7}))

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +24,28 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from core import model as cm
-from core.features import FEATURE_NAMES, FEATURES, FEATURES_BY_NAME
+from core.features import (
+    FEATURE_NAMES,
+    FEATURES,
+    FEATURES_BY_NAME,
+    FeatureVector,
+    features_from_case,
+    ordinal_to_bilsky,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MODEL = REPO / "models" / "demo"
 MONOTONE_NAMES = [f.name for f in FEATURES if f.monotone == 1]
+
+
+def vector(units: dict) -> FeatureVector:
+    """A FeatureVector from model-unit values (Bilsky as its 0-5 code), via the one
+    constructor: the code is turned back into its grade first."""
+    raw = dict(units)
+    code = raw.get("bilsky_grade")
+    if code is not None and not (isinstance(code, float) and math.isnan(code)):
+        raw["bilsky_grade"] = ordinal_to_bilsky(code)
+    return features_from_case(raw)
 
 
 def make_cohort(n_patients: int = 150, seed: int = 0) -> pd.DataFrame:
@@ -145,6 +165,31 @@ def test_bounds_enforce_sign_that_the_data_contradict() -> None:
     assert negative.coef_[1] == 0.0
 
 
+def test_candidate_registry_is_the_one_list() -> None:
+    assert cm.CANDIDATES == tuple(cm.REGISTRY) == (
+        "ordinal_logit", "multinomial_logit", "hist_gradient_boosting")
+    assert cm.DEPLOYED_CANDIDATE in cm.REGISTRY
+    for name in cm.CANDIDATES:
+        first, second = cm.make_estimator(name, seed=3), cm.make_estimator(name, seed=3)
+        assert first is not second and hasattr(first, "predict_proba")
+        assert clone(first).get_params(deep=False).keys() == first.get_params(deep=False).keys()
+    deployed = cm.make_estimator()
+    assert isinstance(deployed.named_steps["model"], cm.OrdinalLogisticRegression)
+    assert deployed.named_steps["model"].monotone == cm.MONOTONE
+    with pytest.raises(ValueError, match="unknown candidate 'svm'"):
+        cm.make_estimator("svm")
+
+
+def test_model_package_never_imports_explain() -> None:
+    """core.explain imports core.model, never the reverse (no cycle, not even lazily)."""
+    code = ("import sys, core.model as m; m.load_model(); "
+            "assert 'core.explain' not in sys.modules, 'core.explain'; "
+            "assert 'core.assess' not in sys.modules, 'core.assess'")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_estimator_is_sklearn_compatible() -> None:
     est = cm.OrdinalLogisticRegression(alpha=2.0, monotone=(1, 0))
     assert clone(est).get_params() == est.get_params()
@@ -246,23 +291,28 @@ def _rows(n: int, seed: int) -> np.ndarray:
 def test_fast_path_matches_pipeline(trained: cm.TrainedModel) -> None:
     X = _rows(40, seed=4)
     expected = trained.pipeline.predict_proba(X)
-    for row, proba in zip(X, expected, strict=True):
-        feats = {n: (None if math.isnan(v) else float(v))
-                 for n, v in zip(FEATURE_NAMES, row, strict=True)}
-        pred = cm.predict(trained, feats)
-        np.testing.assert_allclose([pred.probabilities[c] for c in cm.CATEGORIES], proba,
-                                   rtol=0, atol=1e-12)
-        assert pred.category == cm.CATEGORIES[int(np.argmax(proba))]
-        means = trained.cache["arrays"]["class_mean_vas"]
-        assert pred.expected_vas == pytest.approx(float(proba @ means), abs=1e-12)
+    rows = cm.predict_rows(trained, X)
+    means = trained.cache["arrays"]["class_mean_vas"]
+    np.testing.assert_allclose(rows.probabilities, expected, rtol=0, atol=1e-12)
+    assert list(rows.categories) == [cm.CATEGORIES[int(np.argmax(p))] for p in expected]
+    np.testing.assert_allclose(rows.expected_vas, expected @ means, rtol=0, atol=1e-12)
+    # one case through the typed path gives the same numbers as its row
+    whole = np.round(np.nan_to_num(X[0], nan=0.0))
+    case = vector({n: float(v) for n, v in zip(FEATURE_NAMES, whole, strict=True)
+                   if FEATURES_BY_NAME[n].kind != "ratio" and not FEATURES_BY_NAME[n].derived})
+    pred = cm.predict(trained, case)
+    single = cm.predict_rows(trained, case.row())
+    np.testing.assert_allclose([pred.probabilities[c] for c in cm.CATEGORIES],
+                               single.probabilities[0], rtol=0, atol=0)
 
 
 def test_prediction_reports_imputation(trained: cm.TrainedModel) -> None:
-    pred = cm.predict(trained, {"lesion_count_lumbar": 2, "high_intensity_ratio": None,
-                               "age": float("nan")})
+    pred = cm.predict(trained, vector({"lesion_count_lumbar": 2, "high_intensity_ratio": None,
+                                       "age": float("nan")}))
     assert "high_intensity_ratio" in pred.imputed and "age" in pred.imputed
     assert "lesion_count_lumbar" not in pred.imputed
-    assert len(pred.imputed) == len(FEATURE_NAMES) - 1
+    assert "lumbar_involved" not in pred.imputed  # derived from the lumbar count
+    assert len(pred.imputed) == len(FEATURE_NAMES) - 2
     medians = trained.pipeline.named_steps["impute"].statistics_
     assert pred.features["age"] == medians[FEATURE_NAMES.index("age")]
     assert pred.features["lesion_count_lumbar"] == 2.0
@@ -273,7 +323,6 @@ def test_prediction_reports_imputation(trained: cm.TrainedModel) -> None:
 
 
 @pytest.mark.parametrize(("features", "match"), [
-    ({"lesions": 3}, "unknown feature"),
     ({"high_intensity_ratio": 1.5}, "outside its range"),
     ({"age": "old"}, "not a number"),
     ({"lesion_count": -1}, "outside its range"),
@@ -281,7 +330,13 @@ def test_prediction_reports_imputation(trained: cm.TrainedModel) -> None:
 def test_predict_rejects_bad_features(trained: cm.TrainedModel, features: dict,
                                       match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        cm.predict(trained, features)
+        cm.predict(trained, features_from_case(features))
+
+
+def test_predict_takes_only_a_feature_vector(trained: cm.TrainedModel) -> None:
+    # a plain dict could hold raw values or model codes; only the typed vector is read
+    with pytest.raises(TypeError, match="FeatureVector"):
+        cm.predict(trained, {"lesion_count_lumbar": 3})
 
 
 # ------------------------------------------------------------------ monotonicity
@@ -309,12 +364,16 @@ def _case_and_step(draw: st.DrawFn) -> tuple[dict[str, float | None], str, float
 
 
 def _check_monotone(model: cm.TrainedModel, case: dict, name: str, step: float) -> None:
-    before = cm.predict(model, case)
-    after = cm.predict(model, {**case, name: case[name] + step})
+    # the model's property on model-unit rows (any combination, consistent or not)
+    row = np.array([[np.nan if case[n] is None else case[n] for n in FEATURE_NAMES]])
+    moved = row.copy()
+    moved[0, FEATURE_NAMES.index(name)] += step
+    before, after = cm.predict_rows(model, row), cm.predict_rows(model, moved)
     tol = 1e-12
-    assert after.probabilities["severe"] >= before.probabilities["severe"] - tol
-    assert after.probabilities["mild"] <= before.probabilities["mild"] + tol
-    assert after.expected_vas >= before.expected_vas - tol
+    severe, mild = cm.CATEGORIES.index("severe"), cm.CATEGORIES.index("mild")
+    assert after.probabilities[0, severe] >= before.probabilities[0, severe] - tol
+    assert after.probabilities[0, mild] <= before.probabilities[0, mild] + tol
+    assert after.expected_vas[0] >= before.expected_vas[0] - tol
 
 
 @settings(max_examples=150, deadline=None)
@@ -454,6 +513,16 @@ def test_shipped_demo_model(demo_model: cm.TrainedModel) -> None:
     if cohort_csv.is_file():
         assert card["training_data"]["sha256"] == cm.sha256_file(cohort_csv), (
             "data/demo/cohort.csv changed: retrain with `make train` and refresh the goldens")
+
+
+def test_trusted_type_and_card_name_the_estimator_class(trained: cm.TrainedModel) -> None:
+    # skops records a class by its defining module: moving it must update TRUSTED_TYPES.
+    path = trained.card["model"]["estimator"]
+    module, _, name = path.rpartition(".")
+    assert getattr(importlib.import_module(module), name) is cm.OrdinalLogisticRegression
+    assert path == "core.model.ordinal.OrdinalLogisticRegression"
+    assert path in cm.TRUSTED_TYPES
+    assert path in sio.get_untrusted_types(data=cm._canonical_skops(trained.pipeline))
 
 
 def test_canonical_skops_loads_like_skops(trained: cm.TrainedModel, tmp_path: Path) -> None:

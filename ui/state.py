@@ -155,26 +155,21 @@ class CaseResult:
 
 def evaluate_features(model, features: FeatureVector,
                       case: Mapping[str, Any] | None = None) -> CaseResult:
-    """Predict, explain and tier a feature vector (``None`` = missing, imputed).
-
-    The tier reads the *recorded* feature values (``core.tiers.decide_tier``):
-    a missing SINS, Bilsky grade or deficit is reported, never imputed. ``case`` is
-    accepted for symmetry with :func:`evaluate_case` and not otherwise used.
+    """Predict, explain and tier a feature vector (``None`` = missing, imputed) through
+    :func:`core.assess.assess`. The tier reads the *recorded* values: a missing SINS,
+    Bilsky grade or deficit is reported, never imputed. ``case`` is accepted for symmetry
+    with :func:`evaluate_case` and not otherwise used.
 
     Raises
     ------
     ValueError
         For an out-of-range value (from core).
     """
-    from core.explain import explain_case
-    from core.model import predict
-    from core.tiers import decide_tier
+    from core.assess import assess
 
-    prediction = predict(model, features)
-    explanation = explain_case(model, features)
-    tier = decide_tier(prediction.category, features)
-    return CaseResult(features.to_dict(), prediction.to_dict(), explanation.to_dict(),
-                      tier.to_dict())
+    result = assess(model, features)
+    return CaseResult(result.features.to_dict(), result.prediction.to_dict(),
+                      result.explanation.to_dict(), result.tier.to_dict())
 
 
 def evaluate_case(model, case: Mapping[str, Any]) -> CaseResult:
