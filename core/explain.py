@@ -24,6 +24,7 @@ The explainer is built once per loaded model and cached on it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ import shap
 
 from core.features import FEATURE_NAMES, FEATURES_BY_NAME, FeatureVector, features_from_case
 from core.model import OUTPUT_UNITS, Scores, TrainedModel, score, score_rows
+from core.vocab import finite_float
 
 
 @dataclass(frozen=True)
@@ -186,3 +188,121 @@ def global_importance(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
     table["order"] = range(len(table))
     table = table.sort_values(["mean_abs_shap", "order"], ascending=[False, True], kind="stable")
     return table.drop(columns="order").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ waterfall geometry
+
+#: Waterfall rows shown individually; the remaining features are summed into one row.
+WATERFALL_MAX_ROWS = 10
+
+
+@dataclass(frozen=True)
+class ShapContribution:
+    """One feature's SHAP value in an explanation.
+
+    Attributes
+    ----------
+    name : str
+        Feature name.
+    label : str
+        Its label in :data:`core.features.FEATURES` (the name itself for an unknown one).
+    value : object
+        The case's value in model units (a Bilsky grade as its code, yes/no as 1/0);
+        render it with :func:`core.features.display_feature`.
+    shap : float
+        Contribution in the explanation's output units.
+    """
+
+    name: str
+    label: str
+    value: object
+    shap: float
+
+
+def shap_contributions(explanation: Mapping[str, Any]) -> list[ShapContribution]:
+    """Per-feature SHAP values of ``Explanation.to_dict()``, largest magnitude first
+    (ties by name); features without a finite SHAP value are left out.
+
+    Accepts ``feature_names`` with list ``values``/``shap_values``, or dicts keyed by name.
+    """
+    names = [str(n) for n in explanation.get("feature_names") or []]
+    shap_given = explanation.get("shap_values")
+    values = explanation.get("values")
+    if isinstance(shap_given, Mapping):
+        names = names or [str(n) for n in shap_given]
+        shap_list = [shap_given.get(n) for n in names]
+    else:
+        shap_list = list(shap_given or [])
+    value_list = [values.get(n) for n in names] if isinstance(values, Mapping) else list(
+        values or [])
+    out = []
+    for i, name in enumerate(names):
+        number = finite_float(shap_list[i]) if i < len(shap_list) else None
+        if number is None:
+            continue
+        spec = FEATURES_BY_NAME.get(name)
+        out.append(ShapContribution(name, spec.label if spec else name,
+                                    value_list[i] if i < len(value_list) else None, number))
+    out.sort(key=lambda c: (-abs(c.shap), c.name))
+    return out
+
+
+@dataclass(frozen=True)
+class WaterfallStep:
+    """One bar of the SHAP waterfall: from ``start`` to ``end`` (``end - start = shap``).
+
+    ``feature`` and ``value`` name the feature and its value in model units; both are
+    ``None`` on the ``"N other features"`` row.
+    """
+
+    label: str
+    start: float
+    end: float
+    feature: str | None = None
+    value: object = None
+
+    @property
+    def shap(self) -> float:
+        """Contribution of this row."""
+        return self.end - self.start
+
+
+def waterfall_steps(
+    explanation: Mapping[str, Any], max_rows: int = WATERFALL_MAX_ROWS
+) -> tuple[float | None, list[WaterfallStep], float | None]:
+    """Waterfall of an explanation: base value, steps (largest first) and output value.
+
+    Parameters
+    ----------
+    explanation : mapping
+        ``Explanation.to_dict()`` (see :func:`shap_contributions` for the accepted shapes).
+    max_rows : int
+        Features shown individually; the others are summed into one
+        ``"N other features"`` step.
+
+    Returns
+    -------
+    base : float or None
+        ``base_value`` (the model's average output); ``None`` (and no steps) when missing.
+    steps : list of WaterfallStep
+        Cumulative bars starting at ``base``; the last one ends at
+        ``base + sum(shap_values)``.
+    output : float or None
+        ``output_value`` when given, else ``base + sum(shap_values)``.
+    """
+    base = finite_float(explanation.get("base_value"))
+    output = finite_float(explanation.get("output_value"))
+    if base is None:
+        return None, [], output
+    contributions = shap_contributions(explanation)
+    steps: list[WaterfallStep] = []
+    position = base
+    for c in contributions[:max_rows]:
+        steps.append(WaterfallStep(c.label, position, position + c.shap, c.name, c.value))
+        position += c.shap
+    rest = contributions[max_rows:]
+    if rest:
+        total = sum(c.shap for c in rest)
+        steps.append(WaterfallStep(f"{len(rest)} other features", position, position + total))
+        position += total
+    return base, steps, output if output is not None else position

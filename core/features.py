@@ -94,7 +94,7 @@ class FeatureSpec:
     derived: bool = False
 
     def render(self, value: object) -> str:
-        """The value as a clinician reads it (``"1b"``, ``"yes"``, ``"12.3 %"``)."""
+        """The value as a clinician reads it (``"1b"``, ``"yes"``, ``"12.3%"``)."""
         return display(self.display, value)
 
 

@@ -595,11 +595,12 @@ def yes_no(value: object) -> str:
 
 
 def percent(ratio: object, digits: int = 1) -> str:
-    """A ratio in [0, 1] as a percentage: ``0.123 -> "12.3 %"``."""
+    """A ratio in [0, 1] as a percentage: ``0.123 -> "12.3%"`` (written as the charts and
+    the case report have always written it)."""
     number = finite_float(ratio)
     if number is None:
         return NOT_RECORDED
-    return f"{100.0 * number:.{digits}f} %"
+    return f"{100.0 * number:.{digits}f}%"
 
 
 def number_text(value: object, digits: int = 2) -> str:

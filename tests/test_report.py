@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
+from core.explain import waterfall_steps
 from core.report import (
     DECISION_SUPPORT_NOTICE,
     SECTIONS,
@@ -24,7 +25,6 @@ from core.report import (
     png_size,
     report_filename,
     rgb_to_png,
-    waterfall_steps,
 )
 
 NOTICE_HEAD = "Decision support, not a diagnosis"
@@ -438,3 +438,40 @@ def test_pdf_survives_a_cell_taller_than_a_page(unicode_font: bool) -> None:
     assert "T24" in text and "truncated" in text
     assert all(NOTICE_HEAD in page for page in _pdf_pages(data))
     assert note.strip() in build_report_html(ctx)
+
+
+# ------------------------------------------------ clinical values, never model codes
+
+_CODED = {"feature_names": ["bilsky_grade", "pathologic_fracture", "high_intensity_ratio", "age"],
+          "values": [2.0, 1.0, 0.25, 70.0],  # Bilsky 1b is model code 2; yes is 1
+          "shap_values": [0.4, 0.3, 0.2, -0.1],
+          "base_value": 1.0, "output_value": 1.8, "output_units": "log-odds"}
+
+
+def test_shap_table_shows_bilsky_grade_not_its_model_code_in_html_and_pdf() -> None:
+    ctx = make_context(explanation=_CODED)
+    text = build_report_html(ctx)
+    section = text[text.index('<section id="explanation">'):text.index('<section id="tier">')]
+    assert '<td>Bilsky grade</td><td class="num">1b</td><td class="num">+0.400</td>' in section
+    assert '<td>Bilsky grade</td><td class="num">2</td>' not in section
+    assert '<td>Pathologic fracture</td><td class="num">yes</td>' in section
+    assert '<td>HI ratio (overall)</td><td class="num">25.0%</td>' in section
+    assert ">Bilsky grade = 1b</text>" in section  # waterfall label
+    assert "Bilsky grade = 2" not in section
+    for unicode_font in (True, False):
+        pdf_text = " ".join(_pdf_pages(build_report_pdf(ctx, unicode_font=unicode_font)))
+        assert "Bilsky grade 1b +0.400" in pdf_text
+        assert "Bilsky grade 2" not in pdf_text
+        assert "Pathologic fracture yes +0.300" in pdf_text
+        assert "HI ratio (overall) 25.0% +0.200" in pdf_text
+        assert "Bilsky grade = 1b" in pdf_text
+
+
+def test_clinical_fields_read_bilsky_as_recorded_and_truth_values_as_yes_no() -> None:
+    for recorded, shown in (("1b", "1b"), ("2", "2"), (2, "2"), (0, "0")):
+        ctx = make_context(clinical={"bilsky_grade": recorded, "pathologic_fracture": 1,
+                                     "neurologic_deficit": False})
+        section = build_report_html(ctx).split('<section id="clinical">')[1].split("</section>")[0]
+        assert f"<tr><td>Bilsky grade</td><td>{shown}</td></tr>" in section, recorded
+        assert "<tr><td>Pathologic fracture</td><td>yes</td></tr>" in section
+        assert "<tr><td>Neurologic deficit</td><td>no</td></tr>" in section

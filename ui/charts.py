@@ -165,7 +165,7 @@ def waterfall_frame(explanation: Mapping[str, Any], max_rows: int = 10
                     ) -> tuple[pd.DataFrame, float | None, float | None]:
     """Rows ``label, start, end, shap, value_text`` ordered by |SHAP| (largest first),
     the remainder summed into one row; plus base and output values."""
-    from core.report import waterfall_steps
+    from core.explain import waterfall_steps
 
     base, steps, output = waterfall_steps(explanation, max_rows=max_rows)
     names = list(explanation.get("feature_names") or [])

@@ -1,0 +1,67 @@
+"""Case report as self-contained HTML and as PDF (fpdf2).
+
+The report gathers, for one study: a key image with overlays, the clinical findings, the
+measurements per vertebral level, the pain prediction, its explanation (SHAP
+waterfall), the suggested management tier with its overrides and references, the model
+version and the provenance. It always carries the decision-support notice and, for
+synthetic cases, a ``SYNTHETIC DATA`` mark.
+
+Everything here is pure: inputs are plain dicts (the ``to_dict()`` output of
+:class:`core.lesions.StudyMetrics`, :class:`core.model.Prediction`,
+:class:`core.explain.Explanation` and :class:`core.tiers.TierDecision`) and PNG bytes;
+outputs are a ``str`` (HTML) or ``bytes`` (PDF).
+
+Modules
+-------
+* :mod:`~core.report.context`: :class:`ReportContext` (the input) and the file name.
+* :mod:`~core.report.document`: builds ONE :class:`~core.report.blocks.ReportDocument`
+  from the context; every content decision (rows, labels, value display, missing-value
+  wording, reference numbering, PDF cell truncation) lives there.
+* :mod:`~core.report.blocks`: the frozen block types of that document.
+* :mod:`~core.report.html`, :mod:`~core.report.pdf`: renderers that only lay it out.
+* :mod:`~core.report.png`: PNG encoding of rendered slices.
+"""
+
+from core import DECISION_SUPPORT_NOTICE
+from core.report.blocks import ReportDocument
+from core.report.context import ReportContext, report_filename
+from core.report.document import (
+    FIELD_LABELS,
+    PDF_CELL_MAX_LINES,
+    PDF_TRUNCATED,
+    SECTIONS,
+    SYNTHETIC_MARK,
+    build_document,
+)
+from core.report.html import build_report_html, render_html
+from core.report.pdf import (
+    UNICODE_FONT_CANDIDATES,
+    WATERFALL_ROW_MM,
+    build_report_pdf,
+    find_unicode_font,
+    render_pdf,
+)
+from core.report.png import PNG_SIGNATURE, png_size, rgb_to_png
+
+__all__ = [
+    "DECISION_SUPPORT_NOTICE",
+    "FIELD_LABELS",
+    "PDF_CELL_MAX_LINES",
+    "PDF_TRUNCATED",
+    "PNG_SIGNATURE",
+    "SECTIONS",
+    "SYNTHETIC_MARK",
+    "UNICODE_FONT_CANDIDATES",
+    "WATERFALL_ROW_MM",
+    "ReportContext",
+    "ReportDocument",
+    "build_document",
+    "build_report_html",
+    "build_report_pdf",
+    "find_unicode_font",
+    "png_size",
+    "render_html",
+    "render_pdf",
+    "report_filename",
+    "rgb_to_png",
+]
