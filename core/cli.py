@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from core.levels import LABEL_CONVENTIONS
+
 
 def _emit(payload: object, out: str | None) -> None:
     text = json.dumps(payload, indent=2, sort_keys=False, allow_nan=False)
@@ -133,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--convention",
         default="verse",
-        choices=["verse", "totalsegmentator", "totalsegmentator_mr", "sct"],
+        choices=list(LABEL_CONVENTIONS),
         help="label convention of the vertebra map (default: verse); totalsegmentator_mr "
              "reads the MR vertebrae_mr task",
     )

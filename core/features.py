@@ -28,6 +28,7 @@ from typing import Literal
 
 import numpy as np
 
+from core.metrics import ImagingSummary, imaging_summary
 from core.vocab import (
     ANALGESIC_STEPS,
     BILSKY_GRADES,
@@ -294,23 +295,16 @@ def _sins(case: Mapping[str, object]) -> float | None:
     return total
 
 
-def _region_counts(case: Mapping[str, object], out: dict[str, float | None]) -> None:
+def _region_counts(summary: ImagingSummary, out: dict[str, float | None]) -> None:
     """Regional counts from flat columns or the nested ``lesion_count_by_region``."""
-    by_region = case.get("lesion_count_by_region")
-    if not is_missing(by_region) and not isinstance(by_region, Mapping):
-        raise ValueError(f"lesion_count_by_region {by_region!r} is not a mapping of region "
-                         "to count.")
     for region in REGIONS:
         key = f"lesion_count_{region}"
-        value = case.get(key)
-        if is_missing(value) and isinstance(by_region, Mapping):
-            value = by_region.get(region)  # a region absent from the mapping is missing
-        out[key] = _number(key, value)
+        out[key] = _number(key, summary.lesion_count_by_region[region])
 
 
-def _total_count(case: Mapping[str, object], out: dict[str, float | None]) -> None:
+def _total_count(summary: ImagingSummary, out: dict[str, float | None]) -> None:
     """``lesion_count``: given (checked against the regions) or their complete sum."""
-    out["lesion_count"] = _number("lesion_count", case.get("lesion_count"))
+    out["lesion_count"] = _number("lesion_count", summary.lesion_count)
     region_counts = [out[f"lesion_count_{r}"] for r in REGIONS]
     known = float(sum(v for v in region_counts if v is not None))
     complete = all(v is not None for v in region_counts)
@@ -327,13 +321,9 @@ def _total_count(case: Mapping[str, object], out: dict[str, float | None]) -> No
             out[f"lesion_count_{region}"] = 0.0
 
 
-def _involved(case: Mapping[str, object], out: dict[str, float | None]) -> None:
+def _involved(summary: ImagingSummary, out: dict[str, float | None]) -> None:
     """``involved_levels``: a count, or distinct names of a list; checked against the total."""
-    involved = case.get("involved_levels")
-    if isinstance(involved, (list, tuple, set, frozenset)):
-        out["involved_levels"] = float(len({str(v).strip() for v in involved}))
-    else:
-        out["involved_levels"] = _number("involved_levels", involved)
+    out["involved_levels"] = _number("involved_levels", summary.involved_levels)
     total, levels = out["lesion_count"], out["involved_levels"]
     if total is None:
         return
@@ -421,9 +411,10 @@ def features_from_case(case: Mapping[str, object]) -> FeatureVector:
     if isinstance(case, FeatureVector):
         return case
     out: dict[str, float | None] = {}
-    _region_counts(case, out)
-    _total_count(case, out)
-    _involved(case, out)
+    summary = imaging_summary(case)
+    _region_counts(summary, out)
+    _total_count(summary, out)
+    _involved(summary, out)
     _lumbar(case, out)
     for key in _DIRECT:
         out[key] = _number(key, case.get(key))

@@ -45,14 +45,16 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from core.levels import REGIONS, Level, align_mask, map_labels
+from core.levels import Level, align_mask, map_labels
+from core.metrics import LevelMetrics, StudyMetrics
 from core.provenance import provenance
+from core.vocab import REGIONS
 
 _STRUCTURE = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity
 MAD_TO_SIGMA = 1.4826
@@ -123,105 +125,6 @@ class DetectionParams:
         if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 0:
             raise ValueError(f"reference_window {window!r} must be an integer >= 0.")
         object.__setattr__(self, "reference_window", int(window))
-
-
-@dataclass(frozen=True)
-class LevelMetrics:
-    """Metrics of one vertebral level.
-
-    Attributes
-    ----------
-    level : str
-        Level name (``"L3"``).
-    region : str
-        ``cervical``, ``thoracic``, ``lumbar`` or ``sacral``.
-    vertebra_volume_ml : float
-        ``N_vertebra * voxel_mm3 / 1000``, ``N_vertebra`` = labelled voxels.
-    high_intensity_volume_ml : float
-        ``N_HI * voxel_mm3 / 1000``, ``N_HI`` = voxels of this level's counted lesion
-        components (those that pass the minimum volume and, when detected, the edge
-        margin).
-    high_intensity_ratio : float
-        ``N_HI / N_vertebra`` (= HI volume / vertebra volume), in [0, 1].
-    lesion_count : int
-        Connected components (26-connectivity) of HI voxels inside this vertebra with
-        volume ``>= min_lesion_volume_mm3`` (and, when detected, reaching deeper than
-        ``edge_margin_mm``).
-    """
-
-    level: str
-    region: str
-    vertebra_volume_ml: float
-    high_intensity_volume_ml: float
-    high_intensity_ratio: float
-    lesion_count: int
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-serialisable dict with the attribute names as keys."""
-        return {
-            "level": self.level,
-            "region": self.region,
-            "vertebra_volume_ml": self.vertebra_volume_ml,
-            "high_intensity_volume_ml": self.high_intensity_volume_ml,
-            "high_intensity_ratio": self.high_intensity_ratio,
-            "lesion_count": self.lesion_count,
-        }
-
-
-@dataclass(frozen=True)
-class StudyMetrics:
-    """Metrics of one study (the ``python -m core extract`` JSON).
-
-    Attributes
-    ----------
-    levels : tuple of LevelMetrics
-        Labelled levels in craniocaudal order.
-    lesion_count : int
-        ``sum(level.lesion_count)``: number of metastatic sites (a lesion spanning two
-        vertebrae counts twice).
-    lesion_count_by_region : dict of str to int
-        ``sum(level.lesion_count)`` per region, all four regions present (zeros too).
-    involved_levels : tuple of str
-        Names of the levels with ``lesion_count >= 1``, craniocaudal.
-    high_intensity_ratio : float
-        ``sum(HI volume) / sum(vertebra volume)`` over all labelled levels, in [0, 1].
-    max_level_high_intensity_ratio : float
-        ``max(level.high_intensity_ratio)``.
-    vertebra_volume_ml : float
-        ``sum(level.vertebra_volume_ml)``.
-    high_intensity_volume_ml : float
-        ``sum(level.high_intensity_volume_ml)``.
-    provenance : dict
-        Versions, time, ``input_sha256``, ``parameters`` (the DetectionParams),
-        ``convention`` and ``lesion_source`` (``"detection"`` or ``"lesion_mask"``).
-    """
-
-    levels: tuple[LevelMetrics, ...]
-    lesion_count: int
-    lesion_count_by_region: dict[str, int]
-    involved_levels: tuple[str, ...]
-    high_intensity_ratio: float
-    max_level_high_intensity_ratio: float
-    vertebra_volume_ml: float
-    high_intensity_volume_ml: float
-    provenance: dict[str, object] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, object]:
-        """The ``core extract`` JSON: keys ``levels``, ``lesion_count``,
-        ``lesion_count_by_region``, ``involved_levels``, ``high_intensity_ratio``,
-        ``max_level_high_intensity_ratio``, ``vertebra_volume_ml``,
-        ``high_intensity_volume_ml``, ``provenance``."""
-        return {
-            "levels": [lv.to_dict() for lv in self.levels],
-            "lesion_count": self.lesion_count,
-            "lesion_count_by_region": dict(self.lesion_count_by_region),
-            "involved_levels": list(self.involved_levels),
-            "high_intensity_ratio": self.high_intensity_ratio,
-            "max_level_high_intensity_ratio": self.max_level_high_intensity_ratio,
-            "vertebra_volume_ml": self.vertebra_volume_ml,
-            "high_intensity_volume_ml": self.high_intensity_volume_ml,
-            "provenance": dict(self.provenance),
-        }
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from types import MappingProxyType
 import numpy as np
 import SimpleITK as sitk
 
-REGIONS: tuple[str, ...] = ("cervical", "thoracic", "lumbar", "sacral")
+from core.vocab import ANATOMY
 
 
 @dataclass(frozen=True)
@@ -66,20 +66,6 @@ class Level:
     name: str
     region: str
     order: int
-
-
-def _anatomy() -> dict[str, tuple[str, int]]:
-    names = [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(1, 14)]
-    names += [f"L{i}" for i in range(1, 7)] + ["S1", "sacrum", "coccyx"]
-    table: dict[str, tuple[str, int]] = {}
-    for order, name in enumerate(names, start=1):
-        region = {"C": "cervical", "T": "thoracic", "L": "lumbar"}.get(name[0], "sacral")
-        table[name] = (region, order)
-    return table
-
-
-#: Level name -> (region, craniocaudal order).
-ANATOMY: Mapping[str, tuple[str, int]] = MappingProxyType(_anatomy())
 
 
 def _verse() -> dict[int, str]:
@@ -116,32 +102,89 @@ def _sct() -> dict[int, str]:
     return table
 
 
-#: Convention name -> {label: level name}. Read-only.
-CONVENTIONS: Mapping[str, Mapping[int, str]] = MappingProxyType(
-    {
-        "verse": MappingProxyType(_verse()),
-        "totalsegmentator": MappingProxyType(_totalsegmentator()),
-        "totalsegmentator_mr": MappingProxyType(_totalsegmentator_mr()),
-        "sct": MappingProxyType(_sct()),
-    }
+@dataclass(frozen=True)
+class LabelConvention:
+    """One label convention of vertebra label maps (an entry of the registry).
+
+    Attributes
+    ----------
+    name : str
+        Registry key and CLI value (``--convention``).
+    title : str
+        What the New case page and the README call it.
+    description : str
+        Where the map comes from and what its ids mean, one sentence.
+    labels : mapping of int to str
+        Label id -> level name (:data:`core.vocab.LEVEL_NAMES`).
+    ignored : frozenset of int
+        Valid classes of the map that are not vertebrae (skipped, not errors).
+    unknown_hint : str
+        Added to the message when ids above the convention's range appear.
+    """
+
+    name: str
+    title: str
+    description: str
+    labels: Mapping[int, str]
+    ignored: frozenset[int] = frozenset()
+    unknown_hint: str = ""
+
+
+def _registry(*conventions: LabelConvention) -> Mapping[str, LabelConvention]:
+    return MappingProxyType({c.name: c for c in conventions})
+
+
+#: The label conventions, in the order the CLI and the New case page offer them. Adding a
+#: convention touches only this table (and the README table, which a test compares).
+LABEL_CONVENTIONS: Mapping[str, LabelConvention] = _registry(
+    LabelConvention(
+        "verse", "VerSe",
+        "VerSe challenge labels: 1-7 C1-C7, 8-19 T1-T12, 20-25 L1-L6, 26 sacrum, "
+        "27 coccyx, 28 T13.",
+        MappingProxyType(_verse())),
+    LabelConvention(
+        "totalsegmentator", "TotalSegmentator (CT, total task)",
+        "TotalSegmentator v2 CT total task: 25 sacrum, 26 S1, 27-31 L5-L1, 32-43 T12-T1, "
+        "44-50 C7-C1; its other classes are ignored.",
+        MappingProxyType(_totalsegmentator()),
+        ignored=frozenset(set(range(1, 118)) - set(range(25, 51)))),
+    LabelConvention(
+        "totalsegmentator_mr", "TotalSegmentator (MR, vertebrae_mr task)",
+        "TotalSegmentator MR vertebrae_mr task: 1 sacrum, 2-6 L5-L1, 7-18 T12-T1, "
+        "19-25 C7-C1.",
+        MappingProxyType(_totalsegmentator_mr()),
+        unknown_hint=(" (ids above 25 suggest a TotalSegmentator total_mr map, which has one "
+                      "pooled 'vertebrae' class and no levels; use the vertebrae_mr task)")),
+    LabelConvention(
+        "sct", "Spinal Cord Toolbox",
+        "Spinal Cord Toolbox vertebral levels (sct_label_vertebrae, PAM50): 1-7 C1-C7, "
+        "8-19 T1-T12, 20-24 L1-L5, 25 S1.",
+        MappingProxyType(_sct())),
 )
 
-#: Labels that are valid classes of a convention's map but not vertebrae (ignored).
-#: TotalSegmentator ``total`` has 117 classes; the vertebrae are 25-50.
-_IGNORED: Mapping[str, frozenset[int]] = MappingProxyType(
-    {
-        "totalsegmentator": frozenset(set(range(1, 118)) - set(range(25, 51))),
-    }
-)
+#: Convention name -> {label: level name}. Read-only (a view of :data:`LABEL_CONVENTIONS`).
+CONVENTIONS: Mapping[str, Mapping[int, str]] = MappingProxyType(
+    {name: c.labels for name, c in LABEL_CONVENTIONS.items()})
+
+
+def get_convention(convention: str) -> LabelConvention:
+    """The registry entry of a convention name.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not in :data:`LABEL_CONVENTIONS`.
+    """
+    try:
+        return LABEL_CONVENTIONS[convention]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Label convention {convention!r} is not one of {', '.join(LABEL_CONVENTIONS)}."
+        ) from None
 
 
 def _check_convention(convention: str) -> Mapping[int, str]:
-    try:
-        return CONVENTIONS[convention]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Label convention {convention!r} is not one of {', '.join(CONVENTIONS)}."
-        ) from None
+    return get_convention(convention).labels
 
 
 def _as_int(label: object) -> int:
@@ -168,11 +211,9 @@ def _unknown_message(unknown: list[int], convention: str) -> str:
     if len(unknown) > 20:
         shown += f", ... ({len(unknown)} in all)"
     message = f"Label(s) {shown} are not vertebrae in the {convention!r} convention"
-    if convention == "totalsegmentator_mr" and any(v > 25 for v in unknown):
-        message += (
-            " (ids above 25 suggest a TotalSegmentator total_mr map, which has one "
-            "pooled 'vertebrae' class and no levels; use the vertebrae_mr task)"
-        )
+    entry = get_convention(convention)
+    if entry.unknown_hint and any(v > max(entry.labels) for v in unknown):
+        message += entry.unknown_hint
     return message + "."
 
 
@@ -200,7 +241,7 @@ def map_labels(labels: Iterable[object], convention: str) -> dict[int, Level]:
         vertebrae of the convention (all of them named).
     """
     table = _check_convention(convention)
-    ignored = _IGNORED.get(convention, frozenset())
+    ignored = get_convention(convention).ignored
     found: dict[int, Level] = {}
     unknown: list[int] = []
     for raw in labels:

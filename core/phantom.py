@@ -29,7 +29,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from core.levels import ANATOMY, label_for_name
+from core.levels import label_for_name
+from core.vocab import ANATOMY
 
 MARROW = 100.0
 DISC = 160.0

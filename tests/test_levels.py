@@ -7,9 +7,7 @@ import pytest
 import SimpleITK as sitk
 
 from core.levels import (
-    ANATOMY,
     CONVENTIONS,
-    REGIONS,
     Level,
     align_mask,
     label_for_name,
@@ -18,6 +16,7 @@ from core.levels import (
     physical_bounds,
     same_grid,
 )
+from core.vocab import ANATOMY, REGIONS
 
 # TotalSegmentator, totalsegmentator/map_to_binary.py, class_map["total"] (v2): the
 # vertebra entries, copied literally. Every other id 1-117 is an organ/vessel/muscle/rib.

@@ -16,7 +16,6 @@ gives a report.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
@@ -25,6 +24,7 @@ import numpy as np
 from core import DECISION_SUPPORT_NOTICE
 from core.explain import WaterfallStep, shap_contributions, waterfall_steps
 from core.features import FEATURES_BY_NAME, display_feature
+from core.metrics import ImagingSummary, imaging_summary
 from core.provenance import utc_now_iso
 from core.report.blocks import (
     Bar,
@@ -49,7 +49,6 @@ from core.vocab import (
     CATEGORIES,
     DOWN_COLOUR,
     NOT_RECORDED,
-    REGIONS,
     SINS_TITLES,
     UP_COLOUR,
     BilskyGrade,
@@ -57,7 +56,6 @@ from core.vocab import (
     finite_float,
     is_missing,
     percent,
-    region_count_column,
     yes_no,
 )
 
@@ -183,64 +181,29 @@ def clinical_value(name: str, value: object) -> str:
 # --------------------------------------------------------------------------- readers
 
 
-@dataclass(frozen=True)
-class _LevelRow:
-    level: str
-    region: str
-    vertebra_volume_ml: float | None
-    high_intensity_volume_ml: float | None
-    high_intensity_ratio: float | None
-    lesion_count: float | None
-
-
-def _level_rows(metrics: Mapping[str, Any]) -> list[_LevelRow]:
-    return [
-        _LevelRow(
-            level=str(item.get("level", MISSING)), region=str(item.get("region", MISSING)),
-            vertebra_volume_ml=finite_float(item.get("vertebra_volume_ml")),
-            high_intensity_volume_ml=finite_float(item.get("high_intensity_volume_ml")),
-            high_intensity_ratio=finite_float(item.get("high_intensity_ratio")),
-            lesion_count=finite_float(item.get("lesion_count")),
-        )
-        for item in metrics.get("levels") or [] if isinstance(item, Mapping)
-    ]
-
-
-def _totals(metrics: Mapping[str, Any], rows: Sequence[_LevelRow]) -> dict[str, float | None]:
-    """Study totals: taken from ``metrics`` when present, else summed over levels."""
+def _totals(summary: ImagingSummary) -> dict[str, float | None]:
+    """Study totals: taken from the metrics when present, else summed over levels."""
+    rows = summary.levels
 
     def total(key: str) -> float | None:
-        given = finite_float(metrics.get(key))
+        given = finite_float(getattr(summary, key))
         if given is not None:
             return given
-        values = [getattr(r, key) for r in rows]
-        if not values or any(v is None for v in values):
-            return None
-        return float(sum(values))
+        return float(sum(getattr(r, key) for r in rows)) if rows else None
 
     vertebra = total("vertebra_volume_ml")
     high = total("high_intensity_volume_ml")
-    ratio = finite_float(metrics.get("high_intensity_ratio"))
+    ratio = finite_float(summary.high_intensity_ratio)
     if ratio is None and vertebra and high is not None:
         ratio = high / vertebra
     return {"vertebra_volume_ml": vertebra, "high_intensity_volume_ml": high,
             "high_intensity_ratio": ratio, "lesion_count": total("lesion_count")}
 
 
-def _lesions_by_region(metrics: Mapping[str, Any]) -> dict[str, object]:
-    """``lesion_count_by_region``, or the flat ``lesion_count_<region>`` columns."""
-    nested = metrics.get("lesion_count_by_region")
-    if isinstance(nested, Mapping) and nested:
-        return dict(nested)
-    return {region: metrics[region_count_column(region)] for region in REGIONS
-            if region_count_column(region) in metrics}
-
-
-def _involved_levels(metrics: Mapping[str, Any]) -> str:
-    value = metrics.get("involved_levels")
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value) if value else "none"
-    return plain(value)
+def _involved_levels(summary: ImagingSummary) -> str:
+    if summary.involved_level_names is not None:
+        return ", ".join(summary.involved_level_names) or "none"
+    return plain(summary.involved_levels)
 
 
 def _probabilities(prediction: Mapping[str, Any]) -> list[tuple[str, float | None]]:
@@ -345,9 +308,9 @@ def _clinical(ctx: ReportContext) -> list[Block]:
 
 
 def _measurements(ctx: ReportContext) -> list[Block]:
-    metrics = ctx.metrics
-    rows = _level_rows(metrics)
-    totals = _totals(metrics, rows)
+    summary = imaging_summary(ctx.metrics)
+    rows = summary.levels
+    totals = _totals(summary)
     blocks: list[Block] = [Subheading("Per level")]
     if rows:
         blocks.append(Table(
@@ -363,7 +326,7 @@ def _measurements(ctx: ReportContext) -> list[Block]:
         ))
     else:
         blocks.append(Paragraph("No per-level measurements."))
-    by_region = _lesions_by_region(metrics)
+    by_region = {k: v for k, v in summary.lesion_count_by_region.items() if v is not None}
     blocks.append(Subheading("Lesions by region"))
     blocks.append(Table(("Region", "Lesions"),
                         tuple((str(k), plain(v)) for k, v in by_region.items()),
@@ -372,11 +335,12 @@ def _measurements(ctx: ReportContext) -> list[Block]:
     blocks.append(Subheading("Summary"))
     blocks.append(KeyValueTable((
         (field_label("lesion_count"),
-         plain(metrics.get("lesion_count", totals["lesion_count"]))),
-        (field_label("involved_levels"), _involved_levels(metrics)),
+         plain(summary.lesion_count if summary.lesion_count is not None
+               else totals["lesion_count"])),
+        (field_label("involved_levels"), _involved_levels(summary)),
         (field_label("high_intensity_ratio"), ratio_text(totals["high_intensity_ratio"])),
         (field_label("max_level_high_intensity_ratio"),
-         ratio_text(metrics.get("max_level_high_intensity_ratio"))),
+         ratio_text(summary.max_level_high_intensity_ratio)),
     )))
     blocks.append(Paragraph("HI ratio = high-intensity volume / labelled vertebral volume.",
                             style="caption"))
