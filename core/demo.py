@@ -105,9 +105,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.clinical import BILSKY_GRADES, COHORT_COLUMNS, as_cohort_frame, export_csv
+from core.clinical import COHORT_COLUMNS, as_cohort_frame, export_csv
 from core.demo_imaging import IMAGING_CASES, ImagingCaseSpec, demo_case_images
 from core.demo_imaging import SCT_DIR as SCT_DIR  # re-exported: callers of core.demo use it
+from core.vocab import BilskyGrade, level_region, paper_region_group, sins_location_points
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "data" / "demo"
@@ -123,8 +124,7 @@ LEVELS: tuple[str, ...] = (
     *(f"L{i}" for i in range(1, 6)),
     "sacrum",
 )
-_REGION_OF = {"C": "cervical", "T": "thoracic", "L": "lumbar", "s": "sacral"}
-LEVEL_REGION: dict[str, str] = {name: _REGION_OF[name[0]] for name in LEVELS}
+LEVEL_REGION: dict[str, str] = {name: level_region(name) for name in LEVELS}
 LEVEL_VOLUME_ML: dict[str, float] = {
     **{f"C{i}": 6.0 for i in range(1, 8)},
     **{f"T{i}": 12.0 + 1.5 * (i - 1) for i in range(1, 13)},
@@ -134,8 +134,6 @@ LEVEL_VOLUME_ML: dict[str, float] = {
 REGION_PROPENSITY: dict[str, float] = {
     "cervical": 0.5, "thoracic": 1.0, "lumbar": 1.3, "sacral": 1.5,
 }
-JUNCTIONAL = frozenset({"C1", "C2", "C7", "T1", "T2", "T11", "T12", "L1", "L5", "sacrum"})
-MOBILE = frozenset({"C3", "C4", "C5", "C6", "L2", "L3", "L4"})
 REGION_EFFECT: dict[str, float] = {
     "lumbar": 1.8, "thoracic": 1.0, "cervical": 0.2, "sacral": 0.7,
 }
@@ -145,13 +143,6 @@ _LAST_DAY = dt.date(2024, 12, 31)
 
 def _expit(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
-
-
-def sins_location_points(level: str) -> int:
-    """SINS location points of a level: junctional 3, mobile 2, semi-rigid 1."""
-    if level in JUNCTIONAL:
-        return 3
-    return 2 if level in MOBILE else 1
 
 
 @dataclass
@@ -302,7 +293,7 @@ def _clinical(
         "sins_posterolateral": posterolateral,
         "sins_total": location + sins_pain + patient.bone_lesion + alignment + collapse
         + posterolateral,
-        "bilsky_grade": BILSKY_GRADES[bilsky_code],
+        "bilsky_grade": BilskyGrade(bilsky_code).label,
     }
 
 
@@ -427,26 +418,11 @@ def write_demo_csv(path: str | Path = DEMO_CSV, *, n_patients: int = DEFAULT_PAT
     return path
 
 
-def region_group(frame: pd.DataFrame) -> pd.Series:
-    """Label each study by where its lesions are, for the published comparison.
-
-    ``"lumbar"``: any lumbar lesion; ``"thoracic only"``: thoracic lesions and no
-    lesion elsewhere; ``"cervical only"``: cervical lesions only; ``"other"`` otherwise
-    (e.g. thoracic + cervical, sacral, none).
-    """
-    c, t, lu, s = (frame[f"lesion_count_{r}"].fillna(0) > 0
-                   for r in ("cervical", "thoracic", "lumbar", "sacral"))
-    group = np.where(lu, "lumbar",
-                     np.where(t & ~c & ~s, "thoracic only",
-                              np.where(c & ~t & ~s, "cervical only", "other")))
-    return pd.Series(group, index=frame.index, name="region_group")
-
-
 def cohort_statistics(frame: pd.DataFrame) -> dict[str, object]:
     """Summary figures of a cohort: sizes, mean VAS by region group, Spearman r."""
     from scipy.stats import spearmanr
 
-    groups = region_group(frame)
+    groups = paper_region_group(frame)
     by_group = frame.groupby(groups)["vas"].agg(["mean", "count"])
 
     def rho(a: str, b: str) -> float:

@@ -24,11 +24,11 @@ from core.demo import (
     cohort_statistics,
     demo_csv_bytes,
     generate_cohort,
-    region_group,
 )
 from core.io import read_image, read_label_map
 from core.lesions import extract
 from core.store import CaseStore
+from core.vocab import paper_region_group
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,7 +74,7 @@ def test_cohort_shape_ids_and_flags(cohort):
 
 
 def test_published_directions_hold(cohort):
-    groups = region_group(cohort)
+    groups = paper_region_group(cohort)
     vas = cohort["vas"]
     lumbar, thoracic, cervical = (vas[groups == g] for g in
                                   ("lumbar", "thoracic only", "cervical only"))

@@ -55,7 +55,7 @@ def apply_filter(frame: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
 
 def with_bins(frame: pd.DataFrame) -> pd.DataFrame:
     """Add ``region_group`` (paper grouping), ``count_bin`` and ``hi_bin`` columns."""
-    from core.demo import region_group
+    from core.vocab import paper_region_group as region_group
 
     out = frame.copy()
     out["region_group"] = region_group(out) if len(out) else pd.Series(dtype=str)
