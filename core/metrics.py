@@ -12,12 +12,11 @@ through it.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.vocab import REGION_COUNT_COLUMNS, REGIONS, is_missing
+from core.vocab import REGION_COUNT_COLUMNS, REGIONS, is_missing, require_finite
 
 
 @dataclass(frozen=True)
@@ -134,17 +133,6 @@ class StudyMetrics:
 
 
 
-def _finite(value: object, what: str) -> float:
-    """A finite number (numpy scalars included, booleans refused), or ValueError."""
-    if isinstance(value, bool) or (not isinstance(value, (int, float)) and not hasattr(
-            value, "__float__")):
-        raise ValueError(f"{what} {value!r} is not a number.")
-    number = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(number):
-        raise ValueError(f"{what} {value!r} is not a finite number.")
-    return number
-
-
 def _level_from_dict(item: object, seen: set[str]) -> LevelMetrics:
     """One validated level of the extract JSON."""
     if not isinstance(item, Mapping):
@@ -158,14 +146,14 @@ def _level_from_dict(item: object, seen: set[str]) -> LevelMetrics:
     count = item.get("lesion_count")
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise ValueError(f"level {name} lesion_count {count!r} is not a whole number >= 0.")
-    ratio = _finite(item.get("high_intensity_ratio"), f"level {name} high_intensity_ratio")
+    ratio = require_finite(item.get("high_intensity_ratio"), f"level {name} high_intensity_ratio")
     if not 0 <= ratio <= 1:
         raise ValueError(f"level {name} high_intensity_ratio {ratio!r} is not in [0, 1].")
     return LevelMetrics(
         level=name, region=str(region),
-        vertebra_volume_ml=_finite(item.get("vertebra_volume_ml"),
+        vertebra_volume_ml=require_finite(item.get("vertebra_volume_ml"),
                                    f"level {name} vertebra_volume_ml"),
-        high_intensity_volume_ml=_finite(item.get("high_intensity_volume_ml"),
+        high_intensity_volume_ml=require_finite(item.get("high_intensity_volume_ml"),
                                          f"level {name} high_intensity_volume_ml"),
         high_intensity_ratio=ratio, lesion_count=count)
 
@@ -271,18 +259,19 @@ def imaging_summary(case: Mapping[str, object]) -> ImagingSummary:
 def _study_from_dict(data: Mapping[str, Any]) -> StudyMetrics:
     levels = levels_from_dicts(data.get("levels"))
     summary = imaging_summary(data)
-    by_region = {r: int(_finite(v if v is not None else 0, f"lesion_count_{r}"))
+    by_region = {r: int(require_finite(v if v is not None else 0, f"lesion_count_{r}"))
                  for r, v in summary.lesion_count_by_region.items()}
     return StudyMetrics(
         levels=levels,
-        lesion_count=int(_finite(data.get("lesion_count"), "lesion_count")),
+        lesion_count=int(require_finite(data.get("lesion_count"), "lesion_count")),
         lesion_count_by_region=by_region,
         involved_levels=summary.involved_level_names or (),
-        high_intensity_ratio=_finite(data.get("high_intensity_ratio"), "high_intensity_ratio"),
-        max_level_high_intensity_ratio=_finite(data.get("max_level_high_intensity_ratio"),
+        high_intensity_ratio=require_finite(data.get("high_intensity_ratio"),
+                                            "high_intensity_ratio"),
+        max_level_high_intensity_ratio=require_finite(data.get("max_level_high_intensity_ratio"),
                                                "max_level_high_intensity_ratio"),
-        vertebra_volume_ml=_finite(data.get("vertebra_volume_ml"), "vertebra_volume_ml"),
-        high_intensity_volume_ml=_finite(data.get("high_intensity_volume_ml"),
+        vertebra_volume_ml=require_finite(data.get("vertebra_volume_ml"), "vertebra_volume_ml"),
+        high_intensity_volume_ml=require_finite(data.get("high_intensity_volume_ml"),
                                          "high_intensity_volume_ml"),
         provenance=dict(data.get("provenance") or {}),
     )

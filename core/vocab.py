@@ -571,6 +571,20 @@ def quote_value(value: object) -> str:
     return repr(value)
 
 
+def require_finite(value: object, what: str) -> float:
+    """``value`` as a finite float, or a one-sentence ``ValueError`` naming ``what``.
+
+    The refusing twin of :func:`finite_float`: booleans and text are "not a number",
+    NaN and infinity "not a finite number".
+    """
+    number = finite_float(value)
+    if number is not None:
+        return number
+    if isinstance(value, (float, np.floating)):
+        raise ValueError(f"{what} {value!r} is not a finite number.")
+    raise ValueError(f"{what} {value!r} is not a number.")
+
+
 # ========================================================================= display
 
 #: How a missing value reads.

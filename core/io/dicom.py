@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +32,7 @@ from core.io import limits
 from core.io.deid import deidentify, pseudonymise_uid, str_values
 from core.io.hints import basename, sequence_hint
 from core.io.results import DicomSeriesInfo, RawImage
+from core.vocab import finite_float
 
 
 @dataclass
@@ -103,11 +103,13 @@ def _int_or(value: object, default: int) -> int:
 
 
 def _float_or(value: object) -> float | None:
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
+    """A DICOM DS/IS value (a float or int subclass, or its text) as a finite float."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    return finite_float(value)
 
 
 def _dicom_description(ds: Dataset) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from typing import Any
 
 import numpy as np
+
+from core.vocab import require_finite
 
 
 def check_actor(actor: object) -> str:
@@ -36,14 +37,7 @@ def json_safe(value: object, what: str) -> Any:
 
 def finite(value: object, what: str) -> float:
     """``value`` as a finite float; booleans, text, NaN and infinity are errors."""
-    if isinstance(value, np.integer | np.floating):
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{what} {value!r} is not a number.")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{what} {value!r} is not a finite number.")
-    return number
+    return require_finite(value, what)
 
 
 def short(value: object, limit: int) -> str | None:
