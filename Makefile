@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test venv chromium lint demo train bench clean
+.PHONY: run test venv sysdeps chromium lint demo train bench clean
 
 $(STAMP): requirements.txt constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ $(STAMP): requirements.txt constraints.txt
 
 venv: $(STAMP)
 
-# Debian's Chromium for the Playwright browser test (never `playwright install`).
-chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+# Debian packages the tests need: Chromium for the Playwright browser test (never
+# `playwright install`), DejaVu fonts for the PDF report.
+SYSDEPS := chromium fonts-dejavu-core
+sysdeps:
+	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
+
+chromium: sysdeps
 
 demo: venv
 	$(PY) -m core demo
@@ -36,7 +41,7 @@ run: venv
 lint: venv
 	$(PY) -m ruff check .
 
-test: venv chromium lint
+test: venv sysdeps lint
 	$(PY) -m pytest -q
 
 train: venv

@@ -50,7 +50,7 @@ def require_chromium() -> Path:
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         pytest.fail(
             f"Chromium not found at {CHROMIUM}: the browser test needs Debian's chromium. "
-            "Run `make chromium` (apt-get install -y chromium); never `playwright install`.",
+            "Run `make sysdeps` (apt-get install -y chromium); never `playwright install`.",
             pytrace=False,
         )
     return CHROMIUM

@@ -14,9 +14,11 @@ SCT = SHARED_DATA / "sct_testing_data"
 
 @pytest.fixture(scope="session")
 def sct_data() -> Path:
-    """Folder of the Spinal Cord Toolbox testing data; skips when it is absent."""
+    """Folder of the Spinal Cord Toolbox testing data; fails (never skips) when it is absent:
+    CI runs with ``../shared`` beside the clone (or set ``SPINEPAIN_SHARED_DATA``)."""
     if not SCT.is_dir():
-        pytest.skip(f"real MRI not found at {SCT}")
+        pytest.fail(f"real MRI not found at {SCT}; put ../shared beside the checkout or set "
+                    "SPINEPAIN_SHARED_DATA.", pytrace=False)
     return SCT
 
 

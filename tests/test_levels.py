@@ -253,3 +253,17 @@ def test_huge_integer_labels_are_named_exactly():
     with pytest.raises(ValueError, match=str(2**60 + 1)):
         map_labels([2**60 + 1], "sct")
     assert map_labels([np.int64(20), 20.0], "verse")[20].name == "L1"
+
+
+def test_readme_lists_every_label_convention() -> None:
+    """The README's convention table is the registry, row for row."""
+    from pathlib import Path
+
+    from core.levels import LABEL_CONVENTIONS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = [line for line in readme.splitlines() if line.startswith("| `") and "` |" in line]
+    expected = [f"| `{c.name}` | {c.title} | {c.description} |"
+                for c in LABEL_CONVENTIONS.values()]
+    assert [r for r in rows if r in expected] == expected
+    assert len([r for r in rows if r.split("`")[1] in LABEL_CONVENTIONS]) == len(expected)

@@ -291,7 +291,8 @@ def test_pdf_core_font_replaces_non_latin_text() -> None:
 
 def test_pdf_unicode_font_keeps_greek_and_replaces_missing_glyphs() -> None:
     if find_unicode_font() is None:
-        pytest.skip("DejaVu Sans is not installed; the core-font path is tested above")
+        pytest.fail("DejaVu Sans is not installed: `make sysdeps` installs fonts-dejavu-core.",
+                    pytrace=False)
     ctx = make_context(clinical={"notes": "肺癌 Ωμέγα café — ≥2 levels"})
     text = " ".join(_pdf_pages(build_report_pdf(ctx)))
     assert "Ωμέγα café — ≥2 levels" in text
