@@ -413,6 +413,41 @@ def test_tumor_board_history_chart(env: Path) -> None:
     assert len(dates) == counts[patient]
 
 
+@pytest.fixture()
+def broken_store(env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """A copy of the demo store in which one table-only study holds an impossible value
+    (as a store written by an older version could): that study cannot be assessed.
+    Returns its study id and patient id."""
+    import sqlite3
+
+    folder = tmp_path / "broken_store"
+    shutil.copytree(env, folder)
+    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(folder))
+    studies = store().list_studies()
+    row = studies[~studies["has_image"]].iloc[0]
+    study_id = int(row["study_id"])
+    with sqlite3.connect(folder / "cases.sqlite") as db:
+        db.execute("UPDATE study_features SET involved_levels = 45 WHERE study_id = ?",
+                   (study_id,))
+    return study_id, str(row["patient_id"])
+
+
+@pytest.mark.parametrize("name", ["tumor_board", "cohort"])
+def test_studies_that_cannot_be_assessed_are_named_with_the_reason(
+        broken_store: tuple[int, str], name: str) -> None:
+    study_id, patient_id = broken_store
+    at = open_page(name)
+    assert any("could not be assessed" in w.value for w in at.warning), [
+        w.value for w in at.warning]
+    reasons = dataframe_with(at, "Reason")
+    row = reasons[reasons["Study"] == study_id]
+    assert len(row) == 1, reasons
+    assert row["Patient"].iloc[0] == patient_id
+    reason = str(row["Reason"].iloc[0])
+    assert "involved_levels" in reason and "45" in reason
+    assert reason.count(".") >= 1 and "\n" not in reason
+
+
 # --------------------------------------------------------------------------- what-if
 
 
