@@ -591,11 +591,11 @@ def test_model_retraining_validation_and_selection(env: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import pandas as pd
 
-    from ui import state
+    from ui import session
 
     models = tmp_path / "models"
     shutil.copytree(REPO / "models" / "demo", models / "demo")
-    monkeypatch.setattr(state, "MODELS_DIR", models)
+    monkeypatch.setattr(session, "MODELS_DIR", models)
     cohort = pd.read_csv(REPO / "data" / "demo" / "cohort.csv", dtype=str,
                          keep_default_na=False)
     cohort = cohort[cohort["patient_id"].isin(sorted(cohort["patient_id"].unique())[:70])]
@@ -624,8 +624,8 @@ def test_model_retraining_validation_and_selection(env: Path, tmp_path: Path,
     at.button(key="model_use_trained").click().run()
     assert_ok(at)
     assert card["version"] in html_text(at)
-    assert state.ACTIVE_MODEL_KEY in at.session_state
-    assert Path(at.session_state[state.ACTIVE_MODEL_KEY]).name == "site-apptest"
+    assert session.ACTIVE_MODEL_KEY in at.session_state
+    assert Path(at.session_state[session.ACTIVE_MODEL_KEY]).name == "site-apptest"
     # A second model with the same name is refused (versioned, never overwritten).
     at.file_uploader(key="model_train_file").set_value(("site.csv", data, "text/csv"))
     at.run()
@@ -673,18 +673,18 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
     """Every chart compiles in Vega-Lite (AppTest does not render them)."""
     import vl_convert as vlc
 
-    from ui import charts, cohort, state
+    from core.assess import assess
+    from core.model import load_model
+    from ui import charts, cohort
 
     frame = cohort.with_bins(_scored_without_streamlit())
     record = store().get_study(int(frame[frame["has_image"]]["study_id"].iloc[0]))
-    from core.model import load_model
-
     model = load_model()
-    result = state.evaluate_case(model, record.case())
+    result = assess(model, record.case())
     built = [
         charts.spine_diagram(list(record.levels)),
-        charts.probability_bars(result.prediction["probabilities"], highlight="mild"),
-        charts.shap_waterfall(result.explanation),
+        charts.probability_bars(result.prediction.probabilities, highlight="mild"),
+        charts.shap_waterfall(result.explanation.to_dict()),
         charts.history_chart(store().patient_history(record.patient_id).assign(
             expected_vas=5.0)),
         charts.pain_by_region(frame, region_col="region_group"),
@@ -701,23 +701,10 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
 
 
 def _scored_without_streamlit():
-    from core.features import features_from_case
-    from core.model import load_model, predict
-    from core.tiers import decide_tier
-    from ui.state import region_of_involvement
+    from core.assess import assess_frame
+    from core.model import load_model
 
-    frame = store().list_studies()
-    model = load_model()
-    cats, tiers = [], []
-    for record in frame.to_dict(orient="records"):
-        feats = features_from_case(record)
-        pred = predict(model, feats)
-        cats.append(pred.category)
-        tiers.append(decide_tier(pred.category, feats).tier)
-    frame["category"], frame["tier"] = cats, tiers
-    frame["region_of_involvement"] = [region_of_involvement(r)
-                                      for r in frame.to_dict(orient="records")]
-    return frame
+    return assess_frame(load_model(), store().list_studies())
 
 
 def test_chart_layout_details() -> None:
