@@ -6,7 +6,7 @@ from ui import cache, layout, registry
 from ui import components as c
 
 layout.page_header("Bone pain from spinal metastases",
-              "Decision support for tumor boards, clinicians and teaching.")
+                   "Decision support for tumor boards, clinicians and teaching.")
 c.decision_support_notice()
 
 st.markdown(

@@ -6,8 +6,8 @@ from ui import cache, case_views, cases, charts, forms, layout, measure, registr
 from ui import components as c
 from ui.session import KEEP
 
-layout.page_header("New case", "Measure an MRI, add clinical findings, get decision support "
-                          "and save the de-identified case.")
+layout.page_header("New case", "Measure an MRI, add clinical findings, get decision "
+                               "support and save the de-identified case.")
 c.decision_support_notice()
 ss = st.session_state
 

@@ -5,8 +5,8 @@ import streamlit as st
 from ui import cache, case_views, cases, charts, layout, session, whatif
 from ui import components as c
 
-layout.page_header("What-if", "Move any input; prediction, SHAP explanation and tier update "
-                         "at once. Nothing is saved.")
+layout.page_header("What-if", "Move any input; prediction, SHAP explanation and tier "
+                              "update at once. Nothing is saved.")
 c.decision_support_notice("What-if results are hypothetical and only as good as the model.")
 ss = st.session_state
 model = cache.model_or_stop()

@@ -66,11 +66,11 @@ def test_router_check_reports_a_renamed_attribute(monkeypatch: pytest.MonkeyPatc
 
 
 def test_router_leaves_legacy_mode_and_reruns(monkeypatch: pytest.MonkeyPatch) -> None:
-    class Rerun(Exception):
+    class RerunCalledError(Exception):
         pass
 
     def rerun() -> None:
-        raise Rerun
+        raise RerunCalledError
 
     manager = router.PagesManager
     previous_flag = getattr(manager, router.LEGACY_FLAG)
@@ -79,7 +79,7 @@ def test_router_leaves_legacy_mode_and_reruns(monkeypatch: pytest.MonkeyPatch) -
     config.set_option("global.appTest", False)
     try:
         setattr(manager, router.LEGACY_FLAG, True)
-        with pytest.raises(Rerun):
+        with pytest.raises(RerunCalledError):
             router.ensure_router()
         assert getattr(manager, router.LEGACY_FLAG) is False
         router.ensure_router()  # already routed: no rerun

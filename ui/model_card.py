@@ -13,6 +13,7 @@ import streamlit as st
 from core.clinical import ClinicalImport, load_clinical_table
 from core.model import save, train
 from core.provenance import sha256_bytes
+from core.vocab import percent, yes_no
 from ui import charts, session
 from ui import components as c
 
@@ -60,12 +61,12 @@ def features_table(card: Mapping[str, Any]) -> pd.DataFrame:
             "Unit": f.get("unit", ""),
             "Range": "–".join(f"{v:g}" for v in f.get("range", [])),
             "Group": f.get("group", ""),
-            "Monotone (more → never less pain)": "yes" if f.get("monotone") == 1 else "",
+            "Monotone (more → never less pain)": yes_no(True) if f.get("monotone") == 1 else "",
             "Weight per SD": coef.get("weight_per_sd"),
             "OR per SD": coef.get("odds_ratio_per_sd"),
             "Median (imputation)": coef.get("median_imputation_value"),
             "Missing in training": (None if missing.get(f["name"]) is None
-                                    else f"{100 * missing[f['name']]:.1f}%"),
+                                    else percent(missing[f["name"]])),
             "Description": f.get("description", ""),
         })
     return pd.DataFrame(rows)

@@ -38,7 +38,7 @@ PREFIX = "whatif_"
 NOT_ASSESSED = "not assessed"
 #: Upper end of the count sliders (raised to a case's own value when it is higher).
 COUNT_SLIDER_MAX = 40
-YES_NO = ("no", "yes")
+YES_NO = (yes_no(False), yes_no(True))
 #: Widgets per row on the page.
 ROW_WIDTH = 4
 
