@@ -383,6 +383,17 @@ def test_tumor_board_case_card(env: Path) -> None:
     assert "Tier" in html_text(at)
 
 
+def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) -> None:
+    at = open_page("tumor_board")
+    table = dataframe_with(at, "Field")
+    assert len(table) >= 5
+    assert not [f for f in table["Field"] if "_" in f], list(table["Field"])
+    yes_no_fields = {"Pathologic fracture", "Neurologic deficit", "Prior radiotherapy",
+                     "Bone-modifying agent"}
+    values = set(table[table["Field"].isin(yes_no_fields)]["Value"])
+    assert values and values <= {"yes", "no"}, values
+
+
 def test_tumor_board_filters_and_search(env: Path) -> None:
     at = open_page("tumor_board")
     total = len(dataframe_with(at, "Study"))

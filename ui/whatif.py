@@ -39,8 +39,8 @@ NOT_ASSESSED = "not assessed"
 #: Upper end of the count sliders (raised to a case's own value when it is higher).
 COUNT_SLIDER_MAX = 40
 YES_NO = (yes_no(False), yes_no(True))
-#: Widgets per row on the page.
-ROW_WIDTH = 4
+#: Widgets per row on the page: four sliders, three choice bars (Bilsky has six options).
+ROW_WIDTH = {"imaging": 4, "clinical": 3}
 
 
 def key(name: str) -> str:
@@ -173,11 +173,11 @@ def sins_bands_text() -> str:
                      for (low, name), high in zip(SINS_BANDS, highs, strict=True))
 
 
-def _grid(specs: tuple[FeatureSpec, ...]) -> dict[str, Any]:
+def _grid(specs: tuple[FeatureSpec, ...], width: int) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for start in range(0, len(specs), ROW_WIDTH):
-        row = specs[start:start + ROW_WIDTH]
-        for spec, column in zip(row, st.columns(ROW_WIDTH), strict=False):
+    for start in range(0, len(specs), width):
+        row = specs[start:start + width]
+        for spec, column in zip(row, st.columns(width), strict=False):
             values[key(spec.name)] = _widget(spec, column)
     return values
 
@@ -186,10 +186,11 @@ def render_widgets() -> dict[str, Any]:
     """Draw the widgets (state must be loaded first) and return their values."""
     specs = widget_specs()
     st.markdown("**Imaging**")
-    values = _grid(tuple(s for s in specs if s.group == "imaging"))
+    values = _grid(tuple(s for s in specs if s.group == "imaging"), ROW_WIDTH["imaging"])
     st.markdown("**Clinical** (a deselected choice means *not recorded*; the model then "
                 "imputes the training median and safety rules cannot fire)")
-    values.update(_grid(tuple(s for s in specs if s.group == "clinical")))
+    values.update(_grid(tuple(s for s in specs if s.group == "clinical"),
+                        ROW_WIDTH["clinical"]))
     return values
 
 
