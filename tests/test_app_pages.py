@@ -384,7 +384,11 @@ def test_tumor_board_case_card(env: Path) -> None:
 
 
 def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) -> None:
+    studies = store().list_studies()
+    study_id = int(studies[studies["patient_id"] == "DEMO-IMG-03"]["study_id"].iloc[0])
     at = open_page("tumor_board")
+    at.selectbox(key="board_study").set_value(study_id).run()
+    assert_ok(at)
     table = dataframe_with(at, "Field")
     assert len(table) >= 5
     assert not [f for f in table["Field"] if "_" in f], list(table["Field"])
