@@ -18,12 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from core import DECISION_SUPPORT_NOTICE
+from core.clinical import IMAGING_COLUMNS
 from core.explain import Explanation, explain_case
-from core.features import FeatureVector, features_from_case
-from core.model import Prediction, TrainedModel, load_model, predict, score
+from core.features import FEATURE_NAMES, FeatureVector, features_from_case
+from core.model import Prediction, TrainedModel, load_model, predict, predict_rows, score
 from core.provenance import provenance
 from core.tiers import TierDecision, decide_tier
+from core.vocab import CATEGORIES, involvement
 
 
 @dataclass(frozen=True)
@@ -141,3 +146,89 @@ def predict_case_json(case: Mapping[str, Any], model_path: str | Path | None = N
     """
     model = load_model(model_path)
     return assessment_payload(assess(model, case), model, case)
+
+
+def merge_case(clinical: Mapping[str, Any], metrics: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
+    """The raw case of a new study: clinical fields plus the measured ``core extract`` JSON.
+
+    With ``metrics`` the measured values replace any imaging columns of the clinical
+    record (e.g. of a clinical table row); without, the record keeps its own imaging
+    columns.
+    """
+    if metrics:
+        base = {k: v for k, v in clinical.items() if k not in IMAGING_COLUMNS}
+        return {**base, **dict(metrics)}
+    return dict(clinical)
+
+
+#: Columns :func:`assess_frame` adds (``p_<category>`` in :data:`core.vocab.CATEGORIES` order).
+ASSESSMENT_COLUMNS: tuple[str, ...] = (
+    "category", "tier", "urgency", "expected_vas", *(f"p_{c}" for c in CATEGORIES),
+    "region_of_involvement", "assessment_error",
+)
+
+
+def _parse_rows(frame: pd.DataFrame) -> tuple[list[FeatureVector | None], list[str | None]]:
+    """One feature vector (or ``None``) and one error sentence (or ``None``) per row."""
+    vectors: list[FeatureVector | None] = []
+    errors: list[str | None] = []
+    for record in frame.to_dict(orient="records"):
+        try:
+            vectors.append(features_from_case(record))
+            errors.append(None)
+        except ValueError as exc:
+            vectors.append(None)
+            errors.append(str(exc))
+    return vectors, errors
+
+
+def assess_frame(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Predict and tier every row of a frame of raw cases (e.g. ``CaseStore.list_studies()``).
+
+    Each row is parsed once (:func:`core.features.features_from_case`); the valid rows are
+    scored together (:func:`core.model.predict_rows`) and tiered
+    (:func:`core.tiers.decide_tier`), as :func:`assess` would one by one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` (same index) plus :data:`ASSESSMENT_COLUMNS`: ``category``, ``tier``,
+        ``urgency`` (``None`` for a row that could not be assessed), ``expected_vas`` and
+        ``p_<category>`` (NaN there), ``region_of_involvement``
+        (:func:`core.vocab.involvement`) and ``assessment_error``: the one-sentence reason a
+        row could not be assessed, ``None`` for the others.
+    """
+    vectors, errors = _parse_rows(frame)
+    n = len(frame)
+    ok = np.array([v is not None for v in vectors], dtype=bool)
+    matrix = np.vstack([v.row() for v in vectors if v is not None]) if ok.any() else \
+        np.empty((0, len(FEATURE_NAMES)))
+    rows = predict_rows(model, matrix)
+    categories = np.full(n, None, dtype=object)
+    categories[ok] = rows.categories
+    tiers, urgencies = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
+    for i in np.flatnonzero(ok):
+        try:
+            decision = decide_tier(str(categories[i]), vectors[i])  # type: ignore[arg-type]
+        except ValueError as exc:
+            categories[i], errors[i] = None, str(exc)
+            continue
+        tiers[i], urgencies[i] = decision.tier, decision.urgency
+    assessed = np.array([c is not None for c in categories], dtype=bool)
+    expected = np.full(n, np.nan)
+    expected[ok] = rows.expected_vas
+    expected[~assessed] = np.nan
+    out = frame.copy()
+    out["category"] = pd.Series(categories, index=frame.index, dtype=object)
+    out["tier"] = pd.Series(tiers, index=frame.index, dtype=object)
+    out["urgency"] = pd.Series(urgencies, index=frame.index, dtype=object)
+    out["expected_vas"] = pd.Series(expected, index=frame.index)
+    for j, category in enumerate(CATEGORIES):
+        column = np.full(n, np.nan)
+        column[ok] = rows.probabilities[:, j]
+        column[~assessed] = np.nan
+        out[f"p_{category}"] = pd.Series(column, index=frame.index)
+    out["region_of_involvement"] = involvement(frame)
+    out["assessment_error"] = pd.Series(errors, index=frame.index, dtype=object)
+    return out

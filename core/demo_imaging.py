@@ -1,7 +1,7 @@
 """Demo imaging cases: the bundled real MRI and the seeded phantoms, as the app sees them.
 
 Two places measure these cases: :func:`core.demo.build_demo_store` (stored cases
-``DEMO-IMG-01`` ...) and the New case page's demo images (:mod:`ui.state`). Both take
+``DEMO-IMG-01`` ...) and the New case page's demo images (:mod:`ui.measure`). Both take
 their images from :func:`demo_case_images`, so a demo case is the same image (pixel
 type, values, grid) and gives the same :class:`core.lesions.StudyMetrics` wherever it
 is measured, including after a round trip through the case store:

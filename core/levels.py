@@ -258,6 +258,22 @@ def map_labels(labels: Iterable[object], convention: str) -> dict[int, Level]:
     return dict(sorted(found.items(), key=lambda item: item[1].order))
 
 
+def level_names(label_map: np.ndarray, convention: str | None) -> dict[int, str]:
+    """Label value -> level name of every vertebra label in a label-map array, for display.
+
+    A label is shown as its number when ``convention`` is ``None`` or the labels do not
+    fit the convention (the viewer still shows the map). Background (0) is left out.
+    """
+    values = [int(v) for v in np.unique(np.asarray(label_map)) if v != 0]
+    if not convention:
+        return {v: str(v) for v in values}
+    try:
+        levels = map_labels(values, convention)
+    except ValueError:
+        return {v: str(v) for v in values}
+    return {v: (levels[v].name if v in levels else str(v)) for v in values}
+
+
 def level_for_label(label: object, convention: str) -> Level:
     """The :class:`Level` of one label.
 

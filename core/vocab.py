@@ -234,6 +234,12 @@ Urgency = Literal["routine", "soon", "urgent"]
 #: Urgency levels, least to most urgent.
 URGENCY_ORDER: tuple[str, ...] = ("routine", "soon", "urgent")
 
+#: Colours of the urgency levels (the pain-category hues: green, orange, red).
+URGENCY_COLOURS: Mapping[str, str] = MappingProxyType({
+    "routine": CATEGORY_COLOURS["mild"], "soon": CATEGORY_COLOURS["moderate"],
+    "urgent": CATEGORY_COLOURS["severe"],
+})
+
 
 def most_urgent(*levels: str) -> str:
     """The most urgent of several urgency levels."""

@@ -1,38 +1,38 @@
 """Cohort analytics: the paper's analyses on the loaded cohort, plus tiers and SHAP."""
 
-import datetime as dt
-
 import streamlit as st
 
-from ui import charts, cohort, state
+from ui import cache, case_views, charts, cohort, layout, session
 from ui import components as c
+from ui.session import KEEP
 
-c.page_header("Cohort analytics", "Kong et al. (Int J Med Sci 2025;22(3):708-715) on the "
-                                  "cohort in the store: region, number of sites, HI ratio "
-                                  "and pain.")
+layout.page_header("Cohort analytics", "Kong et al. (Int J Med Sci 2025;22(3):708-715) on "
+                                       "the cohort in the store: region, number of sites, HI "
+                                       "ratio and pain.")
 c.decision_support_notice("Cohort figures describe associations in the loaded data, not "
                           "causes; tiers below are model suggestions.")
-state.model_or_stop()
-state.store_or_stop()
+cache.model_or_stop()
+cache.store_or_stop()
 with c.core_errors("The cohort could not be loaded:", stop=True):
-    scored = state.scored_studies()
+    scored = cache.scored_studies()
 if scored.empty:
     st.info("The store is empty; load the demo cohort with `python -m core demo`.")
     st.stop()
+case_views.unassessed_notice(scored, key="cohort_unassessed")
 
 dates = scored["study_date"].dropna()
-state.default_date_range("cohort_dates", (dates.min().date(), dates.max().date()))
+session.default_date_range("cohort_dates", (dates.min().date(), dates.max().date()))
 with st.expander("Filters", expanded=True):
     f1, f2, f3 = st.columns([1.2, 1.4, 1.4])
     data_choice = f1.radio("Data", ("all", "synthetic", "site"), horizontal=True,
-                           key="cohort_data", persist_state=state.KEEP,
+                           key="cohort_data", persist_state=KEEP,
                            format_func={"all": "All", "synthetic": "SYNTHETIC only",
                                         "site": "Site (real) only"}.get)
-    period = f2.date_input("Study dates", min_value=dt.date(1990, 1, 1), key="cohort_dates",
-                           persist_state=state.KEEP,
+    period = f2.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="cohort_dates",
+                           persist_state=KEEP,
                            format="YYYY-MM-DD")
-    regions = f3.multiselect("Lesions in region", ("cervical", "thoracic", "lumbar", "sacral"),
-                             key="cohort_region", persist_state=state.KEEP)
+    regions = f3.multiselect("Lesions in region", cohort.REGIONS,
+                             key="cohort_region", persist_state=KEEP)
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
 frame = cohort.with_bins(cohort.apply_filter(scored, cohort.CohortFilter(
     data=data_choice, date_from=period[0] if period else None,
@@ -50,9 +50,9 @@ if len(frame) < 3:
 st.header("Pain by region of involvement")
 a, b = st.columns([1.6, 1])
 with a:
-    c.chart(charts.pain_by_region(frame, region_col="region_group",
-                                 order=cohort.REGION_GROUP_ORDER),
-                    key="cohort_region_chart")
+    c.chart(charts.pain_by_region(cohort.region_comparison(frame), region_col="region_group",
+                                  order=cohort.REGION_GROUP_ORDER),
+            key="cohort_region_chart")
 with b:
     table, p_kw = cohort.region_summary(frame)
     st.dataframe(table, hide_index=True, key="cohort_region_table")
@@ -90,19 +90,19 @@ with b:
                                        bin_title="HI ratio"), key="cohort_hi_bins")
 
 st.header("Predicted pain and management tiers")
-st.caption(f"From the model in use ({state.active_model_dir().name}).")
+st.caption(f"From the model in use ({session.active_model_dir().name}).")
 a, b = st.columns(2)
 with a:
     c.chart(charts.category_bars(frame["tier"], title="Tier distribution",
                                          axis_title="Tier"), key="cohort_tiers")
 with b:
     c.chart(charts.category_bars(frame["category"], title="Predicted pain category",
-                                         order=("mild", "moderate", "severe")),
+                                         order=cohort.CATEGORIES),
                     key="cohort_categories")
 
 st.header("Global SHAP importance")
 with c.core_errors("The importance could not be computed:"):
-    importance = state.global_importance_for(list(frame["study_id"]))
+    importance = cache.global_importance_for(list(frame["study_id"]))
     c.chart(charts.importance_bars(importance), key="cohort_importance")
     st.caption("Mean |SHAP| over the filtered studies, in the model's output units. "
                "Correlated features (lesions, involved levels, HI ratios) share credit.")

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
+from ui import cache, layout, registry
 from ui import components as c
-from ui import state
 
-c.page_header("Bone pain from spinal metastases",
-              "Decision support for tumor boards, clinicians and teaching.")
+layout.page_header("Bone pain from spinal metastases",
+                   "Decision support for tumor boards, clinicians and teaching.")
 c.decision_support_notice()
 
 st.markdown(
@@ -22,7 +22,7 @@ st.markdown(
     "sites and the HI ratio on MRI correlate and both go with worse pain."
 )
 
-model = state.model_or_stop()
+model = cache.model_or_stop()
 card = model.card
 left, right = st.columns(2)
 with left:
@@ -38,12 +38,11 @@ with left:
     st.markdown(f"**Version** `{card.get('version', '?')}`  \n"
                 f"**Training data** {card.get('data', '?')}  \n"
                 f"**Trained** {card.get('trained_utc', '?')}")
-    st.page_link("pages/model.py", label="Model card and retraining",
-                 icon=":material/model_training:")
+    registry.page_link("model", label="Model card and retraining")
 
 with right:
     st.subheader("Case store")
-    store = state.store_or_stop()
+    store = cache.store_or_stop()
     with c.core_errors("The case store could not be read:"):
         studies = store.list_studies()
         n_synthetic = int(studies["synthetic"].sum()) if len(studies) else 0
@@ -60,21 +59,4 @@ with right:
 
 st.divider()
 st.subheader("Where to start")
-g1, g2, g3 = st.columns(3)
-with g1:
-    st.page_link("pages/new_case.py", label="New case", icon=":material/add_circle:")
-    st.caption("Upload an MRI (or use a demo image), measure lesions per level, enter "
-               "clinical fields, get a prediction and save the case.")
-    st.page_link("pages/tumor_board.py", label="Tumor board", icon=":material/groups:")
-    st.caption("Case list with filters and a large-print case card for projection.")
-with g2:
-    st.page_link("pages/what_if.py", label="What-if", icon=":material/tune:")
-    st.caption("Move any model input and watch prediction, explanation and tier change.")
-    st.page_link("pages/report.py", label="Report", icon=":material/description:")
-    st.caption("Export a case report as HTML or PDF.")
-with g3:
-    st.page_link("pages/cohort.py", label="Cohort analytics", icon=":material/monitoring:")
-    st.caption("The paper's analyses on the loaded cohort: pain by region, lesion count "
-               "vs HI ratio (Spearman), pain by burden, tiers, global SHAP importance.")
-    st.page_link("pages/model.py", label="Model", icon=":material/model_training:")
-    st.caption("Model card, calibration, weights, intended use; retrain on a site cohort.")
+registry.start_links()

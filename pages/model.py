@@ -4,32 +4,32 @@ import datetime as dt
 
 import streamlit as st
 
+from ui import cache, layout, model_card, session
 from ui import components as c
-from ui import model_card, state
 
-c.page_header("Model", "What the model is, how it was trained and how well it does.")
+layout.page_header("Model", "What the model is, how it was trained and how well it does.")
 c.decision_support_notice()
 ss = st.session_state
 
 # ----------------------------------------------------------------- model in use
-models = state.available_models()
+models = session.available_models()
 if not models:
     st.error("No model is installed under models/; run `make train`.")
     st.stop()
 paths = [str(p) for p in models]
-active = str(state.active_model_dir())
+active = str(session.active_model_dir())
 if ss.get("model_select") not in paths:
     ss["model_select"] = active if active in paths else paths[0]
 
 
 def use_selected() -> None:
-    state.set_active_model(ss["model_select"])
+    session.set_active_model(ss["model_select"])
 
 
 st.selectbox("Model used by the app (this session)", paths, key="model_select",
              format_func=lambda p: p.rsplit("/", 1)[-1], on_change=use_selected)
 use_selected()
-model = state.model_or_stop()
+model = cache.model_or_stop()
 model_card.render_card(model.card)
 
 # ----------------------------------------------------------------- retraining
@@ -41,11 +41,8 @@ st.markdown("Upload a cohort table (CSV or Excel, the columns of `data/demo/coho
             "not stored.")
 upload = st.file_uploader("Cohort table", type=["csv", "xlsx"], key="model_train_file")
 if upload is not None:
-    from core.clinical import load_clinical_table
-    from core.provenance import sha256_bytes
-
     data = upload.getvalue()
-    table = c.run_safely(load_clinical_table, data, upload.name,
+    table = c.run_safely(model_card.read_training_table, data, upload.name,
                          prefix="The table could not be read:")
     if table is not None:
         st.subheader("Validation report")
@@ -87,18 +84,18 @@ if upload is not None:
                     card = c.run_safely(
                         model_card.train_and_save, table.rows, name=name, seed=int(seed),
                         synthetic=synthetic, cv=cv, source=upload.name,
-                        data_sha256=sha256_bytes(data), prefix="Training failed:")
+                        data=data, prefix="Training failed:")
                     if card is None:
                         status.update(label="Training failed.", state="error")
                     else:
                         status.update(label=f"Saved model {card['version']}.",
                                       state="complete")
-                        ss["model_trained"] = str(state.MODELS_DIR / name.strip())
+                        ss["model_trained"] = str(session.new_model_dir(name))
 trained = ss.get("model_trained")
 
 
 def use_trained() -> None:
-    state.set_active_model(ss["model_trained"])
+    session.set_active_model(ss["model_trained"])
     ss["model_select"] = ss.pop("model_trained")
 
 

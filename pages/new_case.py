@@ -2,30 +2,31 @@
 
 import streamlit as st
 
-from ui import case_views, charts, forms, state, viewer
+from ui import cache, case_views, cases, charts, forms, layout, measure, registry, viewer
 from ui import components as c
+from ui.session import KEEP
 
-c.page_header("New case", "Measure an MRI, add clinical findings, get decision support "
-                          "and save the de-identified case.")
+layout.page_header("New case", "Measure an MRI, add clinical findings, get decision "
+                               "support and save the de-identified case.")
 c.decision_support_notice()
 ss = st.session_state
 
 # ------------------------------------------------------------------ 1. image
 st.header("1 · Image")
 source_kind = st.radio("Image source", ("Demo image", "Upload files"), horizontal=True,
-                       key="newcase_source", persist_state=state.KEEP,
+                       key="newcase_source", persist_state=KEEP,
                        help="Demo images need no files: real public MRI (Spinal Cord Toolbox "
                             "testing data) or synthetic phantoms with metastases.")
 demo = None
 uploads: dict = {}
 if source_kind == "Demo image":
-    demos = state.demo_images()
+    demos = measure.demo_images()
     if not demos:
         st.error("No demo images are installed (data/demo/images).")
     else:
         by_id = {d.case_id: d for d in demos}
         chosen = st.selectbox("Demo image", list(by_id), key="newcase_demo_image",
-                              persist_state=state.KEEP,
+                              persist_state=KEEP,
                               format_func=lambda i: f"{i} — {by_id[i].title}")
         demo = by_id[chosen]
         if demo.real:
@@ -41,10 +42,10 @@ else:
             "MRI (STIR / T2 fat-sat): NIfTI, NRRD, MHA or a DICOM zip",
             type=["nii", "gz", "nrrd", "mha", "zip", "dcm"], key="newcase_image")
         image_file = uploads["image"]
-        if image_file is not None and state.is_dicom_archive(image_file.name):
+        if image_file is not None and measure.is_dicom_archive(image_file.name):
             with c.core_errors("The DICOM archive could not be read:"):
-                src = state.Source.from_bytes(image_file.name, image_file.getvalue())
-                series = state.list_series(src)
+                src = measure.Source.from_bytes(image_file.name, image_file.getvalue())
+                series = measure.list_series(src)
                 if len(series) > 1:
                     by_uid = {s["series_uid"]: s for s in series}
                     uploads["series"] = st.selectbox(
@@ -60,10 +61,8 @@ else:
             "Vertebra label map (optional, needed for measurements)",
             type=["nii", "gz", "nrrd", "mha"], key="newcase_vertebrae")
         uploads["convention"] = st.selectbox(
-            "Label convention", ("verse", "totalsegmentator", "totalsegmentator_mr", "sct"),
-            key="newcase_convention", persist_state=state.KEEP,
-            help="VerSe (1-7 C, 8-19 T, 20-25 L, 26 sacrum), TotalSegmentator CT 'total', "
-                 "TotalSegmentator MR 'vertebrae_mr', or Spinal Cord Toolbox levels.")
+            "Label convention", measure.CONVENTIONS, key="newcase_convention",
+            persist_state=KEEP, help=measure.convention_help())
         uploads["lesions"] = st.file_uploader(
             "Lesion mask (optional; replaces automatic detection)",
             type=["nii", "gz", "nrrd", "mha"], key="newcase_lesions")
@@ -77,13 +76,13 @@ if st.button("Read and measure", type="primary", key="newcase_measure",
     with st.status("Reading and measuring…", expanded=True) as status:
         try:
             if demo is not None:
-                measured = state.measure_demo(demo, status=status)
+                measured = measure.measure_demo(demo, status=status)
             else:
                 def as_source(upload):
                     return (None if upload is None
-                            else state.Source.from_bytes(upload.name, upload.getvalue()))
+                            else measure.Source.from_bytes(upload.name, upload.getvalue()))
 
-                measured = state.measure(
+                measured = measure.measure(
                     as_source(uploads["image"]), series_uid=uploads.get("series"),
                     vertebrae_src=as_source(uploads.get("vertebrae")),
                     lesion_src=as_source(uploads.get("lesions")),
@@ -129,7 +128,7 @@ if measured is not None:
 # ------------------------------------------------------------------ 2. clinical
 st.header("2 · Clinical findings")
 mode = st.radio("Enter clinical findings", ("Form", "Row from a clinical table"),
-                horizontal=True, key="newcase_clinical_mode", persist_state=state.KEEP)
+                horizontal=True, key="newcase_clinical_mode", persist_state=KEEP)
 if mode == "Form":
     record = forms.clinical_form("newcase")
     if record is not None:
@@ -149,10 +148,10 @@ if clinical is None:
 
 # ------------------------------------------------------------------ 3. prediction
 st.header("3 · Decision support")
-model = state.model_or_stop()
+model = cache.model_or_stop()
 metrics = measured.metrics if measured is not None else None
-case = state.new_case_input(clinical, metrics)
-result = c.run_safely(state.evaluate_case, model, case,
+case = cases.merge_case(clinical, metrics)
+result = c.run_safely(cases.assess, model, case,
                       prefix="The prediction could not be made:")
 if result is None:
     st.stop()
@@ -167,7 +166,7 @@ default_synthetic = bool(clinical.get("synthetic")) or bool(measured is not None
 mark_synthetic = st.checkbox("Mark as SYNTHETIC (demo / teaching case)",
                              value=default_synthetic, key="newcase_synthetic")
 if st.button("Save case to the store", type="primary", key="newcase_save"):
-    saved = c.run_safely(state.save_new_case, clinical, measured, result,
+    saved = c.run_safely(cases.save_new_case, clinical, measured, result,
                          synthetic=mark_synthetic, prefix="The case was not saved:")
     if saved is not None:
         ss["newcase_saved"] = saved
@@ -176,5 +175,4 @@ saved_id = ss.get("newcase_saved")
 if saved_id is not None:
     st.success(f"Saved as study **{saved_id}** (with this prediction).",
                icon=":material/check_circle:")
-    st.page_link("pages/tumor_board.py", label=f"Open study {saved_id} on the tumor board",
-                 icon=":material/groups:")
+    registry.page_link("tumor_board", label=f"Open study {saved_id} on the tumor board")

@@ -4,14 +4,14 @@ import base64
 
 import streamlit as st
 
+from ui import cache, layout, reporting, session
 from ui import components as c
-from ui import reporting, state
 
-c.page_header("Case report", "Self-contained HTML and PDF for the record or the tumor board.")
+layout.page_header("Case report", "Self-contained HTML and PDF for the record or the tumor board.")
 c.decision_support_notice()
 ss = st.session_state
-state.model_or_stop()
-store = state.store_or_stop()
+cache.model_or_stop()
+store = cache.store_or_stop()
 with c.core_errors("The case list could not be loaded:", stop=True):
     studies = store.list_studies()
 if studies.empty:
@@ -20,12 +20,12 @@ if studies.empty:
 
 # Imaging cases first: their reports carry a key image.
 studies = studies.sort_values(["has_image", "study_date"], ascending=[False, False])
-labels = {int(r["study_id"]): state.study_label(r) for r in studies.to_dict(orient="records")}
+labels = {int(r["study_id"]): c.study_label(r) for r in studies.to_dict(orient="records")}
 wanted = ss.get("board_study")
 if ss.get("report_study") not in labels:
     ss["report_study"] = int(wanted) if wanted in labels else next(iter(labels))
 study_id = st.selectbox("Study", list(labels), key="report_study",
-                        persist_state=state.KEEP, format_func=labels.get)
+                        persist_state=session.KEEP, format_func=labels.get)
 
 with st.spinner("Building the report…"):
     files = c.run_safely(reporting.report_files, int(study_id),
@@ -35,7 +35,7 @@ if files is None:
 if files.synthetic:
     c.synthetic_badge(True, "demo case — the report is marked SYNTHETIC DATA")
 st.markdown(f"Predicted pain **{files.category}**, tier **{files.tier}** "
-            f"(model in use: {state.active_model_dir().name}).")
+            f"(model in use: {session.active_model_dir().name}).")
 a, b = st.columns(2)
 html_bytes = files.html.encode("utf-8")
 a.download_button("Download HTML report", html_bytes, file_name=files.html_name,

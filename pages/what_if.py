@@ -1,17 +1,16 @@
 """What-if: change any model input and watch prediction, explanation and tier."""
 
-import pandas as pd
 import streamlit as st
 
-from ui import case_views, charts, state, whatif
+from ui import cache, case_views, cases, charts, layout, session, whatif
 from ui import components as c
 
-c.page_header("What-if", "Move any input; prediction, SHAP explanation and tier update "
-                         "at once. Nothing is saved.")
+layout.page_header("What-if", "Move any input; prediction, SHAP explanation and tier "
+                              "update at once. Nothing is saved.")
 c.decision_support_notice("What-if results are hypothetical and only as good as the model.")
 ss = st.session_state
-model = state.model_or_stop()
-store = state.store_or_stop()
+model = cache.model_or_stop()
+store = cache.store_or_stop()
 
 with c.core_errors("The case list could not be loaded:", stop=True):
     labels = whatif.start_options(store.list_studies())
@@ -20,7 +19,7 @@ if ss.get(whatif.START_KEY) not in labels:
 
 top1, top2 = st.columns([3, 1])
 top1.selectbox("Start from", list(labels), key=whatif.START_KEY,
-               persist_state=state.KEEP, format_func=labels.get,
+               persist_state=session.KEEP, format_func=labels.get,
                on_change=whatif.reset, args=(store, model))
 top2.button("Reset to the starting case", key="whatif_reset", on_click=whatif.reset,
             args=(store, model), icon=":material/restart_alt:", width="stretch")
@@ -37,35 +36,34 @@ original, _ = whatif.features_from_values(whatif.widget_values(start_features, m
 for note in notes:
     st.caption(note)
 
-result = c.run_safely(state.evaluate_features, model, current,
+result = c.run_safely(cases.assess, model, current,
                       prefix="The prediction could not be made:")
-baseline = c.run_safely(state.evaluate_features, model, original,
+baseline = c.run_safely(cases.assess, model, original,
                         prefix="The starting case could not be predicted:")
 if result is None or baseline is None:
     st.stop()
 
 st.subheader("Difference from the starting case")
+now, before = result.prediction, baseline.prediction
 d1, d2, d3 = st.columns([1, 1, 1.6])
-delta_vas = result.prediction["expected_vas"] - baseline.prediction["expected_vas"]
-d1.metric("Expected VAS", f"{result.prediction['expected_vas']:.2f}",
+delta_vas = now.expected_vas - before.expected_vas
+d1.metric("Expected VAS", f"{now.expected_vas:.2f}",
           delta=None if abs(delta_vas) < 0.005 else f"{delta_vas:+.2f}", delta_color="inverse")
-d2.metric("Predicted category", result.prediction["category"],
-          delta=(None if result.prediction["category"] == baseline.prediction["category"]
-                 else f"was {baseline.prediction['category']}"), delta_color="off")
-deltas = {k: result.prediction["probabilities"][k] - baseline.prediction["probabilities"][k]
-          for k in result.prediction["probabilities"]}
+d2.metric("Predicted category", now.category,
+          delta=None if now.category == before.category else f"was {before.category}",
+          delta_color="off")
+deltas = {k: now.probabilities[k] - before.probabilities[k] for k in now.probabilities}
 with d3:
     c.chart(charts.delta_bars(deltas, title="Δ probability vs starting case"),
-                    key="whatif_delta_chart")
+            key="whatif_delta_chart")
 changed = whatif.changed_features(original, current)
-if changed:
-    st.dataframe(pd.DataFrame(changed), hide_index=True, key="whatif_changed")
+if not changed.empty:
+    st.dataframe(changed, hide_index=True, key="whatif_changed")
 else:
     st.caption("No input changed yet.")
-if result.tier["tier"] != baseline.tier["tier"] or result.tier["urgency"] != \
-        baseline.tier["urgency"]:
-    st.warning(f"Tier changed: {baseline.tier['tier']} ({baseline.tier['urgency']}) → "
-               f"{result.tier['tier']} ({result.tier['urgency']}).")
+if (result.tier.tier, result.tier.urgency) != (baseline.tier.tier, baseline.tier.urgency):
+    st.warning(f"Tier changed: {baseline.tier.tier} ({baseline.tier.urgency}) → "
+               f"{result.tier.tier} ({result.tier.urgency}).")
 
 st.subheader("Prediction for the what-if case")
 case_views.prediction_panel(result, key="whatif_prediction")

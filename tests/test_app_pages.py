@@ -383,6 +383,21 @@ def test_tumor_board_case_card(env: Path) -> None:
     assert "Tier" in html_text(at)
 
 
+def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) -> None:
+    studies = store().list_studies()
+    study_id = int(studies[studies["patient_id"] == "DEMO-IMG-03"]["study_id"].iloc[0])
+    at = open_page("tumor_board")
+    at.selectbox(key="board_study").set_value(study_id).run()
+    assert_ok(at)
+    table = dataframe_with(at, "Field")
+    assert len(table) >= 5
+    assert not [f for f in table["Field"] if "_" in f], list(table["Field"])
+    yes_no_fields = {"Pathologic fracture", "Neurologic deficit", "Prior radiotherapy",
+                     "Bone-modifying agent"}
+    values = set(table[table["Field"].isin(yes_no_fields)]["Value"])
+    assert values and values <= {"yes", "no"}, values
+
+
 def test_tumor_board_filters_and_search(env: Path) -> None:
     at = open_page("tumor_board")
     total = len(dataframe_with(at, "Study"))
@@ -411,6 +426,41 @@ def test_tumor_board_history_chart(env: Path) -> None:
     assert_ok(at)
     dates = {r["study_date"] for r in chart_rows(at, "Pain over time") if "study_date" in r}
     assert len(dates) == counts[patient]
+
+
+@pytest.fixture()
+def broken_store(env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
+    """A copy of the demo store in which one table-only study holds an impossible value
+    (as a store written by an older version could): that study cannot be assessed.
+    Returns its study id and patient id."""
+    import sqlite3
+
+    folder = tmp_path / "broken_store"
+    shutil.copytree(env, folder)
+    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(folder))
+    studies = store().list_studies()
+    row = studies[~studies["has_image"]].iloc[0]
+    study_id = int(row["study_id"])
+    with sqlite3.connect(folder / "cases.sqlite") as db:
+        db.execute("UPDATE study_features SET involved_levels = 45 WHERE study_id = ?",
+                   (study_id,))
+    return study_id, str(row["patient_id"])
+
+
+@pytest.mark.parametrize("name", ["tumor_board", "cohort"])
+def test_studies_that_cannot_be_assessed_are_named_with_the_reason(
+        broken_store: tuple[int, str], name: str) -> None:
+    study_id, patient_id = broken_store
+    at = open_page(name)
+    assert any("could not be assessed" in w.value for w in at.warning), [
+        w.value for w in at.warning]
+    reasons = dataframe_with(at, "Reason")
+    row = reasons[reasons["Study"] == study_id]
+    assert len(row) == 1, reasons
+    assert row["Patient"].iloc[0] == patient_id
+    reason = str(row["Reason"].iloc[0])
+    assert "involved_levels" in reason and "45" in reason
+    assert reason.count(".") >= 1 and "\n" not in reason
 
 
 # --------------------------------------------------------------------------- what-if
@@ -556,11 +606,11 @@ def test_model_retraining_validation_and_selection(env: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     import pandas as pd
 
-    from ui import state
+    from ui import session
 
     models = tmp_path / "models"
     shutil.copytree(REPO / "models" / "demo", models / "demo")
-    monkeypatch.setattr(state, "MODELS_DIR", models)
+    monkeypatch.setattr(session, "MODELS_DIR", models)
     cohort = pd.read_csv(REPO / "data" / "demo" / "cohort.csv", dtype=str,
                          keep_default_na=False)
     cohort = cohort[cohort["patient_id"].isin(sorted(cohort["patient_id"].unique())[:70])]
@@ -589,8 +639,8 @@ def test_model_retraining_validation_and_selection(env: Path, tmp_path: Path,
     at.button(key="model_use_trained").click().run()
     assert_ok(at)
     assert card["version"] in html_text(at)
-    assert state.ACTIVE_MODEL_KEY in at.session_state
-    assert Path(at.session_state[state.ACTIVE_MODEL_KEY]).name == "site-apptest"
+    assert session.ACTIVE_MODEL_KEY in at.session_state
+    assert Path(at.session_state[session.ACTIVE_MODEL_KEY]).name == "site-apptest"
     # A second model with the same name is refused (versioned, never overwritten).
     at.file_uploader(key="model_train_file").set_value(("site.csv", data, "text/csv"))
     at.run()
@@ -638,18 +688,18 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
     """Every chart compiles in Vega-Lite (AppTest does not render them)."""
     import vl_convert as vlc
 
-    from ui import charts, cohort, state
+    from core.assess import assess
+    from core.model import load_model
+    from ui import charts, cohort
 
     frame = cohort.with_bins(_scored_without_streamlit())
     record = store().get_study(int(frame[frame["has_image"]]["study_id"].iloc[0]))
-    from core.model import load_model
-
     model = load_model()
-    result = state.evaluate_case(model, record.case())
+    result = assess(model, record.case())
     built = [
         charts.spine_diagram(list(record.levels)),
-        charts.probability_bars(result.prediction["probabilities"], highlight="mild"),
-        charts.shap_waterfall(result.explanation),
+        charts.probability_bars(result.prediction.probabilities, highlight="mild"),
+        charts.shap_waterfall(result.explanation.to_dict()),
         charts.history_chart(store().patient_history(record.patient_id).assign(
             expected_vas=5.0)),
         charts.pain_by_region(frame, region_col="region_group"),
@@ -666,23 +716,10 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
 
 
 def _scored_without_streamlit():
-    from core.features import features_from_case
-    from core.model import load_model, predict
-    from core.tiers import decide_tier
-    from ui.state import region_of_involvement
+    from core.assess import assess_frame
+    from core.model import load_model
 
-    frame = store().list_studies()
-    model = load_model()
-    cats, tiers = [], []
-    for record in frame.to_dict(orient="records"):
-        feats = features_from_case(record)
-        pred = predict(model, feats)
-        cats.append(pred.category)
-        tiers.append(decide_tier(pred.category, feats).tier)
-    frame["category"], frame["tier"] = cats, tiers
-    frame["region_of_involvement"] = [region_of_involvement(r)
-                                      for r in frame.to_dict(orient="records")]
-    return frame
+    return assess_frame(load_model(), store().list_studies())
 
 
 def test_chart_layout_details() -> None:

@@ -293,7 +293,7 @@ def test_demo_phantoms_measure_the_same_in_the_store_and_on_the_new_case_page(
     """One demo phantom, one image: the stored copy read back through core.io and the
     New case page's own build are the same image (pixel type, values, grid) and give
     the same StudyMetrics as the demo store recorded."""
-    from ui.state import demo_images, measure_demo
+    from ui.measure import demo_images, measure_demo
 
     phantoms = [d for d in demo_images() if not d.real]
     assert [d.case_id for d in phantoms] == ["DEMO-IMG-03", "DEMO-IMG-04", "DEMO-IMG-05"]

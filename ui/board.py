@@ -5,16 +5,28 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from ui import case_views, charts, state, viewer
+from core.report.document import clinical_value, field_label
+from core.store import StudyRecord
+from core.vocab import CATEGORIES as CATEGORIES  # for the page's filter
+from core.vocab import (
+    INVOLVEMENT_VALUES,
+    REGIONS,
+    URGENCY_ORDER,
+    region_count_column,
+    yes_no,
+)
+from ui import case_views, charts, viewer
 from ui import components as c
+from ui.cache import get_model, get_store, stored_study_images
+from ui.cases import assess, record_prediction
 from ui.cohort import in_date_range
 
-REGION_CHOICES = ("cervical", "thoracic", "lumbar", "sacral", "multiple", "none", "unknown")
+#: Choices of the region filter: a region with lesions, or multiple / none / unknown.
+REGION_CHOICES: tuple[str, ...] = INVOLVEMENT_VALUES
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,7 @@ class BoardFilter:
 
 
 def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
-    """Apply a :class:`BoardFilter` to :func:`ui.state.scored_studies` rows.
+    """Apply a :class:`BoardFilter` to :func:`ui.cache.scored_studies` rows.
 
     Region filter: a study matches when any selected region carries a lesion, or when
     its region of involvement (``multiple`` / ``none`` / ``unknown``) is selected.
@@ -40,8 +52,8 @@ def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
     out = frame
     if f.regions:
         hit = out["region_of_involvement"].isin(list(f.regions))
-        for region in f.regions:
-            column = f"lesion_count_{region}"
+        for region in (r for r in f.regions if r in REGIONS):
+            column = region_count_column(region)
             if column in out.columns:
                 hit |= out[column].fillna(0) > 0
         out = out[hit]
@@ -60,12 +72,13 @@ def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
     return out
 
 
-URGENCY_RANK = {"urgent": 0, "soon": 1, "routine": 2}
+#: Board order of urgencies: most urgent first (unassessed studies last).
+URGENCY_RANK = {u: i for i, u in enumerate(reversed(URGENCY_ORDER))}
 
 
 def order_for_board(frame: pd.DataFrame) -> pd.DataFrame:
     """Most urgent first, then the most recent study."""
-    rank = frame["urgency"].map(URGENCY_RANK).fillna(3)
+    rank = frame["urgency"].map(URGENCY_RANK).fillna(len(URGENCY_RANK))
     return (frame.assign(_rank=rank).sort_values(["_rank", "study_date"],
                                                 ascending=[True, False], kind="stable")
             .drop(columns="_rank"))
@@ -99,42 +112,44 @@ def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "Tier": frame["tier"],
         "Urgency": frame["urgency"],
         "Recorded VAS": frame["vas"],
-        "Image": frame["has_image"].map(lambda s: "yes" if s else ""),
+        "Image": frame["has_image"].map(lambda s: yes_no(True) if s else ""),
     })
 
 
 def history_frame(patient_id: str, scored: pd.DataFrame) -> pd.DataFrame:
     """A patient's studies with recorded VAS, predicted E[VAS] (active model) and burden."""
-    history = state.get_store().patient_history(patient_id)
+    history = get_store().patient_history(patient_id)
     preds = scored[scored["patient_id"] == patient_id][["study_id", "expected_vas"]]
     return history.merge(preds, on="study_id", how="left")
 
 
-def key_image(record: Any, *, caption_prefix: str = "") -> bytes | None:
-    """Show the key image (sagittal slice with the most lesion voxels) with overlays;
-    returns it as PNG for reports, or None when the study has no stored image."""
-    arrays = state.stored_study_images(record)
-    if arrays is None:
+def clinical_frame(record: StudyRecord) -> pd.DataFrame:
+    """The recorded clinical fields as a clinician reads them (labels, grade "1b", yes/no)."""
+    recorded = {k: v for k, v in record.clinical.items() if v is not None}
+    return pd.DataFrame({"Field": [field_label(k) for k in recorded],
+                         "Value": [clinical_value(k, v) for k, v in recorded.items()]})
+
+
+def key_image(record: StudyRecord, *, caption_prefix: str = "") -> None:
+    """Show the key image (sagittal slice with the most lesion voxels) with overlays."""
+    images = stored_study_images(record)
+    if images is None:
         st.info("No image stored for this study (table data only).")
-        return None
-    volume, spacing, vert, les, names = arrays
-    render = viewer.static_key_image(volume, spacing, vertebrae=vert, lesions=les,
-                                     level_names=names)
+        return
+    render = viewer.static_key_image(images.volume, images.spacing_xyz,
+                                     vertebrae=images.vertebrae, lesions=images.lesions,
+                                     level_names=images.level_names)
     st.image(render.rgb, width=viewer.display_width(render.rgb, max_height_px=720),
              caption=(f"{caption_prefix}Sagittal slice {render.index + 1} (most lesion voxels: "
                       f"{render.lesion_pixels}); levels coloured, lesions red."))
-    from core.report import rgb_to_png
-
-    return rgb_to_png(render.rgb)
 
 
 def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
     """The projected case card."""
-    store = state.get_store()
+    store = get_store()
     record = store.get_study(study_id)
-    model = state.get_model()
-    result = state.evaluate_case(model, record.case())
-    head = (f"Study {record.study_id} · {record.patient_id} · {record.study_date.isoformat()}")
+    result = assess(get_model(), record.case())
+    head = f"Study {record.study_id} · {record.patient_id} · {record.study_date.isoformat()}"
     c.page_style()
     st.html(f'<div class="dss-big" data-testid="board-card-title">{head}</div>')
     if record.synthetic:
@@ -145,17 +160,14 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
         key_image(record)
     with right:
         st.subheader("Burden")
-        case_views.burden_summary(record.metrics if record.levels else record.imaging, big=big)
+        case_views.burden_summary(record.metrics, big=big)
         if record.levels:
             c.chart(charts.spine_diagram(list(record.levels), height_per_level=20),
                     key="board_spine", extra=charts.SPINE_EXTRA_PX)
     st.subheader("Predicted pain and explanation")
     case_views.prediction_panel(result, key="board_prediction", big=big, show_notice=False)
-    clinical = {k: v for k, v in record.clinical.items() if v is not None}
     with st.expander("Clinical findings"):
-        st.dataframe(pd.DataFrame({"Field": list(clinical),
-                                   "Value": [str(v) for v in clinical.values()]}),
-                     hide_index=True, key="board_clinical")
+        st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
     history = history_frame(record.patient_id, scored)
     if len(history) > 1:
@@ -164,6 +176,5 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
         st.caption("Only one study for this patient.")
     if st.button("Record this prediction in the store", key="board_record_prediction"):
         with c.core_errors("The prediction was not recorded:"):
-            store.record_prediction(record.study_id, {**result.prediction, "tier": result.tier},
-                                    result.prediction["model_version"], state.actor())
+            record_prediction(store, record.study_id, result)
             st.success("Prediction recorded (audit log: predict).")

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from core.assess import Assessment
+from core.metrics import imaging_summary
+from core.vocab import NOT_RECORDED, REGIONS, display
 from ui import charts
 from ui import components as c
-from ui.state import CaseResult
 
 
-def level_table(levels: list[Mapping[str, Any]], *, key: str) -> pd.DataFrame:
+def level_table(levels: Sequence[Mapping[str, Any]], *, key: str) -> pd.DataFrame:
     """Per-level measurements, craniocaudal, as an ``st.dataframe`` (returns the frame)."""
     frame = charts.level_frame(levels)
     shown = pd.DataFrame({
@@ -34,61 +36,67 @@ def level_table(levels: list[Mapping[str, Any]], *, key: str) -> pd.DataFrame:
     return shown
 
 
-def burden_summary(metrics: Mapping[str, Any], *, big: bool = False) -> None:
-    """Lesions by region, HI ratios and involved levels as metrics."""
-    by_region = metrics.get("lesion_count_by_region")
-    if not isinstance(by_region, Mapping):
-        by_region = {r: metrics.get(f"lesion_count_{r}") for r in charts.REGIONS}
-    involved = metrics.get("involved_levels")
-    involved_text = (", ".join(involved) if isinstance(involved, (list, tuple)) and involved
-                     else ("none" if isinstance(involved, (list, tuple)) else
-                           ("-" if involved is None else f"{int(float(involved))} level(s)")))
+def involved_text(names: Sequence[str] | None, count: object) -> str:
+    """Involved levels as read: the level names, ``none``, or a count of levels."""
+    if names is not None:
+        return ", ".join(names) if names else "none"
+    text = display("count", count)
+    return text if text == NOT_RECORDED else f"{text} level(s)"
 
-    def pct(value: object) -> str:
-        try:
-            return f"{100 * float(value):.1f}%"  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return "-"
 
-    def num(value: object) -> str:
-        try:
-            return str(int(float(value)))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return "-"
-
-    cols = st.columns(4)
-    for col, region in zip(cols, charts.REGIONS, strict=True):
-        col.metric(f"{region.capitalize()} lesions", num(by_region.get(region)))
+def burden_summary(case: Mapping[str, Any], *, big: bool = False) -> None:
+    """Lesions by region, HI ratios and involved levels as metrics, from a case's imaging
+    values in either form (:func:`core.metrics.imaging_summary`)."""
+    summary = imaging_summary(case)
+    for col, region in zip(st.columns(len(REGIONS)), REGIONS, strict=True):
+        col.metric(f"{region.capitalize()} lesions",
+                   display("count", summary.lesion_count_by_region[region]))
     a, b, d = st.columns(3)
-    a.metric("Total lesions", num(metrics.get("lesion_count")))
-    b.metric("HI ratio (overall)", pct(metrics.get("high_intensity_ratio")))
-    d.metric("HI ratio (worst level)", pct(metrics.get("max_level_high_intensity_ratio")))
+    a.metric("Total lesions", display("count", summary.lesion_count))
+    b.metric("HI ratio (overall)", display("percent", summary.high_intensity_ratio))
+    d.metric("HI ratio (worst level)", display("percent",
+                                               summary.max_level_high_intensity_ratio))
+    text = involved_text(summary.involved_level_names, summary.involved_levels)
     if big:
-        st.html(f'<div class="dss-mid">Involved levels: {involved_text}</div>')
+        st.html(f'<div class="dss-mid">Involved levels: {text}</div>')
     else:
-        st.markdown(f"**Involved levels:** {involved_text}")
+        st.markdown(f"**Involved levels:** {text}")
 
 
-def prediction_panel(result: CaseResult, *, key: str, big: bool = False,
+def prediction_panel(result: Assessment, *, key: str, big: bool = False,
                      show_notice: bool = True) -> None:
     """Notice, predicted category, probabilities, SHAP waterfall and tier card."""
     if show_notice:
         c.decision_support_notice()
+    prediction = result.prediction
     left, right = st.columns([1, 1.35])
     with left:
-        c.prediction_summary(result.prediction, big=True)
-        c.chart(
-            charts.probability_bars(result.prediction["probabilities"],
-                                    highlight=result.prediction["category"],
-                                    font_size=18 if big else 15),
-            key=f"{key}_probabilities")
+        c.prediction_summary(prediction, big=True)
+        c.chart(charts.probability_bars(prediction.probabilities, highlight=prediction.category,
+                                        font_size=18 if big else 15),
+                key=f"{key}_probabilities")
         c.tier_card(result.tier, big=big)
     with right:
         st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
-        c.chart(charts.shap_waterfall(result.explanation,
-                                              font_size=15 if big else 13),
-                        key=f"{key}_waterfall")
+        c.chart(charts.shap_waterfall(result.explanation.to_dict(), font_size=15 if big else 13),
+                key=f"{key}_waterfall")
         st.caption("SHAP values are in the model's output units (latent log-odds of more "
                    "pain), not probabilities; they add up from the base value (average "
                    "case) to this case's output.")
-    st.caption(f"Model {result.prediction.get('model_version', '?')}.")
+    st.caption(f"Model {result.model_version}.")
+
+
+def unassessed_notice(scored: pd.DataFrame, *, key: str) -> None:
+    """Name the studies the model could not assess and why
+    (``assessment_error`` of :func:`core.assess.assess_frame`); nothing when all were."""
+    failed = scored[scored["assessment_error"].notna()]
+    if failed.empty:
+        return
+    st.warning(f"{len(failed)} of {len(scored)} studies could not be assessed; they have no "
+               "prediction or tier until their values are corrected.",
+               icon=":material/report:")
+    st.dataframe(pd.DataFrame({
+        "Study": failed["study_id"].astype(int),
+        "Patient": failed["patient_id"],
+        "Reason": failed["assessment_error"],
+    }), hide_index=True, key=key)

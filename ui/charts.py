@@ -8,8 +8,6 @@ they lower it.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,51 +15,19 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-CATEGORIES: tuple[str, ...] = ("mild", "moderate", "severe")
-CATEGORY_COLOURS: tuple[str, ...] = ("#2e7d32", "#ef6c00", "#c62828")
-REGIONS: tuple[str, ...] = ("cervical", "thoracic", "lumbar", "sacral")
-REGION_COLOURS: tuple[str, ...] = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd")
-#: Colours of the paper's region groups and of single regions (same hue per region).
-GROUP_COLOURS: dict[str, str] = {
-    "cervical only": "#1f77b4", "cervical": "#1f77b4",
-    "thoracic only": "#2ca02c", "thoracic": "#2ca02c",
-    "lumbar": "#d62728", "sacral": "#9467bd",
-    "other": "#7f7f7f", "multiple": "#7f7f7f", "none": "#bdbdbd", "unknown": "#e0e0e0",
-}
-UP = "#c62828"
-DOWN = "#1976d2"
-
-_LEVEL_RE = re.compile(r"^([CTLS])(\d+)$", re.IGNORECASE)
-_LEVEL_BASE = {"C": 0, "T": 7, "L": 20, "S": 26}
-_SPECIAL = {"sacrum": 28, "coccyx": 29}
-
-
-def level_order(name: str) -> int:
-    """Craniocaudal rank of a level name (C1=1 ... T12=19, T13=20, L1=21 ... S1=27,
-    sacrum=28, coccyx=29), as in :data:`core.levels.ANATOMY`; unknown names sort last."""
-    try:
-        from core.levels import ANATOMY
-
-        if name in ANATOMY:
-            return int(ANATOMY[name][1])
-    except ImportError:  # pragma: no cover - core.levels always exists in the app
-        pass
-    text = str(name).strip()
-    if text.lower() in _SPECIAL:
-        return _SPECIAL[text.lower()]
-    match = _LEVEL_RE.match(text)
-    if match:
-        return _LEVEL_BASE[match.group(1).upper()] + int(match.group(2))
-    return 1000
-
-
-def _finite(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
+from core.explain import waterfall_steps
+from core.features import display_feature
+from core.vocab import (
+    CATEGORIES,
+    DOWN_COLOUR,
+    GROUP_COLOURS,
+    INVOLVEMENT_VALUES,
+    UP_COLOUR,
+    category_colour,
+    display,
+    finite_float,
+    level_order,
+)
 
 # --------------------------------------------------------------------------- case charts
 
@@ -91,7 +57,7 @@ def spine_diagram(levels: Sequence[Mapping[str, Any]], *, height_per_level: int 
     frame = level_frame(levels)
     order = list(frame["level"].astype(str))
     frame["lesion_text"] = [
-        "" if _finite(c) is None else (f"{int(c)} lesion" + ("s" if int(c) != 1 else ""))
+        "" if finite_float(c) is None else (f"{int(c)} lesion" + ("s" if int(c) != 1 else ""))
         for c in frame.get("lesion_count", pd.Series([None] * len(frame)))
     ]
     vmax = max(float(frame["hi_pct"].max()) if len(frame) else 0.0, 10.0)
@@ -141,8 +107,7 @@ def probability_bars(probabilities: Mapping[str, float], *, highlight: str | Non
     })
     frame["label"] = [f"{100 * p:.0f}%" for p in frame["probability"]]
     frame["predicted"] = [c == highlight for c in frame["category"]]
-    colours = [CATEGORY_COLOURS[CATEGORIES.index(c)] if c in CATEGORIES else "#777"
-               for c in cats]
+    colours = [category_colour(c) for c in cats]
     base = alt.Chart(frame).encode(
         y=alt.Y("category:N", sort=cats, title=None,
                 axis=alt.Axis(labelFontSize=font_size, labelFontWeight="bold")),
@@ -161,47 +126,32 @@ def probability_bars(probabilities: Mapping[str, float], *, highlight: str | Non
     return (bars + labels).properties(height=42 * len(cats) + 20, title=title)
 
 
+def feature_value_text(name: str, value: object) -> str:
+    """A feature value (model units) as a clinician reads it (:func:`display_feature`);
+    a value the registry cannot read (e.g. a fractional imputed Bilsky code of a site
+    model) as a plain number."""
+    try:
+        return display_feature(name, value)
+    except (KeyError, ValueError):
+        return display("number", value)
+
+
 def waterfall_frame(explanation: Mapping[str, Any], max_rows: int = 10
                     ) -> tuple[pd.DataFrame, float | None, float | None]:
-    """Rows ``label, start, end, shap, value_text`` ordered by |SHAP| (largest first),
-    the remainder summed into one row; plus base and output values."""
-    from core.explain import waterfall_steps
-
+    """Rows ``label, start, end, shap, direction`` ordered by |SHAP| (largest first),
+    the remainder summed into one row; plus base and output values. A feature's row is
+    labelled ``<label> = <value>`` (``(imputed)`` when it was not recorded)."""
     base, steps, output = waterfall_steps(explanation, max_rows=max_rows)
-    names = list(explanation.get("feature_names") or [])
-    values = list(explanation.get("values") or [])
     imputed = set(explanation.get("imputed") or [])
-    shown_by_label: dict[str, str] = {}
-    for i, name in enumerate(names):
-        if i < len(values):
-            label, text = feature_value_text(name, values[i])
-            shown_by_label[label] = text + (" (imputed)" if name in imputed else "")
     rows = []
     for step in steps:
-        text = shown_by_label.get(step.label)
-        rows.append({"label": step.label if text is None else f"{step.label} = {text}",
-                     "start": step.start, "end": step.end, "shap": step.shap,
+        label = step.label
+        if step.feature is not None:
+            label = f"{label} = {feature_value_text(step.feature, step.value)}"
+            label += " (imputed)" if step.feature in imputed else ""
+        rows.append({"label": label, "start": step.start, "end": step.end, "shap": step.shap,
                      "direction": "raises" if step.shap >= 0 else "lowers"})
     return pd.DataFrame(rows), base, output
-
-
-def feature_value_text(name: str, value: object) -> tuple[str, str]:
-    """``(label, value text)`` of a feature: ratios in %, yes/no, Bilsky grades."""
-    from core.features import BILSKY_GRADES, FEATURES_BY_NAME
-
-    spec = FEATURES_BY_NAME.get(name)
-    number = _finite(value)
-    if spec is None:
-        return name, "-" if number is None else f"{number:g}"
-    if number is None:
-        return spec.label, "missing"
-    if spec.kind == "ratio":
-        return spec.label, f"{100 * number:.1f}%"
-    if spec.kind == "binary":
-        return spec.label, "yes" if number >= 0.5 else "no"
-    if name == "bilsky_grade":
-        return spec.label, BILSKY_GRADES[min(max(round(number), 0), 5)]
-    return spec.label, f"{number:.3g}" if spec.kind == "continuous" else f"{number:g}"
 
 
 def shap_waterfall(explanation: Mapping[str, Any], *, max_rows: int = 10,
@@ -233,7 +183,7 @@ def shap_waterfall(explanation: Mapping[str, Any], *, max_rows: int = 10,
     colour = alt.Color(
         "direction:N",
         scale=alt.Scale(domain=["raises", "lowers", "base", "output"],
-                        range=[UP, DOWN, "#555555", "#000000"]),
+                        range=[UP_COLOUR, DOWN_COLOUR, "#555555", "#000000"]),
         legend=alt.Legend(title="Effect on pain", orient="bottom", labelFontSize=12),
     )
     y = alt.Y("label:N", sort=order, title=None,
@@ -313,7 +263,7 @@ def pain_by_region(frame: pd.DataFrame, *, region_col: str = "region",
     """Box plot of VAS per region of involvement with the individual studies as jittered
     points (Kong et al.: lumbar > thoracic, cervical)."""
     data = frame[[region_col, vas_col]].dropna().copy()
-    wanted = tuple(order) or (*REGIONS, "multiple", "none")
+    wanted = tuple(order) or INVOLVEMENT_VALUES
     order = [r for r in wanted if r in set(data[region_col])]
     order += sorted(set(data[region_col]) - set(order))
     rng = np.random.default_rng(0)
@@ -425,7 +375,7 @@ def reliability_diagram(calibration_classes: Mapping[str, Any]) -> alt.Chart:
     bin and class, with the diagonal of perfect calibration; point size = bin count."""
     data = reliability_frame(calibration_classes)
     cats = [c for c in CATEGORIES if c in set(data["category"])]
-    colours = [CATEGORY_COLOURS[CATEGORIES.index(c)] for c in cats]
+    colours = [category_colour(c) for c in cats]
     diag = alt.Chart(pd.DataFrame({"p": [0.0, 1.0]})).mark_line(
         color="#999", strokeDash=[4, 4]).encode(x="p:Q", y="p:Q")
     colour = alt.Color("category:N", scale=alt.Scale(domain=cats, range=colours),
@@ -459,7 +409,7 @@ def coefficient_bars(coefficients: Sequence[Mapping[str, Any]],
         y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
         x=alt.X("weight_per_sd:Q", title="Weight per SD (log-odds)"),
         color=alt.Color("direction:N", scale=alt.Scale(domain=["raises pain", "lowers pain"],
-                                                       range=[UP, DOWN]), title=None),
+                                                       range=[UP_COLOUR, DOWN_COLOUR]), title=None),
         tooltip=["label:N", alt.Tooltip("weight_per_sd:Q", format="+.3f"),
                  alt.Tooltip("odds_ratio_per_sd:Q", format=".2f", title="OR per SD"),
                  alt.Tooltip("weight_per_unit:Q", format="+.4f", title="Weight per unit")],
@@ -477,7 +427,7 @@ def delta_bars(deltas: Mapping[str, float], *, title: str) -> alt.Chart:
     bars = base.mark_bar().encode(
         x=alt.X("delta_pp:Q", title="Change (percentage points)",
                 scale=alt.Scale(domain=[-lim, lim])),
-        color=alt.condition("datum.delta_pp >= 0", alt.value(UP), alt.value(DOWN)))
+        color=alt.condition("datum.delta_pp >= 0", alt.value(UP_COLOUR), alt.value(DOWN_COLOUR)))
     up = base.transform_filter("datum.delta_pp >= 0").mark_text(
         align="left", dx=4, fontSize=13).encode(x="delta_pp:Q", text="text:N")
     down = base.transform_filter("datum.delta_pp < 0").mark_text(

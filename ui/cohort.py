@@ -8,10 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import kruskal, spearmanr
+
+from core.clinical import EARLIEST_STUDY_DATE as EARLIEST_STUDY_DATE  # for the page filters
+from core.vocab import CATEGORIES as CATEGORIES  # for the page filters
+from core.vocab import PAPER_GROUPS, paper_region_group, region_count_column
+from core.vocab import REGIONS as REGIONS  # for the page filters
 
 COUNT_BINS = ([-0.5, 0.5, 1.5, 3.5, 6.5, np.inf], ["0", "1", "2-3", "4-6", "7+"])
 HI_BINS = ([-1e-9, 1e-9, 0.05, 0.10, 0.20, np.inf], ["0%", "0-5%", "5-10%", "10-20%", ">20%"])
-REGION_GROUP_ORDER = ("cervical only", "thoracic only", "lumbar", "other")
+#: The paper's region groups in display order (:data:`core.vocab.PAPER_GROUPS`).
+REGION_GROUP_ORDER: tuple[str, ...] = PAPER_GROUPS
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ def in_date_range(frame: pd.DataFrame, date_from: dt.date | None,
 
 
 def apply_filter(frame: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
-    """Rows of :func:`ui.state.scored_studies` that pass the filter."""
+    """Rows of :func:`ui.cache.scored_studies` that pass the filter."""
     out = frame
     if f.data == "synthetic":
         out = out[out["synthetic"].astype(bool)]
@@ -48,17 +55,16 @@ def apply_filter(frame: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
     if f.regions:
         hit = np.zeros(len(out), dtype=bool)
         for region in f.regions:
-            hit |= (out[f"lesion_count_{region}"].fillna(0) > 0).to_numpy()
+            hit |= (out[region_count_column(region)].fillna(0) > 0).to_numpy()
         out = out[hit]
     return out
 
 
 def with_bins(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``region_group`` (paper grouping), ``count_bin`` and ``hi_bin`` columns."""
-    from core.vocab import paper_region_group as region_group
-
+    """Add ``region_group`` (the paper's grouping, :func:`core.vocab.paper_region_group`),
+    ``count_bin`` and ``hi_bin`` columns."""
     out = frame.copy()
-    out["region_group"] = region_group(out) if len(out) else pd.Series(dtype=str)
+    out["region_group"] = paper_region_group(out)
     edges, names = COUNT_BINS
     out["count_bin"] = pd.cut(out["lesion_count"], edges, labels=names)
     edges, names = HI_BINS
@@ -83,8 +89,6 @@ class Correlation:
 def spearman(frame: pd.DataFrame, a: str, b: str) -> Correlation | None:
     """``scipy.stats.spearmanr`` on the complete pairs; None with fewer than 3 pairs or a
     constant column."""
-    from scipy.stats import spearmanr
-
     pair = frame[[a, b]].apply(pd.to_numeric, errors="coerce").dropna()
     if len(pair) < 3 or pair[a].nunique() < 2 or pair[b].nunique() < 2:
         return None
@@ -95,11 +99,16 @@ def spearman(frame: pd.DataFrame, a: str, b: str) -> Correlation | None:
     return Correlation(r=r, p=p, n=len(pair))
 
 
-def region_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
-    """Mean/median VAS and n per region group, and the Kruskal-Wallis p across groups."""
-    from scipy.stats import kruskal
+def region_comparison(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows in one of the paper's region groups (studies without a lesion, or without
+    regional counts, leave the comparison)."""
+    return frame[frame["region_group"].isin(PAPER_GROUPS)]
 
-    data = frame.dropna(subset=["vas"])
+
+def region_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
+    """Mean/median VAS and n per region group of the paper, and the Kruskal-Wallis p
+    across those groups."""
+    data = region_comparison(frame).dropna(subset=["vas"])
     table = (data.groupby("region_group")["vas"].agg(["count", "mean", "median"])
              .reindex([g for g in REGION_GROUP_ORDER if g in set(data["region_group"])])
              .reset_index())

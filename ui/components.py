@@ -1,28 +1,38 @@
-"""Shared Streamlit components: notice banner, synthetic marks, tier card, error wrapper."""
+"""Shared Streamlit components: notice banner, synthetic marks, prediction and tier
+cards, the error wrapper and chart sizing.
+
+The bottom layer of ``ui``: it imports no other ``ui`` module (see docs/ARCHITECTURE.md).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import html
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
+import altair as alt
+import pandas as pd
 import streamlit as st
 
 from core import DECISION_SUPPORT_NOTICE
+from core.features import FEATURES_BY_NAME
+from core.model import Prediction
+from core.tiers import TierDecision
+from core.vocab import CATEGORY_VAS_BANDS, URGENCY_COLOURS, category_colour
 
 T = TypeVar("T")
 
 SYNTHETIC_MARK = "SYNTHETIC"
-
-CATEGORY_COLOUR = {"mild": "#2e7d32", "moderate": "#ef6c00", "severe": "#c62828"}
-URGENCY_COLOUR = {"routine": "#2e7d32", "soon": "#ef6c00", "urgent": "#c62828"}
 
 
 def _dot(colour: str | None) -> str:
     """A coloured dot (no emoji font needed)."""
     return f'<span style="color:{colour or "#777"}">&#9679;</span>'
 
+
+# ------------------------------------------------------------------------ errors
 
 #: Errors from core that are shown as one plain sentence.
 USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)
@@ -65,6 +75,8 @@ def run_safely(func: Callable[..., T], *args: Any, prefix: str = "", **kwargs: A
         return None
 
 
+# ------------------------------------------------------------------------- style
+
 _CSS = """
 <style>
 .dss-notice{border-left:6px solid #b71c1c;background:rgba(183,28,28,.08);padding:.55rem .9rem;
@@ -92,6 +104,9 @@ def decision_support_notice(extra: str | None = None) -> None:
             f"{html.escape(text)}</div>")
 
 
+# --------------------------------------------------------------------- synthetic
+
+
 def synthetic_badge(synthetic: bool, note: str = "demo case, not a real patient") -> None:
     """A visible SYNTHETIC mark for synthetic (demo) rows, cases, data and models."""
     if synthetic:
@@ -104,134 +119,84 @@ def synthetic_label(synthetic: object) -> str:
     return f"[{SYNTHETIC_MARK}] " if bool(synthetic) else ""
 
 
-def _remember_actor() -> None:
-    from ui.state import ACTOR_KEY
-
-    value = str(st.session_state.get("sidebar_actor", "")).strip()[:64]
-    st.session_state[ACTOR_KEY] = value or None
-
-
-def sidebar() -> None:
-    """Sidebar on every page: the active model and the name written to the audit log."""
-    from ui.state import ACTOR_KEY, DEFAULT_ACTOR, active_model_dir
-
-    with st.sidebar:
-        if "sidebar_actor" not in st.session_state:
-            st.session_state["sidebar_actor"] = st.session_state.get(ACTOR_KEY) or ""
-        st.text_input("Your name or role (audit log)", key="sidebar_actor",
-                      placeholder=DEFAULT_ACTOR, on_change=_remember_actor, max_chars=64)
-        st.caption(f"Model in use: **{active_model_dir().name}** (change it on the Model page).")
-        st.caption("Decision support, not a diagnosis.")
+def study_label(row: Mapping[str, Any]) -> str:
+    """One-line label of a study for select boxes (SYNTHETIC marked)."""
+    date = row.get("study_date")
+    if isinstance(date, (pd.Timestamp, dt.datetime)):
+        date = date.date()
+    image = " · image" if bool(row.get("has_image")) else ""
+    return (f"{synthetic_label(row.get('synthetic'))}#{int(row['study_id'])} · "
+            f"{row.get('patient_id')} · {date}{image}")
 
 
-def ensure_router() -> None:
-    """Make every page run through ``app.py`` (``st.navigation``).
-
-    Because the page files live in ``pages/``, Streamlit starts in its legacy
-    pages-folder mode until the entry point has called ``st.navigation`` once; a deep
-    link opened before that (e.g. ``/tumor_board`` right after the server starts) would
-    run the page file alone, without the page configuration and the navigation. The
-    page then switches the mode off and reruns through the entry point. (Streamlit
-    has no public switch for this; the class attribute is the one ``st.navigation``
-    itself clears.)
-    """
-    try:
-        from streamlit import config
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a future Streamlit without the legacy mode
-        return
-    if config.get_option("global.appTest"):
-        # AppTest resets the mode before every run; a rerun there would drop the
-        # button clicks of that run, and the pages behave the same either way.
-        return
-    if getattr(PagesManager, "uses_pages_directory", None):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+# ------------------------------------------------------------ prediction and tier
 
 
-def page_header(title: str, subtitle: str | None = None) -> None:
-    """Title, the shared style and the sidebar (call first on every page)."""
-    ensure_router()
-    page_style()
-    sidebar()
-    st.title(title)
-    if subtitle:
-        st.caption(subtitle)
+def _labels(names: object) -> str:
+    """Feature labels of feature names, comma-separated (unknown names as given)."""
+    return ", ".join(FEATURES_BY_NAME[n].label if n in FEATURES_BY_NAME else str(n)
+                     for n in names)  # type: ignore[union-attr]
 
 
-def prediction_summary(prediction: Mapping[str, Any], *, big: bool = True) -> None:
+def prediction_summary(prediction: Prediction, *, big: bool = True) -> None:
     """Predicted category and expected VAS in large type, plus imputed features."""
-    category = str(prediction.get("category", "-"))
-    vas = prediction.get("expected_vas")
+    category = prediction.category
     size = "dss-big" if big else "dss-mid"
-    vas_text = "-" if vas is None else f"{float(vas):.1f}"
     st.html(f'<div class="{size}" data-testid="predicted-category">'
-            f"{_dot(CATEGORY_COLOUR.get(category))} {html.escape(category.capitalize())} pain</div>"
-            f'<div class="dss-mid">Expected VAS {vas_text} / 10</div>')
-    st.caption("Category: the most probable band (mild 0-3, moderate 4-6, severe 7-10). "
+            f"{_dot(category_colour(category))} {html.escape(category.capitalize())} pain</div>"
+            f'<div class="dss-mid">Expected VAS {prediction.expected_vas:.1f} / 10</div>')
+    bands = ", ".join(f"{c} {b.removeprefix('VAS ')}" for c, b in CATEGORY_VAS_BANDS.items())
+    st.caption(f"Category: the most probable band ({bands}). "
                "Expected VAS: the probability-weighted average, so it can fall in a "
                "neighbouring band.")
-    imputed = list(prediction.get("imputed") or [])
-    if imputed:
-        from core.features import FEATURES_BY_NAME
-
-        names = ", ".join(FEATURES_BY_NAME[n].label if n in FEATURES_BY_NAME else n
-                          for n in imputed)
-        st.caption(f"Missing, replaced by the training median: {names}.")
+    if prediction.imputed:
+        st.caption(f"Missing, replaced by the training median: {_labels(prediction.imputed)}.")
 
 
-def tier_card(tier: Mapping[str, Any], *, big: bool = False) -> None:
+def _override(override: Any) -> None:
+    text = (f"**{override.action}**  \n{override.reason}  \n"
+            f"*Reference:* {override.reference}")
+    if override.urgency == "urgent":
+        st.error(text, icon=":material/emergency:")
+    else:
+        st.warning(text, icon=":material/warning:")
+
+
+def _recommendations(tier: TierDecision) -> None:
+    if not tier.recommendations:
+        return
+    st.markdown("**Recommendations**")
+    for i, rec in enumerate(tier.recommendations, 1):
+        st.markdown(f"{i}. {rec.text}")
+    with st.expander("References"):
+        refs = [str(item.reference).strip() for item in (*tier.recommendations, *tier.overrides)]
+        for i, ref in enumerate(dict.fromkeys(r for r in refs if r), 1):
+            st.markdown(f"{i}. {ref}")
+
+
+def tier_card(tier: TierDecision, *, big: bool = False) -> None:
     """Tier, urgency, overrides (``st.error`` urgent / ``st.warning`` soon) and
     recommendations with their references."""
-    urgency = str(tier.get("urgency", "routine"))
-    label = str(tier.get("tier_label", ""))
+    label = tier.tier_label
     if not label.lower().startswith("tier"):
-        label = f"Tier {tier.get('tier', '-')}: {label}"
+        label = f"Tier {tier.tier}: {label}"
     head = "dss-big" if big else "dss-mid"
     st.html(f'<div class="{head}" data-testid="tier-label">{html.escape(label)}</div>'
-            f"<div class=\"dss-mid\">Urgency: {_dot(URGENCY_COLOUR.get(urgency))} "
-            f"<b>{html.escape(urgency)}</b></div>")
-    for override in tier.get("overrides") or []:
-        text = (f"**{override.get('action', '')}**  \n"
-                f"{override.get('reason', '')}  \n"
-                f"*Reference:* {override.get('reference', '')}")
-        if override.get("urgency") == "urgent":
-            st.error(text, icon=":material/emergency:")
-        else:
-            st.warning(text, icon=":material/warning:")
-    missing = list(tier.get("missing_safety_inputs") or [])
-    if missing:
-        from core.features import FEATURES_BY_NAME
-
-        names = [FEATURES_BY_NAME[m].label if m in FEATURES_BY_NAME else m for m in missing]
+            f"<div class=\"dss-mid\">Urgency: {_dot(URGENCY_COLOURS.get(tier.urgency))} "
+            f"<b>{html.escape(tier.urgency)}</b></div>")
+    for override in tier.overrides:
+        _override(override)
+    if tier.missing_safety_inputs:
         st.info("Not recorded, so their safety overrides could not be checked: "
-                + ", ".join(names) + ".", icon=":material/info:")
-    recs = list(tier.get("recommendations") or [])
-    if recs:
-        st.markdown("**Recommendations**")
-        for i, rec in enumerate(recs, 1):
-            st.markdown(f"{i}. {rec.get('text', '')}")
-        with st.expander("References"):
-            seen: list[str] = []
-            for item in [*recs, *(tier.get("overrides") or [])]:
-                ref = str(item.get("reference", "")).strip()
-                if ref and ref not in seen:
-                    seen.append(ref)
-            for i, ref in enumerate(seen, 1):
-                st.markdown(f"{i}. {ref}")
+                + _labels(tier.missing_safety_inputs) + ".", icon=":material/info:")
+    _recommendations(tier)
 
 
-def model_caption(card: Mapping[str, Any]) -> None:
-    """One line naming the active model and whether its training data are synthetic."""
-    synthetic = bool(card.get("synthetic"))
-    kind = "demo model trained on SYNTHETIC data" if synthetic else "site model"
-    st.caption(f"Model {card.get('version', '?')} — {kind}.")
+# ------------------------------------------------------------------------ charts
 
 
 def _chart_height(chart: Any) -> int | None:
     """Plot height declared on an altair chart (sum over a vertical concat)."""
-    import altair as alt
-
     if isinstance(chart, alt.VConcatChart):
         parts = [_chart_height(sub) for sub in chart.vconcat]
         known = [p for p in parts if p]
@@ -243,8 +208,6 @@ def _chart_height(chart: Any) -> int | None:
 def chart(chart: Any, *, key: str, extra: int = 95) -> None:
     """``st.altair_chart`` at the chart's own height (the Streamlit theme otherwise
     squeezes charts that declare a height), plus room for title, axis and legend."""
-    import altair as alt
-
     height = _chart_height(chart)
     if height is None or isinstance(chart, (alt.VConcatChart, alt.ConcatChart)):
         # Concatenated charts size themselves ("content"): a fixed height from the

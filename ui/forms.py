@@ -1,8 +1,16 @@
-"""Clinical input: a form, or one row of an uploaded clinical CSV / Excel file.
+"""Clinical input: a form generated from the feature registry, or one row of an uploaded
+clinical CSV / Excel file.
 
 Both return the validated record of :func:`core.clinical.validate_clinical` (every
 cohort column, typed; ``None`` = not recorded). Widget keys start with the given prefix
-(``newcase_...``) so browser tests can drive them.
+(``newcase_<column>``) so browser tests can drive them.
+
+The model's clinical inputs come from :data:`core.features.FEATURES` (label, help and
+which widget: ``age``, ``choice`` with its labelled choices, ``yes_no``, ``bilsky``,
+``sins_total``): a new clinical feature appears on the form without touching this module.
+The other fields are the study's identity, the recorded VAS, the yes/no findings of
+:data:`core.clinical.BOOL_COLUMNS` that are not model features, and the SINS components
+(:data:`core.vocab.SINS_CHOICES`).
 """
 
 from __future__ import annotations
@@ -13,120 +21,143 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from core.clinical import (
+    BOOL_COLUMNS,
+    DEFAULT_PRIMARY_TUMOR,
+    EARLIEST_STUDY_DATE,
+    MAX_AGE,
+    load_clinical_table,
+    validate_clinical,
+)
+from core.features import FEATURES, FEATURES_BY_NAME, FeatureSpec
+from core.report.document import field_label
+from core.vocab import (
+    BILSKY_GRADES,
+    NOT_RECORDED,
+    SEXES,
+    SINS_CHOICES,
+    SINS_MAX,
+    SINS_TITLES,
+    yes_no,
+)
 from ui.components import show_error, synthetic_label
-from ui.state import KEEP
+from ui.session import KEEP, default_widget
 
-SINS_CHOICES: dict[str, dict[int, str]] = {
-    "sins_location": {0: "0 rigid (S2-S5)", 1: "1 semi-rigid (T3-T10)",
-                      2: "2 mobile (C3-C6, L2-L4)", 3: "3 junctional (O-C2, C7-T2, T11-L1, L5-S1)"},
-    "sins_pain": {0: "0 pain-free", 1: "1 occasional, not mechanical", 3: "3 mechanical"},
-    "sins_bone_lesion": {0: "0 blastic", 1: "1 mixed", 2: "2 lytic"},
-    "sins_alignment": {0: "0 normal", 2: "2 de novo deformity", 4: "4 subluxation/translation"},
-    "sins_collapse": {0: "0 none", 1: "1 none, >50% body involved", 2: "2 <50% collapse",
-                      3: "3 >50% collapse"},
-    "sins_posterolateral": {0: "0 none", 1: "1 unilateral", 3: "3 bilateral"},
-}
-SINS_TITLES = {"sins_location": "SINS location", "sins_pain": "SINS pain",
-               "sins_bone_lesion": "SINS bone lesion", "sins_alignment": "SINS alignment",
-               "sins_collapse": "SINS vertebral collapse",
-               "sins_posterolateral": "SINS posterolateral involvement"}
-BILSKY = (None, "0", "1a", "1b", "1c", "2", "3")
-ANALGESIC = {0: "0 none", 1: "1 non-opioid", 2: "2 weak opioid", 3: "3 strong opioid"}
+#: Patient ID of a case that is predicted but not saved.
 UNSAVED_ID = "UNSAVED"
-
-
-def _yes_no(value: object) -> str:
-    return "not recorded" if value is None else ("yes" if value else "no")
-
 
 #: Optional choices start empty and show "not recorded" (a value of None). An explicit
 #: None option showed as an empty "Choose an option" box once its value was restored
 #: after a page switch; the placeholder reads the same in both cases. The clear button
 #: of the box returns a choice to "not recorded".
-NOT_RECORDED: dict[str, Any] = {"index": None, "placeholder": "not recorded"}
+OPTIONAL: dict[str, Any] = {"index": None, "placeholder": NOT_RECORDED}
+
+#: Form columns of the registry's clinical widgets (``sins_total`` ends the SINS column).
+STATUS_WIDGETS = ("choice", "yes_no", "bilsky")
+
+
+def form_features(*widgets: str) -> tuple[FeatureSpec, ...]:
+    """Clinical model features edited on the form with one of ``widgets``, in registry order."""
+    return tuple(f for f in FEATURES if f.group == "clinical" and not f.derived
+                 and f.widget in widgets)
+
+
+def _feature_widget(spec: FeatureSpec, key: str) -> Any:
+    """The form input of one clinical feature (by its registry ``widget``)."""
+    common: dict[str, Any] = {"key": key, "persist_state": KEEP, "help": spec.description}
+    if spec.widget == "age":
+        return st.number_input(f"{spec.label} (years; {MAX_AGE} = {MAX_AGE} or older)",
+                               min_value=int(spec.min_value), max_value=MAX_AGE, value=None,
+                               step=1, **common)
+    if spec.widget == "sins_total":
+        common["help"] = f"{spec.description} Computed from the six parts when all are given."
+        return st.number_input(f"{spec.label} (when the parts are not known)", min_value=0,
+                               max_value=SINS_MAX, value=None, step=1, **common)
+    if spec.widget == "choice":
+        return st.selectbox(spec.label, tuple(spec.choices), format_func=spec.choices.get,
+                            **common, **OPTIONAL)
+    if spec.widget == "yes_no":
+        return st.selectbox(spec.label, (False, True), format_func=yes_no, **common, **OPTIONAL)
+    if spec.widget == "bilsky":
+        return st.selectbox(spec.label, BILSKY_GRADES, **common, **OPTIONAL)
+    raise ValueError(f"feature {spec.name} has widget {spec.widget!r}, which the clinical "
+                     "form cannot show.")
+
+
+def _patient_column(k: str, today: dt.date) -> dict[str, Any]:
+    st.markdown("**Patient and study**")
+    values: dict[str, Any] = {}
+    values["patient_id"] = st.text_input(
+        "Pseudonymous patient ID", key=f"{k}_patient_id", persist_state=KEEP,
+        placeholder="e.g. SITE-0042",
+        help="Letters, digits, '.', '_' or '-'. Never a name, record number or birth "
+             "date. Needed only to save the case.")
+    values["study_date"] = st.date_input(
+        "Study date", key=f"{k}_study_date", persist_state=KEEP,
+        min_value=EARLIEST_STUDY_DATE, max_value=today, format="YYYY-MM-DD")
+    for spec in form_features("age"):
+        values[spec.name] = _feature_widget(spec, f"{k}_{spec.name}")
+    values["sex"] = st.selectbox("Sex", SEXES, key=f"{k}_sex", persist_state=KEEP, **OPTIONAL)
+    values["primary_tumor"] = st.text_input("Primary tumour", key=f"{k}_primary_tumor",
+                                            persist_state=KEEP)
+    values["vas"] = st.number_input(
+        "Recorded pain VAS 0-10 (optional)", min_value=0.0, max_value=10.0, value=None,
+        step=0.5, key=f"{k}_vas", persist_state=KEEP,
+        help="Worst pain in the last 24 h. Not a model input; stored for follow-up and "
+             "training.")
+    return values
+
+
+def _status_column(k: str) -> dict[str, Any]:
+    st.markdown("**Clinical status**")
+    values = {spec.name: _feature_widget(spec, f"{k}_{spec.name}")
+              for spec in form_features(*STATUS_WIDGETS)}
+    for name in (c for c in BOOL_COLUMNS if c not in FEATURES_BY_NAME):
+        values[name] = st.selectbox(field_label(name), (False, True), key=f"{k}_{name}",
+                                    persist_state=KEEP, format_func=yes_no, **OPTIONAL)
+    return values
+
+
+def _sins_column(k: str) -> dict[str, Any]:
+    st.markdown("**SINS (Fisher 2010)**")
+    values: dict[str, Any] = {}
+    for name, choices in SINS_CHOICES.items():
+        values[name] = st.selectbox(
+            SINS_TITLES[name], tuple(choices), key=f"{k}_{name}", persist_state=KEEP,
+            format_func=choices.get, index=None, placeholder="not assessed")
+    for spec in form_features("sins_total"):
+        values[spec.name] = _feature_widget(spec, f"{k}_{spec.name}")
+    return values
 
 
 def clinical_form(prefix: str = "newcase") -> dict[str, Any] | None:
     """The clinical form; returns the validated record when submitted, else None.
 
-    Keys: ``<prefix>_patient_id``, ``_study_date``, ``_age``, ``_sex``,
-    ``_primary_tumor``, ``_vas``, ``_ecog``, ``_analgesic_step``,
-    ``_bone_modifying_agent``, ``_prior_radiotherapy``, ``_pathologic_fracture``,
-    ``_neurologic_deficit``, ``_sins_location`` ... ``_sins_posterolateral``,
-    ``_sins_total``, ``_bilsky_grade``; submit button ``<prefix>_clinical_submit``.
+    Keys: ``<prefix>_<column>`` for every field (``_patient_id``, ``_study_date``,
+    ``_age``, ``_sex``, ``_primary_tumor``, ``_vas``, the clinical features, the yes/no
+    findings, ``_sins_location`` ... ``_sins_posterolateral``, ``_sins_total``,
+    ``_bilsky_grade``); submit button ``<prefix>_clinical_submit``.
     """
     k = prefix
     today = dt.date.today()
     # Initial values through the session (not ``value=``): the widgets keep their
     # values across page switches (persist_state) and a restored value must not clash.
-    from ui.state import default_widget
-
     default_widget(f"{k}_study_date", today)
-    default_widget(f"{k}_primary_tumor", "breast")
+    default_widget(f"{k}_primary_tumor", DEFAULT_PRIMARY_TUMOR)
     with st.form(f"{k}_clinical_form", border=True):
         c1, c2, c3 = st.columns(3)
         with c1:
-            st.markdown("**Patient and study**")
-            patient_id = st.text_input(
-                "Pseudonymous patient ID", key=f"{k}_patient_id",
-                persist_state=KEEP, placeholder="e.g. SITE-0042",
-                help="Letters, digits, '.', '_' or '-'. Never a name, record number or birth "
-                     "date. Needed only to save the case.")
-            study_date = st.date_input("Study date", key=f"{k}_study_date", persist_state=KEEP,
-                                       min_value=dt.date(1990, 1, 1), max_value=today,
-                                       format="YYYY-MM-DD")
-            age = st.number_input("Age (years; 90 = 90 or older)", min_value=18, max_value=90,
-                                  value=None, step=1, key=f"{k}_age", persist_state=KEEP)
-            sex = st.selectbox("Sex", ("F", "M", "other", "unknown"), key=f"{k}_sex",
-                               persist_state=KEEP, **NOT_RECORDED)
-            primary = st.text_input("Primary tumour", key=f"{k}_primary_tumor", persist_state=KEEP)
-            vas = st.number_input("Recorded pain VAS 0-10 (optional)", min_value=0.0,
-                                  max_value=10.0, value=None, step=0.5, key=f"{k}_vas",
-                                  persist_state=KEEP,
-                                  help="Worst pain in the last 24 h. Not a model input; "
-                                       "stored for follow-up and training.")
+            record = _patient_column(k, today)
         with c2:
-            st.markdown("**Clinical status**")
-            ecog = st.selectbox("ECOG performance status", (0, 1, 2, 3, 4),
-                                key=f"{k}_ecog", persist_state=KEEP, **NOT_RECORDED)
-            step = st.selectbox("WHO analgesic step", (0, 1, 2, 3),
-                                key=f"{k}_analgesic_step", persist_state=KEEP,
-                                format_func=ANALGESIC.get, **NOT_RECORDED)
-            bools = {}
-            for name, label in (("pathologic_fracture", "Pathologic fracture"),
-                                ("neurologic_deficit", "New/progressive neurologic deficit"),
-                                ("prior_radiotherapy", "Prior spine radiotherapy"),
-                                ("bone_modifying_agent", "Bone-modifying agent")):
-                bools[name] = st.selectbox(label, (False, True), key=f"{k}_{name}",
-                                           persist_state=KEEP, format_func=_yes_no,
-                                           **NOT_RECORDED)
-            bilsky = st.selectbox("Bilsky grade (epidural compression)", BILSKY[1:],
-                                  key=f"{k}_bilsky_grade", persist_state=KEEP,
-                                  **NOT_RECORDED)
+            record.update(_status_column(k))
         with c3:
-            st.markdown("**SINS (Fisher 2010)**")
-            sins = {}
-            for name, choices in SINS_CHOICES.items():
-                sins[name] = st.selectbox(
-                    SINS_TITLES[name], tuple(choices), key=f"{k}_{name}", persist_state=KEEP,
-                    format_func=choices.get, index=None, placeholder="not assessed")
-            sins_total = st.number_input("SINS total (when the parts are not known)",
-                                         min_value=0, max_value=18, value=None, step=1,
-                                         key=f"{k}_sins_total", persist_state=KEEP,
-                                         help="Computed from the six parts when all are given.")
+            record.update(_sins_column(k))
         submitted = st.form_submit_button("Use these clinical findings", type="primary",
                                           key=f"{k}_clinical_submit")
     if not submitted:
         return None
-    record: dict[str, Any] = {
-        "patient_id": (patient_id or "").strip() or UNSAVED_ID,
-        "study_date": study_date,
-        "age": age, "sex": sex, "primary_tumor": (primary or "").strip().lower() or None,
-        "vas": vas, "ecog": ecog, "analgesic_step": step, **bools, **sins,
-        "sins_total": sins_total, "bilsky_grade": bilsky,
-    }
-    from core.clinical import validate_clinical
-
+    record["patient_id"] = (record["patient_id"] or "").strip() or UNSAVED_ID
+    record["primary_tumor"] = (record["primary_tumor"] or "").strip().lower() or None
     try:
         return validate_clinical(record, require_vas=False)
     except ValueError as exc:
@@ -145,8 +176,6 @@ def csv_row_picker(prefix: str = "newcase") -> dict[str, Any] | None:
     if upload is None:
         st.caption("Columns as in data/demo/cohort.csv; a VAS is optional here.")
         return None
-    from core.clinical import load_clinical_table
-
     try:
         table = load_clinical_table(upload.getvalue(), upload.name, require_vas=False)
     except ValueError as exc:
@@ -160,14 +189,14 @@ def csv_row_picker(prefix: str = "newcase") -> dict[str, Any] | None:
     if rows.empty:
         st.error("The table has no valid rows.")
         return None
-    options = list(rows.index)
 
     def label(index: int) -> str:
         row = rows.loc[index]
         date = pd.Timestamp(row["study_date"]).date()
         return f"{synthetic_label(row.get('synthetic'))}row {index} · {row['patient_id']} · {date}"
 
-    chosen = st.selectbox("Row to use", options, key=f"{prefix}_csv_row", format_func=label)
+    chosen = st.selectbox("Row to use", list(rows.index), key=f"{prefix}_csv_row",
+                          format_func=label)
     record = {key: _plain(value) for key, value in rows.loc[chosen].to_dict().items()}
     if isinstance(record.get("study_date"), pd.Timestamp):
         record["study_date"] = record["study_date"].date()

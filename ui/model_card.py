@@ -10,7 +10,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui import charts, state
+from core.clinical import ClinicalImport, load_clinical_table
+from core.model import save, train
+from core.provenance import sha256_bytes
+from core.vocab import percent, yes_no
+from ui import charts, session
 from ui import components as c
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -57,12 +61,12 @@ def features_table(card: Mapping[str, Any]) -> pd.DataFrame:
             "Unit": f.get("unit", ""),
             "Range": "–".join(f"{v:g}" for v in f.get("range", [])),
             "Group": f.get("group", ""),
-            "Monotone (more → never less pain)": "yes" if f.get("monotone") == 1 else "",
+            "Monotone (more → never less pain)": yes_no(True) if f.get("monotone") == 1 else "",
             "Weight per SD": coef.get("weight_per_sd"),
             "OR per SD": coef.get("odds_ratio_per_sd"),
             "Median (imputation)": coef.get("median_imputation_value"),
             "Missing in training": (None if missing.get(f["name"]) is None
-                                    else f"{100 * missing[f['name']]:.1f}%"),
+                                    else percent(missing[f["name"]])),
             "Description": f.get("description", ""),
         })
     return pd.DataFrame(rows)
@@ -155,22 +159,27 @@ def check_model_name(name: str) -> Path:
     if not NAME_RE.match(name):
         raise ValueError(f"model name {name!r} must be 1-40 letters, digits, '-' or '_', "
                          "starting with a letter or digit.")
-    folder = state.MODELS_DIR / name
+    folder = session.new_model_dir(name)
     if folder.exists():
         raise ValueError(f"a model named {name!r} already exists; choose a new name "
                          "(models are versioned, never overwritten).")
     return folder
 
 
-def train_and_save(rows: pd.DataFrame, *, name: str, seed: int, synthetic: bool, cv: str,
-                   source: str, data_sha256: str) -> dict[str, Any]:
-    """Train a new model on validated rows and save it under ``models/<name>``."""
-    from core.model import save, train
+def read_training_table(data: bytes, filename: str) -> ClinicalImport:
+    """A cohort table for training, validated (:func:`core.clinical.load_clinical_table`:
+    valid rows and every invalid cell). Raises ``ValueError`` for an unreadable file."""
+    return load_clinical_table(data, filename)
 
+
+def train_and_save(rows: pd.DataFrame, *, name: str, seed: int, synthetic: bool, cv: str,
+                   source: str, data: bytes) -> dict[str, Any]:
+    """Train a new model on validated rows and save it under ``models/<name>``; returns
+    its card. ``data`` are the uploaded file's bytes (their SHA-256 goes on the card)."""
     folder = check_model_name(name)
     repeats, splits = CV_CHOICES[cv]
     model = train(rows.reset_index(drop=True), seed=int(seed), synthetic=bool(synthetic),
-                  n_repeats=repeats, n_splits=splits, data_sha256=data_sha256,
+                  n_repeats=repeats, n_splits=splits, data_sha256=sha256_bytes(data),
                   source=source,
                   retrain_command=(f"python -m core train --cohort {source} --out "
                                    f"models/{name} --seed {int(seed)}"

@@ -8,7 +8,18 @@ from typing import Any
 
 import streamlit as st
 
-from ui import state, viewer
+from core.provenance import provenance
+from core.report import (
+    ReportContext,
+    build_report_html,
+    build_report_pdf,
+    report_filename,
+    rgb_to_png,
+)
+from core.store import StudyRecord
+from ui import session, viewer
+from ui.cache import get_model, get_store, stored_study_images, view_key
+from ui.cases import assess
 
 
 @dataclass(frozen=True)
@@ -30,31 +41,32 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def build_context(study_id: int):
-    """The report context of a stored study with the active model's prediction."""
-    from core.provenance import provenance
-    from core.report import ReportContext, rgb_to_png
+def _key_image(record: StudyRecord) -> tuple[bytes | None, str]:
+    """The key image as PNG and its caption (``None``, ``""`` without a stored image)."""
+    images = stored_study_images(record)
+    if images is None:
+        return None, ""
+    render = viewer.static_key_image(images.volume, images.spacing_xyz,
+                                     vertebrae=images.vertebrae, lesions=images.lesions,
+                                     level_names=images.level_names)
+    caption = (f"Sagittal slice {render.index + 1} with the most lesion voxels "
+               f"({render.lesion_pixels}); vertebral levels coloured and labelled, "
+               "detected lesions red. Display pixel "
+               f"{render.pixel_mm:.2f} mm (anisotropic voxels resampled).")
+    return rgb_to_png(render.rgb), caption
 
-    record = state.get_store().get_study(int(study_id))
-    model = state.get_model()
-    result = state.evaluate_case(model, record.case())
-    png, caption = None, ""
-    arrays = state.stored_study_images(record)
-    if arrays is not None:
-        volume, spacing, vert, les, names = arrays
-        render = viewer.static_key_image(volume, spacing, vertebrae=vert, lesions=les,
-                                         level_names=names)
-        png = rgb_to_png(render.rgb)
-        caption = (f"Sagittal slice {render.index + 1} with the most lesion voxels "
-                   f"({render.lesion_pixels}); vertebral levels coloured and labelled, "
-                   "detected lesions red. Display pixel "
-                   f"{render.pixel_mm:.2f} mm (anisotropic voxels resampled).")
+
+def build_context(study_id: int) -> ReportContext:
+    """The report context of a stored study with the active model's assessment."""
+    record = get_store().get_study(int(study_id))
+    result = assess(get_model(), record.case())
+    png, caption = _key_image(record)
     metric_prov = record.metrics.get("provenance") if isinstance(record.metrics, dict) else None
     prov = provenance(
         study_id=record.study_id,
         image_sha256=record.image_sha256,
-        model_version=result.prediction["model_version"],
-        model_dir=state.active_model_dir().name,
+        model_version=result.model_version,
+        model_dir=session.active_model_dir().name,
         measurement=metric_prov or "table values (no extraction stored)",
     )
     clinical = {k: _json_value(v) for k, v in record.clinical.items()}
@@ -66,10 +78,10 @@ def build_context(study_id: int):
         clinical=clinical,
         metrics=dict(record.metrics) if record.levels else
         {**record.imaging, "levels": []},
-        prediction=result.prediction,
-        explanation=result.explanation,
-        tier=result.tier,
-        model_version=result.prediction["model_version"],
+        prediction=result.prediction.to_dict(),
+        explanation=result.explanation.to_dict(),
+        tier=result.tier.to_dict(),
+        model_version=result.model_version,
         provenance=prov,
         key_image_png=png,
         key_image_caption=caption,
@@ -77,9 +89,7 @@ def build_context(study_id: int):
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _files(study_id: int, store_key: tuple, model_dir: str, model_version: str) -> ReportFiles:
-    from core.report import build_report_html, build_report_pdf, report_filename
-
+def _files(study_id: int, store: tuple, model_dir: str, model_version: str) -> ReportFiles:
     ctx = build_context(study_id)
     return ReportFiles(
         html=build_report_html(ctx), pdf=build_report_pdf(ctx),
@@ -90,11 +100,9 @@ def _files(study_id: int, store_key: tuple, model_dir: str, model_version: str) 
 
 def report_files(study_id: int) -> ReportFiles:
     """HTML and PDF report of a study (cached per store content and model)."""
-    model = state.get_model()
-    return _files(int(study_id), state.store_version(), str(state.active_model_dir().resolve()),
-                  model.version)
+    return _files(int(study_id), *view_key())
 
 
 def audit_export(study_id: int, kind: str, content: bytes) -> None:
     """Download callback: record the export of a study's report in the audit log."""
-    state.get_store().record_export(study_id, actor=state.actor(), kind=kind, content=content)
+    get_store().record_export(study_id, actor=session.actor(), kind=kind, content=content)

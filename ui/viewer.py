@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
@@ -194,6 +195,77 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """Display geometry of one slice: spacing of its rows and columns and the square
+    display pixel, all in mm."""
+
+    row_mm: float
+    col_mm: float
+    pixel_mm: float
+
+    def resample(self, slice2d: np.ndarray, *, order: int) -> np.ndarray:
+        return resample_to_square(slice2d, self.row_mm, self.col_mm, self.pixel_mm,
+                                  order=order)
+
+
+def _check_inputs(volume: np.ndarray, opacity: float, vertebrae: np.ndarray | None,
+                  lesions: np.ndarray | None) -> None:
+    if volume.ndim != 3:
+        raise ValueError(f"the image has {volume.ndim} dimensions; a 3-D volume is needed.")
+    if not 0.0 <= opacity <= 1.0:
+        raise ValueError(f"opacity {opacity:g} is outside 0-1.")
+    for name, arr in (("vertebra label map", vertebrae), ("lesion mask", lesions)):
+        if arr is not None and arr.shape != volume.shape:
+            raise ValueError(f"the {name} grid {arr.shape} differs from the image {volume.shape}.")
+
+
+_Label = tuple[str, float, float]
+
+
+def _overlay_levels(rgb: np.ndarray, labels2d: np.ndarray, opacity: float,
+                    level_names: Mapping[int, str] | None) -> list[_Label]:
+    """Blend each level's colour into ``rgb``; returns (name, row, col) of each centroid."""
+    positions: list[_Label] = []
+    for value in (int(v) for v in np.unique(labels2d) if v != 0):
+        sel = labels2d == value
+        colour = np.array(level_colour(value), dtype=np.float64)
+        rgb[sel] = (1.0 - opacity) * rgb[sel] + opacity * colour
+        rows, cols = np.nonzero(sel)
+        positions.append(((level_names or {}).get(value, str(value)), float(rows.mean()),
+                          float(cols.mean())))
+    return positions
+
+
+def _overlay_lesions(rgb: np.ndarray, lesions2d: np.ndarray, opacity: float) -> None:
+    """Blend lesion pixels in red, more opaque than the levels so they stand out."""
+    alpha = min(1.0, opacity + 0.35)
+    rgb[lesions2d] = (1.0 - alpha) * rgb[lesions2d] + alpha * np.array(LESION_RGB, float)
+
+
+def _annotate(rgb: np.ndarray, labels: list[_Label], plane: str,
+              orientation_labels: bool) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Write the level names at their centroids and the plane's edge letters."""
+    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), mode="RGB")
+    draw = ImageDraw.Draw(image)
+    height, width = image.height, image.width
+    size = max(11, min(28, int(min(height, width) / 22)))
+    font = _font(size)
+    for name, r, c in labels:
+        draw.text((c, r), name, fill=(255, 255, 255), font=font, anchor="mm",
+                  stroke_width=2, stroke_fill=(0, 0, 0))
+    if orientation_labels:
+        top, bottom, left, right = ORIENTATION_LABELS[plane]
+        kw = {"fill": (255, 255, 0), "font": _font(max(12, size + 2)), "stroke_width": 2,
+              "stroke_fill": (0, 0, 0)}
+        pad = 3
+        draw.text((width / 2, pad), top, anchor="mt", **kw)
+        draw.text((width / 2, height - pad), bottom, anchor="mb", **kw)
+        draw.text((pad, height / 2), left, anchor="lm", **kw)
+        draw.text((width - pad, height / 2), right, anchor="rm", **kw)
+    return np.asarray(image), tuple(name for name, _, _ in labels)
+
+
 def render_slice(
     volume: np.ndarray,
     spacing_xyz: tuple[float, float, float],
@@ -240,68 +312,27 @@ def render_slice(
     -------
     SliceRender
     """
-    if volume.ndim != 3:
-        raise ValueError(f"the image has {volume.ndim} dimensions; a 3-D volume is needed.")
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity {opacity:g} is outside 0-1.")
-    for name, arr in (("vertebra label map", vertebrae), ("lesion mask", lesions)):
-        if arr is not None and arr.shape != volume.shape:
-            raise ValueError(f"the {name} grid {arr.shape} differs from the image {volume.shape}.")
-
+    _check_inputs(volume, opacity, vertebrae, lesions)
     row_mm, col_mm = plane_spacing(spacing_xyz, plane)
     raw = plane_slice(volume, plane, index)
-    pixel_mm = display_pixel_mm(raw.shape, row_mm, col_mm, target_px)
-    grey = apply_window(resample_to_square(raw, row_mm, col_mm, pixel_mm, order=1),
-                        window, level)
+    grid = _Grid(row_mm, col_mm, display_pixel_mm(raw.shape, row_mm, col_mm, target_px))
+    grey = apply_window(grid.resample(raw, order=1), window, level)
     rgb = np.repeat((grey * 255.0)[..., None], 3, axis=2)
-
-    label_positions: list[tuple[str, float, float, tuple[int, int, int]]] = []
+    labels: list[_Label] = []
     if vertebrae is not None and show_levels:
-        lab = resample_to_square(plane_slice(vertebrae, plane, index), row_mm, col_mm,
-                                 pixel_mm, order=0).astype(np.int64)
-        present = [int(v) for v in np.unique(lab) if v != 0]
-        for value in present:
-            sel = lab == value
-            colour = np.array(level_colour(value), dtype=np.float64)
-            rgb[sel] = (1.0 - opacity) * rgb[sel] + opacity * colour
-            rows, cols = np.nonzero(sel)
-            name = (level_names or {}).get(value, str(value))
-            label_positions.append((name, float(rows.mean()), float(cols.mean()),
-                                    level_colour(value)))
-
+        lab = grid.resample(plane_slice(vertebrae, plane, index), order=0).astype(np.int64)
+        labels = _overlay_levels(rgb, lab, opacity, level_names)
     lesion_pixels = 0
     if lesions is not None:
         raw_les = plane_slice(lesions, plane, index) > 0
         lesion_pixels = int(raw_les.sum())
         if show_lesions and lesion_pixels:
-            les = resample_to_square(raw_les.astype(np.uint8), row_mm, col_mm, pixel_mm,
-                                     order=0) > 0
-            alpha = min(1.0, opacity + 0.35)
-            rgb[les] = (1.0 - alpha) * rgb[les] + alpha * np.array(LESION_RGB, float)
-
+            _overlay_lesions(rgb, grid.resample(raw_les.astype(np.uint8), order=0) > 0, opacity)
     rgb, (pad_top, pad_left) = _pad_to_aspect(rgb, min_aspect)
-    label_positions = [(n, r + pad_top, c + pad_left, col) for n, r, c, col in label_positions]
-    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), mode="RGB")
-    draw = ImageDraw.Draw(image)
-    height, width = image.height, image.width
-    size = max(11, min(28, int(min(height, width) / 22)))
-    font = _font(size)
-    drawn: list[str] = []
-    for name, r, c, _colour in label_positions:
-        draw.text((c, r), name, fill=(255, 255, 255), font=font, anchor="mm",
-                  stroke_width=2, stroke_fill=(0, 0, 0))
-        drawn.append(name)
-    if orientation_labels:
-        top, bottom, left, right = ORIENTATION_LABELS[plane]
-        big = _font(max(12, size + 2))
-        pad = 3
-        kw = {"fill": (255, 255, 0), "font": big, "stroke_width": 2, "stroke_fill": (0, 0, 0)}
-        draw.text((width / 2, pad), top, anchor="mt", **kw)
-        draw.text((width / 2, height - pad), bottom, anchor="mb", **kw)
-        draw.text((pad, height / 2), left, anchor="lm", **kw)
-        draw.text((width - pad, height / 2), right, anchor="rm", **kw)
-    return SliceRender(rgb=np.asarray(image), pixel_mm=pixel_mm, plane=plane, index=index,
-                       labels_drawn=tuple(drawn), lesion_pixels=lesion_pixels)
+    labels = [(n, r + pad_top, c + pad_left) for n, r, c in labels]
+    out, drawn = _annotate(rgb, labels, plane, orientation_labels)
+    return SliceRender(rgb=out, pixel_mm=grid.pixel_mm, plane=plane, index=index,
+                       labels_drawn=drawn, lesion_pixels=lesion_pixels)
 
 
 def key_slice(plane: str, shape_zyx: tuple[int, ...], *, lesions: np.ndarray | None = None,
@@ -327,6 +358,114 @@ def display_width(rgb: np.ndarray, *, max_height_px: int = 680,
 # --------------------------------------------------------------------------- streamlit
 
 
+@dataclass(frozen=True)
+class _Ranges:
+    """Slider ranges of one image: intensity range, slider step, automatic window/level."""
+
+    vmin: float
+    vmax: float
+    span: float
+    step: float
+    auto_window: float
+    auto_level: float
+
+
+def _ranges(volume: np.ndarray) -> _Ranges:
+    auto_w, auto_l = auto_window(volume)
+    finite = volume[np.isfinite(volume)]
+    vmin = float(finite.min()) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 1.0
+    if vmax <= vmin:
+        vmax = vmin + 1.0
+    span = vmax - vmin
+    step = float(10 ** np.floor(np.log10(span / 200.0))) if span > 0 else 0.01
+    return _Ranges(vmin, vmax, span, step, auto_w, auto_l)
+
+
+def _state_keys(prefix: str) -> tuple[str, ...]:
+    """Session keys of the viewer's widgets."""
+    return (f"{prefix}_plane", f"{prefix}_window", f"{prefix}_level", f"{prefix}_opacity",
+            f"{prefix}_show_levels", f"{prefix}_show_lesions",
+            *(f"{prefix}_slice_{p}" for p in PLANES))
+
+
+def _defaults(prefix: str, volume: np.ndarray, ranges: _Ranges, default_plane: str,
+              vertebrae: np.ndarray | None, lesions: np.ndarray | None) -> dict[str, object]:
+    """Initial widget values: auto window, key slice with the most lesion voxels."""
+    out: dict[str, object] = {f"{prefix}_plane": default_plane}
+    for plane in PLANES:
+        out[f"{prefix}_slice_{plane}"] = key_slice(plane, volume.shape, lesions=lesions,
+                                                   vertebrae=vertebrae)
+    out[f"{prefix}_window"] = float(min(max(ranges.auto_window, ranges.step), ranges.span))
+    out[f"{prefix}_level"] = float(min(max(ranges.auto_level, ranges.vmin), ranges.vmax))
+    out[f"{prefix}_opacity"] = 0.35
+    out[f"{prefix}_show_levels"] = True
+    out[f"{prefix}_show_lesions"] = True
+    return out
+
+
+def _prepare_state(prefix: str, volume: np.ndarray, image_id: str, default_plane: str,
+                   vertebrae: np.ndarray | None, lesions: np.ndarray | None) -> _Ranges:
+    """Reset the widgets for a new image; restore missing ones after a page switch."""
+    ss = st.session_state
+    new_image = ss.get(f"{prefix}_image_id") != image_id
+    ranges_key = f"{prefix}_ranges"
+    if new_image or ranges_key not in ss:
+        # Intensity range and auto window once per image, not on every slider move.
+        ss[ranges_key] = _ranges(volume)
+    ranges: _Ranges = ss[ranges_key]
+    if new_image:
+        ss[f"{prefix}_image_id"] = image_id
+        ss.update(_defaults(prefix, volume, ranges, default_plane, vertebrae, lesions))
+    elif any(k not in ss for k in _state_keys(prefix)):
+        # Back from another page: Streamlit dropped the widget values; without this
+        # the window slider fell to its minimum and the slice went black/white.
+        defaults = _defaults(prefix, volume, ranges, default_plane, vertebrae, lesions)
+        for k, v in defaults.items():
+            if k not in ss:
+                ss[k] = v
+    return ranges
+
+
+@dataclass(frozen=True)
+class _Controls:
+    plane: str
+    index: int
+    count: int
+    window: float
+    level: float
+    opacity: float
+    show_levels: bool
+    show_lesions: bool
+
+
+def _controls(prefix: str, shape: tuple[int, ...], ranges: _Ranges, default_plane: str,
+              has_levels: bool, has_lesions: bool) -> _Controls:
+    ss, keep = st.session_state, "session"
+    plane = st.segmented_control("Plane", PLANES, key=f"{prefix}_plane",
+                                 persist_state=keep) or default_plane
+    count = n_slices(shape, plane)
+    slice_key = f"{prefix}_slice_{plane}"
+    if slice_key not in ss or not 0 <= int(ss[slice_key]) < count:
+        ss[slice_key] = count // 2
+    index = st.slider("Slice", 0, max(count - 1, 1), key=slice_key, persist_state=keep,
+                      disabled=count <= 1, help="Slice index along the plane's normal axis.")
+    window = st.slider("Window (width)", float(ranges.step), float(ranges.span),
+                       step=ranges.step, key=f"{prefix}_window", persist_state=keep,
+                       help="Default from the 1st-99th intensity percentiles.")
+    level = st.slider("Level (centre)", float(ranges.vmin), float(ranges.vmax),
+                      step=ranges.step, key=f"{prefix}_level", persist_state=keep)
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=f"{prefix}_opacity",
+                        persist_state=keep)
+    c1, c2 = st.columns(2)
+    show_levels = c1.toggle("Levels", key=f"{prefix}_show_levels", persist_state=keep,
+                            disabled=not has_levels)
+    show_lesions = c2.toggle("Lesions", key=f"{prefix}_show_lesions", persist_state=keep,
+                             disabled=not has_lesions)
+    return _Controls(plane, min(int(index), count - 1), count, window, level, opacity,
+                     show_levels, show_lesions)
+
+
 def slice_viewer(
     prefix: str,
     volume: np.ndarray,
@@ -345,80 +484,18 @@ def slice_viewer(
     slice with the most lesion voxels) whenever ``image_id`` changes, so keys can stay
     stable for browser tests.
     """
-    import streamlit as st
-
-    ss = st.session_state
-    new_image = ss.get(f"{prefix}_image_id") != image_id
-    ranges_key = f"{prefix}_ranges"
-    if new_image or ranges_key not in ss:
-        # Intensity range and auto window once per image, not on every slider move.
-        auto_w, auto_l = auto_window(volume)
-        finite = volume[np.isfinite(volume)]
-        vmin = float(finite.min()) if finite.size else 0.0
-        vmax = float(finite.max()) if finite.size else 1.0
-        if vmax <= vmin:
-            vmax = vmin + 1.0
-        span = vmax - vmin
-        step = float(10 ** np.floor(np.log10(span / 200.0))) if span > 0 else 0.01
-        ss[ranges_key] = (vmin, vmax, span, step, auto_w, auto_l)
-    vmin, vmax, span, step, auto_w, auto_l = ss[ranges_key]
-
-    def defaults() -> dict[str, object]:
-        out: dict[str, object] = {f"{prefix}_plane": default_plane}
-        for plane in PLANES:
-            out[f"{prefix}_slice_{plane}"] = key_slice(plane, volume.shape, lesions=lesions,
-                                                       vertebrae=vertebrae)
-        out[f"{prefix}_window"] = float(min(max(auto_w, step), span))
-        out[f"{prefix}_level"] = float(min(max(auto_l, vmin), vmax))
-        out[f"{prefix}_opacity"] = 0.35
-        out[f"{prefix}_show_levels"] = True
-        out[f"{prefix}_show_lesions"] = True
-        return out
-
-    if new_image:
-        ss[f"{prefix}_image_id"] = image_id
-        ss.update(defaults())
-    else:
-        wanted_keys = (f"{prefix}_plane", f"{prefix}_window", f"{prefix}_level",
-                       f"{prefix}_opacity", f"{prefix}_show_levels", f"{prefix}_show_lesions",
-                       *(f"{prefix}_slice_{p}" for p in PLANES))
-        if any(k not in ss for k in wanted_keys):
-            # Back from another page: Streamlit dropped the widget values; without
-            # this the window slider fell to its minimum and the slice went black/white.
-            for k, v in defaults().items():
-                if k not in ss:
-                    ss[k] = v
-
+    ranges = _prepare_state(prefix, volume, image_id, default_plane, vertebrae, lesions)
     controls, picture = st.columns([1, 2.4])
     with controls:
-        plane = st.segmented_control("Plane", PLANES, key=f"{prefix}_plane",
-                                     persist_state="session") or default_plane
-        count = n_slices(volume.shape, plane)
-        slice_key = f"{prefix}_slice_{plane}"
-        if slice_key not in ss or not 0 <= int(ss[slice_key]) < count:
-            ss[slice_key] = count // 2
-        index = st.slider("Slice", 0, max(count - 1, 1), key=slice_key, persist_state="session",
-                          disabled=count <= 1,
-                          help="Slice index along the plane's normal axis.")
-        index = min(int(index), count - 1)
-        window = st.slider("Window (width)", float(step), float(span), step=step,
-                           key=f"{prefix}_window", persist_state="session",
-                           help="Default from the 1st-99th intensity percentiles.")
-        level = st.slider("Level (centre)", float(vmin), float(vmax), step=step,
-                          key=f"{prefix}_level", persist_state="session")
-        opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=f"{prefix}_opacity",
-                            persist_state="session")
-        c1, c2 = st.columns(2)
-        show_levels = c1.toggle("Levels", key=f"{prefix}_show_levels", persist_state="session",
-                                disabled=vertebrae is None)
-        show_lesions = c2.toggle("Lesions", key=f"{prefix}_show_lesions", persist_state="session",
-                                 disabled=lesions is None)
-    render = render_slice(volume, spacing_xyz, plane, index, window, level,
+        ctl = _controls(prefix, volume.shape, ranges, default_plane, vertebrae is not None,
+                        lesions is not None)
+    render = render_slice(volume, spacing_xyz, ctl.plane, ctl.index, ctl.window, ctl.level,
                           vertebrae=vertebrae, lesions=lesions, level_names=level_names,
-                          opacity=opacity, show_levels=show_levels, show_lesions=show_lesions)
+                          opacity=ctl.opacity, show_levels=ctl.show_levels,
+                          show_lesions=ctl.show_lesions)
     with picture:
         text = caption or ""
-        text += (f" {plane.capitalize()} slice {index + 1}/{count}; display pixel "
+        text += (f" {ctl.plane.capitalize()} slice {ctl.index + 1}/{ctl.count}; display pixel "
                  f"{render.pixel_mm:.2f} mm; lesion voxels in slice: {render.lesion_pixels}. "
                  "Levels coloured and labelled, lesions red.")
         st.image(render.rgb, caption=text.strip(), width=display_width(render.rgb))

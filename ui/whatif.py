@@ -1,10 +1,13 @@
-"""What-if: one widget per model feature, keyed ``whatif_<feature>``.
+"""What-if: one widget per model feature, keyed ``whatif_<feature>``, generated from
+:data:`core.features.FEATURES` (its ``widget`` says which input edits it).
 
-Derived features are not widgets: ``lesion_count`` is the sum of the four regional
-counts and ``lumbar_involved`` is ``lesion_count_lumbar > 0`` (as
-:func:`core.features.features_from_case` derives them). ``involved_levels`` is kept
-between 1 and the number of lesions when there are lesions (0 without), and the worst
-level's HI ratio never below the overall ratio; the page says when it adjusts them.
+Derived features are not widgets: :func:`core.features.features_from_case` derives
+``lesion_count`` (the sum of the four regional counts) and ``lumbar_involved``. The
+widgets hold clinical values (a Bilsky grade as ``"1b"``, ``"yes"``/``"no"``, ratios as
+fractions shown in %); they go into a raw case that is parsed once, never as model codes.
+``involved_levels`` is kept between 1 and the number of lesions when there are lesions
+(0 without), and the worst level's HI ratio never below the overall ratio; the page says
+when it adjusts them.
 """
 
 from __future__ import annotations
@@ -12,26 +15,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
+from core.clinical import MAX_AGE
 from core.features import (
-    BILSKY_GRADES,
     FEATURE_NAMES,
+    FEATURES,
     FEATURES_BY_NAME,
-    REGIONS,
+    FeatureSpec,
     FeatureVector,
     display_feature,
     features_from_case,
 )
-
-#: persist_state of the what-if widgets (as ui.state.KEEP; no import cycle).
-KEEP = "session"
+from core.model import TrainedModel
+from core.store import CaseStore
+from core.vocab import BILSKY_GRADES, REGION_COUNT_COLUMNS, SINS_BANDS, SINS_MAX, yes_no
+from ui.components import study_label
+from ui.session import KEEP
 
 PREFIX = "whatif_"
-DERIVED = ("lesion_count", "lumbar_involved")
 NOT_ASSESSED = "not assessed"
+#: Upper end of the count sliders (raised to a case's own value when it is higher).
 COUNT_SLIDER_MAX = 40
-YES_NO = ("no", "yes")
+YES_NO = (yes_no(False), yes_no(True))
+#: Widgets per row on the page: four sliders, three choice bars (Bilsky has six options).
+ROW_WIDTH = {"imaging": 4, "clinical": 3}
 
 
 def key(name: str) -> str:
@@ -39,149 +48,160 @@ def key(name: str) -> str:
     return PREFIX + name
 
 
-def widget_features() -> tuple[str, ...]:
+def widget_specs() -> tuple[FeatureSpec, ...]:
     """Features that have a widget (every feature except the derived ones)."""
-    return tuple(n for n in FEATURE_NAMES if n not in DERIVED)
+    return tuple(f for f in FEATURES if not f.derived)
 
 
-def _median(model: Any, name: str) -> float:
+def widget_features() -> tuple[str, ...]:
+    """Names of :func:`widget_specs`."""
+    return tuple(f.name for f in widget_specs())
+
+
+def _median(model: TrainedModel, name: str) -> float:
     for row in model.card.get("model", {}).get("coefficients", []):
         if row.get("feature") == name and row.get("median_imputation_value") is not None:
             return float(row["median_imputation_value"])
-    spec = FEATURES_BY_NAME[name]
-    return float(spec.min_value)
+    return float(FEATURES_BY_NAME[name].min_value)
 
 
-def widget_values(features: Mapping[str, float | None], model: Any) -> dict[str, Any]:
+def _widget_value(spec: FeatureSpec, features: FeatureVector, model: TrainedModel) -> Any:
+    """The widget value of one feature of a vector (model units -> clinical value)."""
+    raw = features[spec.name]
+    if spec.widget == "count":
+        return 0 if raw is None else round(raw)
+    if spec.widget == "percent":
+        return 0.0 if raw is None else round(float(raw), 3)
+    if spec.widget == "age":
+        return round(_median(model, spec.name) if raw is None else float(raw))
+    if spec.widget == "sins_total":
+        return NOT_ASSESSED if raw is None else round(raw)
+    if spec.widget == "bilsky":
+        grade = features.bilsky
+        return None if grade is None else grade.label
+    if spec.widget == "yes_no":
+        return None if raw is None else yes_no(raw)
+    return None if raw is None else round(raw)  # choice: small whole numbers
+
+
+def widget_values(features: FeatureVector, model: TrainedModel) -> dict[str, Any]:
     """Session-state values of every what-if widget for a feature vector.
 
-    Counts and ratios missing in the case start at 0 when the case has no lesions data
-    at all, else at the training median; age at the median; ordinal and yes/no findings
-    that were not recorded stay "not recorded".
+    Counts and ratios missing in the case start at 0; age at the training median; ordinal
+    and yes/no findings that were not recorded stay "not recorded".
     """
-    values: dict[str, Any] = {}
-    for name in widget_features():
-        spec = FEATURES_BY_NAME[name]
-        raw = features.get(name)
-        if spec.kind == "count":
-            number = 0.0 if raw is None else float(raw)
-            values[key(name)] = round(number)
-        elif spec.kind == "ratio":
-            values[key(name)] = 0.0 if raw is None else round(float(raw), 3)
-        elif name == "age":
-            values[key(name)] = round(_median(model, name) if raw is None else float(raw))
-        elif name == "sins_total":
-            values[key(name)] = NOT_ASSESSED if raw is None else round(float(raw))
-        elif name == "bilsky_grade":
-            grade = features.bilsky if isinstance(features, FeatureVector) else None
-            values[key(name)] = None if grade is None else grade.label
-        elif spec.kind == "binary":
-            values[key(name)] = None if raw is None else YES_NO[round(float(raw))]
-        else:  # ecog, analgesic_step: ordinal small integers
-            values[key(name)] = None if raw is None else round(float(raw))
-    return values
+    return {key(spec.name): _widget_value(spec, features, model) for spec in widget_specs()}
 
 
-def load_into_state(features: Mapping[str, float | None], model: Any) -> None:
+def load_into_state(features: FeatureVector, model: TrainedModel) -> None:
     """Set every what-if widget to the values of ``features``."""
     for name, value in widget_values(features, model).items():
         st.session_state[name] = value
 
 
-def features_from_values(values: Mapping[str, Any]) -> tuple[FeatureVector, list[str]]:
-    """Feature vector from widget values, with the notes of any consistency adjustment.
+def _case_value(spec: FeatureSpec, value: Any) -> Any:
+    """The raw-case value of one widget value (clinical values, never model codes)."""
+    if value is None or (spec.widget == "sins_total" and value == NOT_ASSESSED):
+        return None
+    if spec.widget in ("count", "percent", "age", "sins_total", "choice"):
+        return float(value)
+    return str(value)  # bilsky grade text, "yes" / "no"
 
-    The widgets hold clinical values (Bilsky grade text, yes/no); they are put into a raw
-    case and parsed once by :func:`core.features.features_from_case`.
-    """
+
+def _consistent(case: dict[str, Any]) -> list[str]:
+    """Keep involved levels within the lesion count and the worst-level HI ratio at or
+    above the overall one; the notes say what was adjusted."""
     notes: list[str] = []
-    out: dict[str, float | None] = {}
-    for name in widget_features():
-        spec = FEATURES_BY_NAME[name]
-        value = values.get(key(name))
-        if spec.kind in ("count", "ratio") or name == "age":
-            out[name] = None if value is None else float(value)
-        elif name == "sins_total":
-            out[name] = None if value in (None, NOT_ASSESSED) else float(value)
-        elif name == "bilsky_grade":
-            out[name] = None if value is None else str(value)  # type: ignore[assignment]
-        elif spec.kind == "binary":
-            out[name] = None if value is None else float(YES_NO.index(str(value)))
-        else:
-            out[name] = None if value is None else float(value)
-    total = sum(out[f"lesion_count_{r}"] or 0.0 for r in REGIONS)
-    out["lesion_count"] = float(total)
-    out["lumbar_involved"] = 1.0 if (out["lesion_count_lumbar"] or 0) > 0 else 0.0
-    involved = out.get("involved_levels") or 0.0
+    total = sum(case[c] or 0.0 for c in REGION_COUNT_COLUMNS)
+    involved = case.get("involved_levels") or 0.0
     wanted = 0.0 if total == 0 else min(max(involved, 1.0), total)
     if wanted != involved:
         notes.append(f"Involved levels set to {wanted:g} to match {total:g} lesion(s).")
-        out["involved_levels"] = wanted
-    overall, worst = out.get("high_intensity_ratio"), out.get("max_level_high_intensity_ratio")
+        case["involved_levels"] = wanted
+    overall, worst = case.get("high_intensity_ratio"), case.get("max_level_high_intensity_ratio")
     if overall is not None and worst is not None and worst < overall:
         notes.append(f"Worst-level HI ratio raised to the overall ratio ({100 * overall:.1f}%).")
-        out["max_level_high_intensity_ratio"] = overall
-    return features_from_case(out), notes
+        case["max_level_high_intensity_ratio"] = overall
+    return notes
+
+
+def features_from_values(values: Mapping[str, Any]) -> tuple[FeatureVector, list[str]]:
+    """Feature vector from widget values, with the notes of any consistency adjustment.
+
+    The widget values go into a raw case and are parsed once by
+    :func:`core.features.features_from_case`, which also derives the derived features.
+    """
+    case = {spec.name: _case_value(spec, values.get(key(spec.name)))
+            for spec in widget_specs()}
+    notes = _consistent(case)
+    return features_from_case(case), notes
+
+
+# ------------------------------------------------------------------------- widgets
+
+
+def _widget(spec: FeatureSpec, column: Any) -> Any:
+    """Draw the widget of one feature in ``column``; returns its value."""
+    k, ss = key(spec.name), st.session_state
+    common: dict[str, Any] = {"key": k, "persist_state": KEEP, "help": spec.description}
+    if spec.widget == "count":
+        top = max(min(COUNT_SLIDER_MAX, int(spec.max_value)), int(ss.get(k) or 0))
+        return column.slider(spec.label, 0, top, **common)
+    if spec.widget == "percent":
+        return column.slider(spec.label, 0.0, 1.0, step=0.005, format="percent", **common)
+    if spec.widget == "age":
+        return column.slider(f"{spec.label} (years)", int(spec.min_value), MAX_AGE, **common)
+    if spec.widget == "sins_total":
+        common["help"] = f"{spec.description} {sins_bands_text()}."
+        return column.select_slider(f"{spec.label} (0-{SINS_MAX})",
+                                    options=[NOT_ASSESSED, *range(SINS_MAX + 1)], **common)
+    if spec.widget == "bilsky":
+        return column.segmented_control(spec.label, BILSKY_GRADES, **common)
+    if spec.widget == "yes_no":
+        return column.segmented_control(spec.label, YES_NO, **common)
+    if spec.widget == "choice":
+        common["help"] = f"{spec.description} " + "; ".join(spec.choices.values()) + "."
+        return column.segmented_control(spec.label, tuple(spec.choices), **common)
+    raise ValueError(f"feature {spec.name} has widget {spec.widget!r}, which the what-if "
+                     "page cannot show.")
+
+
+def sins_bands_text() -> str:
+    """``0-6 stable, 7-12 potentially unstable, 13-18 unstable`` from :data:`SINS_BANDS`."""
+    highs = [*(low - 1 for low, _ in SINS_BANDS[1:]), SINS_MAX]
+    return ", ".join(f"{low}-{high} {name}"
+                     for (low, name), high in zip(SINS_BANDS, highs, strict=True))
+
+
+def _grid(specs: tuple[FeatureSpec, ...], width: int) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for start in range(0, len(specs), width):
+        row = specs[start:start + width]
+        for spec, column in zip(row, st.columns(width), strict=False):
+            values[key(spec.name)] = _widget(spec, column)
+    return values
 
 
 def render_widgets() -> dict[str, Any]:
     """Draw the widgets (state must be loaded first) and return their values."""
-    values: dict[str, Any] = {}
+    specs = widget_specs()
     st.markdown("**Imaging**")
-    cols = st.columns(4)
-    for col, region in zip(cols, REGIONS, strict=True):
-        name = f"lesion_count_{region}"
-        top = max(COUNT_SLIDER_MAX, int(st.session_state.get(key(name), 0)))
-        values[key(name)] = col.slider(FEATURES_BY_NAME[name].label, 0, top, key=key(name),
-                                       persist_state=KEEP)
-    a, b, c = st.columns(3)
-    top = max(30, int(st.session_state.get(key("involved_levels"), 0)))
-    values[key("involved_levels")] = a.slider("Involved levels", 0, top,
-                                              key=key("involved_levels"), persist_state=KEEP)
-    values[key("high_intensity_ratio")] = b.slider(
-        "HI ratio, overall (fraction)", 0.0, 1.0, step=0.005, key=key("high_intensity_ratio"),
-        persist_state=KEEP,
-        format="%.3f", help=FEATURES_BY_NAME["high_intensity_ratio"].description)
-    values[key("max_level_high_intensity_ratio")] = c.slider(
-        "HI ratio, worst level (fraction)", 0.0, 1.0, step=0.005, format="%.3f",
-        key=key("max_level_high_intensity_ratio"), persist_state=KEEP,
-        help=FEATURES_BY_NAME["max_level_high_intensity_ratio"].description)
+    values = _grid(tuple(s for s in specs if s.group == "imaging"), ROW_WIDTH["imaging"])
     st.markdown("**Clinical** (a deselected choice means *not recorded*; the model then "
                 "imputes the training median and safety rules cannot fire)")
-    d, e, f = st.columns(3)
-    values[key("sins_total")] = d.select_slider(
-        "SINS total (0-18)", options=[NOT_ASSESSED, *range(19)], key=key("sins_total"),
-        persist_state=KEEP,
-        help="Spinal Instability Neoplastic Score: 0-6 stable, 7-12 potentially unstable, "
-             "13-18 unstable (Fisher 2010).")
-    values[key("bilsky_grade")] = e.segmented_control(
-        "Bilsky grade", BILSKY_GRADES, key=key("bilsky_grade"), persist_state=KEEP)
-    values[key("ecog")] = f.segmented_control("ECOG", (0, 1, 2, 3, 4), key=key("ecog"),
-                                              persist_state=KEEP)
-    g, h, i, j = st.columns(4)
-    values[key("pathologic_fracture")] = g.segmented_control(
-        "Pathologic fracture", YES_NO, key=key("pathologic_fracture"), persist_state=KEEP)
-    values[key("neurologic_deficit")] = h.segmented_control(
-        "Neurologic deficit", YES_NO, key=key("neurologic_deficit"), persist_state=KEEP)
-    values[key("prior_radiotherapy")] = i.segmented_control(
-        "Prior radiotherapy", YES_NO, key=key("prior_radiotherapy"), persist_state=KEEP)
-    values[key("analgesic_step")] = j.segmented_control(
-        "WHO analgesic step", (0, 1, 2, 3), key=key("analgesic_step"), persist_state=KEEP)
-    values[key("age")] = st.slider("Age (years)", 18, 90, key=key("age"), persist_state=KEEP)
+    values.update(_grid(tuple(s for s in specs if s.group == "clinical"),
+                        ROW_WIDTH["clinical"]))
     return values
 
 
 def changed_features(original: Mapping[str, float | None],
-                     current: Mapping[str, float | None]) -> list[dict[str, str]]:
-    """Rows ``feature, original, what-if`` for the features that differ."""
-    rows = []
-    for name in FEATURE_NAMES:
-        a, b = original.get(name), current.get(name)
-        if a != b:
-            rows.append({"Feature": FEATURES_BY_NAME[name].label,
-                         "Original": display_feature(name, a),
-                         "What-if": display_feature(name, b)})
-    return rows
+                     current: Mapping[str, float | None]) -> pd.DataFrame:
+    """Table ``Feature, Original, What-if`` of the features that differ (clinical values)."""
+    rows = [{"Feature": FEATURES_BY_NAME[name].label,
+             "Original": display_feature(name, original.get(name)),
+             "What-if": display_feature(name, current.get(name))}
+            for name in FEATURE_NAMES if original.get(name) != current.get(name)]
+    return pd.DataFrame(rows, columns=["Feature", "Original", "What-if"])
 
 
 # ------------------------------------------------------------------ page state
@@ -191,17 +211,15 @@ LOADED_KEY = "whatif_loaded"
 BLANK = "blank"
 
 
-def start_options(studies) -> dict[str, str]:
+def start_options(studies: pd.DataFrame) -> dict[str, str]:
     """``{value: label}`` of the start select: the blank case, then every stored study."""
-    from ui.state import study_label
-
     labels = {BLANK: "Blank case (no lesions, findings not recorded)"}
     labels.update({str(int(r["study_id"])): study_label(r)
                    for r in studies.to_dict(orient="records")})
     return labels
 
 
-def start_features(store) -> tuple[FeatureVector, bool]:
+def start_features(store: CaseStore) -> tuple[FeatureVector, bool]:
     """Feature vector of the chosen starting point and whether it is synthetic."""
     start = st.session_state.get(START_KEY, BLANK)
     if start == BLANK:
@@ -210,7 +228,7 @@ def start_features(store) -> tuple[FeatureVector, bool]:
     return features_from_case(record.case()), bool(record.synthetic)
 
 
-def reset(store, model) -> None:
+def reset(store: CaseStore, model: TrainedModel) -> None:
     """Load the starting case into every widget (start change and the reset button)."""
     try:
         features, _ = start_features(store)
@@ -220,7 +238,7 @@ def reset(store, model) -> None:
     st.session_state[LOADED_KEY] = st.session_state.get(START_KEY)
 
 
-def ensure_loaded(store, model) -> None:
+def ensure_loaded(store: CaseStore, model: TrainedModel) -> None:
     """Load the starting case when the widgets are new (first visit, page switch)."""
     ss = st.session_state
     if ss.get(LOADED_KEY) != ss.get(START_KEY) or any(key(n) not in ss
