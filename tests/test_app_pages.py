@@ -666,7 +666,7 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
 
 
 def _scored_without_streamlit():
-    from core.features import features_from_case
+    from core.context import parse_case
     from core.model import load_model, predict
     from core.tiers import decide_tier
     from ui.state import region_of_involvement
@@ -675,10 +675,10 @@ def _scored_without_streamlit():
     model = load_model()
     cats, tiers = [], []
     for record in frame.to_dict(orient="records"):
-        feats = features_from_case(record)
-        pred = predict(model, feats)
+        parsed = parse_case(record)
+        pred = predict(model, parsed.features)
         cats.append(pred.category)
-        tiers.append(decide_tier(pred.category, feats).tier)
+        tiers.append(decide_tier(pred.category, parsed.features, parsed.context).tier)
     frame["category"], frame["tier"] = cats, tiers
     frame["region_of_involvement"] = [region_of_involvement(r)
                                       for r in frame.to_dict(orient="records")]

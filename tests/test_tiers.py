@@ -559,3 +559,13 @@ def test_a_context_without_treatment_is_accepted() -> None:
     features = features_from_case({"lesion_count": 2})
     decision = ct.decide_tier("moderate", features, CaseContext(imaging_recorded=True))
     assert "analgesic_record_regimen" in decision.codes
+
+
+def test_every_code_and_rule_is_documented() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "ADVICE.md").read_text(encoding="utf-8")
+    for code in ct.CODE_NAMES:
+        assert f"`{code}`" in doc, code
+    for rule in ct.OVERRIDE_RULES:
+        assert f"`{rule.rule}`" in doc, rule.rule
+    for code in ct.CODE_NAMES:
+        assert f"``{code}``" in ct.__doc__, code
