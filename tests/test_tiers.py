@@ -169,6 +169,14 @@ def test_step_two_names_a_low_dose_strong_opioid_and_step_three_a_titrated_one()
     assert start.text.startswith("Start WHO step 1") and "paracetamol" in start.text
 
 
+def test_no_lesion_and_no_analgesic_does_not_start_one_on_the_prediction() -> None:
+    decision = decide("severe", {**SAFE, "lesion_count": 0, "involved_levels": 0,
+                                 "analgesic_step": 0})
+    text = decision.recommendation("analgesic_continue").text
+    assert text.startswith("No analgesic now: manage pain as assessed clinically")
+    assert "breakthrough_plan" not in decision.codes
+
+
 def test_breakthrough_plan_for_severe_pain_or_a_strong_opioid() -> None:
     assert "breakthrough_plan" in decide("severe", {**SAFE, "analgesic_step": 1}).codes
     assert "breakthrough_plan" in decide("mild", {**SAFE, "analgesic_step": 3}).codes
@@ -517,7 +525,11 @@ def test_never_a_lower_step_than_today(category: str, case: dict) -> None:
     else:
         # continue / review name only today's step as what to do
         assert code in ("analgesic_continue", "analgesic_review_no_deescalation")
-        assert int(_STEP.findall(rec.text)[0]) == current
+        steps = _STEP.findall(rec.text)
+        if steps:
+            assert int(steps[0]) == current
+        else:
+            assert current == 0 and rec.text.startswith("No analgesic now")
     if code == "analgesic_review_no_deescalation":
         assert "do not de-escalate" in rec.text
     for r in decision.recommendations:

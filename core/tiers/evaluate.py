@@ -151,7 +151,8 @@ def _analgesia(f: Findings) -> list[Recommendation]:
               "current_name": STEP_NAMES.get(f.current_step, "")}  # type: ignore[arg-type]
     table = ANALGESIC_TEXT if f.lesion_measured else {**ANALGESIC_TEXT,
                                                       **ANALGESIC_TEXT_NO_LESION}
-    text = table[code].format(**values)
+    key = "no_analgesic" if code == "analgesic_continue" and f.current_step == 0 else code
+    text = table[key].format(**values)
     if code == "analgesic_escalate" and f.current_step == 0:
         text = text.replace("Escalate from WHO step 0 (no analgesic) to", "Start")
     out = [_rec(code, text)]

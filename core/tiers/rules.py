@@ -254,6 +254,8 @@ ANALGESIC_TEXT_NO_LESION: MappingProxyType[str, str] = MappingProxyType({
     "analgesic_record_regimen": "Current analgesic regimen not recorded: record it and "
                                 "manage pain as assessed clinically; do not reduce existing "
                                 "analgesia on the basis of this prediction.",
+    "no_analgesic": "No analgesic now: manage pain as assessed clinically; no lesion was "
+                    "measured, so this prediction is no basis for starting one.",
 })
 #: The headline's action for each analgesic code.
 ANALGESIC_HEADLINE: MappingProxyType[str, str] = MappingProxyType({
