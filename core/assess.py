@@ -1,12 +1,15 @@
-"""The one assessment path: case -> FeatureVector -> prediction, explanation and tier.
+"""The one assessment path: case -> features and context -> prediction, explanation, advice.
 
 ``assess(model, case)`` is what the CLI (``python -m core predict``), the pages, batch
 scoring, reports and ``bench/`` call. It parses the case once
-(:func:`core.features.features_from_case`), scores it once (:func:`core.model.score`:
-imputation, standardised ``z`` and latent ``eta``) and shares those scores between the
-prediction and the SHAP explanation, then applies the tier rules to the same vector.
-It sits above :mod:`core.model`, :mod:`core.explain` and :mod:`core.tiers`, so none of
-them imports another to assemble a result.
+(:func:`core.context.parse_case`: the model's :class:`~core.features.FeatureVector` and
+the advice's :class:`~core.context.CaseContext`), scores it once (:func:`core.model.score`)
+and shares those scores between the prediction and the SHAP explanation, then decides the
+advice (:func:`core.tiers.decide_tier`) with the context, and adds the prediction set with
+its coverage and the out-of-distribution reasons (:mod:`core.model.uncertainty`) and the
+recorded VAS against the prediction (:func:`core.tiers.discordance`). It sits above
+:mod:`core.model`, :mod:`core.explain` and :mod:`core.tiers`, so none of them imports
+another to assemble a result.
 """
 
 from __future__ import annotations
@@ -22,13 +25,24 @@ import numpy as np
 import pandas as pd
 
 from core import DECISION_SUPPORT_NOTICE
+from core.case_checks import check_case
 from core.clinical import IMAGING_COLUMNS
+from core.context import CaseContext, ParsedCase, parse_case
 from core.explain import Explanation, explain_case
-from core.features import FEATURE_NAMES, FeatureVector, features_from_case
+from core.features import FEATURE_NAMES, FEATURES, FeatureVector
 from core.model import Prediction, TrainedModel, load_model, predict, predict_rows, score
+from core.model.uncertainty import PredictionSet, ood_reasons, prediction_set
 from core.provenance import provenance
-from core.tiers import TierDecision, decide_tier
-from core.vocab import CATEGORIES, involvement
+from core.tiers import Discordance, TierDecision, decide_tier, discordance
+from core.vocab import CATEGORIES, DEFICIT_STATES, involvement
+
+#: Said when a case arrives as a bare feature vector (no treatment context).
+VECTOR_ONLY_WARNING = (
+    "Assessed from the model's features only: the current analgesic step, prior "
+    "radiotherapy, bone-modifying agent, primary tumour, SINS pain component and recorded "
+    "VAS were not given, so the advice cannot take them into account."
+)
+_IMAGING_FEATURES = tuple(f.name for f in FEATURES if f.group == "imaging")
 
 
 @dataclass(frozen=True)
@@ -39,41 +53,106 @@ class Assessment:
     ----------
     features : FeatureVector
         The parsed model input (``None`` = not recorded).
+    context : CaseContext
+        What shapes the advice beside the prediction (today's treatment, full SINS, the
+        deficit state, the primary's radiosensitivity, the recorded VAS).
     prediction : Prediction
     explanation : Explanation
         Exact SHAP values of the same scores as the prediction.
     tier : TierDecision
-        The rule table applied to the recorded values of ``features``.
+        The advice: headline, recommendations with codes, overrides.
+    prediction_set : PredictionSet
+        The categories the case may be in at the stated coverage.
+    ood : tuple of str
+        Why the case lies outside the training data (empty when it does not).
+    discordance : Discordance or None
+        The recorded VAS against the predicted category (``None`` without a VAS).
     """
 
     features: FeatureVector
+    context: CaseContext
     prediction: Prediction
     explanation: Explanation
     tier: TierDecision
+    prediction_set: PredictionSet
+    ood: tuple[str, ...]
+    discordance: Discordance | None
 
     @property
     def model_version(self) -> str:
         return self.prediction.model_version
 
+    @property
+    def recorded_vas(self) -> float | None:
+        return self.context.recorded_vas
+
+    @property
+    def discordant(self) -> bool | None:
+        """Recorded and predicted categories differ (``None`` without a recorded VAS)."""
+        return None if self.discordance is None else self.discordance.discordant
+
+    @property
+    def context_warnings(self) -> tuple[str, ...]:
+        """How inputs were read (e.g. a yes/no deficit): shown, never silent."""
+        return self.context.warnings
+
+    def extras(self) -> dict[str, Any]:
+        """What the assessment adds to the prediction, explanation and tier (JSON):
+        ``prediction_set``, ``coverage``, ``ood``, ``recorded_vas``, ``discordant``,
+        ``discordance`` (the sentence), ``context_warnings``."""
+        return {
+            "prediction_set": list(self.prediction_set.categories),
+            "coverage": self.prediction_set.coverage,
+            "ood": list(self.ood),
+            "recorded_vas": self.recorded_vas,
+            "discordant": self.discordant,
+            "discordance": None if self.discordance is None else self.discordance.sentence,
+            "context_warnings": list(self.context_warnings),
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable parts: ``features``, ``prediction``, ``explanation``, ``tier``."""
+        """JSON-serialisable parts: ``features``, ``context``, ``prediction``,
+        ``explanation``, ``tier`` and :meth:`extras`."""
         return {
             "features": self.features.to_dict(),
+            "context": self.context.to_dict(),
             "prediction": self.prediction.to_dict(),
             "explanation": self.explanation.to_dict(),
             "tier": self.tier.to_dict(),
+            **self.extras(),
         }
 
 
-def assess(model: TrainedModel, case: Mapping[str, object] | FeatureVector) -> Assessment:
-    """Predict, explain and tier one case.
+def context_of_features(features: FeatureVector) -> CaseContext:
+    """The context a bare feature vector implies: the deficit state, whether imaging was
+    recorded, and a warning that the treatment context is unknown."""
+    code = features["neurologic_deficit"]
+    return CaseContext(
+        neurologic_deficit=None if code is None else DEFICIT_STATES[int(code)],
+        imaging_recorded=any(features[n] is not None for n in _IMAGING_FEATURES),
+        warnings=(VECTOR_ONLY_WARNING,),
+    )
+
+
+def _parsed(case: Mapping[str, object] | ParsedCase | FeatureVector) -> ParsedCase:
+    if isinstance(case, ParsedCase):
+        return case
+    if isinstance(case, FeatureVector):
+        return ParsedCase(case, context_of_features(case))
+    return parse_case(case)
+
+
+def assess(model: TrainedModel, case: Mapping[str, object] | ParsedCase | FeatureVector
+           ) -> Assessment:
+    """Predict, explain and advise one case.
 
     Parameters
     ----------
     model : TrainedModel
-    case : mapping or FeatureVector
+    case : mapping, ParsedCase or FeatureVector
         A raw case (``core extract`` output and/or flat columns merged with clinical
-        fields), or an already parsed vector (used as it is).
+        fields), parsed once here; or an already parsed case; or a bare feature vector
+        (the advice then lacks the treatment context, and says so).
 
     Returns
     -------
@@ -84,14 +163,20 @@ def assess(model: TrainedModel, case: Mapping[str, object] | FeatureVector) -> A
     ValueError
         For an invalid case value (one sentence naming it).
     """
-    features = features_from_case(case)
+    parsed = _parsed(case)
+    features, context = parsed.features, parsed.context
     scores = score(model, features)
     prediction = predict(model, features, scores)
+    probabilities = np.array([prediction.probabilities[c] for c in CATEGORIES])
     return Assessment(
         features=features,
+        context=context,
         prediction=prediction,
         explanation=explain_case(model, features, scores),
-        tier=decide_tier(prediction.category, features),
+        tier=decide_tier(prediction.category, features, context),
+        prediction_set=prediction_set(model, probabilities),
+        ood=tuple(ood_reasons(model, features, context)),
+        discordance=discordance(context.recorded_vas, prediction.category),
     )
 
 
@@ -107,8 +192,10 @@ def assessment_payload(assessment: Assessment, model: TrainedModel,
     """The ``python -m core predict`` JSON of an assessment (stable keys).
 
     Keys ``model_version, category, probabilities, expected_vas, shap, base_value,
-    output_value, output_units, features, imputed, tier, overrides, notice,
-    provenance``.
+    output_value, output_units, features, imputed, tier, overrides, notice, provenance``,
+    then ``prediction_set, coverage, ood, recorded_vas, discordant, discordance,
+    context_warnings`` (:meth:`Assessment.extras`). ``tier`` carries ``headline``,
+    ``headline_source``, ``notes`` and recommendations with their ``code``.
     """
     pred, expl = assessment.prediction, assessment.explanation
     decision = assessment.tier.to_dict()
@@ -130,12 +217,14 @@ def assessment_payload(assessment: Assessment, model: TrainedModel,
         "provenance": provenance(input_sha256=canonical_json_sha256(case),
                                  model_version=pred.model_version,
                                  model_artifacts=model.card.get("artifacts", {})),
+        **assessment.extras(),
     }
 
 
 def predict_case_json(case: Mapping[str, Any], model_path: str | Path | None = None
                       ) -> dict[str, Any]:
-    """The ``python -m core predict`` payload for one raw case.
+    """The ``python -m core predict`` payload for one raw case, validated first
+    (:func:`core.case_checks.check_case`: the clinical table's rules).
 
     Parameters
     ----------
@@ -143,9 +232,93 @@ def predict_case_json(case: Mapping[str, Any], model_path: str | Path | None = N
         ``core extract`` output and/or flat feature columns, merged with clinical fields.
     model_path : str or Path, optional
         Model folder (default ``models/demo``).
+
+    Raises
+    ------
+    ValueError
+        For an invalid case (one sentence naming the field).
     """
+    check_case(case)
+    parsed = parse_case(case)
     model = load_model(model_path)
-    return assessment_payload(assess(model, case), model, case)
+    return assessment_payload(assess(model, parsed), model, case)
+
+
+# ------------------------------------------------------------------- frames
+
+#: Columns :func:`assess_frame` adds (``p_<category>`` in :data:`core.vocab.CATEGORIES`
+#: order).
+ASSESSMENT_COLUMNS: tuple[str, ...] = (
+    "category", "tier", "urgency", "headline_source", "headline", "expected_vas",
+    *(f"p_{c}" for c in CATEGORIES), "region_of_involvement", "assessment_error",
+)
+
+
+def _parse_rows(frame: pd.DataFrame) -> tuple[list[ParsedCase | None], list[str | None]]:
+    """One parsed case (or ``None``) and one error sentence (or ``None``) per row."""
+    parsed: list[ParsedCase | None] = []
+    errors: list[str | None] = []
+    for record in frame.to_dict(orient="records"):
+        try:
+            parsed.append(parse_case(record))
+            errors.append(None)
+        except ValueError as exc:
+            parsed.append(None)
+            errors.append(str(exc))
+    return parsed, errors
+
+
+def assess_frame(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
+    """Predict and advise every row of a frame of raw cases (e.g. the store's studies).
+
+    Each row is parsed once (:func:`core.context.parse_case`); the valid rows are scored
+    together (:func:`core.model.predict_rows`) and advised one by one
+    (:func:`core.tiers.decide_tier`), as :func:`assess` would.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` (same index) plus :data:`ASSESSMENT_COLUMNS`: ``category``, ``tier``,
+        ``urgency``, ``headline_source``, ``headline`` (``None`` for a row that could not
+        be assessed), ``expected_vas`` and ``p_<category>`` (NaN there),
+        ``region_of_involvement`` and ``assessment_error`` (the one-sentence reason a row
+        could not be assessed, ``None`` for the others).
+    """
+    parsed, errors = _parse_rows(frame)
+    n = len(frame)
+    ok = np.array([p is not None for p in parsed], dtype=bool)
+    matrix = (np.vstack([p.features.row() for p in parsed if p is not None]) if ok.any()
+              else np.empty((0, len(FEATURE_NAMES))))
+    rows = predict_rows(model, matrix)
+    text = {k: np.full(n, None, dtype=object)
+            for k in ("category", "tier", "urgency", "headline_source", "headline")}
+    for j, i in enumerate(np.flatnonzero(ok)):
+        case = parsed[i]
+        assert case is not None
+        category = str(rows.categories[j])
+        try:
+            decision = decide_tier(category, case.features, case.context)
+        except ValueError as exc:
+            ok[i], errors[i] = False, str(exc)
+            continue
+        for key, value in (("category", category), ("tier", decision.tier),
+                           ("urgency", decision.urgency),
+                           ("headline_source", decision.headline_source),
+                           ("headline", decision.headline)):
+            text[key][i] = value
+    scored = np.flatnonzero(np.array([p is not None for p in parsed], dtype=bool))
+    numbers = np.full((n, 1 + len(CATEGORIES)), np.nan)
+    numbers[scored] = np.column_stack([rows.expected_vas, rows.probabilities])
+    numbers[~ok] = np.nan
+    out = frame.copy()
+    for key in ("category", "tier", "urgency", "headline_source", "headline"):
+        out[key] = pd.Series(text[key], index=frame.index, dtype=object)
+    out["expected_vas"] = pd.Series(numbers[:, 0], index=frame.index)
+    for k, category in enumerate(CATEGORIES):
+        out[f"p_{category}"] = pd.Series(numbers[:, 1 + k], index=frame.index)
+    out["region_of_involvement"] = involvement(frame)
+    out["assessment_error"] = pd.Series(errors, index=frame.index, dtype=object)
+    return out
 
 
 def merge_case(clinical: Mapping[str, Any], metrics: Mapping[str, Any] | None = None
@@ -160,75 +333,3 @@ def merge_case(clinical: Mapping[str, Any], metrics: Mapping[str, Any] | None = 
         base = {k: v for k, v in clinical.items() if k not in IMAGING_COLUMNS}
         return {**base, **dict(metrics)}
     return dict(clinical)
-
-
-#: Columns :func:`assess_frame` adds (``p_<category>`` in :data:`core.vocab.CATEGORIES` order).
-ASSESSMENT_COLUMNS: tuple[str, ...] = (
-    "category", "tier", "urgency", "expected_vas", *(f"p_{c}" for c in CATEGORIES),
-    "region_of_involvement", "assessment_error",
-)
-
-
-def _parse_rows(frame: pd.DataFrame) -> tuple[list[FeatureVector | None], list[str | None]]:
-    """One feature vector (or ``None``) and one error sentence (or ``None``) per row."""
-    vectors: list[FeatureVector | None] = []
-    errors: list[str | None] = []
-    for record in frame.to_dict(orient="records"):
-        try:
-            vectors.append(features_from_case(record))
-            errors.append(None)
-        except ValueError as exc:
-            vectors.append(None)
-            errors.append(str(exc))
-    return vectors, errors
-
-
-def assess_frame(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """Predict and tier every row of a frame of raw cases (e.g. ``CaseStore.list_studies()``).
-
-    Each row is parsed once (:func:`core.features.features_from_case`); the valid rows are
-    scored together (:func:`core.model.predict_rows`) and tiered
-    (:func:`core.tiers.decide_tier`), as :func:`assess` would one by one.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``frame`` (same index) plus :data:`ASSESSMENT_COLUMNS`: ``category``, ``tier``,
-        ``urgency`` (``None`` for a row that could not be assessed), ``expected_vas`` and
-        ``p_<category>`` (NaN there), ``region_of_involvement``
-        (:func:`core.vocab.involvement`) and ``assessment_error``: the one-sentence reason a
-        row could not be assessed, ``None`` for the others.
-    """
-    vectors, errors = _parse_rows(frame)
-    n = len(frame)
-    ok = np.array([v is not None for v in vectors], dtype=bool)
-    matrix = np.vstack([v.row() for v in vectors if v is not None]) if ok.any() else \
-        np.empty((0, len(FEATURE_NAMES)))
-    rows = predict_rows(model, matrix)
-    categories = np.full(n, None, dtype=object)
-    categories[ok] = rows.categories
-    tiers, urgencies = np.full(n, None, dtype=object), np.full(n, None, dtype=object)
-    for i in np.flatnonzero(ok):
-        try:
-            decision = decide_tier(str(categories[i]), vectors[i])  # type: ignore[arg-type]
-        except ValueError as exc:
-            categories[i], errors[i] = None, str(exc)
-            continue
-        tiers[i], urgencies[i] = decision.tier, decision.urgency
-    assessed = np.array([c is not None for c in categories], dtype=bool)
-    expected = np.full(n, np.nan)
-    expected[ok] = rows.expected_vas
-    expected[~assessed] = np.nan
-    out = frame.copy()
-    out["category"] = pd.Series(categories, index=frame.index, dtype=object)
-    out["tier"] = pd.Series(tiers, index=frame.index, dtype=object)
-    out["urgency"] = pd.Series(urgencies, index=frame.index, dtype=object)
-    out["expected_vas"] = pd.Series(expected, index=frame.index)
-    for j, category in enumerate(CATEGORIES):
-        column = np.full(n, np.nan)
-        column[ok] = rows.probabilities[:, j]
-        column[~assessed] = np.nan
-        out[f"p_{category}"] = pd.Series(column, index=frame.index)
-    out["region_of_involvement"] = involvement(frame)
-    out["assessment_error"] = pd.Series(errors, index=frame.index, dtype=object)
-    return out

@@ -98,25 +98,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from core.assess import predict_case_json
+    from core.case_checks import load_case_json
 
-    path = Path(args.features)
-    if not path.is_file():
-        raise FileNotFoundError(f"case file {path} does not exist or is not a file.")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} cannot be read as UTF-8 text ({type(exc).__name__}).") from None
-
-    def _reject(token: str) -> object:
-        raise ValueError(f"{path} is not valid JSON ({token} is not allowed).")
-
-    try:
-        case = json.loads(text, parse_constant=_reject)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc.msg}).") from None
-    if not isinstance(case, dict):
-        raise ValueError(f"{args.features} must hold one JSON object.")
-    _emit(predict_case_json(case, model_path=args.model), None)
+    case = load_case_json(args.features)
+    payload = predict_case_json(case, model_path=args.model)
+    for warning in payload["context_warnings"]:
+        sys.stderr.write(f"warning: {warning}\n")
+    _emit(payload, None)
     return 0
 
 

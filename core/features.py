@@ -30,20 +30,29 @@ import numpy as np
 
 from core.metrics import ImagingSummary, imaging_summary
 from core.vocab import (
-    ANALGESIC_STEPS,
     BILSKY_GRADES,
+    DEFICIT_LABELS,
+    DEFICIT_STATES,
     ECOG_GRADES,
     REGIONS,
     SINS_COMPONENTS,
+    SINS_MAX,
+    SINS_NON_PAIN_COMPONENTS,
+    SINS_POINTS,
     BilskyGrade,
+    DeficitReading,
     DisplayKind,
     check_sins_points,
     display,
     finite_float,
     is_missing,
+    parse_deficit,
 )
 
 Kind = Literal["count", "ratio", "binary", "ordinal", "continuous"]
+
+#: Choices of the neurologic-deficit input, by model code.
+DEFICIT_CHOICES: Mapping[int, str] = {i: DEFICIT_LABELS[s] for i, s in enumerate(DEFICIT_STATES)}
 Widget = Literal["count", "percent", "yes_no", "bilsky", "choice", "sins_total", "age"]
 
 
@@ -77,7 +86,11 @@ class FeatureSpec:
     choices : mapping of int to str
         Labels of the choices of an ordinal ``choice`` widget (empty otherwise).
     derived : bool
-        Computed from other features when not given (no widget of its own).
+        Computed from the case's inputs (e.g. from the regional counts), not entered.
+    floor : bool
+        With ``monotone == +1``: the weight is bounded below by a small positive floor
+        (:data:`core.model.WEIGHT_FLOOR`), so the feature always raises predicted pain,
+        the direction the literature reports.
     """
 
     name: str
@@ -93,6 +106,7 @@ class FeatureSpec:
     widget: Widget = "count"
     choices: Mapping[int, str] = field(default_factory=dict)
     derived: bool = False
+    floor: bool = False
 
     def render(self, value: object) -> str:
         """The value as a clinician reads it (``"1b"``, ``"yes"``, ``"12.3%"``)."""
@@ -100,52 +114,54 @@ class FeatureSpec:
 
 
 def _count(name: str, label: str, hi: float, description: str, *,
-           derived: bool = False) -> FeatureSpec:
+           floor: bool = False) -> FeatureSpec:
     return FeatureSpec(name, label, "count", "count", 0, hi, 1, "imaging", description,
-                       display="count", widget="count", derived=derived)
+                       display="count", widget="count", derived=True, floor=floor)
 
 
+#: The pain model's inputs. Inclusion rule: a feature describes the metastatic burden on
+#: imaging or pain-independent clinical context; nothing that is itself a response to pain
+#: (current analgesic step, prior radiotherapy) or scores pain (the SINS pain component)
+#: is a predictor. Treatment context shapes the advice (:mod:`core.context`), not the
+#: prediction. The three nested site counts make every lesion raise predicted pain, a
+#: thoracic one more than a cervical one and a lumbar or sacral one more still (Kong et
+#: al. 2025: lumbar > thoracic > cervical), because each of their weights is bounded below
+#: by a small positive floor (``floor=True``).
 FEATURES: tuple[FeatureSpec, ...] = (
-    _count("lesion_count_cervical", "Cervical lesions", 200, "Metastatic lesions in C1-C7."),
-    _count("lesion_count_thoracic", "Thoracic lesions", 200, "Metastatic lesions in T1-T13."),
-    _count("lesion_count_lumbar", "Lumbar lesions", 200, "Metastatic lesions in L1-L6."),
-    _count("lesion_count_sacral", "Sacral lesions", 200, "Metastatic lesions in the sacrum."),
-    _count("lesion_count", "Total lesions", 500,
-           "Number of metastatic sites across all levels.", derived=True),
-    _count("involved_levels", "Involved levels", 30,
-           "Number of vertebral levels with at least one lesion."),
-    FeatureSpec("lumbar_involved", "Lumbar involvement", "yes/no", "binary", 0, 1, 1,
-                "imaging", "1 when any lumbar level carries a lesion.",
-                display="yes_no", widget="yes_no", derived=True),
+    _count("lesion_count", "Metastatic sites (all levels)", 500,
+           "Number of metastatic sites across all levels (each lesion counts).", floor=True),
+    _count("lesion_count_noncervical", "Thoracic, lumbar or sacral sites", 500,
+           "Metastatic sites below C7: thoracic, lumbar and sacral lesions.", floor=True),
+    _count("lesion_count_lumbosacral", "Lumbar or sacral sites", 400,
+           "Metastatic sites in the weight-bearing lumbar spine and sacrum.", floor=True),
+    FeatureSpec("involved_levels", "Involved levels", "count", "count", 0, 30, 1, "imaging",
+                "Number of vertebral levels with at least one lesion.",
+                display="count", widget="count"),
     FeatureSpec("high_intensity_ratio", "HI ratio (overall)", "fraction 0-1", "ratio", 0, 1, 1,
                 "imaging", "Total high-intensity volume / total labelled vertebral volume.",
-                display="percent", widget="percent"),
+                display="percent", widget="percent", floor=True),
     FeatureSpec("max_level_high_intensity_ratio", "HI ratio (worst level)", "fraction 0-1",
                 "ratio", 0, 1, 1, "imaging", "Largest per-level high-intensity ratio.",
-                display="percent", widget="percent"),
-    FeatureSpec("age", "Age", "years", "continuous", 18, 110, 0,
-                "clinical", "Age at the study date.", display="integer", widget="age"),
-    FeatureSpec("ecog", "ECOG", "0-4", "ordinal", 0, 4, 0,
-                "clinical", "ECOG performance status.", display="integer", widget="choice",
-                choices=ECOG_GRADES),
-    FeatureSpec("sins_total", "SINS total", "points 0-18", "ordinal", 0, 18, 1,
-                "clinical", "Spinal Instability Neoplastic Score (Fisher 2010).",
-                display="points", widget="sins_total"),
+                display="percent", widget="percent", floor=True),
+    FeatureSpec("sins_without_pain", "SINS without pain", "points 0-15", "ordinal", 0, 15, 1,
+                "clinical", "SINS (Fisher 2010) minus its pain component: location, bone "
+                "lesion, alignment, collapse and posterolateral involvement.",
+                display="points", widget="sins_total", derived=True),
     FeatureSpec("bilsky_grade", "Bilsky grade", "0,1a,1b,1c,2,3 -> 0-5", "ordinal", 0, 5, 1,
                 "clinical", "Epidural spinal cord compression grade (Bilsky 2010), ordinal.",
                 display="bilsky", widget="bilsky"),
     FeatureSpec("pathologic_fracture", "Pathologic fracture", "yes/no", "binary", 0, 1, 1,
                 "clinical", "Pathologic vertebral fracture present.",
                 display="yes_no", widget="yes_no"),
-    FeatureSpec("neurologic_deficit", "Neurologic deficit", "yes/no", "binary", 0, 1, 1,
-                "clinical", "New or progressive neurologic deficit.",
-                display="yes_no", widget="yes_no"),
-    FeatureSpec("prior_radiotherapy", "Prior radiotherapy", "yes/no", "binary", 0, 1, 0,
-                "clinical", "Radiotherapy to the spine before this study.",
-                display="yes_no", widget="yes_no"),
-    FeatureSpec("analgesic_step", "WHO analgesic step", "0-3", "ordinal", 0, 3, 0,
-                "clinical", "Current WHO analgesic ladder step (0 none).",
-                display="integer", widget="choice", choices=ANALGESIC_STEPS),
+    FeatureSpec("neurologic_deficit", "Neurologic deficit", "none/stable/new -> 0-2",
+                "ordinal", 0, 2, 1, "clinical",
+                "Neurologic deficit: none, stable (known, unchanged), new or progressive.",
+                display="deficit", widget="choice", choices=DEFICIT_CHOICES),
+    FeatureSpec("age", "Age", "years", "continuous", 18, 110, 0,
+                "clinical", "Age at the study date.", display="integer", widget="age"),
+    FeatureSpec("ecog", "ECOG", "0-4", "ordinal", 0, 4, 0,
+                "clinical", "ECOG performance status.", display="integer", widget="choice",
+                choices=ECOG_GRADES),
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
@@ -238,7 +254,24 @@ class FeatureVector(Mapping[str, float | None]):
         return dict(zip(FEATURE_NAMES, self.values, strict=True))
 
 
-# ----------------------------------------------------------------- the constructor
+# ----------------------------------------------------------------- case inputs
+
+#: What a case may carry that the feature vector is derived from: kind, range and unit of
+#: each input (validated here once; the clinical table schema in :mod:`core.clinical`
+#: states the same ranges for imported rows).
+INPUT_RANGES: Mapping[str, tuple[Kind, float, float, str]] = {
+    **{f"lesion_count_{r}": ("count", 0, 200, "count") for r in REGIONS},
+    "lesion_count": ("count", 0, 500, "count"),
+    "involved_levels": ("count", 0, 30, "count"),
+    "lumbar_involved": ("binary", 0, 1, "yes/no"),
+    "high_intensity_ratio": ("ratio", 0, 1, "fraction 0-1"),
+    "max_level_high_intensity_ratio": ("ratio", 0, 1, "fraction 0-1"),
+    "sins_total": ("ordinal", 0, SINS_MAX, "points 0-18"),
+    **{c: ("ordinal", 0, max(SINS_POINTS[c]), "SINS points") for c in SINS_COMPONENTS},
+    "pathologic_fracture": ("binary", 0, 1, "yes/no"),
+    "age": ("continuous", 18, 110, "years"),
+    "ecog": ("ordinal", 0, 4, "0-4"),
+}
 
 
 def _number(name: str, value: object) -> float | None:
@@ -249,13 +282,12 @@ def _number(name: str, value: object) -> float | None:
     """
     if is_missing(value):
         return None
-    spec = FEATURES_BY_NAME.get(name)
-    binary = spec is not None and spec.kind == "binary"
+    kind, low, high, unit = INPUT_RANGES[name]
     if isinstance(value, (bool, np.bool_)):
-        if not binary:
+        if kind != "binary":
             raise ValueError(f"{name} {value!r} is not a number.")
         return float(value)
-    if isinstance(value, str) and binary:
+    if isinstance(value, str) and kind == "binary":
         text = value.strip().lower()
         if text in ("true", "yes", "y"):
             return 1.0
@@ -267,104 +299,186 @@ def _number(name: str, value: object) -> float | None:
         raise ValueError(f"{name} {value!r} is not a number.") from None
     if finite_float(number) is None:
         raise ValueError(f"{name} {value!r} is not a finite number.")
-    if (spec is None or spec.kind in ("count", "ordinal", "binary")) and not number.is_integer():
+    if kind in ("count", "ordinal", "binary") and not number.is_integer():
         raise ValueError(f"{name} {value!r} is not a whole number.")
-    if spec is not None:
-        _check_range(spec, number)
+    if not low <= number <= high:
+        raise ValueError(f"{name} = {number:g} is outside its range {low:g}-{high:g} ({unit}).")
     return number
 
 
-def _sins(case: Mapping[str, object]) -> float | None:
-    """``sins_total``, or the sum of the six components; refuses a total that contradicts
-    complete components and component values outside the published points."""
-    total = _number("sins_total", case.get("sins_total"))
-    parts: list[float] = []
-    for component in SINS_COMPONENTS:
-        value = _number(component, case.get(component))
-        if value is None:
-            continue
-        check_sins_points(component, value)
-        parts.append(value)
-    if len(parts) == len(SINS_COMPONENTS):
-        summed = float(sum(parts))
-        if total is None:
-            return summed
-        if total != summed:
-            raise ValueError(f"sins_total {total:g} contradicts its components, which add up "
-                             f"to {summed:g}.")
-    return total
+@dataclass(frozen=True)
+class CaseInputs:
+    """A case's validated inputs (before the model's derivations), ``None`` = missing.
+
+    ``counts`` holds the four regional lesion counts; ``sins_parts`` the six SINS
+    components; ``sins_total`` the total with its pain component (given, or summed from
+    complete parts); ``deficit`` the neurologic-deficit reading.
+    """
+
+    counts: Mapping[str, float | None]
+    lesion_count: float | None
+    involved_levels: float | None
+    high_intensity_ratio: float | None
+    max_level_high_intensity_ratio: float | None
+    sins_parts: Mapping[str, float | None]
+    sins_total: float | None
+    bilsky: BilskyGrade | None
+    pathologic_fracture: float | None
+    deficit: DeficitReading
+    age: float | None
+    ecog: float | None
 
 
-def _region_counts(summary: ImagingSummary, out: dict[str, float | None]) -> None:
+def _region_counts(summary: ImagingSummary) -> dict[str, float | None]:
     """Regional counts from flat columns or the nested ``lesion_count_by_region``."""
-    for region in REGIONS:
-        key = f"lesion_count_{region}"
-        out[key] = _number(key, summary.lesion_count_by_region[region])
+    return {r: _number(f"lesion_count_{r}", summary.lesion_count_by_region[r]) for r in REGIONS}
 
 
-def _total_count(summary: ImagingSummary, out: dict[str, float | None]) -> None:
-    """``lesion_count``: given (checked against the regions) or their complete sum."""
-    out["lesion_count"] = _number("lesion_count", summary.lesion_count)
-    region_counts = [out[f"lesion_count_{r}"] for r in REGIONS]
-    known = float(sum(v for v in region_counts if v is not None))
-    complete = all(v is not None for v in region_counts)
-    total = out["lesion_count"]
+def _total_count(summary: ImagingSummary, counts: dict[str, float | None]) -> float | None:
+    """``lesion_count``: given (checked against the regions) or their complete sum. A total
+    of 0 makes every region 0 (no lesion anywhere, not unknown)."""
+    total = _number("lesion_count", summary.lesion_count)
+    known = float(sum(v for v in counts.values() if v is not None))
+    complete = all(v is not None for v in counts.values())
     if total is None:
-        if complete:
-            out["lesion_count"] = known
-        return
+        return known if complete else None
     if (complete and known != total) or known > total:
         raise ValueError(f"lesion_count {total:g} contradicts the regional lesion counts "
                          f"({'sum' if complete else 'known sum'} {known:g}).")
-    if total == 0:  # no lesion anywhere: every region is 0, not unknown
-        for region in REGIONS:
-            out[f"lesion_count_{region}"] = 0.0
+    if total == 0:
+        counts.update(dict.fromkeys(REGIONS, 0.0))
+    return total
 
 
-def _involved(summary: ImagingSummary, out: dict[str, float | None]) -> None:
+def _involved(summary: ImagingSummary, total: float | None) -> float | None:
     """``involved_levels``: a count, or distinct names of a list; checked against the total."""
-    out["involved_levels"] = _number("involved_levels", summary.involved_levels)
-    total, levels = out["lesion_count"], out["involved_levels"]
+    levels = _number("involved_levels", summary.involved_levels)
     if total is None:
-        return
+        return levels
     if levels is None and total == 0:
-        out["involved_levels"] = 0.0
-    elif levels is not None and (levels > total or (levels == 0) != (total == 0)):
+        return 0.0
+    if levels is not None and (levels > total or (levels == 0) != (total == 0)):
         raise ValueError(f"involved_levels {levels:g} contradicts lesion_count {total:g} "
                          "(every involved level holds at least one lesion).")
+    return levels
 
 
-def _lumbar(case: Mapping[str, object], out: dict[str, float | None]) -> None:
-    """``lumbar_involved``: given (checked against the lumbar count) or derived from it."""
+def _lumbar_flag(case: Mapping[str, object], counts: dict[str, float | None]) -> None:
+    """An old ``lumbar_involved`` column: checked against the lumbar count; 0 without a
+    count means no lumbar lesion."""
     lumbar = _number("lumbar_involved", case.get("lumbar_involved"))
-    lumbar_count = out["lesion_count_lumbar"]
-    if lumbar is None and lumbar_count is not None:
-        lumbar = 1.0 if lumbar_count > 0 else 0.0
-    elif lumbar is not None and lumbar_count is not None and lumbar != (lumbar_count > 0):
+    count = counts["lumbar"]
+    if lumbar is not None and count is not None and lumbar != (count > 0):
         raise ValueError(f"lumbar_involved {lumbar:g} contradicts lesion_count_lumbar "
-                         f"{lumbar_count:g}.")
-    elif lumbar == 0.0 and lumbar_count is None:
-        out["lesion_count_lumbar"] = 0.0
-    out["lumbar_involved"] = lumbar
+                         f"{count:g}.")
+    if lumbar == 0.0 and count is None:
+        counts["lumbar"] = 0.0
 
 
-def _check_range(spec: FeatureSpec, value: float) -> None:
-    if not spec.min_value <= value <= spec.max_value:
-        raise ValueError(f"{spec.name} = {value:g} is outside its range "
-                         f"{spec.min_value:g}-{spec.max_value:g} ({spec.unit}).")
-
-
-def _check_ranges(values: Mapping[str, float | None]) -> None:
-    """Derived values (sums, list lengths) are checked too."""
-    for name, value in values.items():
+def _sins(case: Mapping[str, object]) -> tuple[dict[str, float | None], float | None]:
+    """The six SINS parts and the total; refuses a total that contradicts complete parts
+    and part values outside the published points."""
+    total = _number("sins_total", case.get("sins_total"))
+    parts: dict[str, float | None] = {}
+    for component in SINS_COMPONENTS:
+        value = _number(component, case.get(component))
         if value is not None:
-            _check_range(FEATURES_BY_NAME[name], value)
+            check_sins_points(component, value)
+        parts[component] = value
+    if all(v is not None for v in parts.values()):
+        summed = float(sum(parts.values()))  # type: ignore[arg-type]
+        if total is None:
+            return parts, summed
+        if total != summed:
+            raise ValueError(f"sins_total {total:g} contradicts its components, which add up "
+                             f"to {summed:g}.")
+    return parts, total
 
 
-#: Features read directly (no derivation) with :func:`_number`.
-_DIRECT: tuple[str, ...] = ("high_intensity_ratio", "max_level_high_intensity_ratio", "age",
-                            "ecog", "pathologic_fracture", "neurologic_deficit",
-                            "prior_radiotherapy", "analgesic_step")
+def _check_hi_order(overall: float | None, worst: float | None) -> None:
+    if overall is not None and worst is not None and worst < overall - 1e-4:
+        raise ValueError(f"max_level_high_intensity_ratio {worst:g} is below "
+                         f"high_intensity_ratio {overall:g}; the worst level cannot be below "
+                         "the overall ratio.")
+
+
+def case_inputs(case: Mapping[str, object]) -> CaseInputs:
+    """Validate the inputs of a raw case once (numbers, ranges, consistency).
+
+    Raises
+    ------
+    ValueError
+        For a value that is not a number, outside its range, or contradicting another
+        (see :func:`features_from_case`), naming it.
+    """
+    summary = imaging_summary(case)
+    counts = _region_counts(summary)
+    _lumbar_flag(case, counts)
+    total = _total_count(summary, counts)
+    overall = _number("high_intensity_ratio", summary.high_intensity_ratio)
+    worst = _number("max_level_high_intensity_ratio", summary.max_level_high_intensity_ratio)
+    _check_hi_order(overall, worst)
+    parts, sins_total = _sins(case)
+    return CaseInputs(
+        counts=counts, lesion_count=total, involved_levels=_involved(summary, total),
+        high_intensity_ratio=overall, max_level_high_intensity_ratio=worst,
+        sins_parts=parts, sins_total=sins_total,
+        bilsky=BilskyGrade.parse(case.get("bilsky_grade")),
+        pathologic_fracture=_number("pathologic_fracture", case.get("pathologic_fracture")),
+        deficit=parse_deficit(case.get("neurologic_deficit")),
+        age=_number("age", case.get("age")), ecog=_number("ecog", case.get("ecog")),
+    )
+
+
+# ----------------------------------------------------------------- derivations
+
+
+def _partial_sum(values: list[float | None], total: float | None) -> float | None:
+    """Sum of counts when all are known; 0 when there is no lesion at all."""
+    if total == 0:
+        return 0.0
+    return None if any(v is None for v in values) else float(sum(values))  # type: ignore[arg-type]
+
+
+def _noncervical(inputs: CaseInputs) -> float | None:
+    """Thoracic + lumbar + sacral sites; or the total minus the cervical sites."""
+    c = inputs.counts
+    direct = _partial_sum([c["thoracic"], c["lumbar"], c["sacral"]], inputs.lesion_count)
+    if direct is None and inputs.lesion_count is not None and c["cervical"] is not None:
+        return inputs.lesion_count - c["cervical"]
+    return direct
+
+
+def _sins_without_pain(inputs: CaseInputs) -> float | None:
+    """The five non-pain SINS parts when all are known, else the total minus a known pain
+    part; ``None`` when neither is recorded (the pain part is never guessed)."""
+    parts = [inputs.sins_parts[c] for c in SINS_NON_PAIN_COMPONENTS]
+    if all(p is not None for p in parts):
+        return float(sum(parts))  # type: ignore[arg-type]
+    pain = inputs.sins_parts["sins_pain"]
+    if inputs.sins_total is not None and pain is not None:
+        return inputs.sins_total - pain
+    return None
+
+
+def _derive(inputs: CaseInputs) -> dict[str, float | None]:
+    c = inputs.counts
+    deficit = inputs.deficit.state
+    return {
+        "lesion_count": inputs.lesion_count,
+        "lesion_count_noncervical": _noncervical(inputs),
+        "lesion_count_lumbosacral": _partial_sum([c["lumbar"], c["sacral"]],
+                                                 inputs.lesion_count),
+        "involved_levels": inputs.involved_levels,
+        "high_intensity_ratio": inputs.high_intensity_ratio,
+        "max_level_high_intensity_ratio": inputs.max_level_high_intensity_ratio,
+        "sins_without_pain": _sins_without_pain(inputs),
+        "bilsky_grade": None if inputs.bilsky is None else float(inputs.bilsky.code),
+        "pathologic_fracture": inputs.pathologic_fracture,
+        "neurologic_deficit": None if deficit is None else float(DEFICIT_STATES.index(deficit)),
+        "age": inputs.age,
+        "ecog": inputs.ecog,
+    }
 
 
 def features_from_case(case: Mapping[str, object]) -> FeatureVector:
@@ -387,42 +501,38 @@ def features_from_case(case: Mapping[str, object]) -> FeatureVector:
     Raises
     ------
     ValueError
-        When a value is not a number or lies outside its feature's range, naming it.
+        When a value is not a number, lies outside its range or contradicts another,
+        naming it.
 
     Notes
     -----
-    Derived features when not given directly:
-    ``lesion_count = sum(lesion_count_<region>)`` when all four regions are known (a region
-    absent from ``lesion_count_by_region`` is missing, not 0);
-    ``lumbar_involved = 1 if lesion_count_lumbar > 0 else 0``;
-    ``sins_total = sum(sins_<component>)`` when all six components are present;
-    ``lesion_count == 0`` makes every regional count and ``involved_levels`` 0, and
-    ``lumbar_involved == 0`` makes ``lesion_count_lumbar`` 0. A list ``involved_levels``
-    counts distinct level names.
+    Derivations: ``lesion_count`` = given, or the sum of the four regional counts when all
+    are known; ``lesion_count_noncervical`` = thoracic + lumbar + sacral (or total minus
+    cervical); ``lesion_count_lumbosacral`` = lumbar + sacral; a total of 0 makes every
+    count 0; a list ``involved_levels`` counts distinct level names;
+    ``sins_without_pain`` = the five non-pain SINS parts, or ``sins_total - sins_pain``;
+    ``neurologic_deficit`` = 0 none, 1 stable, 2 new or progressive (old yes/no values are
+    read as new or progressive / none: see :func:`core.vocab.parse_deficit`).
 
     Contradictions raise ``ValueError`` (the same rules as :mod:`core.clinical`): a total
     other than the sum of complete regional counts or below the sum of known ones,
     ``involved_levels`` above ``lesion_count`` or zero exactly when it is not, a
     ``lumbar_involved`` flag that disagrees with the lumbar count, a ``sins_total`` that
-    differs from its six components, and SINS components outside the published points.
-    Counts, ordinals and yes/no features must be whole numbers; yes/no words and booleans
-    are accepted for yes/no features only.
+    differs from its six components, SINS parts outside the published points, and a
+    worst-level HI ratio below the overall ratio.
     """
     if isinstance(case, FeatureVector):
         return case
-    out: dict[str, float | None] = {}
-    summary = imaging_summary(case)
-    _region_counts(summary, out)
-    _total_count(summary, out)
-    _involved(summary, out)
-    _lumbar(case, out)
-    for key in _DIRECT:
-        out[key] = _number(key, case.get(key))
-    out["sins_total"] = _sins(case)
-    out["bilsky_grade"] = bilsky_to_ordinal(case.get("bilsky_grade"))
-    ordered = {name: out[name] for name in FEATURE_NAMES}
-    _check_ranges(ordered)
-    return FeatureVector(tuple(ordered.values()), _CONSTRUCTOR_TOKEN)
+    return _vector(_derive(case_inputs(case)))
+
+
+def _vector(values: Mapping[str, float | None]) -> FeatureVector:
+    for name in FEATURE_NAMES:
+        value, spec = values[name], FEATURES_BY_NAME[name]
+        if value is not None and not spec.min_value <= value <= spec.max_value:
+            raise ValueError(f"{name} = {value:g} is outside its range "
+                             f"{spec.min_value:g}-{spec.max_value:g} ({spec.unit}).")
+    return FeatureVector(tuple(values[n] for n in FEATURE_NAMES), _CONSTRUCTOR_TOKEN)
 
 
 __all__ = [
@@ -430,10 +540,13 @@ __all__ = [
     "FEATURES",
     "FEATURES_BY_NAME",
     "FEATURE_NAMES",
+    "INPUT_RANGES",
     "REGIONS",
+    "CaseInputs",
     "FeatureSpec",
     "FeatureVector",
     "bilsky_to_ordinal",
+    "case_inputs",
     "display_feature",
     "features_from_case",
     "ordinal_to_bilsky",

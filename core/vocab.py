@@ -227,6 +227,92 @@ ECOG_GRADES: Mapping[int, str] = MappingProxyType({
 #: Recorded sex values.
 SEXES: tuple[str, ...] = ("F", "M", "other", "unknown")
 
+#: Neurologic deficit, three states (the model code is the index). Only a *new or
+#: progressive* deficit triggers the same-day MSCC pathway (NICE NG234, 2023); a known,
+#: unchanged deficit does not.
+DEFICIT_STATES: tuple[str, ...] = ("none", "stable", "new_or_progressive")
+DEFICIT_LABELS: Mapping[str, str] = MappingProxyType({
+    "none": "none", "stable": "stable (known, unchanged)",
+    "new_or_progressive": "new or progressive",
+})
+_DEFICIT_WORDS = {
+    **{s: s for s in DEFICIT_STATES},
+    "new or progressive": "new_or_progressive", "new-or-progressive": "new_or_progressive",
+    "new": "new_or_progressive", "progressive": "new_or_progressive",
+}
+_YES_WORDS = frozenset({"yes", "true", "y", "1", "1.0"})
+_NO_WORDS = frozenset({"no", "false", "n", "0", "0.0"})
+
+
+@dataclass(frozen=True)
+class DeficitReading:
+    """A parsed neurologic-deficit value: the state, and whether it came from the old
+    yes/no format (read as ``new_or_progressive`` / ``none``, which callers warn about)."""
+
+    state: str | None
+    from_yes_no: bool = False
+
+
+def parse_deficit(value: object) -> DeficitReading:
+    """Read a neurologic-deficit value.
+
+    Accepts ``none``, ``stable``, ``new_or_progressive`` (also ``new or progressive``,
+    ``new``, ``progressive``; any letter case), and the old yes/no values (``yes``/``no``,
+    ``true``/``false``, ``1``/``0``, booleans), which become ``new_or_progressive`` /
+    ``none`` with ``from_yes_no`` set: a yes/no table cannot tell a stable deficit from a
+    new one, so the safer reading is taken.
+
+    Raises
+    ------
+    ValueError
+        For anything else, naming the value.
+    """
+    if is_missing(value):
+        return DeficitReading(None)
+    if isinstance(value, (bool, np.bool_)):
+        return DeficitReading("new_or_progressive" if value else "none", True)
+    if isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
+        return DeficitReading("new_or_progressive" if value == 1 else "none", True)
+    text = str(value).strip().lower() if isinstance(value, str) else None
+    if text in _DEFICIT_WORDS:
+        return DeficitReading(_DEFICIT_WORDS[text])
+    if text in _YES_WORDS or text in _NO_WORDS:
+        return DeficitReading("new_or_progressive" if text in _YES_WORDS else "none", True)
+    raise ValueError(f"neurologic_deficit {quote_value(value)} is not one of none, stable, "
+                     "new_or_progressive.")
+
+
+#: Radiosensitivity of the primary tumour to conventional external-beam radiotherapy, the
+#: oncologic arm of NOMS (Laufer et al., Oncologist 2013;18:744-751): lymphoma, myeloma,
+#: seminoma radiosensitive, breast and prostate moderately sensitive (grouped with the
+#: sensitive ones, as NOMS treats them with conventional RT); renal, thyroid,
+#: hepatocellular, colorectal and other gastrointestinal cancers, non-small-cell lung,
+#: sarcoma and melanoma radioresistant. Matched as words in the recorded tumour name.
+RADIORESISTANT_TERMS: tuple[str, ...] = (
+    "renal", "kidney", "melanoma", "sarcoma", "thyroid", "hepatocellular", "liver", "colon",
+    "colorectal", "rectal", "rectum", "gastric", "stomach", "oesophag", "esophag", "pancrea",
+    "gastrointestinal", "non-small", "non small", "nsclc",
+)
+RADIOSENSITIVE_TERMS: tuple[str, ...] = (
+    "breast", "prostate", "lymphoma", "myeloma", "plasmacytoma", "seminoma", "germ cell",
+    "small cell", "sclc",
+)
+RADIOSENSITIVITY_VALUES: tuple[str, ...] = ("radiosensitive", "radioresistant", "unknown")
+
+
+def radiosensitivity(primary_tumor: object) -> str:
+    """``radiosensitive``, ``radioresistant`` or ``unknown`` for a recorded primary tumour
+    name (radioresistant terms are checked first, so "non-small cell" is not read as
+    "small cell")."""
+    if is_missing(primary_tumor) or not isinstance(primary_tumor, str):
+        return "unknown"
+    text = primary_tumor.strip().lower()
+    if any(term in text for term in RADIORESISTANT_TERMS):
+        return "radioresistant"
+    if any(term in text for term in RADIOSENSITIVE_TERMS):
+        return "radiosensitive"
+    return "unknown"
+
 
 # ========================================================================= urgency
 
@@ -259,6 +345,11 @@ SINS_POINTS: Mapping[str, tuple[int, ...]] = MappingProxyType({
 })
 SINS_COMPONENTS: tuple[str, ...] = tuple(SINS_POINTS)
 SINS_MAX: int = sum(max(v) for v in SINS_POINTS.values())  # 18
+
+#: The five SINS components that do not score pain (the pain model must not read the
+#: pain component: pain would predict pain) and their maximum total.
+SINS_NON_PAIN_COMPONENTS: tuple[str, ...] = tuple(c for c in SINS_COMPONENTS if c != "sins_pain")
+SINS_WITHOUT_PAIN_MAX: int = SINS_MAX - max(SINS_POINTS["sins_pain"])  # 15
 
 #: Title of each SINS component, as on the published calculator.
 SINS_TITLES: Mapping[str, str] = MappingProxyType({
@@ -596,8 +687,8 @@ def require_finite(value: object, what: str) -> float:
 #: How a missing value reads.
 NOT_RECORDED = "not recorded"
 
-DisplayKind = Literal["count", "percent", "yes_no", "bilsky", "number", "integer", "points",
-                      "category", "text"]
+DisplayKind = Literal["count", "percent", "yes_no", "bilsky", "deficit", "number", "integer",
+                      "points", "category", "text"]
 
 
 def yes_no(value: object) -> str:
@@ -645,16 +736,32 @@ def bilsky_text(value: object) -> str:
     return BilskyGrade.from_code(value).label
 
 
+def deficit_text(value: object) -> str:
+    """A neurologic-deficit state for display, from its model code (0-2) or its name."""
+    if is_missing(value):
+        return NOT_RECORDED
+    if isinstance(value, str):
+        state = parse_deficit(value).state
+    else:
+        number = finite_float(value)
+        if number is None or number not in (0.0, 1.0, 2.0):
+            raise ValueError(f"neurologic deficit code {value!r} is not 0, 1 or 2.")
+        state = DEFICIT_STATES[int(number)]
+    return NOT_RECORDED if state is None else DEFICIT_LABELS[state]
+
+
 def display(kind: DisplayKind, value: object) -> str:
     """Render one clinical value for a clinician.
 
     ``count``/``integer``: whole number; ``percent``: a [0, 1] ratio in %; ``yes_no``;
-    ``bilsky``: the grade (``"1b"``) from the model code; ``number``: up to two decimals;
-    ``points``: SINS points; ``category``/``text``: as written. Missing values read
-    :data:`NOT_RECORDED`.
+    ``bilsky``: the grade (``"1b"``) from the model code; ``deficit``: the neurologic
+    deficit state from its code; ``number``: up to two decimals; ``points``: SINS points;
+    ``category``/``text``: as written. Missing values read :data:`NOT_RECORDED`.
     """
     if is_missing(value):
         return NOT_RECORDED
+    if kind == "deficit":
+        return deficit_text(value)
     if kind == "percent":
         return percent(value)
     if kind == "yes_no":

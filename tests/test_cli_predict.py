@@ -22,10 +22,11 @@ from tests.test_model import make_cohort
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden"
-CASES = ("lumbar", "partial")
+CASES = ("lumbar", "partial", "context")
 KEYS = ["model_version", "category", "probabilities", "expected_vas", "shap", "base_value",
         "output_value", "output_units", "features", "imputed", "tier", "overrides", "notice",
-        "provenance"]
+        "provenance", "prediction_set", "coverage", "ood", "recorded_vas", "discordant",
+        "discordance", "context_warnings"]
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -84,9 +85,22 @@ def test_predict_payload_is_consistent(capsys: pytest.CaptureFixture[str]) -> No
     assert p["category"] == max(p["probabilities"], key=p["probabilities"].get)
     assert p["base_value"] + sum(p["shap"].values()) == pytest.approx(p["output_value"],
                                                                        abs=1e-6)
-    assert "lesion_count_thoracic" in p["imputed"] and "age" not in p["imputed"]
-    assert {o["rule"] for o in p["overrides"]} == {"bilsky_high_grade", "neurologic_deficit"}
+    assert "lesion_count" in p["imputed"] and "age" not in p["imputed"]
+    # Bilsky 2 with a (yes/no, so new or progressive) deficit is suspected MSCC.
+    assert {o["rule"] for o in p["overrides"]} == {"mscc"}
     assert p["tier"]["urgency"] == "urgent"
+    assert p["tier"]["headline_source"] == "override"
+    assert p["tier"]["headline"] == p["overrides"][0]["headline"]
+    assert p["tier"]["headline"].startswith("URGENT")
+    codes = [r["code"] for r in p["tier"]["recommendations"]]
+    assert codes[:2] == ["mscc_pathway", "dexamethasone"]
+    assert set(p["overrides"][0]["codes"]) <= set(codes)
+    assert all(r["reference"] for r in p["tier"]["recommendations"])
+    assert any("yes/no" in w for w in p["context_warnings"])
+    assert set(p["prediction_set"]) <= {"mild", "moderate", "severe"} and p["prediction_set"]
+    assert p["coverage"] is None or 0 < p["coverage"] <= 1
+    assert isinstance(p["ood"], list)
+    assert p["recorded_vas"] is None and p["discordant"] is None and p["discordance"] is None
     assert p["notice"].startswith("Decision support, not a diagnosis.")
     assert "not for clinical use" in p["notice"]
     case = json.loads(case_file.read_text(encoding="utf-8"))
@@ -126,6 +140,33 @@ def test_module_entry_point() -> None:
     ('{"age": "old"}', "age"),
     ('{"bilsky_grade": "4"}', "bilsky_grade"),
     (b"\xff\xfe\x00bad", "UTF-8"),
+    # validated like import-cohort: one line naming the field
+    ('{"vas": 11}', "vas 11"),
+    ('{"vas": -1}', "vas -1"),
+    ('{"vas": 7.25}', "vas 7.25"),
+    ('{"high_intensity_ratio": 0.5, "max_level_high_intensity_ratio": 0.2}',
+     "max_level_high_intensity_ratio 0.2 is below high_intensity_ratio"),
+    ('{"involved_levels": ["L3", "L9"]}', "involved_levels contains 'L9'"),
+    ('{"levels": [{"level": "X1", "region": "lumbar"}]}', "levels contains 'X1'"),
+    ('{"lesion_count_by_region": {"lumbar": 1, "neck": 2}}', "lesion_count_by_region"),
+    ('{"primary_tumor": "=HYPERLINK(\\"x\\")"}', "primary_tumor"),
+    ('{"sex": "@SUM(A1)"}', "sex"),
+    ('{"primary_tumor": "+cmd"}', "primary_tumor"),
+    ('{"primary_tumor": "-cmd"}', "primary_tumor"),
+    ('{"primary_tumor": "\\tbreast"}', "primary_tumor"),
+    ('{"provenance": {"image": {"sequence": "\\rT2"}}}', "provenance.image.sequence"),
+    ('{"ecog": 5}', "ecog 5"),
+    ('{"analgesic_step": 4}', "analgesic_step 4"),
+    ('{"lesion_count": 501}', "lesion_count 501"),
+    ('{"lesion_count": 2, "lesion_count_by_region": {"cervical": 1, "thoracic": 1, '
+     '"lumbar": 1, "sacral": 0}}', "lesion_count"),
+    ('{"sins_pain": 2}', "sins_pain"),
+    ('{"sins_location": 3, "sins_pain": 3, "sins_bone_lesion": 2, "sins_alignment": 4, '
+     '"sins_collapse": 3, "sins_posterolateral": 3, "sins_total": 12}', "sins_total"),
+    ('{"sins_location": 0, "sins_total": 18}', "sins_total 18 cannot be reached"),
+    ('{"neurologic_deficit": "maybe"}', "neurologic_deficit"),
+    ('{"neuropathic_pain": "sometimes"}', "neuropathic_pain"),
+    ('{"prior_radiotherapy": "twice"}', "prior_radiotherapy"),
 ])
 def test_predict_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                    content: str | bytes | None, match: str) -> None:
@@ -139,6 +180,68 @@ def test_predict_bad_input_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("error: ")
     assert match in err
+
+
+def test_predict_refuses_deep_or_large_json_before_parsing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a": ' + "[" * 50_000 + "]" * 50_000 + "}", encoding="utf-8")
+    code, out, err = run(["predict", "--features", str(deep)], capsys)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "nested 50001 levels deep" in err
+    shallow = tmp_path / "shallow.json"  # brackets inside strings do not count
+    shallow.write_text('{"note": "' + "[" * 40 + '", "lesion_count": 1}', encoding="utf-8")
+    assert run(["predict", "--features", str(shallow)], capsys)[0] == 0
+    large = tmp_path / "large.json"
+    large.write_text('{"note": "' + "x" * 1_000_001 + '"}', encoding="utf-8")
+    code, out, err = run(["predict", "--features", str(large)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "1000000 bytes" in err
+
+
+@pytest.mark.parametrize(("deficit", "state", "warned"), [
+    ("true", "new_or_progressive", True), (False, "none", True), (1, "new_or_progressive", True),
+    ("stable", "stable", False), ("new_or_progressive", "new_or_progressive", False),
+    ("none", "none", False)])
+def test_deficit_three_states_and_yes_no_with_a_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], deficit: object, state: str,
+        warned: bool) -> None:
+    case = tmp_path / "case.json"
+    case.write_text(json.dumps({"lesion_count": 2, "neurologic_deficit": deficit}),
+                    encoding="utf-8")
+    code, out, err = run(["predict", "--features", str(case)], capsys)
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["features"]["neurologic_deficit"] == ["none", "stable",
+                                                         "new_or_progressive"].index(state)
+    assert ("mscc" in {o["rule"] for o in payload["overrides"]}) == (
+        state == "new_or_progressive")
+    assert bool(payload["context_warnings"]) == warned
+    assert ("warning: neurologic_deficit" in err) == warned
+
+
+def test_sins_as_six_components_or_a_total(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    parts = {"sins_location": 3, "sins_pain": 3, "sins_bone_lesion": 2, "sins_alignment": 2,
+             "sins_collapse": 2, "sins_posterolateral": 1}
+    rules = []
+    for case in (parts, {"sins_total": 13}, {**parts, "sins_total": 13}):
+        path = tmp_path / "case.json"
+        path.write_text(json.dumps({"lesion_count": 1, **case}), encoding="utf-8")
+        code, out, err = run(["predict", "--features", str(path)], capsys)
+        assert code == 0, err
+        rules.append([o["rule"] for o in json.loads(out)["overrides"]])
+    assert rules == [["sins_unstable"]] * 3
+
+
+def test_recorded_vas_and_discordance(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps({"lesion_count": 1, "vas": 0}), encoding="utf-8")
+    _, out, _ = run(["predict", "--features", str(path)], capsys)
+    p = json.loads(out)
+    assert p["recorded_vas"] == 0
+    assert p["discordant"] == (p["category"] != "mild")
+    assert p["discordance"].startswith("Recorded VAS 0 (mild)")
 
 
 def test_predict_directory_and_missing_model(tmp_path: Path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import itertools
 import re
@@ -63,8 +64,9 @@ def make_context(**changes: object) -> ReportContext:
         },
         prediction={"category": "moderate",
                     "probabilities": {"mild": 0.2, "moderate": 0.5, "severe": 0.3},
-                    "expected_vas": 5.43, "imputed": ["sins_total"], "model_version": "demo-7"},
-        explanation={"feature_names": ["age", "ecog", "sins_total", "lesion_count"],
+                    "expected_vas": 5.43, "imputed": ["sins_without_pain"],
+                    "model_version": "demo-7"},
+        explanation={"feature_names": ["age", "ecog", "sins_without_pain", "lesion_count"],
                      "values": [67, 2, None, 1], "shap_values": [0.1, -0.3, 0.5, 0.2],
                      "base_value": 4.9, "output_value": 5.4, "output_units": "expected VAS"},
         tier={"tier": 2, "tier_label": "Urgent review", "urgency": "within 1 week",
@@ -122,7 +124,8 @@ def test_context_rejects_non_png_key_image_and_non_dict_fields() -> None:
 def test_waterfall_steps_are_sorted_and_cumulative() -> None:
     base, steps, output = waterfall_steps(make_context().explanation)
     assert base == pytest.approx(4.9)
-    assert [s.label for s in steps] == ["SINS total", "ECOG", "Total lesions", "Age"]
+    assert [s.label for s in steps] == ["SINS without pain", "ECOG",
+                                        "Metastatic sites (all levels)", "Age"]
     assert [round(s.shap, 6) for s in steps] == [0.5, -0.3, 0.2, 0.1]
     assert steps[0].start == pytest.approx(4.9)
     for before, after in itertools.pairwise(steps):
@@ -133,7 +136,7 @@ def test_waterfall_steps_are_sorted_and_cumulative() -> None:
 
 def test_waterfall_groups_the_smallest_features() -> None:
     _, steps, _ = waterfall_steps(make_context().explanation, max_rows=2)
-    assert [s.label for s in steps] == ["SINS total", "ECOG", "2 other features"]
+    assert [s.label for s in steps] == ["SINS without pain", "ECOG", "2 other features"]
     assert steps[-1].shap == pytest.approx(0.3)
     assert steps[-1].end == pytest.approx(5.4)
 
@@ -222,11 +225,11 @@ def test_html_measurements_prediction_explanation_tier_and_provenance() -> None:
     for share in ("20.0%", "50.0%", "30.0%"):
         assert share in prediction
     assert "<b>5.4</b>" in prediction
-    assert "imputed by the model: SINS total" in prediction
+    assert "imputed by the model: SINS without pain" in prediction
     explanation = text[text.index('<section id="explanation">'):
                        text.index('<section id="tier">')]
     assert "<svg" in explanation and explanation.count("<rect") == 4
-    assert ("<td>SINS total</td><td class=\"num\">- (imputed)</td>"
+    assert ("<td>SINS without pain</td><td class=\"num\">- (imputed)</td>"
             "<td class=\"num\">+0.500</td>") in explanation
     assert "4.900" in explanation and "expected VAS" in explanation
     tier = text[text.index('<section id="tier">'):text.index('<section id="model">')]
@@ -266,7 +269,7 @@ def test_pdf_parses_with_notice_on_every_page(unicode_font: bool) -> None:
     text = " ".join(pages)
     for needle in ("Key image", "Measurements", "Prediction", "Explanation",
                    "Management tier", "Provenance", "demo-7", "S-0042", "C3", "L2",
-                   "35.20", "3.1%", "moderate", "50.0%", "5.4", "SINS total", "+0.500",
+                   "35.20", "3.1%", "moderate", "50.0%", "5.4", "SINS without pain", "+0.500",
                    "Prediction f(x)", "NICE NG234", "New neurologic deficit", "ab" * 32):
         assert needle in text, needle
     images = [img for page in reader.pages for img in page.images]
@@ -343,26 +346,22 @@ def test_tier_references_are_split_numbered_and_missing_safety_inputs_shown() ->
 
 
 def test_report_from_real_pipeline_outputs() -> None:
-    """Phantom -> extract -> model -> explain -> tier -> report, with the real dict shapes."""
-    from core.explain import explain_case
-    from core.features import features_from_case
+    """Phantom -> extract -> assess (model, explanation, advice) -> report, real dict shapes."""
+    from core.assess import assess
     from core.lesions import extract
-    from core.model import load_model, predict
+    from core.model import load_model
     from core.phantom import LesionSpec, make_spine_phantom
-    from core.tiers import decide_tier
 
     phantom = make_spine_phantom(seed=3, levels=("L1", "L2", "L3"),
                                  lesions=(LesionSpec("L2", radius_mm=6.0),))
     metrics = extract(phantom.image, phantom.vertebrae, input_sha256="ef" * 32).metrics
     clinical = {"age": 61, "ecog": 1, "sins_total": 8, "bilsky_grade": "1a",
-                "pathologic_fracture": False, "neurologic_deficit": False,
-                "prior_radiotherapy": False, "analgesic_step": 2}
+                "pathologic_fracture": False, "neurologic_deficit": "none",
+                "prior_radiotherapy": False, "analgesic_step": 2, "vas": 6}
     case = {**metrics.to_dict(), **clinical}
-    features = features_from_case(case)
     model = load_model()
-    prediction = predict(model, features)
-    explanation = explain_case(model, features)
-    tier = decide_tier(prediction.category, features)
+    result = assess(model, case)
+    prediction, explanation, tier = result.prediction, result.explanation, result.tier
     array = sitk_slice_rgb(phantom.image)
     ctx = ReportContext(
         study_id="PH-3", patient_id="PH", study_date="2025-01-01", synthetic=True,
@@ -370,6 +369,7 @@ def test_report_from_real_pipeline_outputs() -> None:
         explanation=explanation.to_dict(), tier=tier.to_dict(),
         model_version=prediction.model_version,
         provenance=metrics.to_dict().get("provenance", {}), key_image_png=rgb_to_png(array),
+        assessment=result.extras(),
     )
     html_text = build_report_html(ctx)
     for level in ("L1", "L2", "L3"):
@@ -380,11 +380,18 @@ def test_report_from_real_pipeline_outputs() -> None:
     _, steps, output = waterfall_steps(ctx.explanation)
     assert steps[-1].end == pytest.approx(explanation.output_value, abs=1e-6)
     assert output == pytest.approx(explanation.output_value)
+    # SINS 8: the potentially-unstable override is the headline, first in the report
+    assert tier.headline_source == "override"
+    assessment = _section(html_text, "assessment")
+    assert assessment.index(html.escape(tier.headline, quote=True)) < assessment.index(
+        "Model estimate")
+    assert "Recorded pain (VAS 0-10): <b>6 (moderate)</b>" in assessment
     pages = _pdf_pages(build_report_pdf(ctx))
     text = " ".join(pages)
     assert all(NOTICE_HEAD in page and SYNTHETIC_MARK in page for page in pages)
     assert prediction.model_version in text and "L2" in text
     assert tier.tier_label in text
+    assert " ".join(tier.headline.split()) in text
 
 
 def sitk_slice_rgb(image: object) -> np.ndarray:
@@ -476,3 +483,107 @@ def test_clinical_fields_read_bilsky_as_recorded_and_truth_values_as_yes_no() ->
         assert f"<tr><td>Bilsky grade</td><td>{shown}</td></tr>" in section, recorded
         assert "<tr><td>Pathologic fracture</td><td>yes</td></tr>" in section
         assert "<tr><td>Neurologic deficit</td><td>no</td></tr>" in section
+
+
+# ------------------------------------------------ the assessment section: headline first
+
+_ADVICE = {
+    "tier": "2", "tier_label": "Tier 2 - moderate pain", "urgency": "urgent",
+    "category": "moderate",
+    "headline": "URGENT \u2014 suspected metastatic spinal cord compression: same-day spinal "
+                "team / MSCC coordinator, dexamethasone 16 mg unless contraindicated, "
+                "whole-spine MRI within 24 h",
+    "headline_source": "override",
+    "recommendations": [
+        {"code": "mscc_pathway", "text": "Suspected MSCC: spinal team today.",
+         "reference": "NICE NG234", "urgency": "urgent"},
+        {"code": "analgesic_continue", "text": "Continue WHO step 2 (weak opioid).",
+         "reference": "WHO 2018"}],
+    "overrides": [{"rule": "mscc", "reason": "Neurologic deficit = new or progressive",
+                   "urgency": "urgent", "action": "Spinal team today.",
+                   "reference": "NICE NG234", "codes": ["mscc_pathway"]}],
+    "notes": ["Known note: read the deficit as new or progressive."],
+    "missing_safety_inputs": [],
+}
+_EXTRAS = {"prediction_set": ["moderate", "severe"], "coverage": 0.9,
+           "ood": ["HI ratio (overall) 95.0% is above the training range (0-60%)."],
+           "recorded_vas": 9.0, "discordant": True,
+           "discordance": "Recorded VAS 9 (severe) is higher than the predicted moderate "
+                          "pain: the recorded pain is what counts; check for another pain "
+                          "source or a missing finding.",
+           "context_warnings": ["neurologic_deficit was recorded as yes/no."]}
+
+
+def _section(text: str, section_id: str) -> str:
+    return text.split(f'<section id="{section_id}">')[1].split("</section>")[0]
+
+
+def test_assessment_section_comes_first_with_the_override_headline_on_top() -> None:
+    text = build_report_html(make_context(tier=_ADVICE, assessment=_EXTRAS))
+    assert SECTIONS[0] == ("assessment", "Assessment")
+    assert text.index('<section id="assessment">') < text.index('<section id="key-image">')
+    section = _section(text, "assessment")
+    first = section.split("</h2>", 1)[1]
+    assert first.startswith('<p class="warn" id="headline"><b>URGENT \u2014 suspected')
+    assert section.index("URGENT") < section.index("Model estimate") < section.index(
+        ">moderate</span>")
+    assert "Prediction set (coverage 90%): <b>moderate, severe</b>" in section
+    assert "Recorded pain (VAS 0-10): <b>9 (severe)</b>" in section
+    assert '<p class="warn" id="discordance">Recorded VAS 9 (severe) is higher' in section
+    assert section.index("Recorded pain") < section.index("Recorded VAS 9")
+    assert 'id="ood"' in section and "above the training range" in section
+    assert "recorded as yes/no" in section
+    pdf_text = " ".join(_pdf_pages(build_report_pdf(make_context(tier=_ADVICE,
+                                                                 assessment=_EXTRAS))))
+    assert pdf_text.index("URGENT") < pdf_text.index("Key image")
+    for needle in ("Prediction set (coverage 90%): moderate, severe",
+                   "Recorded pain (VAS 0-10): 9 (severe)", "Recorded VAS 9 (severe) is higher",
+                   "above the training range"):
+        assert needle in pdf_text, needle
+
+
+def test_a_model_headline_is_not_a_warning_and_missing_extras_are_said() -> None:
+    tier = {**_ADVICE, "headline": "Predicted moderate pain (VAS 4-6): continue the current "
+                                   "regimen (WHO step 2)", "headline_source": "model",
+            "overrides": [], "urgency": "routine"}
+    ctx = make_context(tier=tier, clinical={"vas": 2, "bilsky_grade": "1b"})
+    section = _section(build_report_html(ctx), "assessment")
+    assert '<p id="headline"><b>Predicted moderate pain' in section
+    assert "Prediction set: not available." in section
+    assert "Out-of-distribution check: not available." in section
+    # without the assessment's extras the recorded VAS comes from the clinical fields
+    assert "Recorded pain (VAS 0-10): <b>2 (mild)</b>" in section
+    assert '<p class="warn" id="discordance">Recorded VAS 2 (mild) is lower than the ' \
+           "predicted moderate pain" in section
+    agree = _section(build_report_html(make_context(tier=tier, clinical={"vas": 5},
+                                                    assessment={"ood": []})), "assessment")
+    assert '<p id="discordance">Recorded VAS 5 (moderate) agrees' in agree
+    assert "Within the range of the model&#x27;s training data." in agree
+    none = _section(build_report_html(make_context(tier=tier, clinical={})), "assessment")
+    assert "Recorded pain (VAS 0-10): <b>not recorded</b>" in none
+    assert "discordance" not in none
+
+
+def test_tier_section_lists_headline_urgent_codes_first_notes_and_references() -> None:
+    text = build_report_html(make_context(tier=_ADVICE, assessment=_EXTRAS))
+    section = _section(text, "tier")
+    assert "<td>Headline</td>" in section
+    assert "<li>URGENT: Suspected MSCC: spinal team today. <i>[1]</i></li>" in section
+    assert "<li>Continue WHO step 2 (weak opioid). <i>[2]</i></li>" in section
+    assert "Known note: read the deficit as new or progressive." in section
+    assert "<ol><li>NICE NG234</li><li>WHO 2018</li></ol>" in section
+
+
+def test_clinical_fields_show_steps_and_deficit_states_in_words() -> None:
+    ctx = make_context(clinical={"analgesic_step": 2, "neurologic_deficit": "stable",
+                                 "sins_total": 9, "prior_radiotherapy": True})
+    section = _section(build_report_html(ctx), "clinical")
+    assert "<tr><td>Current WHO analgesic step</td><td>2 weak opioid</td></tr>" in section
+    assert "<tr><td>Neurologic deficit</td><td>stable (known, unchanged)</td></tr>" in section
+    assert "<tr><td>SINS total</td><td>9</td></tr>" in section
+    assert "<tr><td>Prior radiotherapy</td><td>yes</td></tr>" in section
+
+
+def test_context_rejects_a_non_dict_assessment() -> None:
+    with pytest.raises(ValueError, match="assessment"):
+        make_context(assessment=["moderate"])

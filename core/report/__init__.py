@@ -1,8 +1,11 @@
 """Case report as self-contained HTML and as PDF (fpdf2).
 
-The report gathers, for one study: a key image with overlays, the clinical findings, the
-measurements per vertebral level, the pain prediction, its explanation (SHAP
-waterfall), the suggested management tier with its overrides and references, the model
+The report gathers, for one study: first the assessment (the advice's headline, an
+override before anything else; the model's estimate beneath it with its prediction set
+and coverage; the recorded VAS beside it with the discordance sentence; reasons the case
+lies outside the training data), then a key image with overlays, the clinical findings,
+the measurements per vertebral level, the pain prediction, its explanation (SHAP
+waterfall), the advice with its codes' texts, notes, overrides and references, the model
 version and the provenance. It always carries the decision-support notice and, for
 synthetic cases, a ``SYNTHETIC DATA`` mark.
 

@@ -34,9 +34,10 @@ class ReportContext:
         ``Explanation.to_dict()``: ``feature_names``, ``values`` (model units),
         ``shap_values``, ``base_value``, ``output_value``, ``output_units``.
     tier : dict
-        ``TierDecision.to_dict()``: ``tier``, ``tier_label``, ``urgency``,
-        ``recommendations`` (``{text, reference}``), ``overrides`` (``{rule, reason,
-        urgency, action, reference}``).
+        ``TierDecision.to_dict()``: ``headline``, ``headline_source``, ``tier``,
+        ``tier_label``, ``urgency``, ``recommendations`` (``{code, text, reference}``,
+        ``urgency`` when an override brought it), ``overrides`` (``{rule, reason, urgency,
+        action, reference, codes}``), ``notes``, ``missing_safety_inputs``.
     model_version : str
         Version string of the model that made the prediction.
     provenance : dict
@@ -45,6 +46,12 @@ class ReportContext:
         PNG of the key slice with overlays (see :func:`core.report.rgb_to_png`), or None.
     key_image_caption : str
         Optional caption under the key image (plane, slice, overlay legend).
+    assessment : dict
+        What the assessment adds (:meth:`core.assess.Assessment.extras`):
+        ``prediction_set``, ``coverage``, ``ood``, ``recorded_vas``, ``discordant``,
+        ``discordance`` (sentence), ``context_warnings``. Empty by default: the report
+        then reads the recorded VAS from ``clinical["vas"]`` and says that the prediction
+        set and the out-of-distribution check are not available.
 
     Raises
     ------
@@ -65,9 +72,11 @@ class ReportContext:
     provenance: dict
     key_image_png: bytes | None = None
     key_image_caption: str = field(default="")
+    assessment: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("clinical", "metrics", "prediction", "explanation", "tier", "provenance"):
+        for name in ("clinical", "metrics", "prediction", "explanation", "tier", "provenance",
+                     "assessment"):
             value = getattr(self, name)
             if not isinstance(value, Mapping):
                 kind = type(value).__name__

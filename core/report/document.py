@@ -45,8 +45,11 @@ from core.report.blocks import (
     WaterfallBar,
 )
 from core.report.context import ReportContext
+from core.tiers import discordance
 from core.vocab import (
+    ANALGESIC_STEPS,
     CATEGORIES,
+    CATEGORY_VAS_BANDS,
     DOWN_COLOUR,
     NOT_RECORDED,
     SINS_TITLES,
@@ -55,7 +58,9 @@ from core.vocab import (
     category_colour,
     finite_float,
     is_missing,
+    number_text,
     percent,
+    vas_to_category,
     yes_no,
 )
 
@@ -64,6 +69,7 @@ SYNTHETIC_MARK = "SYNTHETIC DATA"
 
 #: Section ids (HTML ``<section id=...>``) and titles, in report order.
 SECTIONS: tuple[tuple[str, str], ...] = (
+    ("assessment", "Assessment"),
     ("key-image", "Key image"),
     ("clinical", "Clinical findings"),
     ("measurements", "Measurements"),
@@ -85,6 +91,10 @@ MISSING = "-"
 #: Labels of clinical fields that are neither model features nor SINS components.
 FIELD_LABELS: dict[str, str] = {
     "vas": "Recorded pain (VAS 0-10)",
+    "sins_total": "SINS total",
+    "analgesic_step": "Current WHO analgesic step",
+    "prior_radiotherapy": "Prior radiotherapy",
+    "neuropathic_pain": "Neuropathic pain",
     "sex": "Sex",
     "primary_tumor": "Primary tumour",
     "bone_modifying_agent": "Bone-modifying agent",
@@ -167,7 +177,11 @@ def feature_value(name: str, value: object) -> str:
 
 def clinical_value(name: str, value: object) -> str:
     """A recorded clinical field. As :func:`feature_value`, except that a Bilsky grade is
-    read as written clinically (a recorded ``2`` is grade 2, not a model code)."""
+    read as written clinically (a recorded ``2`` is grade 2, not a model code) and the
+    analgesic step with its name (``2 weak opioid``)."""
+    step = finite_float(value)
+    if name == "analgesic_step" and step is not None and step in ANALGESIC_STEPS:
+        return ANALGESIC_STEPS[int(step)]
     spec = FEATURES_BY_NAME.get(name)
     if spec is None or spec.display != "bilsky" or is_missing(value):
         return feature_value(name, value)
@@ -292,6 +306,77 @@ def _report_versions() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- sections
+
+
+def _headline(tier: Mapping[str, Any]) -> list[Block]:
+    """The advice's headline first: an override or a missing lesion in red."""
+    headline = tier.get("headline") or tier.get("tier_label")
+    if is_missing(headline):
+        return [Paragraph("No advice was given for this case.")]
+    source = str(tier.get("headline_source") or "")
+    style = "warn" if source in ("override", "no_lesion") else "body"
+    blocks: list[Block] = [Paragraph("", strong=str(headline), style=style, anchor="headline")]
+    if not is_missing(tier.get("urgency")):
+        blocks.append(Paragraph("Urgency: ", strong=plain(tier.get("urgency"))))
+    return blocks
+
+
+def _prediction_set(extras: Mapping[str, Any]) -> Paragraph:
+    categories = extras.get("prediction_set")
+    if not isinstance(categories, (list, tuple)) or not categories:
+        return Paragraph("Prediction set: not available.", style="caption")
+    coverage = finite_float(extras.get("coverage"))
+    stated = (f" (coverage {percent(coverage, 0)})" if coverage is not None
+              else " (coverage not stated by this model)")
+    return Paragraph(f"Prediction set{stated}: ", strong=", ".join(map(str, categories)))
+
+
+def _recorded(ctx: ReportContext) -> list[Block]:
+    """The recorded VAS next to the prediction, with the discordance sentence."""
+    extras = ctx.assessment
+    vas = finite_float(extras.get("recorded_vas", ctx.clinical.get("vas")))
+    if vas is None or not 0 <= vas <= 10:
+        return [Paragraph("Recorded pain (VAS 0-10): ", strong="not recorded")]
+    blocks: list[Block] = [Paragraph("Recorded pain (VAS 0-10): ",
+                                     strong=f"{number_text(vas, 1)} ({vas_to_category(vas)})")]
+    sentence = extras.get("discordance")
+    category = ctx.prediction.get("category")
+    if is_missing(sentence) and category in CATEGORIES:
+        found = discordance(vas, str(category))
+        sentence = None if found is None else found.sentence
+        discordant = bool(found and found.discordant)
+    else:
+        discordant = bool(extras.get("discordant"))
+    if not is_missing(sentence):
+        blocks.append(Paragraph(str(sentence), style="warn" if discordant else "body",
+                                anchor="discordance"))
+    return blocks
+
+
+def _ood(extras: Mapping[str, Any]) -> list[Block]:
+    reasons = extras.get("ood")
+    if not isinstance(reasons, (list, tuple)):
+        return [Paragraph("Out-of-distribution check: not available.", style="caption")]
+    if not reasons:
+        return [Paragraph("Within the range of the model's training data.", style="caption")]
+    return [Paragraph("Outside the model's training data \u2014 interpret with caution:",
+                      style="warn", anchor="ood"),
+            *(Paragraph(f"- {reason}") for reason in reasons)]
+
+
+def _assessment(ctx: ReportContext) -> list[Block]:
+    """Headline first, the model's estimate beneath, the recorded VAS beside it."""
+    pred, extras = ctx.prediction, ctx.assessment
+    category = plain(pred.get("category"))
+    band = CATEGORY_VAS_BANDS.get(category, "")
+    blocks: list[Block] = [*_headline(ctx.tier), Subheading("Model estimate"),
+                           CategoryBadge(f"Predicted pain category{f' ({band})' if band else ''}: ",
+                                         category, category_colour(category.lower())),
+                           Paragraph("Expected pain (VAS 0-10): ",
+                                     strong=number(pred.get("expected_vas"), 1)),
+                           _prediction_set(extras), *_recorded(ctx), *_ood(extras)]
+    blocks += [Paragraph(str(w), style="caption") for w in extras.get("context_warnings") or []]
+    return blocks
 
 
 def _key_image(ctx: ReportContext) -> list[Block]:
@@ -431,6 +516,13 @@ def _missing_safety(tier: Mapping[str, Any]) -> list[Block]:
                       anchor="missing-safety-inputs")]
 
 
+def _recommendation_text(item: Mapping[str, Any]) -> str:
+    """A recommendation's sentence, led by its urgency when an override brought it."""
+    text = plain(item.get("text"))
+    urgency = item.get("urgency")
+    return f"{str(urgency).upper()}: {text}" if urgency in ("soon", "urgent") else text
+
+
 def _tier(ctx: ReportContext) -> list[Block]:
     tier = ctx.tier
     refs = _references(tier)
@@ -438,16 +530,20 @@ def _tier(ctx: ReportContext) -> list[Block]:
             ("Urgency", plain(tier.get("urgency")))]
     if "category" in tier:
         rows.append(("From pain category", plain(tier.get("category"))))
+    if "headline" in tier:
+        rows.append(("Headline", plain(tier.get("headline"))))
     recs = tuple(
-        (plain(item.get("text")), _ref_marks(item.get("reference"), refs))
+        (_recommendation_text(item), _ref_marks(item.get("reference"), refs))
         if isinstance(item, Mapping) else (plain(item), MISSING)
         for item in tier.get("recommendations") or [])
+    notes = [Paragraph(str(n)) for n in tier.get("notes") or []]
     overrides = tuple(_override_row(item, refs) for item in tier.get("overrides") or [])
     return [
         KeyValueTable(tuple(rows), widths_mm=(40, 140)),
         *_missing_safety(tier),
         Subheading("Recommendations"),
         CitedList(recs, ("Recommendation", "Ref.")) if recs else Paragraph("None."),
+        *([Subheading("Notes"), *notes] if notes else []),
         Subheading("Overrides (outrank the tier)"),
         Table(("Rule", "Reason", "Urgency", "Action", "Ref."), overrides,
               widths_mm=(32, 55, 20, 55, 18)) if overrides
@@ -476,7 +572,8 @@ def _provenance(ctx: ReportContext) -> list[Block]:
 
 
 _SECTION_BUILDERS = {
-    "key-image": _key_image, "clinical": _clinical, "measurements": _measurements,
+    "assessment": _assessment, "key-image": _key_image, "clinical": _clinical,
+    "measurements": _measurements,
     "prediction": _prediction, "explanation": _explanation, "tier": _tier,
     "model": _model, "provenance": _provenance,
 }
