@@ -228,7 +228,7 @@ def test_estimator_is_sklearn_compatible() -> None:
         cm.OrdinalLogisticRegression(monotone=(0, 1), floor=(True, False)).fit(*data)
     with pytest.raises(ValueError, match="floor must hold 2 values"):
         cm.OrdinalLogisticRegression(monotone=(1, 1), floor=(True,)).fit(*data)
-    with pytest.raises(ValueError, match="weight_floor 0.0 must be positive"):
+    with pytest.raises(ValueError, match=r"weight_floor 0\.0 must be positive"):
         cm.OrdinalLogisticRegression(monotone=(1, 1), floor=(True, True),
                                      weight_floor=0.0).fit(*data)
 

@@ -544,8 +544,16 @@ def test_a_store_from_before_the_three_deficit_states_is_upgraded(data_dir, tmp_
     with CaseStore(url) as store:
         study = store.save_case("P-0001", "2024-01-10", clinical={"vas": 5}, actor="dr-a")
         with store.engine.begin() as connection:  # the old table: BOOLEAN deficit
-            connection.execute(text("ALTER TABLE clinical_values DROP COLUMN neuropathic_pain"))
-            connection.execute(text("UPDATE clinical_values SET neurologic_deficit = 1"))
+            for statement in (
+                    "ALTER TABLE clinical_values DROP COLUMN neuropathic_pain",
+                    "ALTER TABLE clinical_values DROP COLUMN neurologic_deficit",
+                    "ALTER TABLE clinical_values ADD COLUMN neurologic_deficit BOOLEAN",
+                    "UPDATE clinical_values SET neurologic_deficit = 1"):
+                connection.execute(text(statement))
+            stored = connection.execute(text(
+                "SELECT neurologic_deficit, typeof(neurologic_deficit) FROM clinical_values"
+            )).one()
+        assert tuple(stored) == (1, "integer")
     with CaseStore(url) as store:
         columns = {c["name"] for c in inspect(store.engine).get_columns("clinical_values")}
         record = store.get_study(study)

@@ -78,8 +78,8 @@ requirements is visible; a warning is added when the ordinal model's macro AUC i
 than :data:`AUC_WARNING_MARGIN` below the best candidate. On the synthetic demonstration
 cohort (``data/demo/cohort.csv``, 564 studies of 300 patients, seed 0, 5 x 5-fold) the
 ordinal model was also the most accurate (mean over repeats, alpha 30): balanced
-accuracy 0.649, macro AUC 0.810, Brier 0.471, against 0.633 / 0.798 / 0.484
-(multinomial) and 0.580 / 0.752 / 0.563 (gradient boosting) - see
+accuracy 0.651, macro AUC 0.812, Brier 0.469, against 0.632 / 0.800 / 0.482
+(multinomial) and 0.600 / 0.772 / 0.539 (gradient boosting) - see
 ``models/demo/model_card.json``. (The model before issue 9 reached 0.711 / 0.877 / 0.385
 because it read the current analgesic step, which the old cohort derived from the pain:
 pain predicted pain.)

@@ -107,7 +107,7 @@ def sets_from_threshold(probabilities: np.ndarray, threshold: float) -> np.ndarr
 
 
 def _quantile(scores: np.ndarray, n: int, coverage: float) -> float:
-    return float(np.quantile(scores, conformal_level(n, coverage), method="higher"))
+    return float(np.quantile(scores, conformal_level(n, coverage), method="inverted_cdf"))
 
 
 def _held_out_patients(scores: list[np.ndarray], proba: list[np.ndarray], y: np.ndarray,

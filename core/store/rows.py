@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from core.clinical import DEFICIT_COLUMN, IMAGING_COLUMNS, STUDY_CLINICAL_COLUMNS
 from core.store.schema import ClinicalValues, Patient, Study, StudyFeatures
+from core.vocab import parse_deficit
 
 
 def get_study(session: Session, study_id: int) -> Study:
@@ -81,8 +82,12 @@ def _deficit_value(value: object) -> object:
     """A stored ``neurologic_deficit``: a state, or a yes/no value kept from a store written
     before the three states (SQLite returns its 1/0 as integers), shown as ``yes``/``no``
     so it reads as ``new_or_progressive``/``none`` with a warning (never silently)."""
-    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
-        return "yes" if value else "no"
+    try:
+        reading = parse_deficit(value)
+    except ValueError:
+        return value
+    if reading.from_yes_no:
+        return "yes" if reading.state == "new_or_progressive" else "no"
     return value
 
 
