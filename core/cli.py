@@ -74,6 +74,7 @@ def _cmd_import_cohort(args: argparse.Namespace) -> int:
         summary = store.import_cohort(table.rows, source=name, actor=args.actor)
     finally:
         store.close()
+    sys.stderr.writelines(f"warning: {w}\n" for w in summary["warnings"])
     summary["rows_skipped"] = len(table.invalid_rows)
     _emit(summary, None)
     return 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal
 
 import numpy as np
@@ -91,6 +92,9 @@ class FeatureSpec:
         With ``monotone == +1``: the weight is bounded below by a small positive floor
         (:data:`core.model.WEIGHT_FLOOR`), so the feature always raises predicted pain,
         the direction the literature reports.
+    inclusion : str
+        Why the feature is a predictor (the model card lists it): what it measures, why it
+        is not itself a response to pain or a pain score, and its constraint.
     """
 
     name: str
@@ -107,16 +111,22 @@ class FeatureSpec:
     choices: Mapping[int, str] = field(default_factory=dict)
     derived: bool = False
     floor: bool = False
+    inclusion: str = ""
 
     def render(self, value: object) -> str:
         """The value as a clinician reads it (``"1b"``, ``"yes"``, ``"12.3%"``)."""
         return display(self.display, value)
 
 
-def _count(name: str, label: str, hi: float, description: str, *,
-           floor: bool = False) -> FeatureSpec:
+def _count(name: str, label: str, hi: float, description: str, inclusion: str) -> FeatureSpec:
     return FeatureSpec(name, label, "count", "count", 0, hi, 1, "imaging", description,
-                       display="count", widget="count", derived=True, floor=floor)
+                       display="count", widget="count", derived=True, floor=True,
+                       inclusion=inclusion)
+
+
+_IMAGING_RULE = ("measured on MRI, not reported by the patient, so it does not contain the "
+                 "pain it predicts")
+_FLOOR_RULE = "weight >= the positive floor (direction imposed)"
 
 
 #: The pain model's inputs. Inclusion rule: a feature describes the metastatic burden on
@@ -129,40 +139,84 @@ def _count(name: str, label: str, hi: float, description: str, *,
 #: by a small positive floor (``floor=True``).
 FEATURES: tuple[FeatureSpec, ...] = (
     _count("lesion_count", "Metastatic sites (all levels)", 500,
-           "Number of metastatic sites across all levels (each lesion counts).", floor=True),
+           "Number of metastatic sites across all levels (each lesion counts).",
+           "Imaging burden: the number of metastatic sites predicts pain (Kong et al. 2025); "
+           f"{_IMAGING_RULE}; {_FLOOR_RULE}."),
     _count("lesion_count_noncervical", "Thoracic, lumbar or sacral sites", 500,
-           "Metastatic sites below C7: thoracic, lumbar and sacral lesions.", floor=True),
+           "Metastatic sites below C7: thoracic, lumbar and sacral lesions.",
+           "Imaging burden by region: a thoracic, lumbar or sacral site adds more pain than "
+           "a cervical one (Kong et al. 2025: lumbar > thoracic > cervical); nested with "
+           f"lesion_count; {_IMAGING_RULE}; {_FLOOR_RULE}."),
     _count("lesion_count_lumbosacral", "Lumbar or sacral sites", 400,
-           "Metastatic sites in the weight-bearing lumbar spine and sacrum.", floor=True),
+           "Metastatic sites in the weight-bearing lumbar spine and sacrum.",
+           "Imaging burden by region: a weight-bearing lumbar or sacral site adds the most "
+           "pain (Kong et al. 2025); nested with lesion_count_noncervical; "
+           f"{_IMAGING_RULE}; {_FLOOR_RULE}."),
     FeatureSpec("involved_levels", "Involved levels", "count", "count", 0, 30, 1, "imaging",
                 "Number of vertebral levels with at least one lesion.",
-                display="count", widget="count"),
+                display="count", widget="count",
+                inclusion=f"Imaging burden (spread over levels); {_IMAGING_RULE}; weight >= 0."),
     FeatureSpec("high_intensity_ratio", "HI ratio (overall)", "fraction 0-1", "ratio", 0, 1, 1,
                 "imaging", "Total high-intensity volume / total labelled vertebral volume.",
-                display="percent", widget="percent", floor=True),
+                display="percent", widget="percent", floor=True,
+                inclusion="Marrow replacement on fluid-sensitive MRI; the HI ratio goes with "
+                          f"pain (Kong et al. 2025); {_IMAGING_RULE}; {_FLOOR_RULE}."),
     FeatureSpec("max_level_high_intensity_ratio", "HI ratio (worst level)", "fraction 0-1",
                 "ratio", 0, 1, 1, "imaging", "Largest per-level high-intensity ratio.",
-                display="percent", widget="percent", floor=True),
+                display="percent", widget="percent", floor=True,
+                inclusion="The most replaced vertebra (local burden, fracture risk); "
+                          f"{_IMAGING_RULE}; {_FLOOR_RULE}."),
     FeatureSpec("sins_without_pain", "SINS without pain", "points 0-15", "ordinal", 0, 15, 1,
                 "clinical", "SINS (Fisher 2010) minus its pain component: location, bone "
                 "lesion, alignment, collapse and posterolateral involvement.",
-                display="points", widget="sins_total", derived=True),
+                display="points", widget="sins_total", derived=True,
+                inclusion="Spinal instability from imaging (SINS, Fisher 2010) without its "
+                          "pain item, which scores the outcome (mechanical pain = 3 points); "
+                          "weight >= 0."),
     FeatureSpec("bilsky_grade", "Bilsky grade", "0,1a,1b,1c,2,3 -> 0-5", "ordinal", 0, 5, 1,
                 "clinical", "Epidural spinal cord compression grade (Bilsky 2010), ordinal.",
-                display="bilsky", widget="bilsky"),
+                display="bilsky", widget="bilsky",
+                inclusion="Epidural compression graded on MRI (Bilsky 2010), without the pain "
+                          "report; weight >= 0."),
     FeatureSpec("pathologic_fracture", "Pathologic fracture", "yes/no", "binary", 0, 1, 1,
                 "clinical", "Pathologic vertebral fracture present.",
-                display="yes_no", widget="yes_no"),
+                display="yes_no", widget="yes_no",
+                inclusion="A structural finding on imaging that causes mechanical pain; not a "
+                          "response to pain; weight >= 0."),
     FeatureSpec("neurologic_deficit", "Neurologic deficit", "none/stable/new -> 0-2",
                 "ordinal", 0, 2, 1, "clinical",
                 "Neurologic deficit: none, stable (known, unchanged), new or progressive.",
-                display="deficit", widget="choice", choices=DEFICIT_CHOICES),
+                display="deficit", widget="choice", choices=DEFICIT_CHOICES,
+                inclusion="Examination finding of cord or root compression, recorded "
+                          "independently of the pain score; weight >= 0."),
     FeatureSpec("age", "Age", "years", "continuous", 18, 110, 0,
-                "clinical", "Age at the study date.", display="integer", widget="age"),
+                "clinical", "Age at the study date.", display="integer", widget="age",
+                inclusion="Pain-independent patient context; direction not imposed "
+                          "(unconstrained weight)."),
     FeatureSpec("ecog", "ECOG", "0-4", "ordinal", 0, 4, 0,
                 "clinical", "ECOG performance status.", display="integer", widget="choice",
-                choices=ECOG_GRADES),
+                choices=ECOG_GRADES,
+                inclusion="Performance status, the usual prognostic context; pain can lower it, "
+                          "so its direction is not imposed (unconstrained weight) and its "
+                          "weight is reported."),
 )
+
+#: Case fields that are deliberately *not* predictors, and why (the model card lists
+#: them). Treatment follows pain and pain scores contain pain: either would predict pain
+#: from pain. They remain context for the advice (:mod:`core.context`).
+EXCLUDED_PREDICTORS: Mapping[str, str] = MappingProxyType({
+    "analgesic_step": "treatment follows pain: the current WHO step is chosen because of the "
+                      "pain (confounding by indication), so it would predict pain from pain; "
+                      "context for the advice (never a lower step)",
+    "prior_radiotherapy": "treatment follows pain: painful lesions are irradiated; context for "
+                          "the advice (re-irradiation wording)",
+    "bone_modifying_agent": "treatment; context for the advice",
+    "sins_total": "contains the SINS pain component (mechanical pain = 3 points): pain would "
+                  "predict pain; replaced by sins_without_pain",
+    "sins_pain": "scores pain itself",
+    "neuropathic_pain": "describes the pain itself; context for the advice (adjuvant)",
+    "vas": "the outcome",
+})
 
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 FEATURES_BY_NAME: dict[str, FeatureSpec] = {f.name: f for f in FEATURES}
@@ -537,6 +591,7 @@ def _vector(values: Mapping[str, float | None]) -> FeatureVector:
 
 __all__ = [
     "BILSKY_GRADES",
+    "EXCLUDED_PREDICTORS",
     "FEATURES",
     "FEATURES_BY_NAME",
     "FEATURE_NAMES",

@@ -250,7 +250,10 @@ def test_rows_map_onto_the_model_features():
     result = load_clinical_table(BAD / "sins_inconsistent.csv")
     record = result.rows.to_dict(orient="records")[0]
     features = features_from_case(record)
-    assert features["sins_total"] == 10
+    # SINS 10 with a mechanical-pain component of 3: the model reads the 7 points
+    # without pain (pain must not predict pain); the full total stays a clinical value.
+    assert record["sins_total"] == 10 and record["sins_pain"] == 3
+    assert features["sins_without_pain"] == 7
     assert features["lesion_count"] is None
     assert features["ecog"] == 1
 
@@ -495,3 +498,64 @@ def test_plain_number_exemption_is_exact():
     assert neutralise_cell("-3") == "-3"
     assert neutralise_cell("-3\n") == "'-3\n"
     assert neutralise_cell("-\uff13") == "'-\uff13"  # full-width digit is not a number
+
+
+# ----------------------------------------------------------------- neurologic deficit
+
+
+def _deficit_table(values: list[str], **extra: list[str]) -> bytes:
+    header = HEADER + "".join(f",{c}" for c in extra)
+    lines = [header]
+    for i, value in enumerate(values):
+        cells = [f"P{i}", "2024-01-02", "60", "F", "5", "1", "1", "no", "no", "no", value]
+        cells += [v[i] for v in extra.values()]
+        lines.append(",".join(cells))
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_neurologic_deficit_has_three_states_and_reads_old_yes_no_with_a_warning():
+    values = ["none", "stable", "new_or_progressive", "New or progressive", "yes", "0",
+              "TRUE", "stable", "maybe", "1"]
+    result = load_clinical_table(_deficit_table(values), "deficit.csv")
+    assert [(e.row, e.column, e.reason) for e in result.errors] == [
+        (10, "neurologic_deficit", "'maybe' is not one of none, stable, new_or_progressive")]
+    assert result.rows["neurologic_deficit"].tolist() == [
+        "none", "stable", "new_or_progressive", "new_or_progressive", "new_or_progressive",
+        "none", "new_or_progressive", "stable", "new_or_progressive"]
+    # rows 6-8 and 11 were yes/no (row 10 is invalid, not imported, not listed)
+    assert len(result.warnings) == 1
+    warning = result.warnings[0]
+    assert "row(s) 6-8, 11:" in warning
+    assert "yes was read as new_or_progressive and no as none" in warning
+    # a table in the new format has no warning
+    assert load_clinical_table(_deficit_table(["none", "stable"]), "x.csv").warnings == ()
+
+
+def test_old_yes_no_deficit_feeds_the_model_as_the_safer_reading():
+    result = load_clinical_table(_deficit_table(["yes", "no", "stable"]), "old.csv")
+    codes = [features_from_case(r)["neurologic_deficit"]
+             for r in result.rows.to_dict(orient="records")]
+    assert codes == [2.0, 0.0, 1.0]
+    assert validate_clinical({"patient_id": "P1", "study_date": "2024-01-02",
+                              "neurologic_deficit": True})["neurologic_deficit"] == (
+        "new_or_progressive")
+
+
+def test_neuropathic_pain_is_an_optional_yes_no_column():
+    assert "neuropathic_pain" not in REQUIRED_COLUMNS
+    assert "neuropathic_pain" in COHORT_COLUMNS
+    absent = load_clinical_table(_deficit_table(["none"]), "x.csv")
+    assert absent.ok and absent.rows["neuropathic_pain"].tolist() == [None]
+    given_ = load_clinical_table(
+        _deficit_table(["none", "stable", "none"], neuropathic_pain=["yes", "", "maybe"]),
+        "x.csv")
+    assert [(e.row, e.column) for e in given_.errors] == [(4, "neuropathic_pain")]
+    assert given_.rows["neuropathic_pain"].tolist() == [True, None]
+
+
+def test_row_ranges_list_every_row_compactly():
+    from core.clinical.rows import row_ranges
+
+    assert row_ranges([2, 3, 4, 9, 12, 13]) == "2-4, 9, 12-13"
+    assert row_ranges([5]) == "5"
+    assert row_ranges([7, 2, 3]) == "2-3, 7"

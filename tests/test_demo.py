@@ -28,7 +28,7 @@ from core.demo import (
 from core.io import read_image, read_label_map
 from core.lesions import extract
 from core.store import CaseStore
-from core.vocab import paper_region_group
+from core.vocab import DEFICIT_STATES, SINS_NON_PAIN_COMPONENTS, BilskyGrade, paper_region_group
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,6 +71,10 @@ def test_cohort_shape_ids_and_flags(cohort):
                        ("cervical", "thoracic", "lumbar", "sacral")]].sum(axis=1)
     assert (regional == cohort["lesion_count"]).all()
     assert (cohort["max_level_high_intensity_ratio"] >= cohort["high_intensity_ratio"]).all()
+    # the deficit in its three states; the optional neuropathic-pain entry often blank
+    assert set(cohort["neurologic_deficit"]) == set(DEFICIT_STATES)
+    assert 0.25 <= cohort["neuropathic_pain"].isna().mean() <= 0.35
+    assert set(cohort["neuropathic_pain"].dropna()) == {True, False}
 
 
 def test_published_directions_hold(cohort):
@@ -91,15 +95,75 @@ def test_published_directions_hold(cohort):
 
 def test_clinical_effects_are_sensible(cohort):
     vas = cohort["vas"]
-    for flag in ("pathologic_fracture", "neurologic_deficit"):
-        yes = cohort[flag].astype(bool)
-        assert vas[yes].mean() > vas[~yes].mean() + 1.0
+    fracture = cohort["pathologic_fracture"].astype(bool)
+    assert vas[fracture].mean() > vas[~fracture].mean() + 1.0
+    deficit = cohort.groupby("neurologic_deficit")["vas"].mean()
+    assert deficit["new_or_progressive"] > deficit["stable"] > deficit["none"] + 1.0
     sins = cohort[["sins_total", "vas"]].dropna()
     assert spearmanr(sins["sins_total"], sins["vas"]).statistic > 0.3
-    # Treatment follows pain (confounding by indication): the step rises with VAS ...
-    assert spearmanr(cohort["analgesic_step"], vas).statistic > 0.3
-    # ... but even on step 3 pain is not abolished (partial control).
-    assert vas[cohort["analgesic_step"] == 3].mean() > 5
+    without_pain = cohort[list(SINS_NON_PAIN_COMPONENTS)].sum(axis=1, min_count=5)
+    pair = pd.concat([without_pain, vas], axis=1).dropna()
+    assert spearmanr(pair.iloc[:, 0], pair.iloc[:, 1]).statistic > 0.3
+    bilsky = cohort[["bilsky_grade", "vas"]].dropna()
+    codes = bilsky["bilsky_grade"].map(lambda g: BilskyGrade.parse(g).code)
+    assert spearmanr(codes, bilsky["vas"]).statistic > 0.2
+    # Treatment follows pain: the step rises with VAS; pain is not abolished on step 3
+    # (analgesics do not enter the generated pain) ...
+    assert spearmanr(cohort["analgesic_step"], vas).statistic > 0.5
+    assert vas[cohort["analgesic_step"] == 3].mean() > 6
+    # ... and radiotherapy follows a painful study: after VAS >= 5, more follow-ups have
+    # had radiotherapy than after VAS < 5
+    previous = cohort.groupby("patient_id")["vas"].shift()
+    follow = previous.notna()
+    after_pain = cohort["prior_radiotherapy"][follow & (previous >= 5)].astype(bool).mean()
+    after_less = cohort["prior_radiotherapy"][follow & (previous < 5)].astype(bool).mean()
+    assert after_pain > after_less + 0.2
+
+
+def test_pain_is_generated_without_treatment(monkeypatch):
+    """No treatment-follows-pain leakage in reverse: the VAS does not depend on how the
+    analgesic step or the bone-modifying agent are drawn (they use their own generator),
+    so the step is context, never a cause of the recorded pain."""
+    import core.demo_cohort as demo_cohort
+
+    before = generate_cohort(40, DEFAULT_SEED)
+    monkeypatch.setattr(demo_cohort, "analgesic_step", lambda rng, vas: 0)
+    after = generate_cohort(40, DEFAULT_SEED)
+    assert (after["analgesic_step"] == 0).all() and (before["analgesic_step"] > 0).any()
+    pd.testing.assert_series_equal(before["vas"], after["vas"])
+    pd.testing.assert_frame_equal(before.drop(columns="analgesic_step"),
+                                  after.drop(columns="analgesic_step"))
+
+
+def test_every_lesion_raises_the_generated_pain_lumbar_most():
+    """The generator's own pain model: one more lesion never lowers it, and one lumbar
+    (or sacral) lesion raises it more than a thoracic one, which beats a cervical one."""
+    from core.demo_cohort import Imaging, pain_score
+
+    findings = {"sins_alignment": 0, "sins_collapse": 0, "sins_posterolateral": 0,
+                "sins_bone_lesion": 1, "pathologic_fracture": False, "bilsky_code": 0,
+                "neurologic_deficit": "none", "ecog": 1}
+
+    class Fixed:
+        s = 0.0
+
+    class Zero:
+        @staticmethod
+        def normal(*_args):
+            return 0.0
+
+    def pain(counts: dict) -> float:
+        imaging = Imaging(counts=counts, lesion_count=sum(counts.values()),
+                          involved_levels=2, hi_ratio=0.05, max_ratio=0.3, worst_level="T8")
+        return pain_score(Zero(), Fixed(), imaging, findings, 58)
+
+    for base in ({"cervical": 0, "thoracic": 2, "lumbar": 0, "sacral": 0},
+                 {"cervical": 1, "thoracic": 1, "lumbar": 1, "sacral": 1},
+                 {"cervical": 3, "thoracic": 0, "lumbar": 0, "sacral": 0}):
+        added = {r: pain({**base, r: base[r] + 1}) - pain(base) for r in base}
+        assert min(added.values()) > 0
+        assert added["lumbar"] > added["thoracic"] > added["cervical"]
+        assert added["sacral"] > added["thoracic"]
 
 
 def test_generator_is_deterministic_and_per_patient_stable(cohort):
@@ -205,6 +269,15 @@ def test_readme_states_the_committed_statistics(cohort):
             in readme)
     assert (f"| {100 * stats['missing_sins_total']:.1f} % / "
             f"{100 * stats['missing_bilsky_grade']:.1f} % |" in readme)
+    deficit, deficit_n = stats["mean_vas_by_deficit"], stats["studies_by_deficit"]
+    for state, label in (("none", "no neurologic deficit"), ("stable", "stable deficit"),
+                         ("new_or_progressive", "new or progressive deficit")):
+        assert f"{label} (n = {deficit_n[state]}) | {deficit[state]:.2f} |" in readme
+    assert f"other patterns (n = {counts['other']}) | {groups['other']:.2f} |" in readme
+    assert (f"| Spearman SINS without pain vs VAS | "
+            f"{stats['spearman_sins_without_pain_vas']:.3f} |" in readme)
+    assert (f"| Spearman analgesic step vs VAS (treatment follows pain) | "
+            f"{stats['spearman_analgesic_step_vas']:.3f} |" in readme)
     sizes = cohort.groupby("patient_id").size()
     assert (f"564 studies ({(sizes == 1).sum()} patients with one\n  study, "
             f"{(sizes > 1).sum()} with 2-4 studies" in readme)

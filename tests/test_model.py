@@ -25,6 +25,7 @@ from sklearn.preprocessing import StandardScaler
 
 from core import model as cm
 from core.features import (
+    EXCLUDED_PREDICTORS,
     FEATURE_NAMES,
     FEATURES,
     FEATURES_BY_NAME,
@@ -32,29 +33,38 @@ from core.features import (
     features_from_case,
     ordinal_to_bilsky,
 )
+from core.vocab import BILSKY_GRADES, DEFICIT_STATES
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_MODEL = REPO / "models" / "demo"
 MONOTONE_NAMES = [f.name for f in FEATURES if f.monotone == 1]
+FLOOR_NAMES = [f.name for f in FEATURES if f.floor]
 
 
 def vector(units: dict) -> FeatureVector:
-    """A FeatureVector from model-unit values (Bilsky as its 0-5 code), via the one
-    constructor: the code is turned back into its grade first."""
+    """A FeatureVector from model-unit values (Bilsky as its 0-5 code, the deficit as its
+    0-2 code), via the one constructor: the codes are turned back into their grades and
+    states first."""
     raw = dict(units)
     code = raw.get("bilsky_grade")
     if code is not None and not (isinstance(code, float) and math.isnan(code)):
         raw["bilsky_grade"] = ordinal_to_bilsky(code)
+    deficit = raw.get("neurologic_deficit")
+    if deficit is not None and not (isinstance(deficit, float) and math.isnan(deficit)):
+        raw["neurologic_deficit"] = DEFICIT_STATES[int(deficit)]
     return features_from_case(raw)
 
 
 def make_cohort(n_patients: int = 150, seed: int = 0) -> pd.DataFrame:
     """Seeded synthetic cohort (one row per study, 1-3 studies per patient).
 
-    Pain rises with lumbar lesions, total lesions, HI ratio and SINS. The excess of the
-    worst-level HI ratio over the overall ratio is deliberately made *protective* (an
-    artefact a monotone model must not learn), and some values are missing. Rows pass
-    :func:`core.clinical.load_clinical_table`.
+    Pain rises with every lesion (lumbar and sacral most, then thoracic, cervical least),
+    the HI ratio and SINS without pain. Two artefacts a constrained model must not learn:
+    the excess of the worst-level HI ratio over the overall ratio is *protective* (its
+    floor holds the weight at ``WEIGHT_FLOOR``) and so is the Bilsky grade (its ``>= 0``
+    bound holds the weight at 0). Treatment follows pain: the analgesic step and prior
+    radiotherapy are drawn from the VAS, as is the SINS pain part. Some values are
+    missing. Rows pass :func:`core.clinical.load_clinical_table`.
     """
     rng = np.random.default_rng(seed)
     rows = []
@@ -66,20 +76,25 @@ def make_cohort(n_patients: int = 150, seed: int = 0) -> pd.DataFrame:
             hi = float(np.clip(rng.beta(2, 8) + 0.03 * (c + t + lum), 0, 1))
             excess = float(rng.beta(2, 5)) * (1 - hi)
             worst = hi + excess
-            sins = int(rng.integers(0, 19))
-            eta = (0.5 * lum + 0.1 * (c + t + lum + sac) + 4.0 * hi + 0.12 * sins
-                   - 4.0 * excess + frailty + rng.logistic())
+            sins_np = int(rng.integers(0, 16))
+            bilsky = int(rng.integers(0, 6))
+            eta = (0.5 * (lum + sac) + 0.2 * t + 0.1 * (c + t + lum + sac) + 4.0 * hi
+                   + 0.12 * sins_np - 4.0 * excess - 0.3 * bilsky + frailty + rng.logistic())
+            vas = int(np.clip(np.round(2.2 + eta), 0, 10))
+            sins_pain = 3 if vas >= 6 else 1 if vas >= 3 else 0
+            sins_known = rng.random() > 0.1
             rows.append({
                 "patient_id": f"P{p:04d}", "study_date": f"2024-02-{s + 1:02d}",
-                "age": int(rng.integers(35, 90)), "sex": sex,
-                "vas": int(np.clip(np.round(2.2 + eta), 0, 10)),
-                "ecog": int(rng.integers(0, 5)), "analgesic_step": int(rng.integers(0, 4)),
+                "age": int(rng.integers(35, 90)), "sex": sex, "vas": vas,
+                "ecog": int(rng.integers(0, 5)),
+                "analgesic_step": int(np.clip(round((vas - 2) / 2 + rng.normal(0, 0.5)), 0, 3)),
                 "bone_modifying_agent": int(rng.random() < 0.4),
-                "prior_radiotherapy": int(rng.random() < 0.3),
+                "prior_radiotherapy": int(vas >= 6 and rng.random() < 0.6),
                 "pathologic_fracture": int(rng.random() < 0.2),
-                "neurologic_deficit": int(rng.random() < 0.1),
-                "sins_total": sins if rng.random() > 0.1 else np.nan,
-                "bilsky_grade": str(rng.choice(["0", "1a", "1b", "1c", "2", "3", ""])),
+                "neurologic_deficit": str(rng.choice(DEFICIT_STATES, p=[0.85, 0.1, 0.05])),
+                "sins_pain": sins_pain if sins_known else np.nan,
+                "sins_total": sins_np + sins_pain if sins_known else np.nan,
+                "bilsky_grade": BILSKY_GRADES[bilsky] if rng.random() > 1 / 7 else "",
                 "lesion_count_cervical": c, "lesion_count_thoracic": t,
                 "lesion_count_lumbar": lum, "lesion_count_sacral": sac,
                 "involved_levels": min(c + t + lum + sac, 30),
@@ -163,6 +178,13 @@ def test_bounds_enforce_sign_that_the_data_contradict() -> None:
     assert bounded.coef_[1] > 0.5
     negative = cm.OrdinalLogisticRegression(monotone=(0, -1)).fit(X, y)
     assert negative.coef_[1] == 0.0
+    # a floor holds the weight at the positive floor, not at 0
+    floored = cm.OrdinalLogisticRegression(monotone=(1, 0), floor=(True, False)).fit(X, y)
+    assert floored.coef_[0] == cm.WEIGHT_FLOOR
+    assert floored.coef_[1] > 0.5
+    higher = cm.OrdinalLogisticRegression(monotone=(1, 0), floor=(True, False),
+                                          weight_floor=0.2).fit(X, y)
+    assert higher.coef_[0] == 0.2
 
 
 def test_candidate_registry_is_the_one_list() -> None:
@@ -176,6 +198,10 @@ def test_candidate_registry_is_the_one_list() -> None:
     deployed = cm.make_estimator()
     assert isinstance(deployed.named_steps["model"], cm.OrdinalLogisticRegression)
     assert deployed.named_steps["model"].monotone == cm.MONOTONE
+    assert deployed.named_steps["model"].floor == cm.FLOOR
+    assert [n for n, f in zip(FEATURE_NAMES, cm.FLOOR, strict=True) if f] == [
+        "lesion_count", "lesion_count_noncervical", "lesion_count_lumbosacral",
+        "high_intensity_ratio", "max_level_high_intensity_ratio"]
     with pytest.raises(ValueError, match="unknown candidate 'svm'"):
         cm.make_estimator("svm")
 
@@ -197,6 +223,14 @@ def test_estimator_is_sklearn_compatible() -> None:
         cm.OrdinalLogisticRegression(monotone=(1,)).fit(np.zeros((6, 2)), [0, 1, 2, 0, 1, 2])
     with pytest.raises(ValueError, match="two classes"):
         cm.OrdinalLogisticRegression().fit(np.zeros((4, 2)), [1, 1, 1, 1])
+    data = (np.zeros((6, 2)), [0, 1, 2, 0, 1, 2])
+    with pytest.raises(ValueError, match="floor applies only to features with monotone"):
+        cm.OrdinalLogisticRegression(monotone=(0, 1), floor=(True, False)).fit(*data)
+    with pytest.raises(ValueError, match="floor must hold 2 values"):
+        cm.OrdinalLogisticRegression(monotone=(1, 1), floor=(True,)).fit(*data)
+    with pytest.raises(ValueError, match=r"weight_floor 0\.0 must be positive"):
+        cm.OrdinalLogisticRegression(monotone=(1, 1), floor=(True, True),
+                                     weight_floor=0.0).fit(*data)
 
 
 # ------------------------------------------------------------------------- training
@@ -224,7 +258,14 @@ def test_card_contents(trained: cm.TrainedModel, cohort: pd.DataFrame) -> None:
     assert td["n_patients"] == cohort["patient_id"].nunique()
     assert len(td["sha256"]) == 64
     assert [f["name"] for f in card["features"]] == list(FEATURE_NAMES)
-    assert all(f["unit"] and f["description"] for f in card["features"])
+    assert all(f["unit"] and f["description"] and f["inclusion"] for f in card["features"])
+    # predictors that contain the outcome are out, each with its reason
+    excluded = {e["name"]: e["reason"] for e in card["excluded_predictors"]["fields"]}
+    assert excluded == dict(EXCLUDED_PREDICTORS)
+    assert {"analgesic_step", "prior_radiotherapy", "sins_total"} <= set(excluded)
+    assert "treatment follows pain" in excluded["analgesic_step"]
+    assert "pain component" in excluded["sins_total"]
+    assert not set(excluded) & set(FEATURE_NAMES)
     assert card["library_versions"]["scikit-learn"]
     assert card["seed"] == 0
     means = card["target"]["class_mean_vas"]
@@ -242,10 +283,25 @@ def test_card_contents(trained: cm.TrainedModel, cohort: pd.DataFrame) -> None:
         assert sum(b["n"] for b in calib[cat]["bins"]) == td["n_rows"]
     coefs = {c["feature"]: c for c in card["model"]["coefficients"]}
     assert all(coefs[n]["weight_per_sd"] >= 0 for n in MONOTONE_NAMES)
-    # the synthetic "protective" worst-level HI ratio is held at its bound
-    assert coefs["max_level_high_intensity_ratio"]["weight_per_sd"] == 0.0
+    assert all(coefs[n]["weight_per_sd"] >= cm.WEIGHT_FLOOR for n in FLOOR_NAMES)
+    assert card["model"]["weight_floor"] == cm.WEIGHT_FLOOR
+    # the synthetic "protective" worst-level HI ratio is held at its floor, the
+    # protective Bilsky grade at 0
+    assert coefs["max_level_high_intensity_ratio"]["weight_per_sd"] == cm.WEIGHT_FLOOR
     assert coefs["max_level_high_intensity_ratio"]["at_bound"] is True
-    assert coefs["lesion_count_lumbar"]["weight_per_sd"] > 0
+    assert coefs["max_level_high_intensity_ratio"]["lower_bound"] == cm.WEIGHT_FLOOR
+    assert coefs["bilsky_grade"]["weight_per_sd"] == 0.0
+    assert coefs["bilsky_grade"]["at_bound"] is True
+    # the lumbar/sacral effect is learnt above the floor
+    assert coefs["lesion_count_lumbosacral"]["weight_per_sd"] > cm.WEIGHT_FLOOR
+    assert coefs["lesion_count_lumbosacral"]["at_bound"] is False
+    assert coefs["age"]["lower_bound"] is None and coefs["age"]["at_bound"] is False
+    # the ridge penalty was chosen by CV on the grid and is the deployed one
+    alphas = card["model"]["alpha_selection"]
+    assert [row["alpha"] for row in alphas["table"]] == list(cm.ALPHA_GRID)
+    best = min(alphas["table"], key=lambda row: row["log_loss"])
+    assert alphas["chosen"] == best["alpha"] == card["model"]["alpha"]
+    assert trained.estimator.alpha == alphas["chosen"]
     json.dumps(card, allow_nan=False)
 
 
@@ -307,15 +363,16 @@ def test_fast_path_matches_pipeline(trained: cm.TrainedModel) -> None:
 
 
 def test_prediction_reports_imputation(trained: cm.TrainedModel) -> None:
-    pred = cm.predict(trained, vector({"lesion_count_lumbar": 2, "high_intensity_ratio": None,
-                                       "age": float("nan")}))
+    pred = cm.predict(trained, vector({"lesion_count_lumbar": 2, "lesion_count_sacral": 1,
+                                       "high_intensity_ratio": None, "age": float("nan")}))
     assert "high_intensity_ratio" in pred.imputed and "age" in pred.imputed
-    assert "lesion_count_lumbar" not in pred.imputed
-    assert "lumbar_involved" not in pred.imputed  # derived from the lumbar count
-    assert len(pred.imputed) == len(FEATURE_NAMES) - 2
+    # lumbar + sacral known: the lumbosacral count is derived; the totals are not known
+    assert "lesion_count_lumbosacral" not in pred.imputed
+    assert {"lesion_count", "lesion_count_noncervical"} <= set(pred.imputed)
+    assert len(pred.imputed) == len(FEATURE_NAMES) - 1
     medians = trained.pipeline.named_steps["impute"].statistics_
     assert pred.features["age"] == medians[FEATURE_NAMES.index("age")]
-    assert pred.features["lesion_count_lumbar"] == 2.0
+    assert pred.features["lesion_count_lumbosacral"] == 3.0
     assert sum(pred.probabilities.values()) == pytest.approx(1.0, abs=1e-12)
     assert pred.model_version == trained.version
     out = pred.to_dict()
@@ -336,7 +393,7 @@ def test_predict_rejects_bad_features(trained: cm.TrainedModel, features: dict,
 def test_predict_takes_only_a_feature_vector(trained: cm.TrainedModel) -> None:
     # a plain dict could hold raw values or model codes; only the typed vector is read
     with pytest.raises(TypeError, match="FeatureVector"):
-        cm.predict(trained, {"lesion_count_lumbar": 3})
+        cm.predict(trained, {"lesion_count_lumbosacral": 3})
 
 
 # ------------------------------------------------------------------ monotonicity
@@ -509,6 +566,9 @@ def test_shipped_demo_model(demo_model: cm.TrainedModel) -> None:
     assert set(card["selection"]["candidates"]) == set(cm.CANDIDATES)
     coefs = {c["feature"]: c["weight_per_sd"] for c in card["model"]["coefficients"]}
     assert all(coefs[n] >= 0 for n in MONOTONE_NAMES)
+    assert all(coefs[n] >= cm.WEIGHT_FLOOR for n in FLOOR_NAMES)
+    assert [c["feature"] for c in card["model"]["coefficients"]] == list(FEATURE_NAMES)
+    assert card["uncertainty"]["prediction_set"]["coverage"] == cm.CONFORMAL_COVERAGE
     cohort_csv = REPO / "data" / "demo" / "cohort.csv"
     if cohort_csv.is_file():
         assert card["training_data"]["sha256"] == cm.sha256_file(cohort_csv), (

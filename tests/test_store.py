@@ -28,7 +28,8 @@ BAD = Path(__file__).parent / "data" / "bad_csv"
 CLINICAL = {
     "age": 61, "sex": "F", "primary_tumor": "breast", "vas": 7, "ecog": 1,
     "analgesic_step": 2, "bone_modifying_agent": True, "prior_radiotherapy": False,
-    "pathologic_fracture": True, "neurologic_deficit": False, "sins_location": 3,
+    "pathologic_fracture": True, "neurologic_deficit": "stable", "neuropathic_pain": True,
+    "sins_location": 3,
     "sins_pain": 3, "sins_bone_lesion": 2, "sins_alignment": 0, "sins_collapse": 2,
     "sins_posterolateral": 1, "bilsky_grade": "1b",
 }
@@ -86,7 +87,8 @@ def test_import_round_trip_equals_input(data_dir, cohort):
     with CaseStore() as store:
         summary = store.import_cohort(cohort, source="cohort.csv", actor="tester")
         assert summary == {"source": "cohort.csv", "rows": len(cohort), "patients_added": 12,
-                           "studies_added": len(cohort), "studies_replaced": 0}
+                           "studies_added": len(cohort), "studies_replaced": 0,
+                           "warnings": []}
         pd.testing.assert_frame_equal(store.cohort_frame(), cohort)
         counts = store.counts()
         log = store.audit_log()
@@ -320,7 +322,7 @@ def test_export_is_audited_and_in_the_cohort_csv_format(data_dir):
         data = store.export_csv("dr-a")
         log = store.audit_log()
     assert data.decode().splitlines() == [
-        ",".join(COHORT_COLUMNS), "P-0001,2024-01-10,,,lung,3,,,,,,,,,,,,,,,,,,,,,,,false"]
+        ",".join(COHORT_COLUMNS), "P-0001,2024-01-10,,,lung,3,,,,,,,,,,,,,,,,,,,,,,,,false"]
     assert log.iloc[-1]["action"] == "export"
     assert log.iloc[-1]["details"]["rows"] == 1
 
@@ -376,6 +378,10 @@ def test_cli_import_cohort_ok_and_errors(data_dir, cohort, tmp_path):
     assert partial.stderr.splitlines()[0].startswith("skipped row 2, column vas:")
     summary = json.loads(partial.stdout)
     assert (summary["studies_added"], summary["rows_skipped"]) == (1, 4)
+    # the file records the deficit as yes/no: the imported row 6 is named, once, in the
+    # JSON summary and on stderr
+    assert len(summary["warnings"]) == 1 and "row(s) 6:" in summary["warnings"][0]
+    assert partial.stderr.splitlines()[-1] == f"warning: {summary['warnings'][0]}"
 
     empty = _cli("import-cohort", str(BAD / "utf16.csv"), data_dir=data_dir)
     assert empty.returncode == 2
@@ -492,3 +498,74 @@ def test_label_maps_core_io_refuses_are_refused_by_the_store(data_dir, phantom_c
                             actor="dr-a")
         assert store.counts()["studies"] == 0
     assert list((data_dir / "images").glob("*")) == []
+
+
+# ----------------------------------------------------------------- neurologic deficit
+
+
+def test_deficit_states_and_neuropathic_pain_are_stored(data_dir):
+    with CaseStore() as store:
+        ids = [store.save_case(f"P-000{i}", "2024-01-10",
+                               clinical={"vas": 5, "neurologic_deficit": state,
+                                         "neuropathic_pain": pain}, actor="dr-a")
+               for i, (state, pain) in enumerate([("none", False), ("stable", None),
+                                                  ("new_or_progressive", True)])]
+        listed = store.list_studies()
+        types = {c["name"]: str(c["type"]) for c in
+                 inspect(store.engine).get_columns("clinical_values")}
+        edited = store.update_clinical(ids[1], {"neurologic_deficit": "new or progressive"},
+                                       "dr-b")
+        with pytest.raises(ValueError, match="'worse' is not one of none, stable"):
+            store.update_clinical(ids[1], {"neurologic_deficit": "worse"}, "dr-b")
+    assert types["neurologic_deficit"].startswith("VARCHAR")
+    assert types["neuropathic_pain"] == "BOOLEAN"
+    assert listed["neurologic_deficit"].tolist() == ["none", "stable", "new_or_progressive"]
+    assert listed["neuropathic_pain"].tolist() == [False, None, True]
+    assert edited["neurologic_deficit"] == "new_or_progressive"
+
+
+def test_import_of_a_yes_no_frame_reports_the_rows(data_dir, cohort):
+    old = cohort.iloc[:4].assign(neurologic_deficit=[True, False, "stable", "1"])
+    with CaseStore() as store:
+        summary = store.import_cohort(old, source="old.csv", actor="tester")
+        stored = store.cohort_frame()["neurologic_deficit"].tolist()
+    assert stored == ["new_or_progressive", "none", "stable", "new_or_progressive"]
+    assert len(summary["warnings"]) == 1
+    assert "row(s) 1-2, 4:" in summary["warnings"][0]
+
+
+def test_a_store_from_before_the_three_deficit_states_is_upgraded(data_dir, tmp_path):
+    """An old SQLite store (yes/no deficit, no neuropathic_pain column) opens, gains the
+    column, and its stored yes/no reads as yes/no (new_or_progressive with a warning)."""
+    from core.context import context_from_case
+    from core.features import features_from_case
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    with CaseStore(url) as store:
+        study = store.save_case("P-0001", "2024-01-10", clinical={"vas": 5}, actor="dr-a")
+        with store.engine.begin() as connection:  # the old table: BOOLEAN deficit
+            for statement in (
+                    "ALTER TABLE clinical_values DROP COLUMN neuropathic_pain",
+                    "ALTER TABLE clinical_values DROP COLUMN neurologic_deficit",
+                    "ALTER TABLE clinical_values ADD COLUMN neurologic_deficit BOOLEAN",
+                    "UPDATE clinical_values SET neurologic_deficit = 1"):
+                connection.execute(text(statement))
+            stored = connection.execute(text(
+                "SELECT neurologic_deficit, typeof(neurologic_deficit) FROM clinical_values"
+            )).one()
+        assert tuple(stored) == (1, "integer")
+    with CaseStore(url) as store:
+        columns = {c["name"] for c in inspect(store.engine).get_columns("clinical_values")}
+        record = store.get_study(study)
+        assert store.list_studies()["neurologic_deficit"].tolist() == ["yes"]
+        again = store.save_case("P-0001", "2024-02-10",
+                                clinical={"vas": 5, "neurologic_deficit": "stable",
+                                          "neuropathic_pain": True}, actor="dr-a")
+        assert store.get_study(again).clinical["neurologic_deficit"] == "stable"
+    assert "neuropathic_pain" in columns
+    assert record.clinical["neurologic_deficit"] == "yes"
+    assert record.clinical["neuropathic_pain"] is None
+    assert features_from_case(record.clinical)["neurologic_deficit"] == 2.0
+    context = context_from_case(record.clinical)
+    assert context.neurologic_deficit == "new_or_progressive"
+    assert any("yes/no" in w for w in context.warnings)

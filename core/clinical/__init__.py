@@ -40,8 +40,19 @@ analgesic_step                     column    WHO analgesic ladder step, whole nu
                                              (0 = none), blank = missing
 bone_modifying_agent,              column    yes/no: ``true``/``false``, ``yes``/``no``,
 prior_radiotherapy,                          ``y``/``n``, ``1``/``0`` (also ``1.0``/``0.0``; any
-pathologic_fracture,                         letter case), Excel TRUE/FALSE; blank = missing
-neurologic_deficit
+pathologic_fracture                          letter case), Excel TRUE/FALSE; blank = missing
+neurologic_deficit                 column    ``none``, ``stable`` (known, unchanged) or
+                                             ``new_or_progressive`` (also ``new or
+                                             progressive``, ``new``, ``progressive``; any
+                                             letter case); blank = missing. Old yes/no
+                                             tables stay importable: yes/true/1 is read as
+                                             ``new_or_progressive`` and no/false/0 as
+                                             ``none``, and :attr:`ClinicalImport.warnings`
+                                             lists those rows (a yes/no table cannot tell a
+                                             stable deficit from a new one, so the safer
+                                             reading is taken)
+neuropathic_pain                   no        yes/no as above: a neuropathic (radicular) pain
+                                             component; blank = not recorded
 sins_location                      no        SINS points 0, 1, 2, 3
 sins_pain                          no        0, 1, 3
 sins_bone_lesion                   no        0, 1, 2
@@ -95,10 +106,10 @@ missing or unknown columns, a workbook that unpacks to more than
 raise ``ValueError`` instead: no row can be trusted then.
 """
 
-from core.clinical.cells import parse_bilsky, sins_total
+from core.clinical.cells import deficit_from_yes_no, parse_bilsky, parse_deficit_cell, sins_total
 from core.clinical.export import export_csv, neutralise_cell
 from core.clinical.frames import as_cohort_frame
-from core.clinical.rows import ClinicalRow, RowError, validate_clinical
+from core.clinical.rows import ClinicalRow, RowError, deficit_warning, validate_clinical
 from core.clinical.schema import (
     BOOL_COLUMNS,
     BOOLEAN_COLUMNS,
@@ -106,10 +117,12 @@ from core.clinical.schema import (
     COHORT_COLUMNS,
     COLUMN_SPECS,
     DEFAULT_PRIMARY_TUMOR,
+    DEFICIT_COLUMN,
     EARLIEST_STUDY_DATE,
     IMAGING_COLUMNS,
     MAX_AGE,
     NUMERIC_COLUMNS,
+    OPTIONAL_BOOL_COLUMNS,
     OPTIONAL_COLUMNS,
     PATIENT_COLUMNS,
     REQUIRED_COLUMNS,
@@ -143,6 +156,7 @@ __all__ = [
     "COHORT_COLUMNS",
     "COLUMN_SPECS",
     "DEFAULT_PRIMARY_TUMOR",
+    "DEFICIT_COLUMN",
     "EARLIEST_STUDY_DATE",
     "IMAGING_COLUMNS",
     "MAX_AGE",
@@ -150,6 +164,7 @@ __all__ = [
     "MAX_XLSX_CELLS",
     "MAX_XLSX_UNPACKED_BYTES",
     "NUMERIC_COLUMNS",
+    "OPTIONAL_BOOL_COLUMNS",
     "OPTIONAL_COLUMNS",
     "PATIENT_COLUMNS",
     "REGION_COUNT_COLUMNS",
@@ -164,10 +179,13 @@ __all__ = [
     "ColumnSpec",
     "RowError",
     "as_cohort_frame",
+    "deficit_from_yes_no",
+    "deficit_warning",
     "export_csv",
     "load_clinical_table",
     "neutralise_cell",
     "parse_bilsky",
+    "parse_deficit_cell",
     "sins_category",
     "sins_total",
     "validate_clinical",

@@ -17,7 +17,15 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 
 from core.clinical.schema import EARLIEST_STUDY_DATE, MAX_AGE
-from core.vocab import SEXES, SINS_POINTS, BilskyGrade, is_missing, quote_value
+from core.vocab import (
+    DEFICIT_STATES,
+    SEXES,
+    SINS_POINTS,
+    BilskyGrade,
+    is_missing,
+    parse_deficit,
+    quote_value,
+)
 
 _PATIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DATE_INSIDE = re.compile(
@@ -239,6 +247,31 @@ def parse_bilsky_cell(value: object) -> str:
     except ValueError as exc:
         # "bilsky_grade X is ...": drop the column name and final full stop for a reason.
         raise ValueError(str(exc).removeprefix("bilsky_grade ").rstrip(".")) from None
+
+
+def parse_deficit_cell(value: object) -> str:
+    """A neurologic-deficit state: ``none``, ``stable`` or ``new_or_progressive``.
+
+    Read by :func:`core.vocab.parse_deficit`: any letter case, ``new or progressive``,
+    ``new`` and ``progressive`` too, and the old yes/no values (``yes``/``no``,
+    ``true``/``false``, ``1``/``0``), which become ``new_or_progressive`` / ``none``
+    (:func:`deficit_from_yes_no` tells the caller to warn about them).
+    """
+    try:
+        state = parse_deficit(value).state
+    except ValueError:
+        state = None
+    if state is None:
+        raise ValueError(f"{quote_value(value)} is not one of {', '.join(DEFICIT_STATES)}")
+    return state
+
+
+def deficit_from_yes_no(value: object) -> bool:
+    """True when a (valid) neurologic-deficit cell is an old yes/no value."""
+    try:
+        return parse_deficit(plain_cell(value)).from_yes_no
+    except ValueError:
+        return False
 
 
 def sins_total(components: Mapping[str, object]) -> int:

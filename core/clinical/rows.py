@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, Va
 from core.clinical.cells import (
     parse_age,
     parse_bilsky_cell,
+    parse_deficit_cell,
     parse_patient_id,
     parse_ratio,
     parse_sex,
@@ -25,7 +26,7 @@ from core.clinical.cells import (
     whole_number,
 )
 from core.clinical.schema import DEFAULT_PRIMARY_TUMOR, ROW_COLUMN
-from core.features import FEATURES_BY_NAME
+from core.features import INPUT_RANGES
 from core.vocab import REGION_COUNT_COLUMNS, SINS_COMPONENTS, SINS_MAX, SINS_POINTS
 
 #: A cross-column or cell problem: (column, reason).
@@ -77,7 +78,7 @@ def _points_parser(column: str) -> Callable[[object], int]:
 
 
 def _count_parser(column: str) -> Callable[[object], int]:
-    hi = int(FEATURES_BY_NAME[column].max_value)
+    hi = int(INPUT_RANGES[column][2])
     return lambda value: whole_number(value, 0, hi)
 
 
@@ -109,7 +110,8 @@ class ClinicalRow(BaseModel):
     bone_modifying_agent: Annotated[_OptBool, _cell(parse_yes_no)] = None
     prior_radiotherapy: Annotated[_OptBool, _cell(parse_yes_no)] = None
     pathologic_fracture: Annotated[_OptBool, _cell(parse_yes_no)] = None
-    neurologic_deficit: Annotated[_OptBool, _cell(parse_yes_no)] = None
+    neurologic_deficit: Annotated[str | None, _cell(parse_deficit_cell)] = None
+    neuropathic_pain: Annotated[_OptBool, _cell(parse_yes_no)] = None
     sins_location: Annotated[_OptInt, _cell(_points_parser("sins_location"))] = None
     sins_pain: Annotated[_OptInt, _cell(_points_parser("sins_pain"))] = None
     sins_bone_lesion: Annotated[_OptInt, _cell(_points_parser("sins_bone_lesion"))] = None
@@ -190,6 +192,34 @@ def _ratio_problems(row: dict[str, Any]) -> list[Problem]:
 def _consistency(row: dict[str, Any]) -> list[Problem]:
     """Cross-column checks on a field-valid row; fills ``sins_total`` when computable."""
     return [*_sins_problems(row), *_lesion_problems(row), *_ratio_problems(row)]
+
+
+def row_ranges(rows: Sequence[object]) -> str:
+    """Row labels as a short list: ``2-5, 9, 12-13`` for whole numbers (in order)."""
+    labels = list(rows)
+    if not all(isinstance(r, int) and not isinstance(r, bool) for r in labels):
+        return ", ".join(str(r) for r in labels)
+    numbers = sorted(set(labels))
+    parts: list[str] = []
+    start = prev = None
+    for n in [*numbers, None]:
+        if start is not None and (n is None or n != prev + 1):
+            parts.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if n is not None and start is None:
+            start = n
+        prev = n
+    return ", ".join(parts)
+
+
+def deficit_warning(rows: Sequence[object]) -> str | None:
+    """The warning about rows whose ``neurologic_deficit`` was an old yes/no value, or
+    ``None`` when there are none."""
+    if not rows:
+        return None
+    return (f"neurologic_deficit was yes/no in row(s) {row_ranges(rows)}: yes was read as "
+            "new_or_progressive and no as none; record none, stable or new_or_progressive "
+            "(a known, unchanged deficit does not need the same-day MSCC pathway).")
 
 
 def _reason(err: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from core.vocab import (
     BILSKY_GRADES,
+    DEFICIT_STATES,
     REGION_COUNT_COLUMNS,
     SINS_COMPONENTS,
     SINS_MAX,
@@ -20,13 +21,18 @@ from core.vocab import (
 #: ``primary_tumor`` of a row that leaves it blank or has no such column.
 DEFAULT_PRIMARY_TUMOR = "breast"
 
-#: Yes/no clinical findings (each a required column).
+#: Yes/no clinical fields. All but ``neuropathic_pain`` are required columns.
 BOOL_COLUMNS: tuple[str, ...] = (
     "bone_modifying_agent",
     "prior_radiotherapy",
     "pathologic_fracture",
-    "neurologic_deficit",
+    "neuropathic_pain",
 )
+#: The neurologic deficit: one of :data:`core.vocab.DEFICIT_STATES` (``none``, ``stable``,
+#: ``new_or_progressive``); old yes/no tables are read with a warning.
+DEFICIT_COLUMN = "neurologic_deficit"
+#: Optional yes/no columns (blank or absent column = not recorded).
+OPTIONAL_BOOL_COLUMNS: tuple[str, ...] = ("neuropathic_pain",)
 #: Imaging features of a study, flat form of the ``core extract`` output.
 IMAGING_COLUMNS: tuple[str, ...] = (
     "lesion_count",
@@ -44,7 +50,8 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
     "vas",
     "ecog",
     "analgesic_step",
-    *BOOL_COLUMNS,
+    *(c for c in BOOL_COLUMNS if c not in OPTIONAL_BOOL_COLUMNS),
+    DEFICIT_COLUMN,
 )
 #: Patient-level columns (one value per patient).
 PATIENT_COLUMNS: tuple[str, ...] = ("sex", "primary_tumor", "synthetic")
@@ -54,7 +61,11 @@ STUDY_CLINICAL_COLUMNS: tuple[str, ...] = (
     "vas",
     "ecog",
     "analgesic_step",
-    *BOOL_COLUMNS,
+    "bone_modifying_agent",
+    "prior_radiotherapy",
+    "pathologic_fracture",
+    DEFICIT_COLUMN,
+    "neuropathic_pain",
     *SINS_COMPONENTS,
     "sins_total",
     "bilsky_grade",
@@ -71,7 +82,8 @@ COHORT_COLUMNS: tuple[str, ...] = (
 )
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c for c in COHORT_COLUMNS if c not in REQUIRED_COLUMNS)
 
-TEXT_COLUMNS: tuple[str, ...] = ("patient_id", "sex", "primary_tumor", "bilsky_grade")
+TEXT_COLUMNS: tuple[str, ...] = ("patient_id", "sex", "primary_tumor", DEFICIT_COLUMN,
+                                  "bilsky_grade")
 BOOLEAN_COLUMNS: tuple[str, ...] = (*BOOL_COLUMNS, "synthetic")
 NUMERIC_COLUMNS: tuple[str, ...] = tuple(
     c for c in COHORT_COLUMNS if c not in (*TEXT_COLUMNS, *BOOLEAN_COLUMNS, "study_date")
@@ -100,7 +112,12 @@ COLUMN_SPECS: tuple[ColumnSpec, ...] = (
     ColumnSpec("vas", "value", "0-10, whole or one decimal (worst pain, last 24 h)"),
     ColumnSpec("ecog", "column", "0-4"),
     ColumnSpec("analgesic_step", "column", "WHO ladder 0-3"),
-    *(ColumnSpec(c, "column", "yes/no, true/false, y/n, 1/0") for c in BOOL_COLUMNS),
+    *(ColumnSpec(c, "column", "yes/no, true/false, y/n, 1/0") for c in BOOL_COLUMNS
+      if c not in OPTIONAL_BOOL_COLUMNS),
+    ColumnSpec(DEFICIT_COLUMN, "column",
+               f"{', '.join(DEFICIT_STATES)} (old yes/no tables: yes is read as "
+               "new_or_progressive, no as none, with a warning)"),
+    ColumnSpec("neuropathic_pain", "no", "yes/no, true/false, y/n, 1/0"),
     *(ColumnSpec(c, "no", ", ".join(map(str, v))) for c, v in SINS_POINTS.items()),
     ColumnSpec("sins_total", "no", f"0-{SINS_MAX}, must match the components"),
     ColumnSpec("bilsky_grade", "no", ", ".join(BILSKY_GRADES)),

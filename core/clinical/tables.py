@@ -17,9 +17,14 @@ from typing import Any
 
 import pandas as pd
 
-from core.clinical.cells import parse_patient_id, parse_study_date, plain_cell
+from core.clinical.cells import (
+    deficit_from_yes_no,
+    parse_patient_id,
+    parse_study_date,
+    plain_cell,
+)
 from core.clinical.frames import as_cohort_frame
-from core.clinical.rows import RowError, row_problems
+from core.clinical.rows import RowError, deficit_warning, row_problems
 from core.clinical.schema import COHORT_COLUMNS, PATIENT_COLUMNS, REQUIRED_COLUMNS, ROW_COLUMN
 from core.vocab import quote_value
 
@@ -42,7 +47,8 @@ class ClinicalImport:
     ----------
     rows : pandas.DataFrame
         The valid rows only, typed as :func:`~core.clinical.as_cohort_frame`, indexed by
-        their spreadsheet row number (index name ``"row"``).
+        their spreadsheet row number (index name ``"row"``); ``rows.attrs["warnings"]``
+        repeats :attr:`warnings` (``CaseStore.import_cohort`` reports them).
     errors : tuple of RowError
         Every problem found, sorted by row then column order. A row with any error is
         not in ``rows``. The caller decides whether to import ``rows`` when there are
@@ -51,12 +57,17 @@ class ClinicalImport:
         Data rows read (blank rows excluded).
     columns : tuple of str
         The (normalised) columns of the file.
+    warnings : tuple of str
+        Plain sentences about values that were read but should be recorded differently,
+        each naming its rows: today, valid rows whose ``neurologic_deficit`` is an old
+        yes/no value (read as ``new_or_progressive`` / ``none``).
     """
 
     rows: pd.DataFrame
     errors: tuple[RowError, ...]
     n_rows: int
     columns: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -244,6 +255,8 @@ class _Checked:
     keys: dict[tuple[str, dt.date], list[int]] = field(default_factory=dict)
     #: patient_id -> (first valid row, its patient-level values).
     patient_first: dict[str, tuple[int, dict[str, object]]] = field(default_factory=dict)
+    #: Rows whose neurologic_deficit is an old yes/no value.
+    yes_no_deficit: list[int] = field(default_factory=list)
 
 
 def _study_key(raw: dict[str, object]) -> tuple[str, dt.date] | None:
@@ -271,6 +284,8 @@ def _check_rows(body: list[Record], header: list[str], named: list[int], kind: s
         checked.errors.extend(RowError(row, column, reason) for column, reason in problems)
         if clean is not None:
             checked.valid[row] = clean
+            if deficit_from_yes_no(raw.get("neurologic_deficit")):
+                checked.yes_no_deficit.append(row)
         key = _study_key(raw)
         if key is None:
             continue
@@ -360,9 +375,13 @@ def load_clinical_table(
     valid = checked.valid
     rows_frame = as_cohort_frame([valid[r] for r in sorted(valid)])
     rows_frame.index = pd.Index(sorted(valid), name="row", dtype="int64")
+    warning = deficit_warning([r for r in checked.yes_no_deficit if r in valid])
+    # travels with the rows, so CaseStore.import_cohort can report it in its summary
+    rows_frame.attrs["warnings"] = [warning] if warning else []
     return ClinicalImport(
         rows=rows_frame,
         errors=tuple(errors),
         n_rows=len(body),
         columns=tuple(header[i] for i in named),
+        warnings=(warning,) if warning else (),
     )

@@ -29,12 +29,32 @@ Model
 
 on standardised features ``z = (x_imputed - mean) / sd``, fitted by penalised
 maximum likelihood (negative log-likelihood + ``alpha/2 * ||w||^2``) with
-``scipy.optimize.minimize(method="L-BFGS-B")`` and an analytic gradient. The bounds
-``w_j >= 0`` are set for every feature with ``monotone == +1`` in
-:data:`core.features.FEATURES`: more lesions, a higher high-intensity (HI) ratio, a
-higher SINS or Bilsky grade, a fracture or a deficit can never lower the predicted
-pain (P(severe) and expected VAS never fall, P(mild) never rises). Because ``sd > 0``
-the bound on the standardised weight is a bound on the raw-unit weight.
+``scipy.optimize.minimize(method="L-BFGS-B")`` and an analytic gradient.
+
+Predictors (:data:`core.features.FEATURES`, each with its inclusion rule in the card)
+describe the metastatic burden on imaging and pain-independent clinical context; what
+follows from pain (current analgesic step, prior radiotherapy, bone-modifying agent) or
+scores it (``sins_total`` with its pain item, ``sins_pain``) is excluded
+(:data:`core.features.EXCLUDED_PREDICTORS`) and only shapes the advice.
+
+Bounds: ``w_j >= WEIGHT_FLOOR`` (0.05 per SD) for the ``floor=True`` features - the
+nested site counts ``lesion_count`` >= ``lesion_count_noncervical`` >=
+``lesion_count_lumbosacral`` and both HI ratios - and ``w_j >= 0`` for the other
+monotone features (involved levels, SINS without pain, Bilsky grade, fracture, deficit);
+age and ECOG are free. The floor imposes the literature's direction (Kong et al. 2025):
+every metastatic site raises the latent score, a thoracic, lumbar or sacral site more than
+a cervical one (it also counts in ``lesion_count_noncervical``) and a lumbar or sacral
+one most; the correlated counts and ratios cannot clip each other to zero as plain
+``>= 0`` bounds allowed. Because ``sd > 0`` a bound on the standardised weight is a bound
+of the same sign on the raw-unit weight. More lesions, a higher HI ratio, SINS or Bilsky
+grade, a fracture or a deficit therefore never lower the predicted pain (P(severe) and
+expected VAS never fall, P(mild) never rises).
+
+The ridge penalty ``alpha`` is chosen by the same repeated grouped cross-validation
+(:func:`core.model.evaluation.alpha_search`, grid :data:`ALPHA_GRID`, lowest mean
+out-of-fold log loss); the card lists the whole table. Choosing it on the folds that also
+report the metrics makes them slightly optimistic; on the demo cohort the log loss of the
+grid's alphas differs in the third decimal.
 
 Preprocessing is median imputation (training medians) followed by standardisation.
 Missing values are explicit: :func:`predict` reports which features were imputed so
@@ -49,17 +69,27 @@ candidates of :data:`core.model.candidates.REGISTRY`: the ordinal model, a multi
 logistic regression and a histogram gradient boosting classifier. The ordinal model is
 the deployed model because it is the only candidate that (1) respects the ordering of
 the pain categories with one weight per feature (one interpretable log-odds ratio per
-SD instead of one per class), (2) enforces the clinical monotonicity constraints
-(scikit-learn's HistGradientBoosting refuses monotonic constraints for multiclass
-targets; the multinomial model has one unconstrained weight per class), and (3) has
-exact SHAP values in a single output (the latent ``eta``). The cross-validated metrics of all
-candidates are written to the model card so the price of these requirements is
-visible; a warning is added when the ordinal model's macro AUC is more than
-:data:`AUC_WARNING_MARGIN` below the best candidate. On the synthetic demonstration
+SD instead of one per class), (2) enforces the clinical monotonicity constraints and the
+weight floors (scikit-learn's HistGradientBoosting refuses monotonic constraints for
+multiclass targets; the multinomial model has one unconstrained weight per class), and
+(3) has exact SHAP values in a single output (the latent ``eta``). The cross-validated
+metrics of all candidates are written to the model card so the price of these
+requirements is visible; a warning is added when the ordinal model's macro AUC is more
+than :data:`AUC_WARNING_MARGIN` below the best candidate. On the synthetic demonstration
 cohort (``data/demo/cohort.csv``, 564 studies of 300 patients, seed 0, 5 x 5-fold) the
-ordinal model was also the most accurate (mean over repeats): balanced accuracy 0.711,
-macro AUC 0.877, Brier 0.385, against 0.710 / 0.870 / 0.396 (multinomial) and
-0.697 / 0.865 / 0.411 (gradient boosting) - see ``models/demo/model_card.json``.
+ordinal model was also the most accurate (mean over repeats, alpha 30): balanced
+accuracy 0.651, macro AUC 0.812, Brier 0.469, against 0.632 / 0.800 / 0.482
+(multinomial) and 0.600 / 0.772 / 0.539 (gradient boosting) - see
+``models/demo/model_card.json``. (The model before issue 9 reached 0.711 / 0.877 / 0.385
+because it read the current analgesic step, which the old cohort derived from the pain:
+pain predicted pain.)
+
+Uncertainty
+-----------
+:mod:`core.model.uncertainty`: a split-conformal prediction set with 90 % coverage
+(score ``1 - p(true category)``, calibrated on the out-of-fold probabilities; quantile,
+empirical and held-out-patient coverage in the card) and out-of-distribution reasons
+(training feature ranges, Mahalanobis distance, sequence, field of view).
 
 Artifacts (``models/<name>/``)
 ------------------------------
@@ -72,9 +102,10 @@ Modules
 -------
 ``target`` (categories, VAS cut-offs), ``ordinal`` (the estimator), ``candidates`` (the
 name -> factory table of compared models), ``cohort`` (cohort table -> arrays),
-``evaluation`` (metrics, cross-validation), ``card`` (model card), ``training``
-(:func:`train`, :func:`train_from_file`), ``predictor`` (:class:`TrainedModel`,
-:func:`predict`), ``artifacts`` (:func:`save`, :func:`load_model`). The public names
+``evaluation`` (metrics, cross-validation, the ridge penalty), ``card`` (model card),
+``training`` (:func:`train`, :func:`train_from_file`), ``predictor``
+(:class:`TrainedModel`, :func:`predict`), ``uncertainty`` (prediction sets,
+out-of-distribution reasons), ``artifacts`` (:func:`save`, :func:`load_model`). The public names
 are re-exported here. The ``python -m core predict`` payload (model + explanation +
 tier) is built in :mod:`core.assess`; this package never imports :mod:`core.explain`.
 """
@@ -97,6 +128,7 @@ from core.model.artifacts import _canonical_skops as _canonical_skops
 from core.model.candidates import (
     CANDIDATES,
     DEPLOYED_CANDIDATE,
+    FLOOR,
     MONOTONE,
     REGISTRY,
     make_estimator,
@@ -104,16 +136,20 @@ from core.model.candidates import (
 from core.model.card import AUC_WARNING_MARGIN, MODEL_NAME, TrainingRun, build_card
 from core.model.cohort import CohortData, cohort_to_arrays, frame_sha256, read_cohort
 from core.model.evaluation import (
+    ALPHA_GRID,
     CALIBRATION_BINS,
+    alpha_search,
     classification_metrics,
     cross_validate,
     cv_splits,
+    log_loss,
     multiclass_brier,
     reliability_table,
 )
 from core.model.ordinal import (
     DEFAULT_ALPHA,
     OUTPUT_UNITS,
+    WEIGHT_FLOOR,
     OrdinalLogisticRegression,
     ordinal_probabilities,
 )
@@ -131,11 +167,22 @@ from core.model.predictor import (
 )
 from core.model.target import CATEGORIES, CUTOFF_SOURCES, VAS_CUTOFFS, vas_to_category
 from core.model.training import BACKGROUND_CENTROIDS, shap_background, train, train_from_file
+from core.model.uncertainty import (
+    CONFORMAL_COVERAGE,
+    MAHALANOBIS_PERCENTILE,
+    OodFlags,
+    PredictionSet,
+    ood_flags,
+    ood_reasons,
+    prediction_set,
+    prediction_sets,
+)
 from core.provenance import sha256_bytes, sha256_file
 
 NOTICE = DECISION_SUPPORT_NOTICE
 
 __all__ = [
+    "ALPHA_GRID",
     "AUC_WARNING_MARGIN",
     "BACKGROUND_CENTROIDS",
     "BACKGROUND_FILE",
@@ -143,10 +190,13 @@ __all__ = [
     "CANDIDATES",
     "CARD_FILE",
     "CATEGORIES",
+    "CONFORMAL_COVERAGE",
     "CUTOFF_SOURCES",
     "DEFAULT_ALPHA",
     "DEFAULT_MODEL_DIR",
     "DEPLOYED_CANDIDATE",
+    "FLOOR",
+    "MAHALANOBIS_PERCENTILE",
     "MODEL_FILE",
     "MODEL_NAME",
     "MONOTONE",
@@ -155,13 +205,17 @@ __all__ = [
     "REGISTRY",
     "TRUSTED_TYPES",
     "VAS_CUTOFFS",
+    "WEIGHT_FLOOR",
     "CohortData",
+    "OodFlags",
     "OrdinalLogisticRegression",
     "Prediction",
+    "PredictionSet",
     "RowPredictions",
     "Scores",
     "TrainedModel",
     "TrainingRun",
+    "alpha_search",
     "build_card",
     "classification_metrics",
     "clear_cache",
@@ -170,12 +224,17 @@ __all__ = [
     "cv_splits",
     "frame_sha256",
     "load_model",
+    "log_loss",
     "make_estimator",
     "multiclass_brier",
+    "ood_flags",
+    "ood_reasons",
     "ordinal_probabilities",
     "predict",
     "predict_rows",
     "predict_scores",
+    "prediction_set",
+    "prediction_sets",
     "read_cohort",
     "reliability_table",
     "save",

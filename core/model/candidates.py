@@ -31,6 +31,8 @@ from core.model.ordinal import DEFAULT_ALPHA, OrdinalLogisticRegression
 
 #: Sign constraint of each feature's weight, in :data:`core.features.FEATURES` order.
 MONOTONE: tuple[int, ...] = tuple(int(f.monotone) for f in FEATURES)
+#: Features whose weight is bounded below by :data:`core.model.ordinal.WEIGHT_FLOOR`.
+FLOOR: tuple[bool, ...] = tuple(bool(f.floor) for f in FEATURES)
 
 
 class CandidateFactory(Protocol):
@@ -44,9 +46,11 @@ def _impute_scale() -> list[tuple[str, Any]]:
 
 
 def _ordinal_logit(*, seed: int, alpha: float) -> Pipeline:
-    """Median imputation, standardisation, monotone ordinal logit (the deployed model)."""
+    """Median imputation, standardisation, monotone ordinal logit with weight floors (the
+    deployed model)."""
     return Pipeline([*_impute_scale(),
-                     ("model", OrdinalLogisticRegression(alpha=alpha, monotone=MONOTONE))])
+                     ("model", OrdinalLogisticRegression(alpha=alpha, monotone=MONOTONE,
+                                                         floor=FLOOR))])
 
 
 def _multinomial_logit(*, seed: int, alpha: float) -> Pipeline:

@@ -16,7 +16,7 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 import core
-from core.features import FEATURE_NAMES, FEATURES
+from core.features import EXCLUDED_PREDICTORS, FEATURE_NAMES, FEATURES
 from core.model.artifacts import BACKGROUND_FILE
 from core.model.candidates import DEPLOYED_CANDIDATE
 from core.model.cohort import CohortData
@@ -51,6 +51,11 @@ class TrainingRun:
         Hash of the training file (or of the data frame).
     source, retrain_command : str or None
         File name and command recorded in the card.
+    alpha_selection : dict
+        :func:`core.model.evaluation.alpha_search` output (the ridge penalty's choice).
+    uncertainty : dict
+        ``prediction_set`` (:func:`core.model.uncertainty.calibrate_conformal`) and
+        ``out_of_distribution`` (:func:`core.model.uncertainty.ood_reference`).
     """
 
     data: CohortData
@@ -65,6 +70,8 @@ class TrainingRun:
     data_sha256: str
     source: str | None
     retrain_command: str | None
+    alpha_selection: dict[str, Any]
+    uncertainty: dict[str, Any]
 
 
 def model_version(data_sha256: str, seed: int) -> str:
@@ -93,8 +100,11 @@ def _purpose(synthetic: bool) -> dict[str, Any]:
             "Lesion counts, involved levels and HI ratios are strongly correlated (Kong et al., "
             "Int J Med Sci 2025;22:708-715); weights are shared between them and a single "
             "weight should not be read as an independent effect.",
-            "Association, not causation; the model does not know treatment already given beyond "
-            "the recorded analgesic step and prior radiotherapy.",
+            "Association, not causation. Treatment (current analgesic step, prior radiotherapy, "
+            "bone-modifying agent) is not an input because it follows pain (see "
+            "excluded_predictors): the estimate is the pain expected from the imaging burden "
+            "and pain-independent findings, not the pain under today's regimen; the advice "
+            "compares it with the regimen.",
             "Missing features are replaced by training medians (reported per prediction).",
             "Proportional-odds assumption: one set of weights for both category boundaries.",
             "Studies of the same patient are correlated; CV groups by patient but the final fit "
@@ -139,9 +149,19 @@ def _features() -> list[dict[str, Any]]:
     return [
         {"name": f.name, "label": f.label, "unit": f.unit, "kind": f.kind,
          "group": f.group, "range": [f.min_value, f.max_value],
-         "monotone": f.monotone, "description": f.description}
+         "monotone": f.monotone, "floor": f.floor, "description": f.description,
+         "inclusion": f.inclusion}
         for f in FEATURES
     ]
+
+
+def _excluded() -> dict[str, Any]:
+    return {
+        "rule": "a predictor describes the metastatic burden on imaging or pain-independent "
+                "clinical context; nothing that is a response to pain (treatment) or scores "
+                "pain is an input",
+        "fields": [{"name": n, "reason": r} for n, r in EXCLUDED_PREDICTORS.items()],
+    }
 
 
 def _coefficients(pipeline: Pipeline) -> list[dict[str, Any]]:
@@ -149,15 +169,18 @@ def _coefficients(pipeline: Pipeline) -> list[dict[str, Any]]:
     scaler = pipeline.named_steps["scale"]
     imputer = pipeline.named_steps["impute"]
     out = []
+    floor = float(est.weight_floor)
     for j, spec in enumerate(FEATURES):
         w = float(est.coef_[j])
+        lower = floor if spec.floor else 0.0 if spec.monotone > 0 else None
         out.append({
             "feature": spec.name,
             "weight_per_sd": rounded(w),
             "weight_per_unit": rounded(w / scaler.scale_[j]),
             "odds_ratio_per_sd": rounded(float(np.exp(w))),
             "monotone": spec.monotone,
-            "at_bound": bool(spec.monotone != 0 and w == 0.0),
+            "lower_bound": lower,
+            "at_bound": bool(lower is not None and w <= lower + 1e-12),
             "median_imputation_value": rounded(float(imputer.statistics_[j])),
             "training_mean": rounded(float(scaler.mean_[j])),
             "training_sd": rounded(float(scaler.scale_[j])),
@@ -173,8 +196,16 @@ def _model(pipeline: Pipeline) -> dict[str, Any]:
                      f"{OrdinalLogisticRegression.__qualname__}",
         "equation": "P(pain <= k) = sigmoid(theta_k - eta), eta = sum_j w_j * z_j, "
                     "z_j = (x_j - training_mean_j) / training_sd_j",
-        "fit": "penalised maximum likelihood, scipy L-BFGS-B, bounds w_j >= 0 for "
-               "monotone features",
+        "fit": "penalised maximum likelihood, scipy L-BFGS-B; bounds w_j >= weight_floor for "
+               "floor features (nested site counts, HI ratios), w_j >= 0 for the other "
+               "monotone features, free for age and ECOG",
+        "weight_floor": float(est.weight_floor),
+        "weight_floor_reason": (
+            "the literature's direction is imposed on standardised weights (so raw-unit "
+            "weights are > 0 too): the nested counts and the HI ratios are collinear, and "
+            "with plain >= 0 bounds one of them takes the weight and the others are clipped "
+            "to 0, so a finding would change nothing; the floor is small beside the fitted "
+            "weights"),
         "alpha": est.alpha,
         "preprocessing": "median imputation (training medians) then standardisation",
         "coefficients": _coefficients(pipeline),
@@ -204,8 +235,9 @@ def _selection(run: TrainingRun) -> dict[str, Any]:
         "chosen": DEPLOYED_CANDIDATE,
         "reasons": [
             "respects the order mild < moderate < severe with one weight per feature",
-            "monotonicity of lesion counts, HI ratios, SINS, Bilsky grade, fracture and "
-            "deficit is enforced by bounds (HistGradientBoosting cannot constrain "
+            "monotonicity of lesion counts, HI ratios, SINS without pain, Bilsky grade, "
+            "fracture and deficit is enforced by bounds, with a positive floor for the "
+            "nested site counts and HI ratios (HistGradientBoosting cannot constrain "
             "multiclass targets; multinomial logistic regression has unconstrained "
             "per-class weights)",
             "exact SHAP values on a single output (the latent eta) with "
@@ -248,9 +280,11 @@ def build_card(run: TrainingRun) -> dict[str, Any]:
         "target": _target(run.data),
         "training_data": _training_data(run),
         "features": _features(),
-        "model": _model(run.pipeline),
+        "excluded_predictors": _excluded(),
+        "model": {**_model(run.pipeline), "alpha_selection": run.alpha_selection},
         "selection": _selection(run),
         **_validation(run),
+        "uncertainty": run.uncertainty,
         "explanation": {
             "method": "shap.LinearExplainer (interventional; exact for a linear eta)",
             "output_units": OUTPUT_UNITS,

@@ -17,12 +17,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from core.model.candidates import CANDIDATES, make_estimator
+from core.model.candidates import CANDIDATES, DEPLOYED_CANDIDATE, make_estimator
 from core.model.cohort import CohortData
+from core.model.ordinal import DEFAULT_ALPHA
 from core.model.target import CATEGORIES
 
 #: Bins of the reliability (calibration) table.
 CALIBRATION_BINS = 10
+
+#: Ridge penalties of the ordinal model compared by :func:`alpha_search`.
+ALPHA_GRID: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 def multiclass_brier(y: np.ndarray, proba: np.ndarray) -> float:
     """Multiclass Brier score ``mean_i sum_k (p_ik - [y_i = k])^2`` (0 best, 2 worst)."""
@@ -112,13 +116,64 @@ def cv_splits(data: CohortData, *, seed: int, n_repeats: int, n_splits: int
     ]
 
 
+def log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+    """Mean negative log-probability of the observed category (probabilities floored at
+    1e-15)."""
+    return float(-np.mean(np.log(np.clip(proba[np.arange(y.size), y], 1e-15, 1.0))))
+
+
+def alpha_search(data: CohortData, *, seed: int, n_repeats: int, n_splits: int,
+                 grid: Sequence[float] = ALPHA_GRID) -> dict[str, Any]:
+    """The ordinal model's ridge penalty chosen by repeated grouped cross-validation.
+
+    Every ``alpha`` of ``grid`` is fitted on the folds of :func:`cv_splits` (the same
+    folds that report the candidates' metrics); the one with the lowest mean
+    out-of-fold log loss is chosen (ties: the larger, smoother one).
+
+    Returns
+    -------
+    dict
+        ``grid``, ``criterion``, ``table`` (per alpha: mean log loss, Brier, macro AUC,
+        balanced accuracy over repeats) and ``chosen``.
+    """
+    repeats = cv_splits(data, seed=seed, n_repeats=n_repeats, n_splits=n_splits)
+    table = []
+    for alpha in grid:
+        per_repeat: dict[str, list[float]] = {"log_loss": [], "brier": [], "auc_macro": [],
+                                              "balanced_accuracy": []}
+        for folds in repeats:
+            oof = np.full((data.y.size, len(CATEGORIES)), np.nan)
+            for train_idx, test_idx in folds:
+                est = make_estimator(DEPLOYED_CANDIDATE, seed=seed, alpha=float(alpha))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    est.fit(data.X[train_idx], data.y[train_idx])
+                oof[test_idx] = est.predict_proba(data.X[test_idx])
+            metrics = classification_metrics(data.y, oof)
+            per_repeat["log_loss"].append(log_loss(data.y, oof))
+            for key in ("brier", "auc_macro", "balanced_accuracy"):
+                per_repeat[key].append(float(metrics[key] or np.nan))
+        table.append({"alpha": float(alpha),
+                      **{k: rounded(float(np.mean(v))) for k, v in per_repeat.items()}})
+    best = min(table, key=lambda row: (row["log_loss"], -row["alpha"]))
+    return {
+        "grid": [float(a) for a in grid],
+        "criterion": "lowest mean out-of-fold log loss over the repeated grouped folds "
+                     "(the folds that report the CV metrics; ties: the larger alpha)",
+        "table": table,
+        "chosen": best["alpha"],
+    }
+
+
 def cross_validate(data: CohortData, *, seed: int, n_repeats: int = 5, n_splits: int = 5,
-                   candidates: Sequence[str] = CANDIDATES) -> dict[str, Any]:
+                   candidates: Sequence[str] = CANDIDATES,
+                   alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
     """Repeated stratified group k-fold CV (groups = patients) of the candidates.
 
     Repeat ``r`` uses ``StratifiedGroupKFold(n_splits, shuffle=True,
     random_state=seed + r)``; metrics are computed per repeat on its out-of-fold
-    predictions and summarised as mean, SD and per-repeat values.
+    predictions and summarised as mean, SD and per-repeat values. ``alpha`` is the
+    ordinal model's ridge penalty (other candidates ignore it).
 
     Returns
     -------
@@ -134,7 +189,7 @@ def cross_validate(data: CohortData, *, seed: int, n_repeats: int = 5, n_splits:
                 raise ValueError("a cross-validation fold lacks a pain category; "
                                  "use fewer splits or a larger cohort.")
             for name in candidates:
-                est = make_estimator(name, seed=seed)
+                est = make_estimator(name, seed=seed, alpha=alpha)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     est.fit(data.X[train_idx], data.y[train_idx])

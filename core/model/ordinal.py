@@ -1,8 +1,9 @@
 """The deployed estimator: a proportional-odds (cumulative-logit) model.
 
 ``P(Y <= k | x) = sigmoid(theta_k - eta)`` with ``eta = x . coef_``, fitted by penalised
-maximum likelihood with L-BFGS-B and sign bounds on the weights (see the
-:mod:`core.model` docstring, section *Model*).
+maximum likelihood with L-BFGS-B and bounds on the weights (see the :mod:`core.model`
+docstring, section *Model*): ``coef_j >= 0`` for monotone features and
+``coef_j >= WEIGHT_FLOOR`` for the features whose direction the literature fixes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,17 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 #: Ridge penalty of the ordinal model (on standardised weights, summed likelihood).
 DEFAULT_ALPHA = 1.0
 
+#: Lower bound of the weight of a ``floor=True`` feature (:data:`core.features.FEATURES`),
+#: in latent log-odds per training SD (the model standardises its inputs, so the raw-unit
+#: weight ``WEIGHT_FLOOR / sd`` is > 0 too). The literature fixes these directions (more
+#: metastatic sites, lumbar > thoracic > cervical, a higher HI ratio: more pain; Kong et
+#: al. 2025), but the nested site counts and the HI ratios are strongly correlated, and
+#: with plain ``>= 0`` bounds the likelihood lets one of them take all the weight and
+#: clips the others to exactly 0, so a finding would change nothing. 0.05 per SD is an
+#: odds ratio of 1.05 per SD: small beside the fitted weights (0.1-0.6 per SD), so it
+#: imposes the direction without deciding the size.
+WEIGHT_FLOOR = 0.05
+
 #: Units of the latent score (the SHAP output units).
 OUTPUT_UNITS = (
     "latent log-odds eta of the ordinal model (higher = more pain; "
@@ -29,7 +41,7 @@ OUTPUT_UNITS = (
 
 
 class OrdinalLogisticRegression(ClassifierMixin, BaseEstimator):
-    """Proportional-odds (cumulative-logit) classifier with sign-constrained weights.
+    """Proportional-odds (cumulative-logit) classifier with bounded weights.
 
     ``P(Y <= k | x) = sigmoid(theta_k - x . coef_)`` for ordered classes
     ``classes_[0] < ... < classes_[K-1]``.
@@ -41,6 +53,11 @@ class OrdinalLogisticRegression(ClassifierMixin, BaseEstimator):
         log-likelihood (thresholds are not penalised).
     monotone : sequence of int or None
         Per feature ``+1`` (``coef_j >= 0``), ``-1`` (``coef_j <= 0``) or ``0`` (free).
+    floor : sequence of bool or None
+        Per feature: ``True`` bounds the weight below by ``weight_floor`` instead of 0
+        (only with ``monotone == +1``).
+    weight_floor : float
+        The positive lower bound of ``floor`` features (default :data:`WEIGHT_FLOOR`).
     tol : float
         Projected-gradient tolerance passed to L-BFGS-B (objective divided by n).
     max_iter : int
@@ -57,9 +74,12 @@ class OrdinalLogisticRegression(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, alpha: float = DEFAULT_ALPHA, monotone: Sequence[int] | None = None,
+                 floor: Sequence[bool] | None = None, weight_floor: float = WEIGHT_FLOOR,
                  tol: float = 1e-9, max_iter: int = 2000) -> None:
         self.alpha = alpha
         self.monotone = monotone
+        self.floor = floor
+        self.weight_floor = weight_floor
         self.tol = tol
         self.max_iter = max_iter
 
@@ -72,11 +92,13 @@ class OrdinalLogisticRegression(ClassifierMixin, BaseEstimator):
             raise ValueError("OrdinalLogisticRegression needs at least two classes in y.")
         n, p = X.shape
         n_thr = classes.size - 1
-        bounds = self._bounds(p) + [(None, None)] + [(1e-6, None)] * (n_thr - 1)
+        weight_bounds = self._bounds(p)
+        bounds = weight_bounds + [(None, None)] + [(1e-6, None)] * (n_thr - 1)
 
         cum = np.cumsum(np.bincount(codes, minlength=classes.size))[:-1] / n
         theta0 = np.log(cum) - np.log1p(-cum)
-        start = np.concatenate([np.zeros(p), [theta0[0]], np.maximum(np.diff(theta0), 1e-3)])
+        w0 = np.array([max(0.0, lo or 0.0) for lo, _ in weight_bounds])
+        start = np.concatenate([w0, [theta0[0]], np.maximum(np.diff(theta0), 1e-3)])
 
         result = minimize(
             _ordinal_objective, start, args=(X, codes, float(self.alpha), n_thr),
@@ -93,13 +115,20 @@ class OrdinalLogisticRegression(ClassifierMixin, BaseEstimator):
         return self
 
     def _bounds(self, p: int) -> list[tuple[float | None, float | None]]:
-        if self.monotone is None:
-            return [(None, None)] * p
-        signs = [int(s) for s in self.monotone]
+        signs = [0] * p if self.monotone is None else [int(s) for s in self.monotone]
         if len(signs) != p or any(s not in (-1, 0, 1) for s in signs):
             raise ValueError(f"monotone must hold {p} values in -1, 0, +1.")
-        return [(0.0, None) if s > 0 else (None, 0.0) if s < 0 else (None, None)
-                for s in signs]
+        floors = [False] * p if self.floor is None else [bool(f) for f in self.floor]
+        if len(floors) != p:
+            raise ValueError(f"floor must hold {p} values.")
+        if any(f and s != 1 for f, s in zip(floors, signs, strict=True)):
+            raise ValueError("floor applies only to features with monotone +1.")
+        lowest = float(self.weight_floor)
+        if not lowest > 0:
+            raise ValueError(f"weight_floor {lowest!r} must be positive.")
+        return [(lowest, None) if f else (0.0, None) if s > 0
+                else (None, 0.0) if s < 0 else (None, None)
+                for s, f in zip(signs, floors, strict=True)]
 
     # -- prediction
     def decision_function(self, X: Any) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Training: cohort -> cross-validated candidates -> fitted ordinal model with its card.
 
-:func:`train` runs the steps in order: data (:func:`_training_data`), cross-validation
+:func:`train` runs the steps in order: data (:func:`_training_data`), the ridge penalty
+(:func:`core.model.evaluation.alpha_search`), cross-validation
 (:func:`core.model.evaluation.cross_validate`), the final fit (:func:`fit_deployed`),
-the SHAP background (:func:`shap_background`) and the card
+the SHAP background (:func:`shap_background`), the conformal calibration and
+out-of-distribution reference (:mod:`core.model.uncertainty`) and the card
 (:func:`core.model.card.build_card`). :func:`train_from_file` adds reading the cohort
 file and saving the artifacts.
 """
@@ -23,9 +25,17 @@ from core.model.artifacts import clear_cache, save
 from core.model.candidates import CANDIDATES, DEPLOYED_CANDIDATE, make_estimator
 from core.model.card import TrainingRun, build_card
 from core.model.cohort import CohortData, cohort_to_arrays, frame_sha256, read_cohort
-from core.model.evaluation import cross_validate
+from core.model.evaluation import alpha_search, cross_validate
+from core.model.ordinal import DEFAULT_ALPHA
 from core.model.predictor import TrainedModel
 from core.model.target import CATEGORIES
+from core.model.uncertainty import (
+    ASSUMED_REGIONS,
+    ASSUMED_SEQUENCES,
+    ASSUMED_SOURCE,
+    calibrate_conformal,
+    ood_reference,
+)
 from core.provenance import sha256_file
 
 #: Number of weighted k-means centroids kept as SHAP background.
@@ -68,16 +78,34 @@ def _training_data(cohort: pd.DataFrame, *, candidates: Sequence[str], n_repeats
     return data
 
 
-def fit_deployed(data: CohortData, *, seed: int) -> Pipeline:
+def fit_deployed(data: CohortData, *, seed: int, alpha: float = DEFAULT_ALPHA) -> Pipeline:
     """The deployed candidate's pipeline fitted on every training row."""
-    return make_estimator(DEPLOYED_CANDIDATE, seed=seed).fit(data.X, data.y)
+    return make_estimator(DEPLOYED_CANDIDATE, seed=seed, alpha=alpha).fit(data.X, data.y)
+
+
+def _uncertainty(data: CohortData, cv: dict[str, Any], pipeline: Pipeline,
+                 sequences: Sequence[str] | None,
+                 regions: Sequence[str] | None) -> dict[str, Any]:
+    """The card's conformal calibration and out-of-distribution reference."""
+    given = sequences is not None or regions is not None
+    return {
+        "prediction_set": calibrate_conformal(cv["oof"][DEPLOYED_CANDIDATE], data.y,
+                                              data.groups),
+        "out_of_distribution": ood_reference(
+            data.X, pipeline,
+            sequences=ASSUMED_SEQUENCES if sequences is None else sequences,
+            regions=ASSUMED_REGIONS if regions is None else regions,
+            source="given at training" if given else ASSUMED_SOURCE),
+    }
 
 
 def train(cohort: pd.DataFrame, *, seed: int, synthetic: bool, n_repeats: int = 5,
           n_splits: int = 5, candidates: Sequence[str] = CANDIDATES,
           data_sha256: str | None = None, source: str | None = None,
-          retrain_command: str | None = None) -> TrainedModel:
-    """Cross-validate the candidates and fit the deployed ordinal model.
+          retrain_command: str | None = None, sequences: Sequence[str] | None = None,
+          regions: Sequence[str] | None = None) -> TrainedModel:
+    """Choose the ridge penalty, cross-validate the candidates, fit the deployed ordinal
+    model and calibrate its prediction sets.
 
     Parameters
     ----------
@@ -96,6 +124,10 @@ def train(cohort: pd.DataFrame, *, seed: int, synthetic: bool, n_repeats: int = 
         ``ordinal_logit``.
     data_sha256, source, retrain_command : str, optional
         Recorded in the card (:func:`train_from_file` passes the file hash and name).
+    sequences, regions : sequence of str, optional
+        MRI sequences (hints such as ``STIR``, ``T2-FS``) and spine regions the training
+        studies covered, for the out-of-distribution checks; default: whole-spine STIR /
+        T2 fat-sat, stated in the card as assumed.
 
     Returns
     -------
@@ -103,15 +135,17 @@ def train(cohort: pd.DataFrame, *, seed: int, synthetic: bool, n_repeats: int = 
     """
     data = _training_data(cohort, candidates=candidates, n_repeats=n_repeats,
                           n_splits=n_splits)
+    alphas = alpha_search(data, seed=seed, n_repeats=n_repeats, n_splits=n_splits)
     cv = cross_validate(data, seed=seed, n_repeats=n_repeats, n_splits=n_splits,
-                        candidates=candidates)
-    pipeline = fit_deployed(data, seed=seed)
+                        candidates=candidates, alpha=alphas["chosen"])
+    pipeline = fit_deployed(data, seed=seed, alpha=alphas["chosen"])
     background = shap_background(pipeline, data.X, seed)
     card = build_card(TrainingRun(
         data=data, cv=cv, pipeline=pipeline, background=background, seed=seed,
         synthetic=synthetic, n_repeats=n_repeats, n_splits=n_splits, candidates=candidates,
         data_sha256=data_sha256 or frame_sha256(cohort), source=source,
-        retrain_command=retrain_command))
+        retrain_command=retrain_command, alpha_selection=alphas,
+        uncertainty=_uncertainty(data, cv, pipeline, sequences, regions)))
     return TrainedModel(pipeline=pipeline, card=card, background=background)
 
 

@@ -9,7 +9,8 @@ argument, ``SPINEPAIN_DATA_DIR``, the folder of a SQLite database file given as 
 ``<repo>/data/store``.
 
 Every write runs in one transaction together with its audit entry: a failure part-way
-leaves the store as it was.
+leaves the store as it was. Opening a store written by an earlier version upgrades its
+tables in place (:func:`~core.store.schema.upgrade_schema`).
 
 Modules: :mod:`~core.store.schema` (tables, column tuples, engine),
 :mod:`~core.store.records` (``CaseInput``, ``StudyRecord``), :mod:`~core.store.images`
@@ -37,6 +38,7 @@ from core.store.schema import (
     PredictionRow,
     Study,
     StudyFeatures,
+    upgrade_schema,
 )
 from core.store.store import (
     DB_FILENAME,
@@ -70,4 +72,5 @@ __all__ = [
     "StudyRecord",
     "data_dir_from_env",
     "flatten_metrics",
+    "upgrade_schema",
 ]

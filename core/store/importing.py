@@ -14,7 +14,15 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clinical import COHORT_COLUMNS, IMAGING_COLUMNS, as_cohort_frame, validate_clinical
+from core.clinical import (
+    COHORT_COLUMNS,
+    DEFICIT_COLUMN,
+    IMAGING_COLUMNS,
+    as_cohort_frame,
+    deficit_from_yes_no,
+    deficit_warning,
+    validate_clinical,
+)
 from core.store.audit import audit
 from core.store.cases import PreparedCase, insert_case
 from core.store.images import study_refs
@@ -36,8 +44,7 @@ def validated_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             f"the cohort has unknown column(s) {', '.join(map(repr, unknown))}; expected "
             "columns from core.clinical.COHORT_COLUMNS."
         )
-    labels = (list(frame.index) if frame.index.name == "row"
-              else list(range(1, len(frame) + 1)))
+    labels = _row_labels(frame)
     typed = as_cohort_frame(frame)
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[str, dt.date], object] = {}
@@ -63,6 +70,28 @@ def validated_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
                 )
         rows.append(row)
     return rows
+
+
+def _row_labels(frame: pd.DataFrame) -> list[object]:
+    """Row labels of messages: the spreadsheet row numbers of a ``load_clinical_table``
+    frame (index ``"row"``), else 1, 2, ..."""
+    return (list(frame.index) if frame.index.name == "row"
+            else list(range(1, len(frame) + 1)))
+
+
+def import_warnings(frame: pd.DataFrame) -> list[str]:
+    """Warnings about a (valid) cohort frame: those :func:`core.clinical.load_clinical_table`
+    attached to its rows (``frame.attrs["warnings"]``: the file's yes/no deficits, already
+    read as states) and rows whose ``neurologic_deficit`` is still an old yes/no value
+    (see :func:`core.clinical.deficit_warning`)."""
+    found = [str(w) for w in frame.attrs.get("warnings", [])]
+    if DEFICIT_COLUMN in frame.columns:
+        flags = [deficit_from_yes_no(v) for v in frame[DEFICIT_COLUMN].tolist()]
+        warning = deficit_warning([lb for lb, f in zip(_row_labels(frame), flags, strict=True)
+                                   if f])
+        if warning and warning not in found:
+            found.append(warning)
+    return found
 
 
 def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]], *,

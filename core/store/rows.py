@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.clinical import IMAGING_COLUMNS, STUDY_CLINICAL_COLUMNS
+from core.clinical import DEFICIT_COLUMN, IMAGING_COLUMNS, STUDY_CLINICAL_COLUMNS
 from core.store.schema import ClinicalValues, Patient, Study, StudyFeatures
+from core.vocab import parse_deficit
 
 
 def get_study(session: Session, study_id: int) -> Study:
@@ -77,6 +78,19 @@ def set_table_features(study: Study, row: Mapping[str, Any]) -> None:
     study.features = StudyFeatures(**values, source="table", metrics=None)
 
 
+def _deficit_value(value: object) -> object:
+    """A stored ``neurologic_deficit``: a state, or a yes/no value kept from a store written
+    before the three states (SQLite returns its 1/0 as integers), shown as ``yes``/``no``
+    so it reads as ``new_or_progressive``/``none`` with a warning (never silently)."""
+    try:
+        reading = parse_deficit(value)
+    except ValueError:
+        return value
+    if reading.from_yes_no:
+        return "yes" if reading.state == "new_or_progressive" else "no"
+    return value
+
+
 def row_dict(study: Study, patient: Patient, clinical: ClinicalValues | None,
              features: StudyFeatures | None) -> dict[str, Any]:
     """A stored study as a flat cohort row (the input shape of ``validate_clinical``)."""
@@ -89,6 +103,7 @@ def row_dict(study: Study, patient: Patient, clinical: ClinicalValues | None,
     }
     for column in STUDY_CLINICAL_COLUMNS:
         row[column] = getattr(clinical, column) if clinical is not None else None
+    row[DEFICIT_COLUMN] = _deficit_value(row[DEFICIT_COLUMN])
     for column in IMAGING_COLUMNS:
         row[column] = getattr(features, column) if features is not None else None
     return row

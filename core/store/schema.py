@@ -8,7 +8,8 @@
   only, no header text), its SHA-256, the vertebra / lesion mask references,
   ``modality``, ``sequence``, ``spacing_mm`` and the image metadata JSON.
 * ``clinical_values``: one per study, the per-study clinical columns of
-  :mod:`core.clinical`.
+  :mod:`core.clinical` (``neurologic_deficit`` is text: ``none``, ``stable`` or
+  ``new_or_progressive``; ``neuropathic_pain`` yes/no).
 * ``study_features``: one per study with imaging values, the flat
   :data:`core.clinical.IMAGING_COLUMNS`, volumes, and the full ``core extract`` JSON
   when the values came from an extraction.
@@ -16,6 +17,9 @@
 * ``predictions``: study, model version, category, tier, probabilities, expected VAS,
   the full prediction JSON, actor, time.
 * ``audit_log``: time (UTC), actor, action (:data:`AUDIT_ACTIONS`), target, details JSON.
+
+:func:`upgrade_schema` brings a store written by an earlier version up to these tables
+when it is opened (columns added since, the yes/no ``neurologic_deficit`` column).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
+    inspect,
+    text,
 )
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -141,7 +147,8 @@ class ClinicalValues(Base):
     bone_modifying_agent: Mapped[bool | None] = mapped_column(Boolean)
     prior_radiotherapy: Mapped[bool | None] = mapped_column(Boolean)
     pathologic_fracture: Mapped[bool | None] = mapped_column(Boolean)
-    neurologic_deficit: Mapped[bool | None] = mapped_column(Boolean)
+    neurologic_deficit: Mapped[str | None] = mapped_column(String(24))
+    neuropathic_pain: Mapped[bool | None] = mapped_column(Boolean)
     sins_location: Mapped[int | None] = mapped_column(Integer)
     sins_pain: Mapped[int | None] = mapped_column(Integer)
     sins_bone_lesion: Mapped[int | None] = mapped_column(Integer)
@@ -257,3 +264,63 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# --------------------------------------------------------------------------- upgrade
+
+
+def _add_missing_columns(engine: Engine) -> list[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for every nullable column a stored table lacks."""
+    inspector = inspect(engine)
+    added: list[str] = []
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable or column.primary_key:
+                    raise ValueError(f"the store's table {table.name} lacks the required "
+                                     f"column {column.name}; it cannot be upgraded in place.")
+                kind = column.type.compile(dialect=engine.dialect)
+                # names come from the ORM metadata above, never from input
+                connection.execute(text(
+                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+                added.append(f"{table.name}.{column.name}")
+    return added
+
+
+def _deficit_column_to_text(engine: Engine) -> bool:
+    """A yes/no ``neurologic_deficit`` column (stores before the three states) becomes
+    text holding ``yes``/``no``; they are read as ``new_or_progressive``/``none`` with a
+    warning, like an old table. SQLite keeps its column (its BOOLEAN affinity stores text
+    as given, and the 1/0 values are read the same way)."""
+    if engine.dialect.name == "sqlite":
+        return False
+    columns = {c["name"]: c for c in inspect(engine).get_columns("clinical_values")}
+    column = columns.get("neurologic_deficit")
+    if column is None or not isinstance(column["type"], Boolean):
+        return False
+    with engine.begin() as connection:
+        connection.execute(text(
+            "ALTER TABLE clinical_values ALTER COLUMN neurologic_deficit TYPE VARCHAR(24) "
+            "USING CASE WHEN neurologic_deficit THEN 'yes' "
+            "WHEN NOT neurologic_deficit THEN 'no' END"))
+    return True
+
+
+def upgrade_schema(engine: Engine) -> list[str]:
+    """Upgrade the tables of an existing store in place (idempotent); returns what changed.
+
+    Adds the nullable columns introduced since the store was created (e.g.
+    ``clinical_values.neuropathic_pain``) and turns a yes/no ``neurologic_deficit`` column
+    into text on databases that type their columns strictly (PostgreSQL). Stored yes/no
+    deficit values are kept as they are: they read as ``new_or_progressive``/``none``
+    with a warning until a clinician records the state.
+    """
+    changed = _add_missing_columns(engine)
+    if _deficit_column_to_text(engine):
+        changed.append("clinical_values.neurologic_deficit -> text")
+    return changed

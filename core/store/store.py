@@ -29,7 +29,7 @@ from core.store.audit import audit, read_audit_log
 from core.store.checks import check_actor
 from core.store.images import ImageFiles
 from core.store.records import CaseInput, ImageSource, StudyRecord
-from core.store.schema import HISTORY_COLUMNS, Base, Study, make_engine
+from core.store.schema import HISTORY_COLUMNS, Base, Study, make_engine, upgrade_schema
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO / "data" / "store"
@@ -91,6 +91,7 @@ class CaseStore:
         self.url: str = parsed.render_as_string(hide_password=True)
         self.engine = make_engine(parsed)
         Base.metadata.create_all(self.engine)
+        upgrade_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._images = ImageFiles(self.data_dir)
 
@@ -209,7 +210,9 @@ class CaseStore:
         Returns
         -------
         dict
-            ``source, rows, patients_added, studies_added, studies_replaced``.
+            ``source, rows, patients_added, studies_added, studies_replaced`` and
+            ``warnings`` (plain sentences naming rows, e.g. an old yes/no
+            ``neurologic_deficit`` read as ``new_or_progressive``/``none``).
 
         Raises
         ------
@@ -222,11 +225,12 @@ class CaseStore:
         if on_duplicate not in ("error", "replace"):
             raise ValueError(f"on_duplicate {on_duplicate!r} must be 'error' or 'replace'.")
         rows = importing.validated_rows(frame)
+        warnings = importing.import_warnings(frame)
         source = str(source)[:200] or "import"
         with self._write() as session:
             summary = importing.import_rows(session, rows, source=source,
                                             on_duplicate=on_duplicate, actor=actor)
-        return {"source": source, **summary}
+        return {"source": source, **summary, "warnings": warnings}
 
     def replace_synthetic(
         self,
