@@ -10,7 +10,7 @@ layout.page_header("Cohort analytics", "Kong et al. (Int J Med Sci 2025;22(3):70
                                        "the cohort in the store: region, number of sites, HI "
                                        "ratio and pain.")
 c.decision_support_notice("Cohort figures describe associations in the loaded data, not "
-                          "causes; tiers below are model suggestions.")
+                          "causes; the advice below is decision support.")
 cache.model_or_stop()
 cache.store_or_stop()
 with c.core_errors("The cohort could not be loaded:", stop=True):
@@ -89,16 +89,23 @@ with b:
     c.chart(charts.binned_pain(frame, bin_col="hi_bin", title="Pain by HI ratio",
                                        bin_title="HI ratio"), key="cohort_hi_bins")
 
-st.header("Predicted pain and management tiers")
-st.caption(f"From the model in use ({session.active_model_dir().name}).")
-a, b = st.columns(2)
+st.header("Predicted pain and what leads the advice")
+st.caption(f"From the model in use ({session.active_model_dir().name}). A safety override "
+           "leads the advice whatever the predicted pain; a study without a measured lesion "
+           "is asked to confirm the pain source first.")
+a, b, d = st.columns(3)
 with a:
-    c.chart(charts.category_bars(frame["tier"], title="Tier distribution",
-                                         axis_title="Tier"), key="cohort_tiers")
+    c.chart(charts.category_bars(frame["headline_source"].map(cohort.HEADLINE_SOURCE_LABELS),
+                                 title="What leads the advice",
+                                 order=list(cohort.HEADLINE_SOURCE_LABELS.values())),
+            key="cohort_headline_sources")
 with b:
+    c.chart(charts.category_bars(frame["urgency"], title="Urgency of the advice",
+                                 order=cohort.URGENCY_ORDER), key="cohort_urgency")
+with d:
     c.chart(charts.category_bars(frame["category"], title="Predicted pain category",
-                                         order=cohort.CATEGORIES),
-                    key="cohort_categories")
+                                 order=cohort.CATEGORIES),
+            key="cohort_categories")
 
 st.header("Global SHAP importance")
 with c.core_errors("The importance could not be computed:"):

@@ -4,7 +4,7 @@ import base64
 
 import streamlit as st
 
-from ui import cache, layout, reporting, session
+from ui import advice, cache, layout, reporting, session
 from ui import components as c
 
 layout.page_header("Case report", "Self-contained HTML and PDF for the record or the tumor board.")
@@ -34,8 +34,13 @@ if files is None:
     st.stop()
 if files.synthetic:
     c.synthetic_badge(True, "demo case — the report is marked SYNTHETIC DATA")
-st.markdown(f"Predicted pain **{files.category}**, tier **{files.tier}** "
-            f"(model in use: {session.active_model_dir().name}).")
+result = c.run_safely(reporting.assessment, int(study_id),
+                      prefix="The assessment could not be shown:")
+if result is not None:
+    advice.compact(result, synthetic_model=bool(cache.get_model().card.get("synthetic")))
+st.caption(f"Predicted pain {files.category}, tier {files.tier} (model in use: "
+           f"{session.active_model_dir().name}); the report below opens with the same "
+           "headline.")
 a, b = st.columns(2)
 html_bytes = files.html.encode("utf-8")
 a.download_button("Download HTML report", html_bytes, file_name=files.html_name,

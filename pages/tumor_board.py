@@ -24,6 +24,7 @@ first, last = dates.min().date(), dates.max().date()
 session.default_date_range("board_dates", (first, last))
 session.default_widget("board_synthetic", True)
 session.default_widget("board_images_only", False)
+session.default_widget("board_overrides_only", False)
 session.default_widget("board_projection", True)
 tier_options = sorted(t for t in scored["tier"].dropna().unique())
 if ss.get("board_tier"):
@@ -36,7 +37,7 @@ with st.expander("Filters", expanded=True):
     tiers = f2.multiselect("Tier", tier_options, key="board_tier", persist_state=KEEP)
     categories = f3.multiselect("Predicted pain", board.CATEGORIES,
                                 key="board_category", persist_state=KEEP)
-    g1, g2, g3, g4 = st.columns([1.3, 1.3, 0.8, 0.8])
+    g1, g2, g3, g4, g5 = st.columns([1.3, 1.3, 0.8, 0.8, 0.8])
     period = g1.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="board_dates",
                            persist_state=KEEP,
                            format="YYYY-MM-DD")
@@ -45,15 +46,21 @@ with st.expander("Filters", expanded=True):
     include_synthetic = g3.toggle("Include SYNTHETIC", key="board_synthetic",
                                   persist_state=KEEP)
     images_only = g4.toggle("With images only", key="board_images_only", persist_state=KEEP)
+    overrides_only = g5.toggle("Overrides only", key="board_overrides_only",
+                               persist_state=KEEP,
+                               help="Studies whose advice is led by a fired safety override.")
 
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
 chosen_filter = board.BoardFilter(
     regions=regions, tiers=tiers, categories=categories,
     date_from=period[0] if period else None, date_to=period[1] if len(period) > 1 else None,
-    search=search, include_synthetic=include_synthetic, images_only=images_only)
+    search=search, include_synthetic=include_synthetic, images_only=images_only,
+    overrides_only=overrides_only)
 shown = board.order_for_board(board.filter_studies(scored, chosen_filter))
-st.caption(f"{len(shown)} of {len(scored)} studies, most urgent first. Predictions use the "
-           f"model in use ({session.active_model_dir().name}); SYNTHETIC rows are demo data.")
+n_fired = int((shown["headline_source"] == "override").sum())
+st.caption(f"{len(shown)} of {len(scored)} studies, most urgent first ({n_fired} with a fired "
+           "safety override, listed first within their urgency). Predictions use the model "
+           f"in use ({session.active_model_dir().name}); SYNTHETIC rows are demo data.")
 st.dataframe(board.case_list_frame(shown), hide_index=True, key="board_table", height=260,
              column_config=board.CASE_LIST_COLUMNS)
 if shown.empty:

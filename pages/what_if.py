@@ -1,16 +1,19 @@
-"""What-if: change any model input and watch prediction, explanation and tier."""
+"""What-if: change the case's findings or its treatment context and watch the advice,
+the prediction and its explanation."""
 
 import streamlit as st
 
 from ui import cache, case_views, cases, charts, layout, session, whatif
 from ui import components as c
 
-layout.page_header("What-if", "Move any input; prediction, SHAP explanation and tier "
-                              "update at once. Nothing is saved.")
+layout.page_header("What-if", "Change the case's findings or its treatment context; the "
+                              "advice, the prediction and its explanation update at once. "
+                              "Nothing is saved.")
 c.decision_support_notice("What-if results are hypothetical and only as good as the model.")
 ss = st.session_state
 model = cache.model_or_stop()
 store = cache.store_or_stop()
+synthetic_model = bool(model.card.get("synthetic"))
 
 with c.core_errors("The case list could not be loaded:", stop=True):
     labels = whatif.start_options(store.list_studies())
@@ -25,23 +28,26 @@ top2.button("Reset to the starting case", key="whatif_reset", on_click=whatif.re
             args=(store, model), icon=":material/restart_alt:", width="stretch")
 whatif.ensure_loaded(store, model)
 with c.core_errors("The starting case could not be read:", stop=True):
-    start_features, start_synthetic = whatif.start_features(store)
+    start, start_synthetic = whatif.start_case(store)
+    start_values = whatif.widget_values(start, model)
 if start_synthetic:
     c.synthetic_badge(True, "starting case is synthetic demo data")
 
 with st.container(border=True):
-    values = whatif.render_widgets()
-current, notes = whatif.features_from_values(values)
-original, _ = whatif.features_from_values(whatif.widget_values(start_features, model))
+    values = whatif.render_widgets(model.card)
+case, notes = whatif.case_from_values(values)
+original, _ = whatif.case_from_values(start_values)
 for note in notes:
     st.caption(note)
 
-result = c.run_safely(cases.assess, model, current,
-                      prefix="The prediction could not be made:")
+result = c.run_safely(cases.assess, model, case, prefix="The prediction could not be made:")
 baseline = c.run_safely(cases.assess, model, original,
                         prefix="The starting case could not be predicted:")
 if result is None or baseline is None:
     st.stop()
+
+st.subheader("Advice for the what-if case")
+case_views.headline(result)
 
 st.subheader("Difference from the starting case")
 now, before = result.prediction, baseline.prediction
@@ -56,14 +62,19 @@ deltas = {k: now.probabilities[k] - before.probabilities[k] for k in now.probabi
 with d3:
     c.chart(charts.delta_bars(deltas, title="Δ probability vs starting case"),
             key="whatif_delta_chart")
-changed = whatif.changed_features(original, current)
+changed = whatif.changed_inputs(start_values, values, baseline.features, result.features)
 if not changed.empty:
     st.dataframe(changed, hide_index=True, key="whatif_changed")
 else:
     st.caption("No input changed yet.")
-if (result.tier.tier, result.tier.urgency) != (baseline.tier.tier, baseline.tier.urgency):
-    st.warning(f"Tier changed: {baseline.tier.tier} ({baseline.tier.urgency}) → "
-               f"{result.tier.tier} ({result.tier.urgency}).")
+advice_changes = whatif.advice_changes(baseline.tier, result.tier)
+if advice_changes:
+    same = now.probabilities == before.probabilities
+    st.warning(("The advice changed; the prediction did not (treatment context changes "
+                "the advice, never the prediction).\n" if same else "The advice changed.\n")
+               + "\n".join(f"- {line}" for line in advice_changes),
+               icon=":material/compare_arrows:")
 
-st.subheader("Prediction for the what-if case")
-case_views.prediction_panel(result, key="whatif_prediction")
+st.subheader("Model estimate and advice")
+case_views.prediction_panel(result, key="whatif_prediction", synthetic_model=synthetic_model,
+                            show_notice=False, show_headline=False)

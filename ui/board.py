@@ -24,6 +24,7 @@ from ui import components as c
 from ui.cache import get_model, get_store, stored_study_images
 from ui.cases import assess, record_prediction
 from ui.cohort import in_date_range
+from ui.inputs import INPUTS_BY_COLUMN
 
 #: Choices of the region filter: a region with lesions, or multiple / none / unknown.
 REGION_CHOICES: tuple[str, ...] = INVOLVEMENT_VALUES
@@ -41,6 +42,7 @@ class BoardFilter:
     search: str = ""
     include_synthetic: bool = True
     images_only: bool = False
+    overrides_only: bool = False
 
 
 def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
@@ -69,6 +71,8 @@ def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
         out = out[~out["synthetic"].astype(bool)]
     if f.images_only:
         out = out[out["has_image"].astype(bool)]
+    if f.overrides_only:
+        out = out[out["headline_source"] == "override"]
     return out
 
 
@@ -77,11 +81,14 @@ URGENCY_RANK = {u: i for i, u in enumerate(reversed(URGENCY_ORDER))}
 
 
 def order_for_board(frame: pd.DataFrame) -> pd.DataFrame:
-    """Most urgent first, then the most recent study."""
+    """Most urgent first, a fired override before the others of the same urgency, then
+    the most recent study."""
     rank = frame["urgency"].map(URGENCY_RANK).fillna(len(URGENCY_RANK))
-    return (frame.assign(_rank=rank).sort_values(["_rank", "study_date"],
-                                                ascending=[True, False], kind="stable")
-            .drop(columns="_rank"))
+    fired = (frame["headline_source"] != "override").astype(int)
+    return (frame.assign(_rank=rank, _fired=fired)
+            .sort_values(["_rank", "_fired", "study_date"], ascending=[True, True, False],
+                         kind="stable")
+            .drop(columns=["_rank", "_fired"]))
 
 
 def default_study(frame: pd.DataFrame) -> int:
@@ -94,25 +101,33 @@ def default_study(frame: pd.DataFrame) -> int:
 CASE_LIST_COLUMNS = {
     "HI ratio (%)": st.column_config.NumberColumn(format="%.1f"),
     "E[VAS]": st.column_config.NumberColumn(format="%.1f", help="Predicted expected VAS"),
+    "Override": st.column_config.TextColumn(help="A safety override fired: it leads the "
+                                                 "advice, before the pain estimate."),
+    "Headline": st.column_config.TextColumn(width="large",
+                                            help="What the advice says first."),
 }
 
 
 def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The case list as shown (SYNTHETIC marked in its own column)."""
+    """The case list as shown: urgency and whether an override fired first, then the
+    advice's headline, recorded and predicted pain, the burden (SYNTHETIC marked)."""
     return pd.DataFrame({
         "Study": frame["study_id"].astype(int),
-        "Synthetic": frame["synthetic"].map(lambda s: "SYNTHETIC" if s else ""),
+        "Urgency": frame["urgency"],
+        "Override": frame["headline_source"].map(
+            lambda s: yes_no(True) if s == "override" else ""),
+        "Headline": frame["headline"],
         "Patient": frame["patient_id"],
         "Date": pd.to_datetime(frame["study_date"]).dt.date,
+        "Recorded VAS": frame["vas"],
+        "Predicted pain": frame["category"],
+        "E[VAS]": frame["expected_vas"].round(1),
         "Region": frame["region_of_involvement"],
         "Lesions": frame["lesion_count"],
         "HI ratio (%)": (100 * frame["high_intensity_ratio"]).round(1),
-        "Predicted pain": frame["category"],
-        "E[VAS]": frame["expected_vas"].round(1),
         "Tier": frame["tier"],
-        "Urgency": frame["urgency"],
-        "Recorded VAS": frame["vas"],
         "Image": frame["has_image"].map(lambda s: yes_no(True) if s else ""),
+        "Synthetic": frame["synthetic"].map(lambda s: "SYNTHETIC" if s else ""),
     })
 
 
@@ -124,10 +139,13 @@ def history_frame(patient_id: str, scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def clinical_frame(record: StudyRecord) -> pd.DataFrame:
-    """The recorded clinical fields as a clinician reads them (labels, grade "1b", yes/no)."""
+    """The recorded clinical fields as a clinician reads them (labels, grade "1b", yes/no,
+    deficit states, SINS parts with the calculator's labels, the WHO step by name)."""
     recorded = {k: v for k, v in record.clinical.items() if v is not None}
-    return pd.DataFrame({"Field": [field_label(k) for k in recorded],
-                         "Value": [clinical_value(k, v) for k, v in recorded.items()]})
+    return pd.DataFrame({
+        "Field": [field_label(k) for k in recorded],
+        "Value": [INPUTS_BY_COLUMN[k].render(v) if k in INPUTS_BY_COLUMN
+                  else clinical_value(k, v) for k, v in recorded.items()]})
 
 
 def key_image(record: StudyRecord, *, caption_prefix: str = "") -> None:
@@ -145,16 +163,19 @@ def key_image(record: StudyRecord, *, caption_prefix: str = "") -> None:
 
 
 def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
-    """The projected case card."""
+    """The projected case card: the advice's headline first, then image and burden, the
+    model's estimate beneath with its explanation, the findings and the history."""
     store = get_store()
+    model = get_model()
     record = store.get_study(study_id)
-    result = assess(get_model(), record.case())
+    result = assess(model, record.case())
     head = f"Study {record.study_id} · {record.patient_id} · {record.study_date.isoformat()}"
     c.page_style()
-    st.html(f'<div class="dss-big" data-testid="board-card-title">{head}</div>')
+    st.html(f'<div class="dss-mid" data-testid="board-card-title">{head}</div>')
     if record.synthetic:
         c.synthetic_badge(True)
     c.decision_support_notice()
+    case_views.headline(result, big=big)
     left, right = st.columns([1.1, 1])
     with left:
         key_image(record)
@@ -165,7 +186,9 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
             c.chart(charts.spine_diagram(list(record.levels), height_per_level=20),
                     key="board_spine", extra=charts.SPINE_EXTRA_PX)
     st.subheader("Predicted pain and explanation")
-    case_views.prediction_panel(result, key="board_prediction", big=big, show_notice=False)
+    case_views.prediction_panel(result, key="board_prediction", big=big, show_notice=False,
+                                show_headline=False,
+                                synthetic_model=bool(model.card.get("synthetic")))
     with st.expander("Clinical findings"):
         st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")

@@ -11,7 +11,7 @@ import streamlit as st
 from core.assess import Assessment
 from core.metrics import imaging_summary
 from core.vocab import NOT_RECORDED, REGIONS, display
-from ui import charts
+from ui import advice, charts
 from ui import components as c
 
 
@@ -63,19 +63,34 @@ def burden_summary(case: Mapping[str, Any], *, big: bool = False) -> None:
         st.markdown(f"**Involved levels:** {text}")
 
 
-def prediction_panel(result: Assessment, *, key: str, big: bool = False,
-                     show_notice: bool = True) -> None:
-    """Notice, predicted category, probabilities, SHAP waterfall and tier card."""
+def headline(result: Assessment, *, big: bool = False) -> None:
+    """The tier headline banner and each fired override's action (overrides first)."""
+    advice.style()
+    advice.headline_banner(result.tier, big=big)
+    advice.override_details(result.tier.overrides)
+
+
+def prediction_panel(result: Assessment, *, key: str, synthetic_model: bool,
+                     big: bool = False, show_notice: bool = True,
+                     show_headline: bool = True) -> None:
+    """Overrides first: the notice, the tier headline (the largest heading) with each
+    fired override's action, then the model's estimate beneath it (category, expected VAS,
+    prediction set, recorded VAS and discordance, OOD warnings, probabilities) beside the
+    SHAP explanation, then the recommendations, the notes and the model's provenance.
+    ``show_headline=False`` when the page has shown :func:`headline` above already."""
     if show_notice:
         c.decision_support_notice()
+    if show_headline:
+        headline(result, big=big)
+    st.markdown("**Model estimate** (beneath the advice: the pain the model predicts from "
+                "the imaging burden and pain-independent findings)")
     prediction = result.prediction
     left, right = st.columns([1, 1.35])
     with left:
-        c.prediction_summary(prediction, big=True)
+        advice.estimate_summary(result, big=big)
         c.chart(charts.probability_bars(prediction.probabilities, highlight=prediction.category,
                                         font_size=18 if big else 15),
                 key=f"{key}_probabilities")
-        c.tier_card(result.tier, big=big)
     with right:
         st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
         c.chart(charts.shap_waterfall(result.explanation.to_dict(), font_size=15 if big else 13),
@@ -83,7 +98,9 @@ def prediction_panel(result: Assessment, *, key: str, big: bool = False,
         st.caption("SHAP values are in the model's output units (latent log-odds of more "
                    "pain), not probabilities; they add up from the base value (average "
                    "case) to this case's output.")
-    st.caption(f"Model {result.model_version}.")
+    advice.recommendations(result.tier)
+    advice.notes(result)
+    advice.model_line(result, synthetic_model=synthetic_model)
 
 
 def unassessed_notice(scored: pd.DataFrame, *, key: str) -> None:

@@ -14,6 +14,11 @@ from core.clinical import EARLIEST_STUDY_DATE as EARLIEST_STUDY_DATE  # for the 
 from core.vocab import CATEGORIES as CATEGORIES  # for the page filters
 from core.vocab import PAPER_GROUPS, paper_region_group, region_count_column
 from core.vocab import REGIONS as REGIONS  # for the page filters
+from core.vocab import URGENCY_ORDER as URGENCY_ORDER  # for the page's urgency chart
+
+#: How each ``headline_source`` of :func:`core.assess.assess_frame` reads.
+HEADLINE_SOURCE_LABELS = {"override": "safety override", "no_lesion": "no lesion measured",
+                          "model": "pain estimate"}
 
 COUNT_BINS = ([-0.5, 0.5, 1.5, 3.5, 6.5, np.inf], ["0", "1", "2-3", "4-6", "7+"])
 HI_BINS = ([-1e-9, 1e-9, 0.05, 0.10, 0.20, np.inf], ["0%", "0-5%", "5-10%", "10-20%", ">20%"])

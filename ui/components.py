@@ -1,5 +1,5 @@
-"""Shared Streamlit components: notice banner, synthetic marks, prediction and tier
-cards, the error wrapper and chart sizing.
+"""Shared Streamlit components: notice banner, synthetic marks, the error wrapper and
+chart sizing (an assessment's headline, estimate and advice: :mod:`ui.advice`).
 
 The bottom layer of ``ui``: it imports no other ``ui`` module (see docs/ARCHITECTURE.md).
 """
@@ -17,19 +17,10 @@ import pandas as pd
 import streamlit as st
 
 from core import DECISION_SUPPORT_NOTICE
-from core.features import FEATURES_BY_NAME
-from core.model import Prediction
-from core.tiers import TierDecision
-from core.vocab import CATEGORY_VAS_BANDS, URGENCY_COLOURS, category_colour
 
 T = TypeVar("T")
 
 SYNTHETIC_MARK = "SYNTHETIC"
-
-
-def _dot(colour: str | None) -> str:
-    """A coloured dot (no emoji font needed)."""
-    return f'<span style="color:{colour or "#777"}">&#9679;</span>'
 
 
 # ------------------------------------------------------------------------ errors
@@ -127,69 +118,6 @@ def study_label(row: Mapping[str, Any]) -> str:
     image = " · image" if bool(row.get("has_image")) else ""
     return (f"{synthetic_label(row.get('synthetic'))}#{int(row['study_id'])} · "
             f"{row.get('patient_id')} · {date}{image}")
-
-
-# ------------------------------------------------------------ prediction and tier
-
-
-def _labels(names: object) -> str:
-    """Feature labels of feature names, comma-separated (unknown names as given)."""
-    return ", ".join(FEATURES_BY_NAME[n].label if n in FEATURES_BY_NAME else str(n)
-                     for n in names)  # type: ignore[union-attr]
-
-
-def prediction_summary(prediction: Prediction, *, big: bool = True) -> None:
-    """Predicted category and expected VAS in large type, plus imputed features."""
-    category = prediction.category
-    size = "dss-big" if big else "dss-mid"
-    st.html(f'<div class="{size}" data-testid="predicted-category">'
-            f"{_dot(category_colour(category))} {html.escape(category.capitalize())} pain</div>"
-            f'<div class="dss-mid">Expected VAS {prediction.expected_vas:.1f} / 10</div>')
-    bands = ", ".join(f"{c} {b.removeprefix('VAS ')}" for c, b in CATEGORY_VAS_BANDS.items())
-    st.caption(f"Category: the most probable band ({bands}). "
-               "Expected VAS: the probability-weighted average, so it can fall in a "
-               "neighbouring band.")
-    if prediction.imputed:
-        st.caption(f"Missing, replaced by the training median: {_labels(prediction.imputed)}.")
-
-
-def _override(override: Any) -> None:
-    text = (f"**{override.action}**  \n{override.reason}  \n"
-            f"*Reference:* {override.reference}")
-    if override.urgency == "urgent":
-        st.error(text, icon=":material/emergency:")
-    else:
-        st.warning(text, icon=":material/warning:")
-
-
-def _recommendations(tier: TierDecision) -> None:
-    if not tier.recommendations:
-        return
-    st.markdown("**Recommendations**")
-    for i, rec in enumerate(tier.recommendations, 1):
-        st.markdown(f"{i}. {rec.text}")
-    with st.expander("References"):
-        refs = [str(item.reference).strip() for item in (*tier.recommendations, *tier.overrides)]
-        for i, ref in enumerate(dict.fromkeys(r for r in refs if r), 1):
-            st.markdown(f"{i}. {ref}")
-
-
-def tier_card(tier: TierDecision, *, big: bool = False) -> None:
-    """Tier, urgency, overrides (``st.error`` urgent / ``st.warning`` soon) and
-    recommendations with their references."""
-    label = tier.tier_label
-    if not label.lower().startswith("tier"):
-        label = f"Tier {tier.tier}: {label}"
-    head = "dss-big" if big else "dss-mid"
-    st.html(f'<div class="{head}" data-testid="tier-label">{html.escape(label)}</div>'
-            f"<div class=\"dss-mid\">Urgency: {_dot(URGENCY_COLOURS.get(tier.urgency))} "
-            f"<b>{html.escape(tier.urgency)}</b></div>")
-    for override in tier.overrides:
-        _override(override)
-    if tier.missing_safety_inputs:
-        st.info("Not recorded, so their safety overrides could not be checked: "
-                + _labels(tier.missing_safety_inputs) + ".", icon=":material/info:")
-    _recommendations(tier)
 
 
 # ------------------------------------------------------------------------ charts

@@ -1,16 +1,18 @@
-"""Clinical input: a form generated from the feature registry, or one row of an uploaded
-clinical CSV / Excel file.
+"""Clinical input: a form generated from the clinical table's schema, or one row of an
+uploaded clinical CSV / Excel file.
 
 Both return the validated record of :func:`core.clinical.validate_clinical` (every
-cohort column, typed; ``None`` = not recorded). Widget keys start with the given prefix
+cohort column, typed; ``None`` = not recorded). Widget keys are ``<prefix>_<column>``
 (``newcase_<column>``) so browser tests can drive them.
 
-The model's clinical inputs come from :data:`core.features.FEATURES` (label, help and
-which widget: ``age``, ``choice`` with its labelled choices, ``yes_no``, ``bilsky``,
-``sins_total``): a new clinical feature appears on the form without touching this module.
-The other fields are the study's identity, the recorded VAS, the yes/no findings of
-:data:`core.clinical.BOOL_COLUMNS` that are not model features, and the SINS components
-(:data:`core.vocab.SINS_CHOICES`).
+The form's fields are the clinical columns of the schema (:data:`ui.inputs.CLINICAL_INPUTS`,
+from :data:`core.clinical.CLINICAL_COLUMNS`), never the model's features, which
+:func:`core.features.features_from_case` derives from them: patient and study, the recorded
+VAS, ECOG, today's analgesic step ("current regimen"), prior spine radiotherapy, a
+bone-modifying agent, pathologic fracture, the neurologic deficit in three states,
+neuropathic pain, the six SINS parts with the calculator's labels (or a total) and the
+Bilsky grade. A column added to the schema appears on the form (in the last section
+unless :data:`FORM_SECTIONS` places it).
 """
 
 from __future__ import annotations
@@ -22,25 +24,16 @@ import pandas as pd
 import streamlit as st
 
 from core.clinical import (
-    BOOL_COLUMNS,
     DEFAULT_PRIMARY_TUMOR,
     EARLIEST_STUDY_DATE,
     MAX_AGE,
+    SINS_COMPONENTS,
     load_clinical_table,
     validate_clinical,
 )
-from core.features import FEATURES, FEATURES_BY_NAME, FeatureSpec
-from core.report.document import field_label
-from core.vocab import (
-    BILSKY_GRADES,
-    NOT_RECORDED,
-    SEXES,
-    SINS_CHOICES,
-    SINS_MAX,
-    SINS_TITLES,
-    yes_no,
-)
+from core.vocab import NOT_RECORDED, SINS_MAX, radiosensitivity, yes_no
 from ui.components import show_error, synthetic_label
+from ui.inputs import CLINICAL_INPUTS, IDENTITY_INPUTS, INPUTS_BY_COLUMN, InputSpec
 from ui.session import KEEP, default_widget
 
 #: Patient ID of a case that is predicted but not saved.
@@ -51,91 +44,78 @@ UNSAVED_ID = "UNSAVED"
 #: after a page switch; the placeholder reads the same in both cases. The clear button
 #: of the box returns a choice to "not recorded".
 OPTIONAL: dict[str, Any] = {"index": None, "placeholder": NOT_RECORDED}
+NOT_ASSESSED = "not assessed"
 
-#: Form columns of the registry's clinical widgets (``sins_total`` ends the SINS column).
-STATUS_WIDGETS = ("choice", "yes_no", "bilsky")
+#: The form's three columns: title and the schema columns they hold, in order.
+FORM_SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Patient and study", ("patient_id", "study_date", "age", "sex", "primary_tumor",
+                           "ecog", "vas")),
+    ("Treatment and findings", ("analgesic_step", "bone_modifying_agent",
+                                "prior_radiotherapy", "pathologic_fracture",
+                                "neurologic_deficit", "neuropathic_pain", "bilsky_grade")),
+    ("Spinal stability: SINS (Fisher 2010)", (*SINS_COMPONENTS, "sins_total")),
+)
 
 
-def form_features(*widgets: str) -> tuple[FeatureSpec, ...]:
-    """Clinical model features edited on the form with one of ``widgets``, in registry order."""
-    return tuple(f for f in FEATURES if f.group == "clinical" and not f.derived
-                 and f.widget in widgets)
+def form_sections() -> tuple[tuple[str, tuple[InputSpec, ...]], ...]:
+    """The form's sections with their inputs: every identity and clinical input once (a
+    schema column :data:`FORM_SECTIONS` does not place goes to the last section)."""
+    placed = {c for _, columns in FORM_SECTIONS for c in columns}
+    rest = tuple(s for s in (*IDENTITY_INPUTS, *CLINICAL_INPUTS) if s.column not in placed)
+    sections = [(title, tuple(INPUTS_BY_COLUMN[c] for c in columns))
+                for title, columns in FORM_SECTIONS]
+    title, specs = sections[-1]
+    sections[-1] = (title, specs + rest)
+    return tuple(sections)
 
 
-def _feature_widget(spec: FeatureSpec, key: str) -> Any:
-    """The form input of one clinical feature (by its registry ``widget``)."""
-    common: dict[str, Any] = {"key": key, "persist_state": KEEP, "help": spec.description}
-    if spec.widget == "age":
-        return st.number_input(f"{spec.label} (years; {MAX_AGE} = {MAX_AGE} or older)",
-                               min_value=int(spec.min_value), max_value=MAX_AGE, value=None,
-                               step=1, **common)
-    if spec.widget == "sins_total":
-        common["help"] = f"{spec.description} Computed from the six parts when all are given."
-        return st.number_input(f"{spec.label} (when the parts are not known)", min_value=0,
-                               max_value=SINS_MAX, value=None, step=1, **common)
-    if spec.widget == "choice":
-        return st.selectbox(spec.label, tuple(spec.choices), format_func=spec.choices.get,
+def _form_widget(spec: InputSpec, key: str, today: dt.date) -> Any:
+    """The form input of one column (by its kind)."""
+    common: dict[str, Any] = {"key": key, "persist_state": KEEP}
+    if spec.help:
+        common["help"] = spec.help
+    kind, label = spec.kind, spec.label
+    if kind == "text":
+        return st.text_input(label, placeholder="e.g. SITE-0042", **common)
+    if kind == "date":
+        return st.date_input(label, min_value=EARLIEST_STUDY_DATE, max_value=today,
+                             format="YYYY-MM-DD", **common)
+    if kind == "age":
+        return st.number_input(label, min_value=18, max_value=MAX_AGE, value=None, step=1,
+                               **common)
+    if kind == "vas":
+        return st.number_input(f"{label} (optional)", min_value=0.0, max_value=10.0,
+                               value=None, step=0.5, **common)
+    if kind == "tumor":
+        return st.text_input(label, **common)
+    if kind == "sins_total":
+        return st.number_input(label, min_value=0, max_value=SINS_MAX, value=None, step=1,
+                               **common)
+    if kind == "yes_no":
+        return st.selectbox(label, (False, True), format_func=yes_no, **common, **OPTIONAL)
+    if kind == "sins_part":
+        return st.selectbox(label, tuple(spec.choices), format_func=spec.choices.get,
+                            index=None, placeholder=NOT_ASSESSED, **common)
+    if kind in ("ordinal", "deficit", "bilsky", "sex"):
+        return st.selectbox(label, tuple(spec.choices), format_func=spec.choices.get,
                             **common, **OPTIONAL)
-    if spec.widget == "yes_no":
-        return st.selectbox(spec.label, (False, True), format_func=yes_no, **common, **OPTIONAL)
-    if spec.widget == "bilsky":
-        return st.selectbox(spec.label, BILSKY_GRADES, **common, **OPTIONAL)
-    raise ValueError(f"feature {spec.name} has widget {spec.widget!r}, which the clinical "
-                     "form cannot show.")
+    raise ValueError(f"input {spec.column} has kind {kind!r}, which the clinical form "
+                     "cannot show.")
 
 
-def _patient_column(k: str, today: dt.date) -> dict[str, Any]:
-    st.markdown("**Patient and study**")
-    values: dict[str, Any] = {}
-    values["patient_id"] = st.text_input(
-        "Pseudonymous patient ID", key=f"{k}_patient_id", persist_state=KEEP,
-        placeholder="e.g. SITE-0042",
-        help="Letters, digits, '.', '_' or '-'. Never a name, record number or birth "
-             "date. Needed only to save the case.")
-    values["study_date"] = st.date_input(
-        "Study date", key=f"{k}_study_date", persist_state=KEEP,
-        min_value=EARLIEST_STUDY_DATE, max_value=today, format="YYYY-MM-DD")
-    for spec in form_features("age"):
-        values[spec.name] = _feature_widget(spec, f"{k}_{spec.name}")
-    values["sex"] = st.selectbox("Sex", SEXES, key=f"{k}_sex", persist_state=KEEP, **OPTIONAL)
-    values["primary_tumor"] = st.text_input("Primary tumour", key=f"{k}_primary_tumor",
-                                            persist_state=KEEP)
-    values["vas"] = st.number_input(
-        "Recorded pain VAS 0-10 (optional)", min_value=0.0, max_value=10.0, value=None,
-        step=0.5, key=f"{k}_vas", persist_state=KEEP,
-        help="Worst pain in the last 24 h. Not a model input; stored for follow-up and "
-             "training.")
-    return values
-
-
-def _status_column(k: str) -> dict[str, Any]:
-    st.markdown("**Clinical status**")
-    values = {spec.name: _feature_widget(spec, f"{k}_{spec.name}")
-              for spec in form_features(*STATUS_WIDGETS)}
-    for name in (c for c in BOOL_COLUMNS if c not in FEATURES_BY_NAME):
-        values[name] = st.selectbox(field_label(name), (False, True), key=f"{k}_{name}",
-                                    persist_state=KEEP, format_func=yes_no, **OPTIONAL)
-    return values
-
-
-def _sins_column(k: str) -> dict[str, Any]:
-    st.markdown("**SINS (Fisher 2010)**")
-    values: dict[str, Any] = {}
-    for name, choices in SINS_CHOICES.items():
-        values[name] = st.selectbox(
-            SINS_TITLES[name], tuple(choices), key=f"{k}_{name}", persist_state=KEEP,
-            format_func=choices.get, index=None, placeholder="not assessed")
-    for spec in form_features("sins_total"):
-        values[spec.name] = _feature_widget(spec, f"{k}_{spec.name}")
-    return values
+def _clean(record: dict[str, Any]) -> dict[str, Any]:
+    record["patient_id"] = (record.get("patient_id") or "").strip() or UNSAVED_ID
+    record["primary_tumor"] = (record.get("primary_tumor") or "").strip().lower() or None
+    return record
 
 
 def clinical_form(prefix: str = "newcase") -> dict[str, Any] | None:
     """The clinical form; returns the validated record when submitted, else None.
 
-    Keys: ``<prefix>_<column>`` for every field (``_patient_id``, ``_study_date``,
-    ``_age``, ``_sex``, ``_primary_tumor``, ``_vas``, the clinical features, the yes/no
-    findings, ``_sins_location`` ... ``_sins_posterolateral``, ``_sins_total``,
+    Keys: ``<prefix>_<column>`` for every column of :func:`form_sections` (``_patient_id``,
+    ``_study_date``, ``_age``, ``_sex``, ``_primary_tumor``, ``_vas``, ``_ecog``,
+    ``_analgesic_step``, the yes/no findings, ``_neurologic_deficit`` (none / stable /
+    new_or_progressive), ``_sins_location`` ... ``_sins_posterolateral``, ``_sins_total``,
     ``_bilsky_grade``); submit button ``<prefix>_clinical_submit``.
     """
     k = prefix
@@ -144,22 +124,26 @@ def clinical_form(prefix: str = "newcase") -> dict[str, Any] | None:
     # values across page switches (persist_state) and a restored value must not clash.
     default_widget(f"{k}_study_date", today)
     default_widget(f"{k}_primary_tumor", DEFAULT_PRIMARY_TUMOR)
+    record: dict[str, Any] = {}
     with st.form(f"{k}_clinical_form", border=True):
-        c1, c2, c3 = st.columns(3)
-        with c1:
-            record = _patient_column(k, today)
-        with c2:
-            record.update(_status_column(k))
-        with c3:
-            record.update(_sins_column(k))
+        sections = form_sections()
+        for (title, specs), column in zip(sections, st.columns(len(sections)), strict=True):
+            with column:
+                st.markdown(f"**{title}**")
+                for spec in specs:
+                    record[spec.column] = _form_widget(spec, f"{k}_{spec.column}", today)
+        st.caption("Only a **new or progressive** neurologic deficit takes the same-day MSCC "
+                   "pathway. Today's regimen, prior radiotherapy, a bone-modifying agent, "
+                   "neuropathic pain, the SINS pain part and the recorded VAS shape the "
+                   "advice; the model never reads them (treatment follows pain). Primary "
+                   "tumour: NOMS radiosensitivity "
+                   f"({radiosensitivity(st.session_state.get(f'{k}_primary_tumor'))}).")
         submitted = st.form_submit_button("Use these clinical findings", type="primary",
                                           key=f"{k}_clinical_submit")
     if not submitted:
         return None
-    record["patient_id"] = (record["patient_id"] or "").strip() or UNSAVED_ID
-    record["primary_tumor"] = (record["primary_tumor"] or "").strip().lower() or None
     try:
-        return validate_clinical(record, require_vas=False)
+        return validate_clinical(_clean(record), require_vas=False)
     except ValueError as exc:
         show_error(exc, "Please check the clinical fields:")
         return None

@@ -14,7 +14,7 @@ from core.clinical import ClinicalImport, load_clinical_table
 from core.model import save, train
 from core.provenance import sha256_bytes
 from core.vocab import percent, yes_no
-from ui import charts, session
+from ui import charts, model_design, session
 from ui import components as c
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -62,6 +62,7 @@ def features_table(card: Mapping[str, Any]) -> pd.DataFrame:
             "Range": "–".join(f"{v:g}" for v in f.get("range", [])),
             "Group": f.get("group", ""),
             "Monotone (more → never less pain)": yes_no(True) if f.get("monotone") == 1 else "",
+            "Lower bound": coef.get("lower_bound"),
             "Weight per SD": coef.get("weight_per_sd"),
             "OR per SD": coef.get("odds_ratio_per_sd"),
             "Median (imputation)": coef.get("median_imputation_value"),
@@ -145,6 +146,7 @@ def render_card(card: Mapping[str, Any]) -> None:
                                                 labels), key="model_coefficients")
     with b:
         st.dataframe(features_table(card), hide_index=True, key="model_features", height=430)
+    model_design.render_design(card)
     with st.expander("Explanation method and reproducibility"):
         st.markdown(f"**SHAP:** {card.get('explanation', {}).get('method', '-')}  \n"
                     f"**Output units:** {card.get('explanation', {}).get('output_units', '-')}  \n"

@@ -19,7 +19,7 @@ from core.report import (
 from core.store import StudyRecord
 from ui import session, viewer
 from ui.cache import get_model, get_store, stored_study_images, view_key
-from ui.cases import assess
+from ui.cases import Assessment, assess
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class ReportFiles:
     synthetic: bool
     category: str
     tier: str
+    headline: str = ""
+    headline_source: str = ""
 
 
 def _json_value(value: Any) -> Any:
@@ -56,8 +58,14 @@ def _key_image(record: StudyRecord) -> tuple[bytes | None, str]:
     return rgb_to_png(render.rgb), caption
 
 
+def assessment(study_id: int) -> Assessment:
+    """The active model's assessment of a stored study."""
+    return assess(get_model(), get_store().get_study(int(study_id)).case())
+
+
 def build_context(study_id: int) -> ReportContext:
-    """The report context of a stored study with the active model's assessment."""
+    """The report context of a stored study with the active model's assessment (its
+    headline, prediction set, OOD reasons, recorded VAS and discordance included)."""
     record = get_store().get_study(int(study_id))
     result = assess(get_model(), record.case())
     png, caption = _key_image(record)
@@ -85,6 +93,7 @@ def build_context(study_id: int) -> ReportContext:
         provenance=prov,
         key_image_png=png,
         key_image_caption=caption,
+        assessment=result.extras(),
     )
 
 
@@ -95,7 +104,8 @@ def _files(study_id: int, store: tuple, model_dir: str, model_version: str) -> R
         html=build_report_html(ctx), pdf=build_report_pdf(ctx),
         html_name=report_filename(ctx, "html"), pdf_name=report_filename(ctx, "pdf"),
         synthetic=ctx.synthetic, category=str(ctx.prediction.get("category")),
-        tier=str(ctx.tier.get("tier")))
+        tier=str(ctx.tier.get("tier")), headline=str(ctx.tier.get("headline") or ""),
+        headline_source=str(ctx.tier.get("headline_source") or ""))
 
 
 def report_files(study_id: int) -> ReportFiles:

@@ -1,13 +1,19 @@
-"""What-if: one widget per model feature, keyed ``whatif_<feature>``, generated from
-:data:`core.features.FEATURES` (its ``widget`` says which input edits it).
+"""What-if: widgets edit a case's *inputs* (never the model's features), keyed
+``whatif_<column>``, from :data:`ui.inputs.INPUTS`.
 
-Derived features are not widgets: :func:`core.features.features_from_case` derives
-``lesion_count`` (the sum of the four regional counts) and ``lumbar_involved``. The
-widgets hold clinical values (a Bilsky grade as ``"1b"``, ``"yes"``/``"no"``, ratios as
-fractions shown in %); they go into a raw case that is parsed once, never as model codes.
-``involved_levels`` is kept between 1 and the number of lesions when there are lesions
-(0 without), and the worst level's HI ratio never below the overall ratio; the page says
-when it adjusts them.
+The inputs are the regional lesion counts, involved levels, both HI ratios in %, the SINS
+parts with the calculator's labels (or a total), Bilsky grade, fracture, the neurologic
+deficit state, age and ECOG (what the model reads, through
+:func:`core.features.features_from_case`), and the treatment context (today's analgesic
+step, prior radiotherapy, a bone-modifying agent, the primary tumour, neuropathic pain,
+the recorded VAS), which changes the advice and never the prediction. Widget values are
+clinical values (grade ``"1b"``, ``"yes"``/``"no"``, deficit states, % for ratios); they
+go into a raw case that :func:`core.assess.assess` parses once.
+
+Counts and % have a number input beside the slider (key ``whatif_<column>_number``), kept
+in step by callbacks. ``involved_levels`` is kept between 1 and the number of lesions when
+there are lesions (0 without), and the worst level's HI ratio never below the overall
+ratio; the page says when it adjusts them.
 """
 
 from __future__ import annotations
@@ -19,93 +25,133 @@ import pandas as pd
 import streamlit as st
 
 from core.clinical import MAX_AGE
-from core.features import (
-    FEATURE_NAMES,
-    FEATURES,
-    FEATURES_BY_NAME,
-    FeatureSpec,
-    FeatureVector,
-    display_feature,
-    features_from_case,
-)
+from core.context import context_from_case
+from core.features import FEATURES, FeatureVector, case_inputs, display_feature
 from core.model import TrainedModel
 from core.store import CaseStore
-from core.vocab import BILSKY_GRADES, REGION_COUNT_COLUMNS, SINS_BANDS, SINS_MAX, yes_no
+from core.tiers import CODES_BY_NAME, TierDecision
+from core.vocab import REGION_COUNT_COLUMNS, SINS_BANDS, SINS_COMPONENTS, SINS_MAX, yes_no
 from ui.components import study_label
+from ui.inputs import (
+    CLINICAL_INPUTS,
+    IMAGING_INPUTS,
+    ROLE_USE,
+    InputSpec,
+    no_weight,
+    zero_weight_features,
+)
 from ui.session import KEEP
 
 PREFIX = "whatif_"
+NUMBER_SUFFIX = "_number"
 NOT_ASSESSED = "not assessed"
-#: Upper end of the count sliders (raised to a case's own value when it is higher).
+#: Upper end of the count sliders (raised to a case's own value when it is higher; the
+#: number input beside the slider takes any count up to the schema's limit).
 COUNT_SLIDER_MAX = 40
+COUNT_MAX = 200
 YES_NO = (yes_no(False), yes_no(True))
-#: Widgets per row on the page: four sliders, three choice bars (Bilsky has six options).
-ROW_WIDTH = {"imaging": 4, "clinical": 3}
+
+#: The what-if inputs: imaging, then the clinical columns (sex changes nothing).
+WHATIF_INPUTS: tuple[InputSpec, ...] = (
+    *IMAGING_INPUTS, *(s for s in CLINICAL_INPUTS if s.column != "sex"))
+_BY_COLUMN = {s.column: s for s in WHATIF_INPUTS}
+
+#: Page groups: title, note and the inputs they hold.
+GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Imaging (MRI)", "", tuple(s.column for s in IMAGING_INPUTS)),
+    ("Findings", "A deselected choice means *not recorded*: the model imputes the training "
+                 "median and the safety overrides cannot fire.",
+     ("age", "ecog", "pathologic_fracture", "neurologic_deficit", "bilsky_grade")),
+    ("Spinal stability: SINS (Fisher 2010)",
+     "The model reads SINS without its pain part; the stability overrides read the full "
+     "score. The total is used only when the six parts are not all scored.",
+     (*SINS_COMPONENTS, "sins_total")),
+    ("Treatment and context: advice only",
+     "Treatment context changes the advice, never the prediction: the model does not read "
+     "today's regimen, prior radiotherapy, a bone-modifying agent, the primary tumour, "
+     "neuropathic pain or the recorded VAS.",
+     ("analgesic_step", "prior_radiotherapy", "bone_modifying_agent", "neuropathic_pain",
+      "primary_tumor", "vas")),
+)
 
 
-def key(name: str) -> str:
-    """Widget key of a feature."""
-    return PREFIX + name
+def key(column: str) -> str:
+    """Widget key of an input."""
+    return PREFIX + column
 
 
-def widget_specs() -> tuple[FeatureSpec, ...]:
-    """Features that have a widget (every feature except the derived ones)."""
-    return tuple(f for f in FEATURES if not f.derived)
+def number_key(column: str) -> str:
+    """Key of the number input beside a count or % slider."""
+    return PREFIX + column + NUMBER_SUFFIX
 
 
-def widget_features() -> tuple[str, ...]:
-    """Names of :func:`widget_specs`."""
-    return tuple(f.name for f in widget_specs())
+def widget_columns() -> tuple[str, ...]:
+    """Columns of every what-if input."""
+    return tuple(s.column for s in WHATIF_INPUTS)
 
 
 def _median(model: TrainedModel, name: str) -> float:
     for row in model.card.get("model", {}).get("coefficients", []):
         if row.get("feature") == name and row.get("median_imputation_value") is not None:
             return float(row["median_imputation_value"])
-    return float(FEATURES_BY_NAME[name].min_value)
+    return 18.0
 
 
-def _widget_value(spec: FeatureSpec, features: FeatureVector, model: TrainedModel) -> Any:
-    """The widget value of one feature of a vector (model units -> clinical value)."""
-    raw = features[spec.name]
-    if spec.widget == "count":
-        return 0 if raw is None else round(raw)
-    if spec.widget == "percent":
-        return 0.0 if raw is None else round(float(raw), 3)
-    if spec.widget == "age":
-        return round(_median(model, spec.name) if raw is None else float(raw))
-    if spec.widget == "sins_total":
-        return NOT_ASSESSED if raw is None else round(raw)
-    if spec.widget == "bilsky":
-        grade = features.bilsky
-        return None if grade is None else grade.label
-    if spec.widget == "yes_no":
-        return None if raw is None else yes_no(raw)
-    return None if raw is None else round(raw)  # choice: small whole numbers
+def _whole(value: float | None) -> int | None:
+    return None if value is None else round(value)
 
 
-def widget_values(features: FeatureVector, model: TrainedModel) -> dict[str, Any]:
-    """Session-state values of every what-if widget for a feature vector.
+def _yes_no(value: object) -> str | None:
+    return None if value is None else yes_no(value)
 
-    Counts and ratios missing in the case start at 0; age at the training median; ordinal
-    and yes/no findings that were not recorded stay "not recorded".
+
+def widget_values(case: Mapping[str, Any], model: TrainedModel) -> dict[str, Any]:
+    """Session-state values of every what-if widget for a raw case (clinical units).
+
+    Counts and ratios missing in the case start at 0; age at the training median; choices
+    that were not recorded stay "not recorded"; the SINS total is shown only when the six
+    parts are not all scored.
+
+    Raises
+    ------
+    ValueError
+        For an invalid case value (one sentence naming it).
     """
-    return {key(spec.name): _widget_value(spec, features, model) for spec in widget_specs()}
+    inputs, context = case_inputs(case), context_from_case(case)
+    values: dict[str, Any] = {key(c): int(inputs.counts[c.removeprefix("lesion_count_")] or 0)
+                              for c in REGION_COUNT_COLUMNS}
+    values[key("involved_levels")] = int(inputs.involved_levels or 0)
+    for name in ("high_intensity_ratio", "max_level_high_intensity_ratio"):
+        ratio = getattr(inputs, name)
+        values[key(name)] = 0.0 if ratio is None else round(100.0 * ratio, 1)
+    parts = {c: _whole(inputs.sins_parts[c]) for c in SINS_COMPONENTS}
+    complete = all(p is not None for p in parts.values())
+    values.update({
+        key("age"): round(_median(model, "age") if inputs.age is None else inputs.age),
+        key("ecog"): _whole(inputs.ecog),
+        key("pathologic_fracture"): _yes_no(inputs.pathologic_fracture),
+        key("neurologic_deficit"): inputs.deficit.state,
+        key("bilsky_grade"): None if inputs.bilsky is None else inputs.bilsky.label,
+        **{key(c): p for c, p in parts.items()},
+        key("sins_total"): (NOT_ASSESSED if complete or inputs.sins_total is None
+                            else round(inputs.sins_total)),
+        key("analgesic_step"): context.current_analgesic_step,
+        key("prior_radiotherapy"): _yes_no(context.prior_radiotherapy),
+        key("bone_modifying_agent"): _yes_no(context.bone_modifying_agent),
+        key("neuropathic_pain"): _yes_no(context.neuropathic_pain),
+        key("primary_tumor"): context.primary_tumor or "",
+        key("vas"): context.recorded_vas,
+    })
+    for spec in WHATIF_INPUTS:
+        if spec.kind in ("count", "percent"):
+            values[number_key(spec.column)] = values[key(spec.column)]
+    return values
 
 
-def load_into_state(features: FeatureVector, model: TrainedModel) -> None:
-    """Set every what-if widget to the values of ``features``."""
-    for name, value in widget_values(features, model).items():
+def load_into_state(case: Mapping[str, Any], model: TrainedModel) -> None:
+    """Set every what-if widget to the values of a raw case."""
+    for name, value in widget_values(case, model).items():
         st.session_state[name] = value
-
-
-def _case_value(spec: FeatureSpec, value: Any) -> Any:
-    """The raw-case value of one widget value (clinical values, never model codes)."""
-    if value is None or (spec.widget == "sins_total" and value == NOT_ASSESSED):
-        return None
-    if spec.widget in ("count", "percent", "age", "sins_total", "choice"):
-        return float(value)
-    return str(value)  # bilsky grade text, "yes" / "no"
 
 
 def _consistent(case: dict[str, Any]) -> list[str]:
@@ -118,52 +164,100 @@ def _consistent(case: dict[str, Any]) -> list[str]:
     if wanted != involved:
         notes.append(f"Involved levels set to {wanted:g} to match {total:g} lesion(s).")
         case["involved_levels"] = wanted
-    overall, worst = case.get("high_intensity_ratio"), case.get("max_level_high_intensity_ratio")
-    if overall is not None and worst is not None and worst < overall:
+    overall, worst = case["high_intensity_ratio"], case["max_level_high_intensity_ratio"]
+    if worst < overall:
         notes.append(f"Worst-level HI ratio raised to the overall ratio ({100 * overall:.1f}%).")
         case["max_level_high_intensity_ratio"] = overall
     return notes
 
 
-def features_from_values(values: Mapping[str, Any]) -> tuple[FeatureVector, list[str]]:
-    """Feature vector from widget values, with the notes of any consistency adjustment.
+def _case_value(spec: InputSpec, value: Any) -> Any:
+    """The raw-case value of one widget value (clinical values, never model codes)."""
+    if value is None or value == NOT_ASSESSED or (spec.kind == "tumor" and not str(value)):
+        return None
+    if spec.kind == "percent":
+        return float(value) / 100.0
+    if spec.kind in ("count", "age", "ordinal", "sins_part", "sins_total", "vas"):
+        return float(value)
+    return str(value).strip()  # grade text, "yes"/"no", deficit state, tumour name
 
-    The widget values go into a raw case and are parsed once by
-    :func:`core.features.features_from_case`, which also derives the derived features.
+
+def case_from_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The raw case of the widget values, with the notes of any consistency adjustment.
+
+    The SINS total is left out when the six parts are all scored (they give it).
     """
-    case = {spec.name: _case_value(spec, values.get(key(spec.name)))
-            for spec in widget_specs()}
+    case = {spec.column: _case_value(spec, values.get(key(spec.column)))
+            for spec in WHATIF_INPUTS}
+    if all(case[c] is not None for c in SINS_COMPONENTS):
+        case["sins_total"] = None
     notes = _consistent(case)
-    return features_from_case(case), notes
+    return case, notes
 
 
 # ------------------------------------------------------------------------- widgets
 
 
-def _widget(spec: FeatureSpec, column: Any) -> Any:
-    """Draw the widget of one feature in ``column``; returns its value."""
-    k, ss = key(spec.name), st.session_state
-    common: dict[str, Any] = {"key": k, "persist_state": KEEP, "help": spec.description}
-    if spec.widget == "count":
-        top = max(min(COUNT_SLIDER_MAX, int(spec.max_value)), int(ss.get(k) or 0))
-        return column.slider(spec.label, 0, top, **common)
-    if spec.widget == "percent":
-        return column.slider(spec.label, 0.0, 1.0, step=0.005, format="percent", **common)
-    if spec.widget == "age":
-        return column.slider(f"{spec.label} (years)", int(spec.min_value), MAX_AGE, **common)
-    if spec.widget == "sins_total":
-        common["help"] = f"{spec.description} {sins_bands_text()}."
-        return column.select_slider(f"{spec.label} (0-{SINS_MAX})",
-                                    options=[NOT_ASSESSED, *range(SINS_MAX + 1)], **common)
-    if spec.widget == "bilsky":
-        return column.segmented_control(spec.label, BILSKY_GRADES, **common)
-    if spec.widget == "yes_no":
-        return column.segmented_control(spec.label, YES_NO, **common)
-    if spec.widget == "choice":
-        common["help"] = f"{spec.description} " + "; ".join(spec.choices.values()) + "."
-        return column.segmented_control(spec.label, tuple(spec.choices), **common)
-    raise ValueError(f"feature {spec.name} has widget {spec.widget!r}, which the what-if "
-                     "page cannot show.")
+def _sync(source: str, target: str) -> None:
+    """Callback: copy one widget's value to its twin (slider <-> number input)."""
+    st.session_state[target] = st.session_state[source]
+
+
+def _paired(spec: InputSpec, slot: Any, box: Any) -> Any:
+    """A slider with a number input beside it (counts, %)."""
+    k, n = key(spec.column), number_key(spec.column)
+    ss = st.session_state
+    if spec.kind == "percent":
+        slot.slider(spec.label, 0.0, 100.0, step=0.1, format="%.1f%%", key=k,
+                    persist_state=KEEP, help=spec.help, on_change=_sync, args=(k, n))
+        box.number_input(f"{spec.label}, number", 0.0, 100.0, step=0.1, format="%.1f",
+                         key=n, persist_state=KEEP, label_visibility="collapsed",
+                         on_change=_sync, args=(n, k))
+    else:
+        top = max(COUNT_SLIDER_MAX, int(ss.get(k) or 0))
+        slot.slider(spec.label, 0, top, key=k, persist_state=KEEP, help=spec.help,
+                    on_change=_sync, args=(k, n))
+        box.number_input(f"{spec.label}, number", 0, COUNT_MAX, step=1, key=n,
+                         persist_state=KEEP, label_visibility="collapsed",
+                         on_change=_sync, args=(n, k))
+    return ss.get(k)
+
+
+def _widget(spec: InputSpec, slot: Any) -> Any:
+    """Draw the widget of one (unpaired) input in ``slot``; returns its value."""
+    common: dict[str, Any] = {"key": key(spec.column), "persist_state": KEEP}
+    if spec.help:
+        common["help"] = spec.help
+    kind = spec.kind
+    if kind == "age":
+        return slot.slider("Age (years)", 18, MAX_AGE, **common)
+    if kind == "sins_total":
+        common["help"] = f"{spec.help} {sins_bands_text()}."
+        return slot.select_slider(spec.label, options=[NOT_ASSESSED, *range(SINS_MAX + 1)],
+                                  **common)
+    if kind == "sins_part":
+        return slot.selectbox(spec.label, tuple(spec.choices), format_func=spec.choices.get,
+                              index=None, placeholder=NOT_ASSESSED, **common)
+    if kind == "yes_no":
+        return slot.segmented_control(spec.label, YES_NO, **common)
+    if kind == "bilsky":
+        return slot.segmented_control(spec.label, tuple(spec.choices), **common)
+    if kind in ("deficit", "ordinal"):
+        return slot.segmented_control(spec.label, tuple(spec.choices),
+                                      format_func=_short(spec), **common)
+    if kind == "tumor":
+        return slot.text_input(spec.label, placeholder="e.g. breast", **common)
+    if kind == "vas":
+        return slot.number_input(spec.label, 0.0, 10.0, step=0.5, **common)
+    raise ValueError(f"input {spec.column} has kind {kind!r}, which the what-if page "
+                     "cannot show.")
+
+
+def _short(spec: InputSpec) -> Any:
+    """Choice labels for a segmented control: ECOG grades by number (help lists them)."""
+    if spec.column == "ecog":
+        return str
+    return spec.choices.get
 
 
 def sins_bands_text() -> str:
@@ -173,35 +267,78 @@ def sins_bands_text() -> str:
                      for (low, name), high in zip(SINS_BANDS, highs, strict=True))
 
 
-def _grid(specs: tuple[FeatureSpec, ...], width: int) -> dict[str, Any]:
+#: Widgets per row: paired inputs take two columns (slider, number), others one.
+ROW_SLOTS = 4
+
+
+def _group(columns: tuple[str, ...], zero: frozenset[str]) -> dict[str, Any]:
+    """Draw one group's inputs, ``ROW_SLOTS`` per row."""
     values: dict[str, Any] = {}
-    for start in range(0, len(specs), width):
-        row = specs[start:start + width]
-        for spec, column in zip(row, st.columns(width), strict=False):
-            values[key(spec.name)] = _widget(spec, column)
+    specs = [_BY_COLUMN[c] for c in columns]
+    paired = [s for s in specs if s.kind in ("count", "percent")]
+    single = [s for s in specs if s.kind not in ("count", "percent")]
+    for start in range(0, len(paired), 2):
+        row = paired[start:start + 2]
+        slots = st.columns([3, 1.1] * len(row) + [4.1] * (2 - len(row)),
+                           vertical_alignment="bottom")
+        for i, spec in enumerate(row):
+            values[key(spec.column)] = _paired(spec, slots[2 * i], slots[2 * i + 1])
+            _weight_note(spec, zero, slots[2 * i])
+    for start in range(0, len(single), ROW_SLOTS):
+        row = single[start:start + ROW_SLOTS]
+        for spec, slot in zip(row, st.columns(ROW_SLOTS), strict=False):
+            values[key(spec.column)] = _widget(spec, slot)
+            _weight_note(spec, zero, slot)
     return values
 
 
-def render_widgets() -> dict[str, Any]:
-    """Draw the widgets (state must be loaded first) and return their values."""
-    specs = widget_specs()
-    st.markdown("**Imaging**")
-    values = _grid(tuple(s for s in specs if s.group == "imaging"), ROW_WIDTH["imaging"])
-    st.markdown("**Clinical** (a deselected choice means *not recorded*; the model then "
-                "imputes the training median and safety rules cannot fire)")
-    values.update(_grid(tuple(s for s in specs if s.group == "clinical"),
-                        ROW_WIDTH["clinical"]))
+def _weight_note(spec: InputSpec, zero: frozenset[str], slot: Any) -> None:
+    if no_weight(spec, zero):
+        slot.caption("Carries no weight in the active model (weight 0 on its model card): "
+                     "changing it cannot change the prediction.")
+
+
+def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
+    """Draw the widgets (state must be loaded first) and return their values; ``card``
+    is the active model's card (inputs whose features weigh 0 in it say so)."""
+    zero = zero_weight_features(card)
+    values: dict[str, Any] = {}
+    for title, note, columns in GROUPS:
+        st.markdown(f"**{title}**")
+        if note:
+            st.caption(note)
+        values.update(_group(columns, zero))
     return values
 
 
-def changed_features(original: Mapping[str, float | None],
-                     current: Mapping[str, float | None]) -> pd.DataFrame:
-    """Table ``Feature, Original, What-if`` of the features that differ (clinical values)."""
-    rows = [{"Feature": FEATURES_BY_NAME[name].label,
-             "Original": display_feature(name, original.get(name)),
-             "What-if": display_feature(name, current.get(name))}
-            for name in FEATURE_NAMES if original.get(name) != current.get(name)]
-    return pd.DataFrame(rows, columns=["Feature", "Original", "What-if"])
+# ----------------------------------------------------------------- change table
+
+CHANGE_COLUMNS = ["Finding", "Starting case", "What-if", "Used for"]
+_DERIVED = tuple(f for f in FEATURES if f.derived)
+
+
+def changed_inputs(original: Mapping[str, Any], current: Mapping[str, Any],
+                   original_features: FeatureVector | None = None,
+                   current_features: FeatureVector | None = None) -> pd.DataFrame:
+    """Table of the inputs that differ (clinical values), then the model features derived
+    from them that differ (e.g. the metastatic sites of all levels)."""
+    rows = [{"Finding": spec.label,
+             "Starting case": spec.render(original.get(key(spec.column))),
+             "What-if": spec.render(current.get(key(spec.column))),
+             "Used for": ROLE_USE[spec.role]}
+            for spec in WHATIF_INPUTS
+            if _norm(original.get(key(spec.column))) != _norm(current.get(key(spec.column)))]
+    if original_features is not None and current_features is not None:
+        rows += [{"Finding": f.label,
+                  "Starting case": display_feature(f.name, original_features[f.name]),
+                  "What-if": display_feature(f.name, current_features[f.name]),
+                  "Used for": "prediction (derived)"}
+                 for f in _DERIVED if original_features[f.name] != current_features[f.name]]
+    return pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+
+
+def _norm(value: Any) -> Any:
+    return None if value in (None, "", NOT_ASSESSED) else value
 
 
 # ------------------------------------------------------------------ page state
@@ -219,28 +356,47 @@ def start_options(studies: pd.DataFrame) -> dict[str, str]:
     return labels
 
 
-def start_features(store: CaseStore) -> tuple[FeatureVector, bool]:
-    """Feature vector of the chosen starting point and whether it is synthetic."""
+def start_case(store: CaseStore) -> tuple[dict[str, Any], bool]:
+    """The raw case of the chosen starting point and whether it is synthetic."""
     start = st.session_state.get(START_KEY, BLANK)
     if start == BLANK:
-        return features_from_case({}), False
+        return {}, False
     record = store.get_study(int(start))
-    return features_from_case(record.case()), bool(record.synthetic)
+    return record.case(), bool(record.synthetic)
 
 
 def reset(store: CaseStore, model: TrainedModel) -> None:
     """Load the starting case into every widget (start change and the reset button)."""
     try:
-        features, _ = start_features(store)
+        case, _ = start_case(store)
+        load_into_state(case, model)
     except ValueError:
-        features = features_from_case({})
-    load_into_state(features, model)
+        load_into_state({}, model)
     st.session_state[LOADED_KEY] = st.session_state.get(START_KEY)
 
 
 def ensure_loaded(store: CaseStore, model: TrainedModel) -> None:
     """Load the starting case when the widgets are new (first visit, page switch)."""
     ss = st.session_state
-    if ss.get(LOADED_KEY) != ss.get(START_KEY) or any(key(n) not in ss
-                                                       for n in widget_features()):
+    if ss.get(LOADED_KEY) != ss.get(START_KEY) or any(key(c) not in ss
+                                                       for c in widget_columns()):
         reset(store, model)
+
+
+# --------------------------------------------------------------- advice changes
+
+
+def advice_changes(before: TierDecision, after: TierDecision) -> list[str]:
+    """Plain sentences: how the advice changed between two decisions (headline,
+    recommendations added or removed, wording changed)."""
+    lines: list[str] = []
+    if before.headline != after.headline:
+        lines.append(f"Headline: {before.headline} → **{after.headline}**")
+    old, new = {r.code: r.text for r in before.recommendations}, {
+        r.code: r.text for r in after.recommendations}
+    lines += [f"Added: {CODES_BY_NAME[code].meaning}" for code in new if code not in old]
+    lines += [f"No longer advised: {CODES_BY_NAME[code].meaning}" for code in old
+              if code not in new]
+    lines += [f"Reworded: {CODES_BY_NAME[code].meaning}" for code in new
+              if code in old and old[code] != new[code]]
+    return lines
