@@ -133,6 +133,34 @@ def metric(at: AppTest, label: str) -> str:
     raise AssertionError(f"metric {label!r} not shown; have {[m.label for m in at.metric]}")
 
 
+def htmls(at: AppTest) -> list[str]:
+    """Every ``st.html`` of the page, in page order."""
+    return [str(h.value) for h in at.get("html")]
+
+
+def headline_html(at: AppTest) -> str:
+    found = [h for h in htmls(at) if 'data-testid="advice-headline"' in h]
+    assert len(found) == 1, f"{len(found)} advice headlines on the page"
+    return found[0]
+
+
+def assert_headline_above_estimate(at: AppTest, source: str) -> str:
+    """The advice's headline is on the page once, from ``source``, above the model's
+    estimate (overrides first); returns its HTML."""
+    order = htmls(at)
+    head = next(i for i, h in enumerate(order) if 'data-testid="advice-headline"' in h)
+    estimate = next(i for i, h in enumerate(order) if 'data-testid="predicted-category"' in h)
+    assert head < estimate, "the model's estimate is shown above the advice's headline"
+    assert f'data-source="{source}"' in order[head], order[head]
+    return order[head]
+
+
+def recommendation_codes(at: AppTest) -> list[str]:
+    """The stable codes of the recommendations on the page (``data-code``)."""
+    block = next(h for h in htmls(at) if 'data-testid="recommendations"' in h)
+    return re.findall(r'data-code="([a-z_]+)"', block)
+
+
 def dataframe_with(at: AppTest, column: str):
     for df in at.dataframe:
         if column in df.value.columns:
@@ -162,6 +190,9 @@ def test_every_page_launches(env: Path, name: str) -> None:
     for phrase in expected:
         assert phrase in text, f"{phrase!r} missing on {name}"
     assert NOTICE in html_text(at), f"decision-support notice missing on {name}"
+    if name in ("tumor_board", "what_if", "report"):  # every screen with a prediction
+        assert 'data-testid="advice-headline"' in html_text(at), name
+        assert "trained on a synthetic cohort" in html_text(at), name
 
 
 def test_home_counts_and_links(env: Path) -> None:
@@ -245,6 +276,10 @@ def test_new_case_phantom_predict_and_save(env: Path) -> None:
     assert "3 · Decision support" in text
     assert NOTICE in html_text(at)
     assert any("Bilsky" in e.value for e in at.error), "urgent override not shown"
+    head = assert_headline_above_estimate(at, "override")
+    assert "URGENT" in head and 'data-urgency="urgent"' in head
+    assert "surgical_consultation" in recommendation_codes(at)
+    assert "vertebral_augmentation" not in recommendation_codes(at)  # not beside ESCC
     probs = chart_rows(at, "Predicted pain category")
     assert {r["category"] for r in probs} == {"mild", "moderate", "severe"}
     assert at.checkbox(key="newcase_synthetic").value is True
@@ -347,6 +382,10 @@ def test_new_case_clinical_row_from_csv(env: Path) -> None:
     text = all_text(at)
     assert "3 · Decision support" in text
     assert any("SINS" in e.value for e in at.error), "SINS >= 13 override not shown"
+    head = assert_headline_above_estimate(at, "override")
+    assert "SINS total = 14" in head
+    assert "Recorded VAS 7 (severe)" in html_text(at)  # beside the prediction
+    assert any("yes/no" in w.value and "row(s) 2" in w.value for w in at.warning)
     assert at.checkbox(key="newcase_synthetic").value is False
     at.button(key="newcase_save").click().run()
     assert_ok(at)
@@ -358,7 +397,70 @@ def test_new_case_clinical_row_from_csv(env: Path) -> None:
     assert record.imaging["lesion_count_lumbar"] == 4 and record.clinical["vas"] == 7
 
 
+def test_new_case_form_three_state_deficit_and_banners(env: Path) -> None:
+    """The form is the clinical schema's: the deficit in three states, today's regimen,
+    SINS parts with the calculator's labels. A stable deficit takes no MSCC pathway; a
+    new one is the urgent headline above the estimate."""
+    at = open_page("new_case")
+    deficit = at.selectbox(key="newcase_neurologic_deficit")
+    assert list(deficit.options) == ["none", "stable (known, unchanged)", "new or progressive"]
+    assert deficit.value is None and deficit.proto.placeholder == "not recorded"
+    assert "current regimen" in at.selectbox(key="newcase_analgesic_step").label.lower()
+    assert "2 mobile (C3-C6, L2-L4)" in at.selectbox(key="newcase_sins_location").options
+    assert "1b" in at.selectbox(key="newcase_bilsky_grade").options[2]
+    for column in ("prior_radiotherapy", "bone_modifying_agent", "neuropathic_pain",
+                   "pathologic_fracture"):
+        assert list(at.selectbox(key=f"newcase_{column}").options) == ["no", "yes"], column
+    model_only = {"newcase_lesion_count_noncervical", "newcase_sins_without_pain"}
+    assert not model_only & ({w.key for w in at.selectbox} | {w.key for w in at.number_input})
+    at.text_input(key="newcase_patient_id").input("SITE-DEFICIT")
+    deficit.set_value("stable")
+    at.selectbox(key="newcase_analgesic_step").set_value(2)
+    at.number_input(key="newcase_vas").set_value(9.0)
+    at.button(key="newcase_clinical_submit").click().run()
+    assert_ok(at)
+    # No image measured and no imaging column: the no-lesion banner, not the model's.
+    head = assert_headline_above_estimate(at, "no_lesion")
+    assert "confirm" in head and "pain source" in head
+    assert "mscc_pathway" not in recommendation_codes(at)
+    assert any("Known, unchanged neurologic deficit" in i.value for i in at.info)
+    assert "Recorded VAS 9 (severe)" in html_text(at)
+    assert at.session_state["newcase_clinical"]["neurologic_deficit"] == "stable"
+    at.selectbox(key="newcase_neurologic_deficit").set_value("new_or_progressive")
+    at.button(key="newcase_clinical_submit").click().run()
+    assert_ok(at)
+    head = assert_headline_above_estimate(at, "override")
+    assert "URGENT" in head and "dexamethasone" in head
+    assert recommendation_codes(at)[:2] == ["mscc_pathway", "dexamethasone"]
+    assert at.session_state["newcase_clinical"]["neurologic_deficit"] == "new_or_progressive"
+
+
 # --------------------------------------------------------------------------- tumor board
+
+
+def test_tumor_board_list_shows_urgency_and_overrides(env: Path) -> None:
+    from core.vocab import URGENCY_ORDER
+
+    at = open_page("tumor_board")
+    listed = dataframe_with(at, "Override")
+    assert list(listed.columns[:4]) == ["Study", "Urgency", "Override", "Headline"]
+    scored = _scored_without_streamlit()
+    fired = set(scored[scored["headline_source"] == "override"]["study_id"].astype(int))
+    assert fired, "the demo store has no override case"
+    assert set(listed[listed["Override"] == "yes"]["Study"]) == fired
+    headlines = dict(zip(scored["study_id"].astype(int), scored["headline"], strict=True))
+    assert all(headlines[s] == h for s, h in zip(listed["Study"], listed["Headline"],
+                                                 strict=True))
+    ranks = [URGENCY_ORDER.index(u) for u in listed["Urgency"]]
+    assert ranks == sorted(ranks, reverse=True)  # most urgent first
+    for _, group in listed.groupby("Urgency", sort=False):  # then overrides first
+        flags = list(group["Override"] == "yes")
+        assert flags == sorted(flags, reverse=True)
+    at.toggle(key="board_overrides_only").set_value(True).run()
+    assert_ok(at)
+    assert set(dataframe_with(at, "Override")["Study"]) == fired
+
+
 
 
 def test_tumor_board_case_card(env: Path) -> None:
@@ -381,6 +483,22 @@ def test_tumor_board_case_card(env: Path) -> None:
     shap = [abs(r["shap"]) for r in rows if "other features" not in r["label"]]
     assert shap == sorted(shap, reverse=True)
     assert "Tier" in html_text(at)
+    # The card opens with the advice's headline: right after its title, above the estimate.
+    order = htmls(at)
+    title = next(i for i, h in enumerate(order) if 'data-testid="board-card-title"' in h)
+    head = next(i for i, h in enumerate(order) if 'data-testid="advice-headline"' in h)
+    assert title < head
+    from core.assess import assess
+    from core.model import load_model
+
+    expected = assess(load_model(), store().get_study(study_id).case())
+    assert_headline_above_estimate(at, expected.tier.headline_source)
+    assert expected.tier.headline.split(":")[0] in html_text(at).replace("&#x27;", "'")
+    assert recommendation_codes(at) == list(expected.tier.codes)
+    assert "90 % set: " in html_text(at)
+    # SHAP labels read clinical values, never model codes or column names.
+    labels = [r["label"] for r in rows]
+    assert not [lb for lb in labels if "_" in lb], labels
 
 
 def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) -> None:
@@ -392,10 +510,18 @@ def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) 
     table = dataframe_with(at, "Field")
     assert len(table) >= 5
     assert not [f for f in table["Field"] if "_" in f], list(table["Field"])
-    yes_no_fields = {"Pathologic fracture", "Neurologic deficit", "Prior radiotherapy",
-                     "Bone-modifying agent"}
+    yes_no_fields = {"Pathologic fracture", "Prior radiotherapy", "Bone-modifying agent"}
     values = set(table[table["Field"].isin(yes_no_fields)]["Value"])
     assert values and values <= {"yes", "no"}, values
+    from core.vocab import ANALGESIC_STEPS, DEFICIT_LABELS, SINS_CHOICES, SINS_TITLES
+
+    shown = dict(zip(table["Field"], table["Value"], strict=True))
+    assert shown["Neurologic deficit"] in set(DEFICIT_LABELS.values())  # three states
+    assert shown["Current WHO analgesic step"] in set(ANALGESIC_STEPS.values())
+    for part, title in SINS_TITLES.items():  # SINS parts with the calculator's labels
+        if title in shown:
+            assert shown[title] in set(SINS_CHOICES[part].values()), (title, shown[title])
+    assert not [v for v in shown.values() if "_" in str(v)], shown
 
 
 def test_tumor_board_filters_and_search(env: Path) -> None:
@@ -466,50 +592,147 @@ def test_studies_that_cannot_be_assessed_are_named_with_the_reason(
 # --------------------------------------------------------------------------- what-if
 
 
-def test_what_if_has_a_widget_per_feature(env: Path) -> None:
-    from core.features import FEATURE_NAMES
+def test_what_if_has_a_widget_per_input(env: Path) -> None:
+    """Widgets edit the case's inputs (never derived features); counts and % have a
+    number input beside their slider."""
+    from ui import whatif
 
     at = open_page("what_if")
-    keys = {w.key for kind in ("slider", "select_slider", "segmented_control")
+    keys = {w.key for kind in ("slider", "select_slider", "segmented_control", "selectbox",
+                               "number_input", "text_input")
             for w in getattr(at, kind) if w.key}
-    derived = {"lesion_count", "lumbar_involved"}
-    assert {f"whatif_{n}" for n in FEATURE_NAMES if n not in derived} <= keys
+    assert {whatif.key(c) for c in whatif.widget_columns()} <= keys
+    paired = {whatif.number_key(s.column) for s in whatif.WHATIF_INPUTS
+              if s.kind in ("count", "percent")}
+    assert len(paired) == 7 and paired <= {w.key for w in at.number_input}
+    assert not {"whatif_lesion_count", "whatif_sins_without_pain", "whatif_lumbar_involved"} & keys
+    deficit = at.segmented_control(key="whatif_neurologic_deficit")
+    assert list(deficit.options) == ["none", "stable (known, unchanged)", "new or progressive"]
+    assert at.slider(key="whatif_high_intensity_ratio").max == 100.0  # in %, not 0-1
+    text = all_text(at)
+    assert "changes the advice, never the prediction" in text
 
 
 def test_what_if_lesion_slider_changes_prediction_and_reset(env: Path) -> None:
     at = open_page("what_if")
     assert at.selectbox(key="whatif_start").value == "blank"
+    # A blank case has no lesion: its own banner asks to confirm the pain source.
+    head = assert_headline_above_estimate(at, "no_lesion")
+    assert "confirm" in head and "pain source" in head
+    assert recommendation_codes(at)[0] == "confirm_pain_source"
     before = float(metric(at, "Expected VAS"))
     at.slider(key="whatif_lesion_count_lumbar").set_value(6).run()
-    at.slider(key="whatif_high_intensity_ratio").set_value(0.3).run()
+    at.slider(key="whatif_high_intensity_ratio").set_value(30.0).run()
     assert_ok(at)
     after = float(metric(at, "Expected VAS"))
     assert after > before  # monotone model: more lumbar lesions never lower pain
-    changed = dataframe_with(at, "Feature")
-    assert {"Lumbar lesions", "Total lesions", "Lumbar involvement"} <= set(changed["Feature"])
+    assert at.number_input(key="whatif_lesion_count_lumbar_number").value == 6  # in step
+    assert at.number_input(key="whatif_high_intensity_ratio_number").value == 30.0
+    changed = dataframe_with(at, "Finding")
+    assert {"Lumbar lesions", "Metastatic sites (all levels)",
+            "Lumbar or sacral sites"} <= set(changed["Finding"])
+    hi = changed[changed["Finding"] == "HI ratio (overall) (%)"]
+    assert list(hi["What-if"]) == ["30.0%"]  # HI ratio in %
     assert any("Involved levels set to 1" in c.value for c in at.caption)
     assert any(r["delta_pp"] != 0 for r in chart_rows(at, "probability vs starting case"))
+    assert 'data-source="no_lesion"' not in headline_html(at)  # a lesion now
     at.button(key="whatif_reset").click().run()
     assert_ok(at)
     assert at.slider(key="whatif_lesion_count_lumbar").value == 0
+    assert at.number_input(key="whatif_lesion_count_lumbar_number").value == 0
     assert float(metric(at, "Expected VAS")) == pytest.approx(before)
 
 
-def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
+def test_what_if_number_inputs_move_the_sliders_in_percent(env: Path) -> None:
+    at = open_page("what_if")
+    at.number_input(key="whatif_lesion_count_thoracic_number").set_value(55).run()
+    assert_ok(at)
+    slider = at.slider(key="whatif_lesion_count_thoracic")
+    assert slider.value == 55 and slider.max >= 55  # the slider's end follows the case
+    at.number_input(key="whatif_max_level_high_intensity_ratio_number").set_value(42.5).run()
+    assert_ok(at)
+    assert at.slider(key="whatif_max_level_high_intensity_ratio").value == 42.5
+    changed = dataframe_with(at, "Finding")
+    worst = changed[changed["Finding"] == "HI ratio (worst level) (%)"]
+    assert list(worst["What-if"]) == ["42.5%"]
+
+
+def _demo_img_04(at: AppTest) -> int:
     studies = store().list_studies()
     study_id = int(studies[studies["patient_id"] == "DEMO-IMG-04"]["study_id"].iloc[0])
-    at = open_page("what_if")
     at.selectbox(key="whatif_start").set_value(str(study_id)).run()
     assert_ok(at)
+    return study_id
+
+
+def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
+    at = open_page("what_if")
+    _demo_img_04(at)
     assert at.slider(key="whatif_lesion_count_thoracic").value >= 1
     assert "SYNTHETIC" in html_text(at)
-    at.segmented_control(key="whatif_neurologic_deficit").set_value("yes").run()
+    at.segmented_control(key="whatif_neurologic_deficit").set_value("stable").run()
+    assert_ok(at)
+    assert "same-day" not in headline_html(at)
+    assert "mscc_pathway" not in recommendation_codes(at)  # a stable deficit: no pathway
+    at.segmented_control(key="whatif_neurologic_deficit").set_value("new_or_progressive").run()
     assert_ok(at)
     assert any("neurologic deficit" in e.value.lower() for e in at.error)
-    # Override reasons name the feature by its label, never the raw feature name.
+    # Override reasons name the finding by its label, never the raw column name.
     reasons = " ".join(e.value for e in at.error)
-    assert "Neurologic deficit = yes" in reasons
+    assert "Neurologic deficit = new or progressive" in reasons
     assert "neurologic_deficit" not in reasons
+    head = assert_headline_above_estimate(at, "override")
+    assert "URGENT" in head and "dexamethasone" in head
+    assert {"mscc_pathway", "dexamethasone"} <= set(recommendation_codes(at))
+
+
+def test_what_if_treatment_context_changes_the_advice_not_the_prediction(env: Path) -> None:
+    at = open_page("what_if")
+    _demo_img_04(at)
+    step = at.segmented_control(key="whatif_analgesic_step")
+    new_step = 0 if step.value == 3 else 3
+    probabilities = {r["category"]: r["probability"]
+                     for r in chart_rows(at, "Predicted pain category")}
+    vas = metric(at, "Expected VAS")
+    advice_before = next(h for h in htmls(at) if 'data-testid="recommendations"' in h)
+    step.set_value(new_step).run()
+    assert_ok(at)
+    assert {r["category"]: r["probability"]
+            for r in chart_rows(at, "Predicted pain category")} == probabilities
+    assert metric(at, "Expected VAS") == vas
+    advice_after = next(h for h in htmls(at) if 'data-testid="recommendations"' in h)
+    assert advice_after != advice_before
+    assert analgesic_item(advice_after) != analgesic_item(advice_before)
+    if new_step == 3:  # never a step down
+        assert "analgesic_escalate" not in recommendation_codes(at)
+    assert any("the prediction did not" in w.value for w in at.warning)
+    changed = dataframe_with(at, "Finding")
+    row = changed[changed["Finding"] == "Current regimen (WHO analgesic step)"]
+    assert list(row["Used for"]) == ["advice only"]
+    for kind in ("prior_radiotherapy", "bone_modifying_agent", "neuropathic_pain"):
+        at.segmented_control(key=f"whatif_{kind}").set_value("yes").run()
+        assert_ok(at)
+        assert metric(at, "Expected VAS") == vas, kind
+
+
+def analgesic_item(block: str) -> str:
+    """The analgesic recommendation (``<li data-code="analgesic_...">``) of a list."""
+    found = re.search(r'<li data-code="analgesic_[a-z_]+".*?</li>', block)
+    assert found, block
+    return found.group(0)
+
+
+def test_what_if_recorded_vas_discordance(env: Path) -> None:
+    at = open_page("what_if")
+    category = metric(at, "Predicted category")
+    assert category != "severe"
+    assert "Recorded VAS not recorded" in html_text(at)
+    at.number_input(key="whatif_vas").set_value(9.5).run()
+    assert_ok(at)
+    assert "Recorded VAS 9.5 (severe)" in html_text(at)
+    sentences = [w.value for w in at.warning if w.value.startswith("Recorded VAS 9.5")]
+    assert sentences and "higher than the predicted" in sentences[0]
+    assert metric(at, "Predicted category") == category  # the VAS is never a model input
 
 
 def test_widget_values_survive_a_page_switch(env: Path) -> None:
@@ -534,8 +757,9 @@ def test_widget_values_survive_a_page_switch(env: Path) -> None:
     assert_ok(at)
     assert at.selectbox(key="whatif_start").value == str(study_id)
     assert at.slider(key="whatif_lesion_count_lumbar").value == 4
-    assert any(r["Feature"] == "Lumbar lesions" for r in
-               dataframe_with(at, "Feature").to_dict(orient="records"))
+    assert any(r["Finding"] == "Lumbar lesions" for r in
+               dataframe_with(at, "Finding").to_dict(orient="records"))
+    assert at.number_input(key="whatif_lesion_count_lumbar_number").value == 4
 
 
 def test_new_case_form_survives_a_page_switch_and_shows_not_recorded(env: Path) -> None:
@@ -596,6 +820,23 @@ def test_model_card_shown(env: Path) -> None:
     assert not any("_" in str(col) for col in metrics.columns), list(metrics.columns)
     features = dataframe_with(at, "Unit")
     assert len(features) == len(card["features"])
+    excluded = dataframe_with(at, "Left out of the model")
+    assert len(excluded) == len(card["excluded_predictors"]["fields"])
+    assert "Current WHO analgesic step" in set(excluded["Left out of the model"])
+    assert not [v for v in excluded["Left out of the model"] if "_" in v]
+    inclusion = dataframe_with(at, "Why it may predict pain")
+    assert len(inclusion) == len(card["features"])
+    alpha = dataframe_with(at, "Penalty α")
+    assert [a for a in alpha["Penalty α"] if "(chosen)" in a] == [
+        f"{card['model']['alpha']:g} (chosen)"]
+    floors = dataframe_with(at, "Never below (weight per SD)")
+    assert "Metastatic sites (all levels)" in set(floors["Predictor"])
+    assert metric(at, "Target coverage") == "90.0%"
+    ranges = dataframe_with(at, "Lowest in training")
+    bilsky = ranges[ranges["Predictor"] == "Bilsky grade"]
+    assert list(bilsky["Highest in training"]) == ["3"]  # a grade, not the model code 5
+    text = all_text(at)
+    assert "Mahalanobis" in text and "90 % set" in text
     reliability = chart_rows(at, "Reliability")
     assert {r["category"] for r in reliability if "category" in r} == {"mild", "moderate",
                                                                          "severe"}
@@ -663,6 +904,12 @@ def test_report_downloads(env: Path) -> None:
     keys = {b.key for b in at.get("download_button")}
     assert {"report_download_html", "report_download_pdf"} <= keys
     assert "SYNTHETIC" in html_text(at)
+    from core.assess import assess
+    from core.model import load_model
+
+    expected = assess(load_model(), store().get_study(study_id).case())
+    assert_headline_above_estimate(at, expected.tier.headline_source)
+    assert "90 % set: " in html_text(at)
 
 
 def test_report_files_content(env: Path) -> None:
@@ -677,8 +924,16 @@ def test_report_files_content(env: Path) -> None:
     assert set(ctx.prediction["probabilities"]) == {"mild", "moderate", "severe"}
     from core.report import build_report_html, build_report_pdf
 
-    assert "SYNTHETIC DATA" in build_report_html(ctx)
+    report = build_report_html(ctx)
+    assert "SYNTHETIC DATA" in report
     assert build_report_pdf(ctx).startswith(b"%PDF")
+    # The report opens with the same assessment as the page: set, coverage, OOD.
+    assert ctx.assessment["prediction_set"] and ctx.assessment["coverage"] == 0.9
+    assert set(ctx.assessment) >= {"ood", "recorded_vas", "discordant", "context_warnings"}
+    import html as html_lib
+
+    assert html_lib.escape(ctx.tier["headline"]) in report
+    assert "Prediction set (coverage 90%)" in report
 
 
 # --------------------------------------------------------------------------- pure helpers

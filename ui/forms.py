@@ -169,6 +169,8 @@ def csv_row_picker(prefix: str = "newcase") -> dict[str, Any] | None:
         st.warning(f"{len(table.errors)} invalid value(s) in {len(table.invalid_rows)} row(s); "
                    "those rows cannot be used.")
         st.dataframe(table.error_frame(), hide_index=True, key=f"{prefix}_csv_errors")
+    for warning in table.warnings:  # e.g. an old yes/no neurologic deficit, with its rows
+        st.warning(warning, icon=":material/info:")
     rows = table.rows
     if rows.empty:
         st.error("The table has no valid rows.")
