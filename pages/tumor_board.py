@@ -37,12 +37,13 @@ with st.expander("Filters", expanded=True):
     tiers = f2.multiselect("Tier", tier_options, key="board_tier", persist_state=KEEP)
     categories = f3.multiselect("Predicted pain", board.CATEGORIES,
                                 key="board_category", persist_state=KEEP)
-    g1, g2, g3, g4, g5 = st.columns([1.3, 1.3, 0.8, 0.8, 0.8])
+    g1, g2 = st.columns(2)
     period = g1.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="board_dates",
                            persist_state=KEEP,
                            format="YYYY-MM-DD")
     search = g2.text_input("Search pseudonymous ID", key="board_search", persist_state=KEEP,
                            placeholder="e.g. DEMO-IMG")
+    g3, g4, g5 = st.columns(3)
     include_synthetic = g3.toggle("Include SYNTHETIC", key="board_synthetic",
                                   persist_state=KEEP)
     images_only = g4.toggle("With images only", key="board_images_only", persist_state=KEEP)

@@ -37,7 +37,7 @@ with st.container(border=True):
     values = whatif.render_widgets(model.card)
 case, notes = whatif.case_from_values(values)
 original, _ = whatif.case_from_values(start_values)
-for note in notes:
+for note in [*whatif.start_notes(start), *notes]:
     st.caption(note)
 
 result = c.run_safely(cases.assess, model, case, prefix="The prediction could not be made:")

@@ -381,3 +381,95 @@ def test_report_downloads_html_and_pdf(page: Page, app: StreamlitServer) -> None
         wait_visible(page, preview.get_by_text(re.compile(r"Case report \d+")),
                      "the HTML preview")
         screenshot(page, "05-report")
+
+
+def _override_study(data_dir: Path) -> tuple[int, str, str]:
+    """A stored study whose advice is led by a fired override and that the board opens
+    when its patient is searched: (study id, patient id, headline)."""
+    from core.assess import assess_frame
+    from core.model import load_model
+    from core.store import CaseStore
+    from ui.board import BoardFilter, default_study, filter_studies, order_for_board
+
+    with CaseStore(data_dir=data_dir) as store:
+        scored = assess_frame(load_model(), store.list_studies())
+    fired = scored[scored["headline_source"] == "override"]
+    assert not fired.empty, "the demo store has no study with a fired override"
+    for patient in fired.sort_values("has_image", ascending=False)["patient_id"]:
+        shown = order_for_board(filter_studies(scored, BoardFilter(search=patient)))
+        first = default_study(shown)
+        row = scored[scored["study_id"] == first].iloc[0]
+        if row["headline_source"] == "override":
+            return first, str(patient), str(row["headline"])
+    pytest.fail("no override study opens first on the board", pytrace=False)
+
+
+def _font_px(locator: Locator) -> float:
+    return float(locator.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
+
+
+def _assert_banner_above_estimate(page: Page, headline: Locator) -> None:
+    """The override banner: an alert, the largest type, above the model's estimate."""
+    estimate = wait_visible(page, page.get_by_test_id("predicted-category"),
+                            "the model's estimate")
+    head_box, est_box = headline.bounding_box(), estimate.bounding_box()
+    assert head_box and est_box
+    assert head_box["y"] + head_box["height"] <= est_box["y"], (head_box, est_box)
+    assert headline.get_attribute("role") == "alert"
+    title = headline.get_by_role("heading")
+    assert _font_px(title) > _font_px(estimate), "the headline is not the largest type"
+    # Each fired override's action sits between the banner and the estimate.
+    action = page.locator('[data-testid="stAlertContentError"], '
+                          '[data-testid="stAlertContentWarning"]').first
+    action_box = action.bounding_box()
+    assert action_box and head_box["y"] < action_box["y"] < est_box["y"]
+
+
+def test_tumor_board_override_banner_above_the_prediction(
+    page: Page, app: StreamlitServer, demo_store: tuple[Path, dict]
+) -> None:
+    data_dir, _ = demo_store
+    study_id, patient, expected = _override_study(data_dir)
+    page.goto(f"{app.url}/tumor_board")
+    with screenshot_on_failure(page, "06-override-banner"):
+        search = wait_visible(page, page.locator(f"{key('board_search')} input"),
+                              "the ID search box")
+        search.fill(patient)
+        search.press("Enter")
+        title = page.get_by_test_id("board-card-title")
+        wait_until(lambda: title.count() and f"Study {study_id} " in title.first.inner_text(),
+                   f"the case card should show study {study_id}")
+        headline = wait_visible(
+            page, page.locator('[data-testid="advice-headline"][data-source="override"]'),
+            "the override banner")
+        assert " ".join(headline.inner_text().split()).endswith(" ".join(expected.split()))
+        assert headline.inner_text().upper().startswith("SAFETY OVERRIDE")
+        _assert_banner_above_estimate(page, headline)
+        table = page.locator('[data-testid="stDataFrame"]').first
+        cells = wait_until(lambda: table.locator('[role="gridcell"]').all_inner_texts(),
+                           "the case list cells")
+        assert "yes" in cells and ("urgent" in cells or "soon" in cells), cells  # fired
+        title.first.evaluate("e => e.scrollIntoView({block: 'start'})")
+        screenshot(page, "06-override-banner")
+
+
+def test_what_if_new_deficit_raises_the_mscc_banner(page: Page, app: StreamlitServer) -> None:
+    page.goto(f"{app.url}/what_if")
+    with screenshot_on_failure(page, "07-what-if-mscc"):
+        wait_visible(page, page.locator('[data-testid="advice-headline"][data-source="no_lesion"]'),
+                     "the no-lesion banner of the blank case")
+        deficit = wait_visible(page, page.locator(key("whatif_neurologic_deficit")),
+                               "the neurologic deficit buttons")
+        deficit.get_by_text("new or progressive", exact=True).click()
+        headline = wait_visible(
+            page, page.locator('[data-testid="advice-headline"][data-source="override"]'),
+            "the MSCC banner")
+        text = headline.inner_text()
+        assert "URGENT" in text and "dexamethasone" in text, text
+        _assert_banner_above_estimate(page, headline)
+        codes = page.locator('[data-testid="recommendations"] li').evaluate_all(
+            "items => items.map(i => i.dataset.code)")
+        assert codes[:2] == ["mscc_pathway", "dexamethasone"], codes
+        page.get_by_role("heading", name="Advice for the what-if case").evaluate(
+            "e => e.scrollIntoView({block: 'start'})")
+        screenshot(page, "07-what-if-mscc-banner")

@@ -137,11 +137,11 @@ def test_clinical_form_covers_every_schema_column_once() -> None:
 
 def test_an_unknown_schema_column_is_refused_not_dropped() -> None:
     with pytest.raises(ValueError, match="has no input kind"):
-        inputs._clinical_input("new_column")  # noqa: SLF001 (the generator itself)
+        inputs.clinical_input("new_column")
 
 
 def test_every_model_feature_is_fed_by_an_input() -> None:
-    assert inputs.FED_FEATURES == set(FEATURE_NAMES)
+    assert set(FEATURE_NAMES) == inputs.FED_FEATURES
     assert {s.column for s in inputs.INPUTS} >= set(CLINICAL_COLUMNS)
 
 
@@ -348,3 +348,10 @@ def test_advice_changes_name_what_changed() -> None:
     lines = whatif.advice_changes(before.tier, after.tier)
     assert lines and all("_" not in line for line in lines)
     assert not whatif.advice_changes(before.tier, before.tier)
+
+
+def test_what_if_says_what_it_could_not_take_from_the_start() -> None:
+    notes = whatif.start_notes({"lesion_count": 5, "lesion_count_lumbar": 2})
+    assert any("5 lesion(s) without every regional count" in n for n in notes)
+    assert any("no HI ratio" in n for n in notes)
+    assert whatif.start_notes({}) == []  # the blank case

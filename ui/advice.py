@@ -39,9 +39,9 @@ KICKERS = {
 
 _CSS = """
 <style>
-.dss-headline{font-size:2.3rem;font-weight:800;line-height:1.18;padding:.75rem 1rem;
+.dss-headline{font-size:1.9rem;font-weight:800;line-height:1.18;padding:.75rem 1rem;
  border-radius:8px;margin:.35rem 0 .6rem 0}
-.dss-headline.dss-big-type{font-size:2.6rem}
+.dss-headline.dss-big-type{font-size:2.2rem}
 .dss-headline .dss-kicker{display:block;font-size:.95rem;font-weight:700;letter-spacing:.06em;
  text-transform:uppercase;opacity:.9;margin-bottom:.2rem}
 .dss-src-override{background:#b71c1c;color:#fff}
@@ -49,8 +49,8 @@ _CSS = """
 .dss-src-no_lesion{background:#fff8e1;color:#3e2700;border:3px solid #e65100}
 .dss-src-model{background:rgba(128,128,128,.10);border-left:12px solid var(--dss-cat)}
 .dss-estimate{display:flex;flex-wrap:wrap;gap:1.4rem;align-items:flex-start}
-.dss-estimate .dss-cat{font-size:1.6rem;font-weight:800;line-height:1.15}
-.dss-estimate.dss-big-type .dss-cat{font-size:1.95rem}
+.dss-estimate .dss-cat{font-size:1.5rem;font-weight:800;line-height:1.15}
+.dss-estimate.dss-big-type .dss-cat{font-size:1.8rem}
 .dss-recorded{border-left:4px solid #777;padding-left:.7rem}
 .dss-recs li{margin:.25rem 0}
 .dss-recs .dss-urg{font-weight:800}

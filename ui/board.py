@@ -19,7 +19,7 @@ from core.vocab import (
     region_count_column,
     yes_no,
 )
-from ui import case_views, charts, viewer
+from ui import advice, case_views, charts, viewer
 from ui import components as c
 from ui.cache import get_model, get_store, stored_study_images
 from ui.cases import assess, record_prediction
@@ -180,6 +180,8 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
     with left:
         key_image(record)
     with right:
+        st.markdown("**Model estimate** (beneath the advice) and recorded pain")
+        advice.estimate_summary(result, big=big)
         st.subheader("Burden")
         case_views.burden_summary(record.metrics, big=big)
         if record.levels:
@@ -187,7 +189,7 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
                     key="board_spine", extra=charts.SPINE_EXTRA_PX)
     st.subheader("Predicted pain and explanation")
     case_views.prediction_panel(result, key="board_prediction", big=big, show_notice=False,
-                                show_headline=False,
+                                show_headline=False, show_summary=False,
                                 synthetic_model=bool(model.card.get("synthetic")))
     with st.expander("Clinical findings"):
         st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")

@@ -72,22 +72,25 @@ def headline(result: Assessment, *, big: bool = False) -> None:
 
 def prediction_panel(result: Assessment, *, key: str, synthetic_model: bool,
                      big: bool = False, show_notice: bool = True,
-                     show_headline: bool = True) -> None:
+                     show_headline: bool = True, show_summary: bool = True) -> None:
     """Overrides first: the notice, the tier headline (the largest heading) with each
     fired override's action, then the model's estimate beneath it (category, expected VAS,
     prediction set, recorded VAS and discordance, OOD warnings, probabilities) beside the
     SHAP explanation, then the recommendations, the notes and the model's provenance.
-    ``show_headline=False`` when the page has shown :func:`headline` above already."""
+    ``show_headline=False`` when the page has shown :func:`headline` above already,
+    ``show_summary=False`` when it has shown :func:`ui.advice.estimate_summary` too."""
     if show_notice:
         c.decision_support_notice()
     if show_headline:
         headline(result, big=big)
-    st.markdown("**Model estimate** (beneath the advice: the pain the model predicts from "
-                "the imaging burden and pain-independent findings)")
+    if show_summary:
+        st.markdown("**Model estimate** (beneath the advice: the pain the model predicts "
+                    "from the imaging burden and pain-independent findings)")
     prediction = result.prediction
     left, right = st.columns([1, 1.35])
     with left:
-        advice.estimate_summary(result, big=big)
+        if show_summary:
+            advice.estimate_summary(result, big=big)
         c.chart(charts.probability_bars(prediction.probabilities, highlight=prediction.category,
                                         font_size=18 if big else 15),
                 key=f"{key}_probabilities")

@@ -131,7 +131,7 @@ def _bilsky_choices() -> dict[str, str]:
     return {g: f"{g} · {BILSKY_MEANINGS[g]}" for g in BILSKY_GRADES}
 
 
-def _clinical_input(column: str) -> InputSpec:
+def clinical_input(column: str) -> InputSpec:
     """The input of one clinical-table column, its kind from the schema's groups."""
     if column == DEFICIT_COLUMN:
         return InputSpec(column, "Neurologic deficit", "deficit", "finding",
@@ -202,7 +202,7 @@ _OTHER: Mapping[str, InputSpec] = {
 }
 
 #: The clinical table's clinical columns as inputs, in schema order.
-CLINICAL_INPUTS: tuple[InputSpec, ...] = tuple(_clinical_input(c) for c in CLINICAL_COLUMNS)
+CLINICAL_INPUTS: tuple[InputSpec, ...] = tuple(clinical_input(c) for c in CLINICAL_COLUMNS)
 #: The study's imaging inputs (the total is derived from the regional counts).
 IMAGING_INPUTS: tuple[InputSpec, ...] = _imaging_inputs()
 IDENTITY_INPUTS: tuple[InputSpec, ...] = (

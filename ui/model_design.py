@@ -17,7 +17,7 @@ import streamlit as st
 
 from core.features import FEATURES_BY_NAME, display_feature
 from core.report.document import field_label
-from core.vocab import percent
+from core.vocab import number_text, percent
 
 
 def _labels(card: Mapping[str, Any]) -> dict[str, str]:
@@ -88,6 +88,10 @@ def _pct(value: object) -> str:
     return "-" if value is None else percent(value)
 
 
+def _num(value: object, digits: int) -> str:
+    return "-" if value is None else number_text(value, digits)
+
+
 def _uncertainty(card: Mapping[str, Any]) -> None:
     ps = card.get("uncertainty", {}).get("prediction_set", {})
     st.subheader("Uncertainty: the prediction set beside each category")
@@ -101,7 +105,7 @@ def _uncertainty(card: Mapping[str, Any]) -> None:
         "of patients like the training ones (e.g. \"90 % set: moderate or severe\"). A "
         f"category enters the set when its probability is at least "
         f"**{_pct(ps.get('probability_threshold'))}** (conformal quantile "
-        f"{ps.get('quantile', '-')}, from {ps.get('n_calibration', '-')} cross-validated "
+        f"{_num(ps.get('quantile'), 3)}, from {ps.get('n_calibration', '-')} cross-validated "
         "studies). A wider set means the model is less sure; it says nothing about a "
         "single patient's true pain, which the recorded VAS does.")
     m1, m2, m3, m4 = st.columns(4)
@@ -115,7 +119,7 @@ def _uncertainty(card: Mapping[str, Any]) -> None:
     if sizes:
         st.caption("Sets of " + ", ".join(f"{k} categor{'y' if k == '1' else 'ies'}: "
                                           f"{percent(v)}" for k, v in sizes.items()) + ". "
-                   + ps.get("method", ""))
+                   + ps.get("method", "").capitalize() + ".")
 
 
 def _ood(card: Mapping[str, Any]) -> None:
@@ -130,7 +134,7 @@ def _ood(card: Mapping[str, Any]) -> None:
     st.markdown(
         "A warning appears beside the estimate when a case lies outside what the model "
         "learnt from: a value beyond the training range below; an unusual **combination** "
-        f"of values (Mahalanobis distance above {maha.get('threshold', '-')}, the "
+        f"of values (Mahalanobis distance above {_num(maha.get('threshold'), 1)}, the "
         f"{maha.get('percentile', 99):g}th percentile of the training studies); or an image "
         f"sequence other than {', '.join(seqs.get('seen', [])) or '-'} or a field of view "
         f"outside the {', '.join(fov.get('regions', [])) or '-'} spine. The estimate is then "

@@ -26,7 +26,13 @@ import streamlit as st
 
 from core.clinical import MAX_AGE
 from core.context import context_from_case
-from core.features import FEATURES, FeatureVector, case_inputs, display_feature
+from core.features import (
+    FEATURES,
+    INPUT_RANGES,
+    FeatureVector,
+    case_inputs,
+    display_feature,
+)
 from core.model import TrainedModel
 from core.store import CaseStore
 from core.tiers import CODES_BY_NAME, TierDecision
@@ -46,9 +52,9 @@ PREFIX = "whatif_"
 NUMBER_SUFFIX = "_number"
 NOT_ASSESSED = "not assessed"
 #: Upper end of the count sliders (raised to a case's own value when it is higher; the
-#: number input beside the slider takes any count up to the schema's limit).
+#: number input beside the slider takes any count up to the input's limit,
+#: :data:`core.features.INPUT_RANGES`).
 COUNT_SLIDER_MAX = 40
-COUNT_MAX = 200
 YES_NO = (yes_no(False), yes_no(True))
 
 #: The what-if inputs: imaging, then the clinical columns (sex changes nothing).
@@ -148,6 +154,19 @@ def widget_values(case: Mapping[str, Any], model: TrainedModel) -> dict[str, Any
     return values
 
 
+def start_notes(case: Mapping[str, Any]) -> list[str]:
+    """What the widgets could not take from the starting case (shown under them)."""
+    inputs = case_inputs(case)
+    notes = []
+    if inputs.lesion_count and any(v is None for v in inputs.counts.values()):
+        notes.append(f"The starting case records {inputs.lesion_count:g} lesion(s) without "
+                     "every regional count; the what-if starts the missing regions at 0 and "
+                     "derives the total from the regions: set them above.")
+    if case and inputs.high_intensity_ratio is None:
+        notes.append("The starting case has no HI ratio; the what-if starts it at 0%.")
+    return notes
+
+
 def load_into_state(case: Mapping[str, Any], model: TrainedModel) -> None:
     """Set every what-if widget to the values of a raw case."""
     for name, value in widget_values(case, model).items():
@@ -207,6 +226,7 @@ def _paired(spec: InputSpec, slot: Any, box: Any) -> Any:
     """A slider with a number input beside it (counts, %)."""
     k, n = key(spec.column), number_key(spec.column)
     ss = st.session_state
+    limit = int(INPUT_RANGES[spec.column][2])
     if spec.kind == "percent":
         slot.slider(spec.label, 0.0, 100.0, step=0.1, format="%.1f%%", key=k,
                     persist_state=KEEP, help=spec.help, on_change=_sync, args=(k, n))
@@ -214,10 +234,10 @@ def _paired(spec: InputSpec, slot: Any, box: Any) -> Any:
                          key=n, persist_state=KEEP, label_visibility="collapsed",
                          on_change=_sync, args=(n, k))
     else:
-        top = max(COUNT_SLIDER_MAX, int(ss.get(k) or 0))
+        top = max(min(COUNT_SLIDER_MAX, limit), int(ss.get(k) or 0))
         slot.slider(spec.label, 0, top, key=k, persist_state=KEEP, help=spec.help,
                     on_change=_sync, args=(k, n))
-        box.number_input(f"{spec.label}, number", 0, COUNT_MAX, step=1, key=n,
+        box.number_input(f"{spec.label}, number", 0, limit, step=1, key=n,
                          persist_state=KEEP, label_visibility="collapsed",
                          on_change=_sync, args=(n, k))
     return ss.get(k)
