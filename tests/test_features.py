@@ -39,14 +39,16 @@ def test_extract_output_merged_with_clinical() -> None:
                 analgesic_step=2)
     got = features_from_case(case)
     assert list(got) == list(FEATURE_NAMES)
-    assert got["lesion_count_lumbar"] == 3.0
-    assert got["lesion_count_thoracic"] == 2.0
     assert got["lesion_count"] == 5.0
+    assert got["lesion_count_noncervical"] == 5.0  # thoracic 2 + lumbar 3 + sacral 0
+    assert got["lesion_count_lumbosacral"] == 3.0
     assert got["involved_levels"] == 4.0
-    assert got["lumbar_involved"] == 1.0
     assert got["bilsky_grade"] == 2.0
     assert got["pathologic_fracture"] == 1.0
-    assert got["prior_radiotherapy"] == 0.0
+    assert got["neurologic_deficit"] == 0.0  # a yes/no "no" is no deficit
+    # treatment context is not a model input (it shapes the advice only)
+    assert "analgesic_step" not in got and "prior_radiotherapy" not in got
+    assert "sins_total" not in got and got["sins_without_pain"] is None  # pain part unknown
 
 
 def test_flat_columns_and_missing_values() -> None:
@@ -56,10 +58,11 @@ def test_flat_columns_and_missing_values() -> None:
             "sins_collapse": 1, "sins_posterolateral": 0}
     got = features_from_case(case)
     assert got["lesion_count"] == 1.0  # derived from the regions
-    assert got["lumbar_involved"] == 0.0
+    assert got["lesion_count_noncervical"] == 0.0
+    assert got["lesion_count_lumbosacral"] == 0.0
     assert got["high_intensity_ratio"] is None
     assert got["age"] is None
-    assert got["sins_total"] == 6.0
+    assert got["sins_without_pain"] == 3.0  # 1 + 1 + 0 + 1 + 0: the pain part (3) is left out
     assert got["bilsky_grade"] is None
 
 
@@ -89,7 +92,11 @@ def test_total_is_sum_of_regions(counts: list[int]) -> None:
             zip(("cervical", "thoracic", "lumbar", "sacral"), counts, strict=True)}
     got = features_from_case(case)
     assert got["lesion_count"] == sum(counts)
-    assert got["lumbar_involved"] == (1.0 if counts[2] > 0 else 0.0)
+    assert got["lesion_count_noncervical"] == sum(counts[1:])
+    assert got["lesion_count_lumbosacral"] == counts[2] + counts[3]
+    # nested: every lumbosacral site is non-cervical, every non-cervical one a site
+    assert got["lesion_count"] >= got["lesion_count_noncervical"] \
+        >= got["lesion_count_lumbosacral"]
 
 
 @pytest.mark.parametrize(("value", "code"), [(0, 0.0), (2, 4.0), (3.0, 5.0), ("2", 4.0)])
@@ -109,7 +116,7 @@ def test_ambiguous_or_unknown_numeric_bilsky_refused(value: object) -> None:
 
 @pytest.mark.parametrize(("key", "value"), [
     ("sins_total", 12.5), ("lesion_count_lumbar", 2.5), ("involved_levels", 3.7),
-    ("neurologic_deficit", 0.5), ("ecog", 1.5), ("analgesic_step", 2.2),
+    ("ecog", 1.5), ("sins_collapse", 1.5),
 ])
 def test_counts_ordinals_and_binaries_must_be_whole(key: str, value: float) -> None:
     # SINS 12.5 used to fall between the 7-12 and >= 13 overrides; a deficit of 0.5 fired
@@ -126,18 +133,30 @@ def test_yes_no_words_only_for_yes_no_features(key: str, value: object) -> None:
         features_from_case({key: value})
 
 
+@pytest.mark.parametrize("value", [0.5, 3, "maybe", "unknown"])
+def test_a_deficit_that_is_not_a_state_is_refused(value: object) -> None:
+    # a deficit of 0.5 once fired nothing; a deficit is one of three states
+    with pytest.raises(ValueError, match="neurologic_deficit"):
+        features_from_case({"neurologic_deficit": value})
+
+
 def test_yes_no_features_still_accept_words_and_booleans() -> None:
     got = features_from_case({"neurologic_deficit": "Yes", "pathologic_fracture": False,
-                              "prior_radiotherapy": 1, "lumbar_involved": "n"})
-    assert (got["neurologic_deficit"], got["pathologic_fracture"]) == (1.0, 0.0)
-    assert (got["prior_radiotherapy"], got["lumbar_involved"]) == (1.0, 0.0)
+                              "lumbar_involved": "n"})
+    # an old yes/no deficit is read as new or progressive (code 2), the safer reading
+    assert (got["neurologic_deficit"], got["pathologic_fracture"]) == (2.0, 0.0)
+    assert got["lesion_count_lumbosacral"] is None  # lumbar 0 but sacral unknown
+    stable = features_from_case({"neurologic_deficit": "stable"})
+    assert stable["neurologic_deficit"] == 1.0
 
 
 def test_sins_total_conflicting_with_its_components_is_refused() -> None:
     parts = {"sins_location": 3, "sins_pain": 3, "sins_bone_lesion": 2, "sins_alignment": 2,
-             "sins_collapse": 2, "sins_posterolateral": 1}  # = 13 (unstable)
-    assert features_from_case(parts)["sins_total"] == 13.0
-    assert features_from_case({**parts, "sins_total": 13})["sins_total"] == 13.0
+             "sins_collapse": 2, "sins_posterolateral": 1}  # = 13 (unstable), 10 without pain
+    assert features_from_case(parts)["sins_without_pain"] == 10.0
+    assert features_from_case({**parts, "sins_total": 13})["sins_without_pain"] == 10.0
+    # a total with a known pain part gives the score without pain too
+    assert features_from_case({"sins_total": 13, "sins_pain": 3})["sins_without_pain"] == 10.0
     with pytest.raises(ValueError, match=r"sins_total 6 .*components.*13"):
         features_from_case({**parts, "sins_total": 6})
 
@@ -169,17 +188,31 @@ def test_contradictory_imaging_counts_are_refused(case: dict, match: str) -> Non
 
 def test_partial_region_mapping_means_missing_not_zero() -> None:
     got = features_from_case({"lesion_count_by_region": {"lumbar": 3}})
-    assert got["lesion_count_lumbar"] == 3.0
-    assert got["lesion_count_thoracic"] is None and got["lesion_count_cervical"] is None
+    assert got["lesion_count_lumbosacral"] is None  # the sacral count is unknown
+    assert got["lesion_count_noncervical"] is None
     assert got["lesion_count"] is None  # not 3: the other regions are unknown
+    both = features_from_case({"lesion_count_by_region": {"lumbar": 3, "sacral": 1}})
+    assert both["lesion_count_lumbosacral"] == 4.0
 
 
 def test_zero_lesions_implies_zero_per_region_and_no_involved_level() -> None:
     got = features_from_case({"lesion_count": 0})
-    assert [got[f"lesion_count_{r}"] for r in ("cervical", "thoracic", "lumbar", "sacral")] \
-        == [0.0] * 4
-    assert got["involved_levels"] == 0.0 and got["lumbar_involved"] == 0.0
-    assert features_from_case({"lumbar_involved": 0})["lesion_count_lumbar"] == 0.0
+    assert [got[n] for n in ("lesion_count", "lesion_count_noncervical",
+                             "lesion_count_lumbosacral")] == [0.0] * 3
+    assert got["involved_levels"] == 0.0
+    # lumbar_involved 0 means no lumbar lesion: with the sacrum known, no lumbosacral one
+    got = features_from_case({"lumbar_involved": 0, "lesion_count_sacral": 0})
+    assert got["lesion_count_lumbosacral"] == 0.0
+
+
+def test_noncervical_from_the_total_and_the_cervical_count() -> None:
+    got = features_from_case({"lesion_count": 6, "lesion_count_cervical": 2})
+    assert got["lesion_count_noncervical"] == 4.0
+
+
+def test_a_worst_level_ratio_below_the_overall_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_level_high_intensity_ratio"):
+        features_from_case({"high_intensity_ratio": 0.3, "max_level_high_intensity_ratio": 0.1})
 
 
 def test_involved_level_names_are_counted_once() -> None:
