@@ -21,6 +21,7 @@ from core.features import FeatureVector, case_inputs, features_from_case
 from core.metrics import imaging_summary
 from core.vocab import (
     ANALGESIC_STEPS,
+    DEFICIT_LABELS,
     DEFICIT_STATES,
     is_missing,
     quote_value,
@@ -161,9 +162,9 @@ def context_from_case(case: Mapping[str, object]) -> CaseContext:
     warnings = []
     if deficit.from_yes_no:
         warnings.append(
-            f"neurologic_deficit was recorded as yes/no and read as {deficit.state}; record "
-            "none, stable or new_or_progressive (a stable, known deficit does not need the "
-            "same-day pathway).")
+            f"The neurologic deficit was recorded as yes/no and read as "
+            f"{DEFICIT_LABELS[deficit.state]}; record none, stable (known, unchanged) or new "
+            "or progressive: a stable, known deficit does not need the same-day pathway.")
     primary = case.get("primary_tumor")
     primary_text = None if is_missing(primary) else str(primary).strip().lower()
     pain = inputs.sins_parts["sins_pain"]

@@ -216,7 +216,7 @@ def test_deficit_three_states_and_yes_no_with_a_warning(
     assert ("mscc" in {o["rule"] for o in payload["overrides"]}) == (
         state == "new_or_progressive")
     assert bool(payload["context_warnings"]) == warned
-    assert ("warning: neurologic_deficit" in err) == warned
+    assert ("warning: The neurologic deficit was recorded as yes/no" in err) == warned
 
 
 def test_sins_as_six_components_or_a_total(tmp_path: Path,

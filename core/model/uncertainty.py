@@ -50,7 +50,7 @@ from core.context import CaseContext
 from core.features import FEATURE_NAMES, FEATURES_BY_NAME, FeatureVector
 from core.io.hints import sequence_hint
 from core.model.predictor import TrainedModel, score_rows
-from core.vocab import CATEGORIES, REGIONS, level_region, sort_levels
+from core.vocab import CATEGORIES, REGIONS, display, level_region, number_text, percent, sort_levels
 
 #: Coverage of the prediction sets.
 CONFORMAL_COVERAGE = 0.90
@@ -296,17 +296,37 @@ def ood_flags(model: TrainedModel, X: np.ndarray) -> OodFlags | None:
                     distance, distance > reference["threshold"])
 
 
+def _distinct_texts(kind: str, value: float, bound: float) -> tuple[str, str]:
+    """A value and the range bound it crosses, rendered with as many decimals as it takes
+    to tell them apart (a ratio of 0.00004 below a minimum of 0.0002 must not read
+    "0.0% is below 0.0%")."""
+    if kind not in ("percent", "number"):
+        return display(kind, value), display(kind, bound)  # type: ignore[arg-type]
+    for digits in (1, 2, 3, 4, 6):
+        render = (lambda v, d=digits: percent(v, d)) if kind == "percent" else (
+            lambda v, d=digits: number_text(v, d + 1))
+        if render(value) != render(bound):
+            return render(value), render(bound)
+    return display(kind, value), display(kind, bound)  # type: ignore[arg-type]
+
+
 def _range_reasons(flags: OodFlags, row: np.ndarray, reference: Mapping[str, Any]) -> list[str]:
     reasons = []
     for j, name in enumerate(FEATURE_NAMES):
         if not (flags.below[0, j] or flags.above[0, j]):
             continue
         spec = FEATURES_BY_NAME[name]
-        side = "below" if flags.below[0, j] else "above"
+        below = bool(flags.below[0, j])
+        side = "below" if below else "above"
+        crossed = reference["low"][j] if below else reference["high"][j]
+        value_text, bound_text = _distinct_texts(spec.display, row[j], crossed)
+        low_text = bound_text if below else _distinct_texts(
+            spec.display, reference["low"][j], crossed)[0]
+        high_text = bound_text if not below else _distinct_texts(
+            spec.display, reference["high"][j], crossed)[0]
         reasons.append(
-            f"{spec.label} {spec.render(row[j])} is {side} the training range "
-            f"({spec.render(reference['low'][j])} to {spec.render(reference['high'][j])}): "
-            "the prediction extrapolates.")
+            f"{spec.label} {value_text} is {side} the training range "
+            f"({low_text} to {high_text}): the prediction extrapolates.")
     return reasons
 
 
