@@ -100,7 +100,7 @@ class RawImage:
     Internal to :mod:`core.io` (returned by the single-file and DICOM readers).
     """
 
-    image: sitk.Image
+    image: sitk.Image | None  # set to None once the canonical output exists
     source_format: str
     sha256: str
     modality: str

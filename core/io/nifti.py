@@ -1,0 +1,272 @@
+"""NIfTI-1/-2 single files: header checks, streamed gzip, length and NaN checks.
+
+ITK zero-fills a short NIfTI, turns NaN voxels into 0, replaces a zero pixdim by 1 mm,
+flips a negative one and reads a ``vox_offset`` inside the header from byte 348 (every
+voxel shifted), all without an error. So, before ITK reads a file, :func:`check_nifti`
+streams it once and refuses, with one plain sentence:
+
+* a header that is not NIfTI, a separate ``.img`` data file, a corrupt ``dim``,
+  ``vox_offset`` (non-finite or inside the header) or ``bitpix`` that does not match
+  the datatype (a header lying about its voxel type), complex, colour or unsupported
+  voxel types, zero, negative or non-finite pixdims;
+* more than ``MAX_VOXELS`` voxel values, or a working memory over the read budget
+  (:mod:`core.io.budget`), both from the header, before the data is decompressed;
+* data shorter than the header declares (truncation) or longer by more than
+  ``TRAILING_SLACK_BYTES`` (a header lying about its type or size; a gzip bomb stops
+  there), NaN or infinite float voxels.
+
+A ``.nii.gz`` is decompressed in bounded chunks, once: the decompressed size is counted
+while streaming (the gzip ISIZE trailer is never trusted), every member of a
+multi-member stream is read and the stream must end properly. The inflater is
+python-isal's ``isal.igzip`` (ISA-L, several times faster than zlib); the standard
+``gzip`` module is the fallback when ``isal`` is not installed (``GZIP_BACKEND`` names
+the one in use). Messages never quote file names or header values.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+from core.io import budget, limits
+
+try:  # ISA-L inflater (pip: isal); zlib's gzip is the fallback
+    from isal import igzip as _igzip
+    from isal import isal_zlib as _isal_zlib
+
+    GZIP_BACKEND: str = "isal"
+    _GZIP_ERRORS: tuple[type[BaseException], ...] = (
+        EOFError, OSError, zlib.error, _isal_zlib.error)
+except ImportError:  # pragma: no cover - isal is pinned in requirements.txt
+    _igzip = None
+    GZIP_BACKEND = "zlib"
+    _GZIP_ERRORS = (EOFError, OSError, zlib.error)
+
+#: Bytes after the declared data tolerated at the end of a NIfTI (padding).
+TRAILING_SLACK_BYTES: int = 512
+#: Largest data offset accepted (room for header extensions): 64 MiB.
+MAX_VOX_OFFSET: int = 1 << 26
+#: Read size of the streamed check (larger than ``limits.CHUNK_BYTES``: fewer calls).
+STREAM_CHUNK_BYTES: int = 4 << 20
+
+#: NIfTI datatype code -> numpy type code of the supported scalar voxel types.
+_SCALAR_TYPES = {2: "u1", 4: "i2", 8: "i4", 16: "f4", 64: "f8", 256: "i1", 512: "u2",
+                 768: "u4", 1024: "i8", 1280: "u8"}
+_COMPLEX_TYPES = {32, 1792, 2048}
+_COLOUR_TYPES = {128, 2304}
+
+
+def open_gzip(stream: BinaryIO, *, backend: str | None = None) -> BinaryIO:
+    """A decompressing reader of a gzip stream (isal unless ``backend="zlib"``)."""
+    if (backend or GZIP_BACKEND) == "isal" and _igzip is not None:
+        return _igzip.GzipFile(fileobj=stream, mode="rb")
+    return gzip.GzipFile(fileobj=stream, mode="rb")
+
+
+@dataclass(frozen=True)
+class NiftiLayout:
+    """What the header declares: data start and length, voxel type and count."""
+
+    vox_offset: int
+    n_voxels: int
+    dtype: np.dtype
+    scaled: bool  # scl_slope/scl_inter set: ITK decodes into floats
+
+    @property
+    def data_bytes(self) -> int:
+        return self.n_voxels * self.dtype.itemsize
+
+    @property
+    def expected_bytes(self) -> int:
+        return self.vox_offset + self.data_bytes
+
+    @property
+    def decoded_itemsize(self) -> int:
+        """Bytes per voxel of the buffer ITK decodes into."""
+        return max(self.dtype.itemsize, 4) if self.scaled else self.dtype.itemsize
+
+
+def _header_error(what: str) -> ValueError:
+    return ValueError(f"The {what} NIfTI header is corrupt.")
+
+
+def _voxel_dtype(datatype: int, bitpix: int, endian: str, what: str) -> np.dtype:
+    if datatype in _COMPLEX_TYPES:
+        raise ValueError(f"The {what} has complex voxel values; a real-valued volume is needed.")
+    if datatype in _COLOUR_TYPES:
+        raise ValueError(f"The {what} has colour (RGB) voxels; a greyscale volume is needed.")
+    code = _SCALAR_TYPES.get(datatype)
+    if code is None:
+        raise ValueError(f"The {what} NIfTI voxel type (datatype {datatype}) is not supported.")
+    dtype = np.dtype(endian + code)
+    if bitpix != 8 * dtype.itemsize:
+        raise ValueError(
+            f"The {what} NIfTI header is inconsistent: bitpix {bitpix} does not match its "
+            f"{dtype.itemsize * 8}-bit voxel type."
+        )
+    return dtype
+
+
+def _scaled(slope: float, inter: float) -> bool:
+    """Whether ITK applies scl_slope/scl_inter (a zero or non-finite slope is ignored)."""
+    if not math.isfinite(slope) or slope == 0.0:
+        return False
+    return slope != 1.0 or (math.isfinite(inter) and inter != 0.0)
+
+
+def _fields(head: bytes, endian: str, version: int) -> tuple:
+    """(dims, datatype, bitpix, pixdim, vox_offset, scl_slope, scl_inter) of a header."""
+    if version == 1:
+        dims = struct.unpack(endian + "8h", head[40:56])
+        datatype, bitpix = struct.unpack(endian + "2h", head[70:74])
+        pixdim = struct.unpack(endian + "8f", head[76:108])
+        vox_offset, slope, inter = struct.unpack(endian + "3f", head[108:120])
+    else:
+        datatype, bitpix = struct.unpack(endian + "2h", head[12:16])
+        dims = struct.unpack(endian + "8q", head[16:80])
+        pixdim = struct.unpack(endian + "8d", head[104:168])
+        vox_offset = struct.unpack(endian + "q", head[168:176])[0]
+        slope, inter = struct.unpack(endian + "2d", head[176:192])
+    return dims, datatype, bitpix, pixdim, vox_offset, slope, inter
+
+
+def _version(head: bytes, endian: str, what: str) -> int | None:
+    """1 or 2 for a single-file NIfTI in this byte order, ``None`` if not this order."""
+    sizeof_hdr = struct.unpack(endian + "i", head[:4])[0]
+    if sizeof_hdr == 348:
+        magic, pair, version = head[344:348], b"ni1\x00", 1
+    elif sizeof_hdr == 540 and len(head) >= 540:
+        magic, pair, version = head[4:8], b"ni2\x00", 2
+    else:
+        return None
+    if magic == pair:
+        raise ValueError(
+            f"The {what} is a NIfTI header whose data is in a separate .img file; "
+            "use a single .nii or .nii.gz file."
+        )
+    if magic not in (b"n+1\x00", b"n+2\x00"):
+        raise ValueError(f"The {what} file is not a valid NIfTI file.")
+    return version
+
+
+def nifti_layout(head: bytes, *, what: str) -> NiftiLayout:
+    """Parse and check a NIfTI-1 (348-byte) or NIfTI-2 (540-byte) header."""
+    if len(head) < 348:
+        raise ValueError(f"The {what} NIfTI file is truncated or corrupt.")
+    for endian in "<>":
+        version = _version(head, endian, what)
+        if version is not None:
+            break
+    else:
+        raise ValueError(f"The {what} file is not a valid NIfTI file.")
+    dims, datatype, bitpix, pixdim, vox_offset, slope, inter = _fields(head, endian, version)
+    n_dim = dims[0]
+    # Single-file data start after the header (352 / 544 bytes with the extension
+    # flags); ITK reads a smaller offset from byte 348, shifting every voxel.
+    min_offset = 352 if version == 1 else 544
+    if (not 1 <= n_dim <= 7 or not math.isfinite(vox_offset)
+            or not min_offset <= vox_offset <= MAX_VOX_OFFSET):
+        raise _header_error(what)
+    if any(d < 0 for d in dims[1 : n_dim + 1]):
+        raise ValueError(f"The {what} NIfTI header has a negative dimension.")
+    dtype = _voxel_dtype(datatype, bitpix, endian, what)
+    # ITK silently replaces a zero pixdim by 1 mm and flips a negative one
+    for value in pixdim[1 : min(n_dim, 3) + 1]:
+        if not math.isfinite(value) or value <= 0:
+            raise limits.spacing_error(value, what)
+    n_voxels = math.prod(dims[1 : n_dim + 1])
+    if n_voxels > limits.MAX_VOXELS:
+        raise ValueError(
+            f"The {what} has {n_voxels} voxel values, over the limit of {limits.MAX_VOXELS}."
+        )
+    return NiftiLayout(vox_offset=int(vox_offset), n_voxels=n_voxels, dtype=dtype,
+                       scaled=_scaled(slope, inter))
+
+
+class _FiniteScan:
+    """Checks the float voxels of a NIfTI stream chunk by chunk."""
+
+    def __init__(self, layout: NiftiLayout, what: str) -> None:
+        self.layout = layout
+        self.what = what
+        self.carry = b""
+
+    def feed(self, chunk: bytes, position: int) -> None:
+        dtype = self.layout.dtype
+        if dtype.kind != "f":
+            return
+        lo = max(self.layout.vox_offset, position)
+        hi = min(self.layout.expected_bytes, position + len(chunk))
+        if hi <= lo:
+            return
+        buffer = self.carry + chunk[lo - position : hi - position]
+        usable = len(buffer) // dtype.itemsize * dtype.itemsize
+        if not np.isfinite(np.frombuffer(buffer[:usable], dtype=dtype)).all():
+            raise ValueError(f"The {self.what} has NaN or infinite voxel values.")
+        self.carry = buffer[usable:]
+
+
+def check_nifti(stream: BinaryIO, *, compressed: bool, what: str, label_map: bool,
+                sink: BinaryIO | None = None) -> NiftiLayout:
+    """Stream a single-file NIfTI once, checking it before ITK reads it.
+
+    ``stream`` yields the file's bytes (gzip-compressed when ``compressed``). The header
+    is checked, with the voxel limit and the memory budget, before the data is read.
+    When ``sink`` is given, every decompressed chunk is written to it, so a caller
+    reads the decompressed file instead of decompressing a second time.
+    """
+    reader = open_gzip(stream) if compressed else stream
+    prefix = b""
+    total = 0
+    scan: _FiniteScan | None = None
+    limit = limits.DEFAULT_MAX_UNCOMPRESSED_BYTES
+    try:
+        while chunk := reader.read(STREAM_CHUNK_BYTES):
+            if sink is not None:
+                sink.write(chunk)
+            if scan is None:
+                prefix += chunk
+                if len(prefix) >= 540:
+                    scan = _start_scan(prefix, what=what, label_map=label_map)
+                    limit = scan.layout.expected_bytes + TRAILING_SLACK_BYTES
+                    prefix = b""
+            else:
+                scan.feed(chunk, total)
+            total += len(chunk)
+            if total > limit:
+                raise _too_long(what)
+    except _GZIP_ERRORS:
+        raise ValueError(f"The {what} NIfTI file is truncated or corrupt.") from None
+    if scan is None:
+        scan = _start_scan(prefix, what=what, label_map=label_map)
+        if total > scan.layout.expected_bytes + TRAILING_SLACK_BYTES:
+            raise _too_long(what)
+    expected = scan.layout.expected_bytes
+    if total < expected:
+        raise ValueError(
+            f"The {what} NIfTI file is truncated: {total} of {expected} bytes are present."
+        )
+    return scan.layout
+
+
+def _start_scan(prefix: bytes, *, what: str, label_map: bool) -> _FiniteScan:
+    layout = nifti_layout(prefix[:540], what=what)
+    budget.check_budget(
+        budget.image_working_bytes(layout.n_voxels, layout.decoded_itemsize,
+                                   label_map=label_map), what)
+    scan = _FiniteScan(layout, what)
+    scan.feed(prefix, 0)
+    return scan
+
+
+def _too_long(what: str) -> ValueError:
+    return ValueError(
+        f"The {what} NIfTI file holds more data than its header declares (wrong voxel "
+        "type or dimensions in the header)."
+    )
