@@ -189,7 +189,9 @@ def _reoriented(grid: _Grid, out_id: int, out_dtype: np.dtype, *, what: str,
 def _converted_slabs(view: np.ndarray,
                      out_dtype: np.dtype) -> Iterator[tuple[int, np.ndarray]]:
     for z0, slab in _slabs(view):
-        yield z0, np.ascontiguousarray(slab, dtype=out_dtype)
+        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf: refused
+            converted = np.ascontiguousarray(slab, dtype=out_dtype)
+        yield z0, converted
 
 
 def _checked(slabs: Iterator[tuple[int, np.ndarray]], *, what: str,
