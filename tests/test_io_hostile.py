@@ -199,7 +199,25 @@ def test_budget_estimates_follow_the_voxel_type():
                                       label_map=False) == 1024 * MIB  # the largest allowed
     scaled = bytearray(nifti1_header((10, 10, 10), datatype=4, bitpix=16))
     scaled[112:116] = struct.pack("<f", 2.0)
-    assert nifti.nifti_layout(bytes(scaled), what="image").decoded_itemsize == 4
+    layout = nifti.nifti_layout(bytes(scaled), what="image")
+    assert (layout.scale, layout.decoded_itemsize) == ((2.0, 0.0), 2)  # scaled per slab
+
+
+@pytest.mark.parametrize(("slope", "inter"), [(2.0, -7.5), (0.25, 0.0), (1.0, 3.0),
+                                              (0.0, 5.0), (float("nan"), 1.0)])
+def test_nifti_scaling_matches_itk(tmp_path, slope, inter):
+    data = bytearray(image_bytes(make_image(phantom((5, 6, 7), dtype=np.int16),
+                                            spacing=(0.5, 0.7, 3.0)), ".nii"))
+    data[112:120] = struct.pack("<2f", slope, inter)
+    path = tmp_path / "scaled.nii"
+    path.write_bytes(bytes(data))
+    expected = sitk.Cast(sitk.DICOMOrient(sitk.ReadImage(str(path)), "LPS"),
+                         sitk.sitkFloat32)
+    for source in (path, gzip.compress(bytes(data))):
+        out = read_image(source, "scaled.nii.gz" if isinstance(source, bytes) else None)
+        np.testing.assert_allclose(sitk.GetArrayViewFromImage(out.image),
+                                   sitk.GetArrayViewFromImage(expected), rtol=1e-6)
+        assert out.image.GetOrigin() == expected.GetOrigin()
 
 
 def test_label_maps_and_dicom_stacks_are_budgeted(monkeypatch):

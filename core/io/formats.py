@@ -33,7 +33,8 @@ from typing import BinaryIO, Literal
 import SimpleITK as sitk
 
 from core.io import budget, limits
-from core.io.nifti import check_nifti
+from core.io.nifti import read_nifti
+from core.io.orient import Volume
 
 Format = Literal["nifti", "nrrd", "mha", "mhd", "dicom", "zip"]
 
@@ -93,7 +94,7 @@ _ITEMSIZE = {
     sitk.sitkFloat32: 4, sitk.sitkFloat64: 8,
 }
 _COMPLEX_IDS = {sitk.sitkComplexFloat32, sitk.sitkComplexFloat64}
-_SUFFIX = {"nifti": ".nii", "nrrd": ".nrrd", "mha": ".mha"}
+_SUFFIX = {"nrrd": ".nrrd", "mha": ".mha"}
 
 
 class _HashingReader(io.RawIOBase):
@@ -120,65 +121,60 @@ class _HashingReader(io.RawIOBase):
 
 
 def read_single(blob: bytes | Path, fmt: Format, *, what: str,
-                label_map: bool) -> tuple[sitk.Image, str]:
-    """Check a NIfTI, NRRD or .mha file (bytes, or a path read in streams) and read it.
+                label_map: bool) -> tuple[sitk.Image | Volume, str]:
+    """Check a NIfTI, NRRD or .mha file (bytes, or a path read in streams) and decode it.
 
-    Returns the decoded image (voxel type of the file) and the SHA-256 of the input.
-    Nothing volume-sized is held besides ITK's decoded buffer: a path is streamed, a
-    ``.nii.gz`` is decompressed once into a private file.
+    Returns the decoded volume (voxel type of the file) and the SHA-256 of the input.
+    Nothing volume-sized is held besides the decoded buffer: a path is streamed, a NIfTI
+    (plain or gzip) is inflated straight into its buffer by :mod:`core.io.nifti`.
     """
     with tempfile.TemporaryDirectory(prefix="spinepain-io-") as tmp:
-        target = os.path.join(tmp, "input" + _SUFFIX[fmt])
         if isinstance(blob, Path):
             try:
                 with open(blob, "rb") as handle:
                     hashing = _HashingReader(handle)
                     stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
-                    readable = _materialise(stream, fmt, target, what=what,
-                                            label_map=label_map, original=blob)
+                    decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
+                                      original=blob)
                     digest = hashing.hexdigest()
             except OSError:
                 raise ValueError(f"The {what} file cannot be read.") from None
         else:
             digest = hashlib.sha256(blob).hexdigest()
-            readable = _materialise(io.BytesIO(blob), fmt, target, what=what,
-                                    label_map=label_map, original=None)
-            if readable != target:  # pragma: no cover - bytes always go to the target
-                raise AssertionError(readable)
-        return _sitk_read(readable, fmt, what=what, label_map=label_map), digest
+            decoded = _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
+                              original=None)
+        if isinstance(decoded, str):
+            return _sitk_read(decoded, fmt, what=what, label_map=label_map), digest
+        return decoded, digest
 
 
-def _materialise(stream: BinaryIO, fmt: Format, target: str, *, what: str,
-                 label_map: bool, original: Path | None) -> str:
-    """Check the stream and return a plain file for ITK (``original`` when it is one)."""
-    head = stream.peek(65536)[:65536] if hasattr(stream, "peek") else b""
-    if not head:
-        position = stream.tell()
-        head = stream.read(65536)
-        stream.seek(position)
-    usable = original is not None and original.name.lower().endswith(_SUFFIX[fmt])
+def _decode(stream: BinaryIO, fmt: Format, tmp: str, *, what: str, label_map: bool,
+            original: Path | None) -> Volume | str:
+    """A decoded NIfTI, or the path of a checked NRRD/.mha file for ITK to read."""
+    head = _peek(stream, 65536)
     if fmt == "nifti":
-        if head[:2] == b"\x1f\x8b":
-            with open(target, "wb") as sink:
-                check_nifti(stream, compressed=True, what=what, label_map=label_map,
-                            sink=sink)
-            return target
-        if usable:
-            check_nifti(stream, compressed=False, what=what, label_map=label_map)
-            return str(original)
-        with open(target, "wb") as sink:
-            check_nifti(stream, compressed=False, what=what, label_map=label_map,
-                        sink=sink)
-        return target
+        return read_nifti(stream, compressed=head[:2] == b"\x1f\x8b", what=what,
+                          label_map=label_map, scratch=tmp)
     if fmt == "nrrd":
         _check_nrrd_header(head, what=what)
     else:
         _check_metaimage_header(head, local=True, what=what)
-    if usable:
+    if original is not None and original.name.lower().endswith(_SUFFIX[fmt]):
         return str(original)
+    target = os.path.join(tmp, "input" + _SUFFIX[fmt])
     with open(target, "wb") as sink:
         shutil.copyfileobj(stream, sink, limits.CHUNK_BYTES)
     return target
+
+
+def _peek(stream: BinaryIO, n: int) -> bytes:
+    """The first ``n`` bytes of a stream without consuming them."""
+    if isinstance(stream, io.BufferedReader):
+        return stream.peek(n)[:n]
+    position = stream.tell()
+    head = stream.read(n)
+    stream.seek(position)
+    return head
 
 
 def _sitk_read(path: str, fmt: Format, *, what: str, label_map: bool) -> sitk.Image:

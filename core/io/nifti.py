@@ -27,14 +27,17 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import struct
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
+import SimpleITK as sitk
 
 from core.io import budget, limits
+from core.io.orient import Volume, volume_from_header
 
 try:  # ISA-L inflater (pip: isal); zlib's gzip is the fallback
     from isal import igzip as _igzip
@@ -76,7 +79,7 @@ class NiftiLayout:
     vox_offset: int
     n_voxels: int
     dtype: np.dtype
-    scaled: bool  # scl_slope/scl_inter set: ITK decodes into floats
+    scale: tuple[float, float] | None  # (scl_slope, scl_inter) when ITK applies them
 
     @property
     def data_bytes(self) -> int:
@@ -88,8 +91,8 @@ class NiftiLayout:
 
     @property
     def decoded_itemsize(self) -> int:
-        """Bytes per voxel of the buffer ITK decodes into."""
-        return max(self.dtype.itemsize, 4) if self.scaled else self.dtype.itemsize
+        """Bytes per voxel of the decoded buffer (the file's type; scaling is per slab)."""
+        return self.dtype.itemsize
 
 
 def _header_error(what: str) -> ValueError:
@@ -113,11 +116,15 @@ def _voxel_dtype(datatype: int, bitpix: int, endian: str, what: str) -> np.dtype
     return dtype
 
 
-def _scaled(slope: float, inter: float) -> bool:
-    """Whether ITK applies scl_slope/scl_inter (a zero or non-finite slope is ignored)."""
-    if not math.isfinite(slope) or slope == 0.0:
-        return False
-    return slope != 1.0 or (math.isfinite(inter) and inter != 0.0)
+def _scale(slope: float, inter: float) -> tuple[float, float] | None:
+    """(slope, intercept) as ITK applies scl_slope/scl_inter, or ``None`` for no scaling.
+
+    As ITK's NIfTI reader does (and the reads before this decoder did): a zero or
+    non-finite slope counts as 1, a non-finite intercept as 0.
+    """
+    slope = slope if math.isfinite(slope) and slope != 0.0 else 1.0
+    inter = inter if math.isfinite(inter) else 0.0
+    return (slope, inter) if slope != 1.0 or inter != 0.0 else None
 
 
 def _fields(head: bytes, endian: str, version: int) -> tuple:
@@ -186,87 +193,111 @@ def nifti_layout(head: bytes, *, what: str) -> NiftiLayout:
             f"The {what} has {n_voxels} voxel values, over the limit of {limits.MAX_VOXELS}."
         )
     return NiftiLayout(vox_offset=int(vox_offset), n_voxels=n_voxels, dtype=dtype,
-                       scaled=_scaled(slope, inter))
+                       scale=_scale(slope, inter))
 
 
-class _FiniteScan:
-    """Checks the float voxels of a NIfTI stream chunk by chunk."""
+def read_nifti(stream: BinaryIO, *, compressed: bool, what: str, label_map: bool,
+               scratch: str) -> Volume:
+    """Decode a single-file NIfTI from a stream, checking it on the way (module docstring).
 
-    def __init__(self, layout: NiftiLayout, what: str) -> None:
-        self.layout = layout
-        self.what = what
-        self.carry = b""
-
-    def feed(self, chunk: bytes, position: int) -> None:
-        dtype = self.layout.dtype
-        if dtype.kind != "f":
-            return
-        lo = max(self.layout.vox_offset, position)
-        hi = min(self.layout.expected_bytes, position + len(chunk))
-        if hi <= lo:
-            return
-        buffer = self.carry + chunk[lo - position : hi - position]
-        usable = len(buffer) // dtype.itemsize * dtype.itemsize
-        if not np.isfinite(np.frombuffer(buffer[:usable], dtype=dtype)).all():
-            raise ValueError(f"The {self.what} has NaN or infinite voxel values.")
-        self.carry = buffer[usable:]
-
-
-def check_nifti(stream: BinaryIO, *, compressed: bool, what: str, label_map: bool,
-                sink: BinaryIO | None = None) -> NiftiLayout:
-    """Stream a single-file NIfTI once, checking it before ITK reads it.
-
-    ``stream`` yields the file's bytes (gzip-compressed when ``compressed``). The header
-    is checked, with the voxel limit and the memory budget, before the data is read.
-    When ``sink`` is given, every decompressed chunk is written to it, so a caller
-    reads the decompressed file instead of decompressing a second time.
+    The header is checked (voxel limit and memory budget included) before any data is
+    read; ITK interprets the header alone (written to ``scratch``) for the geometry, so
+    orientation follows ITK exactly; the voxels are inflated straight into their final
+    buffer (no temporary file, no second copy). NaN voxels are left for the canonical
+    re-orientation, which refuses them slab by slab.
     """
     reader = open_gzip(stream) if compressed else stream
-    prefix = b""
-    total = 0
-    scan: _FiniteScan | None = None
-    limit = limits.DEFAULT_MAX_UNCOMPRESSED_BYTES
     try:
-        while chunk := reader.read(STREAM_CHUNK_BYTES):
-            if sink is not None:
-                sink.write(chunk)
-            if scan is None:
-                prefix += chunk
-                if len(prefix) >= 540:
-                    scan = _start_scan(prefix, what=what, label_map=label_map)
-                    limit = scan.layout.expected_bytes + TRAILING_SLACK_BYTES
-                    prefix = b""
-            else:
-                scan.feed(chunk, total)
-            total += len(chunk)
-            if total > limit:
-                raise _too_long(what)
+        head = _read_up_to(reader, 540)
+        layout = nifti_layout(head, what=what)
+        budget.check_budget(
+            budget.image_working_bytes(layout.n_voxels, layout.decoded_itemsize,
+                                       label_map=label_map), what)
+        if len(head) < layout.vox_offset:
+            head += _read_up_to(reader, layout.vox_offset - len(head))
+        if len(head) < layout.vox_offset:
+            raise _truncated(what, len(head), layout.expected_bytes)
+        header = _itk_header(head[: layout.vox_offset], what=what, scratch=scratch)
+        _check_shape(header, layout, what=what)
+        array = np.empty(layout.n_voxels, dtype=layout.dtype)
+        target = memoryview(array).cast("B")
+        spill = head[layout.vox_offset :]
+        filled = min(len(spill), len(target))
+        target[:filled] = spill[:filled]
+        while filled < len(target):
+            n = reader.readinto(target[filled : filled + STREAM_CHUNK_BYTES])
+            if not n:
+                raise _truncated(what, layout.vox_offset + filled, layout.expected_bytes)
+            filled += n
+        _check_end(reader, len(spill) - len(target) if len(spill) > len(target) else 0,
+                   what=what)
     except _GZIP_ERRORS:
         raise ValueError(f"The {what} NIfTI file is truncated or corrupt.") from None
-    if scan is None:
-        scan = _start_scan(prefix, what=what, label_map=label_map)
-        if total > scan.layout.expected_bytes + TRAILING_SLACK_BYTES:
-            raise _too_long(what)
-    expected = scan.layout.expected_bytes
-    if total < expected:
+    return volume_from_header(array.reshape(tuple(reversed(header.GetSize()))), header,
+                              scale=layout.scale)
+
+
+def _read_up_to(reader: BinaryIO, n: int) -> bytes:
+    """Up to ``n`` bytes (fewer only at the end of the stream)."""
+    parts, got = [], 0
+    while got < n:
+        chunk = reader.read(n - got)
+        if not chunk:
+            break
+        parts.append(chunk)
+        got += len(chunk)
+    return b"".join(parts)
+
+
+def _itk_header(header: bytes, *, what: str, scratch: str) -> sitk.ImageFileReader:
+    """ITK's reading of the header bytes alone (geometry, dimension, components)."""
+    path = os.path.join(scratch, "header.nii")
+    with open(path, "wb") as handle:
+        handle.write(header)
+    reader = sitk.ImageFileReader()
+    reader.SetImageIO("NiftiImageIO")
+    reader.SetFileName(path)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise ValueError(f"The {what} file is not a valid NIfTI file.") from None
+    return reader
+
+
+def _check_shape(header: sitk.ImageFileReader, layout: NiftiLayout, *, what: str) -> None:
+    """One 3-D scalar volume (a singleton 4th dimension allowed), before the data is read."""
+    size = header.GetSize()
+    if header.GetNumberOfComponents() != 1:
         raise ValueError(
-            f"The {what} NIfTI file is truncated: {total} of {expected} bytes are present."
+            f"The {what} has {header.GetNumberOfComponents()} values per voxel (a 4-D or "
+            "vector image); one 3-D volume is needed."
         )
-    return scan.layout
+    dim = header.GetDimension()
+    if dim == 4 and size[3] != 1:
+        raise ValueError(f"The {what} is 4-D with {size[3]} volumes; one 3-D volume is needed.")
+    if dim not in (3, 4):
+        raise ValueError(f"The {what} is {dim}-D; a 3-D volume is needed.")
+    if math.prod(size) != layout.n_voxels:
+        raise _header_error(what)
 
 
-def _start_scan(prefix: bytes, *, what: str, label_map: bool) -> _FiniteScan:
-    layout = nifti_layout(prefix[:540], what=what)
-    budget.check_budget(
-        budget.image_working_bytes(layout.n_voxels, layout.decoded_itemsize,
-                                   label_map=label_map), what)
-    scan = _FiniteScan(layout, what)
-    scan.feed(prefix, 0)
-    return scan
+def _check_end(reader: BinaryIO, extra: int, *, what: str) -> None:
+    """Read to the end of the stream (gzip: every member, CRC checked): little may follow.
+
+    At most one chunk past the slack is inflated, so a gzip bomb stops here.
+    """
+    while extra <= TRAILING_SLACK_BYTES:
+        chunk = reader.read(STREAM_CHUNK_BYTES)
+        if not chunk:
+            return
+        extra += len(chunk)
+    raise ValueError(
+            f"The {what} NIfTI file holds more data than its header declares (wrong voxel "
+            "type or dimensions in the header)."
+        )
 
 
-def _too_long(what: str) -> ValueError:
+def _truncated(what: str, present: int, expected: int) -> ValueError:
     return ValueError(
-        f"The {what} NIfTI file holds more data than its header declares (wrong voxel "
-        "type or dimensions in the header)."
+        f"The {what} NIfTI file is truncated: {present} of {expected} bytes are present."
     )

@@ -36,30 +36,39 @@ _COMPLEX_IDS = {sitk.sitkComplexFloat32, sitk.sitkComplexFloat64}
 
 
 @dataclass(frozen=True)
-class _Grid:
-    """Geometry of the 3-D volume held in ``array`` (numpy ``[z, y, x]`` view)."""
+class Volume:
+    """A decoded 3-D volume before re-orientation: voxels and geometry.
+
+    ``array`` is the numpy ``[z, y, x]`` view (of ``image`` when the decoder was ITK, else
+    its own buffer, e.g. a NIfTI inflated by :mod:`core.io.nifti`); ``scale`` is a
+    (slope, intercept) pair applied while converting (NIfTI scl_slope/scl_inter).
+    """
 
     array: np.ndarray
     size: tuple[int, int, int]
     spacing: tuple[float, float, float]
     origin: np.ndarray
     direction: np.ndarray  # 3x3, columns = axis directions
+    scale: tuple[float, float] | None = None
+    image: sitk.Image | None = None  # keeps the buffer of ``array`` alive
 
 
-def canonical(image: sitk.Image, *, what: str, label_map: bool) -> tuple[sitk.Image, str]:
+def canonical(source: sitk.Image | Volume, *, what: str,
+              label_map: bool) -> tuple[sitk.Image, str]:
     """Validate a raw image and re-orient it to LPS; return it and the input's code.
 
     The output is ``sitkFloat32`` for an image and ``sitkUInt16`` (``sitkUInt32`` above
     65535) for a label map; its metadata dictionary is empty.
     """
-    grid = _grid(image, what=what)
+    grid = source if isinstance(source, Volume) else volume_from_image(source, what=what)
     _check_geometry(grid, what=what)
     orientation = sitk.DICOMOrientImageFilter.GetOrientationFromDirectionCosines(
         tuple(grid.direction.ravel()))
-    out_id = _label_pixel_id(grid.array, what=what) if label_map else sitk.sitkFloat32
+    out_id = _label_pixel_id(grid, what=what) if label_map else sitk.sitkFloat32
     out_dtype = sitk.GetArrayViewFromImage(sitk.Image([1, 1, 1], out_id)).dtype
-    if (orientation == "LPS" and image.GetDimension() == 3
-            and grid.array.dtype == out_dtype):
+    image = grid.image
+    if (orientation == "LPS" and image is not None and image.GetDimension() == 3
+            and grid.array.dtype == out_dtype and grid.scale is None):
         for _ in _checked(_slabs(grid.array), what=what, label_map=label_map):
             pass
         out = image
@@ -73,7 +82,19 @@ def canonical(image: sitk.Image, *, what: str, label_map: bool) -> tuple[sitk.Im
     return out, orientation
 
 
-def _grid(image: sitk.Image, *, what: str) -> _Grid:
+def volume_from_header(array: np.ndarray, header: sitk.ImageFileReader, *,
+                       scale: tuple[float, float] | None) -> Volume:
+    """A volume from a decoded buffer and ITK's reading of its header (3-D, or 4-D of one)."""
+    dim = header.GetDimension()
+    size = header.GetSize()
+    return Volume(array=array[0] if dim == 4 else array, size=(size[0], size[1], size[2]),
+                  spacing=tuple(float(v) for v in header.GetSpacing()[:3]),  # type: ignore[arg-type]
+                  origin=np.array(header.GetOrigin()[:3], dtype=float),
+                  direction=np.array(header.GetDirection(), dtype=float)
+                  .reshape(dim, dim)[:3, :3], scale=scale)
+
+
+def volume_from_image(image: sitk.Image, *, what: str) -> Volume:
     """The 3-D scalar volume; a singleton 4th dimension is dropped, anything else refused."""
     if image.GetPixelID() in _COMPLEX_IDS:
         raise ValueError(f"The {what} has complex voxel values; a real-valued volume is needed.")
@@ -94,12 +115,13 @@ def _grid(image: sitk.Image, *, what: str) -> _Grid:
     elif dim != 3:
         raise ValueError(f"The {what} is {dim}-D; a 3-D volume is needed.")
     direction = np.array(image.GetDirection(), dtype=float).reshape(dim, dim)[:3, :3]
-    return _Grid(array=array, size=(size[0], size[1], size[2]),
-                 spacing=tuple(float(v) for v in image.GetSpacing()[:3]),  # type: ignore[arg-type]
-                 origin=np.array(image.GetOrigin()[:3], dtype=float), direction=direction)
+    return Volume(array=array, size=(size[0], size[1], size[2]),
+                  spacing=tuple(float(v) for v in image.GetSpacing()[:3]),  # type: ignore[arg-type]
+                  origin=np.array(image.GetOrigin()[:3], dtype=float), direction=direction,
+                  image=image)
 
 
-def _check_geometry(grid: _Grid, *, what: str) -> None:
+def _check_geometry(grid: Volume, *, what: str) -> None:
     if any(n == 0 for n in grid.size):
         raise ValueError(f"The {what} is empty: one of its dimensions has size 0.")
     if any(n == 1 for n in grid.size):
@@ -126,10 +148,18 @@ def _slabs(array: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield start, array[start : start + step]
 
 
-def _label_pixel_id(array: np.ndarray, *, what: str) -> int:
+def _scaled(slab: np.ndarray, scale: tuple[float, float] | None) -> np.ndarray:
+    """The slab's values after NIfTI scaling (float64), or the slab itself."""
+    if scale is None:
+        return slab
+    return slab * np.float64(scale[0]) + np.float64(scale[1])
+
+
+def _label_pixel_id(grid: Volume, *, what: str) -> int:
     """Check label values slab by slab; ``sitkUInt16``, or ``sitkUInt32`` above 65535."""
     low, high = 0.0, 0.0
-    for _, slab in _slabs(array):
+    for _, raw in _slabs(grid.array):
+        slab = _scaled(raw, grid.scale)
         if slab.dtype.kind == "f":
             if not np.isfinite(slab).all():
                 raise ValueError(f"The {what} has NaN or infinite voxel values.")
@@ -146,12 +176,12 @@ def _label_pixel_id(array: np.ndarray, *, what: str) -> int:
     if high <= np.iinfo(np.uint16).max:
         return sitk.sitkUInt16
     if high <= np.iinfo(np.uint32).max:
-        budget.check_budget(int(array.size) * (array.dtype.itemsize + 4), what)
+        budget.check_budget(int(grid.array.size) * (grid.array.dtype.itemsize + 4), what)
         return sitk.sitkUInt32
     raise ValueError(f"The label map has a label ({high:g}) larger than 4294967295.")
 
 
-def _lps_geometry(grid: _Grid) -> tuple[tuple[int, ...], tuple[bool, ...], sitk.Image]:
+def _lps_geometry(grid: Volume) -> tuple[tuple[int, ...], tuple[bool, ...], sitk.Image]:
     """Permutation, flips and output geometry of DICOMOrient(LPS), from a 2x2x2 probe."""
     probe = sitk.Image([2, 2, 2], sitk.sitkUInt8)
     probe.SetSpacing(grid.spacing)
@@ -162,7 +192,7 @@ def _lps_geometry(grid: _Grid) -> tuple[tuple[int, ...], tuple[bool, ...], sitk.
     return tuple(orienter.GetPermuteOrder()), tuple(orienter.GetFlipAxes()), header
 
 
-def _reoriented(grid: _Grid, out_id: int, out_dtype: np.dtype, *, what: str,
+def _reoriented(grid: Volume, out_id: int, out_dtype: np.dtype, *, what: str,
                 label_map: bool) -> sitk.Image:
     """The LPS output of ``out_id``, filled slab by slab from the decoded buffer."""
     perm, flips, header = _lps_geometry(grid)
@@ -180,17 +210,17 @@ def _reoriented(grid: _Grid, out_id: int, out_dtype: np.dtype, *, what: str,
     out.SetSpacing(header.GetSpacing())
     out.SetDirection(header.GetDirection())
     out.SetOrigin(tuple(float(v) for v in origin))
-    converted = _converted_slabs(view, out_dtype)
+    converted = _converted_slabs(view, out_dtype, grid.scale)
     for z0, block in _checked(converted, what=what, label_map=label_map):
         out[:, :, z0 : z0 + block.shape[0]] = sitk.GetImageFromArray(block)
     return out
 
 
-def _converted_slabs(view: np.ndarray,
-                     out_dtype: np.dtype) -> Iterator[tuple[int, np.ndarray]]:
+def _converted_slabs(view: np.ndarray, out_dtype: np.dtype,
+                     scale: tuple[float, float] | None) -> Iterator[tuple[int, np.ndarray]]:
     for z0, slab in _slabs(view):
-        with np.errstate(over="ignore"):  # float64 beyond float32 becomes inf: refused
-            converted = np.ascontiguousarray(slab, dtype=out_dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN are refused later
+            converted = np.ascontiguousarray(_scaled(slab, scale), dtype=out_dtype)
         yield z0, converted
 
 
