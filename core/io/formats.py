@@ -225,21 +225,56 @@ def _header_text(data: bytes, limit: int = 65536) -> str:
 def _check_nrrd_header(data: bytes, *, what: str) -> None:
     if not data.startswith(b"NRRD000"):
         raise ValueError(f"The {what} file is not a valid NRRD file.")
+    fields: dict[str, str] = {}
     for line in _header_text(data).split("\n")[1:]:
         line = line.strip("\r")
         if not line:
             break
         key, _, value = line.partition(":")
         key = key.strip().lower()
+        fields[key] = value
         if key == "spacings":
             # NRRD writes nan for non-spatial axes
             spacings = [v for v in _numbers(value, what=what) if not math.isnan(v)]
             _check_declared_spacing(spacings, what=what)
+        if key == "space directions":
+            _check_declared_spacing(_direction_lengths(value, what=what), what=what)
         if key in ("data file", "datafile"):
             raise ValueError(
                 f"The {what} NRRD header points to a separate data file; use a .nrrd file "
                 "with attached data."
             )
+    _check_dimensions(fields.get("dimension", ""), fields.get("sizes", ""), "NRRD",
+                      what=what)
+
+
+#: Largest dimension count and channel count a header may declare (readers loop on them).
+_MAX_DIMS = 8
+_MAX_CHANNELS = 64
+
+
+def _check_dimensions(dims_text: str, sizes_text: str, label: str, *, what: str) -> None:
+    """Dimension count and sizes, checked before ITK parses them (a count of 2^32 hangs it)."""
+    try:
+        n_dims = int(dims_text.strip())
+        sizes = [int(v) for v in sizes_text.split()]
+    except ValueError:
+        raise ValueError(f"The {what} {label} header is corrupt.") from None
+    if not 1 <= n_dims <= _MAX_DIMS or len(sizes) != n_dims or any(n < 0 for n in sizes):
+        raise ValueError(f"The {what} {label} header is corrupt.")
+    n_values = math.prod(sizes)
+    if n_values > limits.MAX_VOXELS:
+        raise ValueError(
+            f"The {what} has {n_values} voxel values, over the limit of {limits.MAX_VOXELS}."
+        )
+
+
+def _direction_lengths(text: str, *, what: str) -> list[float]:
+    """Lengths (the spacings) of the NRRD space direction vectors; ``none`` is skipped."""
+    lengths = []
+    for vector in re.findall(r"\(([^)]*)\)", text):
+        lengths.append(math.hypot(*_numbers(vector.replace(",", " "), what=what)))
+    return lengths
 
 
 def _numbers(text: str, *, what: str) -> list[float]:
@@ -265,6 +300,10 @@ def _check_metaimage_header(data: bytes, *, local: bool, what: str) -> dict[str,
     fields = _metaimage_fields(_header_text(data))
     if "ndims" not in fields or "elementdatafile" not in fields:
         raise ValueError(f"The {what} file is not a valid MetaImage file.")
+    _check_dimensions(fields["ndims"], fields.get("dimsize", ""), "MetaImage", what=what)
+    channels = fields.get("elementnumberofchannels", "1").strip()
+    if not channels.isdigit() or not 1 <= int(channels) <= _MAX_CHANNELS:
+        raise ValueError(f"The {what} MetaImage header is corrupt.")
     for key in ("elementspacing", "elementsize"):
         if key in fields:
             _check_declared_spacing(_numbers(fields[key], what=what), what=what)

@@ -1,26 +1,31 @@
-"""NIfTI-1/-2 single files: header checks, streamed gzip, length and NaN checks.
+"""NIfTI-1/-2 single files: header checks, then the voxels inflated into their buffer.
 
-ITK zero-fills a short NIfTI, turns NaN voxels into 0, replaces a zero pixdim by 1 mm,
-flips a negative one and reads a ``vox_offset`` inside the header from byte 348 (every
-voxel shifted), all without an error. So, before ITK reads a file, :func:`check_nifti`
-streams it once and refuses, with one plain sentence:
+ITK zero-fills a short NIfTI, replaces a zero pixdim by 1 mm, flips a negative one and
+reads a ``vox_offset`` inside the header from byte 348 (every voxel shifted), all
+without an error. So NIfTI voxels are not decoded by ITK: :func:`read_nifti` streams the
+file once and refuses, with one plain sentence,
 
-* a header that is not NIfTI, a separate ``.img`` data file, a corrupt ``dim``,
-  ``vox_offset`` (non-finite or inside the header) or ``bitpix`` that does not match
-  the datatype (a header lying about its voxel type), complex, colour or unsupported
-  voxel types, zero, negative or non-finite pixdims;
+* a header that is not NIfTI, a separate ``.img`` data file, a corrupt ``dim`` or
+  ``vox_offset`` (non-finite, inside the header or past ``MAX_VOX_OFFSET``), a
+  ``bitpix`` that does not match the datatype (a header lying about its voxel type),
+  complex, colour or unsupported voxel types, zero, negative or non-finite pixdims,
+  more than one volume or vector voxels;
 * more than ``MAX_VOXELS`` voxel values, or a working memory over the read budget
-  (:mod:`core.io.budget`), both from the header, before the data is decompressed;
+  (:mod:`core.io.budget`), both from the header, before any data is inflated;
 * data shorter than the header declares (truncation) or longer by more than
-  ``TRAILING_SLACK_BYTES`` (a header lying about its type or size; a gzip bomb stops
-  there), NaN or infinite float voxels.
+  ``TRAILING_SLACK_BYTES`` (a header lying about its type or size: a gzip bomb stops
+  one chunk past that point).
 
-A ``.nii.gz`` is decompressed in bounded chunks, once: the decompressed size is counted
-while streaming (the gzip ISIZE trailer is never trusted), every member of a
-multi-member stream is read and the stream must end properly. The inflater is
-python-isal's ``isal.igzip`` (ISA-L, several times faster than zlib); the standard
-``gzip`` module is the fallback when ``isal`` is not installed (``GZIP_BACKEND`` names
-the one in use). Messages never quote file names or header values.
+ITK still interprets the header, alone (written to a private scratch folder), so the
+geometry (qform/sform, direction, origin, spacing) is exactly ITK's; scl_slope and
+scl_inter are applied as ITK does, slab by slab, by :mod:`core.io.orient`, which also
+refuses NaN or infinite voxels. A ``.nii.gz`` is inflated in bounded chunks straight
+into the voxel buffer: the decompressed size is counted while streaming (the gzip ISIZE
+trailer is never trusted; the inflater checks it and the CRC of every member), every
+member of a multi-member stream is read and the stream must end properly. The inflater
+is python-isal's ``isal.igzip`` (ISA-L); the standard ``gzip`` module is the fallback
+when ``isal`` is not installed (``GZIP_BACKEND`` names the one in use). Messages never
+quote file names or header values.
 """
 
 from __future__ import annotations
