@@ -11,9 +11,12 @@ skipped; old files without the 128-byte preamble are accepted only if they are i
 stacks it: slices sorted along the normal of ImageOrientationPatient, one matrix size,
 orientation and pixel spacing, orthonormal orientation, one slice per position, even gaps
 (within ``SLICE_GAP_TOLERANCE``), no tilt, greyscale single-frame slices, uncompressed or
-decodable pixel data, RescaleSlope/Intercept applied. Series that declare burned-in
-annotation are refused. Modality and sequence hints come from the cleaned descriptors,
-then MR timing (TR/TE/TI), then the file name.
+decodable pixel data, 8/16/32 bits allocated, MONOCHROME1/2, PixelSpacing and slice gap
+within the accepted range (checked before ITK sees them), finite RescaleSlope/Intercept
+(applied). Series that declare burned-in annotation are refused. The memory budget
+(rows x columns x slices, plus the files held) is checked before anything is stacked.
+Modality and sequence hints come from the controlled description (coded attributes,
+:mod:`core.io.deid`), then the file name.
 """
 
 from __future__ import annotations
