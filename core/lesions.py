@@ -51,7 +51,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from core.levels import Level, align_mask, map_labels
+from core.levels import Level, align_mask, present_levels
 from core.metrics import LevelMetrics, StudyMetrics
 from core.provenance import provenance
 from core.vocab import REGIONS
@@ -164,29 +164,6 @@ def _check_image(image: sitk.Image) -> None:
         raise ValueError("The image must be scalar (one value per voxel), not RGB/vector.")
 
 
-def _integer_labels(vertebrae: sitk.Image) -> np.ndarray:
-    """Label array (view when already integer), validated non-negative.
-
-    Float maps are converted to int32 only when every label is at most ``_MAX_LABEL``;
-    otherwise the float array is returned as is, so that the caller names the large
-    labels (a cast first would wrap 5e9 to a negative number).
-    """
-    array = sitk.GetArrayViewFromImage(vertebrae)
-    if not np.issubdtype(array.dtype, np.integer):
-        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
-            raise ValueError("The vertebrae label map has non-integer values.")
-        if array.size and array.max() > _MAX_LABEL:
-            if array.min() < 0:
-                raise ValueError(
-                    f"The vertebrae label map has a negative label {int(array.min())}."
-                )
-            return array
-        array = array.astype(np.int32)
-    if array.size and int(array.min()) < 0:
-        raise ValueError(f"The vertebrae label map has a negative label {int(array.min())}.")
-    return array
-
-
 def _check_lesion_values(array: np.ndarray) -> None:
     """A lesion mask holds 0 (background) and positive whole numbers only.
 
@@ -204,10 +181,6 @@ def _check_lesion_values(array: np.ndarray) -> None:
             )
     if array.dtype.kind in "fi" and array.size and array.min() < 0:
         raise ValueError(f"The lesion mask has a negative value ({float(array.min()):g}).")
-
-
-#: No convention uses a label above this; larger values are reported, not indexed.
-_MAX_LABEL = 1024
 
 
 def _masked_smooth(values: np.ndarray, inside: np.ndarray, sigma_vox: tuple[float, ...]):
@@ -334,23 +307,7 @@ def _checked_inputs(
     return vertebrae, lesion_array
 
 
-def _present_levels(
-    vertebrae: sitk.Image, convention: str
-) -> tuple[np.ndarray, list[tuple[slice, ...] | None], dict[int, Level]]:
-    """Label array, bounding box per label (``ndimage.find_objects``) and the levels
-    of the labels present, craniocaudal; no vertebra of ``convention`` is an error."""
-    labels = _integer_labels(vertebrae)
-    if labels.size and int(labels.max()) > _MAX_LABEL:
-        map_labels(np.unique(labels[labels > _MAX_LABEL]), convention)  # raises, naming them
-    boxes = ndimage.find_objects(labels)
-    present = [i + 1 for i, box in enumerate(boxes) if box is not None]
-    levels = map_labels(present, convention)
-    if not levels:
-        raise ValueError(
-            f"The vertebrae label map has no vertebra labels of the {convention!r} "
-            "convention inside the image."
-        )
-    return labels, boxes, levels
+_present_levels = present_levels
 
 
 @dataclass(frozen=True)
