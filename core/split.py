@@ -17,8 +17,9 @@ Method
    inscribed radius of the neck between them) and ``p_a``, ``p_b`` their peaks (largest
    inscribed radius). Pairs are visited from the highest saddle down and merged when
    ``s_ab > neck_ratio * min(p_a, p_b)`` (the neck is not narrow: one object with a
-   bumpy outline), or when either side holds fewer than ``min_part_voxels`` voxels (a
-   fragment joins the neighbour it is most broadly attached to). Peaks of merged
+   bumpy outline), or when either side holds fewer than ``min_part_voxels`` voxels or
+   has a peak below ``min_part_radius_mm`` (a fragment joins the neighbour it is most
+   broadly attached to). Peaks of merged
    regions are the larger of the two.
 
 So two parts stay separate only where they are joined by a neck whose inscribed radius
@@ -30,6 +31,8 @@ one lesion when they overlap more.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
@@ -94,6 +97,7 @@ def split_at_necks(
     *,
     neck_ratio: float,
     min_part_voxels: float = 0.0,
+    min_part_radius_mm: float = 0.0,
 ) -> tuple[np.ndarray, int]:
     """Label the parts of the binary object ``inside`` that are joined only by narrow
     necks (the module docstring's method).
@@ -109,6 +113,9 @@ def split_at_necks(
         part's; ``<= 0`` never splits.
     min_part_voxels : float
         Parts smaller than this are merged into a neighbour.
+    min_part_radius_mm : float
+        Parts whose largest inscribed radius is below this are merged into a neighbour
+        (too thin to stand as an object of their own).
 
     Returns
     -------
@@ -142,7 +149,8 @@ def split_at_necks(
         if ra == rb:
             continue
         if (saddle > neck_ratio * min(peak[ra], peak[rb])
-                or min(size[ra], size[rb]) < min_part_voxels):
+                or min(size[ra], size[rb]) < min_part_voxels
+                or min(peak[ra], peak[rb]) < min_part_radius_mm):
             parent[rb] = ra
             peak[ra] = max(peak[ra], peak[rb])
             size[ra] += size[rb]
@@ -151,3 +159,132 @@ def split_at_necks(
     merged = compact[regions].astype(np.int32)
     inner = merged[(slice(1, -1),) * inside.ndim]
     return inner, int(merged.max())
+
+
+#: Voxels more anisotropic than this are counted on an isotropic resampling.
+MAX_ANISOTROPY = 1.5
+#: Distances are compared in steps of this (mm), so ties do not depend on voxel order.
+LEVEL_STEP_MM = 0.05
+
+
+@dataclass
+class _Part:
+    peak: int  # largest quantised inscribed radius
+    alive: int  # separate parts declared inside it (0: one tentative part)
+    voxel: tuple[int, ...]  # a voxel of it (to find it at the next level)
+
+
+def count_necked_parts(
+    inside: np.ndarray,
+    sampling: tuple[float, ...],
+    *,
+    neck_ratio: float,
+    min_part_volume_mm3: float = 0.0,
+    min_part_radius_mm: float = 0.0,
+) -> int:
+    """How many parts joined only by narrow necks one connected object holds: the count
+    :func:`split_at_necks` aims at, computed so that it does not depend on the voxel
+    order (orientation) of the array.
+
+    The distance map ``d`` is quantised to :data:`LEVEL_STEP_MM`; its upper level sets
+    ``{d >= t}``, from the highest ``t`` down, are labelled. When parts ``K_i`` (peak
+    ``p_i``) first meet at level ``t`` (the saddle), a part is *significant* when
+    ``t <= neck_ratio * p_i`` and its peak ball is big enough (``p_i >=
+    min_part_radius_mm`` and ``4/3 pi p_i^3 >= min_part_volume_mm3``: each part must hold
+    a ball of the minimum volume), or when it already holds separate parts; when two or
+    more significant parts meet they are all separate (and stay so), otherwise they merge
+    into one (the smaller ones are bumps or fragments). The neck rule of
+    :func:`split_at_necks`, evaluated on level sets, which the array's orientation does
+    not change. Returns at least 1 for a non-empty object.
+    """
+    if not inside.any():
+        return 0
+    step = LEVEL_STEP_MM
+    padded = np.pad(inside, 1)
+    dist = ndimage.distance_transform_edt(ndimage.binary_fill_holes(padded), sampling=sampling)
+    q = np.where(padded, np.rint(dist / step), 0).astype(np.int64)
+    min_peak = max(min_part_radius_mm, (3.0 * min_part_volume_mm3 / (4.0 * np.pi)) ** (1 / 3))
+    voxel_mm3 = float(np.prod(sampling))
+    if (neck_ratio <= 0 or q.max() * step < min_peak
+            or np.count_nonzero(inside) * voxel_mm3 < 2 * min_part_volume_mm3):
+        return 1
+    structure = np.ones((3,) * inside.ndim, bool)
+    parts: list[_Part] = []
+    for level in np.unique(q[q > 0])[::-1]:
+        labels, n = ndimage.label(q >= level, structure=structure)
+        joined: dict[int, list[_Part]] = {}
+        for part in parts:
+            joined.setdefault(int(labels[part.voxel]), []).append(part)
+        new_parts = []
+        for comp in range(1, n + 1):
+            members = joined.get(comp, [])
+            if not members:  # a new maximum
+                voxel = tuple(int(v) for v in np.argwhere(labels == comp)[0])
+                new_parts.append(_Part(int(level), 0, voxel))
+                continue
+            if len(members) == 1:
+                new_parts.append(members[0])
+                continue
+            new_parts.append(_meet(members, int(level), neck_ratio, min_peak / step))
+        parts = new_parts
+    return sum(max(1, part.alive) for part in parts)
+
+
+def _meet(members: list[_Part], level: int, neck_ratio: float, min_peak: float) -> _Part:
+    """Parts meeting at ``level``: significant ones stay separate (module rule)."""
+    significant = [m for m in members if m.alive > 0 or (
+        level <= neck_ratio * m.peak and m.peak >= min_peak)]
+    top = max(members, key=lambda m: m.peak)
+    if len(significant) >= 2:
+        alive = sum(max(1, m.alive) for m in significant)
+        return _Part(top.peak, alive, top.voxel)
+    keep = significant[0] if significant else top
+    return _Part(top.peak, keep.alive, top.voxel)
+
+
+def count_thresholded(
+    component: np.ndarray,
+    values: np.ndarray,
+    threshold: float,
+    sampling: tuple[float, ...],
+    *,
+    neck_ratio: float,
+    min_part_volume_mm3: float = 0.0,
+    min_part_radius_mm: float = 0.0,
+) -> int:
+    """:func:`count_necked_parts` of a thresholded object (``component``: ``values >
+    threshold``, connected), on an isotropic grid when the voxels are anisotropic.
+
+    With thick slices a neck between two lesions can fall between slices and vanish, and
+    a lesion's inscribed radius is cut by the slice spacing. The component's box is then
+    resampled to about the finest spacing (odd integer factors ``f_a`` nearest to
+    ``s_a / min(s)``; intensities linear, sub-voxel ``k`` of coarse voxel ``i`` at
+    coarse coordinate ``i + (k + 0.5) / f - 0.5``), thresholded again inside the coarse
+    component and counted there. Necks that fall between two slices cannot be recovered
+    (a sampling limit).
+    """
+    spacing = np.asarray(sampling, dtype=float)
+    if neck_ratio <= 0 or spacing.max() <= MAX_ANISOTROPY * spacing.min():
+        return count_necked_parts(component, sampling, neck_ratio=neck_ratio,
+                                  min_part_volume_mm3=min_part_volume_mm3,
+                                  min_part_radius_mm=min_part_radius_mm)
+    # Odd factors: a coarse voxel's centre is the centre of its middle sub-voxel, so the
+    # result does not depend on the direction of the axes.
+    factors = 2 * np.round((spacing / spacing.min() - 1) / 2).astype(int) + 1
+    axes = [(np.arange(n * f) + 0.5) / f - 0.5 for n, f in zip(component.shape, factors,
+                                                                 strict=True)]
+    grid = np.meshgrid(*axes, indexing="ij")
+    fine_values = ndimage.map_coordinates(values.astype(np.float64), grid, order=1,
+                                          mode="nearest")
+    nearest = tuple(np.clip(np.rint(g).astype(int), 0, n - 1)
+                    for g, n in zip(grid, component.shape, strict=True))
+    fine = component[nearest] & (fine_values > threshold)
+    fine_spacing = tuple(float(v) for v in spacing / factors)
+    labels, n = ndimage.label(fine, structure=np.ones((3,) * fine.ndim, bool))
+    fine_mm3 = float(np.prod(fine_spacing))
+    return max(1, sum(
+        count_necked_parts(labels == i, fine_spacing, neck_ratio=neck_ratio,
+                           min_part_volume_mm3=min_part_volume_mm3,
+                           min_part_radius_mm=min_part_radius_mm)
+        for i in range(1, n + 1)
+        if np.count_nonzero(labels == i) * fine_mm3 >= min_part_volume_mm3))

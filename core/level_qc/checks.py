@@ -161,8 +161,9 @@ def check_field_of_view(geometry: Sequence[LevelGeometry]) -> list[QCFinding]:
     """``partial_in_view``: a level cut by a face of the field of view."""
     return [QCFinding.of("partial_in_view", (
         f"{g.level.name} is cut by the {' and '.join(g.cut_faces)} "
-        f"edge{'s' if len(g.cut_faces) > 1 else ''} of the field of view, so its volume and high-intensity ratio cover only the part inside the "
-        "image."), g.level.name) for g in geometry if g.cut_faces]
+        f"edge{'s' if len(g.cut_faces) > 1 else ''} of the field of view, so its volume "
+        "and high-intensity ratio cover only the part inside the image."), g.level.name)
+        for g in geometry if g.cut_faces]
 
 
 def check_background(geometry: Sequence[LevelGeometry]) -> list[QCFinding]:
