@@ -169,16 +169,32 @@ class ExtractionResult:
         the image grid (viewer overlay).
     vertebrae : sitk.Image
         The vertebra label map aligned to the image grid.
-    lesion_fraction : sitk.Image or None
-        float32 lesion fraction per voxel (step 7) when detection weighs partial volume:
-        ``sum(lesion_fraction) * voxel_mm3 / 1000`` is the HI volume. ``None`` otherwise
-        (then the HI volume is ``lesion_mask``'s voxels).
+    fractions : tuple of ndarray or None
+        ``(flat_index, value)`` of the voxels with a lesion fraction (step 7) when
+        detection weighs partial volume (sparse: most voxels hold none); ``None``
+        otherwise (then the HI volume is ``lesion_mask``'s voxels). See
+        :attr:`lesion_fraction`.
     """
 
     metrics: StudyMetrics
     lesion_mask: sitk.Image
     vertebrae: sitk.Image
-    lesion_fraction: sitk.Image | None = None
+    fractions: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def lesion_fraction(self) -> sitk.Image | None:
+        """float32 lesion fraction per voxel on the image grid (built on demand):
+        ``sum(lesion_fraction) * voxel_mm3 / 1000`` is the HI volume. ``None`` without
+        partial-volume weighting."""
+        if self.fractions is None:
+            return None
+        index, value = self.fractions
+        size = self.lesion_mask.GetSize()
+        array = np.zeros(size[::-1], np.float32)
+        array.flat[index] = value
+        image = sitk.GetImageFromArray(array)
+        image.CopyInformation(self.lesion_mask)
+        return image
 
 
 @dataclass
@@ -324,7 +340,7 @@ def extract(
     pixels = None if lesion_array is not None else _float_pixels(image)
     work = [_level_work(labels, boxes[label - 1], level, pixels, params, grid)
             for label, level in levels.items()]
-    mask, fraction, results = _measure_levels(work, labels, lesion_array, params, grid)
+    mask, fractions, results = _measure_levels(work, labels, lesion_array, params, grid)
     metrics = _study_metrics(
         results,
         provenance(
@@ -336,12 +352,8 @@ def extract(
     )
     lesion_mask = sitk.GetImageFromArray(mask)
     lesion_mask.CopyInformation(image)
-    fraction_image = None
-    if fraction is not None:
-        fraction_image = sitk.GetImageFromArray(fraction)
-        fraction_image.CopyInformation(image)
     return ExtractionResult(metrics=metrics, lesion_mask=lesion_mask, vertebrae=vertebrae,
-                            lesion_fraction=fraction_image)
+                            fractions=fractions)
 
 
 def _checked_inputs(
@@ -453,13 +465,15 @@ def _measure_levels(
     lesion_array: np.ndarray | None,
     params: DetectionParams,
     grid: _VoxelGrid,
-) -> tuple[np.ndarray, np.ndarray | None, list[LevelMetrics]]:
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None, list[LevelMetrics]]:
     """Steps 4-7 per level (or the mask's voxels inside it): the uint8 mask of counted
-    lesion voxels on the image grid, the float32 lesion fractions (detection with
-    partial-volume weighting, else ``None``) and each level's :class:`LevelMetrics`."""
+    lesion voxels on the image grid, the sparse lesion fractions ``(flat index, value)``
+    (detection with partial-volume weighting, else ``None``) and each level's
+    :class:`LevelMetrics`. Levels do not overlap, so each voxel has one fraction."""
     mask = np.zeros(labels.shape, dtype=np.uint8)
     weigh = lesion_array is None and params.partial_volume_mm > 0
-    fraction = np.zeros(labels.shape, dtype=np.float32) if weigh else None
+    indices: list[np.ndarray] = []
+    values: list[np.ndarray] = []
     if lesion_array is None:
         levels_tr: list[tuple[float, float] | None] = list(_reference_thresholds(
             np.array([w.median for w in work]), np.array([w.sigma for w in work]), params))
@@ -478,16 +492,24 @@ def _measure_levels(
                                         params.edge_margin_mm, params.neck_ratio,
                                         item.values, tr[0])
             hi = n_hi
-            if fraction is not None and count:
+            if weigh and count:
                 w = lesion_fractions(item.values, inside, sites,
                                      fallback_reference=tr[1], sampling=grid.sampling,
                                      band_mm=params.partial_volume_mm)
-                fraction[item.box] = np.maximum(fraction[item.box], w.astype(np.float32))
+                local = np.nonzero(w)
+                origin = [b.start for b in item.box]
+                indices.append(np.ravel_multi_index(
+                    tuple(i + o for i, o in zip(local, origin, strict=True)), labels.shape))
+                values.append(w[local].astype(np.float32))
                 hi = fraction_sum(w)
             item.values = None  # free the box's intensities as soon as they are used
         mask[item.box] |= (sites > 0).view(np.uint8)
         results.append(_level_metrics(item, hi, count, grid.voxel_mm3))
-    return mask, fraction, results
+    fractions = None
+    if weigh:
+        fractions = (np.concatenate(indices) if indices else np.zeros(0, np.int64),
+                     np.concatenate(values) if values else np.zeros(0, np.float32))
+    return mask, fractions, results
 
 
 def _level_metrics(item: _LevelWork, n_hi: float, count: int,

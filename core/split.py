@@ -204,30 +204,43 @@ def count_necked_parts(
     dist = ndimage.distance_transform_edt(ndimage.binary_fill_holes(padded), sampling=sampling)
     q = np.where(padded, np.rint(dist / step), 0).astype(np.int64)
     min_peak = max(min_part_radius_mm, (3.0 * min_part_volume_mm3 / (4.0 * np.pi)) ** (1 / 3))
+    floor = int(np.ceil(min_peak / step - 1e-9))  # smallest significant peak, in steps
     voxel_mm3 = float(np.prod(sampling))
-    if (neck_ratio <= 0 or q.max() * step < min_peak
+    if (neck_ratio <= 0 or q.max() < floor
             or np.count_nonzero(inside) * voxel_mm3 < 2 * min_part_volume_mm3):
         return 1
     structure = np.ones((3,) * inside.ndim, bool)
+    # Only local maxima at or above the floor can be significant parts: with one such
+    # plateau there is one part, and nothing happens above the second highest one.
+    tops = (q == ndimage.maximum_filter(q, footprint=structure)) & (q >= floor)
+    top_labels, n_tops = ndimage.label(tops, structure=structure)
+    if n_tops <= 1:
+        return 1
+    heights = np.sort(np.asarray(ndimage.maximum(q, top_labels, np.arange(1, n_tops + 1))))
+    levels = np.unique(q[(q > 0) & (q <= heights[-2])])[::-1]
     parts: list[_Part] = []
-    for level in np.unique(q[q > 0])[::-1]:
+    for level in levels:
         labels, n = ndimage.label(q >= level, structure=structure)
         joined: dict[int, list[_Part]] = {}
         for part in parts:
             joined.setdefault(int(labels[part.voxel]), []).append(part)
+        peaks = ndimage.maximum(q, labels, np.arange(1, n + 1)) if not parts else None
         new_parts = []
         for comp in range(1, n + 1):
             members = joined.get(comp, [])
-            if not members:  # a new maximum
-                voxel = tuple(int(v) for v in np.argwhere(labels == comp)[0])
-                new_parts.append(_Part(int(level), 0, voxel))
-                continue
-            if len(members) == 1:
+            if not members:  # a new maximum (at the first level: the tops above it)
+                peak = int(peaks[comp - 1]) if peaks is not None else int(level)
+                if peak >= floor:  # smaller ones can never be significant
+                    voxel = tuple(int(v) for v in np.argwhere(labels == comp)[0])
+                    new_parts.append(_Part(peak, 0, voxel))
+            elif len(members) == 1:
                 new_parts.append(members[0])
-                continue
-            new_parts.append(_meet(members, int(level), neck_ratio, min_peak / step))
+            else:
+                new_parts.append(_meet(members, int(level), neck_ratio, floor))
         parts = new_parts
-    return sum(max(1, part.alive) for part in parts)
+        if len(parts) == 1 and level < floor:
+            break  # no significant part can be born or met any more
+    return max(1, sum(max(1, part.alive) for part in parts))
 
 
 def _meet(members: list[_Part], level: int, neck_ratio: float, min_peak: float) -> _Part:
