@@ -15,8 +15,10 @@ intensities ``I`` the threshold was applied to)::
     w_i = 1                                         for voxels of j's core
     HI volume of the vertebra = voxel_mm3 * sum_i w_i
 
-* core: voxels of the thresholded lesion deeper than ``min(band_mm, d_j / 2)`` inside
-  it (``d_j`` the lesion's largest inscribed radius); shell: its other voxels;
+* core: voxels of the thresholded lesion farther than ``min(band_mm, d_j / 2)`` from
+  the vertebra's lesion-free voxels (``d_j`` the largest such distance in the lesion;
+  a side of the lesion on the label boundary is core, and a vertebra entirely involved
+  is all core); shell: its other voxels;
 * band: vertebra voxels outside every lesion within ``band_mm`` of lesion ``j``, or
   next to it (26-neighbours: with thick slices the next slice may lie farther than
   ``band_mm`` and still hold lesion) - where the blurred edge beyond the threshold
@@ -99,10 +101,13 @@ def lesion_fractions(
     weights = lesion.astype(np.float64)
     if band_mm <= 0 or not lesion.any():
         return weights
-    depth = ndimage.distance_transform_edt(np.pad(lesion, 1), sampling=sampling)
-    depth = depth[(slice(1, -1),) * lesion.ndim]
-    away = ndimage.distance_transform_edt(~lesion, sampling=sampling)
     free = inside & ~lesion
+    if not free.any():
+        return weights  # the whole vertebra is lesion: no marrow to share voxels with
+    # Partial volume is shared with marrow: depth is measured from the vertebra's own
+    # lesion-free voxels (a lesion's side on the label boundary is not an edge).
+    depth = ndimage.distance_transform_edt(~free, sampling=sampling)
+    away = ndimage.distance_transform_edt(~lesion, sampling=sampling)
     background = free & (away > band_mm) & ~ndimage.binary_dilation(lesion, structure=_CUBE)
     reach = [int(np.ceil((band_mm + RING_MM) / s)) for s in sampling]
     for j, box in enumerate(ndimage.find_objects(sites), start=1):
