@@ -50,6 +50,8 @@ train: venv
 bench: venv
 	$(PY) bench/extract.py
 	$(PY) bench/predict.py
+	$(PY) bench/read_gzip.py
+	$(PY) bench/read_memory.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts data/store

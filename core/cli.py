@@ -1,7 +1,9 @@
 """Command line: ``python -m core {extract,import-cohort,demo,train,predict}``.
 
 These command lines and their JSON keys are public interfaces; keep them stable.
-Bad input exits with code 2 and one plain line on stderr.
+Bad input exits with code 2 and one plain line on stderr; so does a level map that label
+QA refuses (the line is the first error's sentence). ``extract --segment`` writes the
+engine's progress lines to stderr, prefixed ``progress:``.
 """
 
 from __future__ import annotations
@@ -23,28 +25,75 @@ def _emit(payload: object, out: str | None) -> None:
         sys.stdout.write(text + "\n")
 
 
+def _progress(line: str) -> None:
+    sys.stderr.write(f"progress: {line}\n")
+    sys.stderr.flush()
+
+
+def _extract_inputs(args: argparse.Namespace, image) -> tuple[object, str, dict | None]:
+    """The level map (read, or made by ``--segment``), its convention and the engine's
+    provenance."""
+    from core.io import read_label_map
+
+    if args.segment:
+        from core.engines import run_engine
+
+        if args.vertebrae:
+            raise ValueError("Give --vertebrae or --segment, not both.")
+        made = run_engine(args.segment, image, task=args.segment_task,
+                          timeout_s=args.segment_timeout, progress=_progress)
+        return made.label_map, made.convention, made.provenance()
+    if not args.vertebrae:
+        raise ValueError("Give a vertebra label map (--vertebrae) or --segment ENGINE.")
+    # extract() aligns the maps onto the image grid, naming which one does not overlap.
+    return read_label_map(args.vertebrae), args.convention, None
+
+
+def _naming(args: argparse.Namespace, convention: str):
+    from core.io import read_label_map
+    from core.levels import get_convention
+    from core.measure import Naming
+
+    given = (args.lowest, args.highest, args.level_names_from, args.sacrum_label)
+    if not get_convention(convention).needs_naming:
+        if any(v is not None for v in given):
+            raise ValueError("--lowest, --highest, --level-names-from and --sacrum-label "
+                             "name a plain mask: use them with --convention binary or "
+                             "total_mr.")
+        return None
+    names_from = read_label_map(args.level_names_from) if args.level_names_from else None
+    return Naming(lowest=args.lowest, highest=args.highest, names_from=names_from,
+                  names_convention=args.level_names_convention,
+                  sacrum_label=args.sacrum_label)
+
+
 def _cmd_extract(args: argparse.Namespace) -> int:
+    import SimpleITK as sitk
+
     from core.io import read_image, read_label_map
-    from core.lesions import extract
+    from core.measure import measure_study
     from core.provenance import sha256_file
 
     loaded = read_image(args.image, series_uid=args.series)
-    # extract() aligns both maps onto the image grid, naming which one does not overlap.
-    vertebrae = read_label_map(args.vertebrae)
+    vertebrae, convention, engine = _extract_inputs(args, loaded.image)
     lesions = read_label_map(args.lesions) if args.lesions else None
-    result = extract(
-        loaded.image,
-        vertebrae,
-        lesions,
-        convention=args.convention,
+    study = measure_study(
+        loaded.image, vertebrae, lesions, convention=convention,
+        naming=_naming(args, convention), meta=loaded.meta, sequence=args.sequence,
         input_sha256=loaded.meta.input_sha256,
     )
-    payload = result.metrics.to_dict()
+    if args.save_levels:
+        sitk.WriteImage(study.vertebrae, str(args.save_levels), useCompression=True)
+    study.raise_for_errors()
+    payload = study.payload()
+    assert payload is not None
     payload["provenance"]["image"] = loaded.meta.to_dict()
     for key, path in (("vertebrae_sha256", args.vertebrae), ("lesions_sha256", args.lesions)):
         # File content hash; None when not given or a DICOM folder (no single file).
         is_file = bool(path) and Path(path).is_file()
         payload["provenance"][key] = sha256_file(path) if is_file else None
+    if engine is not None:
+        payload["provenance"]["segmentation_engine"] = engine
     _emit(payload, args.out)
     return 0
 
@@ -109,6 +158,46 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract_arguments(p: argparse.ArgumentParser) -> None:
+    from core.engines import DEFAULT_TIMEOUT_S, ENGINES
+
+    p.add_argument("image", help="MRI: NIfTI, NRRD, MHA/MHD, DICOM .zip or .dcm")
+    p.add_argument("--vertebrae", help="vertebra label map (or --segment)")
+    p.add_argument("--lesions", help="optional lesion mask (replaces detection)")
+    p.add_argument(
+        "--convention",
+        default="verse",
+        choices=list(LABEL_CONVENTIONS),
+        help="label convention of the vertebra map (default: verse); totalsegmentator_mr "
+             "reads the MR vertebrae_mr task; binary and total_mr are plain body masks "
+             "that the app names (--lowest, --highest, --level-names-from, a sacrum label)",
+    )
+    p.add_argument("--series", help="DICOM SeriesInstanceUID (pseudonymised) to read")
+    p.add_argument("--out", help="write JSON here instead of stdout")
+    p.add_argument("--lowest", metavar="LEVEL",
+                   help="plain mask: the most caudal body is LEVEL (e.g. L5)")
+    p.add_argument("--highest", metavar="LEVEL",
+                   help="plain mask: the most cranial body is LEVEL (e.g. T10)")
+    p.add_argument("--level-names-from", metavar="MAP",
+                   help="plain mask: name the bodies from this cord-level or disc map")
+    p.add_argument("--level-names-convention", default="sct", metavar="CONVENTION",
+                   help="convention of --level-names-from (default: sct)")
+    p.add_argument("--sacrum-label", type=int, metavar="ID",
+                   help="binary mask: the id that marks the sacrum (names the body above "
+                        "it L5)")
+    p.add_argument("--save-levels", metavar="OUT.nii.gz",
+                   help="write the level map used (named, on the image grid)")
+    p.add_argument("--sequence", choices=["STIR", "T2-FS", "T2", "T1", "T1-FS"],
+                   help="the image's sequence when its file does not say (T1 is flagged)")
+    p.add_argument("--segment", choices=list(ENGINES),
+                   help="make the level map with a segmentation engine installed here")
+    p.add_argument("--segment-task", metavar="TASK",
+                   help="engine task (totalsegmentator: vertebrae_mr or total_mr; "
+                        "spineps: t2w or t1w)")
+    p.add_argument("--segment-timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   metavar="SECONDS", help=f"engine timeout (default {DEFAULT_TIMEOUT_S:.0f})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m core`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -117,19 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("extract", help="measure lesions per vertebral level")
-    p.add_argument("image", help="MRI: NIfTI, NRRD, MHA/MHD, DICOM .zip or .dcm")
-    p.add_argument("--vertebrae", required=True, help="vertebra label map")
-    p.add_argument("--lesions", help="optional lesion mask (replaces detection)")
-    p.add_argument(
-        "--convention",
-        default="verse",
-        choices=list(LABEL_CONVENTIONS),
-        help="label convention of the vertebra map (default: verse); totalsegmentator_mr "
-             "reads the MR vertebrae_mr task",
-    )
-    p.add_argument("--series", help="DICOM SeriesInstanceUID (pseudonymised) to read")
-    p.add_argument("--out", help="write JSON here instead of stdout")
+    p = sub.add_parser("extract", help="check the level map, then measure lesions per level")
+    _extract_arguments(p)
     p.set_defaults(func=_cmd_extract)
 
     p = sub.add_parser("import-cohort", help="validate and import a clinical CSV/Excel file")

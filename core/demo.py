@@ -47,7 +47,13 @@ from core.demo_cohort import (
     make_patient,
     study_values,
 )
-from core.demo_imaging import IMAGING_CASES, ImagingCaseSpec, demo_case_images
+from core.demo_imaging import (
+    IMAGING_CASES,
+    UNMEASURED_METRICS,
+    ImagingCaseSpec,
+    demo_case_images,
+    measure_demo_case,
+)
 from core.demo_imaging import SCT_DIR as SCT_DIR  # re-exported: callers of core.demo use it
 from core.vocab import DEFICIT_STATES, SINS_NON_PAIN_COMPONENTS, paper_region_group
 
@@ -136,22 +142,25 @@ def _imaging_from_metrics(metrics: dict[str, object]) -> Imaging:
 def _imaging_case_input(seed: int, number: int, spec: ImagingCaseSpec):
     """Measure demo imaging case ``number`` (1-based) and give it clinical values from
     patient ``100000 + number`` of the cohort model; returns a ``CaseInput``."""
-    from core.lesions import extract
     from core.store import CaseInput
 
     images = demo_case_images(spec.patient_id)
-    result = extract(images.image, images.vertebrae, images.lesion_mask,
-                     convention=spec.convention, input_sha256=images.input_sha256)
-    metrics = result.metrics.to_dict()
+    # Label QA first: the SCT cord-level cases are stored with their image, labels and QA
+    # result (in image_meta["label_qc"]) but no bone measurement (issue 10).
+    study = measure_demo_case(spec, images)
+    metrics = study.result.metrics.to_dict() if study.result is not None else None
     patient = make_patient(seed, 100_000 + number)
-    clinical = study_values(patient, _imaging_from_metrics(metrics),
+    clinical = study_values(patient, _imaging_from_metrics(metrics or UNMEASURED_METRICS),
                             Course(bone_modifying_agent=True), patient.age, first=True)
     clinical.update(age=patient.age, sex=patient.sex, primary_tumor=patient.primary)
     study_date = (dt.date(2024, 1, 8) + dt.timedelta(days=7 * number)).isoformat()
     return CaseInput(
         patient_id=spec.patient_id, study_date=study_date, clinical=clinical,
-        metrics=metrics, image=images.image, image_meta=images.meta,
-        vertebrae=result.vertebrae, lesion_mask=result.lesion_mask, synthetic=True,
+        metrics=metrics, image=images.image,
+        image_meta={**images.meta, "label_qc": study.qc.to_list()},
+        vertebrae=study.vertebrae,
+        lesion_mask=study.result.lesion_mask if study.result is not None else None,
+        synthetic=True,
     )
 
 
@@ -161,9 +170,13 @@ def _imaging_case_inputs(seed: int) -> tuple[list, list[dict[str, object]]]:
     for number, spec in enumerate(IMAGING_CASES, start=1):
         case = _imaging_case_input(seed, number, spec)
         inputs.append(case)
+        measured = case.metrics is not None
         summary.append({"patient_id": spec.patient_id, "description": spec.description,
-                        "lesion_count": case.metrics["lesion_count"],
-                        "involved_levels": case.metrics["involved_levels"]})
+                        "measured": measured,
+                        "lesion_count": case.metrics["lesion_count"] if measured else None,
+                        "involved_levels": case.metrics["involved_levels"] if measured
+                        else None,
+                        "label_qc": [f["code"] for f in case.image_meta["label_qc"]]})
     return inputs, summary
 
 
@@ -186,7 +199,8 @@ def build_demo_store(url: str | None = None, *, seed: int = DEFAULT_SEED,
     -------
     dict
         ``url`` (password hidden), ``data_dir``, ``patients``, ``studies``,
-        ``imaging_cases`` (id, description, lesion count, involved levels),
+        ``imaging_cases`` (id, description, ``measured``, lesion count and involved
+        levels or ``None`` when label QA refused the map, ``label_qc`` codes),
         ``studies_removed`` (synthetic studies replaced), ``cohort`` statistics.
 
     Notes

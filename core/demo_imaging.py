@@ -9,12 +9,18 @@ is measured, including after a round trip through the case store:
 * real MRI (Spinal Cord Toolbox testing data in ``data/demo/images/sct``, MIT) is read
   like any upload, through :func:`core.io.read_image` (limits, validation, canonical LPS
   float32) and :func:`core.io.read_label_map` with ``reference=image`` for the label
-  maps;
+  maps. Their labels are SCT **spinal-cord** segments named by level, not vertebral
+  bodies: label QA refuses to measure bone on them (``cord_level_map``), so these cases
+  show the image, the cord labels and that QA result, never bone measurements;
 * a phantom is :func:`core.phantom.make_spine_phantom` on a 1.5 mm grid (bias 0.1,
   noise SD 5) with its intensities rounded to whole numbers, as a scanner's integer
   pixels are, and kept as float32 LPS: exactly what :func:`core.io.read_image` returns
   for the stored copy. Its vertebra map uses the unsigned label type of
-  :func:`core.io.read_label_map`; lesions are detected (no lesion mask).
+  :func:`core.io.read_label_map`; lesions are detected (no lesion mask). The demo's
+  measured cases are these phantoms.
+
+:func:`measure_demo_case` runs the checked measurement (:func:`core.measure.measure_study`:
+label QA, then measurement when QA allows it) on a case's images.
 """
 
 from __future__ import annotations
@@ -52,11 +58,13 @@ class ImagingCaseSpec:
 
 
 IMAGING_CASES: tuple[ImagingCaseSpec, ...] = (
-    ImagingCaseSpec("DEMO-IMG-01", "Real T2 cervical MRI (SCT testing data), cord labelled "
-                    "C2-C5 by level; detection", "t2/t2.nii.gz",
-                    "t2/t2_seg-manual_labeled.nii.gz"),
-    ImagingCaseSpec("DEMO-IMG-02", "Real PAM50 T2 template (SCT), levels C1-L1; detection",
-                    "template/PAM50_small_t2.nii.gz", "template/PAM50_small_levels.nii.gz"),
+    ImagingCaseSpec("DEMO-IMG-01", "Real T2 cervical MRI (SCT testing data) with spinal-cord "
+                    "level labels C2-C5: image and label QA only (cord_level_map), no bone "
+                    "measurement", "t2/t2.nii.gz", "t2/t2_seg-manual_labeled.nii.gz"),
+    ImagingCaseSpec("DEMO-IMG-02", "Real PAM50 T2 template (SCT) with spinal-cord level "
+                    "labels C1-L1: image and label QA only (cord_level_map), no bone "
+                    "measurement", "template/PAM50_small_t2.nii.gz",
+                    "template/PAM50_small_levels.nii.gz"),
     ImagingCaseSpec("DEMO-IMG-03", "Phantom, diffuse L1 and focal L3 and T12 metastases",
                     convention="verse",
                     phantom={"seed": 3, "levels": ("T11", "T12", "L1", "L2", "L3"),
@@ -150,3 +158,22 @@ def _phantom_case(spec: ImagingCaseSpec) -> DemoCaseImages:
             "source_format": "phantom", "source": f"core.phantom seed {p['seed']}"}
     return DemoCaseImages(image=image, vertebrae=sitk.Cast(phantom.vertebrae, sitk.sitkUInt16),
                           lesion_mask=None, meta=meta, input_sha256=None)
+
+
+#: What the clinical generator reads for a case whose measurement label QA refused: no
+#: lesion was measured (the values are not findings; the case has no imaging columns).
+UNMEASURED_METRICS: dict[str, object] = {
+    "levels": [], "lesion_count": 0, "lesion_count_by_region": {},
+    "involved_levels": [], "high_intensity_ratio": 0.0, "max_level_high_intensity_ratio": 0.0,
+}
+
+
+def measure_demo_case(spec: ImagingCaseSpec, images: DemoCaseImages):
+    """The checked measurement of a demo case: label QA on its image and map, then the
+    measurement when QA allows it (:func:`core.measure.measure_study`). The SCT cases
+    come back unmeasured with their ``cord_level_map`` finding."""
+    from core.measure import measure_study
+
+    return measure_study(images.image, images.vertebrae, images.lesion_mask,
+                         convention=spec.convention, meta=images.meta,
+                         input_sha256=images.input_sha256)

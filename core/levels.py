@@ -26,6 +26,20 @@ on the tool that produced the map; :data:`CONVENTIONS` lists the ones supported:
     8-19 = T1-T12, 20-24 = L1-L5, and 25 = S1 (the sacrum). SCT numbers a disc after
     the vertebra below it (C2/C3 -> 3), so the L5/S1 disc is 25 and S1 is 25. SCT
     defines no vertebral-level value for the coccyx; 26 and above are an error.
+    These labels mark **spinal-cord segments** (``structure="spinal_cord_levels"``), not
+    vertebral bodies: :mod:`core.level_qc` refuses to measure bone on them
+    (``cord_level_map``); they can still *name* the bodies of a plain mask
+    (:mod:`core.level_naming`).
+``"binary"``
+    Any mask whose non-zero voxels are vertebral bodies, without level names
+    (``needs_naming``): :mod:`core.level_naming` splits it into bodies, orders them
+    craniocaudally and names them (lowest / highest level, a cord-level or disc map, or
+    a sacrum label) into a VerSe map.
+``"total_mr"``
+    TotalSegmentator MR ``total_mr`` task (``class_map["total_mr"]``): 18 = sacrum,
+    19 = vertebrae (all vertebrae in one class), 20 = intervertebral discs; its other
+    classes are ignored. Unnamed (``needs_naming``) like ``"binary"``; the discs help
+    split touching bodies and the sacrum names the body above it L5.
 
 Each label maps to a :class:`Level` with a name (``"L3"``, ``"sacrum"``), a region
 (``cervical``, ``thoracic``, ``lumbar`` or ``sacral``; the coccyx is counted as sacral)
@@ -40,6 +54,7 @@ from types import MappingProxyType
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
 from core.vocab import ANATOMY
 
@@ -120,6 +135,18 @@ class LabelConvention:
         Valid classes of the map that are not vertebrae (skipped, not errors).
     unknown_hint : str
         Added to the message when ids above the convention's range appear.
+    structure : str
+        What the labelled voxels are: ``"vertebra"`` (whole vertebrae or bodies, the
+        measured structure), ``"vertebral_body"`` (bodies only) or
+        ``"spinal_cord_levels"`` (spinal-cord segments named by vertebral level, which
+        label QA refuses to measure bone on).
+    needs_naming : bool
+        The map has no level names (a plain body mask): :mod:`core.level_naming` must
+        name its bodies before anything is measured; ``labels`` is empty.
+    body_ids, sacrum_ids, disc_ids : frozenset of int
+        For an unnamed map: the ids that are vertebral bodies (empty: every non-zero id
+        not otherwise listed), the sacrum, and intervertebral discs (used to split
+        touching bodies).
     """
 
     name: str
@@ -128,6 +155,11 @@ class LabelConvention:
     labels: Mapping[int, str]
     ignored: frozenset[int] = frozenset()
     unknown_hint: str = ""
+    structure: str = "vertebra"
+    needs_naming: bool = False
+    body_ids: frozenset[int] = frozenset()
+    sacrum_ids: frozenset[int] = frozenset()
+    disc_ids: frozenset[int] = frozenset()
 
 
 def _registry(*conventions: LabelConvention) -> Mapping[str, LabelConvention]:
@@ -154,17 +186,32 @@ LABEL_CONVENTIONS: Mapping[str, LabelConvention] = _registry(
         "19-25 C7-C1.",
         MappingProxyType(_totalsegmentator_mr()),
         unknown_hint=(" (ids above 25 suggest a TotalSegmentator total_mr map, which has one "
-                      "pooled 'vertebrae' class and no levels; use the vertebrae_mr task)")),
+                      "pooled 'vertebrae' class and no levels; read it with --convention total_mr, "
+                      "which names its bodies, or use the vertebrae_mr task)")),
     LabelConvention(
         "sct", "Spinal Cord Toolbox",
         "Spinal Cord Toolbox vertebral levels (sct_label_vertebrae, PAM50): 1-7 C1-C7, "
         "8-19 T1-T12, 20-24 L1-L5, 25 S1.",
-        MappingProxyType(_sct())),
+        MappingProxyType(_sct()), structure="spinal_cord_levels"),
+    LabelConvention(
+        "binary", "Vertebral-body mask without names",
+        "Any mask whose non-zero voxels are vertebral bodies: the bodies are split, "
+        "ordered craniocaudally and named (--lowest, --highest, --level-names-from).",
+        MappingProxyType({}), structure="vertebral_body", needs_naming=True),
+    LabelConvention(
+        "total_mr", "TotalSegmentator (MR, total_mr task)",
+        "TotalSegmentator MR total_mr task: 19 vertebrae (one class, bodies named by the "
+        "app), 18 sacrum, 20 intervertebral discs; its other classes are ignored.",
+        MappingProxyType({}), ignored=frozenset(set(range(1, 51)) - {18, 19, 20}),
+        needs_naming=True, body_ids=frozenset({19}), sacrum_ids=frozenset({18}),
+        disc_ids=frozenset({20})),
 )
 
-#: Convention name -> {label: level name}. Read-only (a view of :data:`LABEL_CONVENTIONS`).
+#: Convention name -> {label: level name} of the conventions whose labels name levels
+#: (the unnamed ``binary`` / ``total_mr`` are not here). Read-only (a view of
+#: :data:`LABEL_CONVENTIONS`).
 CONVENTIONS: Mapping[str, Mapping[int, str]] = MappingProxyType(
-    {name: c.labels for name, c in LABEL_CONVENTIONS.items()})
+    {name: c.labels for name, c in LABEL_CONVENTIONS.items() if not c.needs_naming})
 
 
 def get_convention(convention: str) -> LabelConvention:
@@ -184,7 +231,13 @@ def get_convention(convention: str) -> LabelConvention:
 
 
 def _check_convention(convention: str) -> Mapping[int, str]:
-    return get_convention(convention).labels
+    entry = get_convention(convention)
+    if entry.needs_naming:
+        raise ValueError(
+            f"The {convention!r} convention has no level names: name its bodies first "
+            "(--lowest/--highest LEVEL or --level-names-from MAP, core.level_naming)."
+        )
+    return entry.labels
 
 
 def _as_int(label: object) -> int:
@@ -304,6 +357,68 @@ def label_for_name(name: str, convention: str) -> int:
         if level_name == name:
             return label
     raise ValueError(f"Level {name!r} has no label in the {convention!r} convention.")
+
+
+# ------------------------------------------------------------------- label arrays
+
+#: No convention uses a label above this; larger values are reported, not indexed.
+MAX_LABEL = 1024
+
+
+def label_array(vertebrae: sitk.Image) -> np.ndarray:
+    """The label map's voxels as an integer array (a view when already integer),
+    validated: finite, whole and non-negative.
+
+    Float maps are converted to int32 only when every label is at most
+    :data:`MAX_LABEL`; otherwise the float array is returned as is, so that the caller
+    names the large labels (a cast first would wrap 5e9 to a negative number).
+
+    Raises
+    ------
+    ValueError
+        For non-integer or negative values.
+    """
+    array = sitk.GetArrayViewFromImage(vertebrae)
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+            raise ValueError("The vertebrae label map has non-integer values.")
+        if array.size and array.max() > MAX_LABEL:
+            if array.min() < 0:
+                raise ValueError(
+                    f"The vertebrae label map has a negative label {int(array.min())}."
+                )
+            return array
+        array = array.astype(np.int32)
+    if array.size and int(array.min()) < 0:
+        raise ValueError(f"The vertebrae label map has a negative label {int(array.min())}.")
+    return array
+
+
+def present_levels(
+    vertebrae: sitk.Image, convention: str
+) -> tuple[np.ndarray, list[tuple[slice, ...] | None], dict[int, Level]]:
+    """Label array (:func:`label_array`), bounding box per label
+    (``ndimage.find_objects``: ``boxes[label - 1]``) and the levels of the labels
+    present, craniocaudal.
+
+    Raises
+    ------
+    ValueError
+        For labels that are not vertebrae of ``convention`` (named), an unnamed
+        convention, or no vertebra of ``convention`` in the map.
+    """
+    labels = label_array(vertebrae)
+    if labels.size and int(labels.max()) > MAX_LABEL:
+        map_labels(np.unique(labels[labels > MAX_LABEL]), convention)  # raises, naming them
+    boxes = ndimage.find_objects(labels)
+    present = [i + 1 for i, box in enumerate(boxes) if box is not None]
+    levels = map_labels(present, convention)
+    if not levels:
+        raise ValueError(
+            f"The vertebrae label map has no vertebra labels of the {convention!r} "
+            "convention inside the image."
+        )
+    return labels, boxes, levels
 
 
 # --------------------------------------------------------------------------- alignment

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
+from scipy.special import ndtr
 
 from core.levels import label_for_name
 from core.vocab import ANATOMY
@@ -69,12 +70,21 @@ class LesionSpec:
         Centre offset from the body centre, LPS (+x left, +y posterior, +z superior).
         Only the part of the sphere inside vertebral bodies is painted; a sphere that
         reaches the next body through the disc is one lesion in each body.
+    edge_mm : float
+        Soft edge: the sphere blurred by an isotropic Gaussian of this standard deviation
+        (mm), as a T2 lesion with surrounding oedema and partial volume looks. The lesion
+        fraction at distance ``rho`` from the centre is the exact blurred ball
+        ``a(rho) = Phi((R - rho)/s) - Phi(-(R + rho)/s) - (s/rho) [phi((R - rho)/s) -
+        phi((R + rho)/s)]`` (``Phi``, ``phi`` the standard normal CDF and density), whose
+        integral is the sphere's volume; the signal is ``marrow * (1 + a (intensity -
+        1))``. The truth mask stays the sphere ``rho <= R``. 0 = a sharp edge.
     """
 
     level: str
     radius_mm: float = 5.0
     intensity: float = 2.5
     offset_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    edge_mm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -208,11 +218,11 @@ def make_spine_phantom(
     extent = _extent(segments, fov_mm)
     coords = _sample_points(extent, world_spacing)
     signal, vertebrae = _anatomy(coords, _slice_profile(segments, coords[2], labels), extent)
-    truth_mask = _paint_lesions(signal, vertebrae, coords, segments, labels, lesions,
-                                diffuse_levels)
+    truth_mask, sites = _paint_lesions(signal, vertebrae, coords, segments, labels, lesions,
+                                       diffuse_levels)
     _add_bias_and_noise(signal, np.random.default_rng(seed), coords, extent, bias, noise_sd)
     voxel_mm3 = float(np.prod(world_spacing))
-    truth = _truth(vertebrae, truth_mask, labels, voxel_mm3, min_lesion_volume_mm3)
+    truth = _truth(vertebrae, truth_mask, sites, labels, voxel_mm3, min_lesion_volume_mm3)
     grid = _OutputGrid(spacing=tuple(float(s) for s in world_spacing),
                        origin=tuple(float(c[0]) for c in coords), code=code)
     return Phantom(image=grid.image(signal), vertebrae=grid.image(vertebrae),
@@ -376,42 +386,127 @@ def _paint_lesions(
     labels: dict[str, int],
     lesions: Sequence[LesionSpec],
     diffuse_levels: Sequence[str],
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Paint diffuse levels (whole body ``MARROW * DIFFUSE``) and focal lesions into
-    ``signal`` in place; return the uint8 truth mask (1 where painted)."""
+    ``signal`` in place; return the uint8 truth mask (1 where painted) and the int16 site
+    map (which metastasis each truth voxel belongs to, :func:`_site_groups`)."""
     truth_mask = np.zeros(signal.shape, np.uint8)
-    for name in diffuse_levels:
+    sites = np.zeros(signal.shape, np.int16)
+    for i, name in enumerate(diffuse_levels, start=1):
         sel = vertebrae == labels[name]
         signal[sel] = MARROW * DIFFUSE
         truth_mask[sel] = 1
+        sites[sel] = i
     bodies = {str(s["name"]): s for s in segments if s["kind"] == "body"}
+    centres = []
     for spec in lesions:
         seg = bodies[spec.level]
         centre = np.array([0.0, 0.0, (float(seg["top"]) + float(seg["bottom"])) / 2.0])
-        _paint_sphere(signal, truth_mask, vertebrae, coords,
-                      centre + np.asarray(spec.offset_mm, dtype=float), spec)
-    return truth_mask
+        centres.append(centre + np.asarray(spec.offset_mm, dtype=float))
+    groups = _site_groups(lesions, centres)
+    for spec, centre, group in zip(lesions, centres, groups, strict=True):
+        _paint_sphere(signal, truth_mask, vertebrae, coords, centre, spec)
+        _mark_site(sites, truth_mask, coords, centre, spec, len(diffuse_levels) + 1 + group)
+    return truth_mask, sites
+
+
+#: Two painted spheres are one metastasis when the neck between them (the radius of
+#: their intersection circle) is wider than this times the smaller radius, or one
+#: centre lies inside the other sphere; otherwise two (touching) metastases. The same
+#: ratio is the detector's default (:attr:`core.lesions.DetectionParams.neck_ratio`).
+TOUCHING_NECK_RATIO = 0.75
+
+
+def _one_site(r1: float, r2: float, c1: np.ndarray, c2: np.ndarray) -> bool:
+    d = float(np.linalg.norm(c1 - c2))
+    if d >= r1 + r2:
+        return False
+    if d <= abs(r1 - r2) or d == 0:
+        return True
+    x1 = (d * d + r1 * r1 - r2 * r2) / (2 * d)  # intersection plane from centre 1
+    if not 0 < x1 < d:
+        return True  # a centre inside the other sphere: no neck
+    neck = math.sqrt(max(0.0, r1 * r1 - x1 * x1))
+    return neck > TOUCHING_NECK_RATIO * min(r1, r2)
+
+
+def _site_groups(lesions: Sequence[LesionSpec], centres: Sequence[np.ndarray]) -> list[int]:
+    """Group index (0-based) of each lesion: overlapping spheres joined by a wide neck
+    (:data:`TOUCHING_NECK_RATIO`) are one metastasis."""
+    parent = list(range(len(lesions)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for i in range(len(lesions)):
+        for j in range(i):
+            if _one_site(lesions[i].radius_mm, lesions[j].radius_mm, centres[i], centres[j]):
+                parent[root(i)] = root(j)
+    return [root(i) for i in range(len(lesions))]
+
+
+def _sphere_box(coords: Sequence[np.ndarray], c: np.ndarray, reach: float):
+    """Array box ``[z, y, x]`` of the voxel centres within ``reach`` of ``c`` per axis
+    and the squared distances of its voxels (``None`` when empty)."""
+    idx = []
+    for a in range(3):
+        inside = np.nonzero(np.abs(coords[a] - c[a]) <= reach)[0]
+        if inside.size == 0:
+            return None, None
+        idx.append(slice(int(inside[0]), int(inside[-1]) + 1))
+    d2 = ((coords[0][idx[0]] - c[0]) ** 2)[None, None, :] + (
+        (coords[1][idx[1]] - c[1]) ** 2
+    )[None, :, None] + ((coords[2][idx[2]] - c[2]) ** 2)[:, None, None]
+    return (idx[2], idx[1], idx[0]), d2
+
+
+def blurred_ball(rho: np.ndarray, radius: float, sigma: float) -> np.ndarray:
+    """Lesion fraction of a ball of ``radius`` blurred by a Gaussian of SD ``sigma`` at
+    distance ``rho`` from its centre (:class:`LesionSpec` ``edge_mm``); exact, volume
+    preserving. ``sigma = 0``: the indicator ``rho <= radius``."""
+    rho = np.asarray(rho, dtype=np.float64)
+    if sigma <= 0:
+        return (rho <= radius).astype(np.float64)
+    safe = np.maximum(rho, 1e-6)
+    a, b = (radius - safe) / sigma, (radius + safe) / sigma
+    value = ndtr(a) - ndtr(-b) - (sigma / safe) * (_pdf(a) - _pdf(b))
+    t = radius / sigma  # the limit at the centre
+    centre = 2 * ndtr(t) - 1 - 2 * t * _pdf(t)
+    return np.clip(np.where(rho < 1e-6, centre, value), 0.0, 1.0)
+
+
+def _pdf(x: np.ndarray | float) -> np.ndarray:
+    return np.exp(-0.5 * np.square(x)) / math.sqrt(2 * math.pi)
 
 
 def _paint_sphere(signal: np.ndarray, truth_mask: np.ndarray, vertebrae: np.ndarray,
                   coords: Sequence[np.ndarray], c: np.ndarray, spec: LesionSpec) -> None:
-    """Sphere ``|p - c| <= radius`` restricted to labelled (body) voxels: the signal
-    becomes ``max(signal, MARROW * intensity)`` and the truth mask 1. Nothing is
-    painted when the sphere's bounding box holds no voxel centre."""
-    idx = []
-    for a in range(3):
-        inside = np.nonzero(np.abs(coords[a] - c[a]) <= spec.radius_mm)[0]
-        if inside.size == 0:
-            return
-        idx.append(slice(int(inside[0]), int(inside[-1]) + 1))
-    box = (idx[2], idx[1], idx[0])
-    d2 = ((coords[0][idx[0]] - c[0]) ** 2)[None, None, :] + (
-        (coords[1][idx[1]] - c[1]) ** 2
-    )[None, :, None] + ((coords[2][idx[2]] - c[2]) ** 2)[:, None, None]
-    sphere = (d2 <= spec.radius_mm**2) & (vertebrae[box] > 0)
+    """Sphere ``|p - c| <= radius`` (blurred by ``spec.edge_mm``) restricted to labelled
+    (body) voxels: the signal becomes ``max(signal, MARROW * (1 + a (intensity - 1)))``
+    and the truth mask 1 inside the sphere. Nothing is painted when the box is empty."""
+    edge = max(0.0, float(spec.edge_mm))
+    box, d2 = _sphere_box(coords, c, spec.radius_mm + 4.0 * edge)
+    if box is None:
+        return
+    body = vertebrae[box] > 0
+    fraction = blurred_ball(np.sqrt(d2), spec.radius_mm, edge).astype(np.float32)
+    painted = body & (fraction > 1e-3)
     sub = signal[box]
-    sub[sphere] = np.maximum(sub[sphere], MARROW * float(spec.intensity))
-    truth_mask[box][sphere] = 1
+    value = MARROW * (1.0 + fraction * (float(spec.intensity) - 1.0))
+    sub[painted] = np.maximum(sub[painted], value[painted])
+    truth_mask[box][(d2 <= spec.radius_mm**2) & body] = 1
+
+
+def _mark_site(sites: np.ndarray, truth_mask: np.ndarray, coords: Sequence[np.ndarray],
+               c: np.ndarray, spec: LesionSpec, site: int) -> None:
+    """Site id on the sphere's truth voxels not yet claimed by an earlier lesion."""
+    box, d2 = _sphere_box(coords, c, spec.radius_mm)
+    if box is None:
+        return
+    claim = (d2 <= spec.radius_mm**2) & (truth_mask[box] > 0) & (sites[box] == 0)
+    sites[box][claim] = site
 
 
 def _add_bias_and_noise(signal: np.ndarray, rng: np.random.Generator,
@@ -468,13 +563,29 @@ class _OutputGrid:
         return img if self.code == "LPS" else sitk.DICOMOrient(img, self.code)
 
 
+def _site_count(components: np.ndarray, keep: np.ndarray, sites: np.ndarray,
+                min_voxels: float) -> int:
+    """Metastases in one body: each kept truth component counts its distinct sites
+    (touching spheres) of at least ``min_voxels`` voxels, and at least 1."""
+    total = 0
+    for comp in np.nonzero(keep)[0] + 1:
+        ids, n = np.unique(sites[components == comp], return_counts=True)
+        total += max(1, int(np.count_nonzero((ids > 0) & (n >= min_voxels))))
+    return total
+
+
 def _truth(
     vertebrae: np.ndarray,
     truth_mask: np.ndarray,
+    sites: np.ndarray,
     labels: dict[str, int],
     voxel_mm3: float,
     min_volume_mm3: float,
 ) -> dict[str, dict[str, object]]:
+    """Per level: ``lesion_count`` = metastatic sites in the body (connected truth
+    components of at least ``min_volume_mm3``; touching spheres that are separate sites,
+    :data:`TOUCHING_NECK_RATIO`, count one each), the HI volume of those components,
+    the body volume and their ratio."""
     structure = np.ones((3, 3, 3), bool)
     objects = ndimage.find_objects(vertebrae)
     out: dict[str, dict[str, object]] = {}
@@ -496,7 +607,8 @@ def _truth(
         out[name] = {
             "label": label,
             "region": ANATOMY[name][0],
-            "lesion_count": int(keep.sum()),
+            "lesion_count": _site_count(components, keep, sites[box],
+                                        min_volume_mm3 / voxel_mm3 * (1 - 1e-9)),
             "high_intensity_volume_ml": hi_ml,
             "vertebra_volume_ml": vertebra_ml,
             "high_intensity_ratio": hi_ml / vertebra_ml if vertebra_ml else 0.0,

@@ -219,3 +219,44 @@ def make_image(array: np.ndarray, *, spacing: Sequence[float] = (1.0, 1.0, 1.0),
 
 def read_dataset(data: bytes) -> pydicom.Dataset:
     return pydicom.dcmread(io.BytesIO(data))
+
+
+def _proc_status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"{field} missing from /proc/self/status")
+
+
+class PeakRss:
+    """Peak resident-set increase of a block, in bytes (ITK and numpy buffers included).
+
+    Resets the kernel's high-water mark (``/proc/self/clear_refs`` = 5) on entry and
+    reads ``VmHWM`` on exit: ``with PeakRss() as peak: ...; peak.delta``.
+    """
+
+    def __enter__(self) -> PeakRss:
+        Path("/proc/self/clear_refs").write_text("5")
+        self.before = _proc_status("VmRSS")
+        self.delta = 0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.delta = _proc_status("VmHWM") - self.before
+
+
+def nifti1_header(shape_xyz: Sequence[int], *, datatype: int = 16, bitpix: int = 32,
+                  pixdim: Sequence[float] = (1.0, 1.0, 1.0), vox_offset: float = 352.0,
+                  n_dim: int | None = None) -> bytes:
+    """A little-endian single-file NIfTI-1 header (352 bytes), LPS-ish identity qform off."""
+    dims = list(shape_xyz) + [1] * (7 - len(shape_xyz))
+    header = bytearray(352)
+    struct.pack_into("<i", header, 0, 348)
+    struct.pack_into("<8h", header, 40, n_dim if n_dim is not None else len(shape_xyz),
+                     *dims)
+    struct.pack_into("<2h", header, 70, datatype, bitpix)
+    struct.pack_into("<8f", header, 76, 1.0, *pixdim, 0.0, 0.0, 0.0, 0.0)
+    struct.pack_into("<f", header, 108, vox_offset)
+    struct.pack_into("<f", header, 112, 1.0)
+    header[344:348] = b"n+1\x00"
+    return bytes(header)

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden" / "extract_phantom.json"
 TOP_KEYS = ["levels", "lesion_count", "lesion_count_by_region", "involved_levels",
             "high_intensity_ratio", "max_level_high_intensity_ratio", "vertebra_volume_ml",
-            "high_intensity_volume_ml", "provenance"]
+            "high_intensity_volume_ml", "provenance", "label_qc"]
 LEVEL_KEYS = ["level", "region", "vertebra_volume_ml", "high_intensity_volume_ml",
               "high_intensity_ratio", "lesion_count"]
 LEVELS = ("T11", "T12", "L1", "L2", "L3")
@@ -80,6 +80,7 @@ def test_extract_json_keys_counts_and_out_file(phantom_files, tmp_path):
     assert proc.stdout == ""
     data = json.loads(out.read_text(encoding="utf-8"))
     assert list(data) == TOP_KEYS
+    assert data["label_qc"] == []  # a clean map: nothing to report
     assert all(list(lv) == LEVEL_KEYS for lv in data["levels"])
     assert {lv["level"]: lv["lesion_count"] for lv in data["levels"]} == EXPECTED
     assert {k: v["lesion_count"] for k, v in f["truth"].items()} == EXPECTED
@@ -100,7 +101,8 @@ def test_extract_json_keys_counts_and_out_file(phantom_files, tmp_path):
     assert prov["lesions_sha256"] is None
     assert prov["parameters"] == {
         "k_mad": 3.0, "min_contrast": 0.5, "reference_window": 2, "smoothing_mm": 0.0,
-        "min_lesion_volume_mm3": 100.0, "edge_margin_mm": 2.0,
+        "min_lesion_volume_mm3": 100.0, "edge_margin_mm": 2.0, "neck_ratio": 0.75,
+        "partial_volume_mm": 3.0,
     }
 
 
@@ -220,43 +222,53 @@ def _voxel_counts(path: Path) -> dict[int, int]:
     return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def test_real_sct_t2_cord_labels(sct_data):
+def test_real_sct_t2_cord_labels_are_refused(sct_data):
+    """SCT labels mark spinal-cord segments, not vertebral bodies (issue 10): extract
+    refuses them with the cord_level_map sentence, and QA still reads the map right."""
+    from core.io import read_image, read_label_map
+    from core.measure import measure_study
+
     image = sct_data / "t2" / "t2.nii.gz"
     labels = sct_data / "t2" / "t2_seg-manual_labeled.nii.gz"
-    data = ok_json(run(str(image), "--vertebrae", str(labels), "--convention", "sct"))
+    assert_one_error_line(run(str(image), "--vertebrae", str(labels), "--convention", "sct"),
+                          "spinal-cord segments", "vertebral-body map")
+    # Read as VerSe ids the same thin tubes are recognised by their shape.
+    assert_one_error_line(run(str(image), "--vertebrae", str(labels), "--convention",
+                              "verse"), "shaped like spinal-cord segments")
+    loaded = read_image(image)
+    study = measure_study(loaded.image, read_label_map(labels), convention="sct",
+                          meta=loaded.meta)
+    assert not study.measured and study.qc.codes()[0] == "cord_level_map"
     present = _present(labels)
-    assert [lv["level"] for lv in data["levels"]] == [f"C{v}" for v in present]
     assert present == [2, 3, 4, 5]
-    assert {lv["region"] for lv in data["levels"]} == {"cervical"}
-    assert data["lesion_count_by_region"]["thoracic"] == 0
-    assert data["lesion_count_by_region"]["lumbar"] == 0
-    assert data["lesion_count_by_region"]["sacral"] == 0
+    assert list(study.qc.volumes_ml) == [f"C{v}" for v in present]
     counts = _voxel_counts(labels)  # 1 mm isotropic
-    for lv, value in zip(data["levels"], present, strict=True):
-        assert lv["vertebra_volume_ml"] == pytest.approx(counts[value] / 1000, rel=1e-5)
-        assert 0.0 <= lv["high_intensity_ratio"] <= 1.0
-    assert data["provenance"]["convention"] == "sct"
+    for name, value in zip(study.qc.volumes_ml, present, strict=True):
+        assert study.qc.volumes_ml[name] == pytest.approx(counts[value] / 1000, rel=1e-5)
 
 
-def test_real_pam50_levels(sct_data):
+def test_real_pam50_levels_are_refused(sct_data):
+    from core.io import read_image, read_label_map
+    from core.measure import measure_study
+
     folder = sct_data / "template" / "template"
     labels = folder / "PAM50_small_levels.nii.gz"
-    data = ok_json(run(str(folder / "PAM50_small_t2.nii.gz"), "--vertebrae", str(labels),
-                       "--convention", "sct"))
-    names = [lv["level"] for lv in data["levels"]]
+    assert_one_error_line(run(str(folder / "PAM50_small_t2.nii.gz"), "--vertebrae",
+                              str(labels), "--convention", "sct"), "spinal-cord segments")
+    loaded = read_image(folder / "PAM50_small_t2.nii.gz")
+    study = measure_study(loaded.image, read_label_map(labels), convention="sct")
+    names = list(study.qc.volumes_ml)
     assert _present(labels) == list(range(1, 21))
     assert names == [CONVENTIONS["sct"][v] for v in range(1, 21)]
     assert names == [f"C{i}" for i in range(1, 8)] + [f"T{i}" for i in range(1, 13)] + ["L1"]
-    regions = [lv["region"] for lv in data["levels"]]
-    assert regions == ["cervical"] * 7 + ["thoracic"] * 12 + ["lumbar"]
     counts = _voxel_counts(labels)  # 1 x 1 x 2 mm voxels
-    for lv, value in zip(data["levels"], range(1, 21), strict=True):
-        assert lv["vertebra_volume_ml"] == pytest.approx(counts[value] * 2 / 1000, rel=1e-5)
-    assert 0.0 <= data["high_intensity_ratio"] <= 1.0
+    for name, value in zip(names, range(1, 21), strict=True):
+        assert study.qc.volumes_ml[name] == pytest.approx(counts[value] * 2 / 1000, rel=1e-5)
+    assert [f.code for f in study.qc.errors] == ["cord_level_map"]
 
 
 def test_real_fake_lesion_with_a_box_label_map(sct_data, tmp_path):
-    """t2_fake_lesion has no vertebra labels; one box label (SCT 3 = C3) over the whole
+    """t2_fake_lesion has no vertebra labels; one box label (3 = C3) over the whole
     field of view stands in for them, to run the lesion-mask path on real data
     (0.8 mm voxels, PSR orientation). The inserted lesion is 163 voxels = 83.5 mm^3."""
     image = sct_data / "t2" / "t2_fake_lesion.nii.gz"
@@ -265,9 +277,12 @@ def test_real_fake_lesion_with_a_box_label_map(sct_data, tmp_path):
     box = sitk.Image(reference.GetSize(), sitk.sitkUInt8) + 3
     box.CopyInformation(reference)
     sitk.WriteImage(box, str(tmp_path / "box.nii.gz"))
+    # VerSe 3 = C3 (an SCT map would be refused as spinal-cord levels).
     data = ok_json(run(str(image), "--vertebrae", str(tmp_path / "box.nii.gz"),
-                       "--convention", "sct", "--lesions", str(mask)))
+                       "--convention", "verse", "--lesions", str(mask)))
     assert [lv["level"] for lv in data["levels"]] == ["C3"]
+    # A box over the whole image is no vertebra: flagged, not refused.
+    assert "partial_in_view" in {f["code"] for f in data["label_qc"]}
     assert data["lesion_count"] == 0 and data["high_intensity_volume_ml"] == 0.0  # < 100 mm^3
 
     from core.io import read_image, read_label_map

@@ -27,6 +27,7 @@ from core.demo import (
 )
 from core.io import read_image, read_label_map
 from core.lesions import extract
+from core.measure import measure_study
 from core.store import CaseStore
 from core.vocab import DEFICIT_STATES, SINS_NON_PAIN_COMPONENTS, BilskyGrade, paper_region_group
 
@@ -212,7 +213,18 @@ def test_build_demo_store_is_idempotent_and_keeps_real_data(data_dir, sct_data):
         assert lumbar_case.imaging["lesion_count_lumbar"] >= 2
         real_case = store.get_study(int(imaging["study_id"].iloc[0]))
         assert real_case.image_meta["source"] == "SCT testing data: t2/t2.nii.gz"
-        assert [lv["level"] for lv in real_case.levels] == ["C2", "C3", "C4", "C5"]
+        # SCT labels are spinal-cord segments: the image and the QA result, no bone
+        # measurement (issue 10).
+        assert real_case.levels == ()
+        assert real_case.imaging["lesion_count"] is None
+        assert [f["code"] for f in real_case.image_meta["label_qc"]] == ["cord_level_map"]
+        assert real_case.image_path.is_file() and real_case.vertebrae_path.is_file()
+    unmeasured = [c for c in summary["imaging_cases"] if not c["measured"]]
+    assert [c["patient_id"] for c in unmeasured] == ["DEMO-IMG-01", "DEMO-IMG-02"]
+    assert all(c["label_qc"] == ["cord_level_map"] and c["lesion_count"] is None
+               for c in unmeasured)
+    assert all(c["measured"] and c["label_qc"] == [] for c in summary["imaging_cases"][2:])
+    with CaseStore() as store:
         pd.testing.assert_frame_equal(
             store.cohort_frame(synthetic=True).iloc[: len(cohort)].reset_index(drop=True),
             cohort)
@@ -322,7 +334,8 @@ def _assert_same_image(a, b) -> None:
 
 def test_real_demo_cases_are_read_through_core_io(small_demo_store):
     """The bundled SCT files reach the store as core.io reads them: canonical LPS
-    float32 with core.io's metadata, measured exactly like an upload of the same files."""
+    float32 with core.io's metadata, checked exactly like an upload of the same files
+    (label QA refuses their cord-level labels: no bone measurement is stored)."""
     sct = REPO / "data" / "demo" / "images" / "sct"
     real = [spec for spec in IMAGING_CASES if spec.phantom is None]
     assert len(real) == 2
@@ -338,8 +351,11 @@ def test_real_demo_cases_are_read_through_core_io(small_demo_store):
         assert record.image_meta["input_sha256"] == loaded.meta.input_sha256
         stored_labels = read_label_map(record.vertebrae_path, reference=stored.image)
         _assert_same_image(stored_labels, vertebrae)
-        expected = extract(loaded.image, vertebrae, convention=spec.convention)
-        assert _comparable(record.metrics) == _comparable(expected.metrics)
+        expected = measure_study(loaded.image, vertebrae, convention=spec.convention,
+                                 meta=loaded.meta)
+        assert not expected.measured
+        assert record.image_meta["label_qc"] == expected.qc.to_list()
+        assert record.levels == () and record.lesion_mask_path is None
 
 
 def test_demo_case_images_refuse_what_core_io_refuses(tmp_path, monkeypatch):

@@ -491,7 +491,7 @@ def test_dicom_zip_in_any_member_order_gives_the_right_volume():
     assert hashes == {hashlib.sha256(b"".join(sorted(d for _, d in files))).hexdigest()}
     assert (meta.source_format, meta.modality, meta.sequence) == ("dicom", "MR", "T2")
     assert meta.orientation == "PIR"
-    assert meta.series_description == "T2 TSE SAG"
+    assert meta.series_description == "T2 sagittal"  # coded, the typed text is dropped
 
 
 def test_dicom_from_list_folder_zip_path_and_single_file(tmp_path):

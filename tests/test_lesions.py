@@ -103,7 +103,9 @@ def test_study_formulas(reference_phantom):
 
 def test_lesion_mask_output_agrees_with_the_metrics(reference_phantom):
     p = reference_phantom
-    result = extract(p.image, p.vertebrae)
+    # Thresholded HI volume (no partial-volume weighting): the mask's voxels.
+    result = extract(p.image, p.vertebrae, params=DetectionParams(partial_volume_mm=0.0))
+    assert result.lesion_fraction is None
     mask = result.lesion_mask
     assert mask.GetPixelID() == sitk.sitkUInt8
     assert mask.GetSize() == p.image.GetSize() and mask.GetOrigin() == p.image.GetOrigin()
@@ -111,6 +113,19 @@ def test_lesion_mask_output_agrees_with_the_metrics(reference_phantom):
     assert set(np.unique(arr)) == {0, 1}
     voxel_ml = np.prod(p.image.GetSpacing()) / 1000
     assert arr.sum() * voxel_ml == pytest.approx(result.metrics.high_intensity_volume_ml)
+    # Partial-volume weighting (the default): the same lesions, and the HI volume is the
+    # sum of the lesion fractions, which are 1 on lesion cores and 0 away from lesions.
+    weighted = extract(p.image, p.vertebrae)
+    assert np.array_equal(sitk.GetArrayViewFromImage(weighted.lesion_mask), arr)
+    frac = sitk.GetArrayFromImage(weighted.lesion_fraction)
+    assert weighted.lesion_fraction.GetPixelID() == sitk.sitkFloat32
+    assert frac.min() >= 0.0 and frac.max() == 1.0
+    assert frac.sum(dtype=np.float64) * voxel_ml == pytest.approx(
+        weighted.metrics.high_intensity_volume_ml, rel=1e-5)
+    assert (sitk.GetArrayViewFromImage(p.vertebrae)[frac > 0] > 0).all()
+    for a, b in zip(weighted.metrics.levels, result.metrics.levels, strict=True):
+        assert a.lesion_count == b.lesion_count
+        assert (a.high_intensity_volume_ml > 0) == (b.high_intensity_volume_ml > 0)
     assert (sitk.GetArrayViewFromImage(p.vertebrae)[arr > 0] > 0).all()
     overlap = (arr > 0) & (sitk.GetArrayViewFromImage(p.lesion_mask) > 0)
     assert overlap.sum() >= 0.9 * arr.sum()  # detected voxels are truth voxels
@@ -334,11 +349,17 @@ def _touching_slabs(bright_rows: slice) -> tuple[sitk.Image, sitk.Image]:
 
 def test_a_lesion_crossing_two_vertebrae_is_two_sites():
     img, lab = _touching_slabs(slice(14, 26))
-    m = extract(img, lab).metrics
+    m = extract(img, lab, params=DetectionParams(partial_volume_mm=0.0)).metrics
     assert {lv.level: lv.lesion_count for lv in m.levels} == {"L1": 1, "L2": 1}
     assert m.lesion_count == 2 and m.involved_levels == ("L1", "L2")
     for lv in m.levels:
         assert lv.high_intensity_volume_ml == pytest.approx(0.6)  # 6 x 10 x 10 mm^3
+    # Sharp edges: partial-volume weighting adds only the noise of the 3 mm band around
+    # the block (clipped at 0: about +0.4 sigma / contrast per marrow voxel).
+    weighted = extract(img, lab).metrics
+    assert [lv.lesion_count for lv in weighted.levels] == [1, 1]
+    for lv in weighted.levels:
+        assert lv.high_intensity_volume_ml == pytest.approx(0.6, rel=0.03)
 
 
 def test_masked_smoothing_keeps_bright_neighbours_out():
@@ -361,9 +382,15 @@ def test_float_label_maps_and_integer_images_are_accepted():
     img, lab = _touching_slabs(slice(5, 12))
     as_float = sitk.Cast(lab, sitk.sitkFloat64)
     as_int = sitk.Cast(img, sitk.sitkInt16)
-    a = extract(img, lab).metrics.to_dict()
-    b = extract(as_int, as_float).metrics.to_dict()
+    thresholded = DetectionParams(partial_volume_mm=0.0)
+    a = extract(img, lab, params=thresholded).metrics.to_dict()
+    b = extract(as_int, as_float, params=thresholded).metrics.to_dict()
     assert a["levels"] == b["levels"]
+    # Weighted volumes read the (truncated) integer intensities: equal to within noise.
+    a = extract(img, lab).metrics
+    b = extract(as_int, as_float).metrics
+    assert [lv.lesion_count for lv in a.levels] == [lv.lesion_count for lv in b.levels]
+    assert b.high_intensity_volume_ml == pytest.approx(a.high_intensity_volume_ml, rel=0.02)
     frac = sitk.GetArrayFromImage(as_float)
     frac[0, 0, 0] = 0.5
     bad = _image(frac)

@@ -569,3 +569,27 @@ def test_a_store_from_before_the_three_deficit_states_is_upgraded(data_dir, tmp_
     context = context_from_case(record.clinical)
     assert context.neurologic_deficit == "new_or_progressive"
     assert any("yes/no" in w for w in context.warnings)
+
+
+def test_save_case_keeps_the_label_qc_of_a_measured_study(data_dir, phantom_case):
+    """``core.measure.measure_study(...).payload()`` (the extract JSON with ``label_qc``)
+    is stored as given and read back."""
+    from core.measure import measure_study
+
+    phantom, _ = phantom_case
+    measured = measure_study(phantom.image, phantom.vertebrae, convention="verse")
+    payload = measured.payload()
+    assert "label_qc" in payload
+    with CaseStore() as store:
+        study_id = store.save_case("P-0003", "2024-03-02", clinical={"vas": 4},
+                                   metrics=payload, actor="dr-a")
+        record = store.get_study(study_id)
+    assert record.metrics["label_qc"] == json.loads(json.dumps(payload["label_qc"]))
+    assert record.imaging["lesion_count"] == payload["lesion_count"]
+
+
+def test_level_corrections_are_an_audit_action():
+    from core.level_correction import AUDIT_ACTION
+    from core.store import AUDIT_ACTIONS
+
+    assert AUDIT_ACTION in AUDIT_ACTIONS

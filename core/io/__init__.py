@@ -18,10 +18,17 @@ Accepted inputs
 
 Validation (each failure is a ``ValueError`` with one plain sentence)
 ---------------------------------------------------------------------
-* unknown extension, corrupt or truncated file, file over ``max_bytes``; NIfTI data
-  length and NaN voxels are checked before ITK reads it (:mod:`core.io.formats`);
+* unknown extension, corrupt or truncated file, file over ``max_bytes``; NIfTI headers
+  (voxel type vs bitpix, data offset, data length, complex/colour voxels) are checked
+  and the voxels inflated by :mod:`core.io.nifti` (python-isal, zlib fallback), never
+  by ITK;
+* a read whose estimated working memory exceeds the read budget
+  (``SPINEPAIN_READ_BUDGET_MB``, default 1024 MiB: see :mod:`core.io.budget`), checked
+  from the header before any voxel is decoded, for every format, DICOM stacks and label
+  maps;
 * not 3-D (2-D, a single slice, 4-D with more than one volume; a singleton 4th
-  dimension is squeezed), vector pixels, a zero-size dimension, NaN or infinite voxels;
+  dimension is squeezed), vector or complex pixels, a zero-size dimension, NaN or
+  infinite voxels;
 * spacing outside ``[MIN_SPACING_MM, MAX_SPACING_MM]`` (0.01 to 50 mm), including zero or
   negative spacings written in headers, a direction matrix that is not a rotation;
 * images (not label maps) whose voxels all hold one value: there is nothing to analyse,
@@ -31,25 +38,34 @@ Validation (each failure is a ``ValueError`` with one plain sentence)
   (:mod:`core.io.sources`);
 * decoded volumes over ``MAX_VOXELS`` voxels (checked from the header before reading).
 
-Error messages never contain file names, paths, zip member names or header values, since
+Error messages never contain file names, paths, zip member names or header text, since
 any of those can carry patient data. DICOM is de-identified on ingest (PS3.15 Annex E
-basic profile, pseudonymous UIDs, cleaned descriptors, failing closed): see
-:mod:`core.io.deid`.
+basic profile, pseudonymous UIDs, failing closed) and free text is never kept: the
+series description is a controlled one built from coded attributes (``"STIR
+sagittal"``): see :mod:`core.io.deid`.
+
+Memory: the cast to float32 (or the label type) and the re-orientation to LPS are one
+slab-wise copy (:mod:`core.io.orient`), so a read holds the decoded buffer and the
+output, about 2x the float32 size at most (``bench/read_memory.py``).
 
 Modules
 -------
 ``reader`` (the public readers), ``sources`` (bytes/path/list/folder/zip, size limits,
-zip-slip and zip-bomb checks), ``formats`` (format sniffing, NIfTI/NRRD/MetaImage header
-checks, single-file reads), ``dicom`` (parsing, series grouping and listing, stacking),
-``deid`` (de-identification, UID pseudonyms, pydicom silencing), ``orient`` (validation,
-canonical LPS, label pixel type, metadata clearing), ``hints`` (sequence and modality
-hints), ``results`` (result types), ``limits`` (size, spacing and gap limits). The
-constants below are re-exported for reading; to change a limit (e.g. in a test), set it
-on :mod:`core.io.limits`, which the modules read at call time.
+zip-slip and zip-bomb checks), ``formats`` (format sniffing, NRRD/MetaImage header
+checks, single-file reads), ``nifti`` (NIfTI header checks and streamed decoding),
+``budget`` (the memory budget), ``dicom`` (parsing, series grouping and listing,
+stacking), ``deid`` (de-identification, UID pseudonyms, controlled descriptions,
+pydicom silencing), ``orient`` (validation, canonical LPS in one copy, label pixel
+type, metadata clearing), ``hints`` (sequence, plane and modality hints), ``results``
+(result types), ``limits`` (size, spacing and gap limits). The constants below are
+re-exported for reading; to change a limit (e.g. in a test), set it on
+:mod:`core.io.limits`, which the modules read at call time (the budget comes from the
+environment at every call).
 """
 
 from __future__ import annotations
 
+from core.io.budget import DEFAULT_READ_BUDGET_MB, READ_BUDGET_ENV, read_budget_bytes
 from core.io.deid import UID_SALT_ENV, pseudonymise_uid
 from core.io.formats import Format
 from core.io.limits import (
@@ -68,10 +84,12 @@ from core.io.sources import Source
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_MAX_UNCOMPRESSED_BYTES",
+    "DEFAULT_READ_BUDGET_MB",
     "MAX_SPACING_MM",
     "MAX_VOXELS",
     "MAX_ZIP_MEMBERS",
     "MIN_SPACING_MM",
+    "READ_BUDGET_ENV",
     "SLICE_GAP_TOLERANCE",
     "UID_SALT_ENV",
     "DicomSeriesInfo",
@@ -81,6 +99,7 @@ __all__ = [
     "Source",
     "list_dicom_series",
     "pseudonymise_uid",
+    "read_budget_bytes",
     "read_image",
     "read_label_map",
 ]

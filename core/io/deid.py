@@ -10,18 +10,31 @@ UIDs are replaced by deterministic pseudonyms ``"2.25." + int(sha256(salt + uid)
 bytes])`` (:func:`pseudonymise_uid`); the salt is ``SPINEPAIN_UID_SALT`` from the
 environment (set a site secret) or a fixed default.
 
-Series description and protocol name are kept after cleaning (Clean Descriptors option,
-:func:`clean_descriptor`): values of the identifying attributes (and their name parts),
-long digit runs and date-like strings are removed and the text is restricted to plain
-ASCII.
+Free text is not kept. SeriesDescription, ProtocolName and every other attribute a
+person types (comments, contrast agent names, RescaleType, ...) are dropped. In their
+place the clean slice gets a *controlled* SeriesDescription built only from coded
+attributes and closed vocabularies (:func:`controlled_description`):
+
+* the sequence family (``T1``, ``T2``, ``STIR``, ``T1-FS``, ``T2-FS``): the existing
+  hints of :mod:`core.io.hints` matched on the original descriptors and ScanOptions,
+  else from RepetitionTime/EchoTime/InversionTime and ScanningSequence; ``CT`` for CT;
+* the plane (``sagittal``, ``coronal``, ``axial``) from ImageOrientationPatient;
+* ``post-contrast`` when ContrastBolusAgent is present (its text is never read further).
+
+For example ``"STIR sag Jane Doe"`` becomes ``"STIR sagittal"``: the descriptors are
+only *matched* against the vocabularies, so a name that appears in no identifying tag
+cannot survive into ImageMeta, series lists, the store, reports, logs or errors.
+:func:`clean_descriptor` (the Clean Descriptors option: identifying values, long digit
+runs and dates removed) is kept for callers that must show a cleaned text, but ingest
+no longer uses it.
 
 Fail closed: when any identifying attribute cannot be read as text (reading it raises,
-e.g. an unknown VR, or its VR is not a string VR, e.g. a name stored as numbers), its
-value is unknown and cannot be scrubbed, so both descriptors are dropped from that slice
-(its series then has an empty description and a sequence hint from timing or the file
-name only). The pixels and geometry are kept, so a clinician can still read a valid
-series; refusing the file instead would block reading for no privacy gain, since nothing
-else of the slice is kept.
+e.g. an unknown VR, or its VR is not a string VR, e.g. a name stored as numbers), the
+slice is treated as untrustworthy and gets no description at all (its series then has
+an empty description and a sequence hint from timing or the file name only). The pixels
+and geometry are kept, so a clinician can still read a valid series; refusing the file
+instead would block reading for no privacy gain, since nothing else of the slice is
+kept.
 
 Series that declare burned-in annotation are refused (in :mod:`core.io.dicom`). Only
 the original bytes are kept, for the input hash. pydicom's value validation (whose
@@ -46,6 +59,10 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pydicom.valuerep import STR_VR
 
+from core.io.hints import controlled_description as hints_description
+from core.io.hints import plane_from_orientation, sequence_from_timing, sequence_hint
+from core.vocab import finite_float
+
 #: Environment variable holding the salt of the pseudonymous DICOM UIDs.
 UID_SALT_ENV: str = "SPINEPAIN_UID_SALT"
 _DEFAULT_UID_SALT = "spinepain-dicom-uid-v1"
@@ -60,11 +77,12 @@ _KEEP_KEYWORDS: tuple[str, ...] = (
     "ImageOrientationPatient", "PixelSpacing", "SamplesPerPixel", "PhotometricInterpretation",
     "Rows", "Columns", "BitsAllocated", "BitsStored", "HighBit", "PixelRepresentation",
     "PlanarConfiguration", "NumberOfFrames", "RescaleSlope", "RescaleIntercept",
-    "RescaleType", "BurnedInAnnotation", "LossyImageCompression", "PixelData",
+    "BurnedInAnnotation", "LossyImageCompression", "PixelData",
 )
 _UID_KEYWORDS: tuple[str, ...] = (
     "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID",
 )
+#: Free-text descriptors that are only matched for sequence hints, never kept.
 _DESCRIPTOR_KEYWORDS: tuple[str, ...] = ("SeriesDescription", "ProtocolName")
 #: Identifying attributes whose values are scrubbed from the kept descriptions.
 _IDENTIFYING_KEYWORDS: tuple[str, ...] = (
@@ -76,7 +94,7 @@ _IDENTIFYING_KEYWORDS: tuple[str, ...] = (
     "OperatorsName", "AccessionNumber", "StudyID", "StationName", "DeviceSerialNumber",
     "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
 )
-_DEID_METHOD = "PS3.15 E basic profile, clean descriptors, UIDs remapped"
+_DEID_METHOD = "PS3.15 E basic profile, descriptors replaced by coded values, UIDs remapped"
 
 
 def _uid_salt() -> bytes:
@@ -145,11 +163,51 @@ def clean_descriptor(text: str, terms: list[str]) -> str:
     return " ".join(text.split())[:64]
 
 
+def _text(ds: Dataset, keyword: str) -> str:
+    """An attribute as text, ``""`` when absent or unreadable (only matched, never kept)."""
+    try:
+        return " ".join(str_values(ds.get(keyword)))
+    except Exception:
+        return ""
+
+
+def _number(ds: Dataset, keyword: str) -> float | None:
+    try:
+        value = ds.get(keyword)
+        return finite_float(float(str(value))) if value is not None else None
+    except Exception:
+        return None
+
+
+def sequence_family(ds: Dataset) -> str:
+    """Sequence family of an original slice: hints on its descriptors, then MR timing."""
+    text = " ".join(_text(ds, k) for k in (*_DESCRIPTOR_KEYWORDS, "ScanOptions"))
+    hint = sequence_hint(text)
+    if hint != "unknown" or _text(ds, "Modality").upper() != "MR":
+        return hint
+    inversion = "IR" in _text(ds, "ScanningSequence").upper().split()
+    return sequence_from_timing(_number(ds, "RepetitionTime"), _number(ds, "EchoTime"),
+                                _number(ds, "InversionTime"), inversion=inversion)
+
+
+def controlled_description(ds: Dataset) -> str:
+    """The description of an original slice from coded attributes only (module docstring)."""
+    try:
+        iop = [float(v) for v in str_values(ds.get("ImageOrientationPatient"))]
+    except Exception:
+        iop = None
+    modality = _text(ds, "Modality").strip().upper()
+    contrast = bool(_text(ds, "ContrastBolusAgent").strip())
+    return hints_description(sequence_family(ds), plane_from_orientation(iop),
+                             modality=modality, contrast=contrast)
+
+
 def deidentify(ds: Dataset) -> Dataset:
     """New dataset with only the white-listed attributes, pseudonymous UIDs, no PHI.
 
-    The descriptors are dropped when :func:`identifying_terms` cannot read every
-    identifying attribute (see the module docstring).
+    SeriesDescription is replaced by :func:`controlled_description`, or left out when
+    :func:`identifying_terms` cannot read every identifying attribute (see the module
+    docstring); ProtocolName and every other free text are dropped.
     """
     terms = identifying_terms(ds)
     clean = Dataset()
@@ -161,11 +219,10 @@ def deidentify(ds: Dataset) -> Dataset:
         value = ds.get(keyword)
         if value:
             setattr(clean, keyword, pseudonymise_uid(str(value)))
-    if terms is not None:  # None: an identifying value is unreadable, so none are kept
-        for keyword in _DESCRIPTOR_KEYWORDS:
-            value = ds.get(keyword)
-            if value:
-                setattr(clean, keyword, clean_descriptor(str(value), terms))
+    if terms is not None:  # None: an identifying value is unreadable: no description
+        description = controlled_description(ds)
+        if description:
+            clean.SeriesDescription = description
     clean.PatientName = ""
     clean.PatientID = ""
     clean.PatientIdentityRemoved = "YES"

@@ -11,15 +11,19 @@ skipped; old files without the 128-byte preamble are accepted only if they are i
 stacks it: slices sorted along the normal of ImageOrientationPatient, one matrix size,
 orientation and pixel spacing, orthonormal orientation, one slice per position, even gaps
 (within ``SLICE_GAP_TOLERANCE``), no tilt, greyscale single-frame slices, uncompressed or
-decodable pixel data, RescaleSlope/Intercept applied. Series that declare burned-in
-annotation are refused. Modality and sequence hints come from the cleaned descriptors,
-then MR timing (TR/TE/TI), then the file name.
+decodable pixel data, 8/16/32 bits allocated, MONOCHROME1/2, PixelSpacing and slice gap
+within the accepted range (checked before ITK sees them), finite RescaleSlope/Intercept
+(applied). Series that declare burned-in annotation are refused. The memory budget
+(rows x columns x slices, plus the files held) is checked before anything is stacked.
+Modality and sequence hints come from the controlled description (coded attributes,
+:mod:`core.io.deid`), then the file name.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +32,7 @@ import SimpleITK as sitk
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from core.io import limits
+from core.io import budget, limits
 from core.io.deid import deidentify, pseudonymise_uid, str_values
 from core.io.hints import basename, sequence_hint
 from core.io.results import DicomSeriesInfo, RawImage
@@ -113,7 +117,8 @@ def _float_or(value: object) -> float | None:
 
 
 def _dicom_description(ds: Dataset) -> str:
-    return str(ds.get("SeriesDescription", "") or ds.get("ProtocolName", "") or "")
+    """The controlled description set by :func:`core.io.deid.deidentify` (no free text)."""
+    return str(ds.get("SeriesDescription", "") or "")
 
 
 def _dicom_modality(ds: Dataset) -> str:
@@ -122,24 +127,14 @@ def _dicom_modality(ds: Dataset) -> str:
 
 
 def _dicom_sequence(ds: Dataset, name: str) -> str:
-    """Sequence hint from descriptors and scan options, then timing, then the file name."""
-    text = " ".join(
-        [str(ds.get("SeriesDescription", "")), str(ds.get("ProtocolName", "")),
-         *str_values(ds.get("ScanOptions"))]
-    )
-    hint = sequence_hint(text)
+    """Sequence hint of a clean slice: its controlled description, else the file name.
+
+    The controlled description already holds the family found from the original
+    descriptors and the MR timing (:func:`core.io.deid.sequence_family`).
+    """
+    hint = sequence_hint(_dicom_description(ds))
     if hint != "unknown" or _dicom_modality(ds) != "MR":
         return hint
-    tr, te = _float_or(ds.get("RepetitionTime")), _float_or(ds.get("EchoTime"))
-    ti = _float_or(ds.get("InversionTime"))
-    inversion = "IR" in str_values(ds.get("ScanningSequence"))
-    if inversion and ti is not None and 80.0 <= ti <= 250.0:
-        return "STIR"
-    if tr is not None and te is not None and not inversion:
-        if tr < 1000.0 and te < 30.0:
-            return "T1"
-        if tr > 1500.0 and te > 60.0:
-            return "T2"
     return sequence_hint(basename(name))
 
 
@@ -198,7 +193,7 @@ def read_dicom(files: list[bytes], name: str, *, series_uid: str | None,
     """
     groups = _group_series(_parse_dicom(files, what=what))
     _, slices = _select_series(groups, series_uid, what)
-    image = _stack_series(slices, what=what)
+    image = _stack_series(slices, what=what, held_bytes=sum(len(raw) for raw in files))
     digest = hashlib.sha256()
     for raw in sorted(item.raw for item in slices):
         digest.update(raw)
@@ -228,6 +223,10 @@ def _slice_pixels(ds: Dataset, what: str) -> np.ndarray:
     try:
         pixels = ds.pixel_array
     except Exception:
+        if not syntax.is_transfer_syntax:
+            raise ValueError(
+                f"The {what} DICOM pixel data uses an unknown transfer syntax."
+            ) from None
         if syntax.is_compressed:
             raise ValueError(
                 f"The {what} DICOM pixel data uses the compressed transfer syntax "
@@ -237,8 +236,8 @@ def _slice_pixels(ds: Dataset, what: str) -> np.ndarray:
     rows, cols = _int_or(ds.get("Rows"), -1), _int_or(ds.get("Columns"), -1)
     if pixels.shape != (rows, cols):
         raise ValueError(f"A DICOM slice of the {what} does not hold one {rows}x{cols} frame.")
-    slope = _float_or(ds.get("RescaleSlope"))
-    intercept = _float_or(ds.get("RescaleIntercept"))
+    slope = _rescale(ds, "RescaleSlope", what)
+    intercept = _rescale(ds, "RescaleIntercept", what)
     values = pixels.astype(np.float64)
     if slope is not None and slope != 1.0:
         values *= slope
@@ -247,22 +246,64 @@ def _slice_pixels(ds: Dataset, what: str) -> np.ndarray:
     return values
 
 
-def _stack_series(slices: list[_Slice], *, what: str) -> sitk.Image:
-    """Build the volume of one series: sort along the normal, check geometry, rescale."""
+def _rescale(ds: Dataset, keyword: str, what: str) -> float | None:
+    """RescaleSlope/Intercept: absent is ``None``; present but not a finite number refused."""
+    value = ds.get(keyword)
+    if value is None or str(value).strip() == "":
+        return None
+    number = _float_or(value)
+    if number is None:
+        raise ValueError(f"A DICOM slice of the {what} has an invalid {keyword}.")
+    return number
+
+
+#: Photometric interpretations whose stored values are grey levels.
+_GREYSCALE = ("MONOCHROME1", "MONOCHROME2")
+
+
+def _check_slice_format(ds: Dataset, what: str) -> None:
+    """Single-frame greyscale slices with a decodable pixel layout, no burned-in text."""
+    if _int_or(ds.get("NumberOfFrames"), 1) > 1:
+        raise ValueError(
+            "Multi-frame (enhanced) DICOM is not supported; export the series as "
+            "single-frame slices."
+        )
+    if (_int_or(ds.get("SamplesPerPixel"), 1) != 1
+            or str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+            not in _GREYSCALE):
+        raise ValueError(f"The {what} DICOM series is not greyscale.")
+    if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
+        raise ValueError(
+            f"The {what} DICOM series declares burned-in annotation, which may show "
+            "patient data, so it is refused."
+        )
+    bits = _int_or(ds.get("BitsAllocated"), -1)
+    if bits not in (8, 16, 32):
+        raise ValueError(
+            f"The {what} DICOM series has {bits} bits allocated per pixel; 8, 16 or 32 "
+            "are supported."
+        )
+    if not 0 < _int_or(ds.get("Rows"), -1) <= 65535 or not 0 < _int_or(
+            ds.get("Columns"), -1) <= 65535:
+        raise ValueError(f"A DICOM slice of the {what} has an invalid matrix size.")
+
+
+def _check_spacing(values: Iterable[float], what: str) -> None:
+    """DICOM spacings (PixelSpacing, slice gap) within the accepted range, before ITK."""
+    for value in values:
+        if not limits.MIN_SPACING_MM <= float(value) <= limits.MAX_SPACING_MM:
+            raise limits.spacing_error(float(value), what)
+
+
+def _stack_series(slices: list[_Slice], *, what: str, held_bytes: int) -> sitk.Image:
+    """Build the volume of one series: sort along the normal, check geometry, rescale.
+
+    ``held_bytes``: the DICOM files held in memory, for the memory budget, which is
+    checked (rows x columns x slices) before anything is stacked.
+    """
     datasets = [item.ds for item in slices]
     for ds in datasets:
-        if _int_or(ds.get("NumberOfFrames"), 1) > 1:
-            raise ValueError(
-                "Multi-frame (enhanced) DICOM is not supported; export the series as "
-                "single-frame slices."
-            )
-        if _int_or(ds.get("SamplesPerPixel"), 1) != 1:
-            raise ValueError(f"The {what} DICOM series is not greyscale.")
-        if str(ds.get("BurnedInAnnotation", "")).upper() == "YES":
-            raise ValueError(
-                f"The {what} DICOM series declares burned-in annotation, which may show "
-                "patient data, so it is refused."
-            )
+        _check_slice_format(ds, what)
     if len(datasets) < 2:
         raise ValueError(
             f"The {what} DICOM series has a single slice; a 3-D volume needs at least two."
@@ -279,6 +320,7 @@ def _stack_series(slices: list[_Slice], *, what: str) -> sitk.Image:
         raise ValueError(f"The {what} DICOM series mixes slices of different orientations.")
     if not all(np.allclose(s, spacings[0], rtol=1e-4, atol=1e-6) for s in spacings):
         raise ValueError(f"The {what} DICOM series mixes slices of different pixel spacings.")
+    _check_spacing(spacings[0], what)
     row_dir, col_dir = orientations[0][:3], orientations[0][3:]
     if (abs(np.linalg.norm(row_dir) - 1) > 1e-3 or abs(np.linalg.norm(col_dir) - 1) > 1e-3
             or abs(float(row_dir @ col_dir)) > 1e-3):
@@ -298,6 +340,7 @@ def _stack_series(slices: list[_Slice], *, what: str) -> sitk.Image:
             "echoes or time points?); choose a series with one slice per position."
         )
     mean_gap = float(along[-1] - along[0]) / (len(along) - 1)
+    _check_spacing([mean_gap], what)
     if np.any(np.abs(gaps - mean_gap) > limits.SLICE_GAP_TOLERANCE * mean_gap):
         raise ValueError(
             f"The {what} DICOM series has uneven slice gaps ({gaps.min():.3g} to "
@@ -310,10 +353,14 @@ def _stack_series(slices: list[_Slice], *, what: str) -> sitk.Image:
             f"The {what} DICOM slices are not stacked along their normal (tilted gantry "
             "or mixed stacks)."
         )
-    volume = np.empty((len(datasets), *next(iter(matrices))), dtype=np.float32)
+    rows, cols = next(iter(matrices))
+    budget.check_budget(budget.dicom_working_bytes(rows * cols * len(datasets), held_bytes),
+                        what)
+    volume = np.empty((len(datasets), rows, cols), dtype=np.float32)
     for k, index in enumerate(order):
         volume[k] = _slice_pixels(datasets[index], what)
     image = sitk.GetImageFromArray(volume)
+    del volume
     image.SetSpacing((float(spacing_xy[1]), float(spacing_xy[0]), mean_gap))
     image.SetOrigin(tuple(float(v) for v in positions[0]))
     image.SetDirection(tuple(float(v) for v in np.column_stack([row_dir, col_dir, normal])

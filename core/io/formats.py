@@ -1,17 +1,18 @@
 """File formats: recognising them, checking their headers, reading single files.
 
 * :func:`format_from_name` (extension) and :func:`sniff` (content) name the format.
-* NIfTI (``.nii``, ``.nii.gz``): the data length is checked against the header and
-  float voxels are scanned for NaN/inf before ITK reads the file, since ITK silently
-  zero-fills a short NIfTI and turns NaN into 0; a gzip stream is decompressed in
-  bounded chunks, once. Zero or negative pixdims are refused (ITK would turn them into
-  1 mm or a flip), as are separate ``.img`` data files and offsets inside the header.
+* NIfTI (``.nii``, ``.nii.gz``): header, data length, NaN voxels, memory budget and the
+  streamed gzip are checked by :mod:`core.io.nifti` before ITK reads the file.
 * NRRD (attached data only) and MetaImage (``.mha`` with ``LOCAL`` data; ``.mhd`` from a
   path with its data file beside it): declared spacings must be positive.
-* Volumes over ``MAX_VOXELS`` voxel values are refused from the header before reading.
+* Every format: volumes over ``MAX_VOXELS`` voxel values, complex or vector voxels and
+  reads over the memory budget (:mod:`core.io.budget`) are refused from the header,
+  before the data is decoded.
 
 Bytes are written to a private ``tempfile.TemporaryDirectory`` under a fixed safe name,
-read by SimpleITK and deleted. Messages never quote file names or header values.
+read by SimpleITK and deleted; a path is streamed (hashed and checked chunk by chunk,
+never held whole) and read by ITK in place when its extension already names the format,
+otherwise copied there. Messages never quote file names or header values.
 """
 
 from __future__ import annotations
@@ -22,18 +23,18 @@ import io
 import math
 import os
 import re
-import struct
+import shutil
 import tempfile
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-import numpy as np
 import SimpleITK as sitk
 
-from core.io import limits
+from core.io import budget, limits
+from core.io.nifti import read_nifti
+from core.io.orient import Volume
 
 Format = Literal["nifti", "nrrd", "mha", "mhd", "dicom", "zip"]
 
@@ -86,37 +87,98 @@ def sniff(data: bytes, *, deep: bool) -> Format | None:
     return None
 
 
-def read_single(data: bytes, fmt: Format, *, what: str) -> sitk.Image:
-    """Check the header of a NIfTI, NRRD or .mha file, then read it with SimpleITK."""
-    label = FORMAT_LABEL[fmt]
-    if fmt == "nifti":
-        compressed = data[:2] == b"\x1f\x8b"
-        if compressed:
-            # Decompress once: the checked stream is written out for ITK as a plain .nii.
-            with tempfile.TemporaryDirectory(prefix="spinepain-io-") as tmp:
-                path = os.path.join(tmp, "input.nii")
-                with open(path, "wb") as handle:
-                    _check_nifti(data, compressed=True, what=what, sink=handle)
-                return _sitk_read(path, fmt, what=what)
-        _check_nifti(data, compressed=False, what=what)
-        suffix = ".nii"
-    elif fmt == "nrrd":
-        _check_nrrd_header(data, what=what)
-        suffix = ".nrrd"
-    elif fmt == "mha":
-        _check_metaimage_header(data, local=True, what=what)
-        suffix = ".mha"
-    else:  # pragma: no cover - guarded by resolve
-        raise ValueError(f"The {what} format {label} cannot be read here.")
+#: Bytes per voxel value of SimpleITK's scalar pixel types (budget estimates).
+_ITEMSIZE = {
+    sitk.sitkUInt8: 1, sitk.sitkInt8: 1, sitk.sitkUInt16: 2, sitk.sitkInt16: 2,
+    sitk.sitkUInt32: 4, sitk.sitkInt32: 4, sitk.sitkUInt64: 8, sitk.sitkInt64: 8,
+    sitk.sitkFloat32: 4, sitk.sitkFloat64: 8,
+}
+_COMPLEX_IDS = {sitk.sitkComplexFloat32, sitk.sitkComplexFloat64}
+_SUFFIX = {"nrrd": ".nrrd", "mha": ".mha"}
+
+
+class _HashingReader(io.RawIOBase):
+    """A read-only file wrapper that hashes every byte read through it."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        n = self.handle.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self.digest.update(memoryview(buffer)[:n])
+        return n or 0
+
+    def hexdigest(self) -> str:
+        """SHA-256 of the whole file (the rest is read and hashed first)."""
+        while chunk := self.read(limits.CHUNK_BYTES):
+            del chunk
+        return self.digest.hexdigest()
+
+
+def read_single(blob: bytes | Path, fmt: Format, *, what: str,
+                label_map: bool) -> tuple[sitk.Image | Volume, str]:
+    """Check a NIfTI, NRRD or .mha file (bytes, or a path read in streams) and decode it.
+
+    Returns the decoded volume (voxel type of the file) and the SHA-256 of the input.
+    Nothing volume-sized is held besides the decoded buffer: a path is streamed, a NIfTI
+    (plain or gzip) is inflated straight into its buffer by :mod:`core.io.nifti`.
+    """
     with tempfile.TemporaryDirectory(prefix="spinepain-io-") as tmp:
-        path = os.path.join(tmp, "input" + suffix)
-        with open(path, "wb") as handle:
-            handle.write(data)
-        return _sitk_read(path, fmt, what=what)
+        if isinstance(blob, Path):
+            try:
+                with open(blob, "rb") as handle:
+                    hashing = _HashingReader(handle)
+                    stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
+                    decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
+                                      original=blob)
+                    digest = hashing.hexdigest()
+            except OSError:
+                raise ValueError(f"The {what} file cannot be read.") from None
+        else:
+            digest = hashlib.sha256(blob).hexdigest()
+            decoded = _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
+                              original=None)
+        if isinstance(decoded, str):
+            return _sitk_read(decoded, fmt, what=what, label_map=label_map), digest
+        return decoded, digest
 
 
-def _sitk_read(path: str, fmt: Format, *, what: str) -> sitk.Image:
-    """Read a file with the given ITK reader after checking its voxel count."""
+def _decode(stream: BinaryIO, fmt: Format, tmp: str, *, what: str, label_map: bool,
+            original: Path | None) -> Volume | str:
+    """A decoded NIfTI, or the path of a checked NRRD/.mha file for ITK to read."""
+    head = _peek(stream, 65536)
+    if fmt == "nifti":
+        return read_nifti(stream, compressed=head[:2] == b"\x1f\x8b", what=what,
+                          label_map=label_map, scratch=tmp)
+    if fmt == "nrrd":
+        _check_nrrd_header(head, what=what)
+    else:
+        _check_metaimage_header(head, local=True, what=what)
+    if original is not None and original.name.lower().endswith(_SUFFIX[fmt]):
+        return str(original)
+    target = os.path.join(tmp, "input" + _SUFFIX[fmt])
+    with open(target, "wb") as sink:
+        shutil.copyfileobj(stream, sink, limits.CHUNK_BYTES)
+    return target
+
+
+def _peek(stream: BinaryIO, n: int) -> bytes:
+    """The first ``n`` bytes of a stream without consuming them."""
+    if isinstance(stream, io.BufferedReader):
+        return stream.peek(n)[:n]
+    position = stream.tell()
+    head = stream.read(n)
+    stream.seek(position)
+    return head
+
+
+def _sitk_read(path: str, fmt: Format, *, what: str, label_map: bool) -> sitk.Image:
+    """Read a file with the given ITK reader after checking its size and memory need."""
     label = FORMAT_LABEL[fmt]
     reader = sitk.ImageFileReader()
     reader.SetImageIO(_SITK_IO[fmt])
@@ -125,154 +187,29 @@ def _sitk_read(path: str, fmt: Format, *, what: str) -> sitk.Image:
         reader.ReadImageInformation()
     except RuntimeError:
         raise ValueError(f"The {what} file is not a valid {label} file.") from None
-    n_values = math.prod(reader.GetSize()) * reader.GetNumberOfComponents()
+    pixel_id = reader.GetPixelID()
+    if pixel_id in _COMPLEX_IDS:
+        raise ValueError(f"The {what} has complex voxel values; a real-valued volume is needed.")
+    components = reader.GetNumberOfComponents()
+    if components != 1:
+        raise ValueError(
+            f"The {what} has {components} values per voxel (a 4-D or vector image); one "
+            "3-D volume is needed."
+        )
+    n_values = math.prod(reader.GetSize())
     if n_values > limits.MAX_VOXELS:
         raise ValueError(
             f"The {what} has {n_values} voxel values, over the limit of {limits.MAX_VOXELS}."
         )
+    itemsize = _ITEMSIZE.get(pixel_id)
+    if itemsize is None:
+        raise ValueError(f"The {what} {label} voxel type is not supported.")
+    budget.check_budget(budget.image_working_bytes(n_values, itemsize, label_map=label_map),
+                        what)
     try:
         return reader.Execute()
     except RuntimeError:
         raise ValueError(f"The {what} {label} file is truncated or corrupt.") from None
-
-
-@dataclass(frozen=True)
-class _NiftiLayout:
-    vox_offset: int
-    data_bytes: int
-    float_dtype: np.dtype | None  # float voxels, scanned for NaN/inf (ITK zeroes them)
-
-    @property
-    def expected_bytes(self) -> int:
-        return self.vox_offset + self.data_bytes
-
-
-class _FiniteScan:
-    """Checks the float voxels of a NIfTI stream chunk by chunk."""
-
-    def __init__(self, layout: _NiftiLayout, what: str) -> None:
-        self.layout = layout
-        self.what = what
-        self.carry = b""
-
-    def feed(self, chunk: bytes, position: int) -> None:
-        dtype = self.layout.float_dtype
-        if dtype is None:
-            return
-        lo = max(self.layout.vox_offset, position)
-        hi = min(self.layout.expected_bytes, position + len(chunk))
-        if hi <= lo:
-            return
-        buffer = self.carry + chunk[lo - position : hi - position]
-        usable = len(buffer) // dtype.itemsize * dtype.itemsize
-        if not np.all(np.isfinite(np.frombuffer(buffer[:usable], dtype=dtype))):
-            raise ValueError(f"The {self.what} has NaN or infinite voxel values.")
-        self.carry = buffer[usable:]
-
-
-def _check_nifti(data: bytes, *, compressed: bool, what: str,
-                 sink: BinaryIO | None = None) -> None:
-    """Check a single-file NIfTI before ITK reads it.
-
-    ITK zero-fills a truncated NIfTI and turns NaN voxels into 0 without an error, so
-    the data length is checked against the header and float voxels are scanned here. A
-    gzip stream is decompressed in chunks (never held whole), bounded in size, and must
-    end properly. When ``sink`` is given, every checked chunk is written to it, so a
-    caller reads the decompressed file instead of decompressing a second time.
-    """
-    stream: io.IOBase = io.BytesIO(data)
-    if compressed:
-        stream = gzip.GzipFile(fileobj=stream, mode="rb")
-    prefix = b""
-    total = 0
-    scan: _FiniteScan | None = None
-    try:
-        while chunk := stream.read(limits.CHUNK_BYTES):
-            if sink is not None:
-                sink.write(chunk)
-            if scan is None:
-                prefix += chunk
-                if len(prefix) >= 540:
-                    scan = _FiniteScan(_nifti_layout(prefix[:540], what=what), what)
-                    scan.feed(prefix, 0)
-            else:
-                scan.feed(chunk, total)
-            total += len(chunk)
-            if total > limits.DEFAULT_MAX_UNCOMPRESSED_BYTES:
-                raise ValueError(
-                    f"The {what} NIfTI file unpacks to more than "
-                    f"{limits.DEFAULT_MAX_UNCOMPRESSED_BYTES} bytes."
-                )
-    except (EOFError, OSError, zlib.error):
-        raise ValueError(f"The {what} NIfTI file is truncated or corrupt.") from None
-    if scan is None:
-        scan = _FiniteScan(_nifti_layout(prefix, what=what), what)
-        scan.feed(prefix, 0)
-    expected = scan.layout.expected_bytes
-    if total < expected:
-        raise ValueError(
-            f"The {what} NIfTI file is truncated: {total} of {expected} bytes are present."
-        )
-
-
-#: NIfTI datatype codes of real float voxels.
-_NIFTI_FLOATS = {16: "f4", 64: "f8"}
-
-
-def _nifti_layout(head: bytes, *, what: str) -> _NiftiLayout:
-    if len(head) < 348:
-        raise ValueError(f"The {what} NIfTI file is truncated or corrupt.")
-    for endian in "<>":
-        sizeof_hdr = struct.unpack(endian + "i", head[:4])[0]
-        if sizeof_hdr == 348:
-            magic = head[344:348]
-            if magic == b"ni1\x00":
-                raise ValueError(
-                    f"The {what} is a NIfTI header whose data is in a separate .img file; "
-                    "use a single .nii or .nii.gz file."
-                )
-            if magic != b"n+1\x00":
-                break
-            dims = struct.unpack(endian + "8h", head[40:56])
-            datatype = struct.unpack(endian + "h", head[70:72])[0]
-            bitpix = struct.unpack(endian + "h", head[72:74])[0]
-            pixdim = struct.unpack(endian + "8f", head[76:108])
-            vox_offset = int(struct.unpack(endian + "f", head[108:112])[0])
-        elif sizeof_hdr == 540 and len(head) >= 540:
-            if head[4:8] == b"ni2\x00":
-                raise ValueError(
-                    f"The {what} is a NIfTI header whose data is in a separate .img file; "
-                    "use a single .nii or .nii.gz file."
-                )
-            if head[4:8] != b"n+2\x00":
-                break
-            datatype = struct.unpack(endian + "h", head[12:14])[0]
-            bitpix = struct.unpack(endian + "h", head[14:16])[0]
-            dims = struct.unpack(endian + "8q", head[16:80])
-            pixdim = struct.unpack(endian + "8d", head[104:168])
-            vox_offset = struct.unpack(endian + "q", head[168:176])[0]
-        else:
-            continue
-        n_dim = dims[0]
-        # Single-file NIfTI data start after the header (352 / 544 bytes with the
-        # extension flags); ITK reads a smaller offset from byte 348, shifting every voxel.
-        min_offset = 352 if sizeof_hdr == 348 else 544
-        if not 1 <= n_dim <= 7 or bitpix <= 0 or vox_offset < min_offset:
-            raise ValueError(f"The {what} NIfTI header is corrupt.")
-        if any(d < 0 for d in dims[1 : n_dim + 1]):
-            raise ValueError(f"The {what} NIfTI header has a negative dimension.")
-        # ITK silently replaces a zero pixdim by 1 mm and flips a negative one
-        _check_declared_spacing(pixdim[1 : min(n_dim, 3) + 1], what=what)
-        n_voxels = math.prod(dims[1 : n_dim + 1])
-        if n_voxels > limits.MAX_VOXELS:
-            raise ValueError(
-                f"The {what} has {n_voxels} voxel values, over the limit of {limits.MAX_VOXELS}."
-            )
-        code = _NIFTI_FLOATS.get(datatype)
-        return _NiftiLayout(vox_offset=vox_offset, data_bytes=n_voxels * bitpix // 8,
-                            float_dtype=np.dtype(endian + code) if code else None)
-    raise ValueError(f"The {what} file is not a valid NIfTI file.")
-
 
 def _check_declared_spacing(values: Iterable[float], *, what: str) -> None:
     """Spacings written in a header must be positive (readers would repair them silently)."""
@@ -288,21 +225,56 @@ def _header_text(data: bytes, limit: int = 65536) -> str:
 def _check_nrrd_header(data: bytes, *, what: str) -> None:
     if not data.startswith(b"NRRD000"):
         raise ValueError(f"The {what} file is not a valid NRRD file.")
+    fields: dict[str, str] = {}
     for line in _header_text(data).split("\n")[1:]:
         line = line.strip("\r")
         if not line:
             break
         key, _, value = line.partition(":")
         key = key.strip().lower()
+        fields[key] = value
         if key == "spacings":
             # NRRD writes nan for non-spatial axes
             spacings = [v for v in _numbers(value, what=what) if not math.isnan(v)]
             _check_declared_spacing(spacings, what=what)
+        if key == "space directions":
+            _check_declared_spacing(_direction_lengths(value, what=what), what=what)
         if key in ("data file", "datafile"):
             raise ValueError(
                 f"The {what} NRRD header points to a separate data file; use a .nrrd file "
                 "with attached data."
             )
+    _check_dimensions(fields.get("dimension", ""), fields.get("sizes", ""), "NRRD",
+                      what=what)
+
+
+#: Largest dimension count and channel count a header may declare (readers loop on them).
+_MAX_DIMS = 8
+_MAX_CHANNELS = 64
+
+
+def _check_dimensions(dims_text: str, sizes_text: str, label: str, *, what: str) -> None:
+    """Dimension count and sizes, checked before ITK parses them (a count of 2^32 hangs it)."""
+    try:
+        n_dims = int(dims_text.strip())
+        sizes = [int(v) for v in sizes_text.split()]
+    except ValueError:
+        raise ValueError(f"The {what} {label} header is corrupt.") from None
+    if not 1 <= n_dims <= _MAX_DIMS or len(sizes) != n_dims or any(n < 0 for n in sizes):
+        raise ValueError(f"The {what} {label} header is corrupt.")
+    n_values = math.prod(sizes)
+    if n_values > limits.MAX_VOXELS:
+        raise ValueError(
+            f"The {what} has {n_values} voxel values, over the limit of {limits.MAX_VOXELS}."
+        )
+
+
+def _direction_lengths(text: str, *, what: str) -> list[float]:
+    """Lengths (the spacings) of the NRRD space direction vectors; ``none`` is skipped."""
+    lengths = []
+    for vector in re.findall(r"\(([^)]*)\)", text):
+        lengths.append(math.hypot(*_numbers(vector.replace(",", " "), what=what)))
+    return lengths
 
 
 def _numbers(text: str, *, what: str) -> list[float]:
@@ -328,6 +300,10 @@ def _check_metaimage_header(data: bytes, *, local: bool, what: str) -> dict[str,
     fields = _metaimage_fields(_header_text(data))
     if "ndims" not in fields or "elementdatafile" not in fields:
         raise ValueError(f"The {what} file is not a valid MetaImage file.")
+    _check_dimensions(fields["ndims"], fields.get("dimsize", ""), "MetaImage", what=what)
+    channels = fields.get("elementnumberofchannels", "1").strip()
+    if not channels.isdigit() or not 1 <= int(channels) <= _MAX_CHANNELS:
+        raise ValueError(f"The {what} MetaImage header is corrupt.")
     for key in ("elementspacing", "elementsize"):
         if key in fields:
             _check_declared_spacing(_numbers(fields[key], what=what), what=what)
@@ -340,7 +316,8 @@ def _check_metaimage_header(data: bytes, *, local: bool, what: str) -> dict[str,
     return fields
 
 
-def read_mhd(path: Path, *, max_bytes: int, what: str) -> tuple[sitk.Image, str]:
+def read_mhd(path: Path, *, max_bytes: int, what: str,
+             label_map: bool) -> tuple[sitk.Image, str]:
     """A .mhd header read from disk with its data file, which must sit beside it."""
     try:
         header = path.read_bytes()
@@ -361,4 +338,5 @@ def read_mhd(path: Path, *, max_bytes: int, what: str) -> tuple[sitk.Image, str]
     with open(data_path, "rb") as handle:
         for chunk in iter(lambda: handle.read(limits.CHUNK_BYTES), b""):
             digest.update(chunk)
-    return _sitk_read(str(path), "mhd", what=what), digest.hexdigest()
+    return (_sitk_read(str(path), "mhd", what=what, label_map=label_map),
+            digest.hexdigest())

@@ -15,11 +15,10 @@ from core.io.deid import quiet_pydicom
 from core.io.dicom import read_dicom, series_infos
 from core.io.formats import FORMAT_LABEL, read_mhd, read_single
 from core.io.hints import basename, modality_hint, sequence_hint
-from core.io.orient import canonical, clear_metadata, to_label_type
+from core.io.orient import canonical, clear_metadata
 from core.io.results import DicomSeriesInfo, ImageMeta, LoadedImage, RawImage
 from core.io.sources import Source, resolve
 from core.levels import align_mask
-from core.provenance import sha256_bytes
 
 
 def read_image(
@@ -57,10 +56,9 @@ def read_image(
         One plain sentence naming the problem (see the :mod:`core.io` docstring).
     """
     raw = _read_raw(source, filename, series_uid=series_uid, max_bytes=max_bytes,
-                    what="image")
+                    what="image", label_map=False)
     image, orientation = canonical(raw.image, what="image", label_map=False)
-    if image.GetPixelID() != sitk.sitkFloat32:
-        image = sitk.Cast(image, sitk.sitkFloat32)
+    raw.image = None  # release the decoded buffer (unless it is the output itself)
     clear_metadata(image)
     meta = ImageMeta(
         spacing_mm=tuple(float(v) for v in image.GetSpacing()),
@@ -138,9 +136,9 @@ def read_label_map(
         Unsigned-integer label map with an empty metadata dictionary.
     """
     raw = _read_raw(source, filename, series_uid=series_uid, max_bytes=max_bytes,
-                    what="label map")
+                    what="label map", label_map=True)
     labels, _ = canonical(raw.image, what="label map", label_map=True)
-    labels = to_label_type(labels)
+    raw.image = None  # release the decoded buffer before any resampling
     clear_metadata(labels)
     if reference is not None:
         labels = align_mask(labels, reference, name="label map")
@@ -149,7 +147,7 @@ def read_label_map(
 
 
 def _read_raw(source: Source, filename: str | None, *, series_uid: str | None,
-              max_bytes: int, what: str) -> RawImage:
+              max_bytes: int, what: str, label_map: bool) -> RawImage:
     """Resolve a source and decode it (one file, a .mhd pair or one DICOM series)."""
     resolved = resolve(source, filename, max_bytes=max_bytes, what=what)
     if resolved.fmt == "dicom":
@@ -161,11 +159,12 @@ def _read_raw(source: Source, filename: str | None, *, series_uid: str | None,
         raise ValueError("series_uid applies to DICOM sources only.")
     if resolved.fmt == "mhd":
         assert resolved.path is not None
-        image, digest = read_mhd(resolved.path, max_bytes=max_bytes, what=what)
+        image, digest = read_mhd(resolved.path, max_bytes=max_bytes, what=what,
+                                 label_map=label_map)
     else:
-        assert resolved.data is not None
-        image = read_single(resolved.data, resolved.fmt, what=what)
-        digest = sha256_bytes(resolved.data)
+        blob = resolved.path if resolved.path is not None else resolved.data
+        assert blob is not None
+        image, digest = read_single(blob, resolved.fmt, what=what, label_map=label_map)
     sequence = sequence_hint(basename(resolved.name))
     return RawImage(image=image, source_format=resolved.fmt, sha256=digest,
                     modality=modality_hint(basename(resolved.name), sequence),

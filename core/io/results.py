@@ -31,7 +31,9 @@ class ImageMeta:
         SHA-256 of the raw input bytes (``.mhd``: header then data file; DICOM: the
         series' slice files sorted by their bytes and concatenated).
     series_description : str
-        Cleaned DICOM SeriesDescription (or ProtocolName); ``""`` for other formats.
+        Controlled DICOM series description built from coded attributes only (sequence
+        family, plane, ``post-contrast``; e.g. ``"STIR sagittal"``), never the typed
+        SeriesDescription; ``""`` for other formats or when nothing is known.
     """
 
     spacing_mm: tuple[float, float, float]
@@ -68,7 +70,7 @@ class DicomSeriesInfo:
     series_uid : str
         Pseudonymised SeriesInstanceUID; pass it as ``series_uid`` to :func:`read_image`.
     description : str
-        Cleaned SeriesDescription (or ProtocolName).
+        Controlled description from coded attributes (as ``ImageMeta.series_description``).
     modality : str
         ``"MR"``, ``"CT"`` or ``"unknown"``.
     sequence : str
@@ -100,7 +102,7 @@ class RawImage:
     Internal to :mod:`core.io` (returned by the single-file and DICOM readers).
     """
 
-    image: sitk.Image
+    image: sitk.Image | None  # set to None once the canonical output exists
     source_format: str
     sha256: str
     modality: str

@@ -9,7 +9,8 @@ archives and folders, the safety limits:
 * zip slip: member paths that are absolute or contain ``..`` are refused; member names
   are only inspected, never used as paths;
 * zip bombs: more than ``MAX_ZIP_MEMBERS`` members or more than
-  ``DEFAULT_MAX_UNCOMPRESSED_BYTES`` uncompressed, checked from the central directory
+  :func:`unpacked_limit` uncompressed (``DEFAULT_MAX_UNCOMPRESSED_BYTES``, or half the
+  read budget of :mod:`core.io.budget` when lower), checked from the central directory
   and again while decompressing (headers can lie); encrypted members are refused;
 * folders: symbolic links are not followed; the same file count and byte limits apply.
 
@@ -27,7 +28,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.io import limits
+from core.io import budget, limits
 from core.io.formats import Format, format_from_name, sniff
 
 #: Accepted sources: file content, a path (file or DICOM folder), DICOM slices.
@@ -41,7 +42,7 @@ class Resolved:
     fmt: Format
     name: str  # used for format and sequence hints only, never as a path or in messages
     data: bytes | None = None
-    path: Path | None = None  # only for .mhd
+    path: Path | None = None  # .mhd, or a single file read in streams
     dicom_files: list[bytes] | None = None
 
 
@@ -107,6 +108,8 @@ def _resolve_path(path: Path, filename: str | None, *, max_bytes: int, what: str
         except OSError:
             raise ValueError(f"The {what} zip archive cannot be read.") from None
         return Resolved(fmt="dicom", name=name, dicom_files=members)
+    if fmt in ("nifti", "nrrd", "mha"):
+        return Resolved(fmt=fmt, name=name, path=path)  # streamed later, never held whole
     try:
         data = path.read_bytes()
     except OSError:
@@ -148,7 +151,7 @@ def _folder_files(folder: Path, *, max_bytes: int, what: str) -> list[bytes]:
     """All regular files under a DICOM folder (symbolic links are not followed)."""
     out: list[bytes] = []
     total = 0
-    limit = min(max_bytes, limits.DEFAULT_MAX_UNCOMPRESSED_BYTES)
+    limit = min(max_bytes, unpacked_limit())
     for root, dirs, names in os.walk(folder, followlinks=False):
         dirs.sort()
         for name in sorted(names):
@@ -169,6 +172,12 @@ def _folder_files(folder: Path, *, max_bytes: int, what: str) -> list[bytes]:
     if not out:
         raise ValueError(f"The {what} folder holds no files.")
     return out
+
+
+def unpacked_limit() -> int:
+    """Largest total of DICOM files held in memory: ``DEFAULT_MAX_UNCOMPRESSED_BYTES``,
+    or half the read budget (files plus pydicom's pixel-data copies) when lower."""
+    return min(limits.DEFAULT_MAX_UNCOMPRESSED_BYTES, budget.read_budget_bytes() // 2)
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -209,7 +218,7 @@ def _zip_members(handle: io.IOBase, *, what: str) -> list[bytes]:
     directory, then the total is enforced again while decompressing, since headers can
     lie. Member names are only inspected, never used as paths.
     """
-    limit = limits.DEFAULT_MAX_UNCOMPRESSED_BYTES
+    limit = unpacked_limit()
     try:
         archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):

@@ -10,7 +10,7 @@ from core.store.checks import finite
 
 #: Keys of the extract JSON that are not flat imaging columns (kept in their own tables).
 _NESTED_ONLY = frozenset({"levels", "lesion_count_by_region", "vertebra_volume_ml",
-                          "high_intensity_volume_ml", "provenance"})
+                          "high_intensity_volume_ml", "provenance", "label_qc"})
 
 
 def flatten_metrics(metrics: Mapping[str, object] | None) -> dict[str, object]:

@@ -50,7 +50,7 @@ from sqlalchemy.pool import StaticPool
 from core.clinical import COHORT_COLUMNS
 
 AUDIT_ACTIONS: tuple[str, ...] = (
-    "import", "save", "edit", "delete", "export", "predict", "build-demo",
+    "import", "save", "edit", "delete", "export", "predict", "build-demo", "correct-levels",
 )
 #: Extra columns of :meth:`CaseStore.list_studies` after the cohort columns.
 LIST_EXTRA_COLUMNS: tuple[str, ...] = (

@@ -1,0 +1,131 @@
+"""Benchmark: reading .nii vs .nii.gz through zlib vs .nii.gz through isal (issue 12, item 6).
+
+Usage::
+
+    .venv/bin/python bench/read_gzip.py [--repeat 5]
+
+The volume is the one of ``bench/extract.py``: the seeded 384x384x200 float32 spine
+phantom with its vertebra labels, and the same phantom rounded to int16 (how MR is
+usually stored), each written once as ``.nii`` and once as ``.nii.gz`` (SimpleITK's
+writer). Wall and CPU (``time.process_time``) seconds are both printed: the machine is
+shared, and CPU time is the steadier figure under load. In one fresh subprocess, runs
+interleaved so that machine noise hits every variant alike, it times (best of
+``--repeat``):
+
+* ``read``: ``core.io.read_image`` of the image;
+* ``extract``: ``read_image`` + ``read_label_map`` + ``core.lesions.extract``, i.e. what
+  ``python -m core extract`` does;
+
+for ``.nii``, ``.nii.gz`` inflated by the standard ``gzip``/zlib module and ``.nii.gz``
+inflated by python-isal's ``isal.igzip`` (``core.io.nifti.GZIP_BACKEND``), and prints
+them side by side with the ratios to ``.nii``. Target: extract from ``.nii.gz`` (isal)
+<= 1.3x extract from ``.nii``. Every check of the read (streamed size accounting,
+truncation, NaN scan, memory budget) runs in all variants.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+VARIANTS = (("nii", ".nii", None), ("nii.gz zlib", ".nii.gz", "zlib"),
+            ("nii.gz isal", ".nii.gz", "isal"))
+#: The phantom as float32 (as bench/extract.py writes it) and as int16 (how MR is stored).
+VOLUMES = ("image", "image16")
+
+
+def _extract_bench():
+    spec = importlib.util.spec_from_file_location("bench_extract", REPO / "bench" / "extract.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure(folder: str, repeat: int) -> dict[str, dict[str, float]]:
+    """Best-of-``repeat`` wall and CPU seconds of each variant (run in a subprocess)."""
+    import SimpleITK as sitk
+
+    from core.io import nifti, read_image, read_label_map
+    from core.lesions import extract
+
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
+    if nifti.GZIP_BACKEND != "isal":
+        raise SystemExit("isal is not installed: pip install -r requirements.txt")
+    times: dict[str, list[tuple[float, ...]]] = {}
+    for _ in range(repeat):
+        for volume in VOLUMES:
+            for name, ext, backend in VARIANTS:
+                nifti.GZIP_BACKEND = backend or "isal"
+                image_path = Path(folder) / f"{volume}{ext}"
+                label_path = Path(folder) / f"vertebrae{ext}"
+                w0, c0 = time.perf_counter(), time.process_time()
+                loaded = read_image(image_path)
+                w1, c1 = time.perf_counter(), time.process_time()
+                labels = read_label_map(label_path)
+                extract(loaded.image, labels, input_sha256=loaded.meta.input_sha256)
+                w2, c2 = time.perf_counter(), time.process_time()
+                times.setdefault(f"{volume} {name}", []).append(
+                    (w1 - w0, c1 - c0, w2 - w0, c2 - c0))
+                del loaded, labels
+    keys = ("read", "read_cpu", "extract", "extract_cpu")
+    return {case: {key: min(run[i] for run in runs) for i, key in enumerate(keys)}
+            for case, runs in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--measure", metavar="FOLDER", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.repeat)))
+        return 0
+    import SimpleITK as sitk
+
+    bench_extract = _extract_bench()
+    with tempfile.TemporaryDirectory(prefix="bench-read-gzip-") as tmp:
+        built = bench_extract.build(Path(tmp), gz=False)
+        image = sitk.ReadImage(built["image"])
+        sitk.WriteImage(sitk.Cast(sitk.Round(image), sitk.sitkInt16),
+                        str(Path(tmp) / "image16.nii"))
+        for name in (*VOLUMES, "vertebrae"):
+            sitk.WriteImage(sitk.ReadImage(str(Path(tmp) / f"{name}.nii")),
+                            str(Path(tmp) / f"{name}.nii.gz"), useCompression=True)
+        sizes = {f"{v}{ext}": (Path(tmp) / f"{v}{ext}").stat().st_size / 1e6
+                 for v in VOLUMES for ext in (".nii", ".nii.gz")}
+        out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat),
+                              "--measure", tmp], check=True, capture_output=True, text=True)
+    figures = json.loads(out.stdout)
+    shape = bench_extract.SHAPE
+    print(f"phantom {shape[0]}x{shape[1]}x{shape[2]} (bench/extract.py) with its vertebra "
+          f"labels; best of {args.repeat}, variants interleaved; wall and CPU seconds")
+    print(f"{'volume / variant':26} {'MB':>5} {'read':>6} {'cpu':>6} {'ratio':>6} "
+          f"{'extract':>8} {'cpu':>6} {'ratio':>6} {'cpu ratio':>9}")
+    for volume in VOLUMES:
+        base = figures[f"{volume} nii"]
+        for name, ext, _ in VARIANTS:
+            row = figures[f"{volume} {name}"]
+            print(f"{volume + ' ' + name:26} {sizes[volume + ext]:>5.0f} {row['read']:>6.3f} "
+                  f"{row['read_cpu']:>6.3f} {row['read'] / base['read']:>6.2f} "
+                  f"{row['extract']:>8.3f} {row['extract_cpu']:>6.3f} "
+                  f"{row['extract'] / base['extract']:>6.2f} "
+                  f"{row['extract_cpu'] / base['extract_cpu']:>9.2f}")
+        ratio = figures[f"{volume} nii.gz isal"]["extract"] / base["extract"]
+        print(f"{volume}: extract .nii.gz (isal) / .nii = {ratio:.2f} (target <= 1.3: "
+              f"{'met' if ratio <= 1.3 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
