@@ -2,7 +2,18 @@
 
 import streamlit as st
 
-from ui import cache, case_views, cases, charts, forms, layout, measure, registry, viewer
+from ui import (
+    cache,
+    case_views,
+    cases,
+    charts,
+    forms,
+    layout,
+    level_qc,
+    measure,
+    registry,
+    viewer,
+)
 from ui import components as c
 from ui.session import KEEP
 
@@ -30,9 +41,10 @@ if source_kind == "Demo image":
                               format_func=lambda i: f"{i} — {by_id[i].title}")
         demo = by_id[chosen]
         if demo.real:
-            st.caption(f"Real public MRI with {demo.convention.upper()} level labels "
-                       "(the labels mark the spinal cord by level, so few or no lesions are "
-                       "expected). MIT licence, data/demo/images/sct/LICENSE.")
+            st.caption(f"Real public MRI with {demo.convention.upper()} level labels. These "
+                       "labels mark spinal-cord segments, not vertebral bodies: the image and "
+                       "its label QA result (cord_level_map) are shown, bone is not measured. "
+                       "MIT licence, data/demo/images/sct/LICENSE.")
         else:
             c.synthetic_badge(True, "seeded phantom image with known metastases")
 else:
@@ -58,14 +70,20 @@ else:
                                f"{series[0]['n_slices']} slices.")
     with u2:
         uploads["vertebrae"] = st.file_uploader(
-            "Vertebra label map (optional, needed for measurements)",
+            "Vertebra label map or body mask (optional, needed for measurements)",
             type=["nii", "gz", "nrrd", "mha"], key="newcase_vertebrae")
         uploads["convention"] = st.selectbox(
             "Label convention", measure.CONVENTIONS, key="newcase_convention",
             persist_state=KEEP, help=measure.convention_help())
+        uploads["naming"] = level_qc.naming_inputs(uploads["convention"] or "verse")
         uploads["lesions"] = st.file_uploader(
             "Lesion mask (optional; replaces automatic detection)",
             type=["nii", "gz", "nrrd", "mha"], key="newcase_lesions")
+        uploads["sequence"] = st.selectbox(
+            "Sequence (when the file does not say)", measure.SEQUENCES, index=None,
+            key="newcase_sequence", persist_state=KEEP, placeholder="as the file says",
+            help="The HI ratio is a STIR / T2 fat-saturated measure; a T1 image is flagged "
+                 "by label QA.")
     st.caption("Uploads stay in memory and a private temporary folder; only a saved case "
                "keeps a de-identified copy (pixels and geometry, no header text).")
 
@@ -86,19 +104,25 @@ if st.button("Read and measure", type="primary", key="newcase_measure",
                     as_source(uploads["image"]), series_uid=uploads.get("series"),
                     vertebrae_src=as_source(uploads.get("vertebrae")),
                     lesion_src=as_source(uploads.get("lesions")),
-                    convention=uploads.get("convention") or "verse", status=status)
+                    convention=uploads.get("convention") or "verse",
+                    naming=uploads.get("naming"), sequence=uploads.get("sequence"),
+                    status=status)
         except (ValueError, FileNotFoundError) as exc:
             status.update(label="Could not read or measure the image.", state="error",
                           expanded=False)
             measure_error = exc
             # A failed new upload must not leave the previous image (and its
             # prediction) on screen as if it belonged to the new files.
-            ss.pop("newcase_case", None)
-            ss.pop("newcase_saved", None)
+            for stale in ("newcase_case", "newcase_saved", "newcase_fix_last"):
+                ss.pop(stale, None)
         else:
             ss["newcase_case"] = measured
             ss.pop("newcase_saved", None)
-            status.update(label="Image read and measured.", state="complete", expanded=False)
+            ss.pop("newcase_fix_last", None)
+            state = "error" if measured.refused else "complete"
+            status.update(label="Image read; label QA refused the level map (see below)."
+                          if measured.refused else "Image read and measured.", state=state,
+                          expanded=False)
 
 if measure_error is not None:
     # Outside the status box: inside, the reason was hidden in the collapsed box.
@@ -112,18 +136,29 @@ if measured is not None:
     viewer.slice_viewer("newcase_viewer", measured.volume, measured.spacing_xyz,
                         image_id=measured.image_id, vertebrae=measured.vertebrae_array,
                         lesions=measured.lesion_array, level_names=measured.level_names)
+    if measured.checked:
+        level_qc.qc_panel(measured.label_qc, hints=True)
     if measured.metrics is not None:
         t1, t2 = st.columns([2.2, 1])
         with t1:
             st.markdown("**Per-level measurements** (craniocaudal)")
-            case_views.level_table(measured.metrics["levels"], key="newcase_level_table")
+            case_views.level_table(measured.metrics["levels"], key="newcase_level_table",
+                                   flags=level_qc.level_flags(measured.label_qc))
             case_views.burden_summary(measured.metrics)
         with t2:
             c.chart(charts.spine_diagram(measured.metrics["levels"]),
                     key="newcase_spine_diagram", extra=charts.SPINE_EXTRA_PX)
+    elif measured.checked:
+        st.info("Not measured: label QA refused this level map (above). The image and its "
+                "labels are shown; imaging features will come from a clinical table row, "
+                "or be imputed by the model.")
     else:
         st.info("No vertebra label map: the image is shown without measurements. Imaging "
                 "features will come from a clinical table row, or be imputed by the model.")
+    level_qc.correction_controls(measured, case_key="newcase_case", key="newcase_fix",
+                                 clear=("newcase_saved",))
+    level_qc.engine_control(measured, case_key="newcase_case", key="newcase_engine",
+                            clear=("newcase_saved", "newcase_fix_last"))
 
 # ------------------------------------------------------------------ 2. clinical
 st.header("2 · Clinical findings")

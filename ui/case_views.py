@@ -15,14 +15,18 @@ from ui import advice, charts
 from ui import components as c
 
 
-def level_table(levels: Sequence[Mapping[str, Any]], *, key: str) -> pd.DataFrame:
-    """Per-level measurements, craniocaudal, as an ``st.dataframe`` (returns the frame)."""
+def level_table(levels: Sequence[Mapping[str, Any]], *, key: str,
+                flags: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Per-level measurements, craniocaudal, as an ``st.dataframe`` (returns the frame).
+    ``flags`` (level -> label-QA codes, :func:`ui.level_qc.level_flags`) adds a
+    "Label QA" column beside the HI ratio of the flagged levels."""
     frame = charts.level_frame(levels)
     shown = pd.DataFrame({
         "Level": frame["level"],
         "Region": frame["region"],
         "Lesions": frame["lesion_count"],
         "HI ratio (%)": frame["hi_pct"].round(1),
+        **({"Label QA": frame["level"].map(lambda lv: flags.get(lv, ""))} if flags else {}),
         "HI volume (ml)": pd.to_numeric(frame["high_intensity_volume_ml"]).round(2),
         "Vertebra volume (ml)": pd.to_numeric(frame["vertebra_volume_ml"]).round(1),
     })

@@ -31,18 +31,20 @@ def _imaging(clinical: Mapping[str, Any], measured: MeasuredCase | None
     columns (a table row), else nothing."""
     images: dict[str, Any] = {}
     if measured is not None:
-        images = {"image": measured.image, "image_meta": measured.meta,
+        images = {"image": measured.image, "image_meta": measured.stored_meta(),
                   "vertebrae": measured.vertebrae, "lesion_mask": measured.lesion_mask}
         if measured.metrics is not None:
-            return measured.metrics, images
+            return measured.stored_metrics(), images
     flat = {k: clinical.get(k) for k in IMAGING_COLUMNS}
     return (flat if any(v is not None for v in flat.values()) else None), images
 
 
 def save_new_case(clinical: Mapping[str, Any], measured: MeasuredCase | None,
                   assessment: Assessment, *, synthetic: bool) -> int:
-    """Save a new study (de-identified image copy, metrics, clinical values) and its
-    prediction; returns the study id. Raises ``ValueError`` with one sentence."""
+    """Save a new study (de-identified image copy, metrics with their label QA, clinical
+    values), its prediction and the level corrections made before saving (audit
+    ``correct-levels``, target the study); returns the study id. Raises ``ValueError``
+    with one sentence."""
     patient_id = str(clinical.get("patient_id") or "").strip()
     if not patient_id or patient_id == UNSAVED_ID:
         raise ValueError("Enter a pseudonymous patient ID in the clinical form before saving.")
@@ -53,4 +55,8 @@ def save_new_case(clinical: Mapping[str, Any], measured: MeasuredCase | None,
                                metrics=metrics, synthetic=bool(synthetic),
                                actor=session.actor(), **images)
     record_prediction(store, study_id, assessment)
+    if measured is not None and measured.corrections:
+        # The level corrections made on the draft before saving, recorded with the study.
+        store.record_level_corrections(measured.corrections, actor=session.actor(),
+                                       study_id=study_id, draft_id=measured.draft_id)
     return study_id

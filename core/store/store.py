@@ -24,6 +24,7 @@ from core.clinical import COHORT_COLUMNS
 from core.clinical import export_csv as _export_csv
 from core.provenance import sha256_bytes
 from core.store import cases as cases_module
+from core.store import corrections as corrections_module
 from core.store import importing, queries
 from core.store.audit import audit, read_audit_log
 from core.store.checks import check_actor
@@ -389,6 +390,16 @@ class CaseStore:
         values = cases_module.validated_prediction(prediction, model_version)
         with self._write() as session:
             return cases_module.add_prediction(session, study_id, values, actor)
+
+    def record_level_corrections(self, corrections: Sequence[Mapping[str, object]], *,
+                                 actor: str, study_id: int | None = None,
+                                 draft_id: str | None = None) -> int:
+        """Audit level corrections (``correct-levels``) made on a study or on an unsaved
+        draft (:mod:`core.store.corrections`), in one transaction; returns the count."""
+        actor = check_actor(actor)
+        with self._write() as session:
+            return corrections_module.record_level_corrections(
+                session, corrections, actor=actor, study_id=study_id, draft_id=draft_id)
 
     # ------------------------------------------------------------------ exports
 
