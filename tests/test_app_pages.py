@@ -220,20 +220,30 @@ def test_sidebar_actor_is_used_for_the_audit_log(env: Path) -> None:
 # --------------------------------------------------------------------------- new case
 
 
-def test_new_case_demo_image_measures_levels(env: Path) -> None:
+def test_new_case_demo_images_sct_shows_its_label_qa_and_a_phantom_measures_levels(
+        env: Path) -> None:
+    """Demo honesty (issue 10): the real SCT case is a cord-level map, shown with its image
+    and label QA result, never measured as bone; the demo's measured cases are the
+    phantoms."""
     at = open_page("new_case")
     assert at.radio(key="newcase_source").value == "Demo image"
     at.selectbox(key="newcase_demo_image").set_value("DEMO-IMG-01")
     at.button(key="newcase_measure").click().run()
     assert_ok(at)
-    assert not at.error, [e.value for e in at.error]
-    levels = dataframe_with(at, "Level")
-    assert list(levels["Level"]) == ["C2", "C3", "C4", "C5"]  # SCT labels, craniocaudal
-    assert set(levels["Region"]) == {"cervical"}
+    assert [e.value.count("`cord_level_map`") for e in at.error] == [1]
+    assert not [df for df in at.dataframe if "Level" in df.value.columns]
     assert at.image, "the slice viewer shows no image"
     assert at.segmented_control(key="newcase_viewer_plane").value == "sagittal"
+    assert not [spec for spec, _ in charts_of(at) if "Spine: HI ratio" in json.dumps(spec)]
+    at.selectbox(key="newcase_demo_image").set_value("DEMO-IMG-03")
+    at.button(key="newcase_measure").click().run()
+    assert_ok(at)
+    assert not at.error, [e.value for e in at.error]
+    levels = dataframe_with(at, "Level")
+    assert list(levels["Level"]) == ["T11", "T12", "L1", "L2", "L3"]  # craniocaudal
+    assert set(levels["Region"]) == {"thoracic", "lumbar"}
     spine = chart_rows(at, "Spine: HI ratio")
-    assert [r["level"] for r in spine] == ["C2", "C3", "C4", "C5"]
+    assert [r["level"] for r in spine] == ["T11", "T12", "L1", "L2", "L3"]
 
 
 def test_new_case_viewer_controls(env: Path) -> None:
@@ -305,7 +315,7 @@ def test_new_case_phantom_predict_and_save(env: Path) -> None:
     assert any("already has a study" in e.value for e in at.error)
 
 
-def test_new_case_upload_nifti_with_labels(env: Path) -> None:
+def test_new_case_upload_nifti_with_cord_level_labels_is_not_measured(env: Path) -> None:
     at = open_page("new_case")
     at.radio(key="newcase_source").set_value("Upload files").run()
     at.file_uploader(key="newcase_image").set_value(
@@ -317,8 +327,12 @@ def test_new_case_upload_nifti_with_labels(env: Path) -> None:
     at.run()
     at.button(key="newcase_measure").click().run()
     assert_ok(at)
-    assert not at.error, [e.value for e in at.error]
-    assert list(dataframe_with(at, "Level")["Level"]) == ["C2", "C3", "C4", "C5"]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "`cord_level_map`" in errors[0]
+    assert not [df for df in at.dataframe if "Level" in df.value.columns]
+    assert at.session_state["newcase_case"].metrics is None
+    assert set(at.session_state["newcase_case"].level_names.values()) == {
+        "C2", "C3", "C4", "C5"}
 
 
 def test_new_case_bad_upload_is_one_sentence(env: Path) -> None:

@@ -260,7 +260,7 @@ def _display_point(case_, index: int, zyx: tuple[int, int, int]) -> dict:
     row = ((rows - 1 - zyx[0]) + 0.5) * row_mm / render.pixel_mm - 0.5
     col = (zyx[1] + 0.5) * col_mm / render.pixel_mm - 0.5
     height, width = render.rgb.shape[:2]
-    return {"x": int(round(col)), "y": int(round(row)), "width": width, "height": height,
+    return {"x": round(col), "y": round(row), "width": width, "height": height,
             "unix_time": 1}
 
 
