@@ -242,35 +242,105 @@ def test_home_shows_the_notice_navigation_and_store_counts(
         screenshot(page, "01-home")
 
 
-def test_new_case_upload_real_mri_and_measure(page: Page, app: StreamlitServer) -> None:
+def _upload(page: Page, image: Path, labels: Path) -> None:
+    """Put an MRI and its level map in the New case uploaders (Upload files chosen), one
+    after the other: each upload reruns the page."""
+    for widget, path, what in (("newcase_image", image, "MRI"),
+                               ("newcase_vertebrae", labels, "label map")):
+        wait_visible(page, page.locator(f"{key(widget)} input[type=file]"),
+                     f"the {what} uploader", state="attached").set_input_files(str(path))
+        # Long names are shortened in the middle ("t2_seg-…led.nii.gz"): match the start.
+        wait_visible(page, page.locator(key(widget)).get_by_text(path.name[:7]),
+                     f"the uploaded {what} file name")
+
+
+def _choose(page: Page, widget: str, option: str) -> None:
+    """Pick ``option`` in the select box with key ``widget`` (typed, to filter the list);
+    opens the list again when a rerun that was still drawing the page closed it."""
+    combo = page.locator(f"{key(widget)} input[role=combobox]")
+
+    def pick() -> bool:
+        if combo.input_value() == option:
+            return True
+        wait_visible(page, page.locator(key(widget)), f"the {widget} select box").click()
+        page.keyboard.type(option)  # long option lists are drawn a screenful at a time
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+        return combo.input_value() == option
+
+    wait_until(pick, f"{widget} should read {option!r}")
+
+
+def _measure(page: Page, done: str = "Image read and measured.") -> None:
+    button = page.locator(f"{key('newcase_measure')} button")
+    wait_until(button.is_enabled, "the Read and measure button should be enabled")
+    button.click()
+    wait_visible(page, page.get_by_text(done), "the end of measuring", timeout_s=90)
+
+
+def _level_table(page: Page) -> Locator:
+    """The per-level measurements table (the one with a vertebra volume column)."""
+    return page.locator('[data-testid="stDataFrame"]').filter(
+        has=page.locator('[role="columnheader"]', has_text="Vertebra volume"))
+
+
+def _table_levels(page: Page) -> list[str]:
+    cells = _level_table(page).first.locator('[role="gridcell"]').all_inner_texts()
+    return [c.strip() for c in cells if re.fullmatch(r"[CTLS]\d{1,2}", c.strip())]
+
+
+def _phantom_files(folder: Path, names: dict[str, str] | None = None, *, lesions=True
+                   ) -> tuple[Path, Path, dict]:
+    """A seeded phantom (T11-L3, lesions in L1 and L3 unless ``lesions`` is false) as
+    NIfTI files; ``names`` relabels its bodies (true level -> written name)."""
+    import SimpleITK as sitk
+
+    from core.levels import label_for_name
+    from core.phantom import LesionSpec, make_spine_phantom
+
+    specs = (LesionSpec("L1", 6.0), LesionSpec("L3", 5.0)) if lesions else ()
+    p = make_spine_phantom(seed=21, levels=("T11", "T12", "L1", "L2", "L3"),
+                           spacing_mm=(1.5, 1.5, 1.5), lesions=specs, noise_sd=5.0)
+    array = sitk.GetArrayFromImage(p.vertebrae)
+    out = array.copy()
+    for true, written in (names or {}).items():
+        out[array == label_for_name(true, "verse")] = label_for_name(written, "verse")
+    labels = sitk.GetImageFromArray(out)
+    labels.CopyInformation(p.vertebrae)
+    folder.mkdir(parents=True, exist_ok=True)
+    image_path, labels_path = folder / "phantom_mri.nii.gz", folder / "phantom_levels.nii.gz"
+    sitk.WriteImage(p.image, str(image_path), useCompression=True)
+    sitk.WriteImage(labels, str(labels_path), useCompression=True)
+    return image_path, labels_path, p.truth
+
+
+def test_new_case_upload_real_mri_and_measure(page: Page, app: StreamlitServer,
+                                              tmp_path: Path) -> None:
+    """The real T2 MRI with its SCT cord-level labels is shown with the cord_level_map
+    finding, not measured (issue 10); a body map of a lesion-free phantom is measured
+    and gives a prediction."""
     image, labels = _t2_pair()
     page.goto(f"{app.url}/new_case")
     with screenshot_on_failure(page, "02-new-case"):
         source = wait_visible(page, page.locator(key("newcase_source")), "the image source radio")
         source.get_by_text("Upload files", exact=True).click()
-        wait_visible(page, page.locator(f"{key('newcase_image')} input[type=file]"),
-                     "the MRI uploader", state="attached").set_input_files(str(image))
-        page.locator(f"{key('newcase_vertebrae')} input[type=file]").set_input_files(
-            str(labels))
-        wait_visible(page, page.get_by_text(image.name), "the uploaded MRI file name")
-        wait_visible(page, page.get_by_text("t2_seg-"), "the uploaded label map file name")
-        page.locator(key("newcase_convention")).click()
-        page.get_by_role("option", name="sct", exact=True).click()
-        combo = page.locator(f"{key('newcase_convention')} input[role=combobox]")
-        wait_until(lambda: combo.input_value() == "sct", "the label convention should read 'sct'")
-        button = page.locator(f"{key('newcase_measure')} button")
-        wait_until(button.is_enabled, "the Read and measure button should be enabled")
-        button.click()
-        wait_visible(page, page.get_by_text("Image read and measured."),
-                     "the end of measuring", timeout_s=90, error_alerts=True)
-        table = wait_visible(page, page.locator('[data-testid="stDataFrame"]'),
-                             "the per-level table", error_alerts=True)
-        cells = wait_until(lambda: table.locator('[role="gridcell"]').all_inner_texts(),
-                           "the per-level table cells")
-        levels = [c for c in cells if re.fullmatch(r"[CTLS]\d{1,2}", c.strip())]
-        assert levels == ["C2", "C3", "C4", "C5"], cells
-        assert "cervical" in cells
+        _upload(page, image, labels)
+        _choose(page, "newcase_convention", "sct")
+        _measure(page, "label QA refused the level map")
+        wait_visible(page, page.get_by_text("cord_level_map").first, "the cord_level_map finding")
         wait_visible(page, page.get_by_text("Image: t2.nii.gz"), "the image viewer")
+        assert not _level_table(page).count(), "a cord map was measured"
+        screenshot(page, "02-new-case-cord-level-map")
+        phantom_image, phantom_labels, _ = _phantom_files(tmp_path, lesions=False)
+        _upload(page, phantom_image, phantom_labels)
+        _choose(page, "newcase_convention", "verse")
+        _measure(page)
+        wait_visible(page, _level_table(page), "the per-level table", error_alerts=True)
+        levels = wait_until(lambda: _table_levels(page), "the per-level table cells")
+        assert levels == ["T11", "T12", "L1", "L2", "L3"], levels
+        wait_visible(page, page.get_by_text("Image: phantom_mri.nii.gz"), "the image viewer")
         # Every level at 0.0%: the spine diagram's legend once sat on the % labels.
         wait_until(lambda: page.locator('[data-testid="stVegaLiteChart"] g.role-legend').count(),
                    "the spine diagram legend")
@@ -473,3 +543,108 @@ def test_what_if_new_deficit_raises_the_mscc_banner(page: Page, app: StreamlitSe
         page.get_by_role("heading", name="Advice for the what-if case").evaluate(
             "e => e.scrollIntoView({block: 'start'})")
         screenshot(page, "07-what-if-mscc-banner")
+
+
+def _click_point(image: Path, labels: Path, name: str) -> tuple[float, float, int, int]:
+    """Where the middle of body ``name`` (VerSe map ``labels``) is drawn in the New case
+    page's clickable key sagittal slice: ``(x, y)`` and the image's natural size."""
+    import numpy as np
+    import SimpleITK as sitk
+
+    from core.io import read_image, read_label_map
+    from core.levels import label_for_name
+    from ui import viewer
+
+    loaded = read_image(image).image
+    volume = sitk.GetArrayFromImage(loaded)
+    vert = sitk.GetArrayFromImage(read_label_map(labels, reference=loaded))
+    spacing = loaded.GetSpacing()
+    index = viewer.key_slice("sagittal", volume.shape, vertebrae=vert)
+    render = viewer.render_slice(volume, spacing, "sagittal", index, 1.0, 0.0, vertebrae=vert,
+                                 target_px=420, min_aspect=0.0)
+    zs, ys = np.nonzero(vert[:, :, index] == label_for_name(name, "verse"))
+    row_mm, col_mm = viewer.plane_spacing(spacing, "sagittal")
+    row = ((volume.shape[0] - 1 - float(np.median(zs))) + 0.5) * row_mm / render.pixel_mm - 0.5
+    col = (float(np.median(ys)) + 0.5) * col_mm / render.pixel_mm - 0.5
+    return col, row, render.rgb.shape[1], render.rgb.shape[0]
+
+
+def test_new_case_corrects_a_mislabelled_level_map(page: Page, app: StreamlitServer,
+                                                   tmp_path: Path) -> None:
+    """Issue 10: a map counted one level low with two bodies swapped is refused by label QA
+    (order_inconsistent); renaming one body (a swap) lets it be measured, and clicking the
+    lowest body in the key slice and calling it L3 names them all right. Screenshots of
+    the refused and of the corrected map."""
+    written = {"T11": "T12", "T12": "L1", "L1": "L3", "L2": "L2", "L3": "L4"}
+    image, labels, truth = _phantom_files(tmp_path, written)
+    page.goto(f"{app.url}/new_case")
+    with screenshot_on_failure(page, "10-level-correction"):
+        source = wait_visible(page, page.locator(key("newcase_source")), "the image source radio")
+        source.get_by_text("Upload files", exact=True).click()
+        _upload(page, image, labels)
+        _choose(page, "newcase_convention", "verse")
+        _measure(page, "label QA refused the level map")
+        wait_visible(page, page.get_by_text("order_inconsistent").first,
+                     "the order_inconsistent finding")
+        assert not _level_table(page).count()
+        screenshot(page, "10-mislabelled-level-map")
+        # 1. Rename: the body called L3 becomes L2 (the two swap names).
+        page.get_by_role("tab", name="Rename one body").click()
+        _choose(page, "newcase_fix_rename_body", "L3")
+        _choose(page, "newcase_fix_rename_to", "L2")
+        page.locator(f"{key('newcase_fix_rename_apply')} button").click()
+        # (The refusal stays on screen until the rerun: no error_alerts here.)
+        wait_visible(page, page.get_by_text("L3 and L2 swapped names."), "the rename summary")
+        errors = page.locator('[data-testid="stAlertContentError"]')
+        assert not errors.count(), errors.all_inner_texts()
+        levels = wait_until(lambda: _table_levels(page), "the per-level table after renaming")
+        assert levels == ["T12", "L1", "L2", "L3", "L4"], levels
+        # 2. Click the lowest body (called L4, truly L3) in the key slice and name it L3.
+        page.get_by_role("tab", name="Click a body").click()
+        frame = page.frame_locator(f"{key('newcase_fix_click_image')} iframe")
+        picture = frame.locator("img#image")
+        wait_until(lambda: picture.count() and (picture.bounding_box() or {}).get("width"),
+                   "the clickable key slice")
+        renamed = labels.parent / "renamed_levels.nii.gz"
+        _write_names(labels, renamed, {"L3": "L2", "L2": "L3"})
+        x, y, natural_w, natural_h = _click_point(image, renamed, "L4")
+        box = picture.bounding_box()
+        assert box is not None
+        picture.click(position={"x": x * box["width"] / natural_w,
+                                "y": y * box["height"] / natural_h})
+        wait_visible(page, page.get_by_text("Clicked body: L4"), "the clicked body's name")
+        _choose(page, "newcase_fix_click_level", "L3")
+        apply = page.locator(f"{key('newcase_fix_click_apply')} button")
+        wait_until(apply.is_enabled, "the name-from-click button should be enabled")
+        apply.click()
+        wait_visible(page, page.get_by_text("set to L3"), "the click-naming summary",
+                     error_alerts=True)
+        levels = wait_until(
+            lambda: (lv := _table_levels(page)) and lv[0] == "T11" and lv,
+            "the per-level table should start at T11 after naming from the click")
+        assert levels == ["T11", "T12", "L1", "L2", "L3"], levels
+        wait_visible(page, page.get_by_text("Label QA: no findings").first, "the clean label QA")
+        involved = [lv for lv, t in truth.items() if t["lesion_count"]]
+        wait_visible(page, page.get_by_text(f"Involved levels: {', '.join(involved)}"),
+                     "the involved levels of the corrected map")
+        viewer_image = page.locator('[data-testid="stImage"]').first
+        viewer_image.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        viewer_image.screenshot(path=str(ARTIFACTS / "10-corrected-level-map-viewer.png"))
+        screenshot(page, "10-corrected-level-map")
+
+
+def _write_names(labels: Path, out: Path, names: dict[str, str]) -> None:
+    """Copy a VerSe map with bodies renamed (written name -> new name)."""
+    import SimpleITK as sitk
+
+    from core.levels import label_for_name
+
+    image = sitk.ReadImage(str(labels))
+    array = sitk.GetArrayFromImage(image)
+    new = array.copy()
+    for old, name in names.items():
+        new[array == label_for_name(old, "verse")] = label_for_name(name, "verse")
+    result = sitk.GetImageFromArray(new)
+    result.CopyInformation(image)
+    sitk.WriteImage(result, str(out))

@@ -319,7 +319,10 @@ def correction_controls(case: MeasuredCase, *, case_key: str, key: str = "newcas
     names = _current_names(case)
     st.markdown("**Correct the level names** (each correction measures the case again and "
                 "is written to the audit log)")
-    shift, rename, click = st.tabs(["Shift all names", "Rename one body", "Click a body"])
+    # Keyed: the tab stays chosen when the first widget change after measuring reruns the
+    # page without the measuring status box above (the elements' positions shift).
+    shift, rename, click = st.tabs(["Shift all names", "Rename one body", "Click a body"],
+                                   key=f"{key}_tabs")
     args = {"case_key": case_key, "key": key, "clear": clear}
     with shift:
         st.number_input("Shift every name by (levels; + towards the feet, − towards the head)",
