@@ -24,6 +24,7 @@ from core.batch import (
 )
 from core.batch import executors as executors_module
 from core.batch import output as output_module
+from core.batch.executors import itk_threads
 from core.cli import main
 from core.clinical import IMAGING_COLUMNS
 from core.phantom import LesionSpec, make_spine_phantom
@@ -311,6 +312,17 @@ def test_dask_local_cluster_gives_the_same_rows(local_run, tmp_path):
             without_time(json.loads(path.read_text()))
 
 
+def _worker_setup() -> tuple[list[str], bool, int]:
+    """A worker's starting environment (as glibc saw it), whether it profiles, and
+    SimpleITK's thread count."""
+    import dask
+
+    with open("/proc/self/environ", "rb") as handle:
+        environ = [v.decode(errors="replace") for v in handle.read().split(b"\0") if v]
+    return (environ, dask.config.get("distributed.worker.profile.enabled"),
+            sitk.ProcessObject.GetGlobalDefaultNumberOfThreads())
+
+
 def _listening(process: psutil.Process) -> set[str]:
     hosts = set()
     for proc in (process, *process.children(recursive=True)):
@@ -335,12 +347,23 @@ def test_dask_local_runs_a_loopback_cluster(local_run, tmp_path):
             ports["hosts"] = _listening(me)
             ports["ports"] = {c.laddr.port for c in me.net_connections(kind="inet")
                               if c.status == psutil.CONN_LISTEN}
+            if "workers" not in ports:
+                from distributed import default_client
+
+                ports["workers"] = default_client().run(_worker_setup)
 
     summary = run_batch(manifest, tmp_path / "features.csv", dask="local", workers=2,
                         progress=Sockets())
     assert summary.executor == "dask LocalCluster (2 workers)" and summary.counts["ok"] == 2
     assert ports["hosts"] == {"127.0.0.1"}
     assert 8787 not in ports["ports"]
+    # Workers start without Dask's MALLOC_TRIM_THRESHOLD_ (4x the page faults per
+    # study), without the dashboard's profiler, with SimpleITK threads shared out.
+    assert len(ports["workers"]) == 2
+    for environ, profiling, threads in ports["workers"].values():
+        assert not any(v.startswith("MALLOC_TRIM_THRESHOLD_=") for v in environ)
+        assert profiling is False
+        assert threads == itk_threads(2)
     assert read_rows(tmp_path / "features.csv") == local_run["rows"][:2]
 
 

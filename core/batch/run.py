@@ -128,6 +128,7 @@ def _executor(todo: Sequence[BatchRow], *, workers: int, dask: str | None,
               params: DetectionParams) -> tuple[Iterator[BatchResult], str]:
     if not todo:
         return iter(()), "none"  # type: ignore[return-value]
+    workers = min(workers, len(todo))  # no idle processes
     if dask is None:
         return (local_results(todo, workers=workers, params=params),
                 f"local processes ({workers})")
