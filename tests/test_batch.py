@@ -263,6 +263,25 @@ def test_interrupted_run_marks_skipped_and_resumes(cohort, tmp_path):
     assert summary.counts["skipped"] == 0
 
 
+def test_a_failing_run_keeps_what_it_measured(cohort, tmp_path):
+    """Any other failure (here from the progress reporter) writes the finished studies,
+    none marked skipped, and re-raises."""
+    folder = _copy_cohort(cohort, tmp_path)
+    out = tmp_path / "features.csv"
+
+    class Broken(Recorder):
+        def update(self, result) -> None:
+            super().update(result)
+            if len(self.results) == 2:
+                raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        run_batch(folder / "manifest.csv", out, workers=1, progress=Broken(),
+                  flush_every_s=3600)
+    rows = read_rows(out)
+    assert len(rows) == 2 and "skipped" not in {r["status"] for r in rows}
+
+
 def test_features_are_written_while_measuring(cohort, tmp_path):
     """With a zero flush interval the file is complete up to each finished study."""
     folder = _copy_cohort(cohort, tmp_path)

@@ -6,7 +6,8 @@ same input hashes (and, with a JSON folder, their JSON present) are kept, not me
 again; the others are measured on local processes or a Dask cluster, and
 ``features.csv`` is rewritten atomically as results arrive (at most every
 ``flush_every_s`` seconds, and at the end), so a killed run resumes where its last write
-left it. An interrupted run (Ctrl-C) writes the studies it did not reach as ``skipped``.
+left it. An interrupted run (Ctrl-C) writes the studies it did not reach as ``skipped``;
+any other failure (a full disk, a lost scheduler) writes what was measured before it.
 With a database URL the ``ok`` rows are imported in one transaction at the end
 (:meth:`core.store.CaseStore.import_imaging`).
 """
@@ -229,17 +230,21 @@ def run_batch(manifest: str | Path, out: str | Path, *, workers: int | None = No
             progress.start(len(todo), len(done))
         start = time.perf_counter()
         results, label = _executor(todo, workers=n_workers, dask=dask, params=params)
+        measured = 0
         try:
             for result in results:
                 _record(table, result, folder)
+                measured += 1
                 if progress is not None:
                     progress.update(result)
-        except KeyboardInterrupt:
+        except BaseException as exc:  # keep what was measured, then stop
             close = getattr(results, "close", None)
             if close is not None:
                 close()  # cancels the studies not started
-            table.mark_skipped()
-            table.write()
+            if isinstance(exc, KeyboardInterrupt):
+                table.mark_skipped()
+            if measured or isinstance(exc, KeyboardInterrupt):
+                table.write()
             raise
         seconds = time.perf_counter() - start
         table.write()
