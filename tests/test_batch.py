@@ -353,7 +353,7 @@ def _listening(process: psutil.Process) -> set[str]:
     return hosts
 
 
-def test_dask_local_runs_a_loopback_cluster(local_run, tmp_path):
+def test_dask_local_runs_a_loopback_cluster(local_run, tmp_path, monkeypatch):
     """``--dask local``: every socket the run listens on is on 127.0.0.1, no port 8787."""
     folder = _copy_cohort(local_run["folder"], tmp_path)
     manifest = _manifest(folder, *(folder / "manifest.csv").read_text().splitlines()[:3])
@@ -371,8 +371,11 @@ def test_dask_local_runs_a_loopback_cluster(local_run, tmp_path):
 
                 ports["workers"] = default_client().run(_worker_setup)
 
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # as a default LocalCluster leaves it
+    before = dict(os.environ)
     summary = run_batch(manifest, tmp_path / "features.csv", dask="local", workers=2,
                         progress=Sockets())
+    assert dict(os.environ) == before
     assert summary.executor == "dask LocalCluster (2 workers)" and summary.counts["ok"] == 2
     assert ports["hosts"] == {"127.0.0.1"}
     assert 8787 not in ports["ports"]

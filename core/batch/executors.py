@@ -22,6 +22,7 @@ import os
 import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 
 from core.batch.manifest import BatchRow
 from core.batch.study import BatchResult, measure_manifest_row
@@ -32,6 +33,7 @@ ITK_THREADS_ENV = "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"
 #: Seconds to wait for a running Dask scheduler given by address.
 SCHEDULER_TIMEOUT_S = 20.0
 _PRELOAD = ["core.batch.study", "core.io", "core.measure", "core.metrics"]
+_MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 _LOST = ("The worker measuring this study stopped ({}); run the batch again to retry.")
 
 
@@ -79,6 +81,23 @@ def local_results(rows: Sequence[BatchRow], *, workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+@contextmanager
+def _spawn_environ() -> Iterator[None]:
+    """Start worker processes without ``MALLOC_TRIM_THRESHOLD_`` even when this process
+    has it (Dask writes its pre-spawn variables into the parent's environment), and
+    leave this process's environment as it was."""
+    saved = dict(os.environ)
+    os.environ.pop(_MALLOC_TRIM, None)
+    try:
+        yield
+    finally:
+        for key in set(os.environ) - set(saved):
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
+                os.environ[key] = value
+
+
 def local_cluster(workers: int):
     """A Dask ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1,
     dashboard off.
@@ -93,11 +112,12 @@ def local_cluster(workers: int):
     from distributed import LocalCluster
 
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
-               if k != "MALLOC_TRIM_THRESHOLD_"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ,
-                          # the statistical profiler feeds only the dashboard (off here)
-                          # and cost ~10 % of a study's CPU time
-                          "distributed.worker.profile.enabled": False}):
+               if k != _MALLOC_TRIM}
+    with _spawn_environ(), dask.config.set({
+            "distributed.nanny.pre-spawn-environ": environ,
+            # the statistical profiler feeds only the dashboard (off here) and cost
+            # ~10 % of a study's CPU time
+            "distributed.worker.profile.enabled": False}):
         return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                             host="127.0.0.1", dashboard_address=None,
                             # no dashboard; the scheduler's small HTTP server (health,
