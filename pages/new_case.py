@@ -183,6 +183,8 @@ if clinical is None:
 
 # ------------------------------------------------------------------ 3. prediction
 st.header("3 · Decision support")
+if not level_qc.prediction_gate(measured):
+    st.stop()
 model = cache.model_or_stop()
 metrics = measured.metrics if measured is not None else None
 case = cases.merge_case(clinical, metrics)

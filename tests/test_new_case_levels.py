@@ -177,6 +177,18 @@ def test_swapped_map_renamed_is_measured_again_audited_and_saved_with_the_study(
     assert "rename one body" in errors[0]
     assert case(at).metrics is None and table_levels(at) == []
     draft = case(at).draft_id
+    # No prediction while QA refuses the map, until corrected or confirmed.
+    at.text_input(key="newcase_patient_id").input("SITE-LEVELS-1")
+    at.button(key="newcase_clinical_submit").click().run()
+    assert_ok(at)
+    waiting = [w.value for w in at.warning if "No prediction yet" in w.value]
+    assert len(waiting) == 1 and "`order_inconsistent`" in waiting[0]
+    assert not [h for h in at.header if "Save the case" in h.value]
+    assert "newcase_save" not in {b.key for b in at.button}
+    at.checkbox(key=f"newcase_qc_confirm_{draft}").check().run()
+    assert_ok(at)
+    assert [h for h in at.header if "Save the case" in h.value]  # predicted (imputed)
+    at.checkbox(key=f"newcase_qc_confirm_{draft}").uncheck().run()
     at.selectbox(key="newcase_fix_rename_body").set_value("L1")
     at.selectbox(key="newcase_fix_rename_to").set_value("L2")
     at.button(key="newcase_fix_rename_apply").click().run()
@@ -196,9 +208,9 @@ def test_swapped_map_renamed_is_measured_again_audited_and_saved_with_the_study(
     assert (entry["action"], entry["target"]) == (AUDIT_ACTION, f"draft {draft}")
     assert entry["details"]["summary"] == "L1 and L2 swapped names."
     assert entry["details"]["action"] == "rename"
-    # Saving the case records the correction with the study, and the QA with the metrics.
-    at.text_input(key="newcase_patient_id").input("SITE-LEVELS-1")
-    at.button(key="newcase_clinical_submit").click().run()
+    # Corrected: predicted without confirming. Saving records the correction with the
+    # study, and the QA with the metrics.
+    assert not [w for w in at.warning if "No prediction yet" in w.value]
     at.button(key="newcase_save").click().run()
     assert_ok(at)
     saved = [s.value for s in at.success if "Saved as study" in s.value]

@@ -122,6 +122,22 @@ def qc_panel(findings: Iterable[Any] | None, *, title: str = "Label QA",
     return items
 
 
+def prediction_gate(case: MeasuredCase | None, *, key: str = "newcase_qc_confirm") -> bool:
+    """Whether the page may predict: yes without a refused level map; while label QA
+    refuses the case's map, only once the user confirms predicting without its image
+    measurements (the model then imputes the imaging features). Says why it waits."""
+    if case is None or not case.refused:
+        return True
+    codes = ", ".join(dict.fromkeys(f["code"] for f in normalise(case.label_qc)
+                                    if f["severity"] == "error"))
+    st.warning(f"No prediction yet: label QA refused the level map (`{codes}`). Correct "
+               "the level names above, or confirm below to predict without this image's "
+               "measurements (the model imputes the imaging features).",
+               icon=":material/block:")
+    return bool(st.checkbox("Predict without this image's measurements",
+                            key=f"{key}_{case.draft_id}"))
+
+
 # ------------------------------------------------------------------ naming inputs
 
 #: How the page names a plain mask's bodies (``core extract --lowest`` etc.).
