@@ -19,11 +19,11 @@ import pandas as pd
 
 from core.clinical.cells import (
     deficit_from_yes_no,
-    parse_patient_id,
     parse_study_date,
     plain_cell,
 )
 from core.clinical.frames import as_cohort_frame
+from core.clinical.ids import parse_patient_id
 from core.clinical.rows import RowError, deficit_warning, row_problems
 from core.clinical.schema import COHORT_COLUMNS, PATIENT_COLUMNS, REQUIRED_COLUMNS, ROW_COLUMN
 from core.vocab import quote_value
