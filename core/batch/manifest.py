@@ -20,6 +20,7 @@ from pathlib import Path
 
 from core.clinical import validate_clinical
 from core.levels import LABEL_CONVENTIONS
+from core.vocab import quote_names
 
 #: Columns of a manifest, in the documented order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -94,7 +95,7 @@ def _header(reader: csv.reader) -> list[str]:
     unknown = [n for n in names if n not in MANIFEST_COLUMNS]
     if unknown:
         raise ValueError(f"The manifest has unknown column(s) "
-                         f"{', '.join(map(repr, unknown))}; expected "
+                         f"{quote_names(unknown)}; expected "
                          f"{', '.join(MANIFEST_COLUMNS)}.")
     missing = [c for c in MANIFEST_COLUMNS if c not in names]
     if missing:

@@ -26,7 +26,7 @@ from core.clinical.frames import as_cohort_frame
 from core.clinical.ids import parse_patient_id
 from core.clinical.rows import RowError, deficit_warning, row_problems
 from core.clinical.schema import COHORT_COLUMNS, PATIENT_COLUMNS, REQUIRED_COLUMNS, ROW_COLUMN
-from core.vocab import quote_value
+from core.vocab import quote_names, quote_value
 
 MAX_TABLE_BYTES = 50 * 1024 * 1024
 #: A workbook whose parts unpack to more than this is refused (zip bombs).
@@ -226,12 +226,12 @@ def _check_header(header: list[str], body: list[Record], name: str) -> list[int]
     seen: set[str] = set()
     for i in named:
         if header[i] in seen:
-            raise ValueError(f"{name} has the column {header[i]!r} twice.")
+            raise ValueError(f"{name} has the column {quote_value(header[i])} twice.")
         seen.add(header[i])
     unknown = [header[i] for i in named if header[i] not in COHORT_COLUMNS]
     if unknown:
         raise ValueError(
-            f"{name} has unknown column(s) {', '.join(map(repr, unknown))}; only the "
+            f"{name} has unknown column(s) {quote_names(unknown)}; only the "
             "documented columns are accepted (extra columns may carry identifying data)."
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]
