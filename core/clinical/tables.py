@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.clinical.cells import (
@@ -34,6 +35,9 @@ MAX_XLSX_UNPACKED_BYTES = 4 * MAX_TABLE_BYTES
 #: A worksheet whose used range (rows x columns) exceeds this is refused: reading it
 #: would walk every cell of the range even when it is almost empty.
 MAX_XLSX_CELLS = 5_000_000
+#: Longest line of a CSV table (bytes): a cohort row is a few hundred; a longer line
+#: (a runaway quote, millions of cells) is refused before the csv module splits it.
+MAX_LINE_BYTES = 256 * 1024
 
 #: One record of a file: (spreadsheet row number, cells).
 Record = tuple[int, list[object]]
@@ -138,7 +142,20 @@ def _decode_csv(data: bytes, name: str) -> str:
         ) from None
 
 
+def _check_line_lengths(data: bytes, name: str) -> None:
+    """Refuse a line longer than :data:`MAX_LINE_BYTES` (CR, LF or CRLF line ends)."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero((codes == 10) | (codes == 13))
+    lengths = np.diff(np.concatenate(([-1], ends, [codes.size]))) - 1
+    longest = int(lengths.argmax())
+    if lengths[longest] > MAX_LINE_BYTES:
+        line = int(np.count_nonzero(codes[: ends[longest - 1] + 1] == 10)) + 1 if longest else 1
+        raise ValueError(f"{name} has a line longer than {MAX_LINE_BYTES // 1024} KB (line "
+                         f"{line}); a clinical table's lines are short.")
+
+
 def _csv_records(data: bytes, name: str) -> list[Record]:
+    _check_line_lengths(data, name)
     text = _decode_csv(data, name)
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
