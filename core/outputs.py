@@ -16,6 +16,8 @@ from pathlib import Path
 
 def check_writable_folder(folder: Path, what: str) -> None:
     """Refuse a folder that does not exist or cannot be written into (``what`` names it)."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{what} is a file, not a folder.")
     if not folder.is_dir():
         raise ValueError(f"{what} does not exist.")
     if not os.access(folder, os.W_OK | os.X_OK):

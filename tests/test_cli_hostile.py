@@ -254,6 +254,8 @@ PATHS: list[tuple[str, Build]] = [
     ("extract-out-folder", argv("extract", "x.nii", "--out", a_dir)),
     ("extract-out-fifo", argv("extract", "x.nii", "--out", a_fifo)),
     ("extract-out-no-folder", argv("extract", "x.nii", "--out", in_tmp("no/x.json"))),
+    ("extract-out-under-a-file", argv("extract", "x.nii", "--out",
+                                      lambda tmp, p: in_tmp("f", "x")(tmp, p) + "/x.json")),
     ("extract-out-read-only", argv("extract", "x.nii", "--out", str(READ_ONLY / "x.json"))),
     ("extract-save-levels-folder", argv("extract", "x.nii", "--save-levels", a_dir)),
     ("import-missing", argv("import-cohort", in_tmp("none.csv"))),

@@ -206,6 +206,9 @@ def test_output_checks(tmp_path):
         check_output_file(tmp_path, "--out")
     with pytest.raises(ValueError, match=r"^the folder of --out does not exist"):
         check_output_file(tmp_path / "no" / "x.json", "--out")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match=r"^the folder of --out is a file, not a folder\.$"):
+        check_output_file(tmp_path / "file" / "x.json", "--out")
     existing = tmp_path / "model"
     existing.write_text("x")
     with pytest.raises(ValueError, match="--force"):
@@ -238,3 +241,15 @@ def test_train_out_is_checked_before_the_cohort_is_read(tmp_path, capsys):
     assert code == 2
     assert "--force" in capsys.readouterr().err
     assert target.read_text() == "keep me"
+
+
+def test_the_store_refuses_a_name_shaped_id_before_writing(tmp_path):
+    from core.store import CaseStore
+
+    with CaseStore(f"sqlite:///{tmp_path / 's.sqlite'}", data_dir=tmp_path) as store:
+        with pytest.raises(ValueError) as info:
+            store.save_case("John.Smith", "2024-01-01", clinical={"age": 60, "sex": "F"},
+                            actor="test")
+        assert "person's name" in str(info.value)
+        assert "John" not in str(info.value) and "Smith" not in str(info.value)
+        assert store.counts()["studies"] == 0
