@@ -208,6 +208,8 @@ TABLES: list[tuple[str, Build]] = [
     ("table-header-only", cohort_train(COHORT_HEADER + "\n")),
     ("manifest-name-id", manifest_with_id("Jane_Doe")),
     ("manifest-name-dot-id", manifest_with_id("John.Smith")),
+    ("manifest-10mb-line", argv("batch", in_tmp("m.csv", MANIFEST + "y," * 5_000_000),
+                                "--out", in_tmp("f.csv"))),
     ("manifest-binary", argv("batch", in_tmp("m.csv", "\x00\x01\x02" * 100),
                              "--out", in_tmp("f.csv"))),
 ]

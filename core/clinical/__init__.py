@@ -106,8 +106,9 @@ Row numbers
 the first data row is row 2 (for CSV, record *k* after the header is row *k* + 1; blank
 lines count as rows, as a spreadsheet shows them, and are otherwise ignored; for Excel it
 is the worksheet's own row number). File-level problems (unreadable encoding, empty file,
-missing or unknown columns, a workbook that unpacks to more than
-:data:`MAX_XLSX_UNPACKED_BYTES` or whose used range exceeds :data:`MAX_XLSX_CELLS`)
+a CSV line longer than :data:`MAX_LINE_BYTES`, missing or unknown columns, a workbook
+that unpacks to more than :data:`MAX_XLSX_UNPACKED_BYTES` or whose used range exceeds
+:data:`MAX_XLSX_CELLS`)
 raise ``ValueError`` instead: no row can be trusted then.
 """
 
@@ -138,10 +139,12 @@ from core.clinical.schema import (
     ColumnSpec,
 )
 from core.clinical.tables import (
+    MAX_LINE_BYTES,
     MAX_TABLE_BYTES,
     MAX_XLSX_CELLS,
     MAX_XLSX_UNPACKED_BYTES,
     ClinicalImport,
+    check_line_lengths,
     load_clinical_table,
 )
 
@@ -168,6 +171,7 @@ __all__ = [
     "ID_PATTERN_ENV",
     "IMAGING_COLUMNS",
     "MAX_AGE",
+    "MAX_LINE_BYTES",
     "MAX_TABLE_BYTES",
     "MAX_XLSX_CELLS",
     "MAX_XLSX_UNPACKED_BYTES",
@@ -187,6 +191,7 @@ __all__ = [
     "ColumnSpec",
     "RowError",
     "as_cohort_frame",
+    "check_line_lengths",
     "deficit_from_yes_no",
     "deficit_warning",
     "export_csv",

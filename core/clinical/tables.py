@@ -142,7 +142,7 @@ def _decode_csv(data: bytes, name: str) -> str:
         ) from None
 
 
-def _check_line_lengths(data: bytes, name: str) -> None:
+def check_line_lengths(data: bytes, name: str) -> None:
     """Refuse a line longer than :data:`MAX_LINE_BYTES` (CR, LF or CRLF line ends)."""
     codes = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero((codes == 10) | (codes == 13))
@@ -155,7 +155,7 @@ def _check_line_lengths(data: bytes, name: str) -> None:
 
 
 def _csv_records(data: bytes, name: str) -> list[Record]:
-    _check_line_lengths(data, name)
+    check_line_lengths(data, name)
     text = _decode_csv(data, name)
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
