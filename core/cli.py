@@ -21,8 +21,9 @@ from core.outputs import (
     write_atomic,
 )
 
-#: Longest error line written to stderr (characters after ``error: ``).
-MAX_ERROR_CHARS = 280
+#: Longest error line written to stderr (characters after ``error: ``): a safety net for
+#: runaway messages (a huge path); the sentences of the checks are far shorter.
+MAX_ERROR_CHARS = 500
 
 
 def _emit(payload: object, out: str | None) -> None:
