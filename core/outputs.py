@@ -46,8 +46,8 @@ def check_output_file(path: str | Path, flag: str) -> Path:
 
 def check_output_folder(path: str | Path, flag: str, *, force: bool = False) -> Path:
     """Refuse a folder path that cannot be written: an existing file (unless ``force``:
-    it is replaced when the results are saved), a folder whose parent does not exist,
-    or a read-only folder.
+    it is replaced when the results are saved), a path below a file, or a read-only
+    folder (missing folders are fine: they are created when saving).
 
     Returns
     -------
@@ -63,8 +63,11 @@ def check_output_folder(path: str | Path, flag: str, *, force: bool = False) -> 
         return out
     if out.is_dir():
         check_writable_folder(out, flag)
-    else:
-        check_writable_folder(out.parent, f"the folder that would hold {flag}")
+        return out
+    ancestor = out.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent  # missing folders are created when saving
+    check_writable_folder(ancestor, f"the folder that would hold {flag}")
     return out
 
 

@@ -216,7 +216,10 @@ def test_output_checks(tmp_path):
     assert check_output_folder(existing, "--out", force=True) == existing
     assert existing.read_text() == "x"  # the check itself never deletes
     assert check_output_folder(tmp_path / "new", "--out") == tmp_path / "new"
-    assert not (tmp_path / "new").exists()
+    assert check_output_folder(tmp_path / "a" / "b", "--out") == tmp_path / "a" / "b"
+    assert not (tmp_path / "new").exists() and not (tmp_path / "a").exists()
+    with pytest.raises(ValueError, match=r"^the folder that would hold --out is a file"):
+        check_output_folder(tmp_path / "file" / "a" / "m", "--out")
     check_database_url(None)
     check_database_url("sqlite://")
     check_database_url("sqlite:///:memory:")
