@@ -166,7 +166,7 @@ def check_case(case: Mapping[str, object]) -> None:
     _level_names(case)
     parse_deficit(case.get("neurologic_deficit"))
     record = _clinical_record(case)
-    validate_clinical(record)
+    validate_clinical(record, placeholder_id=_ROW_IDS["patient_id"])
 
 
 __all__ = ["MAX_CASE_BYTES", "MAX_JSON_DEPTH", "check_case", "check_formula_text",

@@ -15,12 +15,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from core.levels import LABEL_CONVENTIONS
+from core.outputs import (
+    check_database_url,
+    check_output_file,
+    write_atomic,
+)
+
+#: Longest error line written to stderr (characters after ``error: ``): a safety net for
+#: runaway messages (a huge path); the sentences of the checks are far shorter.
+MAX_ERROR_CHARS = 500
 
 
 def _emit(payload: object, out: str | None) -> None:
     text = json.dumps(payload, indent=2, sort_keys=False, allow_nan=False)
     if out:
-        Path(out).write_text(text + "\n", encoding="utf-8")
+        write_atomic(Path(out), (text + "\n").encode("utf-8"))
     else:
         sys.stdout.write(text + "\n")
 
@@ -74,6 +83,10 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     from core.io import read_image, read_label_map
     from core.measure import measure_study
 
+    if args.out:
+        check_output_file(args.out, "--out")
+    if args.save_levels:
+        check_output_file(args.save_levels, "--save-levels")
     loaded = read_image(args.image, series_uid=args.series)
     vertebrae, convention, engine = _extract_inputs(args, loaded.image)
     lesions = read_label_map(args.lesions) if args.lesions else None
@@ -96,6 +109,7 @@ def _cmd_import_cohort(args: argparse.Namespace) -> int:
     from core.clinical import load_clinical_table
     from core.store import CaseStore
 
+    check_database_url(args.db)
     table = load_clinical_table(args.file)
     name = Path(args.file).name
     if table.errors:
@@ -126,6 +140,7 @@ def _cmd_import_cohort(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from core.demo import build_demo_store
 
+    check_database_url(args.db)
     summary = build_demo_store(args.db, seed=args.seed, n_patients=args.patients)
     _emit(summary, None)
     return 0
@@ -135,7 +150,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from core.model import train_from_file
 
     card = train_from_file(args.cohort, out_dir=args.out, seed=args.seed,
-                           synthetic=args.synthetic)
+                           synthetic=args.synthetic, force=args.force)
     _emit(card, None)
     return 0
 
@@ -182,6 +197,7 @@ class _ProgressBar:
 def _cmd_batch(args: argparse.Namespace) -> int:
     from core.batch import ManifestError, run_batch
 
+    check_database_url(args.db)
     bar = _ProgressBar()
     try:
         summary = run_batch(args.manifest, args.out, workers=args.workers, dask=args.dask,
@@ -296,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--synthetic", action="store_true",
                    help="mark the training data as synthetic in the model card")
+    p.add_argument("--force", action="store_true",
+                   help="replace a file that stands where the --out folder should be")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("batch", help="measure the studies of a manifest into one features "
@@ -315,7 +333,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ValueError, FileNotFoundError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        sys.stderr.write(f"error: {message}\n")
+    except (ValueError, OSError, RecursionError) as exc:
+        sys.stderr.write(f"error: {error_line(exc)}\n")
         return 2
+
+
+def error_line(exc: BaseException) -> str:
+    """One line of at most :data:`MAX_ERROR_CHARS` characters for an error: the first
+    line of a ``ValueError``/``FileNotFoundError``'s message; for another ``OSError``
+    (a path that cannot be read or written) its reason and the file's name."""
+    if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError) and exc.strerror:
+        name = Path(str(exc.filename)).name if exc.filename else ""
+        message = f"{exc.strerror}" + (f": {name}" if name else "") + "."
+    elif isinstance(exc, RecursionError):
+        message = "the input is nested too deeply to read."
+    else:
+        text = str(exc).strip()
+        message = text.splitlines()[0] if text else type(exc).__name__
+    if len(message) > MAX_ERROR_CHARS:
+        message = message[: MAX_ERROR_CHARS - 3] + "..."
+    return message

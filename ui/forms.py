@@ -143,7 +143,7 @@ def clinical_form(prefix: str = "newcase") -> dict[str, Any] | None:
     if not submitted:
         return None
     try:
-        return validate_clinical(_clean(record), require_vas=False)
+        return validate_clinical(_clean(record), require_vas=False, placeholder_id=UNSAVED_ID)
     except ValueError as exc:
         show_error(exc, "Please check the clinical fields:")
         return None

@@ -18,8 +18,9 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.clinical import validate_clinical
+from core.clinical import check_line_lengths, validate_clinical
 from core.levels import LABEL_CONVENTIONS
+from core.vocab import quote_names
 
 #: Columns of a manifest, in the documented order.
 MANIFEST_COLUMNS: tuple[str, ...] = (
@@ -79,8 +80,10 @@ def _text(path: Path) -> str:
         raise ValueError(
             f"The manifest is over {MAX_MANIFEST_BYTES // (1 << 20)} MiB; split it."
         )
+    data = path.read_bytes()
+    check_line_lengths(data, "The manifest")
     try:
-        return path.read_text(encoding="utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValueError("The manifest is not UTF-8 text.") from None
 
@@ -94,7 +97,7 @@ def _header(reader: csv.reader) -> list[str]:
     unknown = [n for n in names if n not in MANIFEST_COLUMNS]
     if unknown:
         raise ValueError(f"The manifest has unknown column(s) "
-                         f"{', '.join(map(repr, unknown))}; expected "
+                         f"{quote_names(unknown)}; expected "
                          f"{', '.join(MANIFEST_COLUMNS)}.")
     missing = [c for c in MANIFEST_COLUMNS if c not in names]
     if missing:

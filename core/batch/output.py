@@ -10,7 +10,6 @@ write. Cells go through :func:`core.clinical.export_csv` (spreadsheet-safe).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -22,6 +21,7 @@ import pandas as pd
 
 from core.batch.study import HASH_COLUMNS, STATUSES, BatchResult
 from core.clinical import IMAGING_COLUMNS, export_csv
+from core.outputs import check_writable_folder, write_atomic
 
 #: Columns of ``features.csv``, in order.
 FEATURE_COLUMNS: tuple[str, ...] = (
@@ -44,24 +44,19 @@ def check_outputs(out: Path, json_dir: Path | None) -> None:
     """Refuse output paths that cannot be written, before any work starts."""
     if out.is_dir():
         raise ValueError("--out is a folder; give a file path such as features.csv.")
-    _writable_folder(out.parent if str(out.parent) else Path("."), "the folder of --out")
+    check_writable_folder(out.parent if str(out.parent) else Path("."), "the folder of --out")
     if out.exists() and not out.is_file():
         raise ValueError("--out exists and is not a regular file.")
+    if out.exists() and not os.access(out, os.R_OK | os.W_OK):
+        raise ValueError("--out exists and is not readable and writable.")
     if json_dir is None:
         return
     if json_dir.exists():
         if not json_dir.is_dir():
             raise ValueError("--json-dir exists and is not a folder.")
-        _writable_folder(json_dir, "--json-dir")
+        check_writable_folder(json_dir, "--json-dir")
     else:
-        _writable_folder(json_dir.parent, "the folder of --json-dir")
-
-
-def _writable_folder(folder: Path, what: str) -> None:
-    if not folder.is_dir():
-        raise ValueError(f"{what} does not exist.")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ValueError(f"{what} is not writable.")
+        check_writable_folder(json_dir.parent, "the folder of --json-dir")
 
 
 def read_previous(out: Path) -> dict[tuple[str, str], dict[str, str]]:
@@ -108,18 +103,3 @@ def write_json(json_dir: Path, result: BatchResult) -> None:
     text = json.dumps(result.payload, indent=2, sort_keys=False, allow_nan=False) + "\n"
     write_atomic(json_path(json_dir, result.patient_id, result.study_date),
                  text.encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over
-    ``path`` (a reader sees the old or the new file, never a part)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()

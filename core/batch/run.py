@@ -213,10 +213,10 @@ def run_batch(manifest: str | Path, out: str | Path, *, workers: int | None = No
         paths or options, an unreachable scheduler, or a failed import (``out`` is
         written then). ``KeyboardInterrupt`` after writing ``out`` with ``skipped`` rows.
     """
-    rows = read_manifest(manifest)
     out = Path(out)
     folder = Path(json_dir) if json_dir is not None else None
     check_outputs(out, folder)
+    rows = read_manifest(manifest)
     previous = read_previous(out)
     n_workers = _workers(workers, dask)
     store = _open_store(db)

@@ -16,11 +16,16 @@ Schema
 =================================  ========  ==================================================
 column                             required  accepted values
 =================================  ========  ==================================================
-patient_id                         value     pseudonymous code: starts with a letter or digit,
-                                             then letters, digits, ``.``, ``_``, ``-``; at most
-                                             64 characters. Codes that look like a date, or
-                                             like a record / phone / national ID number (9+
-                                             digits in a row, ``123-45-6789``) are refused.
+patient_id                         value     pseudonymous code (:mod:`core.clinical.ids`):
+                                             by default letters, digits, ``_``, ``-`` with at
+                                             least one digit, a letter or digit first, at most
+                                             64 characters; a site sets its own full-match
+                                             regex in ``SPINEPAIN_ID_PATTERN``. Always refused:
+                                             two alphabetic words joined by ``.``, ``_`` or a
+                                             space (``John.Smith``), codes that look like a
+                                             date, or like a record / phone / national ID
+                                             number (9+ digits in a row, ``123-45-6789``). The
+                                             error never repeats the refused code.
 study_date                         value     ISO date ``YYYY-MM-DD`` (a midnight time part
                                              ``T00:00:00`` is accepted; Excel date cells too),
                                              from 1990-01-01 up to today. Dates should be
@@ -101,14 +106,16 @@ Row numbers
 the first data row is row 2 (for CSV, record *k* after the header is row *k* + 1; blank
 lines count as rows, as a spreadsheet shows them, and are otherwise ignored; for Excel it
 is the worksheet's own row number). File-level problems (unreadable encoding, empty file,
-missing or unknown columns, a workbook that unpacks to more than
-:data:`MAX_XLSX_UNPACKED_BYTES` or whose used range exceeds :data:`MAX_XLSX_CELLS`)
+a CSV line longer than :data:`MAX_LINE_BYTES`, missing or unknown columns, a workbook
+that unpacks to more than :data:`MAX_XLSX_UNPACKED_BYTES` or whose used range exceeds
+:data:`MAX_XLSX_CELLS`)
 raise ``ValueError`` instead: no row can be trusted then.
 """
 
 from core.clinical.cells import deficit_from_yes_no, parse_bilsky, parse_deficit_cell, sins_total
 from core.clinical.export import export_csv, neutralise_cell
 from core.clinical.frames import as_cohort_frame
+from core.clinical.ids import DEFAULT_ID_PATTERN, ID_PATTERN_ENV, id_pattern, parse_patient_id
 from core.clinical.rows import ClinicalRow, RowError, deficit_warning, validate_clinical
 from core.clinical.schema import (
     BOOL_COLUMNS,
@@ -132,10 +139,12 @@ from core.clinical.schema import (
     ColumnSpec,
 )
 from core.clinical.tables import (
+    MAX_LINE_BYTES,
     MAX_TABLE_BYTES,
     MAX_XLSX_CELLS,
     MAX_XLSX_UNPACKED_BYTES,
     ClinicalImport,
+    check_line_lengths,
     load_clinical_table,
 )
 
@@ -155,11 +164,14 @@ __all__ = [
     "CLINICAL_COLUMNS",
     "COHORT_COLUMNS",
     "COLUMN_SPECS",
+    "DEFAULT_ID_PATTERN",
     "DEFAULT_PRIMARY_TUMOR",
     "DEFICIT_COLUMN",
     "EARLIEST_STUDY_DATE",
+    "ID_PATTERN_ENV",
     "IMAGING_COLUMNS",
     "MAX_AGE",
+    "MAX_LINE_BYTES",
     "MAX_TABLE_BYTES",
     "MAX_XLSX_CELLS",
     "MAX_XLSX_UNPACKED_BYTES",
@@ -179,13 +191,16 @@ __all__ = [
     "ColumnSpec",
     "RowError",
     "as_cohort_frame",
+    "check_line_lengths",
     "deficit_from_yes_no",
     "deficit_warning",
     "export_csv",
+    "id_pattern",
     "load_clinical_table",
     "neutralise_cell",
     "parse_bilsky",
     "parse_deficit_cell",
+    "parse_patient_id",
     "sins_category",
     "sins_total",
     "validate_clinical",

@@ -27,12 +27,6 @@ from core.vocab import (
     quote_value,
 )
 
-_PATIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_DATE_INSIDE = re.compile(
-    r"(19|20)\d\d[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])"
-    r"|(0[1-9]|[12]\d|3[01])[-_.](0[1-9]|1[0-2])[-_.](19|20)\d\d"
-)
-_ID_NUMBER = re.compile(r"\d{9,}|\d{3}[-.]\d{2}[-.]\d{4}|\d{3}[-.]\d{3}[-.]\d{4}")
 # ASCII digits only: "\uff15" (full-width 5) or Arabic-Indic digits are not silently read.
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$", re.ASCII)
 _ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})([ T]00:00(:00(\.0+)?)?)?$", re.ASCII)
@@ -54,6 +48,11 @@ def plain_cell(value: object) -> object:
     if is_missing(value):
         return None
     return value.strip() if isinstance(value, str) else value
+
+
+def missing_marker(text: str) -> bool:
+    """Whether text is a spelling of "missing" (``NA``, ``null``, ...), any letter case."""
+    return text.lower() in _NA_MARKERS
 
 
 def exact_number(value: object) -> Decimal | None:
@@ -86,33 +85,6 @@ def point_value(value: object, allowed: Sequence[int]) -> int:
     if number is None or number != number.to_integral_value() or int(number) not in allowed:
         raise ValueError(f"{quote_value(value)} is not one of {', '.join(map(str, allowed))}")
     return int(number)
-
-
-def parse_patient_id(value: object) -> str:
-    """A pseudonymous code; codes that look like a date or an ID number are refused."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        number = exact_number(value)
-        if number is not None and number == number.to_integral_value():
-            value = str(int(number))
-    if isinstance(value, str) and value.lower() in _NA_MARKERS:
-        raise ValueError(
-            f"{quote_value(value)} is a missing-value marker, not a pseudonymous code"
-        )
-    if not isinstance(value, str) or not _PATIENT_ID.match(value):
-        raise ValueError(
-            f"{quote_value(value)} is not a pseudonymous code (start with a letter or digit; "
-            "use only letters, digits, '.', '_' and '-'; at most 64 characters)"
-        )
-    if _DATE_INSIDE.search(value):
-        raise ValueError(
-            f"{quote_value(value)} looks like it contains a date; use a pseudonymous code"
-        )
-    if _ID_NUMBER.search(value):
-        raise ValueError(
-            f"{quote_value(value)} looks like a record, phone or national ID number; "
-            "use a pseudonymous code"
-        )
-    return value
 
 
 def parse_study_date(value: object) -> dt.date:

@@ -80,12 +80,21 @@ def export_csv(frame: pd.DataFrame, *, bom: bool = False) -> bytes:
         numeric, they cannot start a formula), yes/no as ``true``/``false``, dates as
         ``YYYY-MM-DD``, missing as an empty cell. Every text cell, and the header, goes
         through :func:`neutralise_cell`: text starting with ``= + - @``, tab or CR/LF
-        gets a leading ``'`` (OWASP guidance), unless it is exactly a plain number.
+        gets a leading ``'`` (OWASP guidance), unless it is exactly a plain number; a
+        cell holding a CR or LF anywhere is quoted (:func:`csv_line`).
     """
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    writer.writerow([neutralise_cell(str(c)) for c in frame.columns])
-    for values in frame.itertuples(index=False, name=None):
-        writer.writerow([_format_cell(v) for v in values])
-    text = buffer.getvalue()
+    rows = [[neutralise_cell(str(c)) for c in frame.columns]]
+    rows.extend([_format_cell(v) for v in values]
+                for values in frame.itertuples(index=False, name=None))
+    text = "".join(map(csv_line, rows))
     return (b"\xef\xbb\xbf" if bom else b"") + text.encode("utf-8")
+
+
+def csv_line(cells: list[str]) -> str:
+    """One CSV record ending in ``\\n``, minimal quoting, where a cell holding a CR or LF
+    anywhere is always quoted (the csv module quotes only the characters of its line
+    terminator, so a bare ``\\r`` would split the row in a spreadsheet and leave what
+    follows it, e.g. ``=1+1``, live at the start of a new line)."""
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n").writerow(cells)
+    return buffer.getvalue()[:-2] + "\n"

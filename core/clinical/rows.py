@@ -14,7 +14,6 @@ from core.clinical.cells import (
     parse_age,
     parse_bilsky_cell,
     parse_deficit_cell,
-    parse_patient_id,
     parse_ratio,
     parse_sex,
     parse_study_date,
@@ -25,6 +24,7 @@ from core.clinical.cells import (
     point_value,
     whole_number,
 )
+from core.clinical.ids import parse_patient_id
 from core.clinical.schema import DEFAULT_PRIMARY_TUMOR, ROW_COLUMN
 from core.features import INPUT_RANGES
 from core.vocab import REGION_COUNT_COLUMNS, SINS_COMPONENTS, SINS_MAX, SINS_POINTS
@@ -60,9 +60,13 @@ def _cell(parse: Callable[[Any], Any], *, required: bool = False, default: objec
 
     def validate(value: object, info: ValidationInfo) -> object:
         value = plain_cell(value)
+        context = info.context or {}
+        if info.field_name == "patient_id" and value is not None \
+                and value == context.get("placeholder_id"):
+            return value
         if value is None:
             needed = required or (
-                info.field_name == "vas" and bool((info.context or {}).get("require_vas"))
+                info.field_name == "vas" and bool(context.get("require_vas"))
             )
             if needed:
                 raise ValueError("required value is missing")
@@ -234,11 +238,12 @@ def _reason(err: Mapping[str, Any]) -> str:
 
 
 def row_problems(
-    cells: Mapping[str, object], *, require_vas: bool
+    cells: Mapping[str, object], *, require_vas: bool, placeholder_id: str | None = None
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
     """Validate one row: (clean dict or None, [(column, reason), ...])."""
+    context = {"require_vas": require_vas, "placeholder_id": placeholder_id}
     try:
-        model = ClinicalRow.model_validate(dict(cells), context={"require_vas": require_vas})
+        model = ClinicalRow.model_validate(dict(cells), context=context)
     except ValidationError as exc:
         return None, [
             (str(err["loc"][0]) if err["loc"] else ROW_COLUMN, _reason(err))
@@ -249,7 +254,8 @@ def row_problems(
     return (None if problems else row), problems
 
 
-def validate_clinical(record: Mapping[str, object], *, require_vas: bool = False) -> dict:
+def validate_clinical(record: Mapping[str, object], *, require_vas: bool = False,
+                      placeholder_id: str | None = None) -> dict:
     """Validate one study's fields (a cohort row, or a case's clinical dict).
 
     Parameters
@@ -258,6 +264,10 @@ def validate_clinical(record: Mapping[str, object], *, require_vas: bool = False
         Column -> value, as in the schema; absent optional keys mean missing.
     require_vas : bool
         Refuse a missing ``vas`` (cohort imports need the outcome; new cases may not).
+    placeholder_id : str, optional
+        A ``patient_id`` that stands for "no ID entered yet" (the New case form, a
+        ``predict`` case without one) and is accepted as it is; every other ID must pass
+        the pseudonym rule of :mod:`core.clinical.ids`.
 
     Returns
     -------
@@ -270,7 +280,8 @@ def validate_clinical(record: Mapping[str, object], *, require_vas: bool = False
     ValueError
         Naming the first bad column and value.
     """
-    clean, problems = row_problems(record, require_vas=require_vas)
+    clean, problems = row_problems(record, require_vas=require_vas,
+                                   placeholder_id=placeholder_id)
     if problems:
         column, reason = problems[0]
         raise ValueError(f"{column} {reason}.")

@@ -104,7 +104,8 @@ class ColumnSpec:
 
 
 COLUMN_SPECS: tuple[ColumnSpec, ...] = (
-    ColumnSpec("patient_id", "value", "pseudonymous code, letters/digits/.-_, max 64"),
+    ColumnSpec("patient_id", "value", "pseudonymous code, letters/digits/-_ with a digit, "
+               "max 64 (SPINEPAIN_ID_PATTERN)"),
     ColumnSpec("study_date", "value", "ISO date YYYY-MM-DD, 1990-01-01 to today"),
     ColumnSpec("age", "column", "whole years 18-90 (90 = 90 or older)"),
     ColumnSpec("sex", "column", "F, M, other, unknown"),

@@ -15,18 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from core.clinical.cells import (
     deficit_from_yes_no,
-    parse_patient_id,
     parse_study_date,
     plain_cell,
 )
 from core.clinical.frames import as_cohort_frame
+from core.clinical.ids import parse_patient_id
 from core.clinical.rows import RowError, deficit_warning, row_problems
 from core.clinical.schema import COHORT_COLUMNS, PATIENT_COLUMNS, REQUIRED_COLUMNS, ROW_COLUMN
-from core.vocab import quote_value
+from core.vocab import quote_names, quote_value
 
 MAX_TABLE_BYTES = 50 * 1024 * 1024
 #: A workbook whose parts unpack to more than this is refused (zip bombs).
@@ -34,6 +35,9 @@ MAX_XLSX_UNPACKED_BYTES = 4 * MAX_TABLE_BYTES
 #: A worksheet whose used range (rows x columns) exceeds this is refused: reading it
 #: would walk every cell of the range even when it is almost empty.
 MAX_XLSX_CELLS = 5_000_000
+#: Longest line of a CSV table (bytes): a cohort row is a few hundred; a longer line
+#: (a runaway quote, millions of cells) is refused before the csv module splits it.
+MAX_LINE_BYTES = 256 * 1024
 
 #: One record of a file: (spreadsheet row number, cells).
 Record = tuple[int, list[object]]
@@ -138,7 +142,20 @@ def _decode_csv(data: bytes, name: str) -> str:
         ) from None
 
 
+def check_line_lengths(data: bytes, name: str) -> None:
+    """Refuse a line longer than :data:`MAX_LINE_BYTES` (CR, LF or CRLF line ends)."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero((codes == 10) | (codes == 13))
+    lengths = np.diff(np.concatenate(([-1], ends, [codes.size]))) - 1
+    longest = int(lengths.argmax())
+    if lengths[longest] > MAX_LINE_BYTES:
+        line = int(np.count_nonzero(codes[: ends[longest - 1] + 1] == 10)) + 1 if longest else 1
+        raise ValueError(f"{name} has a line longer than {MAX_LINE_BYTES // 1024} KB (line "
+                         f"{line}); a clinical table's lines are short.")
+
+
 def _csv_records(data: bytes, name: str) -> list[Record]:
+    check_line_lengths(data, name)
     text = _decode_csv(data, name)
     try:
         records = list(csv.reader(io.StringIO(text, newline="")))
@@ -226,12 +243,12 @@ def _check_header(header: list[str], body: list[Record], name: str) -> list[int]
     seen: set[str] = set()
     for i in named:
         if header[i] in seen:
-            raise ValueError(f"{name} has the column {header[i]!r} twice.")
+            raise ValueError(f"{name} has the column {quote_value(header[i])} twice.")
         seen.add(header[i])
     unknown = [header[i] for i in named if header[i] not in COHORT_COLUMNS]
     if unknown:
         raise ValueError(
-            f"{name} has unknown column(s) {', '.join(map(repr, unknown))}; only the "
+            f"{name} has unknown column(s) {quote_names(unknown)}; only the "
             "documented columns are accepted (extra columns may carry identifying data)."
         )
     missing = [c for c in REQUIRED_COLUMNS if c not in seen]

@@ -36,6 +36,7 @@ from core.model.uncertainty import (
     calibrate_conformal,
     ood_reference,
 )
+from core.outputs import check_output_folder
 from core.provenance import sha256_file
 
 #: Number of weighted k-means centroids kept as SHAP background.
@@ -151,14 +152,18 @@ def train(cohort: pd.DataFrame, *, seed: int, synthetic: bool, n_repeats: int = 
 
 def train_from_file(path: str | Path, *, out_dir: str | Path, seed: int = 0,
                     synthetic: bool = False, n_repeats: int = 5,
-                    n_splits: int = 5) -> dict[str, Any]:
+                    n_splits: int = 5, force: bool = False) -> dict[str, Any]:
     """Train on a cohort file, save the artifacts to ``out_dir`` and return the card.
+
+    ``out_dir`` is checked before training (:func:`core.outputs.check_output_folder`); a
+    file standing at ``out_dir`` is replaced by the model folder only with ``force``.
 
     Raises
     ------
     ValueError
         When the file has invalid rows (the first few are named) or too few patients.
     """
+    check_output_folder(out_dir, "--out", force=force)
     frame, errors = read_cohort(path)
     if errors:
         raise ValueError(f"{Path(path).name} has {len(errors)} invalid value(s), first: "
@@ -168,6 +173,8 @@ def train_from_file(path: str | Path, *, out_dir: str | Path, seed: int = 0,
     model = train(frame, seed=seed, synthetic=synthetic, n_repeats=n_repeats,
                   n_splits=n_splits, data_sha256=sha256_file(path), source=Path(path).name,
                   retrain_command=command)
+    if force and Path(out_dir).is_file():
+        Path(out_dir).unlink()
     save(model, out_dir)
     clear_cache()
     return model.card

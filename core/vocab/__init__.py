@@ -77,6 +77,7 @@ from core.vocab.display import (
 from core.vocab.numbers import (
     finite_float,
     is_missing,
+    quote_names,
     quote_value,
     require_finite,
 )
@@ -182,6 +183,7 @@ __all__ = [
     "paper_region_group",
     "parse_deficit",
     "percent",
+    "quote_names",
     "quote_value",
     "radiosensitivity",
     "region_count_column",

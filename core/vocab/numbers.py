@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -35,6 +36,15 @@ def finite_float(value: object) -> float | None:
         number = float(value)
         return number if math.isfinite(number) else None
     return None
+
+
+def quote_names(names: Sequence[object], limit: int = 3) -> str:
+    """At most ``limit`` values quoted by :func:`quote_value`, then "and N more": an
+    error message stays short however many names a file brings (``'a', 'b', 'c' and 19997
+    more``)."""
+    shown = ", ".join(quote_value(n) for n in list(names[:limit]))
+    rest = len(names) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
 
 
 def quote_value(value: object) -> str:
