@@ -50,6 +50,7 @@ train: venv
 bench: venv
 	$(PY) bench/extract.py
 	$(PY) bench/predict.py
+	$(PY) bench/assess.py
 	$(PY) bench/read_gzip.py
 	$(PY) bench/read_memory.py
 	$(PY) bench/batch.py

@@ -30,11 +30,21 @@ _CONTAINER_U = np.frompyfunc(_is_container, 1, 1)
 _TYPE_U = np.frompyfunc(_type_name, 1, 1)
 
 
+#: :func:`pandas.api.types.infer_dtype` kinds of an object column holding one scalar type
+#: (missing values aside): its values need no per-value type check.
+_ONE_TYPE = frozenset({"string", "boolean", "floating", "integer", "empty", "datetime",
+                       "date", "decimal"})
+
+
+def _one_type(array: np.ndarray) -> bool:
+    return pd.api.types.infer_dtype(array, skipna=True) in _ONE_TYPE
+
+
 def containers(values: np.ndarray | pd.Series) -> np.ndarray:
     """Boolean mask of the entries that are lists, tuples, sets or mappings (object arrays
     only; other dtypes hold none)."""
     array = np.asarray(values)
-    if array.dtype != object or array.size == 0:
+    if array.dtype != object or array.size == 0 or _one_type(array):
         return np.zeros(array.shape, dtype=bool)
     return _CONTAINER_U(array).astype(bool)
 
@@ -42,14 +52,14 @@ def containers(values: np.ndarray | pd.Series) -> np.ndarray:
 def codes_of(values: np.ndarray | pd.Series) -> np.ndarray:
     """Integer codes of a column's distinct values: equal codes exactly when the values
     are equal *and* of the same type (so ``True``, ``1`` and ``1.0`` stay apart), all
-    missing values of one type sharing a code. Containers must be removed first."""
+    missing values sharing a code. Containers must be removed first."""
     array = np.asarray(values)
-    if array.dtype != object:
-        codes, _ = pd.factorize(array, use_na_sentinel=True)
-        return codes.astype(np.int64) + 1
     value_codes, uniques = pd.factorize(array, use_na_sentinel=True)
+    value_codes = value_codes.astype(np.int64) + 1
+    if array.dtype != object or _one_type(array):
+        return value_codes
     type_codes, _ = pd.factorize(_TYPE_U(array).astype(str))
-    return type_codes.astype(np.int64) * (len(uniques) + 1) + value_codes + 1
+    return type_codes.astype(np.int64) * (len(uniques) + 1) + value_codes
 
 
 @dataclass(frozen=True)
@@ -70,9 +80,13 @@ def row_groups(columns: Sequence[np.ndarray | pd.Series], n: int) -> Groups:
         return Groups(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
     if not columns:
         return Groups(np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64))
-    codes = np.column_stack([codes_of(c) for c in columns])
-    _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
-    return Groups(inverse.reshape(-1).astype(np.int64), first.astype(np.int64))
+    key = np.zeros(n, dtype=np.int64)
+    for column in columns:
+        codes = codes_of(column)
+        key, _ = pd.factorize(key * (int(codes.max()) + 1) + codes)
+        key = key.astype(np.int64)
+    _, first = np.unique(key, return_index=True)
+    return Groups(key, first.astype(np.int64))
 
 
 def map_distinct(values: np.ndarray | pd.Series, fn: Callable[[object], object]
