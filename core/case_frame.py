@@ -213,8 +213,9 @@ def _features(r: _Reader) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray
     non_pain = _first_to_last_sum([parts[c] for c in SINS_NON_PAIN_COMPONENTS])
     without_pain = np.where(np.isnan(non_pain), sins_total - parts["sins_pain"], non_pain)
     state_code, _ = map_distinct(deficits, lambda d: np.nan if d is None or d.state is None
-                                 else float(DEFICIT_STATES.index(d.state)))
-    bilsky, _ = map_distinct(grades, lambda g: np.nan if g is None else float(g.code))
+                                 else float(DEFICIT_STATES.index(d.state)), raw=False)
+    bilsky, _ = map_distinct(grades, lambda g: np.nan if g is None else float(g.code),
+                             raw=False)
     values = {
         "lesion_count": total,
         "lesion_count_noncervical": noncervical,
@@ -249,9 +250,10 @@ def _contexts(frame: pd.DataFrame, r: _Reader, sins: dict[str, np.ndarray],
     n = len(frame)
     primary = r.mapped("primary_tumor",
                        lambda v: None if is_missing(v) else str(v).strip().lower())
-    sensitivity, _ = map_distinct(primary, radiosensitivity)
-    state, _ = map_distinct(deficits, lambda d: None if d is None else d.state)
-    warnings, _ = map_distinct(deficits, lambda d: () if d is None else deficit_warnings(d))
+    sensitivity, _ = map_distinct(primary, radiosensitivity, raw=False)
+    state, _ = map_distinct(deficits, lambda d: None if d is None else d.state, raw=False)
+    warnings, _ = map_distinct(deficits, lambda d: () if d is None else deficit_warnings(d),
+                               raw=False)
     imaging = np.zeros(n, dtype=bool)
     for name in _IMAGING_INPUTS:
         imaging |= ~_missing(_column(frame, name))

@@ -49,14 +49,16 @@ def containers(values: np.ndarray | pd.Series) -> np.ndarray:
     return _CONTAINER_U(array).astype(bool)
 
 
-def codes_of(values: np.ndarray | pd.Series) -> np.ndarray:
+def codes_of(values: np.ndarray | pd.Series, *, exact_types: bool = True) -> np.ndarray:
     """Integer codes of a column's distinct values: equal codes exactly when the values
-    are equal *and* of the same type (so ``True``, ``1`` and ``1.0`` stay apart), all
-    missing values sharing a code. Containers must be removed first."""
+    are equal *and* (with ``exact_types``) of the same type (so ``True``, ``1`` and
+    ``1.0`` stay apart), all missing values sharing a code. Containers must be removed
+    first (tuples are fine). ``exact_types=False`` is for columns the caller built with
+    one type per column."""
     array = np.asarray(values)
     value_codes, uniques = pd.factorize(array, use_na_sentinel=True)
     value_codes = value_codes.astype(np.int64) + 1
-    if array.dtype != object or _one_type(array):
+    if not exact_types or array.dtype != object or _one_type(array):
         return value_codes
     type_codes, _ = pd.factorize(_TYPE_U(array).astype(str))
     return type_codes.astype(np.int64) * (len(uniques) + 1) + value_codes
@@ -74,7 +76,8 @@ class Groups:
         return len(self.first)
 
 
-def row_groups(columns: Sequence[np.ndarray | pd.Series], n: int) -> Groups:
+def row_groups(columns: Sequence[np.ndarray | pd.Series], n: int, *,
+               exact_types: bool = True) -> Groups:
     """Group ``n`` rows by the distinct combinations of ``columns`` (see :func:`codes_of`)."""
     if n == 0:
         return Groups(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
@@ -82,15 +85,15 @@ def row_groups(columns: Sequence[np.ndarray | pd.Series], n: int) -> Groups:
         return Groups(np.zeros(n, dtype=np.int64), np.zeros(1, dtype=np.int64))
     key = np.zeros(n, dtype=np.int64)
     for column in columns:
-        codes = codes_of(column)
+        codes = codes_of(column, exact_types=exact_types)
         key, _ = pd.factorize(key * (int(codes.max()) + 1) + codes)
         key = key.astype(np.int64)
     _, first = np.unique(key, return_index=True)
     return Groups(key, first.astype(np.int64))
 
 
-def map_distinct(values: np.ndarray | pd.Series, fn: Callable[[object], object]
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def map_distinct(values: np.ndarray | pd.Series, fn: Callable[[object], object], *,
+                 raw: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """``fn`` applied once per distinct value of a column (type-exact, see
     :func:`codes_of`).
 
@@ -102,13 +105,18 @@ def map_distinct(values: np.ndarray | pd.Series, fn: Callable[[object], object]
     failed : ndarray of bool
         Rows whose value made ``fn`` raise ``ValueError``, or is a container (callers
         read those rows one by one).
+
+    ``raw=False`` is for a column the caller built (one type, no containers, e.g. parsed
+    readings): it skips the type and container checks.
     """
     array = np.asarray(values, dtype=object)
     n = len(array)
-    failed = containers(array)
-    clean = array.copy()
-    clean[failed] = None
-    groups = row_groups([clean], n)
+    failed = containers(array) if raw else np.zeros(n, dtype=bool)
+    clean = array
+    if failed.any():
+        clean = array.copy()
+        clean[failed] = None
+    groups = row_groups([clean], n, exact_types=raw)
     out = np.empty(len(groups), dtype=object)
     bad = np.zeros(len(groups), dtype=bool)
     for g, i in enumerate(groups.first):

@@ -55,7 +55,8 @@ def _findings_columns(categories: np.ndarray, X: np.ndarray, contexts: pd.DataFr
     plus ``warnings``."""
     ctx = {c: contexts[c].to_numpy(dtype=object) for c in CONTEXT_RULE_COLUMNS}
     vas_category, _ = map_distinct(ctx["recorded_vas"],
-                                   lambda v: None if v is None else vas_to_category(v))
+                                   lambda v: None if v is None else vas_to_category(v),
+                                   raw=False)
     basis = np.where(pd.isna(ctx["recorded_vas"]), categories, vas_category)
     sins_low = ctx["sins_total"].copy()
     from_parts = _whole_or_none(X[:, _COL["sins_without_pain"]])
@@ -131,7 +132,7 @@ def tier_groups(categories: np.ndarray, X: np.ndarray, contexts: pd.DataFrame) -
         bad = categories[unknown][0]
         raise ValueError(f"pain category {bad!r} is not one of {', '.join(CATEGORIES)}.")
     columns = _findings_columns(categories, np.asarray(X, dtype=np.float64), contexts)
-    groups = row_groups(list(columns.values()), n)
+    groups = row_groups(list(columns.values()), n, exact_types=False)
     decided = np.empty(len(groups), dtype=object)
     for g, i in enumerate(groups.first):
         decided[g] = decide_findings(*_findings(columns, int(i)))
