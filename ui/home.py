@@ -38,7 +38,7 @@ class StoreCounts:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _counts(store_key: tuple) -> StoreCounts:
-    from ui.cache import get_store  # lazy: the store stack is heavy (see module doc)
+    from ui.stores import get_store  # lazy: the store stack is heavy (see module doc)
 
     studies = get_store().list_studies()
     if not len(studies):
@@ -52,7 +52,7 @@ def store_counts() -> StoreCounts:
     """Patients, studies, studies with images and synthetic studies in the store.
 
     The one place Home's counts come from (switch it to SQL counts of the store when
-    they exist); cached per store content (:func:`ui.cache.store_key`: the URL and the
+    they exist); cached per store content (:func:`ui.stores.store_key`: the URL and the
     row counts of its tables), so a rerun does not read the case table again.
 
     Raises
@@ -60,7 +60,7 @@ def store_counts() -> StoreCounts:
     ValueError, FileNotFoundError, OSError
         When the store cannot be opened or read.
     """
-    from ui.cache import store_key  # lazy: the store stack is heavy (see module doc)
+    from ui.stores import store_key  # lazy: the store stack is heavy (see module doc)
 
     return _counts(store_key())
 
