@@ -47,9 +47,11 @@ test: venv sysdeps lint
 train: venv
 	$(PY) -m core train --cohort data/demo/cohort.csv --out models/demo --seed 0 --synthetic
 
-bench: venv
+bench: venv sysdeps
 	$(PY) bench/extract.py
 	$(PY) bench/predict.py
+	$(PY) bench/assess.py
+	$(PY) bench/startup.py
 	$(PY) bench/read_gzip.py
 	$(PY) bench/read_memory.py
 	$(PY) bench/batch.py

@@ -25,12 +25,15 @@ import numpy as np
 import pandas as pd
 
 from core import DECISION_SUPPORT_NOTICE
+from core.assess_many import BATCH_COLUMNS as BATCH_COLUMNS
+from core.assess_many import BatchAssessment as BatchAssessment
+from core.assess_many import assess_many
 from core.case_checks import check_case
 from core.clinical import IMAGING_COLUMNS
 from core.context import CaseContext, ParsedCase, parse_case
 from core.explain import Explanation, explain_case
-from core.features import FEATURE_NAMES, FEATURES, FeatureVector
-from core.model import Prediction, TrainedModel, load_model, predict, predict_rows, score
+from core.features import FEATURES, FeatureVector
+from core.model import Prediction, TrainedModel, load_model, predict, score
 from core.model.uncertainty import PredictionSet, ood_reasons, prediction_set
 from core.provenance import provenance
 from core.tiers import Discordance, TierDecision, decide_tier, discordance
@@ -254,26 +257,9 @@ ASSESSMENT_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _parse_rows(frame: pd.DataFrame) -> tuple[list[ParsedCase | None], list[str | None]]:
-    """One parsed case (or ``None``) and one error sentence (or ``None``) per row."""
-    parsed: list[ParsedCase | None] = []
-    errors: list[str | None] = []
-    for record in frame.to_dict(orient="records"):
-        try:
-            parsed.append(parse_case(record))
-            errors.append(None)
-        except ValueError as exc:
-            parsed.append(None)
-            errors.append(str(exc))
-    return parsed, errors
-
-
 def assess_frame(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
-    """Predict and advise every row of a frame of raw cases (e.g. the store's studies).
-
-    Each row is parsed once (:func:`core.context.parse_case`); the valid rows are scored
-    together (:func:`core.model.predict_rows`) and advised one by one
-    (:func:`core.tiers.decide_tier`), as :func:`assess` would.
+    """Predict and advise every row of a frame of raw cases (e.g. the store's studies)
+    with array operations (:func:`assess_many`; each row as :func:`assess` gives it).
 
     Returns
     -------
@@ -284,40 +270,13 @@ def assess_frame(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
         ``region_of_involvement`` and ``assessment_error`` (the one-sentence reason a row
         could not be assessed, ``None`` for the others).
     """
-    parsed, errors = _parse_rows(frame)
-    n = len(frame)
-    ok = np.array([p is not None for p in parsed], dtype=bool)
-    matrix = (np.vstack([p.features.row() for p in parsed if p is not None]) if ok.any()
-              else np.empty((0, len(FEATURE_NAMES))))
-    rows = predict_rows(model, matrix)
-    text = {k: np.full(n, None, dtype=object)
-            for k in ("category", "tier", "urgency", "headline_source", "headline")}
-    for j, i in enumerate(np.flatnonzero(ok)):
-        case = parsed[i]
-        assert case is not None
-        category = str(rows.categories[j])
-        try:
-            decision = decide_tier(category, case.features, case.context)
-        except ValueError as exc:
-            ok[i], errors[i] = False, str(exc)
-            continue
-        for key, value in (("category", category), ("tier", decision.tier),
-                           ("urgency", decision.urgency),
-                           ("headline_source", decision.headline_source),
-                           ("headline", decision.headline)):
-            text[key][i] = value
-    scored = np.flatnonzero(np.array([p is not None for p in parsed], dtype=bool))
-    numbers = np.full((n, 1 + len(CATEGORIES)), np.nan)
-    numbers[scored] = np.column_stack([rows.expected_vas, rows.probabilities])
-    numbers[~ok] = np.nan
+    table = assess_many(model, frame).to_frame()
     out = frame.copy()
-    for key in ("category", "tier", "urgency", "headline_source", "headline"):
-        out[key] = pd.Series(text[key], index=frame.index, dtype=object)
-    out["expected_vas"] = pd.Series(numbers[:, 0], index=frame.index)
-    for k, category in enumerate(CATEGORIES):
-        out[f"p_{category}"] = pd.Series(numbers[:, 1 + k], index=frame.index)
-    out["region_of_involvement"] = involvement(frame)
-    out["assessment_error"] = pd.Series(errors, index=frame.index, dtype=object)
+    for key in ASSESSMENT_COLUMNS:
+        if key == "region_of_involvement":
+            out[key] = involvement(frame)
+        else:
+            out[key] = table[key]
     return out
 
 

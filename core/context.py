@@ -23,6 +23,7 @@ from core.vocab import (
     ANALGESIC_STEPS,
     DEFICIT_LABELS,
     DEFICIT_STATES,
+    DeficitReading,
     is_missing,
     quote_value,
     radiosensitivity,
@@ -149,6 +150,16 @@ def _sequence(case: Mapping[str, object]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def deficit_warnings(deficit: DeficitReading) -> tuple[str, ...]:
+    """The context warnings a neurologic-deficit reading brings: a yes/no value was read
+    as a state (one sentence), else none."""
+    if not deficit.from_yes_no:
+        return ()
+    return (f"The neurologic deficit was recorded as yes/no and read as "
+            f"{DEFICIT_LABELS[deficit.state]}; record none, stable (known, unchanged) or new "
+            "or progressive: a stable, known deficit does not need the same-day pathway.",)
+
+
 def context_from_case(case: Mapping[str, object]) -> CaseContext:
     """Read the context fields of a raw case (validated; one sentence naming a bad value).
 
@@ -159,12 +170,7 @@ def context_from_case(case: Mapping[str, object]) -> CaseContext:
     """
     inputs = case_inputs(case)
     deficit = inputs.deficit
-    warnings = []
-    if deficit.from_yes_no:
-        warnings.append(
-            f"The neurologic deficit was recorded as yes/no and read as "
-            f"{DEFICIT_LABELS[deficit.state]}; record none, stable (known, unchanged) or new "
-            "or progressive: a stable, known deficit does not need the same-day pathway.")
+    warnings = deficit_warnings(deficit)
     primary = case.get("primary_tumor")
     primary_text = None if is_missing(primary) else str(primary).strip().lower()
     pain = inputs.sins_parts["sins_pain"]
@@ -182,7 +188,7 @@ def context_from_case(case: Mapping[str, object]) -> CaseContext:
         imaging_recorded=_imaging_recorded(case),
         levels_in_view=tuple(lv.level for lv in imaging_summary(case).levels),
         sequence=_sequence(case),
-        warnings=tuple(warnings),
+        warnings=warnings,
     )
 
 
@@ -199,4 +205,5 @@ def parse_case(case: Mapping[str, object]) -> ParsedCase:
     return ParsedCase(features_from_case(case), context_from_case(case))
 
 
-__all__ = ["DEFICIT_STATES", "CaseContext", "ParsedCase", "context_from_case", "parse_case"]
+__all__ = ["DEFICIT_STATES", "CaseContext", "ParsedCase", "context_from_case", "deficit_warnings",
+           "parse_case"]

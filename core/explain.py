@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import shap
 
+from core.case_frame import parse_frame
 from core.features import FEATURE_NAMES, FEATURES_BY_NAME, FeatureVector, features_from_case
 from core.model import OUTPUT_UNITS, Scores, TrainedModel, score, score_rows
 from core.vocab import finite_float
@@ -138,7 +139,12 @@ def explain_case(model: TrainedModel, features: FeatureVector,
 
 
 def feature_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """Raw feature rows (NaN = missing) of a frame of raw cases, each parsed once."""
+    """Raw feature rows (NaN = missing) of a frame of raw cases, read with array
+    operations (:func:`core.case_frame.parse_frame`); when a row cannot be read, the rows
+    are read one by one so that the first bad row raises its own ``ValueError``."""
+    parsed = parse_frame(frame)
+    if parsed.ok.all():
+        return parsed.X
     vectors = [features_from_case(r) for r in frame.to_dict(orient="records")]
     if not vectors:
         return np.empty((0, len(FEATURE_NAMES)))

@@ -1,9 +1,12 @@
-"""Home: what the tool does, the notice, which model is in use, store counts, links."""
+"""Home: what the tool does, the notice, which model is in use, store counts, links.
+
+Kept light for a fast first screen: it reads the model card without loading the model
+and fills in the store counts last (:mod:`ui.home`)."""
 
 import streamlit as st
 
-from ui import cache, layout, registry
 from ui import components as c
+from ui import home, layout, registry
 
 layout.page_header("Bone pain from spinal metastases",
                    "Decision support for tumor boards, clinicians and teaching.")
@@ -22,8 +25,7 @@ st.markdown(
     "sites and the HI ratio on MRI correlate and both go with worse pain."
 )
 
-model = cache.model_or_stop()
-card = model.card
+card = home.active_card()
 left, right = st.columns(2)
 with left:
     st.subheader("Model in use")
@@ -42,21 +44,24 @@ with left:
 
 with right:
     st.subheader("Case store")
-    store = cache.store_or_stop()
-    with c.core_errors("The case store could not be read:"):
-        studies = store.list_studies()
-        n_synthetic = int(studies["synthetic"].sum()) if len(studies) else 0
-        m1, m2, m3 = st.columns(3)
-        m1.metric("Patients", int(studies["patient_id"].nunique()) if len(studies) else 0)
-        m2.metric("Studies", len(studies))
-        m3.metric("With images", int(studies["has_image"].sum()) if len(studies) else 0)
-        if n_synthetic:
-            c.synthetic_badge(True, f"{n_synthetic} of {len(studies)} studies are synthetic "
-                                    "demo data")
-        if not len(studies):
-            st.info("The store is empty. Run `python -m core demo` (or `make run`) to load "
-                    "the synthetic demo cohort, or add a case on the New case page.")
+    counts_box = st.container()
 
 st.divider()
 st.subheader("Where to start")
 registry.start_links()
+
+# last: the first visit imports the store stack, and everything above is already shown
+with counts_box:
+    counts = home.store_counts_or_error()
+if counts is not None:
+    with counts_box:
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Patients", counts.patients)
+        m2.metric("Studies", counts.studies)
+        m3.metric("With images", counts.with_images)
+        if counts.synthetic:
+            c.synthetic_badge(True, f"{counts.synthetic} of {counts.studies} studies are "
+                                    "synthetic demo data")
+        if not counts.studies:
+            st.info("The store is empty. Run `python -m core demo` (or `make run`) to load "
+                    "the synthetic demo cohort, or add a case on the New case page.")

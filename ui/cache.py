@@ -1,6 +1,7 @@
 """Streamlit caches of the store, the model's views of the store and images.
 
-* The case store is ``st.cache_resource``, one per database URL and data directory.
+* The case store is ``st.cache_resource``, one per database URL and data directory
+  (:mod:`ui.stores`, re-exported here: Home opens it without this module's imports).
 * The model is **not** cached here: :func:`core.model.load_model` keeps the one model
   cache (per folder and file times) and :func:`get_model` asks it every time.
 * Views of the store (scored studies, global SHAP importance) are ``st.cache_data`` keyed
@@ -18,7 +19,6 @@ NIfTI that :meth:`core.store.CaseStore.save_case` writes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,28 +39,9 @@ from core.model import TrainedModel, load_model
 from core.provenance import sha256_bytes
 from core.store import CaseStore, StudyRecord
 from ui import components, session
+from ui.stores import get_store, store_key
 
 # ----------------------------------------------------------------------------- store
-
-
-@st.cache_resource(show_spinner=False)
-def _store(url: str | None, data_dir: str | None) -> CaseStore:
-    return CaseStore(url, data_dir=data_dir)
-
-
-def get_store() -> CaseStore:
-    """The case store (``SPINEPAIN_DB_URL`` / ``SPINEPAIN_DATA_DIR``), one per URL."""
-    url = os.environ.get("SPINEPAIN_DB_URL", "").strip() or None
-    data_dir = os.environ.get("SPINEPAIN_DATA_DIR", "").strip() or None
-    return _store(url, data_dir)
-
-
-def store_key() -> tuple[str, tuple[tuple[str, int], ...]]:
-    """Cheap fingerprint of the store: its URL and the row counts of every table. Cached
-    views of the store are recomputed when a case, prediction or edit is added, and two
-    stores never share them."""
-    store = get_store()
-    return store.url, tuple(sorted(store.counts().items()))
 
 
 def store_or_stop() -> CaseStore:

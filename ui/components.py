@@ -12,8 +12,6 @@ import html
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 from core import DECISION_SUPPORT_NOTICE
@@ -113,7 +111,7 @@ def synthetic_label(synthetic: object) -> str:
 def study_label(row: Mapping[str, Any]) -> str:
     """One-line label of a study for select boxes (SYNTHETIC marked)."""
     date = row.get("study_date")
-    if isinstance(date, (pd.Timestamp, dt.datetime)):
+    if isinstance(date, dt.datetime):  # pandas Timestamps are datetimes too
         date = date.date()
     image = " · image" if bool(row.get("has_image")) else ""
     return (f"{synthetic_label(row.get('synthetic'))}#{int(row['study_id'])} · "
@@ -125,6 +123,8 @@ def study_label(row: Mapping[str, Any]) -> str:
 
 def _chart_height(chart: Any) -> int | None:
     """Plot height declared on an altair chart (sum over a vertical concat)."""
+    import altair as alt  # lazy: Home must not pay for altair
+
     if isinstance(chart, alt.VConcatChart):
         parts = [_chart_height(sub) for sub in chart.vconcat]
         known = [p for p in parts if p]
@@ -136,6 +136,8 @@ def _chart_height(chart: Any) -> int | None:
 def chart(chart: Any, *, key: str, extra: int = 95) -> None:
     """``st.altair_chart`` at the chart's own height (the Streamlit theme otherwise
     squeezes charts that declare a height), plus room for title, axis and legend."""
+    import altair as alt  # lazy: Home must not pay for altair
+
     height = _chart_height(chart)
     if height is None or isinstance(chart, (alt.VConcatChart, alt.ConcatChart)):
         # Concatenated charts size themselves ("content"): a fixed height from the

@@ -22,6 +22,7 @@ import sklearn
 import skops.io as sio
 from sklearn.pipeline import Pipeline
 
+from core.card_file import CARD_FILE
 from core.features import FEATURE_NAMES
 from core.model.ordinal import OrdinalLogisticRegression
 from core.model.predictor import TrainedModel
@@ -31,7 +32,6 @@ from core.provenance import sha256_bytes
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "demo"
 
 MODEL_FILE = "model.skops"
-CARD_FILE = "model_card.json"
 BACKGROUND_FILE = "shap_background.csv"
 
 #: Types in ``model.skops`` that skops does not trust by default and that we expect.

@@ -147,7 +147,9 @@ def score_rows(model: TrainedModel, X: np.ndarray) -> Scores:
     """Impute, standardise and score raw rows (NaN = missing) with array operations."""
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     filled, z = model.standardise(X)
-    return Scores(np.isnan(X), filled, z, z @ model.cache["arrays"]["coef"])
+    # a row-wise reduction (not ``z @ w``): each row's sum is computed the same way
+    # whether it is scored alone or with a cohort, so both give the same bits
+    return Scores(np.isnan(X), filled, z, (z * model.cache["arrays"]["coef"]).sum(axis=1))
 
 
 def score(model: TrainedModel, features: FeatureVector) -> Scores:
@@ -193,7 +195,8 @@ def predict_scores(model: TrainedModel, scores: Scores) -> RowPredictions:
     """Probabilities, categories and expected VAS of scored rows (array operations)."""
     a = model.cache["arrays"]
     proba = ordinal_probabilities(scores.eta, a["thresholds"])
-    return RowPredictions(proba, np.argmax(proba, axis=1), proba @ a["class_mean_vas"])
+    return RowPredictions(proba, np.argmax(proba, axis=1),
+                          (proba * a["class_mean_vas"]).sum(axis=1))
 
 
 def predict_rows(model: TrainedModel, X: np.ndarray) -> RowPredictions:

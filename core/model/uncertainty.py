@@ -186,6 +186,23 @@ def prediction_sets(model: TrainedModel, probabilities: np.ndarray) -> np.ndarra
     return sets_from_threshold(proba, threshold)
 
 
+def prediction_set_objects(model: TrainedModel, probabilities: np.ndarray) -> np.ndarray:
+    """:func:`prediction_set` of many cases: one :class:`PredictionSet` per row (rows
+    with the same set share one object), from one array comparison."""
+    members = prediction_sets(model, probabilities)
+    section = _conformal(model)
+    coverage = None if section is None else float(section["coverage"])
+    if not len(members):
+        return np.empty(0, dtype=object)
+    patterns, inverse = np.unique(members, axis=0, return_inverse=True)
+    objects = np.empty(len(patterns), dtype=object)
+    for g, member in enumerate(patterns):
+        objects[g] = PredictionSet(tuple(c for c, m in zip(CATEGORIES, member, strict=True)
+                                         if m), coverage)
+    out: np.ndarray = objects[inverse.reshape(-1)]
+    return out
+
+
 def prediction_set(model: TrainedModel, probabilities: np.ndarray) -> PredictionSet:
     """The conformal prediction set of one case's probabilities (card coverage, 90 %).
 
@@ -310,13 +327,14 @@ def _distinct_texts(kind: str, value: float, bound: float) -> tuple[str, str]:
     return display(kind, value), display(kind, bound)  # type: ignore[arg-type]
 
 
-def _range_reasons(flags: OodFlags, row: np.ndarray, reference: Mapping[str, Any]) -> list[str]:
+def _range_reasons(flags: OodFlags, k: int, row: np.ndarray, reference: Mapping[str, Any]
+                   ) -> list[str]:
     reasons = []
     for j, name in enumerate(FEATURE_NAMES):
-        if not (flags.below[0, j] or flags.above[0, j]):
+        if not (flags.below[k, j] or flags.above[k, j]):
             continue
         spec = FEATURES_BY_NAME[name]
-        below = bool(flags.below[0, j])
+        below = bool(flags.below[k, j])
         side = "below" if below else "above"
         crossed = reference["low"][j] if below else reference["high"][j]
         value_text, bound_text = _distinct_texts(spec.display, row[j], crossed)
@@ -386,16 +404,56 @@ def ood_reasons(model: TrainedModel, features: FeatureVector,
     row = features.row()
     flags = ood_flags(model, row)
     assert flags is not None
-    reasons = _range_reasons(flags, row[0], reference)
-    if flags.unusual[0]:
+    return _row_reasons(reference, flags, 0, row[0], context)
+
+
+def _row_reasons(reference: Mapping[str, Any], flags: OodFlags, k: int, row: np.ndarray,
+                 context: CaseContext) -> tuple[str, ...]:
+    """The reasons of row ``k`` of ``flags`` (raw ``row``, its context)."""
+    reasons = _range_reasons(flags, k, row, reference)
+    if flags.unusual[k]:
         reasons.append(
             "The combination of values is unusual for the training studies (Mahalanobis "
-            f"distance {flags.distance[0]:.1f}, above the "
+            f"distance {flags.distance[k]:.1f}, above the "
             f"{reference['mahalanobis']['percentile']:g}th percentile "
             f"{reference['threshold']:.1f} of the training studies).")
     reasons += _sequence_reason(context, reference)
     reasons += _field_of_view_reason(context, reference)
     return tuple(reasons)
+
+
+def ood_reasons_rows(model: TrainedModel, X: np.ndarray, sequences: np.ndarray,
+                     levels_in_view: np.ndarray) -> np.ndarray:
+    """:func:`ood_reasons` of many cases: the range and distance checks as array
+    operations (:func:`ood_flags`), sentences written only for the rows that need one.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n, p)
+        Raw model-unit rows (NaN = missing).
+    sequences, levels_in_view : ndarray of object, shape (n,)
+        Each case's :attr:`CaseContext.sequence` and :attr:`CaseContext.levels_in_view`.
+
+    Returns
+    -------
+    ndarray of object
+        One tuple of sentences per row (empty when it lies inside the training data).
+    """
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    out = np.empty(len(X), dtype=object)
+    out.fill(())
+    reference = _reference(model)
+    if reference is None or not len(X):
+        return out
+    flags = ood_flags(model, X)
+    assert flags is not None
+    sequences = np.asarray(sequences, dtype=object)
+    levels = np.asarray(levels_in_view, dtype=object)
+    has_context = sequences.astype(bool) | levels.astype(bool)
+    for k in np.flatnonzero(flags.any | has_context):
+        context = CaseContext(sequence=sequences[k], levels_in_view=tuple(levels[k] or ()))
+        out[k] = _row_reasons(reference, flags, int(k), X[k], context)
+    return out
 
 
 __all__ = [
@@ -409,8 +467,10 @@ __all__ = [
     "conformal_level",
     "ood_flags",
     "ood_reasons",
+    "ood_reasons_rows",
     "ood_reference",
     "prediction_set",
+    "prediction_set_objects",
     "prediction_sets",
     "sets_from_threshold",
 ]

@@ -50,6 +50,7 @@ Urgency: ``routine < soon < urgent``; soon for predicted or recorded severe pain
 7-12, urgent for the urgent overrides; a decision's urgency is the most urgent of all.
 """
 
+from core.tiers.batch import CONTEXT_RULE_COLUMNS, TierGroups, decide_tiers, tier_groups
 from core.tiers.decision import (
     HEADLINE_SOURCES,
     HeadlineSource,
@@ -58,7 +59,13 @@ from core.tiers.decision import (
     TierDecision,
 )
 from core.tiers.discordance import Discordance, discordance
-from core.tiers.evaluate import analgesic_code, complicated_reasons, decide_tier, fired_rules
+from core.tiers.evaluate import (
+    analgesic_code,
+    complicated_reasons,
+    decide_findings,
+    decide_tier,
+    fired_rules,
+)
 from core.tiers.findings import TARGET_STEP, Condition, Findings, findings_of
 from core.tiers.references import (
     ASCO_BMA_2017,
@@ -103,6 +110,7 @@ __all__ = [
     "CODES",
     "CODES_BY_NAME",
     "CODE_NAMES",
+    "CONTEXT_RULE_COLUMNS",
     "ESMO_2018",
     "ESMO_BONE_2020",
     "HEADLINE_SOURCES",
@@ -131,11 +139,15 @@ __all__ = [
     "OverrideRule",
     "Recommendation",
     "TierDecision",
+    "TierGroups",
     "analgesic_code",
     "complicated_reasons",
+    "decide_findings",
     "decide_tier",
+    "decide_tiers",
     "discordance",
     "findings_of",
     "fired_rules",
     "most_urgent",
+    "tier_groups",
 ]

@@ -243,8 +243,9 @@ def _missing_safety_inputs(f: Findings) -> tuple[str, ...]:
     return tuple(missing)
 
 
-def _notes(f: Findings, context: CaseContext, fired: list[OverrideRule]) -> tuple[str, ...]:
-    notes = list(context.warnings)
+def _notes(f: Findings, warnings: tuple[str, ...], fired: list[OverrideRule]
+           ) -> tuple[str, ...]:
+    notes = list(warnings)
     if f.recorded_category is not None and f.recorded_category != f.category:
         notes.append(NOTES["recorded_pain"].format(vas=f"{f.recorded_vas:g}",
                                                    recorded=f.recorded_category,
@@ -335,7 +336,15 @@ def decide_tier(category: str, features: FeatureVector, context: CaseContext) ->
         For an unknown category, or features and context of different cases.
     """
     _check(category, features, context)
-    f = findings_of(category, features, context)
+    return decide_findings(findings_of(category, features, context), context.warnings)
+
+
+def decide_findings(f: Findings, warnings: tuple[str, ...] = ()) -> TierDecision:
+    """The advice for one case's :class:`Findings` (what :func:`decide_tier` reads), with
+    the case's context warnings as the first notes. Equal findings and warnings give an
+    equal decision, so many cases can be advised once per distinct input
+    (:func:`core.tiers.decide_tiers`)."""
+    category = f.category
     fired = fired_rules(f)
     code = analgesic_code(f)
     recommendations = [*_override_recommendations(f, fired), *_analgesia(f)]
@@ -360,5 +369,5 @@ def decide_tier(category: str, features: FeatureVector, context: CaseContext) ->
         urgency=most_urgent(base, *(r.urgency for r in fired)),
         category=category,
         missing_safety_inputs=_missing_safety_inputs(f),
-        notes=_notes(f, context, fired),
+        notes=_notes(f, warnings, fired),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Literal
@@ -59,7 +60,7 @@ def vas_to_category(vas: object) -> str:
         raise ValueError(f"vas {vas!r} is not a number.") from None
     if not 0.0 <= value <= 10.0:  # also rejects NaN
         raise ValueError(f"vas {vas!r} is outside 0-10.")
-    return CATEGORIES[int(np.searchsorted(VAS_CUTOFFS, value, side="right"))]
+    return CATEGORIES[bisect.bisect_right(VAS_CUTOFFS, value)]
 
 
 def vas_categories(values: pd.Series) -> pd.Series:

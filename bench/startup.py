@@ -1,0 +1,226 @@
+"""Cold start of the app vs a bare one-page Streamlit app, and warm page switches.
+
+Run: ``.venv/bin/python bench/startup.py [--rounds 3] [--data DIR] [--patients 40]``.
+
+Both apps are started with ``streamlit run`` (headless, free ports), alternately, in the
+same run; Debian's Chromium (``/usr/bin/chromium`` through Playwright's
+``executable_path``; never ``playwright install``) polls the URL from the moment the
+process is launched until
+
+* the bare app's text appears (**bare**),
+* Home's content (title, intro and the model in use) appears (**Home content**), and
+* Home's store counts appear (**Home complete**).
+
+Then, on the warm server, each page is opened from the sidebar twice; the time from the
+click until its title shows and the script run has finished is the page switch (first
+visit imports the page's modules; the second is the **warm switch**). Target (issue 12):
+Home content <= 1.5 x bare; warm switches <= 0.5 s (at 100k studies; this bench uses the
+demo store of ``--patients`` patients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Page, sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path(os.environ.get("SPINEPAIN_CHROMIUM", "/usr/bin/chromium"))
+BARE_TEXT = "Bare one-page app content"
+BARE_APP = f'import streamlit as st\n\nst.title("Bare")\nst.write("{BARE_TEXT}")\n'
+HOME_TEXT = "interpretable ordinal model"
+#: Sidebar label and page title of each page opened in the switch test.
+PAGES: tuple[tuple[str, str], ...] = (
+    ("New case", "New case"), ("Tumor board", "Tumor board"), ("What-if", "What-if"),
+    ("Report", "Case report"), ("Cohort analytics", "Cohort analytics"), ("Model", "Model"),
+    ("Home", "Bone pain from spinal metastases"),
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("SPINEPAIN_DB_URL", None)
+    env.update(SPINEPAIN_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+               PYTHONPATH=str(REPO))
+    return env
+
+
+def _launch(script: Path, port: int, data_dir: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.address",
+         "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=_env(data_dir), stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _goto_until_up(page: Page, url: str, start: float, timeout_s: float) -> None:
+    while True:
+        try:
+            page.goto(url, wait_until="commit", timeout=5000)
+            return
+        except PlaywrightError:  # connection refused until the server listens
+            if time.perf_counter() - start > timeout_s:
+                raise
+            time.sleep(0.05)
+
+
+def _wait_run_done(page: Page, timeout_ms: float) -> None:
+    """Until Streamlit's "running" indicator is gone (the script run finished)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=timeout_ms)
+
+
+def cold_start(page: Page, script: Path, data_dir: Path, log: Path,
+               markers: list[Callable[[Page], None]], timeout_s: float = 180.0
+               ) -> list[float]:
+    """Seconds from launching ``streamlit run script`` until each marker is met."""
+    port = _free_port()
+    start = time.perf_counter()
+    proc = _launch(script, port, data_dir, log)
+    try:
+        _goto_until_up(page, f"http://127.0.0.1:{port}/", start, timeout_s)
+        times = []
+        for marker in markers:
+            marker(page)
+            times.append(time.perf_counter() - start)
+        return times
+    finally:
+        _stop(proc)
+
+
+def _text(text: str, timeout_ms: float = 180_000) -> Callable[[Page], None]:
+    return lambda page: page.get_by_text(text).first.wait_for(state="visible",
+                                                              timeout=timeout_ms)
+
+
+def _studies_metric(page: Page) -> None:
+    page.locator('[data-testid="stMetric"]').filter(
+        has=page.get_by_text("Studies", exact=True)).first.wait_for(state="visible",
+                                                                   timeout=180_000)
+
+
+def _home_content(page: Page) -> None:
+    page.get_by_role("heading", name="Bone pain from spinal metastases").wait_for(
+        timeout=180_000)
+    _text(HOME_TEXT)(page)
+    _text("Model in use")(page)
+
+
+def page_switches(page: Page, script: Path, data_dir: Path, log: Path
+                  ) -> dict[str, list[float]]:
+    """Seconds per sidebar click until the page's title shows and its run finished (two
+    visits per page on one warm server)."""
+    port = _free_port()
+    proc = _launch(script, port, data_dir, log)
+    out: dict[str, list[float]] = {label: [] for label, _ in PAGES}
+    try:
+        _goto_until_up(page, f"http://127.0.0.1:{port}/", time.perf_counter(), 180)
+        _studies_metric(page)
+        _wait_run_done(page, 180_000)
+        for _ in range(2):
+            for label, title in PAGES:
+                link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label)
+                start = time.perf_counter()
+                link.first.click()
+                page.get_by_role("heading", name=title, exact=True).first.wait_for(
+                    timeout=180_000)
+                _wait_run_done(page, 180_000)
+                out[label].append(time.perf_counter() - start)
+        return out
+    finally:
+        _stop(proc)
+
+
+def _demo_store(data_dir: Path, patients: int) -> None:
+    if (data_dir / "store").exists() or any(data_dir.glob("*.sqlite")):
+        return
+    data_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "core", "demo", "--patients", str(patients)],
+                   cwd=REPO, env=_env(data_dir), check=True, capture_output=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=None,
+                        help="data directory with a demo store (made when empty)")
+    parser.add_argument("--patients", type=int, default=40)
+    args = parser.parse_args()
+    if not CHROMIUM.is_file():
+        print(f"Chromium not found at {CHROMIUM} (apt-get install chromium).")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="spinepain-startup-") as tmp:
+        tmp_path = Path(tmp)
+        data_dir = args.data or tmp_path / "data"
+        _demo_store(data_dir, args.patients)
+        bare = tmp_path / "bare_app.py"
+        bare.write_text(BARE_APP, encoding="utf-8")
+        app = REPO / "app.py"
+        results: dict[str, list[float]] = {"bare": [], "home_content": [], "home_complete": []}
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=["--no-sandbox", "--disable-gpu"])
+            for r in range(args.rounds):
+                page = browser.new_page()
+                (t_bare,) = cold_start(page, bare, data_dir, tmp_path / f"bare{r}.log",
+                                       [_text(BARE_TEXT)])
+                page.close()
+                page = browser.new_page()
+                t_content, t_complete = cold_start(page, app, data_dir,
+                                                   tmp_path / f"app{r}.log",
+                                                   [_home_content, _studies_metric])
+                page.close()
+                results["bare"].append(t_bare)
+                results["home_content"].append(t_content)
+                results["home_complete"].append(t_complete)
+                print(f"round {r + 1}: bare {t_bare:.2f} s, Home content {t_content:.2f} s, "
+                      f"Home complete {t_complete:.2f} s", flush=True)
+            page = browser.new_page()
+            switches = page_switches(page, app, data_dir, tmp_path / "switch.log")
+            browser.close()
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"cold start, median of {args.rounds} rounds (same run, alternating):")
+    print(f"  bare one-page app : {med['bare']:6.2f} s")
+    print(f"  Home content      : {med['home_content']:6.2f} s   "
+          f"{med['home_content'] / med['bare']:5.2f} x bare   (target <= 1.5 x)")
+    print(f"  Home complete     : {med['home_complete']:6.2f} s   "
+          f"{med['home_complete'] / med['bare']:5.2f} x bare   (with the store counts)")
+    print("page switch from the sidebar (first visit, warm visit):")
+    for label, (first, warm) in switches.items():
+        print(f"  {label:17s}: {first:6.2f} s   {warm:6.2f} s")
+    print(json.dumps({"median_s": med, "switch_s": switches}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

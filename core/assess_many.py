@@ -1,0 +1,211 @@
+"""A whole frame assessed with array operations: :func:`assess_many`.
+
+The frame is read once (:func:`core.case_frame.parse_frame`), scored once
+(:func:`core.model.score_rows`: ``z = (filled - mean) / sd``, ``eta = z @ w``), the
+exact linear SHAP values are one matrix operation on the same ``z``
+(``phi = (z - E[z]) * w``, the interventional :class:`shap.LinearExplainer` formula; see
+:mod:`core.explain`), the advice is decided once per distinct combination of rule inputs
+(:func:`core.tiers.decide_tiers`), prediction sets are one threshold comparison and the
+out-of-distribution checks one array pass (:func:`core.model.uncertainty.ood_reasons_rows`).
+Every value equals what :func:`core.assess.assess` gives case by case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from core.case_frame import ParsedFrame, parse_frame
+from core.explain import Explanation, explainer
+from core.features import FEATURE_NAMES
+from core.grouping import row_groups
+from core.model import OUTPUT_UNITS, Prediction, TrainedModel, predict_scores, score_rows
+from core.model.uncertainty import ood_reasons_rows, prediction_set_objects
+from core.tiers import TierGroups, discordance, tier_groups
+from core.vocab import CATEGORIES
+
+#: Columns of :meth:`BatchAssessment.to_frame` (``p_<category>`` in
+#: :data:`core.vocab.CATEGORIES` order).
+BATCH_COLUMNS: tuple[str, ...] = (
+    "category", "tier", "urgency", "headline_source", "headline", "expected_vas",
+    *(f"p_{c}" for c in CATEGORIES), "assessment_error",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchAssessment:
+    """The assessments of ``n`` cases as arrays (the vectorised form of
+    :class:`core.assess.Assessment`); rows that could not be read hold NaN / ``None``.
+
+    Attributes
+    ----------
+    index : pandas.Index
+        The frame's index.
+    parsed : ParsedFrame
+        Features (``parsed.X``, NaN = not recorded), contexts and read errors.
+    errors : ndarray of object
+        One-sentence reason per row that could not be assessed, else ``None``.
+    probabilities : ndarray, shape (n, 3)
+    category_codes : ndarray of int, shape (n,)
+        Index into :data:`~core.vocab.CATEGORIES` (-1 for a failed row).
+    expected_vas : ndarray, shape (n,)
+    filled : ndarray, shape (n, p)
+        Feature rows after imputation (the explained values).
+    shap : ndarray, shape (n, p)
+        Exact SHAP values in :data:`~core.model.OUTPUT_UNITS`.
+    output_value : ndarray, shape (n,)
+        The latent score ``eta`` (``base_value + shap.sum(axis=1)``).
+    base_value : float
+    tier_groups : TierGroups
+        The advice of the assessed rows (``ok``), one decision per distinct rule input.
+    prediction_sets, ood, discordance : ndarray of object, shape (n,)
+        :class:`~core.model.uncertainty.PredictionSet`, tuple of sentences and
+        :class:`~core.tiers.Discordance` (or ``None``) per row.
+    model_version : str
+    """
+
+    index: pd.Index
+    parsed: ParsedFrame
+    errors: np.ndarray
+    probabilities: np.ndarray
+    category_codes: np.ndarray
+    expected_vas: np.ndarray
+    filled: np.ndarray
+    shap: np.ndarray
+    output_value: np.ndarray
+    base_value: float
+    tier_groups: TierGroups
+    prediction_sets: np.ndarray
+    ood: np.ndarray
+    discordance: np.ndarray
+    model_version: str
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Rows that were assessed."""
+        return np.asarray(pd.isna(self.errors), dtype=bool)
+
+    @property
+    def tiers(self) -> np.ndarray:
+        """:class:`~core.tiers.TierDecision` per row (``None`` for a failed row)."""
+        out = np.full(len(self), None, dtype=object)
+        out[self.ok] = self.tier_groups.per_case()
+        return out
+
+    @property
+    def categories(self) -> np.ndarray:
+        """Predicted category per row (``None`` for a failed row)."""
+        names = np.asarray((*CATEGORIES, None), dtype=object)
+        return names[self.category_codes]
+
+    def imputed(self, i: int) -> tuple[str, ...]:
+        """Features of row ``i`` that were not recorded."""
+        return tuple(n for n, m in zip(FEATURE_NAMES, np.isnan(self.parsed.X[i]), strict=True)
+                     if m)
+
+    def prediction(self, i: int) -> Prediction:
+        """Row ``i`` as :func:`core.model.predict` gives it."""
+        return Prediction(
+            category=CATEGORIES[int(self.category_codes[i])],
+            probabilities={c: float(p) for c, p in zip(CATEGORIES, self.probabilities[i],
+                                                       strict=True)},
+            expected_vas=float(self.expected_vas[i]), imputed=self.imputed(i),
+            model_version=self.model_version,
+            features={n: float(v) for n, v in zip(FEATURE_NAMES, self.filled[i], strict=True)})
+
+    def explanation(self, i: int) -> Explanation:
+        """Row ``i`` as :func:`core.explain.explain_case` gives it."""
+        return Explanation(
+            feature_names=FEATURE_NAMES, values=tuple(float(v) for v in self.filled[i]),
+            shap_values=tuple(float(v) for v in self.shap[i]), base_value=self.base_value,
+            output_value=float(self.output_value[i]), output_units=OUTPUT_UNITS,
+            imputed=self.imputed(i))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per case with :data:`BATCH_COLUMNS` (same index): the category,
+        the tier's ``tier``, ``urgency``, ``headline_source`` and ``headline`` (``None``
+        for a failed row), ``expected_vas`` and ``p_<category>`` (NaN there) and
+        ``assessment_error``."""
+        ok = self.ok
+        out = pd.DataFrame(index=self.index)
+        out["category"] = pd.Series(self.categories, index=self.index, dtype=object)
+        for key in ("tier", "urgency", "headline_source", "headline"):
+            column = np.full(len(self), None, dtype=object)
+            column[ok] = self.tier_groups.field(key)
+            out[key] = pd.Series(column, index=self.index, dtype=object)
+        out["expected_vas"] = np.where(ok, self.expected_vas, np.nan)
+        for k, category in enumerate(CATEGORIES):
+            out[f"p_{category}"] = np.where(ok, self.probabilities[:, k], np.nan)
+        out["assessment_error"] = pd.Series(self.errors, index=self.index, dtype=object)
+        return out
+
+
+def _once_per_distinct(columns: list[np.ndarray], n: int,
+                       fn: Callable[..., object]) -> np.ndarray:
+    """``fn(*values)`` once per distinct combination of ``columns``, spread to the rows."""
+    groups = row_groups(columns, n)
+    out = np.empty(len(groups), dtype=object)
+    for g, i in enumerate(groups.first):
+        out[g] = fn(*(c[i] for c in columns))
+    return out[groups.inverse] if n else np.empty(0, dtype=object)
+
+
+def _empty(n: int) -> np.ndarray:
+    return np.full(n, None, dtype=object)
+
+
+def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
+    """Predict, explain and advise every row of a frame of raw cases with array
+    operations; each row equals :func:`core.assess.assess` of that row (its
+    ``to_dict(orient="records")`` record).
+
+    Parameters
+    ----------
+    model : TrainedModel
+    frame : pandas.DataFrame
+        Raw case columns (see :func:`core.case_frame.parse_frame`).
+
+    Returns
+    -------
+    BatchAssessment
+    """
+    parsed = parse_frame(frame)
+    n, ok = len(frame), parsed.ok
+    rows = np.flatnonzero(ok)
+    scores = score_rows(model, parsed.X[rows])
+    predicted = predict_scores(model, scores)
+    built = explainer(model)
+    phi = np.asarray(scores.z - built.mean, dtype=np.float64) * built.coef + 0.0
+    p = len(FEATURE_NAMES)
+    arrays = {"probabilities": np.full((n, len(CATEGORIES)), np.nan),
+              "filled": np.full((n, p), np.nan), "shap": np.full((n, p), np.nan),
+              "output_value": np.full(n, np.nan), "expected_vas": np.full(n, np.nan)}
+    arrays["probabilities"][rows] = predicted.probabilities
+    arrays["filled"][rows], arrays["shap"][rows] = scores.filled, phi
+    arrays["output_value"][rows], arrays["expected_vas"][rows] = scores.eta, predicted.expected_vas
+    codes = np.full(n, -1, dtype=np.int64)
+    codes[rows] = predicted.category_codes
+    categories = np.asarray(CATEGORIES, dtype=object)[predicted.category_codes]
+    contexts = parsed.contexts.iloc[rows]
+    sets, ood, disc = _empty(n), _empty(n), _empty(n)
+    sets[rows] = prediction_set_objects(model, predicted.probabilities)
+    ood[rows] = ood_reasons_rows(model, parsed.X[rows], contexts["sequence"].to_numpy(),
+                                 contexts["levels_in_view"].to_numpy())
+    vas = contexts["recorded_vas"].to_numpy(dtype=object)
+    disc[rows] = _once_per_distinct([vas, categories], len(rows),
+                                    lambda v, c: discordance(None if pd.isna(v) else v, c))
+    return BatchAssessment(
+        index=frame.index, parsed=parsed, errors=parsed.errors.copy(), category_codes=codes,
+        base_value=float(np.asarray(built.expected_value).reshape(-1)[0]),
+        tier_groups=tier_groups(categories, parsed.X[rows], contexts),
+        prediction_sets=sets, ood=ood, discordance=disc, model_version=model.version,
+        **arrays)
+
+
+__all__ = ["BATCH_COLUMNS", "BatchAssessment", "assess_many"]
