@@ -52,6 +52,7 @@ bench: venv
 	$(PY) bench/predict.py
 	$(PY) bench/read_gzip.py
 	$(PY) bench/read_memory.py
+	$(PY) bench/batch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts data/store

@@ -1,4 +1,4 @@
-"""Command line: ``python -m core {extract,import-cohort,demo,train,predict}``.
+"""Command line: ``python -m core {extract,batch,import-cohort,demo,train,predict}``.
 
 These command lines and their JSON keys are public interfaces; keep them stable.
 Bad input exits with code 2 and one plain line on stderr; so does a level map that label
@@ -70,9 +70,9 @@ def _naming(args: argparse.Namespace, convention: str):
 def _cmd_extract(args: argparse.Namespace) -> int:
     import SimpleITK as sitk
 
+    from core.batch import extract_json
     from core.io import read_image, read_label_map
     from core.measure import measure_study
-    from core.provenance import sha256_file
 
     loaded = read_image(args.image, series_uid=args.series)
     vertebrae, convention, engine = _extract_inputs(args, loaded.image)
@@ -85,15 +85,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if args.save_levels:
         sitk.WriteImage(study.vertebrae, str(args.save_levels), useCompression=True)
     study.raise_for_errors()
-    payload = study.payload()
-    assert payload is not None
-    payload["provenance"]["image"] = loaded.meta.to_dict()
-    for key, path in (("vertebrae_sha256", args.vertebrae), ("lesions_sha256", args.lesions)):
-        # File content hash; None when not given or a DICOM folder (no single file).
-        is_file = bool(path) and Path(path).is_file()
-        payload["provenance"][key] = sha256_file(path) if is_file else None
-    if engine is not None:
-        payload["provenance"]["segmentation_engine"] = engine
+    # The file hashes are None when not given or a DICOM folder (no single file).
+    payload = extract_json(study, loaded.meta, vertebrae=args.vertebrae,
+                           lesions=args.lesions, engine=engine)
     _emit(payload, args.out)
     return 0
 
@@ -156,6 +150,78 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         sys.stderr.write(f"warning: {warning}\n")
     _emit(payload, None)
     return 0
+
+
+class _ProgressBar:
+    """``core.batch.BatchProgress`` drawn with tqdm on stderr (off when not a terminal)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.failed = 0
+
+    def start(self, total: int, resumed: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="study", file=sys.stderr, disable=None,
+                        desc="measuring", dynamic_ncols=True)
+        if resumed and not self.bar.disable:
+            self.bar.write(f"resuming: {resumed} studies already measured", file=sys.stderr)
+
+    def update(self, result) -> None:
+        if self.bar is None:
+            return
+        self.failed += result.status != "ok"
+        self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from core.batch import ManifestError, run_batch
+
+    bar = _ProgressBar()
+    try:
+        summary = run_batch(args.manifest, args.out, workers=args.workers, dask=args.dask,
+                            json_dir=args.json_dir, db=args.db, actor=args.actor,
+                            progress=bar)
+    except ManifestError as exc:
+        for problem in exc.problems[:50]:
+            sys.stderr.write(f"error: manifest {problem}\n")
+        if len(exc.problems) > 50:
+            sys.stderr.write(f"error: ... and {len(exc.problems) - 50} more bad rows\n")
+        return 2
+    except KeyboardInterrupt:
+        bar.close()
+        sys.stderr.write("interrupted: --out lists the studies measured so far; run the "
+                         "same command again to resume.\n")
+        return 130
+    finally:
+        bar.close()
+    _emit(summary.to_dict(), None)
+    return 0
+
+
+def _batch_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("manifest", help="CSV with columns patient_id, study_date, image, "
+                                    "vertebrae, lesions (may be empty), convention; paths "
+                                    "relative to the manifest's folder")
+    p.add_argument("--out", required=True,
+                   help="features CSV to write (one row per study); an existing one is "
+                        "resumed: studies already ok with the same inputs are kept")
+    p.add_argument("--db", help="SQLAlchemy URL of a case store: import the ok rows "
+                                "(imaging values) in one transaction at the end")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="local worker processes (or --dask local workers); default: CPUs")
+    p.add_argument("--dask", metavar="SCHEDULER",
+                   help="run on a Dask cluster: a scheduler address (tcp://HOST:PORT) or "
+                        "'local' for a LocalCluster on 127.0.0.1")
+    p.add_argument("--json-dir", metavar="DIR",
+                   help="also write each study's extract JSON here "
+                        "(<patient_id>_<study_date>.json)")
+    p.add_argument("--actor", default="cli", help="name recorded in the audit log (--db)")
 
 
 def _extract_arguments(p: argparse.ArgumentParser) -> None:
@@ -231,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synthetic", action="store_true",
                    help="mark the training data as synthetic in the model card")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("batch", help="measure the studies of a manifest into one features "
+                                     "CSV (local processes or Dask), resumable")
+    _batch_arguments(p)
+    p.set_defaults(func=_cmd_batch)
 
     p = sub.add_parser("predict", help="predict pain, explain it and suggest a tier")
     p.add_argument("--features", required=True, help="case JSON (extract output + clinical)")

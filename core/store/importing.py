@@ -6,19 +6,30 @@ is all or nothing and its audit entry commits with it.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from core.clinical import COHORT_COLUMNS, DEFICIT_COLUMN, deficit_from_yes_no, deficit_warning
+from core.clinical import (
+    COHORT_COLUMNS,
+    DEFICIT_COLUMN,
+    IMAGING_COLUMNS,
+    deficit_from_yes_no,
+    deficit_warning,
+    validate_clinical,
+)
 from core.clinical.bulk import CellCheck, distinct_cells, typed_cohort_frame, validate_cells
 from core.store.audit import audit
 from core.store.bulk import CohortRows, Progress, chunks, insert_cohort
 from core.store.cases import PreparedCase, insert_case
-from core.store.schema import Patient, Study
+from core.store.rows import set_clinical, set_table_features
+from core.store.schema import Patient, Study, utcnow
+from core.store.scores import drop_for_studies
 
 #: The patient-level columns whose values must agree over one patient's rows.
 _PATIENT_COLUMNS = ("sex", "primary_tumor", "synthetic")
@@ -162,3 +173,97 @@ def replace_synthetic_rows(
     audit(session, actor, "build-demo", source, summary)
     return summary, refs
 
+
+#: Columns of an imaging-only table (:meth:`CaseStore.import_imaging`).
+IMAGING_ROW_COLUMNS: tuple[str, ...] = ("patient_id", "study_date", *IMAGING_COLUMNS)
+_IN_CHUNK = 500  # ids per IN (...) query
+
+
+def validated_imaging_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of an imaging-only table (:data:`IMAGING_ROW_COLUMNS`), each validated
+    by :func:`core.clinical.validate_clinical`; a ``ValueError`` names the first bad row."""
+    if not isinstance(frame, pd.DataFrame):
+        raise ValueError("the imaging rows must be a pandas DataFrame.")
+    unknown = [str(c) for c in frame.columns if c not in IMAGING_ROW_COLUMNS]
+    missing = [c for c in ("patient_id", "study_date") if c not in frame.columns]
+    if unknown or missing:
+        raise ValueError(
+            f"imaging rows need the columns patient_id and study_date and may have only "
+            f"{', '.join(IMAGING_ROW_COLUMNS)}; got {', '.join(map(str, frame.columns))}."
+        )
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, dt.date], int] = {}
+    for number, record in enumerate(frame.to_dict(orient="records"), start=1):
+        try:
+            row = validate_clinical(record)
+        except ValueError as exc:
+            raise ValueError(f"imaging row {number}: {exc}") from None
+        key = (row["patient_id"], row["study_date"])
+        if key in seen:
+            raise ValueError(f"imaging row {number}: patient {key[0]} on "
+                             f"{key[1].isoformat()} is duplicated (row {seen[key]}).")
+        seen[key] = number
+        rows.append(row)
+    return rows
+
+
+def _stored(session: Session, patient_ids: Sequence[str]
+            ) -> tuple[dict[str, Patient], dict[tuple[str, dt.date], Study]]:
+    """The stored patients among ``patient_ids`` and their studies by (id, date)."""
+    patients: dict[str, Patient] = {}
+    for start in range(0, len(patient_ids), _IN_CHUNK):
+        chunk = patient_ids[start:start + _IN_CHUNK]
+        for patient in session.scalars(select(Patient).where(Patient.patient_id.in_(chunk))):
+            patients[patient.patient_id] = patient
+    by_pk = {p.id: p.patient_id for p in patients.values()}
+    studies: dict[tuple[str, dt.date], Study] = {}
+    pks = list(by_pk)
+    for start in range(0, len(pks), _IN_CHUNK):
+        query = select(Study).where(Study.patient_pk.in_(pks[start:start + _IN_CHUNK]))
+        for study in session.scalars(query):
+            studies[(by_pk[study.patient_pk], study.study_date)] = study
+    return patients, studies
+
+
+def import_imaging_rows(session: Session, rows: Sequence[Mapping[str, Any]], *,
+                        source: str, actor: str) -> dict[str, int]:
+    """Store validated imaging-only rows, audited ``import`` (``imaging_only: true``).
+
+    A stored (patient, date) gets its imaging values replaced (its clinical values are
+    kept); a new one becomes a study without clinical values, of a new real patient
+    when the patient is not stored (sex unknown, the schema's default primary tumour).
+    A synthetic patient is an error. Returns ``rows, patients_added, studies_added,
+    studies_replaced``.
+    """
+    patients, studies = _stored(session, list(dict.fromkeys(r["patient_id"] for r in rows)))
+    added_patients = added_studies = replaced = 0
+    keys = {(r["patient_id"], r["study_date"]) for r in rows}
+    for row in rows:
+        pid = row["patient_id"]
+        patient = patients.get(pid)
+        if patient is None:
+            patient = Patient(patient_id=pid, synthetic=False, sex=None,
+                              primary_tumor=row["primary_tumor"])
+            session.add(patient)
+            patients[pid] = patient
+            added_patients += 1
+        elif patient.synthetic:
+            raise ValueError(f"patient {pid} is stored as synthetic; synthetic and real "
+                             "data are never mixed.")
+        study = studies.get((pid, row["study_date"]))
+        if study is None:
+            study = Study(patient=patient, study_date=row["study_date"], source=source)
+            session.add(study)
+            set_clinical(study, row)
+            added_studies += 1
+        else:
+            study.updated_at = utcnow()
+            replaced += 1
+        set_table_features(study, row)
+    session.flush()
+    # The replaced studies' imaging values changed: their scores are stale.
+    drop_for_studies(session, [s.id for key, s in studies.items() if key in keys])
+    summary = {"rows": len(rows), "patients_added": added_patients,
+               "studies_added": added_studies, "studies_replaced": replaced}
+    audit(session, actor, "import", source, {**summary, "imaging_only": True})
+    return summary

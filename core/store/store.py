@@ -264,6 +264,48 @@ class CaseStore(StoreViews):
                 progress=score_progress)
         return result
 
+    def import_imaging(self, frame: pd.DataFrame, *, source: str,
+                       actor: str) -> dict[str, object]:
+        """Import imaging-only rows (e.g. ``python -m core batch --db``), all or nothing.
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            Columns ``patient_id``, ``study_date`` and any of
+            :data:`core.clinical.IMAGING_COLUMNS` (flat, as in a cohort table); every
+            row is validated as in :func:`core.clinical.validate_clinical`.
+        source : str
+            Recorded with new studies and in the audit log (``import``, with
+            ``imaging_only: true``).
+        actor : str
+            Who imports (audit log).
+
+        Returns
+        -------
+        dict
+            ``source, rows, patients_added, studies_added, studies_replaced``.
+
+        Notes
+        -----
+        A stored (patient, date) gets its imaging values replaced and keeps its clinical
+        values, so importing the same rows again changes nothing but the audit log. A new
+        date becomes a study without clinical values; a new patient is a real patient of
+        unknown sex with the schema's default primary tumour.
+
+        Raises
+        ------
+        ValueError
+            For an invalid or duplicated row, or a patient stored as synthetic; nothing
+            is written then.
+        """
+        actor = check_actor(actor)
+        rows = importing.validated_imaging_rows(frame)
+        source = str(source)[:200] or "import"
+        with self._write() as session:
+            summary = importing.import_imaging_rows(session, rows, source=source,
+                                                    actor=actor)
+        return {"source": source, **summary}
+
     def replace_synthetic(
         self,
         frame: pd.DataFrame,
