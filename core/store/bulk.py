@@ -3,14 +3,15 @@
 Inside the caller's transaction: the stored patients of the rows are read in one query
 per :data:`IN_CHUNK` ids, the rows are checked against them (the row-by-row messages of
 :func:`core.store.rows.get_or_add_patient` and of a study already stored), then new
-patients, studies (ids returned in parameter order), clinical values and imaging
-features are inserted in batches; replaced studies get their clinical values (and, when
-the row has any, imaging values) rewritten and lose their levels and stale scores.
+patients and studies (executemany; their ids read back by their unique keys), clinical
+values and imaging features are inserted in batches; replaced studies get their clinical
+values (and, when the row has any, imaging values) rewritten and lose their levels and
+stale scores.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,44 @@ class CohortRows:
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _bound(column: Any, values: Any, dialect: Any) -> list[Any]:
+    """``values`` (a sequence, or one value for every row) as the driver takes them: the
+    column type's bind processor applied once per distinct value."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(values, np.ndarray | list):
+        if process is None:
+            return list(values) if isinstance(values, list) else values.tolist()
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+        table = np.empty(len(uniques) + 1, dtype=object)
+        table[:-1] = [process(u) for u in uniques]
+        table[-1] = process(None)
+        return table[codes].tolist()
+    return [process(values) if process else values]
+
+
+def executemany(conn: Connection, table: Any, columns: Mapping[str, Any]) -> None:
+    """Insert rows given as columns (arrays of one length, or one value for all rows) with
+    one driver ``executemany`` of the compiled core ``insert()``: SQLAlchemy's per-row
+    parameter processing is done once per distinct value instead."""
+    names = list(columns)
+    dialect = conn.dialect
+    n_rows = next((len(v) for v in columns.values() if isinstance(v, np.ndarray | list)), 1)
+    if n_rows == 0:
+        return
+    bound = {n: _bound(table.c[n], columns[n], dialect) for n in names}
+    for n in names:
+        if not isinstance(columns[n], np.ndarray | list):
+            bound[n] = bound[n] * n_rows
+    compiled = insert(table).compile(dialect=dialect, column_keys=names)
+    if compiled.positional:
+        order = list(compiled.positiontup or ())
+        params: list[Any] = list(zip(*(bound[n] for n in order), strict=True))
+    else:
+        params = [dict(zip(names, values, strict=True))
+                  for values in zip(*(bound[n] for n in names), strict=True)]
+    conn.exec_driver_sql(str(compiled), params)
 
 
 def _stored_patients(conn: Connection, pids: Sequence[str]) -> dict[str, Any]:
@@ -142,23 +181,46 @@ def _plan(conn: Connection, rows: CohortRows, on_duplicate: str) -> _Plan:
 
 
 def _add_patients(conn: Connection, rows: CohortRows, plan: _Plan, now: Any) -> dict[str, int]:
-    """Insert the new patients, fill a stored patient's missing sex; pid -> primary key."""
+    """Insert the new patients (executemany, then their ids read back by the unique
+    patient id), fill a stored patient's missing sex; pid -> primary key."""
     keys = {pid: p.id for pid, p in plan.stored.items()}
-    new = [i for pid, i in plan.first_rows.items() if pid not in plan.stored]
-    params = rows.params(("patient_id", "synthetic", "sex", "primary_tumor"), np.array(new,
-                                                                                     dtype=int))
-    statement = insert(Patient.__table__).returning(
-        Patient.__table__.c.id, Patient.__table__.c.patient_id, sort_by_parameter_order=True)
-    for part in chunks(params, IN_CHUNK):
-        for row in conn.execute(statement, [{**p, "created_at": now} for p in part]):
-            keys[row.patient_id] = row.id
+    new = np.array([i for pid, i in plan.first_rows.items() if pid not in plan.stored],
+                   dtype=np.int64)
+    table = Patient.__table__
+    for part in chunks(new, IN_CHUNK):
+        pids = rows.columns["patient_id"][part]
+        executemany(conn, table, {
+            **{c: rows.columns[c][part] for c in ("patient_id", "synthetic", "sex",
+                                                   "primary_tumor")},
+            "created_at": now})
+        query = select(table.c.id, table.c.patient_id).where(
+            table.c.patient_id.in_(pids.tolist()))
+        keys.update({pid: pk for pk, pid in conn.execute(query).all()})
     fill = [{"pk": p.id, "new_sex": rows.columns["sex"][plan.first_rows[pid]]}
             for pid, p in plan.stored.items()
             if p.sex is None and rows.columns["sex"][plan.first_rows[pid]] is not None]
     if fill:
-        conn.execute(update(Patient.__table__).where(Patient.__table__.c.id == bindparam("pk"))
+        conn.execute(update(table).where(table.c.id == bindparam("pk"))
                      .values(sex=bindparam("new_sex")), fill)
     return keys
+
+
+def _new_study_ids(conn: Connection, pks: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """The ids of the studies (``pks[i]``, ``days[i]``), read back by the unique
+    (patient, date) after an executemany insert."""
+    table = Study.__table__
+    query = select(table.c.id, table.c.patient_pk, table.c.study_date).where(
+        table.c.patient_pk.in_(np.unique(pks).tolist()))
+    found = conn.execute(query).all()
+    ids, found_pks, found_days = (list(c) for c in zip(*found, strict=True)) if found else (
+        [], [], [])
+    have = pd.MultiIndex.from_arrays([np.asarray(found_pks, dtype=np.int64),
+                                      pd.Index(found_days, dtype=object)])
+    want = pd.MultiIndex.from_arrays([pks.astype(np.int64), pd.Index(days, dtype=object)])
+    position = have.get_indexer(want)
+    if (position < 0).any():
+        raise AssertionError("an inserted study was not found again")  # pragma: no cover
+    return np.asarray(ids, dtype=np.int64)[position]
 
 
 def _insert_values(conn: Connection, rows: CohortRows, index: np.ndarray,
@@ -166,17 +228,16 @@ def _insert_values(conn: Connection, rows: CohortRows, index: np.ndarray,
     """Clinical values of the rows at ``index`` and imaging values of those with any."""
     if not len(index):
         return
-    clinical = rows.params(STUDY_CLINICAL_COLUMNS, index)
-    for params, sid in zip(clinical, study_ids.tolist(), strict=True):
-        params["study_id"] = sid
-    conn.execute(insert(ClinicalValues.__table__), clinical)
+    executemany(conn, ClinicalValues.__table__, {
+        "study_id": study_ids, **{c: rows.columns[c][index] for c in STUDY_CLINICAL_COLUMNS}})
     with_imaging = imaging[index]
     if with_imaging.any():
-        features = rows.params(IMAGING_COLUMNS, index[with_imaging])
-        for params, sid in zip(features, study_ids[with_imaging].tolist(), strict=True):
-            params.update(study_id=sid, source="table", metrics=None,
-                          vertebra_volume_ml=None, high_intensity_volume_ml=None)
-        conn.execute(insert(StudyFeatures.__table__), features)
+        part = index[with_imaging]
+        executemany(conn, StudyFeatures.__table__, {
+            "study_id": study_ids[with_imaging],
+            **{c: rows.columns[c][part] for c in IMAGING_COLUMNS},
+            "source": "table", "metrics": None, "vertebra_volume_ml": None,
+            "high_intensity_volume_ml": None})
 
 
 def _replace(conn: Connection, rows: CohortRows, index: np.ndarray, study_ids: np.ndarray,
@@ -215,15 +276,16 @@ def insert_cohort(session: Session, rows: CohortRows, *, source: str, on_duplica
         _replace(conn, rows, replaced, plan.existing[replaced], imaging, now)
     new = np.flatnonzero(plan.existing < 0)
     done = len(replaced)
-    statement = insert(Study.__table__).returning(Study.__table__.c.id,
-                                                  sort_by_parameter_order=True)
+    table = Study.__table__
+    position = pd.Index(list(keys))
+    pk_values = np.fromiter(keys.values(), dtype=np.int64, count=len(keys))
     for start in range(0, len(new), max(1, batch)):
         part = new[start:start + max(1, batch)]
-        params = [{"patient_pk": keys[pid], "study_date": day, "source": source,
-                   "created_at": now, "updated_at": now}
-                  for pid, day in zip(rows.columns["patient_id"][part].tolist(),
-                                      rows.columns["study_date"][part].tolist(), strict=True)]
-        ids = np.array([r.id for r in conn.execute(statement, params)], dtype=np.int64)
+        pks = pk_values[position.get_indexer(rows.columns["patient_id"][part])]
+        days = rows.columns["study_date"][part]
+        executemany(conn, table, {"patient_pk": pks, "study_date": days, "source": source,
+                                  "created_at": now, "updated_at": now})
+        ids = _new_study_ids(conn, pks, days)
         study_ids[part] = ids
         _insert_values(conn, rows, part, ids, imaging)
         done += len(part)
