@@ -29,7 +29,12 @@ _FULL_WORDS = ("database or disk is full", "no space left on device", "disk full
 
 
 class StorageFullError(OSError, ValueError):
-    """The store's disk or database refused a write for lack of space; nothing was saved."""
+    """The store's disk or database refused a write for lack of space; nothing was saved.
+
+    ``str()`` is the one sentence alone (no ``[Errno 28]`` prefix)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror) if self.strerror else super().__str__()
 
 
 def is_full(exc: BaseException) -> bool:
