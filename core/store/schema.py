@@ -379,6 +379,29 @@ def _add_missing_indexes(engine: Engine) -> list[str]:
     return added
 
 
+#: Key of the PostgreSQL advisory lock that serialises creating and upgrading the tables.
+SCHEMA_LOCK_KEY = 0x5350_4E01
+
+
+def create_schema(engine: Engine) -> list[str]:
+    """Create the missing tables and :func:`upgrade_schema` the others; returns what the
+    upgrade changed. On PostgreSQL one process at a time does it (an advisory lock):
+    several app servers or writer processes opening a new database at once would
+    otherwise race on ``CREATE TABLE``."""
+    if engine.dialect.name != "postgresql":
+        Base.metadata.create_all(engine)
+        return upgrade_schema(engine)
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        lock.commit()
+        try:
+            Base.metadata.create_all(engine)
+            return upgrade_schema(engine)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            lock.commit()
+
+
 def upgrade_schema(engine: Engine) -> list[str]:
     """Upgrade the tables of an existing store in place (idempotent); returns what changed.
 

@@ -32,7 +32,7 @@ from core.store.checks import check_actor
 from core.store.faults import storage_errors
 from core.store.images import ImageFiles
 from core.store.records import CaseInput, ImageSource, StudyRecord
-from core.store.schema import HISTORY_COLUMNS, Base, Study, make_engine, upgrade_schema
+from core.store.schema import HISTORY_COLUMNS, Study, create_schema, make_engine
 from core.store.views import StoreViews
 
 if TYPE_CHECKING:
@@ -100,8 +100,7 @@ class CaseStore(StoreViews):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.url: str = parsed.render_as_string(hide_password=True)
         self.engine = make_engine(parsed)
-        Base.metadata.create_all(self.engine)
-        upgrade_schema(self.engine)
+        create_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._images = ImageFiles(self.data_dir)
 
