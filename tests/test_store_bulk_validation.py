@@ -59,10 +59,10 @@ def test_import_checks_name_the_first_bad_row_as_row_by_row():
                                          r"\(row 3\)\.$"):
         importing.validated_rows(repeated)
     later = frame.copy()
-    pid = later.loc[0, "patient_id"]
-    other = later.index[(later["patient_id"] == pid)][-1]
-    assert other != 0  # the generator gives this patient several studies
-    later.loc[other, "primary_tumor"] = "lung" if later.loc[0, "primary_tumor"] != "lung" \
+    counts = later["patient_id"].value_counts()
+    pid = counts.index[counts > 1][0]  # a patient with several studies
+    first, other = later.index[later["patient_id"] == pid][[0, -1]]
+    later.loc[other, "primary_tumor"] = "lung" if later.loc[first, "primary_tumor"] != "lung" \
         else "breast"
     with pytest.raises(ValueError, match=rf"^cohort row {other + 1}: primary_tumor .* "
                                          rf"differs from an earlier row of patient {pid}"):
