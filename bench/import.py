@@ -96,8 +96,9 @@ def end_to_end(path: Path, url: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "core", "import-cohort", str(path),
-                           "--db", url], cwd=REPO, env=env, capture_output=True, text=True,
-                          check=True)
+                           "--db", url], cwd=REPO, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"import-cohort failed ({done.returncode}): {done.stderr[-2000:]}")
     wall = time.perf_counter() - wall
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
