@@ -30,6 +30,7 @@ when it is opened (tables, columns and indexes added since, the yes/no
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from sqlalchemy import (
@@ -53,6 +54,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.pool import StaticPool
 
@@ -387,9 +389,17 @@ def create_schema(engine: Engine) -> list[str]:
     """Create the missing tables and :func:`upgrade_schema` the others; returns what the
     upgrade changed. On PostgreSQL one process at a time does it (an advisory lock):
     several app servers or writer processes opening a new database at once would
-    otherwise race on ``CREATE TABLE``."""
+    otherwise race on ``CREATE TABLE``. SQLite has no such lock: a ``CREATE TABLE`` that
+    finds the table made by another process meanwhile is tried again."""
     if engine.dialect.name != "postgresql":
-        Base.metadata.create_all(engine)
+        for attempt in range(1, 6):
+            try:
+                Base.metadata.create_all(engine)
+                break
+            except OperationalError as exc:  # another process created a table meanwhile
+                if "already exists" not in str(exc) or attempt == 5:
+                    raise
+                time.sleep(0.05 * attempt)
         return upgrade_schema(engine)
     with engine.connect() as lock:
         lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
