@@ -20,8 +20,9 @@ $(STAMP): requirements.txt constraints.txt
 venv: $(STAMP)
 
 # Debian packages the tests need: Chromium for the Playwright browser test (never
-# `playwright install`), DejaVu fonts for the PDF report.
-SYSDEPS := chromium fonts-dejavu-core
+# `playwright install`), DejaVu fonts for the PDF report, the PostgreSQL server (the store
+# tests start a throwaway cluster with its initdb/pg_ctl from /usr/lib/postgresql/*/bin).
+SYSDEPS := chromium fonts-dejavu-core postgresql
 sysdeps:
 	@missing=$$(for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -55,6 +56,8 @@ bench: venv sysdeps
 	$(PY) bench/read_gzip.py
 	$(PY) bench/read_memory.py
 	$(PY) bench/batch.py
+	$(PY) bench/import.py
+	$(PY) bench/store_queries.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts data/store

@@ -105,12 +105,43 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_import_cohort(args: argparse.Namespace) -> int:
-    from core.clinical import load_clinical_table
-    from core.store import CaseStore
+class _RowsBar:
+    """``progress(done, total)`` drawn as a tqdm bar on stderr (off when not a terminal,
+    unless ``--progress``)."""
 
-    check_database_url(args.db)
-    table = load_clinical_table(args.file)
+    def __init__(self, desc: str, unit: str, force: bool) -> None:
+        self.desc, self.unit, self.force = desc, unit, force
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=self.unit, desc=self.desc, file=sys.stderr,
+                            disable=False if self.force else None, dynamic_ncols=True,
+                            unit_scale=True)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB, from ``getrusage``)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _load_cohort_table(args: argparse.Namespace):
+    from core.clinical.bulk_tables import load_clinical_table_bulk
+
+    bar = _RowsBar("validating", "row", args.progress)
+    try:
+        table = load_clinical_table_bulk(args.file, progress=bar)
+    finally:
+        bar.close()
     name = Path(args.file).name
     if table.errors:
         prefix = "skipped " if args.valid_rows_only else ""
@@ -126,13 +157,39 @@ def _cmd_import_cohort(args: argparse.Namespace) -> int:
             )
         if table.rows.empty:
             raise ValueError(f"{name} has no valid rows; nothing was imported.")
+    return table
+
+
+def _cmd_import_cohort(args: argparse.Namespace) -> int:
+    import time
+
+    from core.store import CaseStore
+
+    check_database_url(args.db)
+    started = time.perf_counter()
+    table = _load_cohort_table(args)
+    model = None
+    if args.model:
+        from core.model import load_model
+
+        model = load_model(args.model)
     store = CaseStore(args.db)
+    bar = _RowsBar("importing", "row", args.progress)
+    scoring = _RowsBar("scoring", "study", args.progress)
     try:
-        summary = store.import_cohort(table.rows, source=name, actor=args.actor)
+        summary = store.import_cohort(table.rows, source=Path(args.file).name,
+                                      actor=args.actor, progress=bar, model=model,
+                                      score_progress=scoring)
     finally:
+        bar.close()
+        scoring.close()
         store.close()
-    sys.stderr.writelines(f"warning: {w}\n" for w in summary["warnings"])
     summary["rows_skipped"] = len(table.invalid_rows)
+    summary["seconds"] = round(time.perf_counter() - started, 3)
+    summary["peak_rss_mb"] = _peak_rss_mb()
+    sys.stderr.write(f"imported {summary['rows']} rows in {summary['seconds']} s; peak "
+                     f"memory {summary['peak_rss_mb']} MB\n")
+    sys.stderr.writelines(f"warning: {w}\n" for w in summary["warnings"])
     _emit(summary, None)
     return 0
 
@@ -298,6 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid-rows-only", action="store_true",
                    help="import the valid rows even if some rows are invalid")
     p.add_argument("--actor", default="cli", help="name recorded in the audit log")
+    p.add_argument("--model", metavar="DIR",
+                   help="also score the imported studies with this model (stored per "
+                        "study and model version)")
+    p.add_argument("--progress", action="store_true",
+                   help="draw the progress bars even when stderr is not a terminal")
     p.set_defaults(func=_cmd_import_cohort)
 
     p = sub.add_parser("demo", help="build the synthetic demo store")

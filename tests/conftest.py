@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pg_support import PostgresCluster
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SPINEPAIN_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -30,3 +33,43 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(path))
     monkeypatch.delenv("SPINEPAIN_DB_URL", raising=False)
     return path
+
+
+# --------------------------------------------------------------------------- databases
+# The store tests run on SQLite and on PostgreSQL (tests/pg_support.py): a throwaway
+# cluster for the whole session, an empty database per test.
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A PostgreSQL cluster in a temporary folder, stopped and removed at the end; FAILS
+    (never skips) when the server binaries are missing: `make sysdeps` installs them."""
+    try:
+        cluster = PostgresCluster.start()
+    except RuntimeError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+def database_url(request: pytest.FixtureRequest, backend: str, data_dir: Path) -> str:
+    """An empty database of ``backend`` for one test: the SQLite file in the data
+    directory, or a new PostgreSQL database dropped when the test ends."""
+    if backend == "sqlite":
+        return f"sqlite:///{(data_dir / 'cases.sqlite').resolve()}"
+    cluster = request.getfixturevalue("pg_cluster")
+    url = cluster.new_database()
+    request.addfinalizer(lambda: cluster.drop_database(url))
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, data_dir: Path,
+           monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's database on each backend, also as ``SPINEPAIN_DB_URL`` (so ``CaseStore()``
+    opens it); images go to the ``data_dir``."""
+    url = database_url(request, request.param, data_dir)
+    monkeypatch.setenv("SPINEPAIN_DB_URL", url)
+    return url

@@ -1,4 +1,11 @@
-"""Case store on real SQLite files: round trips, transactions, audit, export, CLI import."""
+"""Case store on SQLite files and PostgreSQL databases: round trips, transactions, audit,
+export, CLI import.
+
+``db_url`` (tests/conftest.py) runs a test once per backend: a SQLite file in the data
+directory and a fresh database of the session's throwaway PostgreSQL cluster, given as
+``SPINEPAIN_DB_URL`` so ``CaseStore()`` opens it. The few tests about SQLite itself (its
+default file, in-memory URLs, an old SQLite store) have PostgreSQL counterparts.
+"""
 
 from __future__ import annotations
 
@@ -55,7 +62,7 @@ def test_default_store_is_a_sqlite_file_in_the_data_dir(data_dir):
         names = set(inspect(store.engine).get_table_names())
     assert (data_dir / "cases.sqlite").is_file()
     assert names == {"patients", "studies", "clinical_values", "study_features",
-                     "level_features", "predictions", "audit_log"}
+                     "level_features", "predictions", "scores", "audit_log"}
 
 
 def test_db_url_from_environment(data_dir, tmp_path, monkeypatch):
@@ -69,7 +76,7 @@ def test_db_url_from_environment(data_dir, tmp_path, monkeypatch):
         CaseStore("not a url")
 
 
-def test_no_identifying_columns_in_the_schema(data_dir):
+def test_no_identifying_columns_in_the_schema(db_url, data_dir):
     with CaseStore() as store:
         inspector = inspect(store.engine)
         columns = {c["name"] for t in inspector.get_table_names()
@@ -83,7 +90,7 @@ def test_no_identifying_columns_in_the_schema(data_dir):
 # ----------------------------------------------------------------- import
 
 
-def test_import_round_trip_equals_input(data_dir, cohort):
+def test_import_round_trip_equals_input(db_url, data_dir, cohort):
     with CaseStore() as store:
         summary = store.import_cohort(cohort, source="cohort.csv", actor="tester")
         assert summary == {"source": "cohort.csv", "rows": len(cohort), "patients_added": 12,
@@ -98,7 +105,7 @@ def test_import_round_trip_equals_input(data_dir, cohort):
     assert log.loc[0, "details"]["studies_added"] == len(cohort)
 
 
-def test_csv_import_round_trip_through_the_loader(data_dir, cohort, tmp_path):
+def test_csv_import_round_trip_through_the_loader(db_url, data_dir, cohort, tmp_path):
     path = tmp_path / "cohort.csv"
     path.write_bytes(export_csv(cohort))
     table = load_clinical_table(path)
@@ -111,7 +118,7 @@ def test_csv_import_round_trip_through_the_loader(data_dir, cohort, tmp_path):
     assert exported == path.read_bytes()
 
 
-def test_duplicates_with_the_store_are_an_error_unless_replace(data_dir, cohort):
+def test_duplicates_with_the_store_are_an_error_unless_replace(db_url, data_dir, cohort):
     with CaseStore() as store:
         store.import_cohort(cohort, source="a.csv", actor="tester")
         before = store.counts()
@@ -128,7 +135,7 @@ def test_duplicates_with_the_store_are_an_error_unless_replace(data_dir, cohort)
         assert store.counts()["studies"] == before["studies"]
 
 
-def test_import_refuses_invalid_frames_before_writing(data_dir, cohort):
+def test_import_refuses_invalid_frames_before_writing(db_url, data_dir, cohort):
     with CaseStore() as store:
         bad = cohort.copy()
         bad.loc[3, "ecog"] = 7.5
@@ -148,7 +155,7 @@ def test_import_refuses_invalid_frames_before_writing(data_dir, cohort):
         assert store.counts()["studies"] == 1
 
 
-def test_import_failing_half_way_leaves_the_store_unchanged(data_dir, cohort):
+def test_import_failing_half_way_leaves_the_store_unchanged(db_url, data_dir, cohort):
     with CaseStore() as store:
         store.import_cohort(cohort.iloc[:3], source="first.csv", actor="tester")
         before = store.counts()
@@ -156,11 +163,7 @@ def test_import_failing_half_way_leaves_the_store_unchanged(data_dir, cohort):
         victim = cohort.iloc[8]["patient_id"]
         # A real database failure part-way: the trigger aborts when the 9th row's
         # patient is inserted, after earlier rows of this import were written.
-        with store.engine.begin() as conn:
-            conn.execute(text(
-                "CREATE TRIGGER fail_half_way BEFORE INSERT ON patients "
-                f"WHEN NEW.patient_id = '{victim}' BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-            ))
+        fail_on_insert(store, "patients", f"NEW.patient_id = '{victim}'", "disk on fire")
         with pytest.raises(Exception, match="disk on fire"):
             store.import_cohort(cohort.iloc[3:], source="second.csv", actor="tester")
         assert store.counts() == before
@@ -171,7 +174,26 @@ def test_import_failing_half_way_leaves_the_store_unchanged(data_dir, cohort):
 # ----------------------------------------------------------------- cases
 
 
-def test_save_case_round_trip_with_deidentified_image(data_dir, phantom_case):
+def fail_on_insert(store: CaseStore, table: str, condition: str, message: str,
+                   sqlstate: str = "P0001") -> None:
+    """A trigger that makes the database refuse an insert into ``table`` when
+    ``condition`` holds (on PostgreSQL with ``sqlstate``)."""
+    with store.engine.begin() as conn:
+        if store.backend == "sqlite":
+            conn.execute(text(
+                f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} WHEN {condition} "
+                f"BEGIN SELECT RAISE(ABORT, '{message}'); END"))
+        else:
+            conn.execute(text(
+                f"CREATE FUNCTION fail_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN IF {condition} THEN RAISE EXCEPTION '{message}' USING ERRCODE = "
+                f"'{sqlstate}'; END IF; RETURN NEW; END $$"))
+            conn.execute(text(
+                f"CREATE TRIGGER fail_{table} BEFORE INSERT ON {table} FOR EACH ROW "
+                f"EXECUTE FUNCTION fail_{table}()"))
+
+
+def test_save_case_round_trip_with_deidentified_image(db_url, data_dir, phantom_case):
     phantom, result = phantom_case
     metrics = result.metrics.to_dict()
     image = sitk.Image(phantom.image)
@@ -215,7 +237,7 @@ def test_save_case_round_trip_with_deidentified_image(data_dir, phantom_case):
     assert row["sins_total"] == 11
 
 
-def test_save_case_rejects_bad_input_and_leaves_no_files(data_dir, phantom_case):
+def test_save_case_rejects_bad_input_and_leaves_no_files(db_url, data_dir, phantom_case):
     phantom = phantom_case[0]
     with CaseStore() as store:
         store.save_case("P-0001", "2024-03-01", clinical={"vas": 3}, actor="dr-a")
@@ -233,7 +255,7 @@ def test_save_case_rejects_bad_input_and_leaves_no_files(data_dir, phantom_case)
     assert list((data_dir / "images").glob("*")) == []
 
 
-def test_predictions_history_edit_delete_and_audit(data_dir, phantom_case):
+def test_predictions_history_edit_delete_and_audit(db_url, data_dir, phantom_case):
     phantom, result = phantom_case
     with CaseStore() as store:
         first = store.save_case("P-0001", "2024-01-10", clinical=CLINICAL,
@@ -301,7 +323,7 @@ def test_predictions_history_edit_delete_and_audit(data_dir, phantom_case):
     assert str(log["at"].dt.tz) == "UTC"
 
 
-def test_follow_up_inherits_patient_fields(data_dir):
+def test_follow_up_inherits_patient_fields(db_url, data_dir):
     with CaseStore() as store:
         store.save_case("P-0009", "2024-01-10", clinical={"vas": 3, "sex": "M",
                                                           "primary_tumor": "lung"}, actor="dr-a")
@@ -315,7 +337,7 @@ def test_follow_up_inherits_patient_fields(data_dir):
                             clinical={"vas": 6, "primary_tumor": "breast"}, actor="dr-a")
 
 
-def test_export_is_audited_and_in_the_cohort_csv_format(data_dir):
+def test_export_is_audited_and_in_the_cohort_csv_format(db_url, data_dir):
     with CaseStore() as store:
         store.save_case("P-0001", "2024-01-10", clinical={"vas": 3, "primary_tumor": "lung"},
                         actor="dr-a")
@@ -327,7 +349,7 @@ def test_export_is_audited_and_in_the_cohort_csv_format(data_dir):
     assert log.iloc[-1]["details"]["rows"] == 1
 
 
-def test_report_export_is_audited_with_its_hash(data_dir):
+def test_report_export_is_audited_with_its_hash(db_url, data_dir):
     with CaseStore() as store:
         study = store.save_case("P-0001", "2024-01-10", clinical={"vas": 3}, actor="dr-a")
         store.record_export(study, actor="dr-b", kind="report-pdf", content=b"%PDF-1.7 x")
@@ -345,21 +367,25 @@ def test_report_export_is_audited_with_its_hash(data_dir):
 # ----------------------------------------------------------------- CLI
 
 
-def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+def _cli(*args: str, data_dir: Path, db_url: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "SPINEPAIN_DATA_DIR": str(data_dir)}
     env.pop("SPINEPAIN_DB_URL", None)
+    if db_url:
+        env["SPINEPAIN_DB_URL"] = db_url
     return subprocess.run([sys.executable, "-m", "core", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
 
 
-def test_cli_import_cohort_ok_and_errors(data_dir, cohort, tmp_path):
+def test_cli_import_cohort_ok_and_errors(db_url, data_dir, cohort, tmp_path):
     good = tmp_path / "good.csv"
     good.write_bytes(export_csv(cohort))
-    done = _cli("import-cohort", str(good), "--actor", "cli-test", data_dir=data_dir)
+    done = _cli("import-cohort", str(good), "--actor", "cli-test", data_dir=data_dir,
+                db_url=db_url)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["studies_added"] == len(cohort)
 
-    bad = _cli("import-cohort", str(BAD / "vas_out_of_range.csv"), data_dir=data_dir)
+    bad = _cli("import-cohort", str(BAD / "vas_out_of_range.csv"), data_dir=data_dir,
+               db_url=db_url)
     assert bad.returncode == 2
     assert bad.stderr.splitlines() == [
         "row 2, column vas: '11' is not a number from 0 to 10 with at most one decimal",
@@ -373,7 +399,7 @@ def test_cli_import_cohort_ok_and_errors(data_dir, cohort, tmp_path):
         assert store.counts()["studies"] == len(cohort)
 
     partial = _cli("import-cohort", str(BAD / "vas_out_of_range.csv"), "--valid-rows-only",
-                   data_dir=data_dir)
+                   data_dir=data_dir, db_url=db_url)
     assert partial.returncode == 0, partial.stderr
     assert partial.stderr.splitlines()[0].startswith("skipped row 2, column vas:")
     summary = json.loads(partial.stdout)
@@ -383,10 +409,10 @@ def test_cli_import_cohort_ok_and_errors(data_dir, cohort, tmp_path):
     assert len(summary["warnings"]) == 1 and "row(s) 6:" in summary["warnings"][0]
     assert partial.stderr.splitlines()[-1] == f"warning: {summary['warnings'][0]}"
 
-    empty = _cli("import-cohort", str(BAD / "utf16.csv"), data_dir=data_dir)
+    empty = _cli("import-cohort", str(BAD / "utf16.csv"), data_dir=data_dir, db_url=db_url)
     assert empty.returncode == 2
     assert empty.stderr == "error: utf16.csv is UTF-16 encoded; save it as CSV UTF-8.\n"
-    again = _cli("import-cohort", str(good), data_dir=data_dir)
+    again = _cli("import-cohort", str(good), data_dir=data_dir, db_url=db_url)
     assert again.returncode == 2
     assert "already has a study on" in again.stderr
     with CaseStore() as store:
@@ -418,7 +444,7 @@ def test_in_memory_database_is_shared_by_threads(data_dir):
     assert seen == {"patient": "P-0001"}
 
 
-def test_numpy_scalars_are_stored_as_plain_json(data_dir):
+def test_numpy_scalars_are_stored_as_plain_json(db_url, data_dir):
     with CaseStore() as store:
         study = store.save_case(
             "P-0001", "2024-01-10", clinical={"vas": np.float64(3), "ecog": np.int64(1)},
@@ -451,7 +477,7 @@ def _ras_copy(image: sitk.Image) -> sitk.Image:
     return flipped
 
 
-def test_image_files_are_read_through_core_io_in_canonical_lps(data_dir, phantom_case,
+def test_image_files_are_read_through_core_io_in_canonical_lps(db_url, data_dir, phantom_case,
                                                                tmp_path):
     from core.io import read_image, read_label_map
 
@@ -480,7 +506,7 @@ def test_image_files_are_read_through_core_io_in_canonical_lps(data_dir, phantom
                                   sitk.GetArrayFromImage(expected_vert))
 
 
-def test_label_maps_core_io_refuses_are_refused_by_the_store(data_dir, phantom_case,
+def test_label_maps_core_io_refuses_are_refused_by_the_store(db_url, data_dir, phantom_case,
                                                              tmp_path):
     phantom = phantom_case[0]
     fractional = sitk.Cast(phantom.image, sitk.sitkFloat32) * 0.0 + 0.5
@@ -503,7 +529,7 @@ def test_label_maps_core_io_refuses_are_refused_by_the_store(data_dir, phantom_c
 # ----------------------------------------------------------------- neurologic deficit
 
 
-def test_deficit_states_and_neuropathic_pain_are_stored(data_dir):
+def test_deficit_states_and_neuropathic_pain_are_stored(db_url, data_dir):
     with CaseStore() as store:
         ids = [store.save_case(f"P-000{i}", "2024-01-10",
                                clinical={"vas": 5, "neurologic_deficit": state,
@@ -524,7 +550,7 @@ def test_deficit_states_and_neuropathic_pain_are_stored(data_dir):
     assert edited["neurologic_deficit"] == "new_or_progressive"
 
 
-def test_import_of_a_yes_no_frame_reports_the_rows(data_dir, cohort):
+def test_import_of_a_yes_no_frame_reports_the_rows(db_url, data_dir, cohort):
     old = cohort.iloc[:4].assign(neurologic_deficit=[True, False, "stable", "1"])
     with CaseStore() as store:
         summary = store.import_cohort(old, source="old.csv", actor="tester")
@@ -571,7 +597,66 @@ def test_a_store_from_before_the_three_deficit_states_is_upgraded(data_dir, tmp_
     assert any("yes/no" in w for w in context.warnings)
 
 
-def test_save_case_keeps_the_label_qc_of_a_measured_study(data_dir, phantom_case):
+def test_a_postgresql_store_from_before_the_three_deficit_states_is_upgraded(
+        data_dir, pg_cluster, request):
+    """The PostgreSQL branch of ``upgrade_schema``: a BOOLEAN ``neurologic_deficit`` (true,
+    false, NULL) becomes text holding yes / no / NULL, the stored values read as before
+    (yes/no with a warning), and the column takes the three states afterwards."""
+    from core.store import upgrade_schema
+
+    url = pg_cluster.new_database()
+    request.addfinalizer(lambda: pg_cluster.drop_database(url))
+    with CaseStore(url, data_dir=data_dir) as store:
+        ids = [store.save_case(f"P-000{i}", "2024-01-10", clinical={"vas": 5}, actor="dr-a")
+               for i in range(3)]
+        with store.engine.begin() as connection:  # the old table: BOOLEAN deficit
+            for statement in (
+                    "ALTER TABLE clinical_values DROP COLUMN neuropathic_pain",
+                    "ALTER TABLE clinical_values DROP COLUMN neurologic_deficit",
+                    "ALTER TABLE clinical_values ADD COLUMN neurologic_deficit BOOLEAN",
+                    f"UPDATE clinical_values SET neurologic_deficit = true "
+                    f"WHERE study_id = {ids[0]}",
+                    f"UPDATE clinical_values SET neurologic_deficit = false "
+                    f"WHERE study_id = {ids[1]}"):
+                connection.execute(text(statement))
+        before = {c["name"]: str(c["type"]) for c in
+                  inspect(store.engine).get_columns("clinical_values")}
+    assert before["neurologic_deficit"] == "BOOLEAN" and "neuropathic_pain" not in before
+    with CaseStore(url, data_dir=data_dir) as store:
+        types = {c["name"]: str(c["type"]) for c in
+                 inspect(store.engine).get_columns("clinical_values")}
+        assert upgrade_schema(store.engine) == []  # idempotent
+        listed = store.list_studies()
+        records = [store.get_study(i).clinical for i in ids]
+        again = store.save_case("P-0001", "2024-02-10",
+                                clinical={"vas": 5, "neurologic_deficit": "stable",
+                                          "neuropathic_pain": True}, actor="dr-a")
+        assert store.get_study(again).clinical["neurologic_deficit"] == "stable"
+        edited = store.update_clinical(ids[0], {"neurologic_deficit": "none"}, "dr-b")
+    assert types["neurologic_deficit"].startswith("VARCHAR")
+    assert types["neuropathic_pain"] == "BOOLEAN"
+    assert listed["neurologic_deficit"].fillna("(blank)").tolist() == ["yes", "no", "(blank)"]
+    assert [r["neurologic_deficit"] for r in records] == ["yes", "no", None]
+    assert edited["neurologic_deficit"] == "none"
+
+
+def test_a_postgresql_url_from_the_environment(data_dir, pg_cluster, request, monkeypatch):
+    """``SPINEPAIN_DB_URL=postgresql+psycopg://...`` is the store; the password is hidden
+    in ``store.url`` and no SQLite file appears."""
+    url = pg_cluster.new_database()
+    request.addfinalizer(lambda: pg_cluster.drop_database(url))
+    with_password = url.replace("spinepain@", "spinepain:s3cret@")
+    monkeypatch.setenv("SPINEPAIN_DB_URL", with_password)
+    with CaseStore() as store:
+        assert store.backend == "postgresql"
+        assert "s3cret" not in store.url and "***" in store.url
+        assert set(inspect(store.engine).get_table_names()) >= {"patients", "scores"}
+        store.save_case("P-0001", "2024-01-10", clinical={"vas": 3}, actor="dr-a")
+        assert store.counts()["studies"] == 1
+    assert not (data_dir / "cases.sqlite").exists()
+
+
+def test_save_case_keeps_the_label_qc_of_a_measured_study(db_url, data_dir, phantom_case):
     """``core.measure.measure_study(...).payload()`` (the extract JSON with ``label_qc``)
     is stored as given and read back."""
     from core.measure import measure_study

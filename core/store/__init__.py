@@ -17,10 +17,17 @@ Modules: :mod:`~core.store.schema` (tables, column tuples, engine),
 (image files, read through :mod:`core.io`), :mod:`~core.store.importing` (cohort
 tables), :mod:`~core.store.cases` (single studies and predictions),
 :mod:`~core.store.queries` (reads), :mod:`~core.store.audit`, :mod:`~core.store.metrics`
-(``core extract`` JSON to columns), :mod:`~core.store.checks`, and the facade
-:class:`CaseStore` in :mod:`~core.store.store`.
+(``core extract`` JSON to columns), :mod:`~core.store.checks`, :mod:`~core.store.bulk`
+(cohort rows inserted with core ``insert()`` executemany), :mod:`~core.store.scores`
+(scores per study and model version, the batched recompute),
+:mod:`~core.store.scored` (:class:`StudyFilter`; scored studies filtered, ordered and
+paginated in SQL), :mod:`~core.store.cohort_read` (studies as typed cohort rows from
+core selects), :mod:`~core.store.faults` (a full disk or database as one sentence), and
+the facade :class:`CaseStore` in :mod:`~core.store.store` with its read side
+:class:`~core.store.views.StoreViews` (status, revision, audit pages, scores).
 """
 
+from core.store.faults import StorageFullError
 from core.store.images import IMAGES_DIRNAME
 from core.store.metrics import flatten_metrics
 from core.store.records import CaseInput, ImageSource, StudyRecord
@@ -29,6 +36,7 @@ from core.store.schema import (
     HISTORY_COLUMNS,
     LIST_COLUMNS,
     LIST_EXTRA_COLUMNS,
+    SCORE_COLUMNS,
     TABLES,
     AuditEntry,
     Base,
@@ -38,8 +46,10 @@ from core.store.schema import (
     PredictionRow,
     Study,
     StudyFeatures,
+    scores,
     upgrade_schema,
 )
+from core.store.scored import ORDERS, PAGE_COLUMNS, StudyFilter
 from core.store.store import (
     DB_FILENAME,
     DEFAULT_DATA_DIR,
@@ -56,7 +66,10 @@ __all__ = [
     "IMAGES_DIRNAME",
     "LIST_COLUMNS",
     "LIST_EXTRA_COLUMNS",
+    "ORDERS",
+    "PAGE_COLUMNS",
     "REPO",
+    "SCORE_COLUMNS",
     "TABLES",
     "AuditEntry",
     "Base",
@@ -67,10 +80,13 @@ __all__ = [
     "LevelFeature",
     "Patient",
     "PredictionRow",
+    "StorageFullError",
     "Study",
     "StudyFeatures",
+    "StudyFilter",
     "StudyRecord",
     "data_dir_from_env",
     "flatten_metrics",
+    "scores",
     "upgrade_schema",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 from sqlalchemy import select
@@ -23,9 +23,22 @@ def audit(session: Session, actor: str, action: str, target: str,
 
 def read_audit_log(session: Session) -> pd.DataFrame:
     """The audit log, oldest first: ``id, at`` (UTC), ``actor, action, target, details``."""
-    entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    return _frame(session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all())
+
+
+def _frame(entries: Sequence[AuditEntry]) -> pd.DataFrame:
     rows = [(e.id, e.at, e.actor, e.action, e.target, e.details) for e in entries]
     frame = pd.DataFrame(rows, columns=["id", "at", "actor", "action", "target", "details"])
     frame["id"] = frame["id"].astype("int64")
     frame["at"] = pd.to_datetime(frame["at"]).astype("datetime64[us]").dt.tz_localize("UTC")
     return frame
+
+
+def read_audit_page(session: Session, *, limit: int, offset: int) -> pd.DataFrame:
+    """``limit`` audit entries from ``offset``, newest first (columns of
+    :func:`read_audit_log`)."""
+    if isinstance(limit, bool) or int(limit) < 0 or isinstance(offset, bool) or int(offset) < 0:
+        raise ValueError(f"limit {limit!r} and offset {offset!r} must be counts of rows.")
+    query = (select(AuditEntry).order_by(AuditEntry.id.desc())
+             .limit(int(limit)).offset(int(offset)))
+    return _frame(session.scalars(query).all())

@@ -6,12 +6,14 @@ their audit entry into it, so a change and its audit entry commit together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.clinical import CLINICAL_COLUMNS, IMAGING_COLUMNS, SINS_COMPONENTS, validate_clinical
@@ -22,6 +24,7 @@ from core.store.metrics import flatten_metrics, level_rows, optional_float
 from core.store.records import CaseInput
 from core.store.rows import get_or_add_patient, get_study, row_dict, set_clinical
 from core.store.schema import LevelFeature, Patient, PredictionRow, Study, StudyFeatures, utcnow
+from core.store.scores import drop_for_studies
 
 
 @dataclass
@@ -125,6 +128,34 @@ def insert_case(session: Session, prepared: PreparedCase, *, source: str) -> Stu
     return study
 
 
+#: ``score(session, study_id, row)`` (see :func:`core.store.scores.scorer`).
+Score = Callable[[Session, int, Mapping[str, Any]], None]
+
+
+def save_with_retry(write: Callable[[], AbstractContextManager[Session]],
+                    prepared: PreparedCase, actor: str, score: Score | None) -> int:
+    """:func:`save_prepared` (and ``score``) in one transaction of ``write()``.
+
+    Two sessions saving the first studies of one new patient at once both find no
+    patient; the second insert then breaks the unique patient id. The save is tried once
+    more, now finding the patient (or a clean "already has a study" error).
+    """
+    for attempt in (1, 2):
+        try:
+            with write() as session:
+                study_id = save_prepared(session, prepared, actor)
+                if score is not None:
+                    score(session, study_id, prepared.row)
+                return study_id
+        except IntegrityError:
+            if attempt == 2:
+                raise ValueError(
+                    f"patient {prepared.row['patient_id']} on "
+                    f"{prepared.row['study_date'].isoformat()} could not be saved: another "
+                    "session changed the same patient at the same time; try again.") from None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def save_prepared(session: Session, prepared: PreparedCase, actor: str) -> int:
     """Insert a prepared case from the case form (source ``"case"``), audited ``save``."""
     study = insert_case(session, prepared, source="case")
@@ -147,9 +178,10 @@ def check_clinical_keys(changes: Mapping[str, object]) -> None:
 
 
 def update_clinical(session: Session, study_id: int, changes: Mapping[str, object],
-                    actor: str) -> dict[str, Any]:
-    """Apply validated clinical ``changes`` to a study, audited ``edit`` with before/after;
-    returns the clinical values after the edit (see :meth:`CaseStore.update_clinical`)."""
+                    actor: str, score: Score | None = None) -> dict[str, Any]:
+    """Apply validated clinical ``changes`` to a study, audited ``edit`` with before/after,
+    dropping its stale scores (and writing a new one with ``score``); returns the
+    clinical values after the edit (see :meth:`CaseStore.update_clinical`)."""
     study = get_study(session, study_id)
     current = row_dict(study, study.patient, study.clinical, study.features)
     merged = {**current, **dict(changes)}
@@ -165,6 +197,10 @@ def update_clinical(session: Session, study_id: int, changes: Mapping[str, objec
         study.patient.primary_tumor = row["primary_tumor"]
     set_clinical(study, row)
     study.updated_at = utcnow()
+    session.flush()
+    drop_for_studies(session, [study.id])
+    if score is not None:
+        score(session, study.id, row)
     audit(session, actor, "edit", f"study {study.id}", {
         "patient_id": study.patient.patient_id, "changes": diff,
     })

@@ -11,6 +11,7 @@ comes from core.io (or :mod:`core.phantom`) already.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Sequence
@@ -25,10 +26,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.io import read_image, read_label_map
 from core.provenance import sha256_file
+from core.store.faults import check_written_nifti, image_full_error, is_full
 from core.store.records import CaseInput, ImageSource
 from core.store.schema import Study
 
 IMAGES_DIRNAME = "images"
+#: Bytes of a NIfTI-1 header (a written file unpacks to at least these plus the voxels).
+NIFTI_HEADER_BYTES = 348
 
 
 @dataclass(frozen=True)
@@ -108,18 +112,28 @@ class ImageFiles:
 
     def _write(self, image: sitk.Image, new_files: list[Path]) -> tuple[str, str]:
         """Write pixels and geometry of ``image`` as ``<sha256>.nii.gz``; return its
-        reference and SHA-256 (a file created here is appended to ``new_files``)."""
+        reference and SHA-256 (a file created here is appended to ``new_files``).
+
+        The written file is read back as a gzip stream before it is kept: SimpleITK's
+        NIfTI writer reports a full disk only on stderr and leaves a truncated file. A
+        full disk is a :class:`~core.store.faults.StorageFullError`.
+        """
         array = sitk.GetArrayViewFromImage(image)
         clean = sitk.GetImageFromArray(array, isVector=image.GetNumberOfComponentsPerPixel() > 1)
         clean.SetOrigin(image.GetOrigin())
         clean.SetSpacing(image.GetSpacing())
         clean.SetDirection(image.GetDirection())
-        self.directory.mkdir(parents=True, exist_ok=True)
-        handle, tmp_name = tempfile.mkstemp(suffix=".nii.gz", dir=self.directory)
-        os.close(handle)
-        tmp = Path(tmp_name)
+        tmp: Path | None = None
         try:
-            sitk.WriteImage(clean, str(tmp), True)
+            self.directory.mkdir(parents=True, exist_ok=True)
+            handle, tmp_name = tempfile.mkstemp(suffix=".nii.gz", dir=self.directory)
+            os.close(handle)
+            tmp = Path(tmp_name)
+            try:
+                sitk.WriteImage(clean, str(tmp), True)
+            except RuntimeError as exc:  # ITK's own write errors
+                raise OSError(errno.EIO, str(exc).strip().splitlines()[-1]) from None
+            check_written_nifti(tmp, NIFTI_HEADER_BYTES + array.nbytes)
             digest = sha256_file(tmp)
             final = self.directory / f"{digest}.nii.gz"
             if final.exists():
@@ -127,9 +141,12 @@ class ImageFiles:
             else:
                 os.replace(tmp, final)
                 new_files.append(final)
-        except Exception:
-            with suppress(FileNotFoundError):
-                tmp.unlink()
+        except OSError as exc:
+            if tmp is not None:
+                with suppress(FileNotFoundError):
+                    tmp.unlink()
+            if is_full(exc):
+                raise image_full_error(self.directory) from None
             raise
         return f"{IMAGES_DIRNAME}/{final.name}", digest
 

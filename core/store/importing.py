@@ -10,31 +10,38 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core.clinical import (
     COHORT_COLUMNS,
     DEFICIT_COLUMN,
     IMAGING_COLUMNS,
-    as_cohort_frame,
     deficit_from_yes_no,
     deficit_warning,
     validate_clinical,
 )
+from core.clinical.bulk import CellCheck, distinct_cells, typed_cohort_frame, validate_cells
 from core.store.audit import audit
+from core.store.bulk import CohortRows, Progress, chunks, insert_cohort
 from core.store.cases import PreparedCase, insert_case
-from core.store.images import study_refs
-from core.store.rows import get_or_add_patient, set_clinical, set_table_features
+from core.store.rows import set_clinical, set_table_features
 from core.store.schema import Patient, Study, utcnow
+from core.store.scores import drop_for_studies
+
+#: The patient-level columns whose values must agree over one patient's rows.
+_PATIENT_COLUMNS = ("sex", "primary_tumor", "synthetic")
 
 
-def validated_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """The rows of a cohort table, each validated by :func:`core.clinical.validate_clinical`.
+def validated_rows(frame: pd.DataFrame) -> CohortRows:
+    """The rows of a cohort table, validated as :func:`core.clinical.validate_clinical`
+    validates each (in bulk: :func:`core.clinical.bulk.validate_cells`).
 
-    A ``ValueError`` (naming the row) for unknown columns, an invalid row, a repeated
-    (patient, date), or a patient whose sex / primary tumour / synthetic flag varies.
+    A ``ValueError`` for unknown columns, or naming the first row (in order) that is
+    invalid, repeats an earlier (patient, date), or whose sex / primary tumour /
+    synthetic flag differs from the patient's first row.
     """
     if not isinstance(frame, pd.DataFrame):
         raise ValueError("the cohort must be a pandas DataFrame.")
@@ -45,31 +52,46 @@ def validated_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "columns from core.clinical.COHORT_COLUMNS."
         )
     labels = _row_labels(frame)
-    typed = as_cohort_frame(frame)
-    rows: list[dict[str, Any]] = []
-    seen: dict[tuple[str, dt.date], object] = {}
-    patients: dict[str, dict[str, object]] = {}
-    for label, record in zip(labels, typed.to_dict(orient="records"), strict=True):
-        try:
-            row = validate_clinical(record)
-        except ValueError as exc:
-            raise ValueError(f"cohort row {label}: {exc}") from None
-        key = (row["patient_id"], row["study_date"])
-        if key in seen:
-            raise ValueError(
-                f"cohort row {label}: patient {key[0]} on {key[1].isoformat()} is "
-                f"duplicated (row {seen[key]})."
-            )
-        seen[key] = label
-        first = patients.setdefault(row["patient_id"], row)
-        for column in ("sex", "primary_tumor", "synthetic"):
-            if row[column] != first[column]:
-                raise ValueError(
-                    f"cohort row {label}: {column} {row[column]!r} differs from an "
-                    f"earlier row of patient {row['patient_id']} ({first[column]!r})."
-                )
-        rows.append(row)
-    return rows
+    check = validate_cells(typed_cohort_frame(frame), require_vas=False)
+    cols = check.columns
+    keys = pd.DataFrame({"pid": cols["patient_id"], "day": cols["study_date"]})
+    first_row = _first_positions(cols["patient_id"])
+    differs = np.zeros(len(frame), dtype=bool)
+    for column in _PATIENT_COLUMNS:
+        differs |= cols[column] != cols[column][first_row]
+    failed = ~check.valid | keys.duplicated(keep="first").to_numpy() | differs
+    if failed.any():
+        i = int(np.flatnonzero(failed)[0])
+        problem = _first_problem(check, keys, first_row, i, labels)
+        raise ValueError(f"cohort row {labels[i]}: {problem}")
+    return CohortRows(cols)
+
+
+def _first_positions(values: np.ndarray) -> np.ndarray:
+    """For each row, the position of the first row holding the same value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    first = np.full(len(uniques), len(values), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(values), dtype=np.int64))
+    return first[codes]
+
+
+def _first_problem(check: CellCheck, keys: pd.DataFrame, first_row: np.ndarray, i: int,
+                   labels: list[object]) -> str:
+    """The message of row ``i``: its first invalid value, else the repeated (patient,
+    date), else the first patient-level value that differs."""
+    if not check.valid[i]:
+        column, reason = check.problems[i][0]
+        return f"{column} {reason}."
+    cols = check.columns
+    pid, day = cols["patient_id"][i], cols["study_date"][i]
+    same = np.flatnonzero(((keys["pid"] == pid) & (keys["day"] == day)).to_numpy())
+    if same[0] != i:
+        return (f"patient {pid} on {day.isoformat()} is duplicated "
+                f"(row {labels[int(same[0])]}).")
+    j = int(first_row[i])
+    column = next(c for c in _PATIENT_COLUMNS if cols[c][i] != cols[c][j])
+    return (f"{column} {cols[column][i]!r} differs from an earlier row of patient {pid} "
+            f"({cols[column][j]!r}).")
 
 
 def _row_labels(frame: pd.DataFrame) -> list[object]:
@@ -86,80 +108,65 @@ def import_warnings(frame: pd.DataFrame) -> list[str]:
     (see :func:`core.clinical.deficit_warning`)."""
     found = [str(w) for w in frame.attrs.get("warnings", [])]
     if DEFICIT_COLUMN in frame.columns:
-        flags = [deficit_from_yes_no(v) for v in frame[DEFICIT_COLUMN].tolist()]
-        warning = deficit_warning([lb for lb, f in zip(_row_labels(frame), flags, strict=True)
-                                   if f])
+        codes, reps = distinct_cells(frame[DEFICIT_COLUMN])
+        flags = np.array([deficit_from_yes_no(r) for r in reps], dtype=bool)[codes]
+        labels = _row_labels(frame)
+        warning = deficit_warning([labels[i] for i in np.flatnonzero(flags).tolist()])
         if warning and warning not in found:
             found.append(warning)
     return found
 
 
-def insert_rows(session: Session, rows: Sequence[Mapping[str, Any]], *,
-                source: str, on_duplicate: str) -> dict[str, int]:
+def insert_rows(session: Session, rows: CohortRows, *, source: str, on_duplicate: str,
+                progress: Progress | None = None) -> tuple[dict[str, int], np.ndarray]:
     """Add validated rows as studies (``on_duplicate="replace"`` overwrites the values of
-    a stored (patient, date)); returns ``rows, patients_added, studies_added,
-    studies_replaced``."""
-    cache: dict[str, Patient] = {}
-    added_patients = added_studies = replaced = 0
-    for row in rows:
-        patient, created = get_or_add_patient(session, row, cache)
-        added_patients += created
-        study = None if created else session.scalar(
-            select(Study).where(Study.patient_pk == patient.id,
-                                Study.study_date == row["study_date"])
-        )
-        if study is not None:
-            if on_duplicate != "replace":
-                raise ValueError(
-                    f"patient {row['patient_id']} already has a study on "
-                    f"{row['study_date'].isoformat()} (study {study.id}); nothing was "
-                    "imported."
-                )
-            set_clinical(study, row)
-            if any(row[c] is not None for c in IMAGING_COLUMNS):
-                set_table_features(study, row)
-            study.updated_at = utcnow()
-            replaced += 1
-            continue
-        study = Study(patient=patient, study_date=row["study_date"], source=source)
-        session.add(study)
-        set_clinical(study, row)
-        if any(row[c] is not None for c in IMAGING_COLUMNS):
-            set_table_features(study, row)
-        added_studies += 1
-        session.flush()
-    return {"rows": len(rows), "patients_added": added_patients,
-            "studies_added": added_studies, "studies_replaced": replaced}
+    a stored (patient, date)) with bulk inserts (:func:`core.store.bulk.insert_cohort`);
+    returns ``rows, patients_added, studies_added, studies_replaced`` and each row's
+    study id."""
+    return insert_cohort(session, rows, source=source, on_duplicate=on_duplicate,
+                         progress=progress)
 
 
-def import_rows(session: Session, rows: Sequence[Mapping[str, Any]], *, source: str,
-                on_duplicate: str, actor: str) -> dict[str, int]:
+def import_rows(session: Session, rows: CohortRows, *, source: str, on_duplicate: str,
+                actor: str, progress: Progress | None = None
+                ) -> tuple[dict[str, int], np.ndarray]:
     """:func:`insert_rows`, audited ``import`` with the summary."""
-    summary = insert_rows(session, rows, source=source, on_duplicate=on_duplicate)
+    summary, study_ids = insert_rows(session, rows, source=source, on_duplicate=on_duplicate,
+                                     progress=progress)
     audit(session, actor, "import", source, summary)
-    return summary
+    return summary, study_ids
+
+
+def synthetic_refs(session: Session) -> tuple[int, set[str]]:
+    """The number of synthetic studies and their file references."""
+    query = (select(Study.image_ref, Study.vertebrae_ref, Study.lesion_mask_ref)
+             .join(Patient, Study.patient_pk == Patient.id).where(Patient.synthetic))
+    refs: set[str] = set()
+    count = 0
+    for row in session.execute(query):
+        count += 1
+        refs.update(r for r in row if r)
+    return count, refs
 
 
 def replace_synthetic_rows(
     session: Session,
-    rows: Sequence[Mapping[str, Any]],
+    rows: CohortRows,
     prepared: Sequence[PreparedCase],
     *,
     source: str,
     actor: str,
     details: Mapping[str, object] | None,
 ) -> tuple[dict[str, object], set[str]]:
-    """Delete every synthetic patient, then add ``rows`` and the ``prepared`` cases,
-    audited ``build-demo``; returns the summary and the removed studies' file references
-    (for removal after the commit)."""
-    removed = 0
-    refs: set[str] = set()
-    for patient in session.scalars(select(Patient).where(Patient.synthetic)).all():
-        removed += len(patient.studies)
-        refs |= study_refs(patient.studies)
-        session.delete(patient)
+    """Delete every synthetic patient (their studies go with them: ``ON DELETE CASCADE``),
+    then add ``rows`` and the ``prepared`` cases, audited ``build-demo``; returns the
+    summary and the removed studies' file references (for removal after the commit)."""
+    removed, refs = synthetic_refs(session)
+    ids = session.scalars(select(Patient.id).where(Patient.synthetic)).all()
+    for part in chunks(list(ids), 5_000):
+        session.execute(delete(Patient).where(Patient.id.in_(part)))
     session.flush()
-    summary = insert_rows(session, rows, source=source, on_duplicate="error")
+    summary, _ = insert_rows(session, rows, source=source, on_duplicate="error")
     study_ids = [insert_case(session, p, source=source).id for p in prepared]
     summary = {**summary, "studies_removed": removed,
                "imaging_studies": study_ids, **dict(details or {})}
@@ -230,6 +237,7 @@ def import_imaging_rows(session: Session, rows: Sequence[Mapping[str, Any]], *,
     """
     patients, studies = _stored(session, list(dict.fromkeys(r["patient_id"] for r in rows)))
     added_patients = added_studies = replaced = 0
+    keys = {(r["patient_id"], r["study_date"]) for r in rows}
     for row in rows:
         pid = row["patient_id"]
         patient = patients.get(pid)
@@ -253,6 +261,8 @@ def import_imaging_rows(session: Session, rows: Sequence[Mapping[str, Any]], *,
             replaced += 1
         set_table_features(study, row)
     session.flush()
+    # The replaced studies' imaging values changed: their scores are stale.
+    drop_for_studies(session, [s.id for key, s in studies.items() if key in keys])
     summary = {"rows": len(rows), "patients_added": added_patients,
                "studies_added": added_studies, "studies_replaced": replaced}
     audit(session, actor, "import", source, {**summary, "imaging_only": True})

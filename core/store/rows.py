@@ -78,7 +78,7 @@ def set_table_features(study: Study, row: Mapping[str, Any]) -> None:
     study.features = StudyFeatures(**values, source="table", metrics=None)
 
 
-def _deficit_value(value: object) -> object:
+def deficit_value(value: object) -> object:
     """A stored ``neurologic_deficit``: a state, or a yes/no value kept from a store written
     before the three states (SQLite returns its 1/0 as integers), shown as ``yes``/``no``
     so it reads as ``new_or_progressive``/``none`` with a warning (never silently)."""
@@ -103,7 +103,7 @@ def row_dict(study: Study, patient: Patient, clinical: ClinicalValues | None,
     }
     for column in STUDY_CLINICAL_COLUMNS:
         row[column] = getattr(clinical, column) if clinical is not None else None
-    row[DEFICIT_COLUMN] = _deficit_value(row[DEFICIT_COLUMN])
+    row[DEFICIT_COLUMN] = deficit_value(row[DEFICIT_COLUMN])
     for column in IMAGING_COLUMNS:
         row[column] = getattr(features, column) if features is not None else None
     return row

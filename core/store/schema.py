@@ -16,27 +16,37 @@
 * ``level_features``: one per study and vertebral level (extraction output).
 * ``predictions``: study, model version, category, tier, probabilities, expected VAS,
   the full prediction JSON, actor, time.
+* ``scores``: the assessment of a study by one model version (unique per study and
+  version; :data:`SCORE_COLUMNS` = :data:`core.assess.ASSESSMENT_COLUMNS`): written when a
+  case is saved or imported with a model, and by ``CaseStore.recompute_scores``; the
+  pages read them instead of scoring every study. Editing a study drops its scores.
 * ``audit_log``: time (UTC), actor, action (:data:`AUDIT_ACTIONS`), target, details JSON.
 
 :func:`upgrade_schema` brings a store written by an earlier version up to these tables
-when it is opened (columns added since, the yes/no ``neurologic_deficit`` column).
+when it is opened (tables, columns and indexes added since, the yes/no
+``neurologic_deficit`` column).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
+    Table,
+    Text,
     UniqueConstraint,
     create_engine,
     event,
@@ -44,10 +54,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.pool import StaticPool
 
 from core.clinical import COHORT_COLUMNS
+from core.vocab import CATEGORIES
 
 AUDIT_ACTIONS: tuple[str, ...] = (
     "import", "save", "edit", "delete", "export", "predict", "build-demo", "correct-levels",
@@ -100,7 +112,8 @@ class Patient(Base):
 
 class Study(Base):
     __tablename__ = "studies"
-    __table_args__ = (UniqueConstraint("patient_pk", "study_date", name="uq_patient_date"),)
+    __table_args__ = (UniqueConstraint("patient_pk", "study_date", name="uq_patient_date"),
+                      Index("ix_studies_study_date", "study_date"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_pk: Mapped[int] = mapped_column(
@@ -230,9 +243,42 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+#: Columns of a ``scores`` row that hold an assessment (``core.assess.ASSESSMENT_COLUMNS``:
+#: ``p_<category>`` in :data:`core.vocab.CATEGORIES` order).
+SCORE_COLUMNS: tuple[str, ...] = (
+    "category", "tier", "urgency", "headline_source", "headline", "expected_vas",
+    *(f"p_{c}" for c in CATEGORIES), "region_of_involvement", "assessment_error",
+)
+#: The text columns of :data:`SCORE_COLUMNS` (the others are numbers).
+SCORE_TEXT_COLUMNS: tuple[str, ...] = (
+    "category", "tier", "urgency", "headline_source", "headline", "region_of_involvement",
+    "assessment_error",
+)
+
+scores = Table(
+    "scores", Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("study_id", ForeignKey("studies.id", ondelete="CASCADE"), nullable=False),
+    Column("model_version", String(128), nullable=False),
+    Column("category", String(32)),
+    Column("tier", String(16)),
+    Column("urgency", String(16)),
+    Column("headline_source", String(16)),
+    Column("headline", Text),
+    Column("expected_vas", Float),
+    *(Column(f"p_{c}", Float) for c in CATEGORIES),
+    Column("region_of_involvement", String(16)),
+    Column("assessment_error", Text),
+    Column("computed_at", DateTime, nullable=False),
+    UniqueConstraint("study_id", "model_version", name="uq_score_study_model"),
+    Index("ix_scores_model_category", "model_version", "category"),
+    Index("ix_scores_model_urgency", "model_version", "urgency", "headline_source"),
+    Index("ix_scores_model_region", "model_version", "region_of_involvement"),
+)
+
 TABLES: tuple[str, ...] = (
     "patients", "studies", "clinical_values", "study_features", "level_features",
-    "predictions", "audit_log",
+    "predictions", "scores", "audit_log",
 )
 #: Table name -> ORM class.
 MODELS: dict[str, type[Base]] = {
@@ -246,7 +292,9 @@ MODELS: dict[str, type[Base]] = {
 
 
 def make_engine(url: URL) -> Engine:
-    """The engine for ``url``; SQLite gets foreign keys, a lock timeout and thread sharing."""
+    """The engine for ``url``; SQLite gets foreign keys, a lock timeout, thread sharing and
+    (for a file) write-ahead logging, so pages keep reading while an import or a score
+    recompute writes."""
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     # Streamlit serves sessions from several threads; wait for a writer's lock.
@@ -256,13 +304,20 @@ def make_engine(url: URL) -> Engine:
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": 30},
         **({"poolclass": StaticPool} if memory else {}))
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_pragmas if memory else _sqlite_file_pragmas)
     return engine
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_file_pragmas(dbapi_connection: Any, record: object) -> None:
+    _sqlite_pragmas(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
@@ -311,16 +366,64 @@ def _deficit_column_to_text(engine: Engine) -> bool:
     return True
 
 
+def _add_missing_indexes(engine: Engine) -> list[str]:
+    """``CREATE INDEX`` for every index of the tables that a stored table lacks."""
+    inspector = inspect(engine)
+    added: list[str] = []
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(engine)
+                added.append(f"index {index.name}")
+    return added
+
+
+#: Key of the PostgreSQL advisory lock that serialises creating and upgrading the tables.
+SCHEMA_LOCK_KEY = 0x5350_4E01
+
+
+def create_schema(engine: Engine) -> list[str]:
+    """Create the missing tables and :func:`upgrade_schema` the others; returns what the
+    upgrade changed. On PostgreSQL one process at a time does it (an advisory lock):
+    several app servers or writer processes opening a new database at once would
+    otherwise race on ``CREATE TABLE``. SQLite has no such lock: a ``CREATE TABLE`` that
+    finds the table made by another process meanwhile is tried again."""
+    if engine.dialect.name != "postgresql":
+        for attempt in range(1, 6):
+            try:
+                Base.metadata.create_all(engine)
+                break
+            except OperationalError as exc:  # another process created a table meanwhile
+                if "already exists" not in str(exc) or attempt == 5:
+                    raise
+                time.sleep(0.05 * attempt)
+        return upgrade_schema(engine)
+    with engine.connect() as lock:
+        lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        lock.commit()
+        try:
+            Base.metadata.create_all(engine)
+            return upgrade_schema(engine)
+        finally:
+            lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            lock.commit()
+
+
 def upgrade_schema(engine: Engine) -> list[str]:
     """Upgrade the tables of an existing store in place (idempotent); returns what changed.
 
-    Adds the nullable columns introduced since the store was created (e.g.
-    ``clinical_values.neuropathic_pain``) and turns a yes/no ``neurologic_deficit`` column
-    into text on databases that type their columns strictly (PostgreSQL). Stored yes/no
-    deficit values are kept as they are: they read as ``new_or_progressive``/``none``
-    with a warning until a clinician records the state.
+    Adds the nullable columns and the indexes introduced since the store was created
+    (e.g. ``clinical_values.neuropathic_pain``, ``ix_studies_study_date``; new tables
+    such as ``scores`` come from ``create_all``) and turns a yes/no
+    ``neurologic_deficit`` column into text on databases that type their columns strictly
+    (PostgreSQL). Stored yes/no deficit values are kept as they are: they read as
+    ``new_or_progressive``/``none`` with a warning until a clinician records the state.
     """
     changed = _add_missing_columns(engine)
+    changed += _add_missing_indexes(engine)
     if _deficit_column_to_text(engine):
         changed.append("clinical_values.neurologic_deficit -> text")
     return changed

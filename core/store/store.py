@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from sqlalchemy.engine import make_url
@@ -26,11 +26,18 @@ from core.provenance import sha256_bytes
 from core.store import cases as cases_module
 from core.store import corrections as corrections_module
 from core.store import importing, queries
+from core.store import scores as scores_module
 from core.store.audit import audit, read_audit_log
+from core.store.bulk import Progress
 from core.store.checks import check_actor
+from core.store.faults import storage_errors
 from core.store.images import ImageFiles
 from core.store.records import CaseInput, ImageSource, StudyRecord
-from core.store.schema import HISTORY_COLUMNS, Base, Study, make_engine, upgrade_schema
+from core.store.schema import HISTORY_COLUMNS, Study, create_schema, make_engine
+from core.store.views import StoreViews
+
+if TYPE_CHECKING:
+    from core.model import TrainedModel
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = REPO / "data" / "store"
@@ -55,8 +62,11 @@ def _sqlite_folder(url: str | None) -> Path | None:
     return None
 
 
-class CaseStore:
+class CaseStore(StoreViews):
     """Persistent store of studies for the dashboard and for training.
+
+    Status, the audit log by pages, scores and scored studies filtered and paginated in
+    SQL come from :class:`core.store.views.StoreViews`.
 
     Parameters
     ----------
@@ -91,8 +101,7 @@ class CaseStore:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.url: str = parsed.render_as_string(hide_password=True)
         self.engine = make_engine(parsed)
-        Base.metadata.create_all(self.engine)
-        upgrade_schema(self.engine)
+        create_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._images = ImageFiles(self.data_dir)
 
@@ -108,7 +117,7 @@ class CaseStore:
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._sessions.begin() as session:
+        with storage_errors(), self._sessions.begin() as session:
             yield session
 
     @property
@@ -190,8 +199,15 @@ class CaseStore:
         source: str,
         actor: str,
         on_duplicate: Literal["error", "replace"] = "error",
+        progress: Progress | None = None,
+        model: TrainedModel | None = None,
+        score_progress: Progress | None = None,
     ) -> dict[str, object]:
         """Import a cohort table (one row per study), all or nothing.
+
+        Rows are validated in bulk (:func:`core.clinical.bulk.validate_cells`: the rules
+        and messages of :func:`core.clinical.validate_clinical`) and written with core
+        ``insert()`` executemany in one transaction with the audit entry.
 
         Parameters
         ----------
@@ -206,14 +222,23 @@ class CaseStore:
             A row whose ``(patient_id, study_date)`` is already stored is an error
             (default: nothing is imported) or replaces that study's clinical values, and
             its imaging values when the row has any (``"replace"``; images and
-            predictions are kept).
+            predictions are kept; the replaced studies' scores are dropped).
+        progress : callable, optional
+            ``progress(rows_written, rows_total)`` after each batch of studies.
+        model : TrainedModel, optional
+            Score the imported studies with it once the import has committed
+            (:meth:`recompute_scores` on those studies; batches of their own, so a long
+            scoring never holds the import's transaction open).
+        score_progress : callable, optional
+            ``progress(studies_scored, studies_total)`` of that scoring.
 
         Returns
         -------
         dict
             ``source, rows, patients_added, studies_added, studies_replaced`` and
             ``warnings`` (plain sentences naming rows, e.g. an old yes/no
-            ``neurologic_deficit`` read as ``new_or_progressive``/``none``).
+            ``neurologic_deficit`` read as ``new_or_progressive``/``none``); with a
+            ``model`` also ``scores`` (the :meth:`recompute_scores` summary).
 
         Raises
         ------
@@ -229,9 +254,15 @@ class CaseStore:
         warnings = importing.import_warnings(frame)
         source = str(source)[:200] or "import"
         with self._write() as session:
-            summary = importing.import_rows(session, rows, source=source,
-                                            on_duplicate=on_duplicate, actor=actor)
-        return {"source": source, **summary, "warnings": warnings}
+            summary, study_ids = importing.import_rows(
+                session, rows, source=source, on_duplicate=on_duplicate, actor=actor,
+                progress=progress)
+        result: dict[str, object] = {"source": source, **summary, "warnings": warnings}
+        if model is not None:
+            result["scores"] = self.recompute_scores(
+                model, actor=actor, study_ids=[int(i) for i in study_ids],
+                progress=score_progress)
+        return result
 
     def import_imaging(self, frame: pd.DataFrame, *, source: str,
                        actor: str) -> dict[str, object]:
@@ -296,7 +327,7 @@ class CaseStore:
         """
         actor = check_actor(actor)
         rows = importing.validated_rows(frame)
-        if any(not r["synthetic"] for r in rows) or any(not c.synthetic for c in cases):
+        if not all(rows.columns["synthetic"]) or any(not c.synthetic for c in cases):
             raise ValueError("replace_synthetic only accepts rows and cases marked synthetic.")
         prepared: list[cases_module.PreparedCase] = []
         try:
@@ -328,8 +359,11 @@ class CaseStore:
         lesion_mask: ImageSource | None = None,
         synthetic: bool = False,
         actor: str,
+        model: TrainedModel | None = None,
     ) -> int:
-        """Store one new study: clinical values, imaging metrics, optional image files.
+        """Store one new study: clinical values, imaging metrics, optional image files
+        (and, with a ``model``, its score under that model version, in the same
+        transaction).
 
         Parameters
         ----------
@@ -358,6 +392,7 @@ class CaseStore:
             ``ImageMeta`` of that read fills the keys this leaves out.
         synthetic : bool
         actor : str
+        model : TrainedModel, optional
 
         Returns
         -------
@@ -368,7 +403,9 @@ class CaseStore:
         ------
         ValueError
             Invalid values, an existing (patient, date) study, or a patient whose stored
-            sex / primary tumour / synthetic flag differs.
+            sex / primary tumour / synthetic flag differs; a
+            :class:`~core.store.faults.StorageFullError` (also an ``OSError``) when the
+            disk or database is full. Nothing is stored then, no file is left.
         """
         actor = check_actor(actor)
         clinical = {**dict(clinical),
@@ -377,16 +414,18 @@ class CaseStore:
                          image_meta, vertebrae, lesion_mask, synthetic)
         prepared = cases_module.prepare_case(case, self._images)
         try:
-            with self._write() as session:
-                study_id = cases_module.save_prepared(session, prepared, actor)
+            score = None if model is None else scores_module.scorer(model)
+            return cases_module.save_with_retry(self._write, prepared, actor, score)
         except Exception:
             self._images.remove(prepared.new_files)
             raise
-        return study_id
 
     def update_clinical(self, study_id: int, changes: Mapping[str, object],
-                        actor: str) -> dict[str, Any]:
+                        actor: str, *, model: TrainedModel | None = None) -> dict[str, Any]:
         """Edit clinical values of a study (audited as ``edit`` with before/after).
+
+        The study's stored scores are dropped (they were computed from the old values);
+        with a ``model`` its score under that version is written again.
 
         Keys from :data:`core.clinical.CLINICAL_COLUMNS`. ``sex`` and ``primary_tumor``
         belong to the patient and change for all of the patient's studies. Changing a
@@ -405,8 +444,9 @@ class CaseStore:
         """
         actor = check_actor(actor)
         cases_module.check_clinical_keys(changes)
+        score = None if model is None else scores_module.scorer(model)
         with self._write() as session:
-            return cases_module.update_clinical(session, study_id, changes, actor)
+            return cases_module.update_clinical(session, study_id, changes, actor, score)
 
     def delete_study(self, study_id: int, actor: str) -> None:
         """Delete a study with its values, levels and predictions (audited ``delete``).
