@@ -11,7 +11,6 @@ from scipy import stats
 
 from core import cohort_stats as cs
 
-
 # --------------------------------------------------------------------------- Holm
 
 

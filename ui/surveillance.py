@@ -173,8 +173,9 @@ def changes_view(ps: sv.PatientSurveillance, levels: pd.DataFrame) -> None:
     if not labels:
         st.info("One study only: nothing to compare yet.")
         return
-    chosen = st.selectbox("Follow-up study", list(labels)[::-1], format_func=labels.get,
-                          key="surv_change_study")
+    by_label = {label: study_id for study_id, label in labels.items()}
+    chosen = by_label[st.selectbox("Follow-up study", list(by_label)[::-1],
+                                   key="surv_change_study")]
     row = ps.timeline[ps.timeline["study_id"] == chosen].iloc[0]
     st.caption(f"Compared with the previous study of {row['prev_study_date']:%Y-%m-%d}.")
     changes = ps.changes[ps.changes["study_id"] == chosen]
