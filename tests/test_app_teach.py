@@ -106,6 +106,8 @@ def test_surveillance_page_patient_timeline(env: Path) -> None:
     picker.set_value(LEVELS_PATIENT).run()
     assert_ok(at)
     assert [m.value for m in at.metric if m.label == "Studies"] == ["3"]
+    assert [m.value for m in at.metric if m.label == "Follow-up"] == ["6 months"]
+    assert "Studies from 2024-01-10 to 2024-07-10." in [str(x.value) for x in at.caption]
     timeline = next(spec for spec, _ in charts_of(at) if "vconcat" in spec)
     titles = json.dumps([p.get("title") for p in timeline["vconcat"]])
     assert "Lesions by region" in titles and "HI ratio" in titles and "Recorded pain" in titles
@@ -231,6 +233,9 @@ def test_teaching_quiz_round_answer_reveal_score(env: Path) -> None:
     assert len(cases) == 3 and len(set(cases)) == 3
     card = dataframe_keyed(at, "teach_quiz_case")
     assert "Recorded" not in " ".join(card["Finding"])  # the answer is hidden
+    assert len(card) == 16 and card["Finding"].iloc[-1] == "Today's WHO analgesic step"
+    assert any(str(x.value).startswith("Difficulty: ") and "tags" not in str(x.value)
+               for x in at.caption)  # tags such as "override" would give the answer away
     assert at.button(key="teach_reveal").disabled
     category = next(r for r in at.radio if r.key.startswith("teach_q_cat_"))
     action = next(r for r in at.radio if r.key.startswith("teach_q_act_"))

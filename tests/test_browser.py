@@ -199,7 +199,8 @@ def model_version() -> str:
 # --------------------------------------------------------------------------- tests
 
 
-APP_NAV = ["Home", "New case", "Tumor board", "What-if", "Report", "Cohort analytics", "Model"]
+APP_NAV = ["Home", "New case", "Tumor board", "What-if", "Surveillance", "Report",
+           "Cohort analytics", "Teaching", "Model"]
 
 
 def test_deep_link_on_a_fresh_server_ends_with_the_app_navigation(

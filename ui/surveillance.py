@@ -124,11 +124,15 @@ def summary(ps: sv.PatientSurveillance) -> None:
     last = tl.iloc[-1]
     a, b, d, e = st.columns(4)
     a.metric("Studies", len(tl))
-    b.metric("Period", f"{tl['study_date'].iloc[0]:%Y-%m-%d} → {last['study_date']:%Y-%m-%d}")
+    first, latest = tl["study_date"].iloc[0], last["study_date"]
+    days = int((latest - first).days)
+    b.metric("Follow-up", f"{days} days" if days < 61 else f"{days / 30.44:.0f} months",
+             help=f"From {first:%Y-%m-%d} to {latest:%Y-%m-%d}.")
     d.metric("Alerts at the latest study", len(ps.latest_alerts))
     expected = pd.to_numeric(pd.Series([last.get("expected_vas")]), errors="coerce").round(1)
     e.metric("Latest VAS / expected", f"{display('number', last.get('vas'))} / "
               f"{display('number', expected.iloc[0])}")
+    st.caption(f"Studies from {first:%Y-%m-%d} to {latest:%Y-%m-%d}.")
     if bool(last.get("synthetic")):
         c.synthetic_badge(True, "demo patient, not a real person")
 

@@ -85,12 +85,15 @@ def findings_rows(row: Mapping[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
-def case_card(row: Mapping[str, Any], *, key: str) -> None:
-    """A de-identified case: label, tags, difficulty, burden and findings."""
+def case_card(row: Mapping[str, Any], *, key: str, tags: bool = True) -> None:
+    """A de-identified case: label, difficulty, tags (left out in the quiz, where tags
+    such as "override" would give the answer away), burden and findings, every row shown
+    without scrolling."""
     st.markdown(f"#### {row['case']}")
-    st.caption(f"Difficulty: {row['difficulty']} · tags: {row['tags'] or 'none'}")
+    st.caption(f"Difficulty: {row['difficulty']}"
+               + (f" · tags: {row['tags'] or 'none'}" if tags else ""))
     st.dataframe(pd.DataFrame(findings_rows(row), columns=["Finding", "Value"]),
-                 hide_index=True, key=key)
+                 hide_index=True, key=key, height="content")
 
 
 def outcome(row: Mapping[str, Any], result: Assessment) -> None:
@@ -284,7 +287,7 @@ def quiz(lib: pd.DataFrame) -> None:
     case = state["cases"][state["index"]]
     st.markdown(f"**Case {state['index'] + 1} of {len(state['cases'])}**")
     row = case_row(lib, case)
-    case_card(row, key="teach_quiz_case")
+    case_card(row, key="teach_quiz_case", tags=False)
     tag = f"{state['round']}_{state['index']}"
     category = st.radio("Your pain category", CATEGORIES, index=None, horizontal=True,
                         key=f"teach_q_cat_{tag}", disabled=state["revealed"])
