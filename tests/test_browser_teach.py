@@ -98,7 +98,7 @@ def test_surveillance_timeline_of_a_demo_patient_with_three_studies(
         wait_until(lambda: metric_value(tab, "Studies") == "3", "the Studies metric = 3")
         timeline = wait_visible(tab, chart_with(tab, "Lesions by region"),
                                 "the timeline chart")
-        texts = " ".join(timeline.locator("svg text").all_inner_texts())
+        texts = " ".join(t or "" for t in timeline.locator("svg text").all_text_contents())
         assert "HI ratio" in texts and "Recorded pain" in texts, texts[:400]
         assert "Alerts at the latest study" in subheaders(tab)
         earlier = wait_visible(tab, tab.locator('[data-testid="stExpander"]',
