@@ -310,3 +310,50 @@ def test_cohort_one_study_per_patient(env: Path) -> None:
     after = next(c.value for c in at.caption if " studies of " in str(c.value))
     n_studies, n_patients = (int(x) for x in re.findall(r"(\d+) (?:studies|patients)", after))
     assert n_studies == n_patients and before != after
+
+
+# ------------------------------------------------------------------- chart downloads
+
+
+class _Spec:
+    """A chart as ``ui.charts.chart_png`` / ``chart_svg`` read it (``to_json``)."""
+
+    def __init__(self, spec: dict) -> None:
+        self.spec = spec
+
+    def to_json(self) -> str:
+        return json.dumps(self.spec, default=str)
+
+
+def page_specs(at: AppTest) -> list[dict]:
+    """Each chart's Vega-Lite spec with the datasets Streamlit moved out put back."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    specs = []
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        spec["datasets"] = {
+            d.name: convert_arrow_bytes_to_pandas_df(d.data.data).to_dict("records")
+            for d in element.proto.datasets}
+        if element.proto.data.data:
+            spec["data"] = {"values": convert_arrow_bytes_to_pandas_df(
+                element.proto.data.data).to_dict("records")}
+        specs.append(spec)
+    return specs
+
+
+def test_every_chart_of_the_pages_renders_as_png_and_svg(env: Path) -> None:
+    """The PNG/SVG downloads: vl-convert renders each chart the pages draw (no browser,
+    no network; kaleido is not needed for Altair charts)."""
+    from ui import charts
+
+    surveillance = open_page("pages/surveillance.py")
+    surveillance.selectbox(key="surv_patient").set_value(LEVELS_PATIENT).run()
+    cohort = open_page("pages/cohort.py")
+    specs = page_specs(surveillance) + page_specs(cohort)
+    assert len(specs) >= 10
+    for spec in specs:
+        png = charts.chart_png(_Spec(spec), scale=1.0)
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+        svg = charts.chart_svg(_Spec(spec))
+        assert svg.startswith("<svg") and "<text" in svg
