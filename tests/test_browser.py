@@ -82,8 +82,8 @@ def app(chromium_path: Path, demo_store: tuple[Path, dict]) -> Iterator[Streamli
         yield server
 
 
-@pytest.fixture(scope="session")
-def browser(chromium_path: Path) -> Iterator[Browser]:
+@pytest.fixture(scope="module")  # one sync Playwright at a time: other browser-test
+def browser(chromium_path: Path) -> Iterator[Browser]:  # modules start their own after this
     with sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=str(chromium_path),
                                       args=list(CHROMIUM_ARGS), timeout=60_000)
