@@ -19,7 +19,8 @@ Toolbox testing data bundled in ``data/demo/images/sct`` (MIT) and seeded phanto
 each measured with :func:`core.lesions.extract` and stored de-identified with its
 per-level metrics; their clinical values come from
 the same model as the cohort. Rebuilding replaces every synthetic patient (real data in
-the same store are untouched).
+the same store are untouched). :data:`SURVEILLANCE_DEMO_PATIENT` is a patient with
+three studies whose alerts fire (the surveillance page's demo).
 
 Regenerate the committed cohort with ``python -m core.demo --write-csv``.
 """
@@ -62,6 +63,10 @@ DEMO_DIR = REPO / "data" / "demo"
 DEMO_CSV = DEMO_DIR / "cohort.csv"
 DEMO_ACTOR = "demo-builder"
 DEMO_SOURCE = "demo"
+#: A demo patient with three studies for the surveillance page: a new involved level and a
+#: new pathologic fracture at the second study (the generator draws each patient from its
+#: own seed, so this holds for every cohort size >= 3 with :data:`DEFAULT_SEED`).
+SURVEILLANCE_DEMO_PATIENT = "DEMO-0003"
 
 __all__ = [
     "DEFAULT_PATIENTS", "DEFAULT_SEED", "DEMO_ACTOR",

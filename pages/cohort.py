@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import cache, case_views, charts, cohort, layout, session
+from ui import cache, case_views, cohort, cohort_views, layout, session
 from ui import components as c
 from ui.session import KEEP
 
@@ -37,6 +37,11 @@ period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
 frame = cohort.with_bins(cohort.apply_filter(scored, cohort.CohortFilter(
     data=data_choice, date_from=period[0] if period else None,
     date_to=period[1] if len(period) > 1 else None, regions=tuple(regions))))
+unit = st.radio("Unit of analysis", list(cohort.UNITS), format_func=cohort.UNITS.get,
+                horizontal=True, key="cohort_unit", persist_state=KEEP,
+                help="Studies of one patient are not independent: with every study the "
+                     "p-values are too small. The paper compared one study per patient.")
+frame = cohort.analysis_unit(frame, unit)
 n_synth = int(frame["synthetic"].sum())
 st.caption(f"{len(frame)} studies of {frame['patient_id'].nunique()} patients "
            f"({int(frame['vas'].notna().sum())} with a recorded VAS).")
@@ -48,68 +53,19 @@ if len(frame) < 3:
     st.stop()
 
 st.header("Pain by region of involvement")
-a, b = st.columns([1.6, 1])
-with a:
-    c.chart(charts.pain_by_region(cohort.region_comparison(frame), region_col="region_group",
-                                  order=cohort.REGION_GROUP_ORDER),
-            key="cohort_region_chart")
-with b:
-    table, p_kw = cohort.region_summary(frame)
-    st.dataframe(table, hide_index=True, key="cohort_region_table")
-    if p_kw is not None:
-        p_text = "< 0.001" if p_kw < 0.001 else f"= {p_kw:.3f}"
-        st.markdown(f"Kruskal-Wallis across groups: **p {p_text}**")
-    st.caption("Groups as in the paper: *lumbar* = any lumbar lesion; *thoracic only* / "
-               "*cervical only* = lesions in that region alone; *other* = the rest.")
+cohort_views.region_section(frame)
 
 st.header("Number of metastatic sites and high-intensity ratio")
-a, b = st.columns([1.6, 1])
-corr = cohort.spearman(frame, "lesion_count", "high_intensity_ratio")
-with a:
-    c.chart(charts.count_vs_hi_scatter(frame, colour="region_group"),
-                    key="cohort_scatter")
-with b:
-    if corr is None:
-        st.info("Not enough varied data for a Spearman correlation.")
-    else:
-        st.metric("Spearman r (lesions vs HI ratio)", f"{corr.r:.2f}",
-                  help="scipy.stats.spearmanr on studies with both values.")
-        st.markdown(f"**Spearman** {corr.text()}")
-    for col, label in (("lesion_count", "lesions"), ("high_intensity_ratio", "HI ratio")):
-        pain = cohort.spearman(frame, col, "vas")
-        if pain is not None:
-            st.markdown(f"Pain vs {label}: {pain.text()}")
-
-a, b = st.columns(2)
-with a:
-    c.chart(charts.binned_pain(frame, bin_col="count_bin", title="Pain by number of "
-                                       "lesions", bin_title="Lesions"),
-                    key="cohort_count_bins")
-with b:
-    c.chart(charts.binned_pain(frame, bin_col="hi_bin", title="Pain by HI ratio",
-                                       bin_title="HI ratio"), key="cohort_hi_bins")
+cohort_views.burden_correlation_section(frame)
+cohort_views.burden_pain_section(frame)
 
 st.header("Predicted pain and what leads the advice")
 st.caption(f"From the model in use ({session.active_model_dir().name}). A safety override "
            "leads the advice whatever the predicted pain; a study without a measured lesion "
-           "is asked to confirm the pain source first.")
-a, b, d = st.columns(3)
-with a:
-    c.chart(charts.category_bars(frame["headline_source"].map(cohort.HEADLINE_SOURCE_LABELS),
-                                 title="What leads the advice",
-                                 order=list(cohort.HEADLINE_SOURCE_LABELS.values())),
-            key="cohort_headline_sources")
-with b:
-    c.chart(charts.category_bars(frame["urgency"], title="Urgency of the advice",
-                                 order=cohort.URGENCY_ORDER), key="cohort_urgency")
-with d:
-    c.chart(charts.category_bars(frame["category"], title="Predicted pain category",
-                                 order=cohort.CATEGORIES),
-            key="cohort_categories")
+           "is asked to confirm the pain source first. The tier follows the predicted "
+           "category, so it is not drawn again.")
+cohort_views.advice_section(frame)
 
 st.header("Global SHAP importance")
 with c.core_errors("The importance could not be computed:"):
-    importance = cache.global_importance_for(list(frame["study_id"]))
-    c.chart(charts.importance_bars(importance), key="cohort_importance")
-    st.caption("Mean |SHAP| over the filtered studies, in the model's output units. "
-               "Correlated features (lesions, involved levels, HI ratios) share credit.")
+    cohort_views.importance_section(frame)

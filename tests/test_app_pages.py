@@ -32,6 +32,8 @@ PAGES = {
     "cohort": "pages/cohort.py",
     "model": "pages/model.py",
     "report": "pages/report.py",
+    "surveillance": "pages/surveillance.py",
+    "teaching": "pages/teaching.py",
 }
 NOTICE = "Decision support, not a diagnosis"
 URGENT_ICON = ":material/emergency:"
@@ -186,6 +188,9 @@ def test_every_page_launches(env: Path, name: str) -> None:
         "cohort": ["Pain by region of involvement", "Spearman", "Global SHAP importance"],
         "model": ["Intended use", "Calibration", "Train a site model"],
         "report": ["Predicted pain"],
+        "surveillance": ["Alerts at the latest study", "Timeline",
+                         "Changes since the previous study"],
+        "teaching": ["1 · Lumbar metastases hurt most", "What to look for", "45 patients"],
     }[name]
     for phrase in expected:
         assert phrase in text, f"{phrase!r} missing on {name}"

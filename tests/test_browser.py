@@ -82,8 +82,8 @@ def app(chromium_path: Path, demo_store: tuple[Path, dict]) -> Iterator[Streamli
         yield server
 
 
-@pytest.fixture(scope="session")
-def browser(chromium_path: Path) -> Iterator[Browser]:
+@pytest.fixture(scope="module")  # one sync Playwright at a time: other browser-test
+def browser(chromium_path: Path) -> Iterator[Browser]:  # modules start their own after this
     with sync_playwright() as pw:
         instance = pw.chromium.launch(executable_path=str(chromium_path),
                                       args=list(CHROMIUM_ARGS), timeout=60_000)
@@ -199,7 +199,8 @@ def model_version() -> str:
 # --------------------------------------------------------------------------- tests
 
 
-APP_NAV = ["Home", "New case", "Tumor board", "What-if", "Report", "Cohort analytics", "Model"]
+APP_NAV = ["Home", "New case", "Tumor board", "What-if", "Surveillance", "Report",
+           "Cohort analytics", "Teaching", "Model"]
 
 
 def test_deep_link_on_a_fresh_server_ends_with_the_app_navigation(

@@ -20,6 +20,7 @@ from core.demo import (
     DEFAULT_SEED,
     DEMO_CSV,
     IMAGING_CASES,
+    SURVEILLANCE_DEMO_PATIENT,
     build_demo_store,
     cohort_statistics,
     demo_csv_bytes,
@@ -254,6 +255,21 @@ def test_cli_demo_builds_a_store_into_a_tmp_dir(data_dir, sct_data, tmp_path):
     assert db.is_file()
     with CaseStore(f"sqlite:///{db}") as store:
         assert store.counts()["patients"] == 15 + len(IMAGING_CASES)
+        followed = store.list_studies(patient_id=SURVEILLANCE_DEMO_PATIENT)
+    assert len(followed) == 3  # the surveillance page's demo patient
+
+
+@pytest.mark.parametrize("n_patients", [3, 25, 40, 300])
+def test_the_surveillance_demo_patient_has_three_studies_with_alerts(n_patients):
+    from core.surveillance import study_alerts, timeline
+
+    cohort = generate_cohort(n_patients, DEFAULT_SEED)
+    rows = cohort[cohort["patient_id"] == SURVEILLANCE_DEMO_PATIENT]
+    assert len(rows) == 3 and rows["study_date"].is_monotonic_increasing
+    studies = rows.assign(study_id=range(1, 4), expected_vas=rows["vas"])
+    alerts = study_alerts(timeline(studies))
+    second = alerts[alerts["study_id"] == 2]
+    assert {"new_fracture", "new_level"} <= set(second["code"])
 
 
 def test_cli_write_csv_regenerates_the_committed_file(tmp_path):

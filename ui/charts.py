@@ -14,6 +14,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pandas as pd
+import vl_convert as vlc
 
 from core.explain import waterfall_steps
 from core.features import display_feature
@@ -23,6 +24,7 @@ from core.vocab import (
     GROUP_COLOURS,
     INVOLVEMENT_VALUES,
     UP_COLOUR,
+    URGENCY_ORDER,
     category_colour,
     display,
     finite_float,
@@ -352,6 +354,155 @@ def importance_bars(table: pd.DataFrame) -> alt.Chart:
         tooltip=["label:N", alt.Tooltip("mean_abs_shap:Q", format=".3f"),
                  alt.Tooltip("mean_shap:Q", format="+.3f", title="Mean SHAP (signed)")],
     ).properties(height=22 * len(data) + 20, title="Global feature importance")
+
+
+# ----------------------------------------------------- cohort charts (issue 13 fixes)
+
+#: Seed of the scatter's sideways jitter (the same picture on every draw).
+JITTER_SEED = 20250301
+
+
+def rank_scatter_frame(frame: pd.DataFrame, *, x: str = "lesion_count",
+                       y: str = "high_intensity_ratio", colour: str = "region_group",
+                       width: float = 0.3, seed: int = JITTER_SEED) -> pd.DataFrame:
+    """The scatter's rows: ``lesions`` (whole count), ``x_jitter`` (count plus a seeded
+    uniform offset in [-width, width]), ``hi_pct`` and the colour column."""
+    data = pd.DataFrame({
+        "lesions": pd.to_numeric(frame[x], errors="coerce"),
+        "hi_pct": 100 * pd.to_numeric(frame[y], errors="coerce"),
+        colour: frame[colour].astype(str) if colour in frame.columns else "all",
+    }).dropna(subset=["lesions", "hi_pct"]).reset_index(drop=True)
+    offsets = np.random.default_rng(seed).uniform(-width, width, len(data))
+    data["x_jitter"] = data["lesions"] + offsets
+    return data
+
+
+def rank_scatter(data: pd.DataFrame, line: pd.DataFrame | None, *,
+                 colour: str = "region_group",
+                 title: str = "Lesion count vs high-intensity ratio") -> alt.Chart:
+    """Jittered scatter of :func:`rank_scatter_frame` rows with the Theil-Sen line
+    (``line``: columns ``x`` lesions, ``y`` HI ratio in %), drawn solid black."""
+    groups = sorted(set(data[colour]), key=lambda g: (
+        list(GROUP_COLOURS).index(g) if g in GROUP_COLOURS else 99, g))
+    points = alt.Chart(data).mark_circle(size=40, opacity=0.55).encode(
+        x=alt.X("x_jitter:Q", title="Number of lesions (jittered sideways)",
+                axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y("hi_pct:Q", title="HI ratio (%)", scale=alt.Scale(domainMin=0, clamp=True)),
+        color=alt.Color(f"{colour}:N", title="Region", scale=_group_scale(groups)),
+        tooltip=[alt.Tooltip("lesions:Q", title="Lesions"),
+                 alt.Tooltip("hi_pct:Q", title="HI ratio (%)", format=".1f"),
+                 alt.Tooltip(f"{colour}:N", title="Region")])
+    layers: list[Any] = [points]
+    if line is not None and len(line):
+        layers.append(alt.Chart(line).mark_line(color="black", strokeWidth=2.5).encode(
+            x="x:Q", y="y:Q"))
+    return alt.layer(*layers).properties(
+        height=320, title=alt.TitleParams(title, subtitle="Line: Theil-Sen (median of "
+                                          "pairwise slopes), rank-based; points jittered "
+                                          "sideways with a fixed seed"))
+
+
+def mean_ci_bars(table: pd.DataFrame, *, title: str, bin_title: str,
+                 method: str = "95 % CI, Student t") -> alt.Chart:
+    """Mean pain per bin with its interval (:func:`core.cohort_stats.mean_ci` rows:
+    ``group, n, mean, ci_low, ci_high``); intervals clipped to the VAS scale."""
+    data = table.copy()
+    data["low"] = data["ci_low"].clip(0, 10)
+    data["high"] = data["ci_high"].clip(0, 10)
+    order = list(data["group"])
+    x = alt.X("group:N", sort=order, title=bin_title, axis=alt.Axis(labelAngle=0))
+    scale = alt.Scale(domain=[0, 10], clamp=True)
+    bars = alt.Chart(data).mark_bar(opacity=0.8, color="#ef6c00").encode(
+        x=x, y=alt.Y("mean:Q", title=f"Mean pain (VAS); bars: {method}", scale=scale),
+        tooltip=[alt.Tooltip("group:N", title=bin_title),
+                 alt.Tooltip("mean:Q", format=".2f", title="Mean VAS"),
+                 alt.Tooltip("ci_low:Q", format=".2f", title="95 % CI low"),
+                 alt.Tooltip("ci_high:Q", format=".2f", title="95 % CI high"),
+                 alt.Tooltip("n:Q", title="Studies")])
+    err = alt.Chart(data.dropna(subset=["low", "high"])).mark_rule(
+        color="black", strokeWidth=2).encode(x=x, y=alt.Y("low:Q", scale=scale), y2="high:Q")
+    counts = alt.Chart(data).mark_text(dy=-8, fontSize=11).encode(
+        x=x, y=alt.value(0), text=alt.Text("n:Q"))
+    return (bars + err + counts).properties(
+        height=260, title=alt.TitleParams(title, subtitle=f"Error bars: {method}; number = "
+                                                          "studies in the bin"))
+
+
+def effect_forest(pairs: pd.DataFrame) -> alt.Chart:
+    """Rank-biserial r of each region pair with its bootstrap 95 % interval
+    (:func:`core.cohort_stats.pairwise_mann_whitney` rows); r > 0: the first group has
+    more pain."""
+    data = pairs.copy()
+    data["pair"] = data["group_a"] + " vs " + data["group_b"]
+    y = alt.Y("pair:N", sort=list(data["pair"]), title=None, axis=alt.Axis(labelLimit=240))
+    x_scale = alt.Scale(domain=[-1, 1])
+    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(
+        strokeDash=[4, 3], color="#777").encode(x=alt.X("x:Q", scale=x_scale))
+    ci = alt.Chart(data.dropna(subset=["ci_low", "ci_high"])).mark_rule(
+        strokeWidth=3, color="#455a64").encode(y=y, x=alt.X("ci_low:Q", scale=x_scale),
+                                               x2="ci_high:Q")
+    point = alt.Chart(data).mark_point(filled=True, size=120, color="#c62828").encode(
+        y=y, x=alt.X("r_rb:Q", scale=x_scale,
+                     title="Rank-biserial r (Cliff's delta), 95 % bootstrap CI"),
+        tooltip=["pair:N", alt.Tooltip("r_rb:Q", format="+.2f", title="r"),
+                 alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"),
+                 alt.Tooltip("p_holm:Q", format=".3g", title="p (Holm)")])
+    return (zero + ci + point).properties(
+        height=48 * max(len(data), 1) + 20,
+        title=alt.TitleParams("Effect size per region pair",
+                              subtitle="r > 0: the first group has more pain"))
+
+
+def advice_distribution(counts: pd.DataFrame) -> alt.Chart:
+    """Studies per urgency, stacked by what leads the advice (``urgency``, ``leads``,
+    ``studies``)."""
+    leads = list(dict.fromkeys(counts["leads"]))
+    palette = {"safety override": "#c62828", "no lesion measured": "#9e9e9e",
+               "pain estimate": "#1976d2"}
+    return alt.Chart(counts).mark_bar().encode(
+        x=alt.X("urgency:N", sort=list(URGENCY_ORDER), title="Urgency of the advice",
+                axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("studies:Q", title="Studies"),
+        color=alt.Color("leads:N", title="What leads the advice",
+                        scale=alt.Scale(domain=leads,
+                                        range=[palette.get(v, "#555") for v in leads])),
+        tooltip=["urgency:N", "leads:N", "studies:Q"],
+    ).properties(height=260, title="Urgency of the advice, by what leads it")
+
+
+def category_agreement(counts: pd.DataFrame) -> alt.Chart:
+    """Studies per pain category, predicted beside recorded (``category``, ``source``,
+    ``studies``)."""
+    cats = [c for c in CATEGORIES if c in set(counts["category"])]
+    return alt.Chart(counts).mark_bar().encode(
+        x=alt.X("category:N", sort=cats, title="Pain category", axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("source:N", sort=["predicted", "recorded"]),
+        y=alt.Y("studies:Q", title="Studies"),
+        color=alt.Color("source:N", title=None, sort=["predicted", "recorded"],
+                        scale=alt.Scale(range=["#455a64", "#ef6c00"])),
+        tooltip=["category:N", "source:N", "studies:Q"],
+    ).properties(height=260, title="Predicted vs recorded pain category")
+
+
+def grouped_importance_bars(table: pd.DataFrame) -> alt.Chart:
+    """Mean |SHAP| per feature group (:func:`core.explain.grouped_importance`)."""
+    data = table[["label", "mean_abs_shap", "mean_shap"]].copy()
+    return alt.Chart(data).mark_bar(color="#00695c").encode(
+        y=alt.Y("label:N", sort="-x", title=None),
+        x=alt.X("mean_abs_shap:Q", title="Mean |SHAP| of the group (model output units)"),
+        tooltip=["label:N", alt.Tooltip("mean_abs_shap:Q", format=".3f"),
+                 alt.Tooltip("mean_shap:Q", format="+.3f", title="Mean SHAP (signed)")],
+    ).properties(height=110, title="Grouped importance: imaging burden vs clinical findings")
+
+
+def chart_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
+    """The chart as PNG (vl-convert, no browser, no network)."""
+    return vlc.vegalite_to_png(chart.to_json(), scale=scale)
+
+
+def chart_svg(chart: alt.TopLevelMixin) -> str:
+    """The chart as SVG text (vl-convert)."""
+    return vlc.vegalite_to_svg(chart.to_json())
 
 
 # -------------------------------------------------------------------------- model card

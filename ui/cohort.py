@@ -1,4 +1,11 @@
-"""Cohort analytics: the analyses of Kong et al. (Int J Med Sci 2025) on the loaded cohort."""
+"""Cohort analytics: the analyses of Kong et al. (Int J Med Sci 2025) on the loaded cohort.
+
+Pure helpers of the cohort page and the teaching walk-through (no other ``ui`` import):
+filters, bins, the unit of analysis, and display tables around the statistics of
+:mod:`core.cohort_stats` (pairwise Mann-Whitney with Holm, rank-biserial r with a
+bootstrap interval, Student-t intervals of means, Spearman with a Fisher-z interval,
+Theil-Sen line).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kruskal, spearmanr
 
+from core import cohort_stats
 from core.clinical import EARLIEST_STUDY_DATE as EARLIEST_STUDY_DATE  # for the page filters
 from core.vocab import CATEGORIES as CATEGORIES  # for the page filters
-from core.vocab import PAPER_GROUPS, paper_region_group, region_count_column
+from core.vocab import PAPER_GROUPS, paper_region_group, region_count_column, vas_categories
 from core.vocab import REGIONS as REGIONS  # for the page filters
 from core.vocab import URGENCY_ORDER as URGENCY_ORDER  # for the page's urgency chart
 
@@ -79,16 +87,21 @@ def with_bins(frame: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Correlation:
-    """Spearman rank correlation of two columns."""
+    """Spearman rank correlation of two columns with its 95 % interval (Fisher z,
+    Bonett-Wright standard error: :func:`core.cohort_stats.spearman_ci`)."""
 
     r: float
     p: float
     n: int
+    ci_low: float = math.nan
+    ci_high: float = math.nan
 
     def text(self) -> str:
-        """``r = 0.71, p < 0.001 (n = 812)``."""
+        """``r = 0.71 (95 % CI 0.65 to 0.76), p < 0.001 (n = 812)``."""
         p = "p < 0.001" if self.p < 0.001 else f"p = {self.p:.3f}"
-        return f"r = {self.r:.2f}, {p} (n = {self.n})"
+        ci = (f" (95 % CI {self.ci_low:.2f} to {self.ci_high:.2f})"
+              if math.isfinite(self.ci_low) and math.isfinite(self.ci_high) else "")
+        return f"r = {self.r:.2f}{ci}, {p} (n = {self.n})"
 
 
 def spearman(frame: pd.DataFrame, a: str, b: str) -> Correlation | None:
@@ -101,7 +114,8 @@ def spearman(frame: pd.DataFrame, a: str, b: str) -> Correlation | None:
     r, p = float(res.statistic), float(res.pvalue)
     if math.isnan(r):
         return None
-    return Correlation(r=r, p=p, n=len(pair))
+    low, high = cohort_stats.spearman_ci(r, len(pair))
+    return Correlation(r=r, p=p, n=len(pair), ci_low=low, ci_high=high)
 
 
 def region_comparison(frame: pd.DataFrame) -> pd.DataFrame:
@@ -124,3 +138,97 @@ def region_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
     if len(groups) >= 2 and any(np.ptp(g) > 0 for g in groups):
         p = float(kruskal(*groups).pvalue)
     return table, p
+
+
+# ------------------------------------------------------------ issue 13: statistics
+
+#: Units of analysis: every study, or one study per patient (independent rows).
+UNITS: dict[str, str] = {
+    "studies": "All studies",
+    "first": "First study per patient (independent, as in the paper)",
+}
+#: Groups smaller than this get a note that their interval is unreliable.
+SMALL_GROUP = 5
+
+
+def analysis_unit(frame: pd.DataFrame, unit: str) -> pd.DataFrame:
+    """The rows the analyses use: all studies, or each patient's first study."""
+    if unit not in UNITS:
+        raise ValueError(f"unit of analysis {unit!r} is not one of {', '.join(UNITS)}.")
+    return cohort_stats.first_study_per_patient(frame) if unit == "first" else frame
+
+
+def p_text(p: float) -> str:
+    """``< 0.001`` or three decimals; ``-`` when missing."""
+    if not math.isfinite(p):
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def region_tests(frame: pd.DataFrame, *, seed: int = cohort_stats.DEFAULT_SEED
+                 ) -> pd.DataFrame:
+    """:func:`core.cohort_stats.pairwise_mann_whitney` of VAS across the paper's three
+    region groups (lumbar, thoracic only, cervical only)."""
+    return cohort_stats.pairwise_mann_whitney(frame, "region_group", "vas", seed=seed)
+
+
+def pairwise_display(tests: pd.DataFrame) -> pd.DataFrame:
+    """The pairwise table as read on the page: medians, U, raw and Holm p, r and its
+    interval, a note on small groups."""
+    small = np.minimum(tests["n_a"], tests["n_b"]) < SMALL_GROUP
+    ci = [f"{lo:+.2f} to {hi:+.2f}" if math.isfinite(lo) and math.isfinite(hi) else "-"
+          for lo, hi in zip(tests["ci_low"], tests["ci_high"], strict=True)]
+    return pd.DataFrame({
+        "Comparison": tests["group_a"] + " vs " + tests["group_b"],
+        "Studies": tests["n_a"].astype(str) + " / " + tests["n_b"].astype(str),
+        "Median VAS": [f"{a:g} / {b:g}" for a, b in zip(tests["median_a"], tests["median_b"],
+                                                        strict=True)],
+        "U": tests["u"].round(1),
+        "p": [p_text(p) for p in tests["p"]],
+        "p (Holm)": [p_text(p) for p in tests["p_holm"]],
+        "r (rank-biserial)": tests["r_rb"].round(2),
+        "95 % CI of r": ci,
+        "Note": np.where(small, f"a group has fewer than {SMALL_GROUP} studies: "
+                                "interval unreliable", ""),
+    })
+
+
+def bin_means(frame: pd.DataFrame, bin_col: str) -> pd.DataFrame:
+    """Mean VAS with its Student-t 95 % interval per bin (bins in their own order)."""
+    order = ([str(c) for c in frame[bin_col].cat.categories]
+             if isinstance(frame[bin_col].dtype, pd.CategoricalDtype) else None)
+    return cohort_stats.mean_ci(frame, bin_col, "vas", order)
+
+
+def theil_sen_line(frame: pd.DataFrame) -> tuple[cohort_stats.TheilSen | None, pd.DataFrame]:
+    """The Theil-Sen fit of HI ratio on lesion count and its line in HI % for the
+    scatter (empty without a fit)."""
+    fit = cohort_stats.theil_sen(frame, "lesion_count", "high_intensity_ratio")
+    if fit is None:
+        return None, pd.DataFrame(columns=["x", "y"])
+    counts = pd.to_numeric(frame["lesion_count"], errors="coerce")
+    line = fit.line(float(counts.min()), float(counts.max()))
+    line["y"] = 100 * line["y"]
+    return fit, line
+
+
+def advice_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Studies per urgency and what leads the advice (``urgency, leads, studies``)."""
+    data = frame.dropna(subset=["urgency", "headline_source"])
+    counts = (data.assign(leads=data["headline_source"].map(HEADLINE_SOURCE_LABELS))
+              .groupby(["urgency", "leads"]).size().rename("studies").reset_index())
+    rank = counts["urgency"].map({u: i for i, u in enumerate(URGENCY_ORDER)})
+    return counts.assign(_r=rank).sort_values(["_r", "leads"]).drop(columns="_r").reset_index(
+        drop=True)
+
+
+def category_counts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Studies per pain category, the model's prediction beside the recorded VAS band
+    (``category, source, studies``)."""
+    parts = [pd.DataFrame({"category": frame["category"], "source": "predicted"}),
+             pd.DataFrame({"category": vas_categories(frame["vas"]), "source": "recorded"})]
+    data = pd.concat(parts, ignore_index=True).dropna()
+    counts = data.groupby(["category", "source"]).size().rename("studies").reset_index()
+    rank = counts["category"].map({c: i for i, c in enumerate(CATEGORIES)})
+    return counts.assign(_r=rank).sort_values(["_r", "source"]).drop(columns="_r").reset_index(
+        drop=True)

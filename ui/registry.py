@@ -58,11 +58,18 @@ PAGES: tuple[PageSpec, ...] = (
              "Case list with filters and a large-print case card for projection."),
     PageSpec("pages/what_if.py", "What-if", ":material/tune:", "Cases",
              "Move any model input and watch prediction, explanation and tier change."),
+    PageSpec("pages/surveillance.py", "Surveillance", ":material/timeline:", "Cases",
+             "A patient's studies over time: lesions by region, HI ratio and pain, what "
+             "changed since the previous study, alerts; a worklist of patients whose alerts "
+             "fired."),
     PageSpec("pages/report.py", "Report", ":material/description:", "Cases",
              "Export a case report as HTML or PDF."),
     PageSpec("pages/cohort.py", "Cohort analytics", ":material/monitoring:", "Cohort and model",
              "The paper's analyses on the loaded cohort: pain by region, lesion count vs HI "
              "ratio (Spearman), pain by burden, tiers, global SHAP importance."),
+    PageSpec("pages/teaching.py", "Teaching", ":material/school:", "Cohort and model",
+             "The paper's three findings step by step, two cases side by side with their "
+             "SHAP differences, a quiz, and an anonymised case library."),
     PageSpec("pages/model.py", "Model", ":material/model_training:", "Cohort and model",
              "Model card, calibration, weights, intended use; retrain on a site cohort."),
 )

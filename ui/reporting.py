@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from core.assess import assess_frame
 from core.provenance import provenance
 from core.report import (
     ReportContext,
@@ -15,6 +16,7 @@ from core.report import (
     build_report_pdf,
     report_filename,
     rgb_to_png,
+    trend_context,
 )
 from core.store import StudyRecord
 from ui import session, viewer
@@ -63,6 +65,15 @@ def assessment(study_id: int) -> Assessment:
     return assess(get_model(), get_store().get_study(int(study_id)).case())
 
 
+def trend(record: StudyRecord) -> dict[str, Any]:
+    """The patient's studies up to this one, assessed with the active model, and this
+    study's surveillance alerts (:func:`core.report.trend_context`)."""
+    store = get_store()
+    studies = assess_frame(get_model(), store.list_studies(patient_id=record.patient_id))
+    return trend_context(studies, record.study_id,
+                         levels=store.patient_levels(record.patient_id))
+
+
 def build_context(study_id: int) -> ReportContext:
     """The report context of a stored study with the active model's assessment (its
     headline, prediction set, OOD reasons, recorded VAS and discordance included)."""
@@ -94,6 +105,7 @@ def build_context(study_id: int) -> ReportContext:
         key_image_png=png,
         key_image_caption=caption,
         assessment=result.extras(),
+        trend=trend(record),
     )
 
 

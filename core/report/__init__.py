@@ -22,6 +22,8 @@ Modules
   wording, reference numbering, PDF cell truncation) lives there.
 * :mod:`~core.report.blocks`: the frozen block types of that document.
 * :mod:`~core.report.html`, :mod:`~core.report.pdf`: renderers that only lay it out.
+* :mod:`~core.report.trend`: the trend across a patient's studies (table, pain bars and
+  this study's surveillance alerts), a section only for patients with more than one study.
 * :mod:`~core.report.png`: PNG encoding of rendered slices.
 """
 
@@ -45,6 +47,7 @@ from core.report.pdf import (
     render_pdf,
 )
 from core.report.png import PNG_SIGNATURE, png_size, rgb_to_png
+from core.report.trend import TREND_KEYS, TREND_SECTION, trend_blocks, trend_context
 
 __all__ = [
     "DECISION_SUPPORT_NOTICE",
@@ -54,6 +57,8 @@ __all__ = [
     "PNG_SIGNATURE",
     "SECTIONS",
     "SYNTHETIC_MARK",
+    "TREND_KEYS",
+    "TREND_SECTION",
     "UNICODE_FONT_CANDIDATES",
     "WATERFALL_ROW_MM",
     "ReportContext",
@@ -67,4 +72,6 @@ __all__ = [
     "render_pdf",
     "report_filename",
     "rgb_to_png",
+    "trend_blocks",
+    "trend_context",
 ]

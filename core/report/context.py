@@ -52,6 +52,10 @@ class ReportContext:
         ``discordance`` (sentence), ``context_warnings``. Empty by default: the report
         then reads the recorded VAS from ``clinical["vas"]`` and says that the prediction
         set and the out-of-distribution check are not available.
+    trend : dict
+        The patient's studies up to this one (:func:`core.report.trend.trend_context`:
+        ``studies``, ``alerts``, ``thresholds``). With more than one study the report
+        gains the "Trend across studies" section; empty by default.
 
     Raises
     ------
@@ -73,10 +77,11 @@ class ReportContext:
     key_image_png: bytes | None = None
     key_image_caption: str = field(default="")
     assessment: dict = field(default_factory=dict)
+    trend: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("clinical", "metrics", "prediction", "explanation", "tier", "provenance",
-                     "assessment"):
+                     "assessment", "trend"):
             value = getattr(self, name)
             if not isinstance(value, Mapping):
                 kind = type(value).__name__

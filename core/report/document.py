@@ -45,6 +45,7 @@ from core.report.blocks import (
     WaterfallBar,
 )
 from core.report.context import ReportContext
+from core.report.trend import TREND_SECTION, trend_blocks
 from core.tiers import discordance
 from core.vocab import (
     ANALGESIC_STEPS,
@@ -579,9 +580,20 @@ _SECTION_BUILDERS = {
 }
 
 
+def _sections(ctx: ReportContext) -> tuple[Section, ...]:
+    """:data:`SECTIONS` in order, and the trend (:data:`TREND_SECTION`) after the
+    measurements when the patient has more than one study up to this one."""
+    out = []
+    for sid, name in SECTIONS:
+        out.append(Section(sid, name, tuple(_SECTION_BUILDERS[sid](ctx))))
+        if sid == "measurements" and len(ctx.trend.get("studies") or ()) > 1:
+            out.append(Section(*TREND_SECTION, tuple(trend_blocks(ctx.trend))))
+    return tuple(out)
+
+
 def build_document(ctx: ReportContext) -> ReportDocument:
     """The report of one case as renderer-neutral blocks, sections in :data:`SECTIONS`
-    order.
+    order (plus the trend section for a patient with more than one study).
 
     Parameters
     ----------
@@ -601,8 +613,7 @@ def build_document(ctx: ReportContext) -> ReportDocument:
         heading=f"Spinal metastasis bone pain \u2014 {title}",
         meta=meta,
         notice=Notice(DECISION_SUPPORT_NOTICE),
-        sections=tuple(Section(sid, name, tuple(_SECTION_BUILDERS[sid](ctx)))
-                       for sid, name in SECTIONS),
+        sections=_sections(ctx),
         synthetic_banner=(f"{SYNTHETIC_MARK} \u2014 demo case, not a real patient"
                           if ctx.synthetic else None),
         synthetic_mark=SYNTHETIC_MARK if ctx.synthetic else None,

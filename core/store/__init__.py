@@ -16,7 +16,8 @@ Modules: :mod:`~core.store.schema` (tables, column tuples, engine),
 :mod:`~core.store.records` (``CaseInput``, ``StudyRecord``), :mod:`~core.store.images`
 (image files, read through :mod:`core.io`), :mod:`~core.store.importing` (cohort
 tables), :mod:`~core.store.cases` (single studies and predictions),
-:mod:`~core.store.queries` (reads), :mod:`~core.store.audit`, :mod:`~core.store.metrics`
+:mod:`~core.store.queries` (reads), :mod:`~core.store.surveillance` (indexed per-patient
+and per-level reads over time), :mod:`~core.store.audit`, :mod:`~core.store.metrics`
 (``core extract`` JSON to columns), :mod:`~core.store.checks`, :mod:`~core.store.bulk`
 (cohort rows inserted with core ``insert()`` executemany), :mod:`~core.store.scores`
 (scores per study and model version, the batched recompute),
@@ -57,6 +58,7 @@ from core.store.store import (
     CaseStore,
     data_dir_from_env,
 )
+from core.store.surveillance import LEVEL_HISTORY_COLUMNS, STUDY_COUNT_COLUMNS
 
 __all__ = [
     "AUDIT_ACTIONS",
@@ -64,12 +66,14 @@ __all__ = [
     "DEFAULT_DATA_DIR",
     "HISTORY_COLUMNS",
     "IMAGES_DIRNAME",
+    "LEVEL_HISTORY_COLUMNS",
     "LIST_COLUMNS",
     "LIST_EXTRA_COLUMNS",
     "ORDERS",
     "PAGE_COLUMNS",
     "REPO",
     "SCORE_COLUMNS",
+    "STUDY_COUNT_COLUMNS",
     "TABLES",
     "AuditEntry",
     "Base",

@@ -27,6 +27,7 @@ from core.store import cases as cases_module
 from core.store import corrections as corrections_module
 from core.store import importing, queries
 from core.store import scores as scores_module
+from core.store import surveillance as surveillance_queries
 from core.store.audit import audit, read_audit_log
 from core.store.bulk import Progress
 from core.store.checks import check_actor
@@ -189,6 +190,27 @@ class CaseStore(StoreViews):
         """
         with self._sessions() as session:
             return queries.study_record(session, study_id, self._images.resolve)
+
+    # ------------------------------------------------------------ surveillance
+
+    def patient_levels(self, patient_id: str) -> pd.DataFrame:
+        """Per-level rows of every study of one patient, by date then craniocaudally
+        (:data:`core.store.surveillance.LEVEL_HISTORY_COLUMNS`; indexed, see there)."""
+        with self._sessions() as session:
+            return surveillance_queries.patient_levels(session, patient_id)
+
+    def cohort_levels(self, *, min_studies: int = 2,
+                      synthetic: bool | None = None) -> pd.DataFrame:
+        """Per-level rows of every patient with at least ``min_studies`` studies."""
+        with self._sessions() as session:
+            return surveillance_queries.cohort_levels(session, min_studies=min_studies,
+                                                      synthetic=synthetic)
+
+    def study_counts(self, *, synthetic: bool | None = None) -> pd.DataFrame:
+        """Studies per patient with the first and last date
+        (:data:`core.store.surveillance.STUDY_COUNT_COLUMNS`)."""
+        with self._sessions() as session:
+            return surveillance_queries.study_counts(session, synthetic=synthetic)
 
     # ------------------------------------------------------------------ import
 

@@ -1,0 +1,47 @@
+"""A chart with its downloads: the data as spreadsheet-safe CSV and the image as PNG/SVG.
+
+Every chart of the cohort, surveillance and teaching pages goes through :func:`chart`:
+the CSV is the table the chart draws, written by :func:`core.clinical.export_csv`
+(formula-like text defused); PNG and SVG are rendered by vl-convert only when a button
+is pressed (deferred download data), with no browser and no network.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from core.clinical import export_csv
+from ui import charts
+from ui import components as c
+
+
+def file_stem(name: str) -> str:
+    """A safe file stem: letters, digits, ``-`` and ``_`` (``"Pain by region"`` ->
+    ``"pain-by-region"``)."""
+    stem = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-")
+    return stem[:60] or "chart"
+
+
+def downloads(chart: Any, data: pd.DataFrame, *, key: str, name: str) -> None:
+    """CSV, PNG and SVG download buttons in one row (keys ``<key>_csv|png|svg``)."""
+    stem = file_stem(name)
+    with st.container(horizontal=True, gap="small", key=f"{key}_downloads"):
+        st.download_button("CSV", export_csv(data), file_name=f"{stem}.csv", mime="text/csv",
+                           key=f"{key}_csv", on_click="ignore", icon=":material/table:",
+                           type="tertiary", help="The chart's data (spreadsheet-safe CSV).")
+        st.download_button("PNG", lambda: charts.chart_png(chart), file_name=f"{stem}.png",
+                           mime="image/png", key=f"{key}_png", on_click="ignore",
+                           icon=":material/image:", type="tertiary")
+        st.download_button("SVG", lambda: charts.chart_svg(chart), file_name=f"{stem}.svg",
+                           mime="image/svg+xml", key=f"{key}_svg", on_click="ignore",
+                           icon=":material/image:", type="tertiary")
+
+
+def chart(chart: Any, data: pd.DataFrame, *, key: str, name: str, extra: int = 95) -> None:
+    """:func:`ui.components.chart` with :func:`downloads` beneath it."""
+    c.chart(chart, key=key, extra=extra)
+    downloads(chart, data, key=key, name=name)
