@@ -85,7 +85,7 @@ def test_cohort_levels_only_for_patients_with_several_studies(store: CaseStore) 
 
 
 def test_study_counts(store: CaseStore) -> None:
-    counts = store.study_counts()
+    counts = store.patient_study_counts()
     assert list(counts.columns) == list(STUDY_COUNT_COLUMNS)
     row = counts.set_index("patient_id").loc["SV-1"]
     assert row["n_studies"] == 2 and str(row["last_study_date"].date()) == "2024-04-10"

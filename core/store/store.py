@@ -206,7 +206,7 @@ class CaseStore(StoreViews):
             return surveillance_queries.cohort_levels(session, min_studies=min_studies,
                                                       synthetic=synthetic)
 
-    def study_counts(self, *, synthetic: bool | None = None) -> pd.DataFrame:
+    def patient_study_counts(self, *, synthetic: bool | None = None) -> pd.DataFrame:
         """Studies per patient with the first and last date
         (:data:`core.store.surveillance.STUDY_COUNT_COLUMNS`)."""
         with self._sessions() as session:
