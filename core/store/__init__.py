@@ -16,11 +16,13 @@ Modules: :mod:`~core.store.schema` (tables, column tuples, engine),
 :mod:`~core.store.records` (``CaseInput``, ``StudyRecord``), :mod:`~core.store.images`
 (image files, read through :mod:`core.io`), :mod:`~core.store.importing` (cohort
 tables), :mod:`~core.store.cases` (single studies and predictions),
-:mod:`~core.store.queries` (reads), :mod:`~core.store.audit`, :mod:`~core.store.metrics`
+:mod:`~core.store.queries` (reads), :mod:`~core.store.audit`,
+:mod:`~core.store.agenda` (the tumor board's agenda and decision notes), :mod:`~core.store.metrics`
 (``core extract`` JSON to columns), :mod:`~core.store.checks`, and the facade
 :class:`CaseStore` in :mod:`~core.store.store`.
 """
 
+from core.store.agenda import AGENDA_COLUMNS, NOTE_MAX_CHARS, AgendaItem
 from core.store.images import IMAGES_DIRNAME
 from core.store.metrics import flatten_metrics
 from core.store.records import CaseInput, ImageSource, StudyRecord
@@ -49,6 +51,7 @@ from core.store.store import (
 )
 
 __all__ = [
+    "AGENDA_COLUMNS",
     "AUDIT_ACTIONS",
     "DB_FILENAME",
     "DEFAULT_DATA_DIR",
@@ -56,8 +59,10 @@ __all__ = [
     "IMAGES_DIRNAME",
     "LIST_COLUMNS",
     "LIST_EXTRA_COLUMNS",
+    "NOTE_MAX_CHARS",
     "REPO",
     "TABLES",
+    "AgendaItem",
     "AuditEntry",
     "Base",
     "CaseInput",
