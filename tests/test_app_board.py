@@ -212,3 +212,28 @@ def test_both_layouts_keep_the_headline_above_the_estimate(env: Path, projection
     assert head < est
     styles = "\n".join(order)
     assert ('[data-testid="stSidebar"]' in styles) is projection  # projection hides it
+
+
+def test_a_level_row_jumps_the_viewer_to_that_level(env: Path) -> None:
+    from ui import viewer
+    from ui.cache import stored_study_images
+
+    study_id = _study_of("DEMO-IMG-03")
+    images = stored_study_images(store().get_study(study_id))
+    assert images is not None
+    label = {v: k for k, v in images.level_names.items()}
+    at = open_page("tumor_board")
+    at.selectbox(key="board_study").set_value(study_id).run()
+    levels = dataframe_with(at, "Vertebra volume (ml)")
+    names = list(levels["Level"])
+    for name in ("T12", "L3"):
+        at.session_state[f"board_levels_{study_id}"] = {
+            "selection": {"rows": [names.index(name)], "columns": [], "cells": []}}
+        at.run()
+        assert_ok(at)
+        expected = viewer.jump_slice("sagittal", images.vertebrae, label[name], images.lesions)
+        assert at.session_state["board_viewer_slice_sagittal"] == expected, name
+        assert at.session_state[f"board_link_{study_id}"].levels == (name,)
+        caption = next(i.captions[0] for i in at.image if "highlighted in yellow" in
+                       (i.captions[0] or ""))
+        assert f"highlighted in yellow: {name}" in caption
