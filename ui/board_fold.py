@@ -38,11 +38,15 @@ from ui import components as c
 from ui.advice import set_text
 from ui.cache import stored_study_images
 
-#: Projection: the sidebar hidden, small margins, a compact title, large type.
+#: Projection: the sidebar hidden, small margins, a compact title, large type. The
+#: (transparent) header lies over the navigation bar: it lets clicks through except on
+#: its own buttons.
 PROJECTION_CSS = """
 <style>
 [data-testid="stSidebar"],[data-testid="stSidebarCollapsedControl"]{display:none}
-[data-testid="stHeader"]{background:transparent;height:2.2rem}
+[data-testid="stHeader"]{background:transparent}
+[data-testid="stHeader"],[data-testid="stHeader"] *{pointer-events:none}
+[data-testid="stHeader"] button,[data-testid="stHeader"] a{pointer-events:auto}
 [data-testid="stMainBlockContainer"]{padding-top:.6rem;padding-bottom:1rem;max-width:100%}
 [data-testid="stMainBlockContainer"] h1{font-size:1.3rem;padding:0;line-height:1.4}
 .dss-fold{font-size:1.08rem;line-height:1.32}
