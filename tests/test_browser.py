@@ -592,3 +592,48 @@ def test_tumor_board_next_and_previous_step_through_five_cases(
             screenshot(page, "09-board-next-previous")
     finally:
         page.context.close()
+
+
+def _viewer_slice(caption: Locator) -> int:
+    found = re.search(r"slice (\d+)/\d+", caption.inner_text())
+    assert found, caption.inner_text()
+    return int(found.group(1))
+
+
+def test_board_viewer_wheel_keys_ruler_and_zoom(page: Page, app: StreamlitServer) -> None:
+    """The board's viewer: the wheel and the arrow keys step slices, the ruler measures
+    in mm, + zooms; the tool bar is served with the app (no CDN)."""
+    page.goto(f"{app.url}/tumor_board")
+    with screenshot_on_failure(page, "10-board-viewer"):
+        search = wait_visible(page, page.locator(f"{key('board_search')} input"),
+                              "the ID search box")
+        search.fill(PHANTOM_PATIENT)
+        search.press("Enter")
+        image = wait_visible(page, page.locator(f"{key('board_viewer_stage')} img"),
+                             "the viewer's image")
+        caption = page.locator(f"{key('board_viewer_stage')} [data-testid='stImageCaption']")
+        wait_visible(page, page.get_by_test_id("viewer-tools"), "the viewer's tool bar")
+        image.scroll_into_view_if_needed()
+        start = _viewer_slice(caption)
+        box = image.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.wheel(0, 120)
+        wait_until(lambda: _viewer_slice(caption) == start + 1, "the wheel should step a slice")
+        page.locator(key("board_viewer_stage")).focus()
+        page.keyboard.press("ArrowUp")
+        wait_until(lambda: _viewer_slice(caption) == start, "ArrowUp should step back")
+        page.get_by_role("button", name="Ruler (mm)").click()
+        box = image.bounding_box()
+        assert box is not None
+        x = box["x"] + box["width"] / 2
+        page.mouse.move(x, box["y"] + 0.1 * box["height"])
+        page.mouse.down()
+        page.mouse.move(x, box["y"] + 0.9 * box["height"], steps=6)
+        page.mouse.up()
+        measured = wait_until(lambda: re.search(r"Ruler: ([\d.]+) mm", caption.inner_text()),
+                              "the ruler's length in the caption")
+        assert float(measured.group(1)) > 10.0, caption.inner_text()
+        page.get_by_role("button", name="Zoom in").click()
+        wait_until(lambda: "zoom 1.25×" in caption.inner_text(), "+ should zoom in")
+        screenshot(page, "10-board-viewer")
