@@ -649,3 +649,167 @@ def _write_names(labels: Path, out: Path, names: dict[str, str]) -> None:
     result = sitk.GetImageFromArray(new)
     result.CopyInformation(image)
     sitk.WriteImage(result, str(out))
+
+
+# --------------------------------------------------------------------------- projection
+
+PROJECTOR = {"width": 1280, "height": 720}
+
+
+def _inside_viewport(page: Page, locator: Locator, what: str) -> dict:
+    """``locator``'s box, asserted wholly inside the 1280 x 720 window (no scrolling)."""
+    box = locator.bounding_box()
+    assert box is not None, f"{what} has no box"
+    assert box["x"] >= 0 and box["y"] >= 0, (what, box)
+    assert box["x"] + box["width"] <= PROJECTOR["width"] + 0.5, (what, box)
+    assert box["y"] + box["height"] <= PROJECTOR["height"] + 0.5, (what, box)
+    return box
+
+
+def _projector_page(browser: Browser) -> Page:
+    context = browser.new_context(viewport=PROJECTOR)
+    tab = context.new_page()
+    tab.set_default_timeout(TIMEOUT_S * 1000)
+    return tab
+
+
+def _card_title(page: Page) -> str:
+    title = page.get_by_test_id("board-card-title")
+    return title.first.inner_text() if title.count() else ""
+
+
+def _click_when_settled(page: Page, name: str, label: str) -> None:
+    """Click the visible, enabled button with key ``name`` whose accessible name starts
+    with ``label`` (Streamlit keeps a second, nameless button in the widget's box)."""
+    button = page.locator(key(name)).get_by_role("button", name=re.compile(f"^{label}"))
+    wait_until(lambda: button.count() == 1 and button.is_enabled(), f"the {label} button")
+    button.click()
+
+
+def _assert_fold(page: Page) -> None:
+    """Headline, pain and burden of the case on screen inside the window, unscrolled."""
+    main = page.locator('[data-testid="stMain"]')
+    assert main.evaluate("e => e.scrollTop") == 0
+    head = wait_visible(page, page.get_by_test_id("advice-headline"), "the advice's headline")
+    pain = wait_visible(page, page.get_by_test_id("board-pain"), "the pain box")
+    burden = wait_visible(page, page.get_by_test_id("board-burden"), "the burden box")
+    _inside_viewport(page, page.get_by_test_id("board-card-title").first, "the case title")
+    _inside_viewport(page, head, "the headline")
+    _inside_viewport(page, pain, "the pain box")
+    _inside_viewport(page, burden, "the burden box")
+    assert "Recorded VAS" in pain.inner_text() and "Predicted:" in pain.inner_text()
+    text = burden.inner_text()
+    assert "Involved levels:" in text and "Lumbar involvement:" in text, text
+    assert re.search(r"HI ratio overall \S+%|HI ratio overall not recorded", text), text
+
+
+def test_tumor_board_projection_fits_1280x720(
+    browser: Browser, app: StreamlitServer, demo_store: tuple[Path, dict]
+) -> None:
+    """Projection at 1280 x 720: the first case of the list and the phantom with lesions
+    at T12, L1, L3 show title, headline, pain and burden without scrolling."""
+    page = _projector_page(browser)
+    try:
+        page.goto(f"{app.url}/tumor_board")
+        with screenshot_on_failure(page, "08-projection-1280x720"):
+            wait_until(lambda: _card_title(page), "the case card")
+            _assert_fold(page)
+            screenshot(page, "08-projection-1280x720-first-case")
+            # The phantom (lesions at T12, L1 and L3, with its key image), found by
+            # stepping with J (next) rather than through the filters below the fold.
+            seen = [_card_title(page)]
+            for _ in range(DEMO_PATIENTS * 3):
+                if PHANTOM_PATIENT in seen[-1]:
+                    break
+                page.keyboard.press("j")
+                wait_until(lambda: _card_title(page) not in seen[-1:] and _card_title(page),
+                           "the next case after J")
+                seen.append(_card_title(page))
+            assert PHANTOM_PATIENT in seen[-1], seen
+            wait_visible(page, page.locator('[data-testid="stImage"]'), "the key image")
+            _assert_fold(page)
+            _inside_viewport(page, page.locator('[data-testid="stImage"] img').first,
+                             "the key image")
+            burden = page.get_by_test_id("board-burden").inner_text()
+            assert "Involved levels: T12, L1, L3" in burden, burden
+            assert re.search(r"Lumbar involvement: yes", burden), burden
+            screenshot(page, "08-projection-1280x720")
+    finally:
+        page.context.close()
+
+
+def test_tumor_board_next_and_previous_step_through_five_cases(
+    browser: Browser, app: StreamlitServer
+) -> None:
+    page = _projector_page(browser)
+    try:
+        page.goto(f"{app.url}/tumor_board")
+        with screenshot_on_failure(page, "09-board-next-previous"):
+            wait_until(lambda: _card_title(page), "the case card")
+            titles = [_card_title(page)]
+            for step in range(4):
+                _click_when_settled(page, "board_next", "Next")
+                wait_until(lambda: _card_title(page) not in titles[-1:] and _card_title(page),
+                           f"Next (step {step + 1}) should change the case")
+                titles.append(_card_title(page))
+                _assert_fold(page)
+                screenshot(page, f"09-board-next-{step + 1}")
+            assert len(set(titles)) == 5, titles
+            for step in range(2):
+                _click_when_settled(page, "board_prev", "◀ Previous")
+                wait_until(lambda: _card_title(page) not in titles[-1:] and _card_title(page),
+                           f"Previous (step {step + 1}) should change the case")
+                titles.append(_card_title(page))
+            assert titles[-2:] == [titles[3], titles[2]], titles
+            page.keyboard.press("k")  # K: previous
+            wait_until(lambda: _card_title(page) == titles[1], "K should show the case before")
+            page.keyboard.press("j")  # J: next
+            wait_until(lambda: _card_title(page) == titles[2], "J should show the case after")
+            screenshot(page, "09-board-next-previous")
+    finally:
+        page.context.close()
+
+
+def _viewer_slice(caption: Locator) -> int:
+    found = re.search(r"slice (\d+)/\d+", caption.inner_text())
+    assert found, caption.inner_text()
+    return int(found.group(1))
+
+
+def test_board_viewer_wheel_keys_ruler_and_zoom(page: Page, app: StreamlitServer) -> None:
+    """The board's viewer: the wheel and the arrow keys step slices, the ruler measures
+    in mm, + zooms; the tool bar is served with the app (no CDN)."""
+    page.goto(f"{app.url}/tumor_board")
+    with screenshot_on_failure(page, "10-board-viewer"):
+        search = wait_visible(page, page.locator(f"{key('board_search')} input"),
+                              "the ID search box")
+        search.fill(PHANTOM_PATIENT)
+        search.press("Enter")
+        image = wait_visible(page, page.locator(f"{key('board_viewer_stage')} img"),
+                             "the viewer's image")
+        caption = page.locator(f"{key('board_viewer_stage')} [data-testid='stImageCaption']")
+        wait_visible(page, page.get_by_test_id("viewer-tools"), "the viewer's tool bar")
+        image.scroll_into_view_if_needed()
+        start = _viewer_slice(caption)
+        box = image.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.wheel(0, 120)
+        wait_until(lambda: _viewer_slice(caption) == start + 1, "the wheel should step a slice")
+        page.locator(key("board_viewer_stage")).focus()
+        page.keyboard.press("ArrowUp")
+        wait_until(lambda: _viewer_slice(caption) == start, "ArrowUp should step back")
+        page.get_by_role("button", name="Ruler (mm)").click()
+        box = image.bounding_box()
+        assert box is not None
+        x = box["x"] + box["width"] / 2
+        page.mouse.move(x, box["y"] + 0.1 * box["height"])
+        page.mouse.down()
+        page.mouse.move(x, box["y"] + 0.9 * box["height"], steps=6)
+        page.mouse.up()
+        measured = wait_until(lambda: re.search(r"Ruler: ([\d.]+) mm", caption.inner_text()),
+                              "the ruler's length in the caption")
+        assert float(measured.group(1)) > 10.0, caption.inner_text()
+        page.get_by_role("button", name="Zoom in").click()
+        wait_until(lambda: "zoom 1.25×" in caption.inner_text(), "+ should zoom in")
+        screenshot(page, "10-board-viewer")

@@ -62,7 +62,8 @@ def test_default_store_is_a_sqlite_file_in_the_data_dir(data_dir):
         names = set(inspect(store.engine).get_table_names())
     assert (data_dir / "cases.sqlite").is_file()
     assert names == {"patients", "studies", "clinical_values", "study_features",
-                     "level_features", "predictions", "scores", "audit_log"}
+                     "level_features", "predictions", "scores", "audit_log",
+                     "board_agenda"}
 
 
 def test_db_url_from_environment(data_dir, tmp_path, monkeypatch):

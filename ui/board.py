@@ -1,9 +1,15 @@
-"""Tumor board helpers: filtering the case list and building the case card."""
+"""Tumor board helpers: the filters, the case list and the case card.
+
+The card (:func:`case_card`) is the fold (:mod:`ui.board_fold`: key image, the advice's
+headline and overrides, recorded vs predicted pain, the burden) and, below it, the
+linked explanation and imaging (:mod:`ui.board_linked`), the clinical findings and the
+patient's history. Navigation and the agenda: :mod:`ui.board_nav`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -14,15 +20,16 @@ from core.store import StudyRecord
 from core.vocab import CATEGORIES as CATEGORIES  # for the page's filter
 from core.vocab import (
     INVOLVEMENT_VALUES,
+    NOT_RECORDED,
     REGIONS,
     URGENCY_ORDER,
     region_count_column,
     yes_no,
 )
-from ui import advice, case_views, charts, viewer
+from ui import board_fold, board_linked, charts
 from ui import components as c
-from ui.cache import get_model, get_store, stored_study_images
-from ui.cases import assess, record_prediction
+from ui.cache import get_model, get_store
+from ui.cases import Assessment, assess, record_prediction
 from ui.cohort import in_date_range
 from ui.inputs import INPUTS_BY_COLUMN
 
@@ -92,9 +99,29 @@ def order_for_board(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def default_study(frame: pd.DataFrame) -> int:
-    """The study shown first: the first one with an image (demo cases), else the first."""
-    with_image = frame[frame["has_image"].astype(bool)]
-    return int((with_image if len(with_image) else frame)["study_id"].iloc[0])
+    """The study shown first: the list's first row (the board presents in list order)."""
+    return int(frame["study_id"].iloc[0])
+
+
+def regions_text(frame: pd.DataFrame) -> pd.Series:
+    """The regions with lesions of every row, named (``"thoracic + lumbar"``), instead of
+    "multiple"; ``none`` without lesions, ``not recorded`` when a count is missing."""
+    counts = pd.DataFrame({r: pd.to_numeric(frame[region_count_column(r)], errors="coerce")
+                           for r in REGIONS}, index=frame.index)
+    names = pd.Series("", index=frame.index, dtype=object)
+    for region in REGIONS:  # four columns, each over every row at once
+        has = counts[region].gt(0)
+        joiner = has & names.ne("")
+        names = names + joiner.map({True: " + ", False: ""}) + has.map({True: region,
+                                                                        False: ""})
+    names = names.where(names != "", "none")
+    return names.where(counts.notna().all(axis=1), NOT_RECORDED)
+
+
+def lumbar_text(frame: pd.DataFrame) -> pd.Series:
+    """Lumbar involvement of every row: ``yes`` / ``no`` / ``not recorded``."""
+    lumbar = pd.to_numeric(frame[region_count_column("lumbar")], errors="coerce")
+    return lumbar.gt(0).map(yes_no).where(lumbar.notna(), NOT_RECORDED)
 
 
 #: Number formats of the case list (one decimal even when it is .0: "5.0", not "5").
@@ -110,7 +137,8 @@ CASE_LIST_COLUMNS = {
 
 def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The case list as shown: urgency and whether an override fired first, then the
-    advice's headline, recorded and predicted pain, the burden (SYNTHETIC marked)."""
+    advice's headline, recorded and predicted pain, the burden (the regions with lesions
+    named and lumbar involvement yes/no, never "multiple"; SYNTHETIC marked)."""
     return pd.DataFrame({
         "Study": frame["study_id"].astype(int),
         "Urgency": frame["urgency"],
@@ -122,7 +150,8 @@ def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "Recorded VAS": frame["vas"],
         "Predicted pain": frame["category"],
         "E[VAS]": frame["expected_vas"].round(1),
-        "Region": frame["region_of_involvement"],
+        "Regions": regions_text(frame),
+        "Lumbar": lumbar_text(frame),
         "Lesions": frame["lesion_count"],
         "HI ratio (%)": (100 * frame["high_intensity_ratio"]).round(1),
         "Tier": frame["tier"],
@@ -148,58 +177,40 @@ def clinical_frame(record: StudyRecord) -> pd.DataFrame:
                   else clinical_value(k, v) for k, v in recorded.items()]})
 
 
-def key_image(record: StudyRecord, *, caption_prefix: str = "") -> None:
-    """Show the key image (sagittal slice with the most lesion voxels) with overlays."""
-    images = stored_study_images(record)
-    if images is None:
-        st.info("No image stored for this study (table data only).")
-        return
-    render = viewer.static_key_image(images.volume, images.spacing_xyz,
-                                     vertebrae=images.vertebrae, lesions=images.lesions,
-                                     level_names=images.level_names)
-    st.image(render.rgb, width=viewer.display_width(render.rgb, max_height_px=720),
-             caption=(f"{caption_prefix}Sagittal slice {render.index + 1} (most lesion voxels: "
-                      f"{render.lesion_pixels}); levels coloured, lesions red."))
-
-
-def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True) -> None:
-    """The projected case card: the advice's headline first, then image and burden, the
-    model's estimate beneath with its explanation, the findings and the history."""
+def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True,
+              between: Callable[[], None] | None = None) -> None:
+    """The projected case card: the fold (headline first, image or burden and history,
+    pain, burden), ``between`` (the page's list and agenda), then the linked explanation
+    and images, the findings and the history."""
     store = get_store()
     model = get_model()
     record = store.get_study(study_id)
     result = assess(model, record.case())
-    head = f"Study {record.study_id} · {record.patient_id} · {record.study_date.isoformat()}"
-    c.page_style()
-    st.html(f'<div class="dss-mid" data-testid="board-card-title">{head}</div>')
-    if record.synthetic:
-        c.synthetic_badge(True)
-    c.decision_support_notice()
-    case_views.headline(result, big=big)
-    left, right = st.columns([1.1, 1])
-    with left:
-        key_image(record)
-    with right:
-        st.markdown("**Model estimate** (beneath the advice) and recorded pain")
-        advice.estimate_summary(result, big=big)
-        st.subheader("Burden")
-        case_views.burden_summary(record.metrics, big=big)
-        if record.levels:
-            c.chart(charts.spine_diagram(list(record.levels), height_per_level=20),
-                    key="board_spine", extra=charts.SPINE_EXTRA_PX)
+    history = history_frame(record.patient_id, scored)
+    board_fold.fold(record, result, history, big=big)
+    if between is not None:
+        between()
+    details(record, result, history, big=big, synthetic_model=bool(model.card.get("synthetic")))
+
+
+def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, big: bool,
+            synthetic_model: bool) -> None:
+    """Below the fold: the explanation (selectable SHAP), the images and levels linked to
+    it, the clinical findings, the history chart and recording the prediction."""
+    link = board_linked.current_link(record.study_id, list(record.levels))
     st.subheader("Predicted pain and explanation")
-    case_views.prediction_panel(result, key="board_prediction", big=big, show_notice=False,
-                                show_headline=False, show_summary=False,
-                                synthetic_model=bool(model.card.get("synthetic")))
+    board_linked.explanation(result, record.study_id, big=big, synthetic_model=synthetic_model)
+    if record.levels:
+        st.subheader("Images and levels")
+        board_linked.imaging(record, link)
     with st.expander("Clinical findings"):
         st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
-    history = history_frame(record.patient_id, scored)
     if len(history) > 1:
         c.chart(charts.history_chart(history), key="board_history")
     else:
         st.caption("Only one study for this patient.")
     if st.button("Record this prediction in the store", key="board_record_prediction"):
         with c.core_errors("The prediction was not recorded:"):
-            record_prediction(store, record.study_id, result)
+            record_prediction(get_store(), record.study_id, result)
             st.success("Prediction recorded (audit log: predict).")

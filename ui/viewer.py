@@ -1,33 +1,52 @@
 """Slice viewer: sagittal / coronal / axial planes with level and lesion overlays.
 
-The pure part (:func:`render_slice`, :func:`auto_window`, :func:`key_slice`) works on
-numpy arrays in the canonical orientation of :mod:`core.io` (array ``[z, y, x]`` =
-``[S, P, L]``, i.e. index increases towards superior, posterior and patient-left) and
-returns an RGB ``uint8`` image whose pixels are square in millimetres: every display
-row/column is resampled by the voxel spacing, so anisotropic images keep their real
-proportions. Display conventions (radiological):
+The pure part (:func:`render_slice`, :func:`auto_window`, :func:`preset_window`,
+:func:`plane_spacing`, :func:`ruler_mm`, :func:`key_slice`, :func:`jump_slice`) works on
+``[z, y, x]`` = ``[S, P, L]`` arrays (canonical orientation of :mod:`core.io`) and returns
+RGB ``uint8`` images with square pixels in mm (rows and columns resampled by the voxel
+spacing: anisotropic images keep their proportions, rulers measure each axis with its own
+spacing). Radiological display: axial anterior up, patient right on the viewer's left;
+coronal superior up, right on the left; sagittal superior up, anterior on the left.
+Levels are filled in colour; lesions filled red and outlined (outline only without the
+fill); highlighted levels (the linked explanation) get yellow borders and their lesions
+yellow outlines while the others fade. A zoomed view (:class:`core.view_geometry.Viewport`)
+is resampled from the voxels, not from enlarged pixels.
 
-* axial: anterior at the top, patient right on the viewer's left;
-* coronal: superior at the top, patient right on the viewer's left;
-* sagittal: superior at the top, anterior on the viewer's left.
-
-:func:`slice_viewer` adds the Streamlit widgets (plane, slice, window/level, overlay
-opacity) with stable keys ``<prefix>_plane``, ``<prefix>_slice_<plane>``,
-``<prefix>_window``, ``<prefix>_level``, ``<prefix>_opacity``, ``<prefix>_show_levels``,
-``<prefix>_show_lesions``.
+:func:`slice_viewer` adds the widgets and a tool bar, an ``st.components.v2`` component
+whose static script is ``ui/components_viewer/`` (no CDN): wheel and arrow keys scroll
+slices, Ctrl+wheel and +/- zoom at the cursor, drag pans, the ruler measures in mm.
+Stable keys ``<prefix>_plane``, ``_slice_<plane>``, ``_preset``, ``_window``, ``_level``,
+``_opacity``, ``_show_levels``, ``_show_lesions``, ``_lesion_fill``, ``_jump``, ``_tools``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from core.view_geometry import (
+    DisplayMap,
+    RulerMark,
+    Viewport,
+    ViewState,
+    apply_view_event,
+    densest_slice,
+    distance_mm,
+    level_slice,
+    outline,
+)
+from core.vocab import sort_levels
+
 PLANES: tuple[str, ...] = ("sagittal", "coronal", "axial")
+#: Array axis along each plane's normal (``[z, y, x]``).
+PLANE_AXIS: dict[str, int] = {"axial": 0, "coronal": 1, "sagittal": 2}
 
 #: Edge letters (top, bottom, left, right) per plane in the display conventions above.
 ORIENTATION_LABELS: dict[str, tuple[str, str, str, str]] = {
@@ -43,27 +62,28 @@ LEVEL_PALETTE: tuple[tuple[int, int, int], ...] = (
     (140, 86, 75), (127, 127, 127),
 )
 LESION_RGB: tuple[int, int, int] = (255, 0, 0)
+HIGHLIGHT_RGB: tuple[int, int, int] = (255, 214, 0)
+RULER_RGB: tuple[int, int, int] = (0, 229, 255)
+
+#: Window presets. MR has no absolute scale (unlike CT Hounsfield units): each preset is a
+#: pair of foreground percentiles for what the sequence shows: T2 the full range (fluid
+#: bright); STIR the bright end (oedema and lesions out of suppressed fat); T1 the lower
+#: range (lesions replace bright marrow fat). ``Custom`` keeps the sliders' values.
+WINDOW_PRESETS: dict[str, tuple[float, float] | None] = {
+    "Auto": (1.0, 99.0),
+    "T2": (2.0, 99.5),
+    "STIR": (20.0, 99.9),
+    "T1": (1.0, 97.0),
+    "Custom": None,
+}
 
 
 @dataclass(frozen=True)
 class SliceRender:
-    """One rendered slice.
-
-    Attributes
-    ----------
-    rgb : numpy.ndarray
-        ``(rows, cols, 3)`` uint8, square display pixels of ``pixel_mm`` millimetres.
-    pixel_mm : float
-        Physical size of one display pixel.
-    plane : str
-        ``sagittal``, ``coronal`` or ``axial``.
-    index : int
-        Slice index along the plane's normal axis (array index).
-    labels_drawn : tuple of str
-        Level names written on the image.
-    lesion_pixels : int
-        Lesion voxels in this slice (before resampling).
-    """
+    """One rendered slice: ``rgb`` ``(rows, cols, 3)`` uint8 of square ``pixel_mm`` pixels,
+    its ``plane`` and slice ``index`` (along the normal), the level names drawn, the
+    lesion voxels in the slice (before resampling) and its :class:`DisplayMap` (where the
+    image lies on the native slice: ruler, zoom and pan use it)."""
 
     rgb: np.ndarray
     pixel_mm: float
@@ -71,6 +91,7 @@ class SliceRender:
     index: int
     labels_drawn: tuple[str, ...] = field(default=())
     lesion_pixels: int = 0
+    display: DisplayMap | None = None
 
 
 def _check_plane(plane: str) -> None:
@@ -81,7 +102,7 @@ def _check_plane(plane: str) -> None:
 def n_slices(shape_zyx: tuple[int, ...], plane: str) -> int:
     """Number of slices of a ``[z, y, x]`` volume in ``plane``."""
     _check_plane(plane)
-    return int({"axial": shape_zyx[0], "coronal": shape_zyx[1], "sagittal": shape_zyx[2]}[plane])
+    return int(shape_zyx[PLANE_AXIS[plane]])
 
 
 def plane_slice(array: np.ndarray, plane: str, index: int) -> np.ndarray:
@@ -102,6 +123,13 @@ def plane_spacing(spacing_xyz: tuple[float, float, float], plane: str) -> tuple[
     _check_plane(plane)
     sx, sy, sz = (float(s) for s in spacing_xyz)
     return {"axial": (sy, sx), "coronal": (sz, sx), "sagittal": (sz, sy)}[plane]
+
+
+def ruler_mm(p0: Sequence[float], p1: Sequence[float], spacing_xyz: tuple[float, float, float],
+             plane: str) -> float:
+    """Length in mm of a ruler between native slice positions ``(row, col)`` of ``plane``
+    (each axis with its own spacing: :func:`core.view_geometry.distance_mm`)."""
+    return distance_mm(p0, p1, plane_spacing(spacing_xyz, plane))
 
 
 def auto_window(volume: np.ndarray, low_pct: float = 1.0,
@@ -125,6 +153,21 @@ def auto_window(volume: np.ndarray, low_pct: float = 1.0,
     return window, float((high + low) / 2.0)
 
 
+def preset_window(volume: np.ndarray, preset: str) -> tuple[float, float]:
+    """``(window, level)`` of a :data:`WINDOW_PRESETS` entry for ``volume``.
+
+    Raises
+    ------
+    ValueError
+        For ``Custom`` (it has no values of its own) or an unknown name.
+    """
+    pct = WINDOW_PRESETS.get(preset)
+    if pct is None:
+        raise ValueError(f"window preset {preset!r} is not one of "
+                         f"{', '.join(k for k, v in WINDOW_PRESETS.items() if v)}.")
+    return auto_window(volume, *pct)
+
+
 def apply_window(slice2d: np.ndarray, window: float, level: float) -> np.ndarray:
     """Linear window/level to ``[0, 1]`` (values outside the window are clipped)."""
     if window <= 0:
@@ -139,6 +182,16 @@ def _display_shape(shape2d: tuple[int, int], row_mm: float, col_mm: float,
             max(1, round(shape2d[1] * col_mm / pixel_mm)))
 
 
+def _sample(slice2d: np.ndarray, rows: np.ndarray, cols: np.ndarray, order: int) -> np.ndarray:
+    rows = np.clip(rows, 0, slice2d.shape[0] - 1)
+    cols = np.clip(cols, 0, slice2d.shape[1] - 1)
+    if order == 0:
+        return slice2d[np.ix_(np.rint(rows).astype(int), np.rint(cols).astype(int))]
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    return ndimage.map_coordinates(slice2d.astype(np.float32), grid, order=order,
+                                   mode="nearest")
+
+
 def resample_to_square(slice2d: np.ndarray, row_mm: float, col_mm: float, pixel_mm: float,
                        *, order: int) -> np.ndarray:
     """Resample a slice so that each output pixel is ``pixel_mm`` square.
@@ -149,15 +202,7 @@ def resample_to_square(slice2d: np.ndarray, row_mm: float, col_mm: float, pixel_
     out_rows, out_cols = _display_shape(slice2d.shape, row_mm, col_mm, pixel_mm)
     rows = (np.arange(out_rows) + 0.5) * pixel_mm / row_mm - 0.5
     cols = (np.arange(out_cols) + 0.5) * pixel_mm / col_mm - 0.5
-    rows = np.clip(rows, 0, slice2d.shape[0] - 1)
-    cols = np.clip(cols, 0, slice2d.shape[1] - 1)
-    if order == 0:
-        r = np.rint(rows).astype(int)
-        c = np.rint(cols).astype(int)
-        return slice2d[np.ix_(r, c)]
-    grid = np.meshgrid(rows, cols, indexing="ij")
-    return ndimage.map_coordinates(slice2d.astype(np.float32), grid, order=order,
-                                   mode="nearest")
+    return _sample(slice2d, rows, cols, order)
 
 
 def display_pixel_mm(shape2d: tuple[int, int], row_mm: float, col_mm: float,
@@ -171,10 +216,8 @@ def display_pixel_mm(shape2d: tuple[int, int], row_mm: float, col_mm: float,
 def _pad_to_aspect(rgb: np.ndarray, min_aspect: float) -> tuple[np.ndarray, tuple[int, int]]:
     """Pad with black so that ``min(h, w) / max(h, w) >= min_aspect``; return the offsets."""
     height, width = rgb.shape[:2]
-    want_w = int(np.ceil(min_aspect * height))
-    want_h = int(np.ceil(min_aspect * width))
-    pad_w = max(0, want_w - width)
-    pad_h = max(0, want_h - height)
+    pad_w = max(0, int(np.ceil(min_aspect * height)) - width)
+    pad_h = max(0, int(np.ceil(min_aspect * width)) - height)
     if not pad_w and not pad_h:
         return rgb, (0, 0)
     top, left = pad_h // 2, pad_w // 2
@@ -188,25 +231,38 @@ def level_colour(label: int) -> tuple[int, int, int]:
     return LEVEL_PALETTE[int(label) % len(LEVEL_PALETTE)]
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # pragma: no cover - very old Pillow without FreeType
-        return ImageFont.load_default()
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)  # Pillow >= 10.1: the bundled scalable font
 
 
 @dataclass(frozen=True)
 class _Grid:
-    """Display geometry of one slice: spacing of its rows and columns and the square
-    display pixel, all in mm."""
+    """Display geometry of one slice: native spacing, the square display pixel (mm) and
+    the native positions of the displayed rows and columns (the zoomed part only)."""
 
     row_mm: float
     col_mm: float
     pixel_mm: float
+    rows: np.ndarray
+    cols: np.ndarray
+    crop: tuple[int, int, int, int]
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        return self.crop[0], self.crop[2]
+
+    @staticmethod
+    def of(shape2d: tuple[int, int], row_mm: float, col_mm: float, target_px: int,
+           viewport: Viewport) -> _Grid:
+        v = viewport.clamped()
+        pixel_mm = display_pixel_mm(shape2d, row_mm, col_mm, target_px) / v.zoom
+        r0, r1, c0, c1 = v.crop(_display_shape(shape2d, row_mm, col_mm, pixel_mm))
+        rows = (np.arange(r0, r1) + 0.5) * pixel_mm / row_mm - 0.5
+        cols = (np.arange(c0, c1) + 0.5) * pixel_mm / col_mm - 0.5
+        return _Grid(row_mm, col_mm, pixel_mm, rows, cols, (r0, r1, c0, c1))
 
     def resample(self, slice2d: np.ndarray, *, order: int) -> np.ndarray:
-        return resample_to_square(slice2d, self.row_mm, self.col_mm, self.pixel_mm,
-                                  order=order)
+        return _sample(slice2d, self.rows, self.cols, order)
 
 
 def _check_inputs(volume: np.ndarray, opacity: float, vertebrae: np.ndarray | None,
@@ -220,40 +276,66 @@ def _check_inputs(volume: np.ndarray, opacity: float, vertebrae: np.ndarray | No
             raise ValueError(f"the {name} grid {arr.shape} differs from the image {volume.shape}.")
 
 
-_Label = tuple[str, float, float]
+_Label = tuple[str, float, float, bool]
+
+
+def _blend(rgb: np.ndarray, sel: np.ndarray, colour: Sequence[int], alpha: float) -> None:
+    rgb[sel] = (1.0 - alpha) * rgb[sel] + alpha * np.asarray(colour, dtype=np.float64)
 
 
 def _overlay_levels(rgb: np.ndarray, labels2d: np.ndarray, opacity: float,
-                    level_names: Mapping[int, str] | None) -> list[_Label]:
-    """Blend each level's colour into ``rgb``; returns (name, row, col) of each centroid."""
+                    level_names: Mapping[int, str] | None,
+                    highlight: Collection[int] = ()) -> list[_Label]:
+    """Blend each level's colour into ``rgb`` (faded when others are highlighted, a
+    yellow border on the highlighted); returns (name, row, col, highlighted) per level."""
     positions: list[_Label] = []
+    width = max(1, round(min(rgb.shape[:2]) / 200))
     for value in (int(v) for v in np.unique(labels2d) if v != 0):
         sel = labels2d == value
-        colour = np.array(level_colour(value), dtype=np.float64)
-        rgb[sel] = (1.0 - opacity) * rgb[sel] + opacity * colour
+        lit = value in highlight
+        _blend(rgb, sel, level_colour(value), opacity if lit or not highlight else opacity * 0.4)
+        if lit:
+            _blend(rgb, outline(sel, width + 1), HIGHLIGHT_RGB, 1.0)
         rows, cols = np.nonzero(sel)
         positions.append(((level_names or {}).get(value, str(value)), float(rows.mean()),
-                          float(cols.mean())))
+                          float(cols.mean()), lit))
     return positions
 
 
-def _overlay_lesions(rgb: np.ndarray, lesions2d: np.ndarray, opacity: float) -> None:
-    """Blend lesion pixels in red, more opaque than the levels so they stand out."""
-    alpha = min(1.0, opacity + 0.35)
-    rgb[lesions2d] = (1.0 - alpha) * rgb[lesions2d] + alpha * np.array(LESION_RGB, float)
+def _overlay_lesions(rgb: np.ndarray, lesions2d: np.ndarray, opacity: float, *,
+                     fill: bool, lit: np.ndarray | None) -> None:
+    """Lesions: a red fill more opaque than the levels (when ``fill``) and a red outline;
+    lesion pixels inside highlighted levels (``lit``) get a yellow outline instead."""
+    width = max(1, round(min(rgb.shape[:2]) / 250))
+    if fill:
+        _blend(rgb, lesions2d, LESION_RGB, min(1.0, opacity + 0.35))
+    _blend(rgb, outline(lesions2d, width), LESION_RGB, 1.0)
+    if lit is not None and lit.any():
+        _blend(rgb, outline(lesions2d & lit, width + 1), HIGHLIGHT_RGB, 1.0)
 
 
-def _annotate(rgb: np.ndarray, labels: list[_Label], plane: str,
-              orientation_labels: bool) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Write the level names at their centroids and the plane's edge letters."""
+def _draw_ruler(draw: ImageDraw.ImageDraw, a: tuple[float, float], b: tuple[float, float],
+                mm: float, size: int) -> None:
+    (y0, x0), (y1, x1) = a, b
+    draw.line([(x0, y0), (x1, y1)], fill=RULER_RGB, width=2)
+    for y, x in (a, b):
+        draw.ellipse([x - 3, y - 3, x + 3, y + 3], outline=RULER_RGB, width=2)
+    draw.text(((x0 + x1) / 2 + 6, (y0 + y1) / 2 - 6), f"{mm:.1f} mm", fill=RULER_RGB,
+              font=_font(size), anchor="lb", stroke_width=2, stroke_fill=(0, 0, 0))
+
+
+def _annotate(rgb: np.ndarray, labels: list[_Label], plane: str, orientation_labels: bool,
+              ruler: tuple[tuple[float, float], tuple[float, float], float] | None = None,
+              ) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Write the level names at their centroids, the plane's edge letters and the ruler."""
     image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), mode="RGB")
     draw = ImageDraw.Draw(image)
     height, width = image.height, image.width
     size = max(11, min(28, int(min(height, width) / 22)))
     font = _font(size)
-    for name, r, c in labels:
-        draw.text((c, r), name, fill=(255, 255, 255), font=font, anchor="mm",
-                  stroke_width=2, stroke_fill=(0, 0, 0))
+    for name, r, c, lit in labels:
+        draw.text((c, r), name, fill=HIGHLIGHT_RGB if lit else (255, 255, 255), font=font,
+                  anchor="mm", stroke_width=2, stroke_fill=(0, 0, 0))
     if orientation_labels:
         top, bottom, left, right = ORIENTATION_LABELS[plane]
         kw = {"fill": (255, 255, 0), "font": _font(max(12, size + 2)), "stroke_width": 2,
@@ -263,7 +345,32 @@ def _annotate(rgb: np.ndarray, labels: list[_Label], plane: str,
         draw.text((width / 2, height - pad), bottom, anchor="mb", **kw)
         draw.text((pad, height / 2), left, anchor="lm", **kw)
         draw.text((width - pad, height / 2), right, anchor="rm", **kw)
-    return np.asarray(image), tuple(name for name, _, _ in labels)
+    if ruler is not None:
+        _draw_ruler(draw, ruler[0], ruler[1], ruler[2], size)
+    return np.asarray(image), tuple(name for name, *_ in labels)
+
+
+def _overlays(rgb: np.ndarray, grid: _Grid, plane: str, index: int, opts: dict[str, Any],
+              vertebrae: np.ndarray | None, lesions: np.ndarray | None
+              ) -> tuple[list[_Label], int]:
+    """Level fills and borders, lesion fills and outlines; (labels, lesion voxels)."""
+    labels: list[_Label] = []
+    lab = None
+    if vertebrae is not None:
+        lab = grid.resample(plane_slice(vertebrae, plane, index), order=0).astype(np.int64)
+        if opts["show_levels"]:
+            labels = _overlay_levels(rgb, lab, opts["opacity"], opts["level_names"],
+                                     opts["highlight"])
+    lesion_pixels = 0
+    if lesions is not None:
+        raw_les = plane_slice(lesions, plane, index) > 0
+        lesion_pixels = int(raw_les.sum())
+        if opts["show_lesions"] and lesion_pixels:
+            shown = grid.resample(raw_les.astype(np.uint8), order=0) > 0
+            lit = None if lab is None or not opts["highlight"] else np.isin(
+                lab, list(opts["highlight"]))
+            _overlay_lesions(rgb, shown, opts["opacity"], fill=opts["lesion_fill"], lit=lit)
+    return labels, lesion_pixels
 
 
 def render_slice(
@@ -283,68 +390,65 @@ def render_slice(
     target_px: int = 560,
     orientation_labels: bool = True,
     min_aspect: float = 0.5,
+    lesion_fill: bool = True,
+    highlight: Collection[int] = (),
+    viewport: Viewport | None = None,
+    ruler: RulerMark | None = None,
 ) -> SliceRender:
     """Render one slice as RGB with overlays, square physical pixels and edge letters.
 
-    Parameters
-    ----------
-    volume : numpy.ndarray
-        ``[z, y, x]`` intensities (canonical LPS).
-    spacing_xyz : tuple of float
-        Voxel spacing in mm as SimpleITK reports it, ``(x, y, z)``.
-    plane, index : str, int
-        Plane and slice index along its normal.
-    window, level : float
-        Display window width and centre (intensity units).
-    vertebrae, lesions : numpy.ndarray, optional
-        Label map (0 background) and lesion mask on the same grid as ``volume``.
-    level_names : mapping of int to str, optional
-        Vertebra label -> level name, written at each level's centroid in the slice.
-    opacity : float
-        Overlay opacity in ``[0, 1]``; lesions are drawn at
-        ``min(1, opacity + 0.35)`` so they stand out from the level colours.
-    min_aspect : float
-        Very narrow slices (a sagittal strip) are padded with black on both sides up
-        to this width/height ratio (and vice versa) so labels stay legible; the image
-        itself is never stretched.
-
-    Returns
-    -------
-    SliceRender
+    ``volume`` is ``[z, y, x]`` (canonical LPS) with ``spacing_xyz`` in mm as SimpleITK
+    reports it; ``window``/``level`` are the display width and centre (intensity units).
+    ``vertebrae`` (labels, 0 background) and ``lesions`` lie on the same grid;
+    ``level_names`` (label -> name) are written at each level's centroid. Levels blend at
+    ``opacity``, lesions fill at ``min(1, opacity + 0.35)`` (``lesion_fill``) and are
+    always outlined. ``highlight`` labels get yellow borders (the others fade).
+    ``viewport`` zooms (resampled from the voxels); ``ruler`` is drawn with its length on
+    the slice it was measured on. Narrow slices are padded with black to ``min_aspect``
+    (width/height or its inverse) so labels stay legible; nothing is stretched.
     """
     _check_inputs(volume, opacity, vertebrae, lesions)
     row_mm, col_mm = plane_spacing(spacing_xyz, plane)
     raw = plane_slice(volume, plane, index)
-    grid = _Grid(row_mm, col_mm, display_pixel_mm(raw.shape, row_mm, col_mm, target_px))
+    grid = _Grid.of(raw.shape, row_mm, col_mm, target_px, viewport or Viewport())
     grey = apply_window(grid.resample(raw, order=1), window, level)
     rgb = np.repeat((grey * 255.0)[..., None], 3, axis=2)
-    labels: list[_Label] = []
-    if vertebrae is not None and show_levels:
-        lab = grid.resample(plane_slice(vertebrae, plane, index), order=0).astype(np.int64)
-        labels = _overlay_levels(rgb, lab, opacity, level_names)
-    lesion_pixels = 0
-    if lesions is not None:
-        raw_les = plane_slice(lesions, plane, index) > 0
-        lesion_pixels = int(raw_les.sum())
-        if show_lesions and lesion_pixels:
-            _overlay_lesions(rgb, grid.resample(raw_les.astype(np.uint8), order=0) > 0, opacity)
+    opts = {"opacity": opacity, "show_levels": show_levels, "show_lesions": show_lesions,
+            "level_names": level_names, "highlight": set(highlight), "lesion_fill": lesion_fill}
+    labels, lesion_pixels = _overlays(rgb, grid, plane, index, opts, vertebrae, lesions)
     rgb, (pad_top, pad_left) = _pad_to_aspect(rgb, min_aspect)
-    labels = [(n, r + pad_top, c + pad_left) for n, r, c in labels]
-    out, drawn = _annotate(rgb, labels, plane, orientation_labels)
+    labels = [(n, r + pad_top, c + pad_left, lit) for n, r, c, lit in labels]
+    display = DisplayMap(grid.pixel_mm, (row_mm, col_mm),
+                         (grid.origin[0] - pad_top, grid.origin[1] - pad_left), rgb.shape[:2],
+                         grid.crop)
+    drawn_ruler = None
+    if ruler is not None and ruler.index == index:
+        drawn_ruler = (display.to_display(ruler.p0), display.to_display(ruler.p1), ruler.mm)
+    out, drawn = _annotate(rgb, labels, plane, orientation_labels, drawn_ruler)
     return SliceRender(rgb=out, pixel_mm=grid.pixel_mm, plane=plane, index=index,
-                       labels_drawn=drawn, lesion_pixels=lesion_pixels)
+                       labels_drawn=drawn, lesion_pixels=lesion_pixels, display=display)
 
 
 def key_slice(plane: str, shape_zyx: tuple[int, ...], *, lesions: np.ndarray | None = None,
               vertebrae: np.ndarray | None = None) -> int:
-    """The slice with the most lesion voxels; else the most vertebra voxels; else the middle."""
+    """The slice with the most lesion voxels; else the most vertebra voxels; else the middle
+    (:func:`core.view_geometry.densest_slice`)."""
     _check_plane(plane)
-    axis = {"axial": (1, 2), "coronal": (0, 2), "sagittal": (0, 1)}[plane]
-    for mask in (lesions, vertebrae):
-        if mask is not None and np.any(mask):
-            counts = (mask > 0).sum(axis=axis)
-            return int(np.argmax(counts))
-    return n_slices(shape_zyx, plane) // 2
+    return densest_slice(shape_zyx, PLANE_AXIS[plane], lesions, vertebrae)
+
+
+def jump_slice(plane: str, vertebrae: np.ndarray, label: int,
+               lesions: np.ndarray | None = None) -> int:
+    """The ``plane`` slice to jump to for a level: the one with most of its lesion voxels,
+    else through its centre (:func:`core.view_geometry.level_slice`)."""
+    _check_plane(plane)
+    return level_slice(vertebrae, label, PLANE_AXIS[plane], lesions)
+
+
+def labels_of(level_names: Mapping[int, str], names: Collection[str]) -> set[int]:
+    """Vertebra labels of level ``names`` (those not in the image are left out)."""
+    wanted = set(names)
+    return {int(k) for k, v in level_names.items() if v in wanted}
 
 
 def display_width(rgb: np.ndarray, *, max_height_px: int = 680,
@@ -357,50 +461,53 @@ def display_width(rgb: np.ndarray, *, max_height_px: int = 680,
 
 # --------------------------------------------------------------------------- streamlit
 
+_ASSETS = Path(__file__).resolve().parent / "components_viewer"
+_TOOLS = st.components.v2.component(
+    "spinepain_viewer_tools", html=(_ASSETS / "viewer_tools.html").read_text("utf-8"),
+    css=(_ASSETS / "viewer_tools.css").read_text("utf-8"),
+    js=(_ASSETS / "viewer_tools.js").read_text("utf-8"), isolate_styles=False)
+
+
+def tool_bar(prefix: str, shape_zyx: tuple[int, ...], data: Mapping[str, Any]) -> None:
+    """Mount the viewer's tool bar over the image in the container keyed
+    ``<prefix>_stage``; its events are applied (:func:`with_event`) before the next run
+    draws the widgets."""
+    _TOOLS(key=f"{prefix}_tools", data=dict(data),
+           on_event_change=lambda: with_event(prefix, (st.session_state.get(
+               f"{prefix}_tools") or {}).get("event"), shape_zyx))
+
 
 @dataclass(frozen=True)
 class _Ranges:
-    """Slider ranges of one image: intensity range, slider step, automatic window/level."""
+    """Slider ranges of one image: intensity range and slider step."""
 
     vmin: float
     vmax: float
-    span: float
     step: float
-    auto_window: float
-    auto_level: float
+
+    def clamp(self, window: float, level: float) -> tuple[float, float]:
+        return (float(min(max(window, self.step), self.vmax - self.vmin)),
+                float(min(max(level, self.vmin), self.vmax)))
 
 
 def _ranges(volume: np.ndarray) -> _Ranges:
-    auto_w, auto_l = auto_window(volume)
     finite = volume[np.isfinite(volume)]
     vmin = float(finite.min()) if finite.size else 0.0
     vmax = float(finite.max()) if finite.size else 1.0
-    if vmax <= vmin:
-        vmax = vmin + 1.0
-    span = vmax - vmin
-    step = float(10 ** np.floor(np.log10(span / 200.0))) if span > 0 else 0.01
-    return _Ranges(vmin, vmax, span, step, auto_w, auto_l)
-
-
-def _state_keys(prefix: str) -> tuple[str, ...]:
-    """Session keys of the viewer's widgets."""
-    return (f"{prefix}_plane", f"{prefix}_window", f"{prefix}_level", f"{prefix}_opacity",
-            f"{prefix}_show_levels", f"{prefix}_show_lesions",
-            *(f"{prefix}_slice_{p}" for p in PLANES))
+    vmax = vmax if vmax > vmin else vmin + 1.0
+    return _Ranges(vmin, vmax, float(10 ** np.floor(np.log10((vmax - vmin) / 200.0))))
 
 
 def _defaults(prefix: str, volume: np.ndarray, ranges: _Ranges, default_plane: str,
               vertebrae: np.ndarray | None, lesions: np.ndarray | None) -> dict[str, object]:
     """Initial widget values: auto window, key slice with the most lesion voxels."""
-    out: dict[str, object] = {f"{prefix}_plane": default_plane}
+    out: dict[str, object] = {f"{prefix}_plane": default_plane, f"{prefix}_preset": "Auto"}
     for plane in PLANES:
         out[f"{prefix}_slice_{plane}"] = key_slice(plane, volume.shape, lesions=lesions,
                                                    vertebrae=vertebrae)
-    out[f"{prefix}_window"] = float(min(max(ranges.auto_window, ranges.step), ranges.span))
-    out[f"{prefix}_level"] = float(min(max(ranges.auto_level, ranges.vmin), ranges.vmax))
-    out[f"{prefix}_opacity"] = 0.35
-    out[f"{prefix}_show_levels"] = True
-    out[f"{prefix}_show_lesions"] = True
+    out[f"{prefix}_window"], out[f"{prefix}_level"] = ranges.clamp(*auto_window(volume))
+    out.update({f"{prefix}_opacity": 0.35, f"{prefix}_show_levels": True,
+                f"{prefix}_show_lesions": True, f"{prefix}_lesion_fill": True})
     return out
 
 
@@ -409,22 +516,43 @@ def _prepare_state(prefix: str, volume: np.ndarray, image_id: str, default_plane
     """Reset the widgets for a new image; restore missing ones after a page switch."""
     ss = st.session_state
     new_image = ss.get(f"{prefix}_image_id") != image_id
-    ranges_key = f"{prefix}_ranges"
-    if new_image or ranges_key not in ss:
-        # Intensity range and auto window once per image, not on every slider move.
-        ss[ranges_key] = _ranges(volume)
-    ranges: _Ranges = ss[ranges_key]
+    if new_image or f"{prefix}_ranges" not in ss:
+        # Intensity range, auto window and key slices once per image, not on every move.
+        ss[f"{prefix}_ranges"] = _ranges(volume)
+        ss[f"{prefix}_defaults"] = _defaults(prefix, volume, ss[f"{prefix}_ranges"],
+                                             default_plane, vertebrae, lesions)
     if new_image:
         ss[f"{prefix}_image_id"] = image_id
-        ss.update(_defaults(prefix, volume, ranges, default_plane, vertebrae, lesions))
-    elif any(k not in ss for k in _state_keys(prefix)):
-        # Back from another page: Streamlit dropped the widget values; without this
-        # the window slider fell to its minimum and the slice went black/white.
-        defaults = _defaults(prefix, volume, ranges, default_plane, vertebrae, lesions)
-        for k, v in defaults.items():
-            if k not in ss:
-                ss[k] = v
-    return ranges
+        ss.update(ss[f"{prefix}_defaults"])
+        for stale in ("views", "rulers", "display", "jumped"):
+            ss.pop(f"{prefix}_{stale}", None)
+    # Back from another page Streamlit has dropped the widget values; without this the
+    # window slider fell to its minimum and the slice went black/white.
+    for k, v in ss[f"{prefix}_defaults"].items():
+        ss.setdefault(k, v)
+    return ss[f"{prefix}_ranges"]
+
+
+def _on_preset(prefix: str, volume: np.ndarray, ranges: _Ranges) -> None:
+    ss = st.session_state
+    preset = ss.get(f"{prefix}_preset")
+    if WINDOW_PRESETS.get(preset) is not None:
+        ss[f"{prefix}_window"], ss[f"{prefix}_level"] = ranges.clamp(
+            *preset_window(volume, preset))
+
+
+def jump_to(prefix: str, level: str | None, vertebrae: np.ndarray | None,
+            lesions: np.ndarray | None, names: Mapping[int, str]) -> bool:
+    """Show ``level`` in the viewer ``prefix``: its slice in the current plane. Call
+    before :func:`slice_viewer` draws its widgets; returns whether it moved."""
+    labels = labels_of(names, [level]) if level and vertebrae is not None else set()
+    if not labels:
+        return False
+    ss = st.session_state
+    plane = ss.get(f"{prefix}_plane") or PLANES[0]
+    ss[f"{prefix}_slice_{plane}"] = jump_slice(plane, vertebrae, min(labels), lesions)
+    ss[f"{prefix}_jumped"] = level
+    return True
 
 
 @dataclass(frozen=True)
@@ -437,33 +565,45 @@ class _Controls:
     opacity: float
     show_levels: bool
     show_lesions: bool
+    lesion_fill: bool
 
 
-def _controls(prefix: str, shape: tuple[int, ...], ranges: _Ranges, default_plane: str,
-              has_levels: bool, has_lesions: bool) -> _Controls:
+def _controls(prefix: str, volume: np.ndarray, ranges: _Ranges, default_plane: str,
+              vertebrae: np.ndarray | None, lesions: np.ndarray | None,
+              names: Mapping[int, str]) -> _Controls:
     ss, keep = st.session_state, "session"
     plane = st.segmented_control("Plane", PLANES, key=f"{prefix}_plane",
                                  persist_state=keep) or default_plane
-    count = n_slices(shape, plane)
+    count = n_slices(volume.shape, plane)
     slice_key = f"{prefix}_slice_{plane}"
     if slice_key not in ss or not 0 <= int(ss[slice_key]) < count:
         ss[slice_key] = count // 2
     index = st.slider("Slice", 0, max(count - 1, 1), key=slice_key, persist_state=keep,
-                      disabled=count <= 1, help="Slice index along the plane's normal axis.")
-    window = st.slider("Window (width)", float(ranges.step), float(ranges.span),
-                       step=ranges.step, key=f"{prefix}_window", persist_state=keep,
-                       help="Default from the 1st-99th intensity percentiles.")
+                      disabled=count <= 1, help="Or the mouse wheel / arrow keys on the image.")
+    if vertebrae is not None and names:
+        st.selectbox("Jump to level", sort_levels(names.values()), index=None,
+                     key=f"{prefix}_jump", placeholder="Choose a level",
+                     on_change=lambda: jump_to(prefix, ss.get(f"{prefix}_jump"), vertebrae,
+                                               lesions, names))
+    st.selectbox("Window preset", list(WINDOW_PRESETS), key=f"{prefix}_preset",
+                 persist_state=keep, on_change=_on_preset, args=(prefix, volume, ranges),
+                 help="Percentile windows per sequence (MR has no absolute scale).")
+    custom = {"on_change": ss.__setitem__, "args": (f"{prefix}_preset", "Custom")}
+    window = st.slider("Window (width)", float(ranges.step), ranges.vmax - ranges.vmin,
+                       step=ranges.step, key=f"{prefix}_window", persist_state=keep, **custom)
     level = st.slider("Level (centre)", float(ranges.vmin), float(ranges.vmax),
-                      step=ranges.step, key=f"{prefix}_level", persist_state=keep)
+                      step=ranges.step, key=f"{prefix}_level", persist_state=keep, **custom)
     opacity = st.slider("Overlay opacity", 0.0, 1.0, step=0.05, key=f"{prefix}_opacity",
                         persist_state=keep)
     c1, c2 = st.columns(2)
     show_levels = c1.toggle("Levels", key=f"{prefix}_show_levels", persist_state=keep,
-                            disabled=not has_levels)
+                            disabled=vertebrae is None)
     show_lesions = c2.toggle("Lesions", key=f"{prefix}_show_lesions", persist_state=keep,
-                             disabled=not has_lesions)
+                             disabled=lesions is None)
+    fill = st.toggle("Fill lesions", key=f"{prefix}_lesion_fill", persist_state=keep,
+                     disabled=lesions is None, help="Off: outlines only.")
     return _Controls(plane, min(int(index), count - 1), count, window, level, opacity,
-                     show_levels, show_lesions)
+                     show_levels, show_lesions, fill)
 
 
 def slice_viewer(
@@ -477,38 +617,82 @@ def slice_viewer(
     level_names: Mapping[int, str] | None = None,
     default_plane: str = "sagittal",
     caption: str | None = None,
+    highlight: Collection[str] = (),
 ) -> SliceRender:
-    """Streamlit slice viewer with plane/slice/window/level/opacity widgets.
-
-    Widget state is reset to sensible defaults (auto window from percentiles, key
-    slice with the most lesion voxels) whenever ``image_id`` changes, so keys can stay
-    stable for browser tests.
-    """
+    """Streamlit slice viewer: plane, slice, jump to level, window presets and
+    window/level, overlays; the tool bar adds wheel/key scrolling, zoom, pan and the
+    ruler. ``highlight`` names levels to outline in yellow. The widgets reset (auto
+    window, key slice, whole slice, no ruler) when ``image_id`` changes."""
+    names = dict(level_names or {})
     ranges = _prepare_state(prefix, volume, image_id, default_plane, vertebrae, lesions)
+    ss = st.session_state
     controls, picture = st.columns([1, 2.4])
     with controls:
-        ctl = _controls(prefix, volume.shape, ranges, default_plane, vertebrae is not None,
-                        lesions is not None)
+        ctl = _controls(prefix, volume, ranges, default_plane, vertebrae, lesions, names)
+    state = view_state(prefix, ctl.plane, ctl.index, ctl.count)
     render = render_slice(volume, spacing_xyz, ctl.plane, ctl.index, ctl.window, ctl.level,
-                          vertebrae=vertebrae, lesions=lesions, level_names=level_names,
+                          vertebrae=vertebrae, lesions=lesions, level_names=names,
                           opacity=ctl.opacity, show_levels=ctl.show_levels,
-                          show_lesions=ctl.show_lesions)
+                          show_lesions=ctl.show_lesions, lesion_fill=ctl.lesion_fill,
+                          highlight=labels_of(names, highlight), viewport=state.viewport,
+                          ruler=state.ruler)
+    display = render.display
+    ss[f"{prefix}_display"] = (ctl.plane, display)
     with picture:
-        text = caption or ""
-        text += (f" {ctl.plane.capitalize()} slice {ctl.index + 1}/{ctl.count}; display pixel "
-                 f"{render.pixel_mm:.2f} mm; lesion voxels in slice: {render.lesion_pixels}. "
-                 "Levels coloured and labelled, lesions red.")
+        tool_bar(prefix, volume.shape, {
+            "stage": f"st-key-{prefix}_stage", "index": ctl.index, "count": ctl.count,
+            "plane": ctl.plane, "view": [state.viewport.zoom, *state.viewport.center],
+            "ruler": None if state.ruler is None else round(state.ruler.mm, 2),
+            "mm": [display.shape[0] * display.pixel_mm, display.shape[1] * display.pixel_mm]})
+    with picture, st.container(key=f"{prefix}_stage"):
+        text = (caption or "") + (
+            f" {ctl.plane.capitalize()} slice {ctl.index + 1}/{ctl.count}; display pixel "
+            f"{render.pixel_mm:.2f} mm; zoom {state.viewport.zoom:.2f}×; lesion voxels in "
+            f"slice: {render.lesion_pixels}. Levels coloured and labelled, lesions red"
+            + (f"; highlighted in yellow: {', '.join(highlight)}" if highlight else "") + ".")
+        if state.ruler is not None:
+            text += f" Ruler: {state.ruler.mm:.1f} mm (slice {state.ruler.index + 1})."
         st.image(render.rgb, caption=text.strip(), width=display_width(render.rgb))
     return render
+
+
+def view_state(prefix: str, plane: str, index: int, count: int) -> ViewState:
+    """The viewer's zoom and ruler of ``plane`` from the session (whole slice, none)."""
+    ss = st.session_state
+    zoom, row, col = (ss.get(f"{prefix}_views") or {}).get(plane, (1.0, 0.5, 0.5))
+    ruler = (ss.get(f"{prefix}_rulers") or {}).get(plane)
+    return ViewState(index, count, Viewport(zoom, (row, col)).clamped(), ruler)
+
+
+def with_event(prefix: str, event: object, shape_zyx: tuple[int, ...]) -> None:
+    """Apply a tool-bar event (:func:`core.view_geometry.apply_view_event`) to the
+    viewer's session state: slice, zoom/centre and ruler of the current plane. The
+    ruler and zoom use the last render of that plane (``<prefix>_display``)."""
+    ss = st.session_state
+    plane = ss.get(f"{prefix}_plane") or PLANES[0]
+    if not isinstance(event, Mapping):
+        return
+    count = n_slices(shape_zyx, plane)
+    slice_key = f"{prefix}_slice_{plane}"
+    before = view_state(prefix, plane, int(ss.get(slice_key, count // 2)), count)
+    shown_plane, display = ss.get(f"{prefix}_display") or (None, None)
+    try:
+        after = apply_view_event(event, before, display if shown_plane == plane else None)
+    except ValueError:
+        return  # a malformed event from the page is dropped, never shown as an error
+    ss[slice_key] = after.index
+    ss[f"{prefix}_views"] = {**(ss.get(f"{prefix}_views") or {}),
+                             plane: (after.viewport.zoom, *after.viewport.center)}
+    ss[f"{prefix}_rulers"] = {**(ss.get(f"{prefix}_rulers") or {}), plane: after.ruler}
 
 
 def static_key_image(volume: np.ndarray, spacing_xyz: tuple[float, float, float], *,
                      vertebrae: np.ndarray | None, lesions: np.ndarray | None,
                      level_names: Mapping[int, str] | None,
-                     plane: str = "sagittal") -> SliceRender:
+                     plane: str = "sagittal", target_px: int = 640) -> SliceRender:
     """Key image for projection: the ``plane`` slice with the most lesion voxels."""
     index = key_slice(plane, volume.shape, lesions=lesions, vertebrae=vertebrae)
     window, level = auto_window(volume)
     return render_slice(volume, spacing_xyz, plane, index, window, level,
                         vertebrae=vertebrae, lesions=lesions, level_names=level_names,
-                        opacity=0.35, target_px=640)
+                        opacity=0.35, target_px=target_px)

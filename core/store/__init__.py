@@ -17,7 +17,8 @@ Modules: :mod:`~core.store.schema` (tables, column tuples, engine),
 (image files, read through :mod:`core.io`), :mod:`~core.store.importing` (cohort
 tables), :mod:`~core.store.cases` (single studies and predictions),
 :mod:`~core.store.queries` (reads), :mod:`~core.store.surveillance` (indexed per-patient
-and per-level reads over time), :mod:`~core.store.audit`, :mod:`~core.store.metrics`
+and per-level reads over time), :mod:`~core.store.audit`,
+:mod:`~core.store.agenda` (the tumor board's agenda and decision notes), :mod:`~core.store.metrics`
 (``core extract`` JSON to columns), :mod:`~core.store.checks`, :mod:`~core.store.bulk`
 (cohort rows inserted with core ``insert()`` executemany), :mod:`~core.store.scores`
 (scores per study and model version, the batched recompute),
@@ -28,6 +29,7 @@ the facade :class:`CaseStore` in :mod:`~core.store.store` with its read side
 :class:`~core.store.views.StoreViews` (status, revision, audit pages, scores).
 """
 
+from core.store.agenda import AGENDA_COLUMNS, NOTE_MAX_CHARS, AgendaItem
 from core.store.faults import StorageFullError
 from core.store.images import IMAGES_DIRNAME
 from core.store.metrics import flatten_metrics
@@ -61,6 +63,7 @@ from core.store.store import (
 from core.store.surveillance import LEVEL_HISTORY_COLUMNS, STUDY_COUNT_COLUMNS
 
 __all__ = [
+    "AGENDA_COLUMNS",
     "AUDIT_ACTIONS",
     "DB_FILENAME",
     "DEFAULT_DATA_DIR",
@@ -69,12 +72,14 @@ __all__ = [
     "LEVEL_HISTORY_COLUMNS",
     "LIST_COLUMNS",
     "LIST_EXTRA_COLUMNS",
+    "NOTE_MAX_CHARS",
     "ORDERS",
     "PAGE_COLUMNS",
     "REPO",
     "SCORE_COLUMNS",
     "STUDY_COUNT_COLUMNS",
     "TABLES",
+    "AgendaItem",
     "AuditEntry",
     "Base",
     "CaseInput",

@@ -63,6 +63,7 @@ from core.vocab import CATEGORIES
 
 AUDIT_ACTIONS: tuple[str, ...] = (
     "import", "save", "edit", "delete", "export", "predict", "build-demo", "correct-levels",
+    "board-agenda", "board-note",
 )
 #: Extra columns of :meth:`CaseStore.list_studies` after the cohort columns.
 LIST_EXTRA_COLUMNS: tuple[str, ...] = (

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.clinical import COHORT_COLUMNS
 from core.clinical import export_csv as _export_csv
 from core.provenance import sha256_bytes
+from core.store import agenda as agenda_module
 from core.store import cases as cases_module
 from core.store import corrections as corrections_module
 from core.store import importing, queries
@@ -103,6 +104,7 @@ class CaseStore(StoreViews):
         self.url: str = parsed.render_as_string(hide_password=True)
         self.engine = make_engine(parsed)
         create_schema(self.engine)
+        agenda_module.upgrade_audit_actions(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._images = ImageFiles(self.data_dir)
 
@@ -547,3 +549,55 @@ class CaseStore(StoreViews):
             audit(session, actor, "export", f"study {study_id}", {
                 "kind": str(kind)[:32], "bytes": len(content), "sha256": sha256_bytes(content),
             })
+
+    # ------------------------------------------------------------------ board agenda
+
+    def agenda(self, board_date: dt.date | str) -> pd.DataFrame:
+        """The tumor board's agenda of ``board_date`` in order: ``position, study_id,
+        patient_id, study_date, discussed, note, updated_by, updated_at``
+        (:data:`core.store.agenda.AGENDA_COLUMNS`)."""
+        with self._sessions() as session:
+            return agenda_module.agenda_frame(session, board_date)
+
+    def agenda_add(self, board_date: dt.date | str, study_ids: Sequence[int], *,
+                   actor: str) -> list[int]:
+        """Append studies to the end of a day's agenda, in the order given (one already
+        on it keeps its place); audited ``board-agenda``. Returns the ids added.
+
+        Raises
+        ------
+        ValueError
+            For an unknown study, a bad date or an empty actor; nothing is added then.
+        """
+        actor = check_actor(actor)
+        with self._write() as session:
+            return agenda_module.add_items(session, board_date, study_ids, actor)
+
+    def agenda_remove(self, board_date: dt.date | str, study_id: int, *, actor: str) -> None:
+        """Take a study off a day's agenda (audited ``board-agenda``).
+
+        Raises
+        ------
+        ValueError
+            When the study is not on that agenda.
+        """
+        actor = check_actor(actor)
+        with self._write() as session:
+            agenda_module.remove_item(session, board_date, study_id, actor)
+
+    def agenda_note(self, board_date: dt.date | str, study_id: int, *, note: str | None,
+                    discussed: bool, actor: str) -> dict[str, object]:
+        """Record the board's decision on a study of the agenda: ``discussed`` and a
+        one-line ``note`` (at most 200 characters), in the agenda and in the audit log
+        (``board-note``, with the note) in one transaction. Returns the saved values.
+
+        Raises
+        ------
+        ValueError
+            For a note on several lines or too long, a study not on that agenda, or an
+            empty actor; nothing changes then.
+        """
+        actor = check_actor(actor)
+        with self._write() as session:
+            return agenda_module.set_note(session, board_date, study_id, note=note,
+                                          discussed=discussed, actor=actor)
