@@ -73,3 +73,18 @@ def db_url(request: pytest.FixtureRequest, data_dir: Path,
     url = database_url(request, request.param, data_dir)
     monkeypatch.setenv("SPINEPAIN_DB_URL", url)
     return url
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Put ``sys.modules["__main__"]`` back after each test.
+
+    Streamlit's script runner (AppTest) installs the page script as ``__main__`` and
+    leaves it there; a later test starting worker processes (spawn / forkserver, Dask's
+    nannies) would then re-run that temporary script in every child and fail."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None and sys.modules.get("__main__") is not main:
+        sys.modules["__main__"] = main

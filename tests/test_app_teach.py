@@ -21,7 +21,7 @@ from tests.test_app_pages import APP, NOTICE, TIMEOUT, all_text, assert_ok, char
 from tests.test_store_surveillance import CLINICAL, FIRST, SECOND, level, metrics
 
 N_PATIENTS = 24
-LEVELS_PATIENT = "SV-LEVELS"
+LEVELS_PATIENT = "SV-LEVELS-1"
 THIRD = [level("T12", "thoracic", 0.36, 1), level("L1", "lumbar", 0.13, 1),
          level("L2", "lumbar", 0.0, 0)]
 

@@ -483,8 +483,10 @@ def _assert_banner_above_estimate(page: Page, headline: Locator) -> None:
     """The override banner: an alert, the largest type, above the model's estimate."""
     estimate = wait_visible(page, page.get_by_test_id("predicted-category"),
                             "the model's estimate")
-    head_box, est_box = headline.bounding_box(), estimate.bounding_box()
-    assert head_box and est_box
+    # A rerun may still be replacing the elements: both boxes, measured together.
+    head_box, est_box = wait_until(
+        lambda: (boxes := (headline.bounding_box(), estimate.bounding_box()))[0]
+        and boxes[1] and boxes, "the banner and the estimate laid out")
     assert head_box["y"] + head_box["height"] <= est_box["y"], (head_box, est_box)
     assert headline.get_attribute("role") == "alert"
     title = headline.get_by_role("heading")
