@@ -150,6 +150,11 @@ def page_switches(page: Page, script: Path, data_dir: Path, log: Path
         for _ in range(2):
             for label, title in PAGES:
                 link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label)
+                if not link.first.is_visible():  # the board's projection mode hides it
+                    page.locator(".st-key-board_projection").get_by_text(
+                        "Projection", exact=True).click()
+                    link.first.wait_for(state="visible", timeout=60_000)
+                    _wait_run_done(page, 180_000)
                 start = time.perf_counter()
                 link.first.click()
                 page.get_by_role("heading", name=title, exact=True).first.wait_for(
