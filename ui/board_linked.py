@@ -150,9 +150,7 @@ def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model
         st.altair_chart(_selectable(chart, "label"), key=f"board_shap_{study_id}",
                         on_select="rerun", selection_mode=[PICK],
                         height=int(chart.height) + 95)
-        st.caption("SHAP values are in the model's output units (latent log-odds of more "
-                   "pain), not probabilities; they add up from the base value (average "
-                   "case) to this case's output.")
+        st.caption(charts.SHAP_UNITS_NOTE)
     advice.recommendations(result.tier)
     advice.notes(result)
     advice.model_line(result, synthetic_model=synthetic_model)

@@ -102,9 +102,7 @@ def prediction_panel(result: Assessment, *, key: str, synthetic_model: bool,
         st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
         c.chart(charts.shap_waterfall(result.explanation.to_dict(), font_size=15 if big else 13),
                 key=f"{key}_waterfall")
-        st.caption("SHAP values are in the model's output units (latent log-odds of more "
-                   "pain), not probabilities; they add up from the base value (average "
-                   "case) to this case's output.")
+        st.caption(charts.SHAP_UNITS_NOTE)
     advice.recommendations(result.tier)
     advice.notes(result)
     advice.model_line(result, synthetic_model=synthetic_model)

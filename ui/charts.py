@@ -156,6 +156,12 @@ def waterfall_frame(explanation: Mapping[str, Any], max_rows: int = 10
     return pd.DataFrame(rows), base, output
 
 
+#: How to read the SHAP waterfall, shown under it wherever it is drawn.
+SHAP_UNITS_NOTE = ("SHAP values are in the model's output units (latent log-odds of more "
+                   "pain), not probabilities; they add up from the base value (average "
+                   "case) to this case's output.")
+
+
 def shap_waterfall(explanation: Mapping[str, Any], *, max_rows: int = 10,
                    font_size: int = 13, title: str | None = None) -> alt.Chart:
     """SHAP waterfall: base value -> one bar per feature (ordered by |SHAP|) -> output.
