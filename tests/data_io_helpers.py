@@ -260,3 +260,15 @@ def nifti1_header(shape_xyz: Sequence[int], *, datatype: int = 16, bitpix: int =
     struct.pack_into("<f", header, 112, 1.0)
     header[344:348] = b"n+1\x00"
     return bytes(header)
+
+
+def relabel(labels: sitk.Image, mapping: dict[int, int]) -> sitk.Image:
+    """A copy of label map ``labels`` with label values replaced (old -> new; 0 erases),
+    all read from the original, so a swap works."""
+    array = sitk.GetArrayFromImage(labels)
+    out = array.copy()
+    for old, new in mapping.items():
+        out[array == old] = new
+    image = sitk.GetImageFromArray(out)
+    image.CopyInformation(labels)
+    return image

@@ -642,15 +642,11 @@ def _write_names(labels: Path, out: Path, names: dict[str, str]) -> None:
     import SimpleITK as sitk
 
     from core.levels import label_for_name
+    from tests.data_io_helpers import relabel
 
-    image = sitk.ReadImage(str(labels))
-    array = sitk.GetArrayFromImage(image)
-    new = array.copy()
-    for old, name in names.items():
-        new[array == label_for_name(old, "verse")] = label_for_name(name, "verse")
-    result = sitk.GetImageFromArray(new)
-    result.CopyInformation(image)
-    sitk.WriteImage(result, str(out))
+    verse = {old: label_for_name(old, "verse") for old in names}
+    mapping = {verse[old]: label_for_name(name, "verse") for old, name in names.items()}
+    sitk.WriteImage(relabel(sitk.ReadImage(str(labels)), mapping), str(out))
 
 
 # --------------------------------------------------------------------------- projection

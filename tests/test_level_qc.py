@@ -24,6 +24,7 @@ from core.levels import label_for_name
 from core.measure import measure_study
 from core.phantom import make_spine_phantom
 from tests.conftest import SHARED_DATA
+from tests.data_io_helpers import relabel
 
 LEVELS = ("T10", "T11", "T12", "L1", "L2", "L3", "L4")
 TS_CT = SHARED_DATA / "totalsegmentator_ct"
@@ -33,16 +34,6 @@ def _phantom(**kwargs):
     base = {"seed": 3, "levels": LEVELS, "spacing_mm": (1.5, 1.5, 1.5), "noise_sd": 5.0,
             "bias": 0.2}
     return make_spine_phantom(**(base | kwargs))
-
-
-def _relabel(labels: sitk.Image, mapping: dict[int, int]) -> sitk.Image:
-    array = sitk.GetArrayFromImage(labels)
-    out = array.copy()
-    for old, new in mapping.items():
-        out[array == old] = new
-    image = sitk.GetImageFromArray(out)
-    image.CopyInformation(labels)
-    return image
 
 
 def _codes(report, level=None) -> set[str]:
@@ -139,7 +130,7 @@ def test_volume_ranges_are_data_with_sources():
 
 def test_missing_level():
     p = _phantom()
-    report = run_label_qc(p.image, _relabel(p.vertebrae, {_v("L1"): 0}), convention="verse")
+    report = run_label_qc(p.image, relabel(p.vertebrae, {_v("L1"): 0}), convention="verse")
     missing = [f for f in report.findings if f.code == "missing_level"]
     assert [f.level for f in missing] == ["L1"] and missing[0].severity == "warning"
     assert "between T12 and L2" in missing[0].message
@@ -148,7 +139,7 @@ def test_missing_level():
 
 def test_duplicated_level():
     p = _phantom()
-    report = run_label_qc(p.image, _relabel(p.vertebrae, {_v("L2"): _v("L1")}),
+    report = run_label_qc(p.image, relabel(p.vertebrae, {_v("L2"): _v("L1")}),
                           convention="verse")
     assert "duplicate_level" in _codes(report, "L1")
     assert not report.ok and report.errors[0].code == "duplicate_level"
@@ -157,7 +148,7 @@ def test_duplicated_level():
 @pytest.mark.parametrize("orientation", ["LPS", "PIR", "SAR"])
 def test_swapped_levels_in_any_orientation(orientation):
     p = _phantom(orientation=orientation)
-    swapped = _relabel(p.vertebrae, {_v("L1"): _v("L2"), _v("L2"): _v("L1")})
+    swapped = relabel(p.vertebrae, {_v("L1"): _v("L2"), _v("L2"): _v("L1")})
     report = run_label_qc(p.image, swapped, convention="verse")
     assert [f.code for f in report.errors] == ["order_inconsistent"]
     assert report.errors[0].level == "L1"
@@ -260,5 +251,5 @@ def test_property_clean_maps_pass_and_swaps_are_caught(start, n, orientation, sw
     assert run_label_qc(p.image, p.vertebrae, convention="verse").ok
     i = swap % (len(names) - 1)
     a, b = _v(names[i]), _v(names[i + 1])
-    report = run_label_qc(p.image, _relabel(p.vertebrae, {a: b, b: a}), convention="verse")
+    report = run_label_qc(p.image, relabel(p.vertebrae, {a: b, b: a}), convention="verse")
     assert "order_inconsistent" in [f.code for f in report.errors]

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from core.level_correction import AUDIT_ACTION, rename_body
 from core.levels import label_for_name
 from core.phantom import LesionSpec, make_spine_phantom
+from tests.data_io_helpers import relabel
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -43,16 +44,6 @@ def phantom():
     return make_spine_phantom(seed=21, levels=LEVELS, spacing_mm=(1.5, 1.5, 1.5),
                               lesions=(LesionSpec("L1", 6.0), LesionSpec("L3", 5.0)),
                               noise_sd=5.0)
-
-
-def relabel(labels: sitk.Image, mapping: dict[int, int]) -> sitk.Image:
-    array = sitk.GetArrayFromImage(labels)
-    out = array.copy()
-    for old, new in mapping.items():
-        out[array == old] = new
-    image = sitk.GetImageFromArray(out)
-    image.CopyInformation(labels)
-    return image
 
 
 def nifti(image: sitk.Image, folder: Path, name: str) -> tuple[str, bytes, str]:
