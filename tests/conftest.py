@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,3 +89,35 @@ def _keep_main_module() -> Iterator[None]:
     yield
     if main is not None and sys.modules.get("__main__") is not main:
         sys.modules["__main__"] = main
+
+
+STORE_ENV = ("SPINEPAIN_DB_URL", "SPINEPAIN_DATA_DIR")
+
+
+@contextlib.contextmanager
+def store_env_cleared() -> Iterator[None]:
+    """Build a store without the caller's ``SPINEPAIN_DB_URL`` / ``SPINEPAIN_DATA_DIR``
+    (module- or session-scoped fixtures cannot use ``monkeypatch``); restored after."""
+    saved = {k: os.environ.pop(k, None) for k in STORE_ENV}
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is not None:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def app_env(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The app's environment for AppTest: the store in ``data_dir`` and full error
+    details, put back afterwards."""
+    from streamlit import config
+
+    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("SPINEPAIN_DB_URL", raising=False)
+    previous = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    try:
+        yield data_dir
+    finally:
+        config.set_option("client.showErrorDetails", previous)

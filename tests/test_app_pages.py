@@ -8,7 +8,6 @@ temporary data directory given through ``SPINEPAIN_DATA_DIR``; models come from
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.conftest import app_env, store_env_cleared
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -48,28 +49,17 @@ def app_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from core.demo import build_demo_store
 
     folder = tmp_path_factory.mktemp("app_store")
-    saved = {k: os.environ.pop(k, None) for k in ("SPINEPAIN_DB_URL", "SPINEPAIN_DATA_DIR")}
-    try:
+    with store_env_cleared():
         build_demo_store(f"sqlite:///{folder / 'cases.sqlite'}", n_patients=N_PATIENTS,
                          data_dir=folder)
-    finally:
-        for key, value in saved.items():
-            if value is not None:
-                os.environ[key] = value
     return folder
 
 
 @pytest.fixture()
 def env(app_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """The app's environment: the session store, full error details in AppTest."""
-    from streamlit import config
-
-    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(app_store))
-    monkeypatch.delenv("SPINEPAIN_DB_URL", raising=False)
-    previous = config.get_option("client.showErrorDetails")
-    config.set_option("client.showErrorDetails", "full")
-    yield app_store
-    config.set_option("client.showErrorDetails", previous)
+    with app_env(app_store, monkeypatch) as folder:
+        yield folder
 
 
 def store():

@@ -7,7 +7,6 @@ level (so per-level changes and level-named alerts show), built once per module.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.teaching import FINDINGS
 from core.vocab import URGENCY_ORDER
+from tests.conftest import app_env, store_env_cleared
 from tests.test_app_pages import APP, NOTICE, TIMEOUT, all_text, assert_ok, charts_of, html_text
 from tests.test_store_surveillance import CLINICAL, FIRST, SECOND, level, metrics
 
@@ -33,31 +33,20 @@ def teach_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("teach_store")
     url = f"sqlite:///{folder / 'cases.sqlite'}"
-    saved = {k: os.environ.pop(k, None) for k in ("SPINEPAIN_DB_URL", "SPINEPAIN_DATA_DIR")}
-    try:
+    with store_env_cleared():
         build_demo_store(url, n_patients=N_PATIENTS, data_dir=folder)
         with CaseStore(url, data_dir=folder) as store:
             for date, levels, vas in (("2024-01-10", FIRST, 4), ("2024-04-10", SECOND, 8),
                                       ("2024-07-10", THIRD, 8)):
                 store.save_case(LEVELS_PATIENT, date, clinical={**CLINICAL, "vas": vas},
                                 metrics=metrics(levels), synthetic=True, actor="test")
-    finally:
-        for key, value in saved.items():
-            if value is not None:
-                os.environ[key] = value
     return folder
 
 
 @pytest.fixture()
 def env(teach_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    from streamlit import config
-
-    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(teach_store))
-    monkeypatch.delenv("SPINEPAIN_DB_URL", raising=False)
-    previous = config.get_option("client.showErrorDetails")
-    config.set_option("client.showErrorDetails", "full")
-    yield teach_store
-    config.set_option("client.showErrorDetails", previous)
+    with app_env(teach_store, monkeypatch) as folder:
+        yield folder
 
 
 def open_page(path: str) -> AppTest:
