@@ -515,7 +515,9 @@ def test_tumor_board_override_banner_above_the_prediction(
         headline = wait_visible(
             page, page.locator('[data-testid="advice-headline"][data-source="override"]'),
             "the override banner")
-        assert " ".join(headline.inner_text().split()).endswith(" ".join(expected.split()))
+        # The card's title updates before the rerun replaces the previous case's banner.
+        wait_until(lambda: " ".join(headline.inner_text().split()).endswith(
+            " ".join(expected.split())), f"the override banner of study {study_id}")
         assert headline.inner_text().upper().startswith("SAFETY OVERRIDE")
         _assert_banner_above_estimate(page, headline)
         table = page.locator('[data-testid="stDataFrame"]').first

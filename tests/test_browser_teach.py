@@ -152,7 +152,8 @@ def test_teaching_walkthrough_of_the_three_findings(tab: Page,
             if step < len(FINDINGS):
                 following.click()
             else:
-                assert following.is_disabled()
+                wait_until(following.is_disabled,  # once the last step's rerun ends
+                           "Next should be disabled on the last finding")
 
 
 def test_teaching_quiz_round_answer_reveal_score(tab: Page,
