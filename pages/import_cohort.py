@@ -4,7 +4,6 @@ stored scores of the model in use complete."""
 
 import streamlit as st
 
-from ui import components as c
 from ui import importing, layout, rescoring
 
 layout.page_header("Import cohort",
@@ -27,8 +26,8 @@ upload = st.file_uploader(
     help=f"At most {importing.MAX_UPLOAD_MB} MB. The file itself is not stored; its rows "
          "are, once imported.")
 if upload is not None:
-    checked = c.run_safely(importing.validate_upload, upload.getvalue(), upload.name,
-                           prefix="The table could not be read:")
+    checked = importing.run_safely(importing.validate_upload, upload.getvalue(), upload.name,
+                                   prefix="The table could not be read:")
     if checked is not None:
         importing.render_validation(checked)
         done = importing.last_result(checked)
@@ -45,11 +44,11 @@ if upload is not None:
                            icon=":material/upload:",
                            disabled=checked.table.rows.empty or (errors and not valid_only))
             if go:
-                rows = c.run_safely(importing.rows_to_import, checked,
-                                    valid_rows_only=valid_only)
+                rows = importing.run_safely(importing.rows_to_import, checked,
+                                            valid_rows_only=valid_only)
                 if rows is not None:
-                    summary = c.run_safely(importing.import_rows, checked, rows,
-                                           prefix="Nothing was imported:")
+                    summary = importing.run_safely(importing.import_rows, checked, rows,
+                                                   prefix="Nothing was imported:")
                     if summary is not None:
                         importing.render_summary(summary)
 

@@ -51,6 +51,34 @@ SCHEMA_NAME = "cohort_columns.csv"
 CHECKED_KEY = "import_checked"
 RESULT_KEY = "import_result"
 
+#: Characters that Streamlit's Markdown would read as markup (links, images, emphasis,
+#: HTML, ``:material/...:`` icons and ``:red[...]`` colours); escaped in file names and
+#: in sentences that quote a header.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+!|~$:=-])")
+
+
+def plain(text: object) -> str:
+    """``text`` shown literally in Markdown (every markup character escaped)."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def show_error(exc: BaseException, prefix: str = "") -> None:
+    """One plain sentence (:func:`ui.components.plain_sentence`), shown literally: a
+    file's name or header is never read as Markdown."""
+    text = plain(components.plain_sentence(exc))
+    st.error(f"{prefix} {text}" if prefix else text, icon=":material/warning:")
+
+
+def run_safely(func: Any, *args: Any, prefix: str = "", **kwargs: Any) -> Any:
+    """``func(*args, **kwargs)``; a user error (``ValueError``, ``FileNotFoundError``)
+    becomes one literal sentence after ``prefix`` and ``None``."""
+    try:
+        return func(*args, **kwargs)
+    except components.USER_ERRORS as exc:
+        show_error(exc, prefix)
+        return None
+
+
 # ------------------------------------------------------------------ template and schema
 
 _REQUIRED_TEXT = {"value": "column and a value in every row",
@@ -231,7 +259,7 @@ def render_validation(checked: CheckedUpload) -> None:
     m[1].metric("Valid rows", f"{len(table.rows):,}")
     m[2].metric("Rows with problems", f"{len(table.invalid_rows):,}")
     m[3].metric("Problems", f"{len(table.errors):,}")
-    st.caption(f"{checked.name}: {table.n_rows:,} rows validated in {checked.seconds:g} s.")
+    st.caption(f"{plain(checked.name)}: {table.n_rows:,} rows validated in {checked.seconds:g} s.")
     if checked.synthetic_rows:
         components.synthetic_badge(True, f"{checked.synthetic_rows:,} of {len(table.rows):,} "
                                          "valid rows are synthetic")
@@ -294,7 +322,7 @@ def last_result(checked: CheckedUpload) -> dict[str, Any] | None:
 
 def render_summary(summary: Mapping[str, Any]) -> None:
     """What the import did: rows, patients, studies, seconds, warnings and scores."""
-    st.success(f"Imported {summary.get('rows', 0):,} rows from {summary.get('source', '')}.",
+    st.success(f"Imported {summary.get('rows', 0):,} rows from {plain(summary.get('source', ''))}.",
                icon=":material/check_circle:")
     m = st.columns(5)
     m[0].metric("Rows imported", f"{summary.get('rows', 0):,}")
