@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -82,6 +85,18 @@ def texts(at: AppTest, kind: str) -> list[str]:
 
 def progress_texts(at: AppTest) -> list[str]:
     return [p.proto.text for p in at.get("progress")]
+
+
+def rerun_until(at: AppTest, done: Callable[[], bool], timeout_s: float = 60) -> list[str]:
+    """Run the page again until ``done()`` (a background job finished); the success
+    messages then."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, "the background job did not finish in time"
+        time.sleep(0.3)
+        at.run()
+        assert_ok(at)
+    return texts(at, "success")
 
 
 def problems_table(at: AppTest) -> pd.DataFrame:
@@ -276,12 +291,12 @@ def test_rescore_scores_the_studies_without_scores(env: Path, page: str) -> None
     assert not at.button(key=key).disabled
     at.button(key=key).click().run()
     assert_ok(at)
-    assert f"Scoring: {N_ROWS} of {N_ROWS} studies" in progress_texts(at)
-    assert any(t.startswith(f"Scored {N_ROWS} studies with model") for t in texts(at, "success"))
-    assert any(f"All {N_ROWS} stored studies have stored scores" in t
-               for t in texts(at, "success"))
-    at.run()  # the next run: nothing left to score
-    assert at.button(key=key).disabled
+    # The rescore runs in a thread of the server: its progress, then (a later run) done.
+    finished = rerun_until(at, lambda: any(t.startswith("Rescore started at")
+                                           for t in texts(at, "success")))
+    assert any(f"scored {N_ROWS} studies with model" in t for t in finished)
+    assert any(f"All {N_ROWS} stored studies have stored scores" in t for t in finished)
+    assert at.button(key=key).disabled  # nothing left to score
     from ui.cache import get_model
 
     with store() as s:
@@ -340,3 +355,38 @@ def test_problem_wording_never_repeats_a_value() -> None:
         [RowError(2, "vas", "'=1+1' is not a number from 0 to 10 with at most one decimal")]))
     assert b"=1+1" not in csv
     assert pd.read_csv(io.BytesIO(csv)).shape == (1, 4)
+
+
+def test_rescore_runs_in_the_background_and_other_sessions_follow_it(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.store import CaseStore
+
+    with store() as s:
+        s.import_cohort(load_clinical_table(csv_bytes(cohort()), "old.csv").rows,
+                        source="old.csv", actor="test")
+    gate = threading.Event()
+    original = CaseStore.recompute_scores
+
+    def held(self: CaseStore, model: Any, **kwargs: Any) -> dict[str, Any]:
+        kwargs["progress"](0, N_ROWS)
+        assert gate.wait(60)
+        return original(self, model, **kwargs)
+
+    monkeypatch.setattr(CaseStore, "recompute_scores", held)
+    try:
+        at = open_import()
+        at.button(key="import_rescore").click().run()
+        assert_ok(at)
+        running = f"Scoring in the background: 0 of {N_ROWS} studies"
+        assert running in progress_texts(at)
+        assert at.button(key="import_rescore").disabled  # no second job meanwhile
+        other = open_import("pages/model.py")  # another session follows the same job
+        assert running in progress_texts(other)
+        assert other.button(key="model_rescore").disabled
+    finally:
+        gate.set()
+    finished = rerun_until(other, lambda: any(t.startswith("Rescore started at")
+                                              for t in texts(other, "success")))
+    assert any(f"All {N_ROWS} stored studies have stored scores" in t for t in finished)
+    log = store().audit_log()
+    assert (log["action"] == "predict").sum() == 1  # one job, not two

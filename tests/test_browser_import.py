@@ -121,3 +121,30 @@ def test_upload_a_csv_and_see_validation_import_and_scoring_complete(
     with CaseStore(f"sqlite:///{empty_store / 'cases.sqlite'}", data_dir=empty_store) as store:
         assert len(store.list_studies()) == N_ROWS
         assert (store.audit_log()["action"] == "import").sum() == 1
+
+
+def test_rescore_in_the_background_until_every_study_has_scores(
+    page: Page, app: StreamlitServer, empty_store: Path
+) -> None:
+    from core.clinical import load_clinical_table
+    from core.store import CaseStore
+
+    rows = pd.read_csv(REPO / "data" / "demo" / "cohort.csv", dtype=str,
+                       keep_default_na=False).iloc[300:]
+    url = f"sqlite:///{empty_store / 'cases.sqlite'}"
+    with CaseStore(url, data_dir=empty_store) as store:
+        store.import_cohort(load_clinical_table(rows.to_csv(index=False).encode(),
+                                                "unscored.csv").rows,
+                            source="unscored.csv", actor="browser-test")  # no scores
+        total = store.study_counts()["studies"]
+    with screenshot_on_failure(page, "import-rescore"):
+        page.goto(f"{app.url}/import_cohort")
+        wait_text(page, f"{len(rows)} of {total} stored studies have no stored score",
+                  "the missing scores")
+        rescore = page.locator(".st-key-import_rescore").get_by_role(
+            "button", name="Rescore stored studies")
+        rescore.click()
+        wait_text(page, "Rescore started at", "the finished rescore")
+        wait_text(page, f"All {total} stored studies have stored scores", "the score status")
+        assert rescore.is_disabled()
+        screenshot(page, "import-3-rescored")
