@@ -112,7 +112,8 @@ def test_upload_a_csv_and_see_validation_import_and_scoring_complete(
         wait_text(page, f"Imported {N_ROWS} rows from site-cohort.csv", "the import summary")
         texts = progress_texts(page)
         assert f"Importing: {N_ROWS} of {N_ROWS} rows" in texts, texts
-        assert f"Scoring: {N_ROWS} of {N_ROWS} studies" in texts, texts
+        # Scored in the background: the Stored scores section follows it to the end.
+        wait_text(page, f"scored {N_ROWS} studies with model", "the finished scoring")
         wait_text(page, f"All {N_ROWS} stored studies have stored scores", "the score status")
         screenshot(page, "import-2-imported")
 
@@ -144,7 +145,7 @@ def test_rescore_in_the_background_until_every_study_has_scores(
         rescore = page.locator(".st-key-import_rescore").get_by_role(
             "button", name="Rescore stored studies")
         rescore.click()
-        wait_text(page, "Rescore started at", "the finished rescore")
+        wait_text(page, "Scoring started at", "the finished rescore")
         wait_text(page, f"All {total} stored studies have stored scores", "the score status")
         assert rescore.is_disabled()
         screenshot(page, "import-3-rescored")

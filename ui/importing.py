@@ -282,32 +282,34 @@ def render_validation(checked: CheckedUpload) -> None:
 
 
 def import_rows(checked: CheckedUpload, rows: pd.DataFrame) -> dict[str, Any]:
-    """Import ``rows`` into the store, all or nothing, with a progress bar, then score
-    the imported studies with the session's model (a second bar; the store does this
-    after the import's commit, in batches of its own).
+    """Import ``rows`` into the store, all or nothing, with a progress bar, then start
+    scoring the studies without a score of the session's model in the background
+    (:func:`ui.rescoring.start_rescore`: the imported ones, and any other), so a
+    scoring problem never makes a committed import look failed.
 
     Returns :meth:`core.store.CaseStore.import_cohort`'s summary plus ``rows_skipped``
     (invalid rows left out), ``patients`` (distinct patients in the imported rows),
-    ``seconds``, ``file`` (the upload's SHA-256) and, when the model could not be
-    loaded, ``scoring_error`` (the rows are imported unscored then). Raises
-    ``ValueError`` (one sentence) when the store refuses the rows (e.g. a study already
-    stored); nothing is written then.
+    ``seconds``, ``file`` (the upload's SHA-256) and ``scoring``: the model version being
+    scored, or ``scoring_error`` when the model could not be loaded (the rows are
+    imported unscored then). Raises ``ValueError`` (one sentence) when the store refuses
+    the rows (e.g. a study already stored); nothing is written then.
     """
-    from ui.rescoring import active_model  # lazy: the model stack is heavy
+    from ui.rescoring import active_model, start_rescore  # lazy: the model stack is heavy
     from ui.stores import get_store
 
-    model, model_error = active_model()
+    store = get_store()
     started = time.perf_counter()
-    writing = progress_bar("Importing", "rows")
-    scoring = progress_bar("Scoring", "studies") if model is not None else None
-    summary = dict(get_store().import_cohort(
-        rows, source=checked.name, actor=session.actor(), progress=writing, model=model,
-        score_progress=scoring))
+    summary = dict(store.import_cohort(rows, source=checked.name, actor=session.actor(),
+                                       progress=progress_bar("Importing", "rows")))
     summary.update(rows_skipped=len(checked.table.invalid_rows),
                    patients=int(rows["patient_id"].nunique()),
                    seconds=round(time.perf_counter() - started, 2), file=checked.sha256)
-    if model_error:
+    model, model_error = active_model()
+    if model is None:
         summary["scoring_error"] = model_error
+    else:
+        start_rescore(store, model)
+        summary["scoring"] = model.version
     st.session_state[RESULT_KEY] = summary
     return summary
 
@@ -335,15 +337,9 @@ def render_summary(summary: Mapping[str, Any]) -> None:
         st.caption(f"{summary['rows_skipped']:,} invalid row(s) were left out.")
     for warning in summary.get("warnings") or []:
         st.warning(str(warning))
-    scores = summary.get("scores")
-    if isinstance(scores, Mapping):
-        text = (f"The import also scored the {scores.get('studies', 0):,} imported studies "
-                f"with model {scores.get('model_version', '?')} "
-                f"({scores.get('seconds', 0):g} s) and stored them, so the pages need not "
-                "compute them.")
-        if scores.get("not_assessable"):
-            text += (f" {scores['not_assessable']:,} of them could not be assessed "
-                     "(missing values the model needs).")
-        st.info(text, icon=":material/query_stats:")
+    if summary.get("scoring"):
+        st.info(f"The imported studies are scored with model {summary['scoring']} in the "
+                "background and their scores stored (progress under Stored scores below).",
+                icon=":material/query_stats:")
     elif summary.get("scoring_error"):
         st.warning(f"The imported studies were not scored: {summary['scoring_error']}")

@@ -64,6 +64,9 @@ class RescoreJob:
     summary: dict[str, Any] | None = None
     error: str | None = None
     thread: threading.Thread | None = None
+    #: Asked again while running (e.g. an import added studies after the job had listed
+    #: the missing ones): one more pass over the missing studies when this one ends.
+    again: bool = False
 
     @property
     def running(self) -> bool:
@@ -74,10 +77,22 @@ class RescoreJob:
         self.done, self.total = int(done), int(total)
 
     def run(self, store: CaseStore, model: TrainedModel) -> None:
-        """The thread's work (no Streamlit call in here)."""
+        """The thread's work (no Streamlit call in here): passes over the missing scores
+        until no pass was asked for meanwhile; ``summary`` adds them up."""
+        total: dict[str, Any] = {"model_version": self.version, "studies": 0,
+                                 "not_assessable": 0, "seconds": 0.0}
         try:
-            self.summary = store.recompute_scores(model, missing_only=True, actor=self.actor,
-                                                  progress=self.update)
+            while True:
+                done = store.recompute_scores(model, missing_only=True, actor=self.actor,
+                                              progress=self.update)
+                for name in ("studies", "not_assessable", "seconds"):
+                    total[name] += done.get(name, 0)
+                with _JOBS_LOCK:
+                    if not self.again:
+                        break
+                    self.again = False
+            total["seconds"] = round(total["seconds"], 3)
+            self.summary = total
         except components.USER_ERRORS as exc:
             self.error = components.plain_sentence(exc)
         except Exception as exc:  # reported on the page, logged in full
@@ -102,12 +117,14 @@ def current_job(store: CaseStore, version: str) -> RescoreJob | None:
 
 def start_rescore(store: CaseStore, model: TrainedModel) -> RescoreJob:
     """Start scoring, in a background thread, every stored study without a score of
-    ``model``'s version (audited ``predict`` under the session's name); a rescore of
-    that version already running is returned instead of starting a second one."""
+    ``model``'s version (audited ``predict`` under the session's name). A rescore of that
+    version already running is returned instead of starting a second one; it makes one
+    more pass when it ends, for the studies added since it listed the missing ones."""
     key = (store.url, model.version)
     with _JOBS_LOCK:
         job = _jobs().get(key)
         if job is not None and job.running:
+            job.again = True
             return job
         job = RescoreJob(model.version, session.actor())
         job.thread = threading.Thread(target=job.run, args=(store, model), daemon=True,
@@ -148,13 +165,14 @@ def _show_finished(job: RescoreJob) -> None:
     """What the last rescore of this version did."""
     when = time.strftime("%H:%M:%S", time.localtime(job.started))
     if job.error:
-        st.error(f"The rescore started at {when} stopped after {job.done:,} of "
+        st.error(f"The scoring started at {when} stopped after {job.done:,} of "
                  f"{job.total:,} studies: {job.error} Rescore again to carry on.",
                  icon=":material/warning:")
         return
     summary = job.summary or {}
-    text = (f"Rescore started at {when}: scored {summary.get('studies', 0):,} studies with "
-            f"model {job.version} in {summary.get('seconds', 0):g} s.")
+    text = (f"Scoring started at {when}: scored {summary.get('studies', 0):,} studies with "
+            f"model {job.version} in {summary.get('seconds', 0):g} s; their scores are "
+            "stored, so the pages need not compute them.")
     if summary.get("not_assessable"):
         text += (f" {summary['not_assessable']:,} could not be assessed (missing values the "
                  "model needs).")
