@@ -409,3 +409,23 @@ def test_rescore_runs_in_the_background_and_other_sessions_follow_it(
     assert any(f"All {N_ROWS + 10} stored studies have stored scores" in t for t in finished)
     log = store().audit_log()
     assert (log["action"] == "predict").sum() == 2  # one job, two passes
+
+
+def test_upload_limit_is_cores_table_limit(env: Path) -> None:
+    """The uploader refuses files over core's table limit (below the server's own upload
+    limit); a larger file that reaches core anyway is one sentence."""
+    import tomllib
+
+    from core.clinical import MAX_TABLE_BYTES
+
+    server_mb = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())[
+        "server"]["maxUploadSize"]
+    at = open_import()
+    uploader = at.file_uploader(key="import_file")
+    assert uploader.proto.max_upload_size_mb == MAX_TABLE_BYTES // 2**20 <= server_mb
+    big = HEADER + b"\n" + b"x" * MAX_TABLE_BYTES
+    uploader.set_value(("big.csv", big, "text/csv")).run()
+    assert_ok(at)
+    errors = texts(at, "error")
+    assert errors == [f"The table could not be read: big.csv is larger than "
+                      f"{MAX_TABLE_BYTES // 2**20} MB."], errors
