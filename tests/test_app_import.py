@@ -130,7 +130,7 @@ def test_import_page_launches_with_template_and_schema(env: Path) -> None:
     assert set(schema["Column"]) == set(COHORT_COLUMNS)
     template = importing.template_csv().decode()
     assert template.strip() == ",".join(COHORT_COLUMNS)
-    assert any("pseudonymous codes" in c for c in texts(at, "caption"))
+    assert any(c.startswith("Patient IDs: pseudonymous code") for c in texts(at, "caption"))
     # Nothing imported yet: the store is empty and the rescore control has nothing to do.
     assert "The store has no studies yet." in texts(at, "info")
     assert at.button(key="import_rescore").disabled

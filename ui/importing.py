@@ -46,7 +46,6 @@ from ui.progress import progress_bar
 #: Largest accepted upload (MB): core's table limit, below the server's upload limit.
 MAX_UPLOAD_MB = MAX_TABLE_BYTES // 2**20
 TEMPLATE_NAME = "cohort_template.csv"
-SCHEMA_NAME = "cohort_columns.csv"
 #: Session keys of the page's state (the validated upload and the last import).
 CHECKED_KEY = "import_checked"
 RESULT_KEY = "import_result"
@@ -115,9 +114,8 @@ def id_rule_text() -> str:
     if os.environ.get(ID_PATTERN_ENV, "").strip():
         return (f"Patient IDs must match this site's pseudonym rule ({ID_PATTERN_ENV}); "
                 "names, dates and record or phone numbers are always refused.")
-    return ("Patient IDs must be pseudonymous codes (letters, digits, '-' and '_', with at "
-            "least one digit, at most 64 characters); names, dates and record or phone "
-            "numbers are refused.")
+    return (f"Patient IDs: {accepted_values('patient_id')}; names, dates and record or "
+            "phone numbers are refused.")
 
 
 # ------------------------------------------------------------------ problem wording
