@@ -429,3 +429,32 @@ def test_upload_limit_is_cores_table_limit(env: Path) -> None:
     errors = texts(at, "error")
     assert errors == [f"The table could not be read: big.csv is larger than "
                       f"{MAX_TABLE_BYTES // 2**20} MB."], errors
+
+
+def test_a_failed_rescore_is_one_sentence_and_can_be_started_again(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.store import CaseStore
+
+    with store() as s:
+        s.import_cohort(load_clinical_table(csv_bytes(cohort()), "old.csv").rows,
+                        source="old.csv", actor="test")
+
+    def full(self: CaseStore, model: Any, **kwargs: Any) -> dict[str, Any]:
+        kwargs["progress"](0, N_ROWS)
+        raise ValueError("the database refused the write for lack of space")
+
+    original = CaseStore.recompute_scores
+    monkeypatch.setattr(CaseStore, "recompute_scores", full)
+    at = open_import()
+    at.button(key="import_rescore").click().run()
+    rerun_until(at, lambda: bool(texts(at, "error")))
+    errors = texts(at, "error")
+    assert len(errors) == 1 and errors[0].startswith("The scoring started at"), errors
+    assert f"stopped after 0 of {N_ROWS} studies: the database refused the write for lack " \
+           "of space. Rescore again to carry on." in errors[0]
+    assert not at.button(key="import_rescore").disabled  # the user may try again
+    monkeypatch.setattr(CaseStore, "recompute_scores", original)
+    at.button(key="import_rescore").click().run()
+    finished = rerun_until(at, lambda: any(t.startswith("Scoring started at")
+                                           for t in texts(at, "success")))
+    assert any(f"All {N_ROWS} stored studies have stored scores" in t for t in finished)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 #: Seconds between two refreshes of the progress while a rescore runs.
 REFRESH_S = 1.0
+#: Guards the job registry and a job's end (its ``again`` / ``closed`` flags).
+_JOBS_LOCK = threading.Lock()
 
 
 def active_model() -> tuple[TrainedModel | None, str | None]:
@@ -67,10 +69,12 @@ class RescoreJob:
     #: Asked again while running (e.g. an import added studies after the job had listed
     #: the missing ones): one more pass over the missing studies when this one ends.
     again: bool = False
+    #: Set (under the lock) once the summary or the error is; no more passes then.
+    closed: bool = False
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        return self.thread is not None and self.thread.is_alive() and not self.closed
 
     def update(self, done: int, total: int) -> None:
         """The store's ``progress(studies_done, studies_total)``."""
@@ -78,7 +82,9 @@ class RescoreJob:
 
     def run(self, store: CaseStore, model: TrainedModel) -> None:
         """The thread's work (no Streamlit call in here): passes over the missing scores
-        until no pass was asked for meanwhile; ``summary`` adds them up."""
+        until no pass was asked for meanwhile; ``summary`` adds them up. The job counts
+        as finished (``running`` false) only once its summary or error is set, and from
+        then on a new request starts a new job instead of waiting on this one."""
         total: dict[str, Any] = {"model_version": self.version, "studies": 0,
                                  "not_assessable": 0, "seconds": 0.0}
         try:
@@ -89,18 +95,18 @@ class RescoreJob:
                     total[name] += done.get(name, 0)
                 with _JOBS_LOCK:
                     if not self.again:
-                        break
+                        self.summary = {**total, "seconds": round(total["seconds"], 3)}
+                        self.closed = True
+                        return
                     self.again = False
-            total["seconds"] = round(total["seconds"], 3)
-            self.summary = total
         except components.USER_ERRORS as exc:
             self.error = components.plain_sentence(exc)
         except Exception as exc:  # reported on the page, logged in full
             LOG.exception("rescoring %s stopped", self.version)
             self.error = f"an unexpected {type(exc).__name__} stopped it; see the server log."
-
-
-_JOBS_LOCK = threading.Lock()
+        finally:
+            with _JOBS_LOCK:
+                self.closed = True
 
 
 @st.cache_resource(show_spinner=False)
