@@ -4,7 +4,7 @@ import datetime as dt
 
 import streamlit as st
 
-from ui import cache, layout, model_card, session
+from ui import cache, layout, model_card, rescoring, session
 from ui import components as c
 
 layout.page_header("Model", "What the model is, how it was trained and how well it does.")
@@ -30,6 +30,8 @@ st.selectbox("Model used by the app (this session)", paths, key="model_select",
              format_func=lambda p: p.rsplit("/", 1)[-1], on_change=use_selected)
 use_selected()
 model = cache.model_or_stop()
+rescoring.render_rescore(key="model_rescore", model=model)
+st.divider()
 model_card.render_card(model.card)
 
 # ----------------------------------------------------------------- retraining

@@ -200,7 +200,7 @@ def model_version() -> str:
 
 
 APP_NAV = ["Home", "New case", "Tumor board", "What-if", "Surveillance", "Report",
-           "Cohort analytics", "Teaching", "Model"]
+           "Import cohort", "Cohort analytics", "Teaching", "Model"]
 
 
 def test_deep_link_on_a_fresh_server_ends_with_the_app_navigation(

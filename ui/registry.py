@@ -64,6 +64,9 @@ PAGES: tuple[PageSpec, ...] = (
              "fired."),
     PageSpec("pages/report.py", "Report", ":material/description:", "Cases",
              "Export a case report as HTML or PDF."),
+    PageSpec("pages/import_cohort.py", "Import cohort", ":material/upload_file:", "Cases",
+             "Upload a clinical table (CSV or Excel): every row validated, the problems "
+             "listed, the valid studies imported and scored."),
     PageSpec("pages/cohort.py", "Cohort analytics", ":material/monitoring:", "Cohort and model",
              "The paper's analyses on the loaded cohort: pain by region, lesion count vs HI "
              "ratio (Spearman), pain by burden, tiers, global SHAP importance."),
