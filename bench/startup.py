@@ -166,12 +166,29 @@ def page_switches(page: Page, script: Path, data_dir: Path, log: Path
         _stop(proc)
 
 
-def _demo_store(data_dir: Path, patients: int) -> None:
+def _demo_store(data_dir: Path, patients: int, studies: int = 0) -> None:
+    """The demo store of ``patients`` patients; with ``studies``, that many more
+    synthetic table-only studies (``bench/cohort_data.py``) bulk-imported with
+    ``python -m core import-cohort --model models/demo`` (scored as they are imported)."""
     if (data_dir / "store").exists() or any(data_dir.glob("*.sqlite")):
         return
     data_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run([sys.executable, "-m", "core", "demo", "--patients", str(patients)],
                    cwd=REPO, env=_env(data_dir), check=True, capture_output=True)
+    if studies <= 0:
+        return
+    sys.path[:0] = [str(REPO), str(REPO / "bench")]
+    from cohort_data import make_cohort
+
+    table = data_dir / "bench_cohort.csv"
+    make_cohort(studies).to_csv(table, index=False)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "core", "import-cohort", str(table), "--model",
+                    str(REPO / "models" / "demo"), "--actor", "bench"],
+                   cwd=REPO, env=_env(data_dir), check=True, capture_output=True)
+    table.unlink()
+    print(f"store: demo ({patients} patients) + {studies} imported and scored studies in "
+          f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
 def main() -> int:
@@ -180,6 +197,10 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None,
                         help="data directory with a demo store (made when empty)")
     parser.add_argument("--patients", type=int, default=40)
+    parser.add_argument("--studies", type=int, default=0,
+                        help="also bulk-import this many synthetic studies (e.g. 100000)")
+    parser.add_argument("--build-only", action="store_true",
+                        help="build the store in --data and stop")
     args = parser.parse_args()
     if not CHROMIUM.is_file():
         print(f"Chromium not found at {CHROMIUM} (apt-get install chromium).")
@@ -187,7 +208,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="spinepain-startup-") as tmp:
         tmp_path = Path(tmp)
         data_dir = args.data or tmp_path / "data"
-        _demo_store(data_dir, args.patients)
+        _demo_store(data_dir, args.patients, args.studies)
+        if args.build_only:
+            return 0
         bare = tmp_path / "bare_app.py"
         bare.write_text(BARE_APP, encoding="utf-8")
         app = REPO / "app.py"

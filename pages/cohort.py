@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import cache, case_views, cohort, cohort_views, layout, session
+from ui import cache, case_views, cohort, cohort_views, layout, scores, session
 from ui import components as c
 from ui.session import KEEP
 
@@ -14,7 +14,7 @@ c.decision_support_notice("Cohort figures describe associations in the loaded da
 cache.model_or_stop()
 cache.store_or_stop()
 with c.core_errors("The cohort could not be loaded:", stop=True):
-    scored = cache.scored_studies()
+    scored = scores.scored_cohort()
 if scored.empty:
     st.info("The store is empty; load the demo cohort with `python -m core demo`.")
     st.stop()

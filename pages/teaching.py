@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import cache, layout, teaching
+from ui import cache, layout, scores, teaching
 from ui import components as c
 
 layout.page_header("Teaching", "Kong et al. (Int J Med Sci 2025;22(3):708-715) step by step "
@@ -12,7 +12,7 @@ c.decision_support_notice("Teaching material on de-identified cases; the advice 
 cache.model_or_stop()
 cache.store_or_stop()
 with c.core_errors("The cases could not be loaded:", stop=True):
-    scored = cache.scored_studies()
+    scored = scores.scored_cohort()
     library = teaching.library()
 if scored.empty or library.empty:
     st.info("The store has no assessed study with a recorded VAS; load the demo cohort with "

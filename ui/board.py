@@ -160,11 +160,13 @@ def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def history_frame(patient_id: str, scored: pd.DataFrame) -> pd.DataFrame:
-    """A patient's studies with recorded VAS, predicted E[VAS] (active model) and burden."""
-    history = get_store().patient_history(patient_id)
-    preds = scored[scored["patient_id"] == patient_id][["study_id", "expected_vas"]]
-    return history.merge(preds, on="study_id", how="left")
+def history_frame(patient_id: str, model_version: str) -> pd.DataFrame:
+    """A patient's studies with recorded VAS, predicted E[VAS] (the stored scores of the
+    model version) and burden."""
+    store = get_store()
+    history = store.patient_history(patient_id)
+    preds = store.scores_of(model_version, history["study_id"].astype(int).tolist())
+    return history.merge(preds[["study_id", "expected_vas"]], on="study_id", how="left")
 
 
 def clinical_frame(record: StudyRecord) -> pd.DataFrame:
@@ -177,7 +179,7 @@ def clinical_frame(record: StudyRecord) -> pd.DataFrame:
                   else clinical_value(k, v) for k, v in recorded.items()]})
 
 
-def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True,
+def case_card(study_id: int, *, big: bool = True,
               between: Callable[[], None] | None = None) -> None:
     """The projected case card: the fold (headline first, image or burden and history,
     pain, burden), ``between`` (the page's list and agenda), then the linked explanation
@@ -186,7 +188,7 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True,
     model = get_model()
     record = store.get_study(study_id)
     result = assess(model, record.case())
-    history = history_frame(record.patient_id, scored)
+    history = history_frame(record.patient_id, model.version)
     board_fold.fold(record, result, history, big=big)
     if between is not None:
         between()

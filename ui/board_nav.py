@@ -63,17 +63,21 @@ def present(order: list[int], source: str = SOURCES[0]) -> int | None:
     ss = st.session_state
     clicked = clicked_row()
     wanted = ss.pop("board_study_id", None)
+    goto = ss.pop("board_goto", None)
     switched = ss.get("board_order_source", source) != source
     ss["board_order_source"] = source
     if clicked is not None and clicked in order:
         ss["board_study"] = clicked
+    elif goto is not None and order and source == SOURCES[0]:
+        ss["board_study"] = order[0] if goto == "first" else order[-1]
     elif wanted is not None and int(wanted) in order:
         ss["board_study"] = int(wanted)
     elif switched and order:
         ss["board_study"] = order[0]
     elif ss.get("board_study") not in order:
         if wanted is not None:
-            st.info(f"Study {int(wanted)} is hidden by the filters; clear them to present it.",
+            st.info(f"Study {int(wanted)} is not on this page of the list or is hidden by "
+                    "the filters; search its patient ID to present it.",
                     icon=":material/filter_alt:")
         ss["board_study"] = order[0] if order else None
     ss["board_order"] = order
@@ -81,31 +85,47 @@ def present(order: list[int], source: str = SOURCES[0]) -> int | None:
 
 
 def step(delta: int) -> None:
-    """``on_click`` of Previous / Next: the neighbour in the last run's list."""
+    """``on_click`` of Previous / Next: the neighbour in the last run's list; past the
+    first or last row of a page of the case list, the previous page's last row or the
+    next page's first row."""
     ss = st.session_state
     order: list[int] = ss.get("board_order") or []
     if not order:
         return
     current = ss.get("board_study")
     index = order.index(current) if current in order else (-1 if delta > 0 else len(order))
-    ss["board_study"] = order[min(max(index + delta, 0), len(order) - 1)]
+    target = index + delta
+    paged = ss.get("board_order_source", SOURCES[0]) == SOURCES[0]
+    page, pages = int(ss.get("board_page") or 0), int(ss.get("board_pages") or 1)
+    if paged and target < 0 and page > 0:
+        ss["board_page"], ss["board_goto"] = page - 1, "last"
+    elif paged and target >= len(order) and page < pages - 1:
+        ss["board_page"], ss["board_goto"] = page + 1, "first"
+    else:
+        ss["board_study"] = order[min(max(target, 0), len(order) - 1)]
 
 
-def nav_bar(order: list[int], labels: dict[int, str]) -> int:
-    """Previous / Next (K / J), the case box (position in the list), the list source and
-    the projection switch, on one line; returns the presented study."""
+def nav_bar(order: list[int], labels: dict[int, str], *, offset: int = 0,
+            total: int | None = None, more_before: bool = False,
+            more_after: bool = False) -> int:
+    """Previous / Next (K / J), the case box (position in the whole list: ``offset`` is
+    the page's first position, ``total`` the list's length), the list source and the
+    projection switch, on one line; returns the presented study. ``more_before`` /
+    ``more_after``: pages before / after this one (Previous / Next cross to them)."""
     ss = st.session_state
     index = order.index(ss["board_study"])
+    count = len(order) if total is None else total
     a, b, box, src, proj = st.columns([1.05, 0.9, 4.2, 1.9, 1.6], vertical_alignment="center")
     a.button("◀ Previous", key="board_prev", shortcut="K", on_click=step, args=(-1,),
-             disabled=index <= 0, help="Previous case in the list (K).")
+             disabled=index <= 0 and not more_before, help="Previous case in the list (K).")
     b.button("Next ▶", key="board_next", shortcut="J", on_click=step, args=(1,),
-             disabled=index >= len(order) - 1, help="Next case in the list (J).")
+             disabled=index >= len(order) - 1 and not more_after,
+             help="Next case in the list (J).")
     position = {s: i for i, s in enumerate(order)}
     study_id = box.selectbox(
         "Case to present", order, key="board_study", persist_state=KEEP,
         label_visibility="collapsed",
-        format_func=lambda s: f"{position[s] + 1}/{len(order)} · {labels.get(s, s)}")
+        format_func=lambda s: f"{offset + position[s] + 1}/{count} · {labels.get(s, s)}")
     source_bar(src, proj)
     return int(study_id)
 

@@ -1,7 +1,7 @@
 """Sections of the cohort analytics page, shared with the teaching walk-through.
 
 Each section draws the paper's analysis on a filtered frame of scored studies
-(:func:`ui.cache.scored_studies` through :func:`ui.cohort.with_bins`), states its
+(:func:`ui.scores.scored_cohort` through :func:`ui.cohort.with_bins`), states its
 method next to the numbers, and offers every chart's data (CSV) and image (PNG/SVG)
 through :func:`ui.chart_export.chart`. ``prefix`` keeps widget keys apart when a
 section appears on two pages.
@@ -13,22 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from core.cohort_stats import METHOD_TEXT
-from core.explain import grouped_importance
-from ui import cache, chart_export, charts, cohort
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _grouped(store: tuple, model_dir: str, model_version: str,
-             study_ids: tuple[int, ...]) -> pd.DataFrame:
-    frame = cache.get_store().list_studies()
-    frame = frame[frame["study_id"].isin(study_ids)].reset_index(drop=True)
-    return grouped_importance(cache.get_model(model_dir), frame)
-
-
-def grouped_importance_for(study_ids: list[int]) -> pd.DataFrame:
-    """Mean |SHAP| per feature group (imaging burden, clinical findings) of the active
-    model over the given studies (:func:`core.explain.grouped_importance`, cached)."""
-    return _grouped(*cache.view_key(), tuple(sorted(int(s) for s in study_ids)))
+from ui import chart_export, charts, cohort, scores
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -137,14 +122,14 @@ def advice_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
 
 def importance_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
     """Per-feature and grouped mean |SHAP| over the filtered studies."""
-    ids = list(frame["study_id"])
+    ids = frame["study_id"].to_numpy()
     a, b = st.columns([1.4, 1])
     with a:
-        importance = cache.global_importance_for(ids)
+        importance = scores.importance(ids)
         chart_export.chart(charts.importance_bars(importance), importance,
                            key=f"{prefix}_importance", name="shap-importance-per-feature")
     with b:
-        grouped = grouped_importance_for(ids)
+        grouped = scores.grouped_importance(ids)
         shown = grouped.assign(features=grouped["features"].map(", ".join))
         chart_export.chart(charts.grouped_importance_bars(grouped), shown,
                            key=f"{prefix}_grouped_importance", name="shap-importance-grouped")

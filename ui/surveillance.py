@@ -1,6 +1,7 @@
 """The surveillance page: one patient's timeline, changes and alerts, and the cohort worklist.
 
-Data: every stored study assessed with the active model (:func:`ui.cache.scored_studies`),
+Data: every stored study with its stored score of the active model
+(:func:`ui.scores.scored_cohort`),
 put side by side with each patient's previous study (:func:`core.surveillance.timeline`);
 per-level rows from the store's indexed queries (:meth:`core.store.CaseStore.cohort_levels`
 for the worklist, :meth:`~core.store.CaseStore.patient_levels` for one patient); alerts
@@ -17,7 +18,7 @@ import streamlit as st
 
 from core import surveillance as sv
 from core.vocab import REGIONS, URGENCY_COLOURS, display
-from ui import cache, chart_export, trend_charts
+from ui import cache, chart_export, scores, trend_charts
 from ui import components as c
 from ui.session import KEEP
 
@@ -33,10 +34,10 @@ _ALERT_ICON = {"urgent": ":material/emergency:", "soon": ":material/warning:",
 # ----------------------------------------------------------------------------- data
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _cohort(store: tuple, model_dir: str, model_version: str
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _cohort(url: str, revision: int, model_version: str
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    scored = cache.scored_studies()
+    scored = scores.scored_cohort()
     ok = scored[scored["assessment_error"].isna()] if "assessment_error" in scored else scored
     tl = sv.timeline(ok)
     changes = sv.level_changes(cache.get_store().cohort_levels(min_studies=2), tl)
@@ -44,9 +45,9 @@ def _cohort(store: tuple, model_dir: str, model_version: str
 
 
 def cohort_surveillance() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``(timeline, level changes, alerts)`` of every assessed study (cached per store
-    content and model)."""
-    return _cohort(*cache.view_key())
+    """``(timeline, level changes, alerts)`` of every assessed study (the stored scores;
+    cached per store revision and model, shared: never modified in place)."""
+    return _cohort(*scores.ensure_scores())
 
 
 def patient(tl: pd.DataFrame, patient_id: str) -> sv.PatientSurveillance:

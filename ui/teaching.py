@@ -19,7 +19,7 @@ import streamlit as st
 from core import teaching
 from core.assess import Assessment, assess
 from core.vocab import ANALGESIC_STEPS, CATEGORIES, REGIONS, display
-from ui import advice, cache, chart_export, cohort, cohort_views, trend_charts
+from ui import advice, cache, chart_export, cohort, cohort_views, scores, trend_charts
 from ui import components as c
 from ui.session import KEEP
 
@@ -33,14 +33,15 @@ SCORE_KEY = "teach_score"
 # ----------------------------------------------------------------------------- data
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _library(store: tuple, model_dir: str, model_version: str, seed: int) -> pd.DataFrame:
-    return teaching.case_library(cache.scored_studies(), seed=seed)
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _library(url: str, revision: int, model_version: str, seed: int) -> pd.DataFrame:
+    return teaching.case_library(scores.scored_cohort(), seed=seed)
 
 
 def library(seed: int = teaching.DEFAULT_SEED) -> pd.DataFrame:
-    """The anonymised case library (:func:`core.teaching.case_library`), cached."""
-    return _library(*cache.view_key(), seed)
+    """The anonymised case library (:func:`core.teaching.case_library` of the stored
+    scores), cached per store revision and model (shared: never modified in place)."""
+    return _library(*scores.ensure_scores(), seed)
 
 
 def case_row(lib: pd.DataFrame, case: str) -> pd.Series:
