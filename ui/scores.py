@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ import streamlit as st
 
 from core.explain import global_importance
 from core.explain import grouped_importance as core_grouped_importance
-from ui import session
+from ui import cohort, session
 from ui.cache import get_model
 from ui.stores import get_store
 
@@ -127,6 +128,40 @@ def scores_of(study_ids: Sequence[int]) -> pd.DataFrame:
 def study_count() -> int:
     """The number of studies in the store (SQL)."""
     return int(get_store().study_counts()["studies"])
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _cohort_view(url: str, revision: int, version: str, f: cohort.CohortFilter, unit: str,
+                 assessed_only: bool) -> pd.DataFrame:
+    frame = _cohort(url, revision, version)
+    if assessed_only:
+        frame = frame[frame["assessment_error"].isna()]
+    return cohort.with_bins(cohort.analysis_unit(cohort.apply_filter(frame, f), unit))
+
+
+def cohort_view(f: cohort.CohortFilter, unit: str = "studies", *,
+                assessed_only: bool = False) -> pd.DataFrame:
+    """The scored cohort filtered (:func:`ui.cohort.apply_filter`), at the unit of
+    analysis (:func:`ui.cohort.analysis_unit`) with the paper's groups and bins
+    (:func:`ui.cohort.with_bins`); ``assessed_only`` leaves out the studies the model
+    could not assess. Cached per store revision, model and arguments (shared: never
+    modified in place)."""
+    return _cohort_view(*ensure_scores(), f, unit, bool(assessed_only))
+
+
+T = TypeVar("T")
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _memo(name: str, key: ViewKey, digest: str, _fn: Callable[[pd.DataFrame], Any],
+          _frame: pd.DataFrame) -> Any:
+    return _fn(_frame)
+
+
+def memo(name: str, fn: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> T:
+    """``fn(frame)`` for a frame of :func:`cohort_view` rows, cached per store revision,
+    model version and the frame's study ids (``name`` tells the functions apart)."""
+    return _memo(name, view_key(), ids_digest(frame["study_id"].to_numpy()), fn, frame)
 
 
 # ------------------------------------------------------------------ importance
