@@ -36,7 +36,7 @@ REGION_GROUP_ORDER: tuple[str, ...] = PAPER_GROUPS
 
 #: Most points a chart of the cohort draws: a larger frame is drawn from a seeded sample
 #: of this many rows, stated under the chart; the statistics use every row.
-PLOT_POINTS = 5000
+PLOT_POINTS = 2000
 PLOT_SEED = 20250301
 
 

@@ -31,10 +31,9 @@ def _note(drawn: pd.DataFrame, total: pd.DataFrame) -> None:
 def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFrame:
     """Pain by the paper's region groups: box plot, summary, Kruskal-Wallis, the pairwise
     Mann-Whitney tests with Holm correction and their effect sizes. Returns the tests."""
-    comparison = cohort.region_comparison(frame)
     a, b = st.columns([1.6, 1])
     with a:
-        data = comparison[["region_group", "vas"]].dropna()
+        data = scores.memo("region_vas", _region_vas, frame)
         drawn = cohort.plot_sample(data)
         chart_export.chart(charts.pain_by_region(drawn, region_col="region_group",
                                                  order=cohort.REGION_GROUP_ORDER),
@@ -93,6 +92,10 @@ def burden_correlation_section(frame: pd.DataFrame, *, prefix: str = "cohort") -
                        "not a least-squares fit." + (
                            f" Fitted on a seeded sample of {fit.n:,} studies."
                            if corr is not None and fit.n < corr.n else ""))
+
+
+def _region_vas(frame: pd.DataFrame) -> pd.DataFrame:
+    return cohort.region_comparison(frame)[["region_group", "vas"]].dropna()
 
 
 def _burden_spearman(frame: pd.DataFrame) -> cohort.Correlation | None:

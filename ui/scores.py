@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -125,9 +126,15 @@ def scores_of(study_ids: Sequence[int]) -> pd.DataFrame:
     return get_store().scores_of(get_model().version, list(study_ids))
 
 
-def study_count() -> int:
-    """The number of studies in the store (SQL)."""
+@st.cache_data(show_spinner=False, max_entries=16)
+def _study_count(url: str, revision: int) -> int:
     return int(get_store().study_counts()["studies"])
+
+
+def study_count() -> int:
+    """The number of studies in the store (SQL, cached per store revision)."""
+    url, revision, _ = view_key()
+    return _study_count(url, revision)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -136,7 +143,10 @@ def _cohort_view(url: str, revision: int, version: str, f: cohort.CohortFilter, 
     frame = _cohort(url, revision, version)
     if assessed_only:
         frame = frame[frame["assessment_error"].isna()]
-    return cohort.with_bins(cohort.analysis_unit(cohort.apply_filter(frame, f), unit))
+    view = cohort.with_bins(cohort.analysis_unit(cohort.apply_filter(frame, f), unit))
+    _VIEW_KEYS[id(view)] = (weakref.ref(view), (url, revision, version),
+                            ids_digest(view["study_id"].to_numpy()))
+    return view
 
 
 def cohort_view(f: cohort.CohortFilter, unit: str = "studies", *,
@@ -150,6 +160,9 @@ def cohort_view(f: cohort.CohortFilter, unit: str = "studies", *,
 
 
 T = TypeVar("T")
+#: ``id(view) -> (weak reference, view key, ids digest)`` of the frames of
+#: :func:`_cohort_view` (its cache keeps them alive; a dead reference is never used).
+_VIEW_KEYS: dict[int, tuple[weakref.ref, ViewKey, str]] = {}
 
 
 @st.cache_data(show_spinner=False, max_entries=128)
@@ -160,17 +173,24 @@ def _memo(name: str, key: ViewKey, digest: str, _fn: Callable[[pd.DataFrame], An
 
 def memo(name: str, fn: Callable[[pd.DataFrame], T], frame: pd.DataFrame) -> T:
     """``fn(frame)`` for a frame of :func:`cohort_view` rows, cached per store revision,
-    model version and the frame's study ids (``name`` tells the functions apart)."""
-    return _memo(name, view_key(), ids_digest(frame["study_id"].to_numpy()), fn, frame)
+    model version and the frame's study ids (``name`` tells the functions apart). A
+    frame :func:`cohort_view` returned carries its key: no query, no digest."""
+    known = _VIEW_KEYS.get(id(frame))
+    if known is not None and known[0]() is frame:
+        key, digest = known[1], known[2]
+    else:
+        key, digest = view_key(), ids_digest(frame["study_id"].to_numpy())
+    return _memo(name, key, digest, fn, frame)
 
 
 # ------------------------------------------------------------------ importance
 
 
 def ids_digest(study_ids: Sequence[int] | np.ndarray) -> str:
-    """A short digest of a set of study ids (cache key without hashing each id)."""
-    ids = np.unique(np.asarray(study_ids, dtype=np.int64))
-    return hashlib.sha256(ids.tobytes()).hexdigest()[:24]
+    """A short digest of a sequence of study ids, in their order (a cache key without
+    hashing each id in Python)."""
+    ids = np.ascontiguousarray(np.asarray(study_ids, dtype=np.int64))
+    return hashlib.blake2b(ids.tobytes(), digest_size=12).hexdigest()
 
 
 def _studies(study_ids: Sequence[int] | np.ndarray) -> pd.DataFrame:
