@@ -1,6 +1,12 @@
 """Cold start of the app vs a bare one-page Streamlit app, and warm page switches.
 
-Run: ``.venv/bin/python bench/startup.py [--rounds 3] [--data DIR] [--patients 40]``.
+Run: ``.venv/bin/python bench/startup.py [--rounds 3] [--data DIR] [--patients 40]
+[--studies 100000] [--build-only]``.
+
+With ``--studies N`` the store is the demo store plus N synthetic table-only studies
+(``bench/cohort_data.py``) bulk-imported and scored by ``python -m core import-cohort
+--model models/demo`` (about a minute for 100k on this machine); ``--data DIR`` keeps it
+for the next run, ``--build-only`` stops after building it.
 
 Both apps are started with ``streamlit run`` (headless, free ports), alternately, in the
 same run; Debian's Chromium (``/usr/bin/chromium`` through Playwright's
@@ -14,8 +20,8 @@ process is launched until
 Then, on the warm server, each page is opened from the sidebar twice; the time from the
 click until its title shows and the script run has finished is the page switch (first
 visit imports the page's modules; the second is the **warm switch**). Target (issue 12):
-Home content <= 1.5 x bare; warm switches <= 0.5 s (at 100k studies; this bench uses the
-demo store of ``--patients`` patients).
+Home content <= 1.5 x bare; warm switches <= 0.5 s at 100k studies (``--studies 100000``;
+without it the demo store of ``--patients`` patients).
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ HOME_TEXT = "interpretable ordinal model"
 PAGES: tuple[tuple[str, str], ...] = (
     ("New case", "New case"), ("Tumor board", "Tumor board"), ("What-if", "What-if"),
     ("Report", "Case report"), ("Cohort analytics", "Cohort analytics"), ("Model", "Model"),
+    ("Surveillance", "Pain surveillance"), ("Teaching", "Teaching"),
     ("Home", "Bone pain from spinal metastases"),
 )
 
@@ -191,6 +198,14 @@ def _demo_store(data_dir: Path, patients: int, studies: int = 0) -> None:
           f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
+def _study_count(data_dir: Path) -> int:
+    code = ("from core.store import CaseStore\n"
+            "print(CaseStore().study_counts()['studies'])")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=_env(data_dir),
+                         check=True, capture_output=True, text=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
@@ -211,6 +226,7 @@ def main() -> int:
         _demo_store(data_dir, args.patients, args.studies)
         if args.build_only:
             return 0
+        studies = _study_count(data_dir)
         bare = tmp_path / "bare_app.py"
         bare.write_text(BARE_APP, encoding="utf-8")
         app = REPO / "app.py"
@@ -243,7 +259,8 @@ def main() -> int:
           f"{med['home_content'] / med['bare']:5.2f} x bare   (target <= 1.5 x)")
     print(f"  Home complete     : {med['home_complete']:6.2f} s   "
           f"{med['home_complete'] / med['bare']:5.2f} x bare   (with the store counts)")
-    print("page switch from the sidebar (first visit, warm visit):")
+    print(f"page switch from the sidebar (first visit, warm visit; {studies:,} studies, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
     for label, (first, warm) in switches.items():
         print(f"  {label:17s}: {first:6.2f} s   {warm:6.2f} s")
     print(json.dumps({"median_s": med, "switch_s": switches}))

@@ -160,13 +160,19 @@ def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def history_frame(patient_id: str, model_version: str) -> pd.DataFrame:
-    """A patient's studies with recorded VAS, predicted E[VAS] (the stored scores of the
-    model version) and burden."""
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(url: str, revision: int, model_version: str, patient_id: str) -> pd.DataFrame:
     store = get_store()
     history = store.patient_history(patient_id)
     preds = store.scores_of(model_version, history["study_id"].astype(int).tolist())
     return history.merge(preds[["study_id", "expected_vas"]], on="study_id", how="left")
+
+
+def history_frame(patient_id: str, model_version: str) -> pd.DataFrame:
+    """A patient's studies with recorded VAS, predicted E[VAS] (the stored scores of the
+    model version) and burden (cached per store revision)."""
+    store = get_store()
+    return _history(store.url, store.store_revision(), model_version, patient_id)
 
 
 def clinical_frame(record: StudyRecord) -> pd.DataFrame:

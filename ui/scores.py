@@ -65,11 +65,18 @@ def ensure_scores() -> ViewKey:
         bar.progress(min(1.0, done / of) if of else 1.0,
                      text=f"{scoring_sentence(of, model.version)} {done:,} done.")
 
-    get_store().recompute_scores(model, missing_only=True, progress=progress,
-                                 batch=10_000)
+    done = get_store().recompute_scores(model, missing_only=True, progress=progress,
+                                        batch=10_000)
     bar.empty()
     _unscored.clear()
+    st.caption(scored_sentence(int(done["studies"]), model.version, float(done["seconds"])))
     return view_key()
+
+
+def scored_sentence(n: int, version: str, seconds: float) -> str:
+    """What :func:`ensure_scores` did, shown once under where its progress bar was."""
+    return (f"Scored {n:,} {'study' if n == 1 else 'studies'} with model {version} "
+            f"({seconds:.1f} s); the pages read the stored scores from now on.")
 
 
 # ------------------------------------------------------------- whole-cohort views

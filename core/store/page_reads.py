@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -59,29 +60,33 @@ def assessment_errors(session: Session, model_version: str) -> pd.DataFrame:
         "assessment_error": pd.Series([str(r[2]) for r in rows], dtype=object)})
 
 
+def _typed(column: str, values: list) -> pd.Series:
+    """A score column's values: text as objects (``None`` when missing), numbers as
+    float64 (NaN when missing)."""
+    if column in SCORE_TEXT_COLUMNS:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return pd.Series(out, dtype=object)
+    return pd.Series(np.array([np.nan if v is None else float(v) for v in values],
+                              dtype=np.float64))
+
+
 def _typed_scores(raw: pd.DataFrame) -> dict[str, pd.Series]:
-    out: dict[str, pd.Series] = {}
-    for column in SCORE_COLUMNS:
-        values = pd.Series(raw[column].to_numpy(), dtype=object)
-        out[column] = (values.where(values.notna(), None) if column in SCORE_TEXT_COLUMNS
-                       else pd.Series(pd.to_numeric(values), dtype="float64"))
-    return out
+    return {c: _typed(c, raw[c].tolist()) for c in SCORE_COLUMNS}
 
 
 def scores_of(session: Session, model_version: str, study_ids: Sequence[int]) -> pd.DataFrame:
     """The stored scores of ``model_version`` of these studies (``study_id`` and
     :data:`~core.store.schema.SCORE_COLUMNS`; a study without one is left out)."""
-    names = ["study_id", *SCORE_COLUMNS]
     rows: list = []
     for part in chunks(sorted({int(i) for i in study_ids}), IN_CHUNK):
         rows += session.execute(select(scores.c.study_id, *(scores.c[c] for c in SCORE_COLUMNS))
                                 .where(scores.c.model_version == model_version,
                                        scores.c.study_id.in_(part))).all()
-    raw = raw_frame(rows, names)
-    frame = pd.DataFrame({"study_id": raw["study_id"].astype("int64")})
-    for column, values in _typed_scores(raw).items():
-        frame[column] = values.to_numpy()
-    return frame
+    columns = list(zip(*rows, strict=True)) if rows else [()] * (1 + len(SCORE_COLUMNS))
+    data: dict[str, pd.Series] = {"study_id": pd.Series(np.array(columns[0], dtype=np.int64))}
+    data.update({c: _typed(c, list(columns[k + 1])) for k, c in enumerate(SCORE_COLUMNS)})
+    return pd.DataFrame(data)
 
 
 def scored_cohort(session: Session, model_version: str | None) -> pd.DataFrame:
@@ -97,7 +102,6 @@ def scored_cohort(session: Session, model_version: str | None) -> pd.DataFrame:
     raw = raw_frame(rows, [c.name for c in query.selected_columns])
     frame = cohort_frame(raw)
     renamed = raw[[f"score_{c}" for c in SCORE_COLUMNS]].set_axis(list(SCORE_COLUMNS), axis=1)
-    typed = _typed_scores(renamed)
-    return pd.concat([frame, pd.DataFrame({c: v.to_numpy() for c, v in typed.items()},
-                                          index=frame.index)], axis=1)
+    typed = {c: v.set_axis(frame.index) for c, v in _typed_scores(renamed).items()}
+    return pd.concat([frame, pd.DataFrame(typed)], axis=1)
 
