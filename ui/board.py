@@ -53,7 +53,8 @@ class BoardFilter:
 
 
 def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
-    """Apply a :class:`BoardFilter` to :func:`ui.cache.scored_studies` rows.
+    """Apply a :class:`BoardFilter` to a frame of scored studies (the page filters in
+    SQL: :func:`ui.board_list.study_filter`; this is the same filter on a frame).
 
     Region filter: a study matches when any selected region carries a lesion, or when
     its region of involvement (``multiple`` / ``none`` / ``unknown``) is selected.

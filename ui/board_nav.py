@@ -6,8 +6,10 @@ The list the board steps through is the filtered case list or the day's agenda
 (``board_source``); it never holds a study twice. The card opens on its first row; a
 click on a row presents that row (the table is keyed by the presented study, so its
 selection always marks the case on screen and a click is a change); ``Previous`` /
-``Next`` (shortcuts K / J) step through it. Other pages ask for a study through
-``board_study_id``.
+``Next`` (shortcuts K / J) step through it; the case list is one page of the filtered
+list (:mod:`ui.board_list`), and past a page's first or last row they open the previous
+page's last row or the next page's first row. Other pages ask for a study through
+``board_study_id`` (presented when it is on the page shown).
 """
 
 from __future__ import annotations
@@ -205,7 +207,7 @@ def agenda_panel(store: CaseStore, agenda: pd.DataFrame, presented: int | None,
         _write(lambda: store.agenda_add(day, [presented], actor=actor),
                f"Study {presented} added to the agenda.")
     if a2.button(f"Add the {len(listed)} listed", key="board_agenda_add_all",
-                 disabled=not listed, help="Every case of the filtered list, in its order."):
+                 disabled=not listed, help="Every case of this page of the filtered list, in its order."):
         _write(lambda: store.agenda_add(day, list(listed), actor=actor),
                "The listed cases were added to the agenda.")
     if a3.button("Remove this case", key="board_agenda_remove", disabled=not on_agenda):

@@ -81,7 +81,7 @@ def in_date_range(frame: pd.DataFrame, date_from: dt.date | None,
 
 
 def apply_filter(frame: pd.DataFrame, f: CohortFilter) -> pd.DataFrame:
-    """Rows of :func:`ui.cache.scored_studies` that pass the filter."""
+    """Rows of :func:`ui.scores.scored_cohort` that pass the filter."""
     out = frame
     if f.data == "synthetic":
         out = out[out["synthetic"].astype(bool)]

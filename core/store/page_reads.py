@@ -98,7 +98,7 @@ def scored_cohort(session: Session, model_version: str | None) -> pd.DataFrame:
     on = and_(on, scores.c.model_version == (model_version or ""))
     extra = [scores.c[c].label(f"score_{c}") for c in SCORE_COLUMNS]
     query = cohort_select(*extra).outerjoin(scores, on).order_by(Study.id)
-    rows = session.execute(query).all()
+    rows = session.connection().execute(query).all()  # core rows: no ORM loading
     raw = raw_frame(rows, [c.name for c in query.selected_columns])
     frame = cohort_frame(raw)
     renamed = raw[[f"score_{c}" for c in SCORE_COLUMNS]].set_axis(list(SCORE_COLUMNS), axis=1)
