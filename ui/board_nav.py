@@ -207,7 +207,8 @@ def agenda_panel(store: CaseStore, agenda: pd.DataFrame, presented: int | None,
         _write(lambda: store.agenda_add(day, [presented], actor=actor),
                f"Study {presented} added to the agenda.")
     if a2.button(f"Add the {len(listed)} listed", key="board_agenda_add_all",
-                 disabled=not listed, help="Every case of this page of the filtered list, in its order."):
+                 disabled=not listed,
+                 help="Every case of this page of the filtered list, in its order."):
         _write(lambda: store.agenda_add(day, list(listed), actor=actor),
                "The listed cases were added to the agenda.")
     if a3.button("Remove this case", key="board_agenda_remove", disabled=not on_agenda):
