@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import cache, case_views, cohort, cohort_views, layout, session
+from ui import cache, case_views, cohort, cohort_views, layout, scores, session
 from ui import components as c
 from ui.session import KEEP
 
@@ -14,14 +14,15 @@ c.decision_support_notice("Cohort figures describe associations in the loaded da
 cache.model_or_stop()
 cache.store_or_stop()
 with c.core_errors("The cohort could not be loaded:", stop=True):
-    scored = cache.scored_studies()
-if scored.empty:
+    scores.ensure_scores()
+    first, last = scores.date_range()
+if first is None:
     st.info("The store is empty; load the demo cohort with `python -m core demo`.")
     st.stop()
-case_views.unassessed_notice(scored, key="cohort_unassessed")
+case_views.errors_notice(scores.assessment_errors(), scores.study_count(),
+                         key="cohort_unassessed")
 
-dates = scored["study_date"].dropna()
-session.default_date_range("cohort_dates", (dates.min().date(), dates.max().date()))
+session.default_date_range("cohort_dates", (first, last))
 with st.expander("Filters", expanded=True):
     f1, f2, f3 = st.columns([1.2, 1.4, 1.4])
     data_choice = f1.radio("Data", ("all", "synthetic", "site"), horizontal=True,
@@ -34,14 +35,14 @@ with st.expander("Filters", expanded=True):
     regions = f3.multiselect("Lesions in region", cohort.REGIONS,
                              key="cohort_region", persist_state=KEEP)
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
-frame = cohort.with_bins(cohort.apply_filter(scored, cohort.CohortFilter(
-    data=data_choice, date_from=period[0] if period else None,
-    date_to=period[1] if len(period) > 1 else None, regions=tuple(regions))))
 unit = st.radio("Unit of analysis", list(cohort.UNITS), format_func=cohort.UNITS.get,
                 horizontal=True, key="cohort_unit", persist_state=KEEP,
                 help="Studies of one patient are not independent: with every study the "
                      "p-values are too small. The paper compared one study per patient.")
-frame = cohort.analysis_unit(frame, unit)
+with c.core_errors("The cohort could not be loaded:", stop=True):
+    frame = scores.cohort_view(cohort.CohortFilter(
+        data=data_choice, date_from=period[0] if period else None,
+        date_to=period[1] if len(period) > 1 else None, regions=tuple(regions)), unit)
 n_synth = int(frame["synthetic"].sum())
 st.caption(f"{len(frame)} studies of {frame['patient_id'].nunique()} patients "
            f"({int(frame['vas'].notna().sum())} with a recorded VAS).")

@@ -4,24 +4,22 @@ import base64
 
 import streamlit as st
 
-from ui import advice, cache, layout, reporting, session
+from ui import advice, cache, layout, pickers, reporting, session
 from ui import components as c
 
 layout.page_header("Case report", "Self-contained HTML and PDF for the record or the tumor board.")
 c.decision_support_notice()
 ss = st.session_state
 cache.model_or_stop()
-store = cache.store_or_stop()
-with c.core_errors("The case list could not be loaded:", stop=True):
-    studies = store.list_studies()
-if studies.empty:
-    st.info("The store has no studies yet.")
-    st.stop()
-
-# Imaging cases first: their reports carry a key image.
-studies = studies.sort_values(["has_image", "study_date"], ascending=[False, False])
-labels = {int(r["study_id"]): c.study_label(r) for r in studies.to_dict(orient="records")}
+cache.store_or_stop()
+search = pickers.search_box("report_search")
 wanted = ss.get("board_study")
+with c.core_errors("The case list could not be loaded:", stop=True):
+    # Imaging cases first: their reports carry a key image.
+    labels = pickers.study_labels(search, keep=[ss.get("report_study"), wanted])
+if not labels:
+    st.info("No study matches the search." if search else "The store has no studies yet.")
+    st.stop()
 if ss.get("report_study") not in labels:
     ss["report_study"] = int(wanted) if wanted in labels else next(iter(labels))
 study_id = st.selectbox("Study", list(labels), key="report_study",

@@ -12,16 +12,15 @@ c.decision_support_notice("Teaching material on de-identified cases; the advice 
 cache.model_or_stop()
 cache.store_or_stop()
 with c.core_errors("The cases could not be loaded:", stop=True):
-    scored = cache.scored_studies()
     library = teaching.library()
-if scored.empty or library.empty:
+if library.empty:
     st.info("The store has no assessed study with a recorded VAS; load the demo cohort with "
             "`python -m core demo`.")
     st.stop()
 part = teaching.section_choice()
 with c.core_errors("This part could not be shown:"):
     if part == teaching.SECTIONS[0]:
-        teaching.walkthrough(scored[scored["assessment_error"].isna()])
+        teaching.walkthrough()
     elif part == teaching.SECTIONS[1]:
         teaching.compare(library)
     elif part == teaching.SECTIONS[2]:

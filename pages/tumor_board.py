@@ -3,7 +3,18 @@ filtered case list or the day's agenda, with the board's decisions."""
 
 import streamlit as st
 
-from ui import board, board_fold, board_nav, cache, case_views, cohort, layout, session
+from ui import (
+    board,
+    board_fold,
+    board_list,
+    board_nav,
+    cache,
+    case_views,
+    cohort,
+    layout,
+    scores,
+    session,
+)
 from ui import components as c
 from ui.session import KEEP
 
@@ -12,15 +23,15 @@ ss = st.session_state
 cache.model_or_stop()
 store = cache.store_or_stop()
 with c.core_errors("The case list could not be loaded:", stop=True):
-    scored = cache.scored_studies()
-if scored.empty:
+    key = scores.ensure_scores()
+    first, last = scores.date_range()
+if first is None:
     st.info("The store has no studies yet. Add one on the New case page or load the demo "
             "store with `python -m core demo`.")
     st.stop()
-case_views.unassessed_notice(scored, key="board_unassessed")
+case_views.errors_notice(scores.assessment_errors(), scores.study_count(),
+                         key="board_unassessed")
 
-dates = scored["study_date"].dropna()
-first, last = dates.min().date(), dates.max().date()
 # Initial values through the session (they are kept across page switches).
 session.default_date_range("board_dates", (first, last))
 session.default_widget("board_synthetic", True)
@@ -30,21 +41,26 @@ session.default_widget("board_projection", True)
 session.default_widget("board_source", board_nav.SOURCES[0])
 big = bool(ss.get("board_projection"))
 board_fold.style(big)
-tier_options = sorted(t for t in scored["tier"].dropna().unique())
+tier_options = scores.score_values("tier")
 if ss.get("board_tier"):
     ss["board_tier"] = [t for t in ss["board_tier"] if t in tier_options]
 
-# The filters' values (drawn below the card in projection) select the list first.
+# The filters' values (drawn below the card in projection) select the list first: one
+# page of it, filtered, ordered and paginated in SQL.
 period = ss.get("board_dates") or ()
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
-shown = board.order_for_board(board.filter_studies(scored, board.BoardFilter(
-    regions=ss.get("board_region") or (), tiers=ss.get("board_tier") or (),
-    categories=ss.get("board_category") or (),
-    date_from=period[0] if period else None, date_to=period[1] if len(period) > 1 else None,
-    search=ss.get("board_search") or "", include_synthetic=bool(ss.get("board_synthetic")),
-    images_only=bool(ss.get("board_images_only")),
-    overrides_only=bool(ss.get("board_overrides_only")))))
+with c.core_errors("The case list could not be loaded:", stop=True):
+    listing = board_list.load(board.BoardFilter(
+        regions=ss.get("board_region") or (), tiers=ss.get("board_tier") or (),
+        categories=ss.get("board_category") or (),
+        date_from=period[0] if period else None,
+        date_to=period[1] if len(period) > 1 else None,
+        search=ss.get("board_search") or "", include_synthetic=bool(ss.get("board_synthetic")),
+        images_only=bool(ss.get("board_images_only")),
+        overrides_only=bool(ss.get("board_overrides_only"))), key)
+shown = listing.rows
 agenda = store.agenda(board_nav.board_date())
+agenda_scores = scores.scores_of(agenda["study_id"].astype(int).tolist())
 on_agenda = ss.get("board_source") == board_nav.SOURCES[1]
 order = board_nav.unique_ids(agenda["study_id"] if on_agenda else shown["study_id"])
 
@@ -74,25 +90,27 @@ def filters_and_list() -> None:
                    "cases in order (filters apply to the case list only). Click a row to "
                    "present it.")
         if order:
-            board_nav.case_table(board_nav.agenda_frame(agenda, scored), order, presented)
+            board_nav.case_table(board_nav.agenda_frame(agenda, agenda_scores), order,
+                                 presented)
         return
-    n_fired = int((shown["headline_source"] == "override").sum())
-    st.caption(f"{len(shown)} of {len(scored)} studies, most urgent first ({n_fired} with a "
-               "fired safety override, listed first within their urgency). Click a row to "
-               f"present it. Predictions use the model in use "
+    st.caption(f"{listing.total:,} of {scores.study_count():,} studies, most urgent first "
+               f"({listing.fired:,} with a fired safety override, listed first within their "
+               "urgency). Click a row to present it. Predictions use the model in use "
                f"({session.active_model_dir().name}); SYNTHETIC rows are demo data.")
     if shown.empty:
         st.dataframe(board.case_list_frame(shown), hide_index=True, key="board_table_empty")
     else:
         board_nav.case_table(board.case_list_frame(shown), order, presented,
                              column_config=board.CASE_LIST_COLUMNS)
+    if listing.pages > 1 or listing.total > board_list.PAGE_SIZES[0]:
+        board_list.page_controls(listing)
 
 
 def list_and_agenda() -> None:
     if big:
         filters_and_list()
     board_nav.agenda_panel(store, agenda, presented, board_nav.unique_ids(shown["study_id"]),
-                           scored)
+                           agenda_scores)
 
 
 presented = board_nav.present(order, board_nav.SOURCES[int(on_agenda)])
@@ -102,11 +120,16 @@ if presented is None:
                if on_agenda else "No study matches the filters.")
     filters_and_list()
     if on_agenda:
-        board_nav.agenda_panel(store, agenda, None, [], scored)
+        board_nav.agenda_panel(store, agenda, None, [], agenda_scores)
     st.stop()
 if not big:
     filters_and_list()
-labels = {int(r["study_id"]): c.study_label(r) for r in scored.to_dict(orient="records")}
-study_id = board_nav.nav_bar(order, labels)
+labels = {int(r["study_id"]): c.study_label(r)
+          for r in (agenda if on_agenda else shown).to_dict(orient="records")}
+paged = not on_agenda
+study_id = board_nav.nav_bar(order, labels, offset=listing.offset if paged else 0,
+                             total=listing.total if paged else None,
+                             more_before=paged and listing.page > 0,
+                             more_after=paged and listing.page < listing.pages - 1)
 with c.core_errors("The case could not be shown:"):
-    board.case_card(study_id, scored, big=big, between=list_and_agenda)
+    board.case_card(study_id, big=big, between=list_and_agenda)

@@ -3,7 +3,7 @@ the prediction and its explanation."""
 
 import streamlit as st
 
-from ui import cache, case_views, cases, charts, layout, session, whatif
+from ui import cache, case_views, cases, charts, layout, pickers, session, whatif
 from ui import components as c
 
 layout.page_header("What-if", "Change the case's findings or its treatment context; the "
@@ -15,12 +15,15 @@ model = cache.model_or_stop()
 store = cache.store_or_stop()
 synthetic_model = bool(model.card.get("synthetic"))
 
+top0, top1, top2 = st.columns([1.3, 3, 1], vertical_alignment="bottom")
+with top0:
+    search = pickers.search_box("whatif_search")
 with c.core_errors("The case list could not be loaded:", stop=True):
-    labels = whatif.start_options(store.list_studies())
+    labels = whatif.start_options(pickers.study_labels(search,
+                                                       keep=[whatif.start_id()]))
 if ss.get(whatif.START_KEY) not in labels:
     ss[whatif.START_KEY] = whatif.BLANK
 
-top1, top2 = st.columns([3, 1])
 top1.selectbox("Start from", list(labels), key=whatif.START_KEY,
                persist_state=session.KEEP, format_func=labels.get,
                on_change=whatif.reset, args=(store, model))

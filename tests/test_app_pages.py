@@ -579,6 +579,7 @@ def broken_store(env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     with sqlite3.connect(folder / "cases.sqlite") as db:
         db.execute("UPDATE study_features SET involved_levels = 45 WHERE study_id = ?",
                    (study_id,))
+        db.execute("DELETE FROM scores")  # an older store: no stored scores yet
     return study_id, str(row["patient_id"])
 
 

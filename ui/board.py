@@ -53,7 +53,8 @@ class BoardFilter:
 
 
 def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
-    """Apply a :class:`BoardFilter` to :func:`ui.cache.scored_studies` rows.
+    """Apply a :class:`BoardFilter` to a frame of scored studies (the page filters in
+    SQL: :func:`ui.board_list.study_filter`; this is the same filter on a frame).
 
     Region filter: a study matches when any selected region carries a lesion, or when
     its region of involvement (``multiple`` / ``none`` / ``unknown``) is selected.
@@ -160,11 +161,19 @@ def case_list_frame(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def history_frame(patient_id: str, scored: pd.DataFrame) -> pd.DataFrame:
-    """A patient's studies with recorded VAS, predicted E[VAS] (active model) and burden."""
-    history = get_store().patient_history(patient_id)
-    preds = scored[scored["patient_id"] == patient_id][["study_id", "expected_vas"]]
-    return history.merge(preds, on="study_id", how="left")
+@st.cache_data(show_spinner=False, max_entries=64)
+def _history(url: str, revision: int, model_version: str, patient_id: str) -> pd.DataFrame:
+    store = get_store()
+    history = store.patient_history(patient_id)
+    preds = store.scores_of(model_version, history["study_id"].astype(int).tolist())
+    return history.merge(preds[["study_id", "expected_vas"]], on="study_id", how="left")
+
+
+def history_frame(patient_id: str, model_version: str) -> pd.DataFrame:
+    """A patient's studies with recorded VAS, predicted E[VAS] (the stored scores of the
+    model version) and burden (cached per store revision)."""
+    store = get_store()
+    return _history(store.url, store.store_revision(), model_version, patient_id)
 
 
 def clinical_frame(record: StudyRecord) -> pd.DataFrame:
@@ -177,7 +186,7 @@ def clinical_frame(record: StudyRecord) -> pd.DataFrame:
                   else clinical_value(k, v) for k, v in recorded.items()]})
 
 
-def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True,
+def case_card(study_id: int, *, big: bool = True,
               between: Callable[[], None] | None = None) -> None:
     """The projected case card: the fold (headline first, image or burden and history,
     pain, burden), ``between`` (the page's list and agenda), then the linked explanation
@@ -186,7 +195,7 @@ def case_card(study_id: int, scored: pd.DataFrame, *, big: bool = True,
     model = get_model()
     record = store.get_study(study_id)
     result = assess(model, record.case())
-    history = history_frame(record.patient_id, scored)
+    history = history_frame(record.patient_id, model.version)
     board_fold.fold(record, result, history, big=big)
     if between is not None:
         between()

@@ -6,8 +6,10 @@ The list the board steps through is the filtered case list or the day's agenda
 (``board_source``); it never holds a study twice. The card opens on its first row; a
 click on a row presents that row (the table is keyed by the presented study, so its
 selection always marks the case on screen and a click is a change); ``Previous`` /
-``Next`` (shortcuts K / J) step through it. Other pages ask for a study through
-``board_study_id``.
+``Next`` (shortcuts K / J) step through it; the case list is one page of the filtered
+list (:mod:`ui.board_list`), and past a page's first or last row they open the previous
+page's last row or the next page's first row. Other pages ask for a study through
+``board_study_id`` (presented when it is on the page shown).
 """
 
 from __future__ import annotations
@@ -63,17 +65,21 @@ def present(order: list[int], source: str = SOURCES[0]) -> int | None:
     ss = st.session_state
     clicked = clicked_row()
     wanted = ss.pop("board_study_id", None)
+    goto = ss.pop("board_goto", None)
     switched = ss.get("board_order_source", source) != source
     ss["board_order_source"] = source
     if clicked is not None and clicked in order:
         ss["board_study"] = clicked
+    elif goto is not None and order and source == SOURCES[0]:
+        ss["board_study"] = order[0] if goto == "first" else order[-1]
     elif wanted is not None and int(wanted) in order:
         ss["board_study"] = int(wanted)
     elif switched and order:
         ss["board_study"] = order[0]
     elif ss.get("board_study") not in order:
         if wanted is not None:
-            st.info(f"Study {int(wanted)} is hidden by the filters; clear them to present it.",
+            st.info(f"Study {int(wanted)} is not on this page of the list or is hidden by "
+                    "the filters; search its patient ID to present it.",
                     icon=":material/filter_alt:")
         ss["board_study"] = order[0] if order else None
     ss["board_order"] = order
@@ -81,31 +87,47 @@ def present(order: list[int], source: str = SOURCES[0]) -> int | None:
 
 
 def step(delta: int) -> None:
-    """``on_click`` of Previous / Next: the neighbour in the last run's list."""
+    """``on_click`` of Previous / Next: the neighbour in the last run's list; past the
+    first or last row of a page of the case list, the previous page's last row or the
+    next page's first row."""
     ss = st.session_state
     order: list[int] = ss.get("board_order") or []
     if not order:
         return
     current = ss.get("board_study")
     index = order.index(current) if current in order else (-1 if delta > 0 else len(order))
-    ss["board_study"] = order[min(max(index + delta, 0), len(order) - 1)]
+    target = index + delta
+    paged = ss.get("board_order_source", SOURCES[0]) == SOURCES[0]
+    page, pages = int(ss.get("board_page") or 0), int(ss.get("board_pages") or 1)
+    if paged and target < 0 and page > 0:
+        ss["board_page"], ss["board_goto"] = page - 1, "last"
+    elif paged and target >= len(order) and page < pages - 1:
+        ss["board_page"], ss["board_goto"] = page + 1, "first"
+    else:
+        ss["board_study"] = order[min(max(target, 0), len(order) - 1)]
 
 
-def nav_bar(order: list[int], labels: dict[int, str]) -> int:
-    """Previous / Next (K / J), the case box (position in the list), the list source and
-    the projection switch, on one line; returns the presented study."""
+def nav_bar(order: list[int], labels: dict[int, str], *, offset: int = 0,
+            total: int | None = None, more_before: bool = False,
+            more_after: bool = False) -> int:
+    """Previous / Next (K / J), the case box (position in the whole list: ``offset`` is
+    the page's first position, ``total`` the list's length), the list source and the
+    projection switch, on one line; returns the presented study. ``more_before`` /
+    ``more_after``: pages before / after this one (Previous / Next cross to them)."""
     ss = st.session_state
     index = order.index(ss["board_study"])
+    count = len(order) if total is None else total
     a, b, box, src, proj = st.columns([1.05, 0.9, 4.2, 1.9, 1.6], vertical_alignment="center")
     a.button("◀ Previous", key="board_prev", shortcut="K", on_click=step, args=(-1,),
-             disabled=index <= 0, help="Previous case in the list (K).")
+             disabled=index <= 0 and not more_before, help="Previous case in the list (K).")
     b.button("Next ▶", key="board_next", shortcut="J", on_click=step, args=(1,),
-             disabled=index >= len(order) - 1, help="Next case in the list (J).")
+             disabled=index >= len(order) - 1 and not more_after,
+             help="Next case in the list (J).")
     position = {s: i for i, s in enumerate(order)}
     study_id = box.selectbox(
         "Case to present", order, key="board_study", persist_state=KEEP,
         label_visibility="collapsed",
-        format_func=lambda s: f"{position[s] + 1}/{len(order)} · {labels.get(s, s)}")
+        format_func=lambda s: f"{offset + position[s] + 1}/{count} · {labels.get(s, s)}")
     source_bar(src, proj)
     return int(study_id)
 
@@ -185,7 +207,8 @@ def agenda_panel(store: CaseStore, agenda: pd.DataFrame, presented: int | None,
         _write(lambda: store.agenda_add(day, [presented], actor=actor),
                f"Study {presented} added to the agenda.")
     if a2.button(f"Add the {len(listed)} listed", key="board_agenda_add_all",
-                 disabled=not listed, help="Every case of the filtered list, in its order."):
+                 disabled=not listed,
+                 help="Every case of this page of the filtered list, in its order."):
         _write(lambda: store.agenda_add(day, list(listed), actor=actor),
                "The listed cases were added to the agenda.")
     if a3.button("Remove this case", key="board_agenda_remove", disabled=not on_agenda):

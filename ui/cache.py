@@ -4,10 +4,8 @@
   (:mod:`ui.stores`, re-exported here: Home opens it without this module's imports).
 * The model is **not** cached here: :func:`core.model.load_model` keeps the one model
   cache (per folder and file times) and :func:`get_model` asks it every time.
-* Views of the store (scored studies, global SHAP importance) are ``st.cache_data`` keyed
-  on :func:`store_key` (the store's URL and the row counts of its tables, which grow with
-  every case, prediction, edit and export through the audit log) and the model folder
-  and version.
+* Views of the store that read stored scores (scored studies, global SHAP importance)
+  live in :mod:`ui.scores`, keyed on the store's revision and the model version.
 * Image reading and extraction are ``st.cache_data`` keyed on the SHA-256 of the input
   bytes (or a bundled file's path, size and time); the bytes and images themselves are not
   hashed again (their argument names start with ``_``).
@@ -25,13 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import SimpleITK as sitk
 import streamlit as st
 
-from core.assess import assess_frame
 from core.demo_imaging import demo_case_images
-from core.explain import global_importance
 from core.io import LoadedImage, list_dicom_series, read_image, read_label_map
 from core.lesions import ExtractionResult, extract
 from core.levels import level_names
@@ -39,7 +34,8 @@ from core.model import TrainedModel, load_model
 from core.provenance import sha256_bytes
 from core.store import CaseStore, StudyRecord
 from ui import components, session
-from ui.stores import get_store, store_key
+from ui.stores import get_store
+from ui.stores import store_key as store_key  # re-exported (see ui.stores)
 
 # ----------------------------------------------------------------------------- store
 
@@ -75,42 +71,6 @@ def model_or_stop() -> TrainedModel:
     except (ValueError, FileNotFoundError) as exc:
         components.show_error(exc, "The pain model could not be loaded:")
         st.stop()
-
-
-def view_key() -> tuple[tuple, str, str]:
-    """Cache key of a view of the store under the active model: :func:`store_key`, the
-    model folder and the model version."""
-    folder = session.active_model_dir()
-    return store_key(), str(folder.resolve()), get_model(folder).version
-
-
-# ------------------------------------------------------------- views of the store
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _scored(store: tuple, model_dir: str, model_version: str) -> pd.DataFrame:
-    return assess_frame(get_model(model_dir), get_store().list_studies())
-
-
-def scored_studies() -> pd.DataFrame:
-    """Every stored study assessed with the *active* model
-    (:func:`core.assess.assess_frame`: ``category``, ``tier``, ``urgency``,
-    ``expected_vas``, ``p_<category>``, ``region_of_involvement`` and
-    ``assessment_error``), cached per store content and model."""
-    return _scored(*view_key())
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _importance(store: tuple, model_dir: str, model_version: str,
-                study_ids: tuple[int, ...]) -> pd.DataFrame:
-    frame = get_store().list_studies()
-    frame = frame[frame["study_id"].isin(study_ids)]
-    return global_importance(get_model(model_dir), frame.reset_index(drop=True))
-
-
-def global_importance_for(study_ids: list[int]) -> pd.DataFrame:
-    """Mean |SHAP| per feature of the active model over the given studies (cached)."""
-    return _importance(*view_key(), tuple(sorted(int(s) for s in study_ids)))
 
 
 # ------------------------------------------------------------------------ inputs

@@ -112,9 +112,15 @@ def unassessed_notice(scored: pd.DataFrame, *, key: str) -> None:
     """Name the studies the model could not assess and why
     (``assessment_error`` of :func:`core.assess.assess_frame`); nothing when all were."""
     failed = scored[scored["assessment_error"].notna()]
+    errors_notice(failed[["study_id", "patient_id", "assessment_error"]], len(scored), key=key)
+
+
+def errors_notice(failed: pd.DataFrame, total: int, *, key: str) -> None:
+    """The studies of ``failed`` (``study_id, patient_id, assessment_error``, e.g.
+    :func:`ui.scores.assessment_errors`) out of ``total``, each with its reason."""
     if failed.empty:
         return
-    st.warning(f"{len(failed)} of {len(scored)} studies could not be assessed; they have no "
+    st.warning(f"{len(failed)} of {total} studies could not be assessed; they have no "
                "prediction or tier until their values are corrected.",
                icon=":material/report:")
     st.dataframe(pd.DataFrame({

@@ -3,7 +3,7 @@
 Every chart of the cohort, surveillance and teaching pages goes through :func:`chart`:
 the CSV is the table the chart draws, written by :func:`core.clinical.export_csv`
 (formula-like text defused); PNG and SVG are rendered by vl-convert only when a button
-is pressed (deferred download data), with no browser and no network.
+is pressed (deferred download data, as is the CSV), with no browser and no network.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ def downloads(chart: Any, data: pd.DataFrame, *, key: str, name: str) -> None:
     """CSV, PNG and SVG download buttons in one row (keys ``<key>_csv|png|svg``)."""
     stem = file_stem(name)
     with st.container(horizontal=True, gap="small", key=f"{key}_downloads"):
-        st.download_button("CSV", export_csv(data), file_name=f"{stem}.csv", mime="text/csv",
+        st.download_button("CSV", lambda: export_csv(data), file_name=f"{stem}.csv",
+                           mime="text/csv",
                            key=f"{key}_csv", on_click="ignore", icon=":material/table:",
                            type="tertiary", help="The chart's data (spreadsheet-safe CSV).")
         st.download_button("PNG", lambda: charts.chart_png(chart), file_name=f"{stem}.png",

@@ -1,7 +1,7 @@
 """Sections of the cohort analytics page, shared with the teaching walk-through.
 
 Each section draws the paper's analysis on a filtered frame of scored studies
-(:func:`ui.cache.scored_studies` through :func:`ui.cohort.with_bins`), states its
+(:func:`ui.scores.scored_cohort` through :func:`ui.cohort.with_bins`), states its
 method next to the numbers, and offers every chart's data (CSV) and image (PNG/SVG)
 through :func:`ui.chart_export.chart`. ``prefix`` keeps widget keys apart when a
 section appears on two pages.
@@ -13,48 +13,36 @@ import pandas as pd
 import streamlit as st
 
 from core.cohort_stats import METHOD_TEXT
-from core.explain import grouped_importance
-from ui import cache, chart_export, charts, cohort
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _grouped(store: tuple, model_dir: str, model_version: str,
-             study_ids: tuple[int, ...]) -> pd.DataFrame:
-    frame = cache.get_store().list_studies()
-    frame = frame[frame["study_id"].isin(study_ids)].reset_index(drop=True)
-    return grouped_importance(cache.get_model(model_dir), frame)
-
-
-def grouped_importance_for(study_ids: list[int]) -> pd.DataFrame:
-    """Mean |SHAP| per feature group (imaging burden, clinical findings) of the active
-    model over the given studies (:func:`core.explain.grouped_importance`, cached)."""
-    return _grouped(*cache.view_key(), tuple(sorted(int(s) for s in study_ids)))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _region_tests(data: pd.DataFrame) -> pd.DataFrame:
-    return cohort.region_tests(data)
+from ui import chart_export, charts, cohort, scores
 
 
 def region_tests(frame: pd.DataFrame) -> pd.DataFrame:
-    """:func:`ui.cohort.region_tests` cached on the (region group, VAS) columns."""
-    return _region_tests(frame[["region_group", "vas"]].reset_index(drop=True))
+    """:func:`ui.cohort.region_tests`, cached per store revision, model and the frame's
+    studies (:func:`ui.scores.memo`)."""
+    return scores.memo("region_tests", cohort.region_tests, frame)
+
+
+def _note(drawn: pd.DataFrame, total: pd.DataFrame) -> None:
+    note = cohort.sample_note(len(drawn), len(total))
+    if note:
+        st.caption(note)
 
 
 def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFrame:
     """Pain by the paper's region groups: box plot, summary, Kruskal-Wallis, the pairwise
     Mann-Whitney tests with Holm correction and their effect sizes. Returns the tests."""
-    comparison = cohort.region_comparison(frame)
     a, b = st.columns([1.6, 1])
     with a:
-        data = comparison[["region_group", "vas"]].dropna()
-        chart_export.chart(charts.pain_by_region(comparison, region_col="region_group",
+        data = scores.memo("region_vas", _region_vas, frame)
+        drawn = cohort.plot_sample(data)
+        chart_export.chart(charts.pain_by_region(drawn, region_col="region_group",
                                                  order=cohort.REGION_GROUP_ORDER),
                            data, key=f"{prefix}_region_chart", name="pain-by-region")
         st.caption("Box: median and interquartile range; whiskers: 1.5 × IQR; dots: the "
                    "studies (jittered sideways with a fixed seed).")
+        _note(drawn, data)
     with b:
-        table, p_kw = cohort.region_summary(frame)
+        table, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
         st.dataframe(table, hide_index=True, key=f"{prefix}_region_table")
         if p_kw is not None:
             st.markdown(f"Kruskal-Wallis across groups: **p {cohort.p_text(p_kw)}**")
@@ -79,13 +67,15 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
 
 def burden_correlation_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
     """Lesion count against HI ratio: jittered scatter, Theil-Sen line, Spearman."""
-    corr = cohort.spearman(frame, "lesion_count", "high_intensity_ratio")
-    fit, line = cohort.theil_sen_line(frame)
+    corr = scores.memo("spearman_burden", _burden_spearman, frame)
+    fit, line = scores.memo("theil_sen", cohort.theil_sen_line, frame)
     a, b = st.columns([1.6, 1])
     with a:
-        data = charts.rank_scatter_frame(frame)
+        drawn = cohort.plot_sample(frame)
+        data = charts.rank_scatter_frame(drawn)
         chart_export.chart(charts.rank_scatter(data, line if len(line) else None), data,
                            key=f"{prefix}_scatter", name="lesions-vs-hi-ratio")
+        _note(drawn, frame)
     with b:
         if corr is None:
             st.info("Not enough varied data for a Spearman correlation.")
@@ -99,14 +89,35 @@ def burden_correlation_section(frame: pd.DataFrame, *, prefix: str = "cohort") -
                         f"points per lesion (95 % CI {100 * fit.slope_low:.2f} to "
                         f"{100 * fit.slope_high:.2f}; n = {fit.n}).")
             st.caption(f"Method: {METHOD_TEXT['theil_sen']} — rank-based like Spearman, "
-                       "not a least-squares fit.")
+                       "not a least-squares fit." + (
+                           f" Fitted on a seeded sample of {fit.n:,} studies."
+                           if corr is not None and fit.n < corr.n else ""))
+
+
+def _region_vas(frame: pd.DataFrame) -> pd.DataFrame:
+    return cohort.region_comparison(frame)[["region_group", "vas"]].dropna()
+
+
+def _burden_spearman(frame: pd.DataFrame) -> cohort.Correlation | None:
+    return cohort.spearman(frame, "lesion_count", "high_intensity_ratio")
+
+
+def _pain_spearman(frame: pd.DataFrame) -> dict[str, cohort.Correlation | None]:
+    return {col: cohort.spearman(frame, col, "vas")
+            for col in ("lesion_count", "high_intensity_ratio")}
+
+
+def _bins(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    return {col: cohort.bin_means(frame, col) for col in ("count_bin", "hi_bin")}
 
 
 def burden_pain_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
     """Mean pain by lesion-count bin and by HI-ratio bin with Student-t intervals, and
     the Spearman correlations of pain with each."""
+    pains = scores.memo("spearman_pain", _pain_spearman, frame)
+    bins = scores.memo("bin_means", _bins, frame)
     for col, label in (("lesion_count", "lesions"), ("high_intensity_ratio", "HI ratio")):
-        pain = cohort.spearman(frame, col, "vas")
+        pain = pains[col]
         if pain is not None:
             st.markdown(f"Pain vs {label}: {pain.text()}")
     a, b = st.columns(2)
@@ -115,7 +126,7 @@ def burden_pain_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
              "pain-by-lesion-count"),
             (b, "hi_bin", "Pain by HI ratio", "HI ratio", "hi_bins", "pain-by-hi-ratio")):
         with column:
-            table = cohort.bin_means(frame, bin_col)
+            table = bins[bin_col]
             chart_export.chart(charts.mean_ci_bars(table, title=title, bin_title=bin_title),
                                table, key=f"{prefix}_{key}", name=name)
     st.caption(f"Error bars: {METHOD_TEXT['mean_ci']} (t quantile with n - 1 degrees of "
@@ -126,25 +137,25 @@ def advice_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
     """Urgency by what leads the advice, and predicted vs recorded pain category."""
     a, b = st.columns(2)
     with a:
-        counts = cohort.advice_counts(frame)
+        counts = scores.memo("advice_counts", cohort.advice_counts, frame)
         chart_export.chart(charts.advice_distribution(counts), counts,
                            key=f"{prefix}_advice", name="urgency-and-overrides")
     with b:
-        agreement = cohort.category_counts(frame)
+        agreement = scores.memo("category_counts", cohort.category_counts, frame)
         chart_export.chart(charts.category_agreement(agreement), agreement,
                            key=f"{prefix}_categories", name="predicted-vs-recorded-category")
 
 
 def importance_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
     """Per-feature and grouped mean |SHAP| over the filtered studies."""
-    ids = list(frame["study_id"])
+    ids = frame["study_id"].to_numpy()
     a, b = st.columns([1.4, 1])
     with a:
-        importance = cache.global_importance_for(ids)
+        importance = scores.importance(ids)
         chart_export.chart(charts.importance_bars(importance), importance,
                            key=f"{prefix}_importance", name="shap-importance-per-feature")
     with b:
-        grouped = grouped_importance_for(ids)
+        grouped = scores.grouped_importance(ids)
         shown = grouped.assign(features=grouped["features"].map(", ".join))
         chart_export.chart(charts.grouped_importance_bars(grouped), shown,
                            key=f"{prefix}_grouped_importance", name="shap-importance-grouped")

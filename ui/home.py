@@ -37,32 +37,32 @@ class StoreCounts:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _counts(store_key: tuple) -> StoreCounts:
+def _counts(url: str, revision: int) -> StoreCounts:
     from ui.stores import get_store  # lazy: the store stack is heavy (see module doc)
 
-    studies = get_store().list_studies()
-    if not len(studies):
-        return StoreCounts(0, 0, 0, 0)
-    return StoreCounts(patients=int(studies["patient_id"].nunique()), studies=len(studies),
-                       with_images=int(studies["has_image"].sum()),
-                       synthetic=int(studies["synthetic"].sum()))
+    counts = get_store().study_counts()
+    return StoreCounts(patients=counts["patients"], studies=counts["studies"],
+                       with_images=counts["studies_with_image"],
+                       synthetic=counts["synthetic_studies"])
 
 
 def store_counts() -> StoreCounts:
     """Patients, studies, studies with images and synthetic studies in the store.
 
-    The one place Home's counts come from (switch it to SQL counts of the store when
-    they exist); cached per store content (:func:`ui.stores.store_key`: the URL and the
-    row counts of its tables), so a rerun does not read the case table again.
+    The one place Home's counts come from: SQL counts
+    (:meth:`core.store.CaseStore.study_counts`), cached per store revision
+    (:meth:`~core.store.CaseStore.store_revision`, two index lookups), so a rerun does
+    not count again.
 
     Raises
     ------
     ValueError, FileNotFoundError, OSError
         When the store cannot be opened or read.
     """
-    from ui.stores import store_key  # lazy: the store stack is heavy (see module doc)
+    from ui.stores import get_store  # lazy: the store stack is heavy (see module doc)
 
-    return _counts(store_key())
+    store = get_store()
+    return _counts(store.url, store.store_revision())
 
 
 def store_counts_or_error() -> StoreCounts | None:

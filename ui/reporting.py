@@ -20,8 +20,9 @@ from core.report import (
 )
 from core.store import StudyRecord
 from ui import session, viewer
-from ui.cache import get_model, get_store, stored_study_images, view_key
+from ui.cache import get_model, get_store, stored_study_images
 from ui.cases import Assessment, assess
+from ui.scores import view_key
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def build_context(study_id: int) -> ReportContext:
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _files(study_id: int, store: tuple, model_dir: str, model_version: str) -> ReportFiles:
+def _files(study_id: int, url: str, revision: int, model_version: str) -> ReportFiles:
     ctx = build_context(study_id)
     return ReportFiles(
         html=build_report_html(ctx), pdf=build_report_pdf(ctx),
@@ -121,7 +122,7 @@ def _files(study_id: int, store: tuple, model_dir: str, model_version: str) -> R
 
 
 def report_files(study_id: int) -> ReportFiles:
-    """HTML and PDF report of a study (cached per store content and model)."""
+    """HTML and PDF report of a study (cached per store revision and model)."""
     return _files(int(study_id), *view_key())
 
 

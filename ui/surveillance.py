@@ -1,6 +1,7 @@
 """The surveillance page: one patient's timeline, changes and alerts, and the cohort worklist.
 
-Data: every stored study assessed with the active model (:func:`ui.cache.scored_studies`),
+Data: every stored study with its stored score of the active model
+(:func:`ui.scores.scored_cohort`),
 put side by side with each patient's previous study (:func:`core.surveillance.timeline`);
 per-level rows from the store's indexed queries (:meth:`core.store.CaseStore.cohort_levels`
 for the worklist, :meth:`~core.store.CaseStore.patient_levels` for one patient); alerts
@@ -17,7 +18,7 @@ import streamlit as st
 
 from core import surveillance as sv
 from core.vocab import REGIONS, URGENCY_COLOURS, display
-from ui import cache, chart_export, trend_charts
+from ui import cache, chart_export, scores, trend_charts
 from ui import components as c
 from ui.session import KEEP
 
@@ -33,10 +34,10 @@ _ALERT_ICON = {"urgent": ":material/emergency:", "soon": ":material/warning:",
 # ----------------------------------------------------------------------------- data
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _cohort(store: tuple, model_dir: str, model_version: str
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _cohort(url: str, revision: int, model_version: str
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    scored = cache.scored_studies()
+    scored = scores.scored_cohort()
     ok = scored[scored["assessment_error"].isna()] if "assessment_error" in scored else scored
     tl = sv.timeline(ok)
     changes = sv.level_changes(cache.get_store().cohort_levels(min_studies=2), tl)
@@ -44,9 +45,9 @@ def _cohort(store: tuple, model_dir: str, model_version: str
 
 
 def cohort_surveillance() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """``(timeline, level changes, alerts)`` of every assessed study (cached per store
-    content and model)."""
-    return _cohort(*cache.view_key())
+    """``(timeline, level changes, alerts)`` of every assessed study (the stored scores;
+    cached per store revision and model, shared: never modified in place)."""
+    return _cohort(*scores.ensure_scores())
 
 
 def patient(tl: pd.DataFrame, patient_id: str) -> sv.PatientSurveillance:
@@ -72,8 +73,13 @@ def _open_patient(patient_id: str) -> None:
     st.session_state[VIEW_KEY] = VIEWS[0]
 
 
-def patient_picker(tl: pd.DataFrame, alerts: pd.DataFrame) -> str:
-    """Select box of the patients, those with most studies first (ties by id)."""
+#: Most patients the patient box offers; a larger store is searched by patient id first.
+PICK_LIMIT = 50
+
+
+def patient_table(tl: pd.DataFrame, alerts: pd.DataFrame) -> pd.DataFrame:
+    """One row per patient (``patient_id``, ``label``), those with most studies first
+    (ties by id), each labelled with its studies and the alerts at its latest study."""
     counts = tl.groupby("patient_id", sort=False).agg(
         n=("study_id", "size"), synthetic=("synthetic", "first"),
         last=("study_id", "last"))
@@ -81,13 +87,41 @@ def patient_picker(tl: pd.DataFrame, alerts: pd.DataFrame) -> str:
     n_alerts = latest.groupby("patient_id").size()
     counts["alerts"] = n_alerts.reindex(counts.index).fillna(0).astype(int)
     counts = counts.reset_index().sort_values(["n", "patient_id"], ascending=[False, True])
-    labels = {
-        row.patient_id: (f"{c.synthetic_label(row.synthetic)}{row.patient_id} · {row.n} "
-                         f"stud{'ies' if row.n != 1 else 'y'} · {row.alerts} alert"
-                         f"{'s' if row.alerts != 1 else ''} at the latest study")
-        for row in counts.itertuples()}
-    if st.session_state.get(PATIENT_KEY) not in labels:
-        st.session_state[PATIENT_KEY] = next(iter(labels))
+    counts["label"] = [
+        (f"{c.synthetic_label(row.synthetic)}{row.patient_id} · {row.n} "
+         f"stud{'ies' if row.n != 1 else 'y'} · {row.alerts} alert"
+         f"{'s' if row.alerts != 1 else ''} at the latest study")
+        for row in counts.itertuples()]
+    return counts[["patient_id", "label"]].reset_index(drop=True)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _patients(url: str, revision: int, model_version: str) -> pd.DataFrame:
+    tl, _, alerts = _cohort(url, revision, model_version)
+    return patient_table(tl, alerts)
+
+
+def patient_picker(tl: pd.DataFrame, alerts: pd.DataFrame) -> str:
+    """Select box of the patients, those with most studies first (ties by id); with more
+    than :data:`PICK_LIMIT` patients, a patient id search above it and the first matches
+    as its options."""
+    ss = st.session_state
+    table = _patients(*scores.ensure_scores())
+    shown = table
+    if len(table) > PICK_LIMIT:
+        search = str(st.text_input("Search pseudonymous ID", key="surv_patient_search",
+                                   persist_state=KEEP,
+                                   help=f"The box lists at most {PICK_LIMIT} patients.")
+                     or "").strip()
+        if search:
+            shown = table[table["patient_id"].str.contains(search, case=False, regex=False)]
+        current = table[table["patient_id"] == ss.get(PATIENT_KEY)]
+        shown = pd.concat([shown.head(PICK_LIMIT), current]).drop_duplicates("patient_id")
+        if shown.empty:
+            shown = table.head(PICK_LIMIT)
+    labels = dict(zip(shown["patient_id"], shown["label"], strict=True))
+    if ss.get(PATIENT_KEY) not in labels:
+        ss[PATIENT_KEY] = next(iter(labels))
     return str(st.selectbox("Patient", list(labels), key=PATIENT_KEY, persist_state=KEEP,
                             format_func=labels.get))
 
@@ -259,12 +293,18 @@ def _worklist_table(rows: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _worklist(url: str, revision: int, model_version: str, scope: str) -> pd.DataFrame:
+    tl, _, alerts = _cohort(url, revision, model_version)
+    return sv.worklist(alerts, tl, scope=scope)
+
+
 def worklist_view(tl: pd.DataFrame, alerts: pd.DataFrame) -> None:
     """Patients whose alerts fired, filterable and paginated; open one's timeline."""
     scope = st.radio("Alerts of", sv.WORKLIST_SCOPES, horizontal=True, key="surv_scope",
                      persist_state=KEEP, format_func={"latest": "the latest study",
                                                       "any": "any study"}.get)
-    frame = _worklist_filters(sv.worklist(alerts, tl, scope=scope))
+    frame = _worklist_filters(_worklist(*scores.ensure_scores(), scope))
     if frame.empty:
         st.info("No patient matches: no alert fired, or the filters exclude them.")
         return

@@ -19,7 +19,7 @@ import streamlit as st
 from core import teaching
 from core.assess import Assessment, assess
 from core.vocab import ANALGESIC_STEPS, CATEGORIES, REGIONS, display
-from ui import advice, cache, chart_export, cohort, cohort_views, trend_charts
+from ui import advice, cache, chart_export, cohort, cohort_views, scores, trend_charts
 from ui import components as c
 from ui.session import KEEP
 
@@ -33,14 +33,15 @@ SCORE_KEY = "teach_score"
 # ----------------------------------------------------------------------------- data
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def _library(store: tuple, model_dir: str, model_version: str, seed: int) -> pd.DataFrame:
-    return teaching.case_library(cache.scored_studies(), seed=seed)
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _library(url: str, revision: int, model_version: str, seed: int) -> pd.DataFrame:
+    return teaching.case_library(scores.scored_cohort(), seed=seed)
 
 
 def library(seed: int = teaching.DEFAULT_SEED) -> pd.DataFrame:
-    """The anonymised case library (:func:`core.teaching.case_library`), cached."""
-    return _library(*cache.view_key(), seed)
+    """The anonymised case library (:func:`core.teaching.case_library` of the stored
+    scores), cached per store revision and model (shared: never modified in place)."""
+    return _library(*scores.ensure_scores(), seed)
 
 
 def case_row(lib: pd.DataFrame, case: str) -> pd.Series:
@@ -112,12 +113,12 @@ def _set_step(step: int) -> None:
     st.session_state[STEP_KEY] = step
 
 
-def walkthrough(scored: pd.DataFrame) -> None:
-    """One finding at a time: claim and citation, the chart on the loaded cohort (one
-    study per patient), what to look for, and the caution."""
+def walkthrough() -> None:
+    """One finding at a time: claim and citation, the chart on the loaded cohort's
+    assessed studies (one study per patient), what to look for, and the caution."""
     step = min(max(int(st.session_state.get(STEP_KEY, 0)), 0), len(teaching.FINDINGS) - 1)
     finding = teaching.FINDINGS[step]
-    frame = cohort.with_bins(cohort.analysis_unit(scored, "first"))
+    frame = scores.cohort_view(cohort.CohortFilter(), "first", assessed_only=True)
     st.progress((step + 1) / len(teaching.FINDINGS),
                 text=f"Finding {step + 1} of {len(teaching.FINDINGS)}")
     st.subheader(finding.title)
@@ -163,12 +164,29 @@ def _pick_cases(lib: pd.DataFrame) -> tuple[str, str] | None:
         return str(pair["case_a"]), str(pair["case_b"])
     cases = list(lib["case"])
     a, b = st.columns(2)
-    first = a.selectbox("Case A", cases, key="teach_case_a")
-    second = b.selectbox("Case B", cases, index=min(1, len(cases) - 1), key="teach_case_b")
+    first = _case_box(a, "Case A", cases, "teach_case_a", 0)
+    second = _case_box(b, "Case B", cases, "teach_case_b", 1)
     if first == second:
         st.info("Choose two different cases.")
         return None
     return str(first), str(second)
+
+
+#: Most cases a case box offers; a larger library is searched by case number first.
+PICK_LIMIT = 50
+
+
+def _case_box(column: Any, label: str, cases: list[str], key: str, index: int) -> str:
+    """A case select box; over :data:`PICK_LIMIT` cases, a number search above it and
+    the first matches as its options."""
+    if len(cases) > PICK_LIMIT:
+        wanted = column.text_input(f"{label}: case number contains", key=f"{key}_search",
+                                   placeholder="e.g. 042").strip()
+        matches = [c for c in cases if wanted in c.removeprefix("Case ")] if wanted else cases
+        cases = matches[:PICK_LIMIT] or cases[:PICK_LIMIT]
+        if st.session_state.get(key) not in cases:
+            st.session_state.pop(key, None)
+    return str(column.selectbox(label, cases, index=min(index, len(cases) - 1), key=key))
 
 
 def compare(lib: pd.DataFrame) -> None:
@@ -318,6 +336,10 @@ def _reveal_view(lib: pd.DataFrame, graded: teaching.QuizResult) -> None:
 # ------------------------------------------------------------------------ library
 
 
+#: Most rows the case library table shows.
+LIBRARY_ROWS = 500
+
+
 def library_view(lib: pd.DataFrame) -> None:
     """The anonymised case library with tag and difficulty filters."""
     a, b = st.columns([2, 1])
@@ -332,6 +354,9 @@ def library_view(lib: pd.DataFrame) -> None:
         "lesion_count": "Lesions", "involved_levels": "Involved levels",
         "high_intensity_ratio": "HI ratio (overall)"})
     table["HI ratio (overall)"] = [display("percent", v) for v in table["HI ratio (overall)"]]
-    st.dataframe(table, hide_index=True, key="teach_library")
+    st.dataframe(table.head(LIBRARY_ROWS), hide_index=True, key="teach_library")
+    if len(table) > LIBRARY_ROWS:
+        st.caption(f"Showing the first {LIBRARY_ROWS} of {len(table):,} matching cases; "
+                   "choose tags or a difficulty to narrow the list.")
     st.caption(f"{len(shown)} of {len(lib)} cases. Difficulty: {teaching.DIFFICULTY_RULE} "
                "No patient id, study id or date is shown; ages are in decades.")

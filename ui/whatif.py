@@ -37,7 +37,6 @@ from core.model import TrainedModel
 from core.store import CaseStore
 from core.tiers import CODES_BY_NAME, TierDecision
 from core.vocab import REGION_COUNT_COLUMNS, SINS_BANDS, SINS_COMPONENTS, SINS_MAX, yes_no
-from ui.components import study_label
 from ui.inputs import (
     CLINICAL_INPUTS,
     IMAGING_INPUTS,
@@ -368,12 +367,18 @@ LOADED_KEY = "whatif_loaded"
 BLANK = "blank"
 
 
-def start_options(studies: pd.DataFrame) -> dict[str, str]:
-    """``{value: label}`` of the start select: the blank case, then every stored study."""
+def start_options(studies: Mapping[int, str]) -> dict[str, str]:
+    """``{value: label}`` of the start select: the blank case, then the studies offered
+    (``{study_id: label}``, e.g. :func:`ui.pickers.study_labels`)."""
     labels = {BLANK: "Blank case (no lesions, findings not recorded)"}
-    labels.update({str(int(r["study_id"])): study_label(r)
-                   for r in studies.to_dict(orient="records")})
+    labels.update({str(int(k)): v for k, v in studies.items()})
     return labels
+
+
+def start_id() -> int | None:
+    """The study chosen as the starting point, if any (not the blank case)."""
+    start = st.session_state.get(START_KEY, BLANK)
+    return None if start in (None, BLANK) else int(start)
 
 
 def start_case(store: CaseStore) -> tuple[dict[str, Any], bool]:

@@ -6,6 +6,7 @@ and paginated in SQL) and the score writes (:meth:`StoreViews.record_assessments
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.store import scored
+from core.store import page_reads, scored
 from core.store import scores as scores_module
 from core.store.audit import read_audit_page
 from core.store.checks import check_actor
@@ -141,3 +142,35 @@ class StoreViews:
         scores (region, category, tier, urgency, override) need ``model_version``."""
         with self._sessions() as session:
             return scored.count(session, filters, model_version)
+
+    # ------------------------------------------------------------ page reads
+
+    def study_date_range(self) -> tuple[dt.date | None, dt.date | None]:
+        """The first and last study date in SQL (``(None, None)`` for an empty store)."""
+        with self._sessions() as session:
+            return page_reads.date_range(session)
+
+    def score_values(self, model_version: str, column: str) -> list[str]:
+        """Distinct stored values of a text score column (``category``, ``tier``,
+        ``urgency``, ``headline_source``, ``region_of_involvement``) under a version."""
+        with self._sessions() as session:
+            return page_reads.score_values(session, model_version, column)
+
+    def assessment_errors(self, model_version: str) -> pd.DataFrame:
+        """``study_id, patient_id, assessment_error`` of the studies ``model_version``
+        could not assess (their stored score is the error)."""
+        with self._sessions() as session:
+            return page_reads.assessment_errors(session, model_version)
+
+    def scores_of(self, model_version: str, study_ids: Sequence[int]) -> pd.DataFrame:
+        """The stored scores (``study_id`` and the assessment columns) of these studies
+        under ``model_version``; studies without one are left out."""
+        with self._sessions() as session:
+            return page_reads.scores_of(session, model_version, study_ids)
+
+    def scored_cohort(self, model_version: str | None) -> pd.DataFrame:
+        """Every study (columns of :meth:`list_studies`) with its stored score of
+        ``model_version`` (the assessment columns; missing when not yet scored), in one
+        query, ordered by study id: the whole-cohort view of the analytics pages."""
+        with self._sessions() as session:
+            return page_reads.scored_cohort(session, model_version)
