@@ -5,15 +5,18 @@ The frame is read once (:func:`core.case_frame.parse_frame`), scored once
 exact linear SHAP values are one matrix operation on the same ``z``
 (``phi = (z - E[z]) * w``, the interventional :class:`shap.LinearExplainer` formula; see
 :mod:`core.explain`), the advice is decided once per distinct combination of rule inputs
-(:func:`core.tiers.decide_tiers`), prediction sets are one threshold comparison and the
-out-of-distribution checks one array pass (:func:`core.model.uncertainty.ood_reasons_rows`).
+(:func:`core.tiers.tier_groups`: the tier, urgency and headline of every case at once,
+the full advice objects on first use), prediction sets are one threshold comparison and
+the out-of-distribution checks one array pass (:func:`core.model.uncertainty.ood_flags`;
+their sentences, like the discordance sentences, are written on first use).
 Every value equals what :func:`core.assess.assess` gives case by case.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -23,8 +26,14 @@ from core.explain import Explanation, explainer
 from core.features import FEATURE_NAMES
 from core.grouping import row_groups
 from core.model import OUTPUT_UNITS, Prediction, TrainedModel, predict_scores, score_rows
-from core.model.uncertainty import ood_reasons_rows, prediction_set_objects
-from core.tiers import TierGroups, discordance, tier_groups
+from core.model.uncertainty import (
+    OodFlags,
+    ood_flags,
+    ood_reasons_rows,
+    prediction_set_objects,
+)
+from core.tiers import TierGroups, tier_groups
+from core.tiers import discordance as discordance_of
 from core.vocab import CATEGORIES
 
 #: Columns of :meth:`BatchAssessment.to_frame` (``p_<category>`` in
@@ -60,11 +69,19 @@ class BatchAssessment:
         The latent score ``eta`` (``base_value + shap.sum(axis=1)``).
     base_value : float
     tier_groups : TierGroups
-        The advice of the assessed rows (``ok``), one decision per distinct rule input.
-    prediction_sets, ood, discordance : ndarray of object, shape (n,)
-        :class:`~core.model.uncertainty.PredictionSet`, tuple of sentences and
-        :class:`~core.tiers.Discordance` (or ``None``) per row.
+        The advice of the assessed rows (``ok``): tier, urgency and headline per row, one
+        full decision per distinct rule input (decided on first use).
+    prediction_sets : ndarray of object, shape (n,)
+        :class:`~core.model.uncertainty.PredictionSet` (or ``None``) per row.
     model_version : str
+    model : TrainedModel
+        The model that assessed the rows (for the sentences written on first use).
+    ood_flags : OodFlags or None
+        The out-of-distribution checks of the assessed rows (``ok``, in order); ``None``
+        when the model card has no reference.
+
+    :attr:`ood` (tuple of sentences per row) and :attr:`discordance`
+    (:class:`~core.tiers.Discordance` or ``None``) are written on first use.
     """
 
     index: pd.Index
@@ -79,9 +96,9 @@ class BatchAssessment:
     base_value: float
     tier_groups: TierGroups
     prediction_sets: np.ndarray
-    ood: np.ndarray
-    discordance: np.ndarray
     model_version: str
+    model: TrainedModel = field(repr=False)
+    ood_flags: OodFlags | None = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -96,6 +113,29 @@ class BatchAssessment:
         """:class:`~core.tiers.TierDecision` per row (``None`` for a failed row)."""
         out = np.full(len(self), None, dtype=object)
         out[self.ok] = self.tier_groups.per_case()
+        return out
+
+    @cached_property
+    def ood(self) -> np.ndarray:
+        """Why each row lies outside the training data (tuple of sentences; ``None`` for
+        a failed row), as :func:`core.model.uncertainty.ood_reasons` gives it."""
+        out = _empty(len(self))
+        rows = np.flatnonzero(self.ok)
+        contexts = self.parsed.contexts
+        out[rows] = ood_reasons_rows(
+            self.model, self.parsed.X[rows], contexts["sequence"].to_numpy()[rows],
+            contexts["levels_in_view"].to_numpy()[rows], flags=self.ood_flags)
+        return out
+
+    @cached_property
+    def discordance(self) -> np.ndarray:
+        """The recorded VAS against the prediction per row (:func:`core.tiers.discordance`;
+        ``None`` without a recorded VAS or for a failed row)."""
+        out = _empty(len(self))
+        rows = np.flatnonzero(self.ok)
+        vas = self.parsed.contexts["recorded_vas"].to_numpy(dtype=object)[rows]
+        out[rows] = _once_per_distinct([vas, self.categories[rows]], len(rows),
+                                       lambda v, c: discordance_of(None if pd.isna(v) else v, c))
         return out
 
     @property
@@ -192,20 +232,15 @@ def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
     codes = np.full(n, -1, dtype=np.int64)
     codes[rows] = predicted.category_codes
     categories = np.asarray(CATEGORIES, dtype=object)[predicted.category_codes]
-    contexts = parsed.contexts.iloc[rows]
-    sets, ood, disc = _empty(n), _empty(n), _empty(n)
+    contexts = parsed.contexts if len(rows) == n else parsed.contexts.iloc[rows]
+    sets = _empty(n)
     sets[rows] = prediction_set_objects(model, predicted.probabilities)
-    ood[rows] = ood_reasons_rows(model, parsed.X[rows], contexts["sequence"].to_numpy(),
-                                 contexts["levels_in_view"].to_numpy())
-    vas = contexts["recorded_vas"].to_numpy(dtype=object)
-    disc[rows] = _once_per_distinct([vas, categories], len(rows),
-                                    lambda v, c: discordance(None if pd.isna(v) else v, c))
     return BatchAssessment(
         index=frame.index, parsed=parsed, errors=parsed.errors.copy(), category_codes=codes,
         base_value=float(np.asarray(built.expected_value).reshape(-1)[0]),
         tier_groups=tier_groups(categories, parsed.X[rows], contexts),
-        prediction_sets=sets, ood=ood, discordance=disc, model_version=model.version,
-        **arrays)
+        prediction_sets=sets, model_version=model.version, model=model,
+        ood_flags=ood_flags(model, parsed.X[rows], scores), **arrays)
 
 
 __all__ = ["BATCH_COLUMNS", "BatchAssessment", "assess_many"]

@@ -31,7 +31,7 @@ from core.context import (
     parse_case,
 )
 from core.features import FEATURE_NAMES, FEATURES, INPUT_RANGES, _number
-from core.grouping import map_distinct
+from core.grouping import Mapped, map_groups
 from core.vocab import (
     DEFICIT_STATES,
     REGIONS,
@@ -97,32 +97,38 @@ def _is_none(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def _missing(values: np.ndarray) -> np.ndarray:
-    """:func:`core.vocab.is_missing` of every entry."""
-    if values.dtype != object:
-        return pd.isna(values)
-    out, _ = map_distinct(values, is_missing)
-    return out.astype(bool)
+def _series(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    """The column ``name`` (``None`` when the frame has none: every value missing)."""
+    return frame[name] if name in frame.columns else None
 
 
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in frame.columns:
-        return np.full(len(frame), None, dtype=object)
-    return frame[name].to_numpy()
+def _missing(series: pd.Series | None, n: int) -> np.ndarray:
+    """:func:`core.vocab.is_missing` of every entry: an array check for a numeric or
+    boolean column, else once per distinct value."""
+    if series is None:
+        return np.ones(n, dtype=bool)
+    values = series.to_numpy() if series.dtype.kind in "fiub" else None
+    if values is not None and values.dtype != object:
+        return np.asarray(pd.isna(values), dtype=bool)
+    return map_groups(series, is_missing, n).rows().astype(bool)
 
 
-def _numbers(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The input ``name`` as floats (NaN = missing) and the rows it refuses."""
+def _numbers(name: str, series: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The input ``name`` as floats (NaN = missing) and the rows it refuses: array checks
+    for a numeric column (the messages come from the rows read one by one), else once per
+    distinct value."""
     kind, low, high, _ = INPUT_RANGES[name]
-    if values.dtype.kind in "fiu":
+    values = series.to_numpy() if series is not None and series.dtype.kind in "fiu" else None
+    if values is not None and values.dtype.kind in "fiu":
         x = values.astype(np.float64)
         known = ~np.isnan(x)
         bad = known & (~np.isfinite(x) | (x < low) | (x > high))
         if kind in ("count", "ordinal", "binary"):
             bad |= known & np.isfinite(x) & (np.floor(x) != x)
         return np.where(bad, np.nan, x), bad
-    out, bad = map_distinct(values, lambda v: _number(name, v))
-    return np.where(pd.isna(out), np.nan, out).astype(np.float64), bad
+    mapped = map_groups(series, lambda v: _number(name, v), n)
+    out = np.asarray([np.nan if v is None else v for v in mapped.results], dtype=np.float64)
+    return out[mapped.inverse], mapped.failed()
 
 
 def _first_to_last_sum(columns: list[np.ndarray]) -> np.ndarray:
@@ -146,13 +152,14 @@ class _Reader:
         self.bad = np.zeros(len(frame), dtype=bool)
 
     def number(self, name: str) -> np.ndarray:
-        x, bad = _numbers(name, _column(self.frame, name))
+        x, bad = _numbers(name, _series(self.frame, name), len(self.frame))
         self.bad |= bad
         return x
 
-    def mapped(self, name: str, fn: Callable[[object], object]) -> np.ndarray:
-        out, bad = map_distinct(_column(self.frame, name), fn)
-        self.bad |= bad
+    def mapped(self, name: str, fn: Callable[[object], object]) -> Mapped:
+        """``fn`` of the column ``name`` once per distinct value (refused rows noted)."""
+        out = map_groups(_series(self.frame, name), fn, len(self.frame))
+        self.bad |= out.failed()
         return out
 
     def refuse(self, mask: np.ndarray) -> None:
@@ -198,7 +205,7 @@ def _sins(r: _Reader) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return parts, np.where(np.isnan(given), summed, given)
 
 
-def _features(r: _Reader) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def _features(r: _Reader) -> tuple[np.ndarray, dict[str, np.ndarray], Mapped]:
     """Feature matrix, SINS parts and total, the deficit readings (as :func:`_derive`)."""
     counts, total, involved = _counts(r)
     overall, worst = r.number("high_intensity_ratio"), r.number("max_level_high_intensity_ratio")
@@ -212,10 +219,9 @@ def _features(r: _Reader) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray
                            noncervical)
     non_pain = _first_to_last_sum([parts[c] for c in SINS_NON_PAIN_COMPONENTS])
     without_pain = np.where(np.isnan(non_pain), sins_total - parts["sins_pain"], non_pain)
-    state_code, _ = map_distinct(deficits, lambda d: np.nan if d is None or d.state is None
-                                 else float(DEFICIT_STATES.index(d.state)), raw=False)
-    bilsky, _ = map_distinct(grades, lambda g: np.nan if g is None else float(g.code),
-                             raw=False)
+    state_code = deficits.then(lambda d: np.nan if d is None or d.state is None
+                               else float(DEFICIT_STATES.index(d.state))).rows()
+    bilsky = grades.then(lambda g: np.nan if g is None else float(g.code)).rows()
     values = {
         "lesion_count": total,
         "lesion_count_noncervical": noncervical,
@@ -246,31 +252,28 @@ def _objects(x: np.ndarray, whole: bool = False) -> np.ndarray:
 
 
 def _contexts(frame: pd.DataFrame, r: _Reader, sins: dict[str, np.ndarray],
-              deficits: np.ndarray) -> pd.DataFrame:
+              deficits: Mapped) -> pd.DataFrame:
     n = len(frame)
     primary = r.mapped("primary_tumor",
                        lambda v: None if is_missing(v) else str(v).strip().lower())
-    sensitivity, _ = map_distinct(primary, radiosensitivity, raw=False)
-    state, _ = map_distinct(deficits, lambda d: None if d is None else d.state, raw=False)
-    warnings, _ = map_distinct(deficits, lambda d: () if d is None else deficit_warnings(d),
-                               raw=False)
+    warnings = deficits.then(lambda d: () if d is None else deficit_warnings(d)).rows()
     imaging = np.zeros(n, dtype=bool)
     for name in _IMAGING_INPUTS:
-        imaging |= ~_missing(_column(frame, name))
+        imaging |= ~_missing(_series(frame, name), n)
     columns = {
-        "current_analgesic_step": r.mapped("analgesic_step", _step),
+        "current_analgesic_step": r.mapped("analgesic_step", _step).rows(),
         "prior_radiotherapy": r.mapped("prior_radiotherapy",
-                                       lambda v: _yes_no("prior_radiotherapy", v)),
+                                       lambda v: _yes_no("prior_radiotherapy", v)).rows(),
         "bone_modifying_agent": r.mapped("bone_modifying_agent",
-                                         lambda v: _yes_no("bone_modifying_agent", v)),
-        "primary_tumor": primary,
-        "radiosensitivity": sensitivity,
-        "neurologic_deficit": state,
+                                         lambda v: _yes_no("bone_modifying_agent", v)).rows(),
+        "primary_tumor": primary.rows(),
+        "radiosensitivity": primary.then(radiosensitivity).rows(),
+        "neurologic_deficit": deficits.then(lambda d: None if d is None else d.state).rows(),
         "neuropathic_pain": r.mapped("neuropathic_pain",
-                                     lambda v: _yes_no("neuropathic_pain", v)),
+                                     lambda v: _yes_no("neuropathic_pain", v)).rows(),
         "sins_total": _objects(sins["sins_total"], whole=True),
         "sins_pain": _objects(sins["sins_pain"], whole=True),
-        "recorded_vas": r.mapped("vas", _vas),
+        "recorded_vas": r.mapped("vas", _vas).rows(),
         "imaging_recorded": imaging,
         "levels_in_view": _filled(n, ()),
         "sequence": np.full(n, None, dtype=object),
@@ -300,6 +303,8 @@ def _nested(frame: pd.DataFrame) -> np.ndarray:
 def _one_by_one(frame: pd.DataFrame, rows: np.ndarray, X: np.ndarray,
                 contexts: pd.DataFrame, errors: np.ndarray) -> None:
     """Read the given rows with :func:`core.context.parse_case` (refused or nested rows)."""
+    if not len(rows):
+        return
     records = frame.iloc[rows].to_dict(orient="records")
     for i, record in zip(rows, records, strict=True):
         try:
