@@ -14,7 +14,7 @@ Every value equals what :func:`core.assess.assess` gives case by case.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -24,7 +24,7 @@ import pandas as pd
 from core.case_frame import ParsedFrame, parse_frame
 from core.explain import Explanation, explainer
 from core.features import FEATURE_NAMES
-from core.grouping import row_groups
+from core.grouping import Mapped, row_groups
 from core.model import OUTPUT_UNITS, Prediction, TrainedModel, predict_scores, score_rows
 from core.model.uncertainty import (
     OodFlags,
@@ -121,10 +121,10 @@ class BatchAssessment:
         a failed row), as :func:`core.model.uncertainty.ood_reasons` gives it."""
         out = _empty(len(self))
         rows = np.flatnonzero(self.ok)
-        contexts = self.parsed.contexts
+        parsed = self.parsed
         out[rows] = ood_reasons_rows(
-            self.model, self.parsed.X[rows], contexts["sequence"].to_numpy()[rows],
-            contexts["levels_in_view"].to_numpy()[rows], flags=self.ood_flags)
+            self.model, parsed.X[rows], parsed.column("sequence")[rows],
+            parsed.column("levels_in_view")[rows], flags=self.ood_flags)
         return out
 
     @cached_property
@@ -133,7 +133,7 @@ class BatchAssessment:
         ``None`` without a recorded VAS or for a failed row)."""
         out = _empty(len(self))
         rows = np.flatnonzero(self.ok)
-        vas = self.parsed.contexts["recorded_vas"].to_numpy(dtype=object)[rows]
+        vas = self.parsed.column("recorded_vas")[rows]
         out[rows] = _once_per_distinct([vas, self.categories[rows]], len(rows),
                                        lambda v, c: discordance_of(None if pd.isna(v) else v, c))
         return out
@@ -173,17 +173,19 @@ class BatchAssessment:
         for a failed row), ``expected_vas`` and ``p_<category>`` (NaN there) and
         ``assessment_error``."""
         ok = self.ok
-        out = pd.DataFrame(index=self.index)
-        out["category"] = pd.Series(self.categories, index=self.index, dtype=object)
+        columns: dict[str, pd.Series] = {}
+        columns["category"] = pd.Series(self.categories, index=self.index, dtype=object)
         for key in ("tier", "urgency", "headline_source", "headline"):
             column = np.full(len(self), None, dtype=object)
             column[ok] = self.tier_groups.field(key)
-            out[key] = pd.Series(column, index=self.index, dtype=object)
-        out["expected_vas"] = np.where(ok, self.expected_vas, np.nan)
+            columns[key] = pd.Series(column, index=self.index, dtype=object)
+        columns["expected_vas"] = pd.Series(np.where(ok, self.expected_vas, np.nan),
+                                            index=self.index)
         for k, category in enumerate(CATEGORIES):
-            out[f"p_{category}"] = np.where(ok, self.probabilities[:, k], np.nan)
-        out["assessment_error"] = pd.Series(self.errors, index=self.index, dtype=object)
-        return out
+            columns[f"p_{category}"] = pd.Series(np.where(ok, self.probabilities[:, k], np.nan),
+                                                 index=self.index)
+        columns["assessment_error"] = pd.Series(self.errors, index=self.index, dtype=object)
+        return pd.DataFrame(columns, index=self.index, columns=list(BATCH_COLUMNS))
 
 
 def _once_per_distinct(columns: list[np.ndarray], n: int,
@@ -194,6 +196,13 @@ def _once_per_distinct(columns: list[np.ndarray], n: int,
     for g, i in enumerate(groups.first):
         out[g] = fn(*(c[i] for c in columns))
     return out[groups.inverse] if n else np.empty(0, dtype=object)
+
+
+def _rows_of(coded: Mapping[str, Mapped], rows: np.ndarray, n: int) -> dict[str, Mapped]:
+    """The grouped context columns of the given rows."""
+    if len(rows) == n:
+        return dict(coded)
+    return {k: Mapped(m.inverse[rows], m.results, m.bad) for k, m in coded.items()}
 
 
 def _empty(n: int) -> np.ndarray:
@@ -232,13 +241,13 @@ def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
     codes = np.full(n, -1, dtype=np.int64)
     codes[rows] = predicted.category_codes
     categories = np.asarray(CATEGORIES, dtype=object)[predicted.category_codes]
-    contexts = parsed.contexts if len(rows) == n else parsed.contexts.iloc[rows]
     sets = _empty(n)
     sets[rows] = prediction_set_objects(model, predicted.probabilities)
     return BatchAssessment(
         index=frame.index, parsed=parsed, errors=parsed.errors.copy(), category_codes=codes,
         base_value=float(np.asarray(built.expected_value).reshape(-1)[0]),
-        tier_groups=tier_groups(categories, parsed.X[rows], contexts),
+        tier_groups=tier_groups(categories, parsed.X[rows], None,
+                                coded=_rows_of(parsed.coded, rows, n)),
         prediction_sets=sets, model_version=model.version, model=model,
         ood_flags=ood_flags(model, parsed.X[rows], scores), **arrays)
 

@@ -16,8 +16,9 @@ are exactly what the case-by-case path gives; only those rows are read one by on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from core.context import (
     parse_case,
 )
 from core.features import FEATURE_NAMES, FEATURES, INPUT_RANGES, _number
-from core.grouping import Mapped, map_groups
+from core.grouping import Mapped, coded_floats, map_groups, object_array
 from core.vocab import (
     DEFICIT_STATES,
     REGIONS,
@@ -63,16 +64,33 @@ class ParsedFrame:
     X : ndarray, shape (n, p)
         Feature rows in model units (:data:`~core.features.FEATURE_NAMES` order, NaN =
         not recorded); NaN rows where ``ok`` is false.
-    contexts : pandas.DataFrame
-        One row per case with the :class:`~core.context.CaseContext` fields
-        (:data:`CONTEXT_FIELDS`, ``None`` = not recorded), same index as the frame.
     errors : ndarray of object
         The one-sentence reason a row could not be read, ``None`` for the others.
+    coded : mapping of str to Mapped
+        Every :class:`~core.context.CaseContext` field (:data:`CONTEXT_FIELDS`) as groups
+        of equal values (row ``i`` holds ``coded[name].results[coded[name].inverse[i]]``),
+        for work done once per distinct value.
+    index : pandas.Index
+        The frame's index.
+
+    :attr:`contexts` (the same values as a frame) is built on first use.
     """
 
     X: np.ndarray
-    contexts: pd.DataFrame
     errors: np.ndarray
+    coded: Mapping[str, Mapped]
+    index: pd.Index
+
+    @cached_property
+    def contexts(self) -> pd.DataFrame:
+        """One row per case with the :class:`~core.context.CaseContext` fields
+        (:data:`CONTEXT_FIELDS`, ``None`` = not recorded), same index as the frame."""
+        return pd.DataFrame({k: pd.Series(self.coded[k].rows(), index=self.index, dtype=object)
+                             for k in CONTEXT_FIELDS}, index=self.index)
+
+    def column(self, name: str) -> np.ndarray:
+        """One :class:`~core.context.CaseContext` field of every row (object array)."""
+        return self.coded[name].rows()
 
     @property
     def ok(self) -> np.ndarray:
@@ -252,43 +270,41 @@ def _objects(x: np.ndarray, whole: bool = False) -> np.ndarray:
 
 
 def _contexts(frame: pd.DataFrame, r: _Reader, sins: dict[str, np.ndarray],
-              deficits: Mapped) -> pd.DataFrame:
+              deficits: Mapped) -> dict[str, Mapped]:
+    """Every :class:`~core.context.CaseContext` field as groups of equal values."""
     n = len(frame)
     primary = r.mapped("primary_tumor",
                        lambda v: None if is_missing(v) else str(v).strip().lower())
-    warnings = deficits.then(lambda d: () if d is None else deficit_warnings(d)).rows()
+    warnings = deficits.then(lambda d: () if d is None else deficit_warnings(d))
+    warnings = Mapped(warnings.inverse, object_array(
+        [() if v is None else v for v in warnings.results]), warnings.bad)
     imaging = np.zeros(n, dtype=bool)
     for name in _IMAGING_INPUTS:
         imaging |= ~_missing(_series(frame, name), n)
-    columns = {
-        "current_analgesic_step": r.mapped("analgesic_step", _step).rows(),
+    return {
+        "current_analgesic_step": r.mapped("analgesic_step", _step),
         "prior_radiotherapy": r.mapped("prior_radiotherapy",
-                                       lambda v: _yes_no("prior_radiotherapy", v)).rows(),
+                                       lambda v: _yes_no("prior_radiotherapy", v)),
         "bone_modifying_agent": r.mapped("bone_modifying_agent",
-                                         lambda v: _yes_no("bone_modifying_agent", v)).rows(),
-        "primary_tumor": primary.rows(),
-        "radiosensitivity": primary.then(radiosensitivity).rows(),
-        "neurologic_deficit": deficits.then(lambda d: None if d is None else d.state).rows(),
+                                         lambda v: _yes_no("bone_modifying_agent", v)),
+        "primary_tumor": primary,
+        "radiosensitivity": primary.then(radiosensitivity),
+        "neurologic_deficit": deficits.then(lambda d: None if d is None else d.state),
         "neuropathic_pain": r.mapped("neuropathic_pain",
-                                     lambda v: _yes_no("neuropathic_pain", v)).rows(),
-        "sins_total": _objects(sins["sins_total"], whole=True),
-        "sins_pain": _objects(sins["sins_pain"], whole=True),
-        "recorded_vas": r.mapped("vas", _vas).rows(),
-        "imaging_recorded": imaging,
-        "levels_in_view": _filled(n, ()),
-        "sequence": np.full(n, None, dtype=object),
+                                     lambda v: _yes_no("neuropathic_pain", v)),
+        "sins_total": coded_floats(sins["sins_total"], whole=True),
+        "sins_pain": coded_floats(sins["sins_pain"], whole=True),
+        "recorded_vas": r.mapped("vas", _vas),
+        "imaging_recorded": _one_group(n, imaging.astype(np.int64), (False, True)),
+        "levels_in_view": _one_group(n, None, ((),)),
+        "sequence": _one_group(n, None, (None,)),
         "warnings": warnings,
     }
-    columns["warnings"][pd.isna(warnings)] = _filled(int(pd.isna(warnings).sum()), ())
-    return pd.DataFrame({k: pd.Series(columns[k], index=frame.index, dtype=object)
-                         for k in CONTEXT_FIELDS}, index=frame.index)
 
 
-def _filled(n: int, value: object) -> np.ndarray:
-    """An object array of ``n`` references to one (immutable) value, e.g. ``()``."""
-    out = np.empty(n, dtype=object)
-    out.fill(value)
-    return out
+def _one_group(n: int, inverse: np.ndarray | None, values: tuple[object, ...]) -> Mapped:
+    codes = np.zeros(n, dtype=np.int64) if inverse is None else inverse
+    return Mapped(codes, object_array(values), np.zeros(len(values), dtype=bool))
 
 
 def _nested(frame: pd.DataFrame) -> np.ndarray:
@@ -301,10 +317,13 @@ def _nested(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _one_by_one(frame: pd.DataFrame, rows: np.ndarray, X: np.ndarray,
-                contexts: pd.DataFrame, errors: np.ndarray) -> None:
-    """Read the given rows with :func:`core.context.parse_case` (refused or nested rows)."""
+                errors: np.ndarray) -> dict[int, CaseContext]:
+    """Read the given rows with :func:`core.context.parse_case` (refused or nested rows):
+    their features go into ``X``, their errors into ``errors``; returns the contexts of
+    the rows that were read."""
+    read: dict[int, CaseContext] = {}
     if not len(rows):
-        return
+        return read
     records = frame.iloc[rows].to_dict(orient="records")
     for i, record in zip(rows, records, strict=True):
         try:
@@ -314,8 +333,22 @@ def _one_by_one(frame: pd.DataFrame, rows: np.ndarray, X: np.ndarray,
             errors[i] = str(exc)
             continue
         X[i] = parsed.features.row()[0]
-        for j, name in enumerate(CONTEXT_FIELDS):
-            contexts.iat[i, j] = getattr(parsed.context, name)
+        read[int(i)] = parsed.context
+    return read
+
+
+def _patched(coded: dict[str, Mapped], read: dict[int, CaseContext]) -> dict[str, Mapped]:
+    """``coded`` with the rows read one by one given their own groups."""
+    if not read:
+        return coded
+    rows = np.fromiter(read, dtype=np.int64, count=len(read))
+    out = {}
+    for name, column in coded.items():
+        inverse = column.inverse.copy()
+        inverse[rows] = len(column.results) + np.arange(len(rows))
+        values = object_array([*column.results, *(getattr(c, name) for c in read.values())])
+        out[name] = Mapped(inverse, values, np.append(column.bad, np.zeros(len(rows), bool)))
+    return out
 
 
 def parse_frame(frame: pd.DataFrame) -> ParsedFrame:
@@ -334,11 +367,11 @@ def parse_frame(frame: pd.DataFrame) -> ParsedFrame:
     """
     r = _Reader(frame)
     X, sins, deficits = _features(r)
-    contexts = _contexts(frame, r, sins, deficits)
+    coded = _contexts(frame, r, sins, deficits)
     errors = np.full(len(frame), None, dtype=object)
     slow = np.flatnonzero(r.bad | _nested(frame))
-    _one_by_one(frame, slow, X, contexts, errors)
-    return ParsedFrame(X, contexts, errors)
+    coded = _patched(coded, _one_by_one(frame, slow, X, errors))
+    return ParsedFrame(X, errors, coded, frame.index)
 
 
 __all__ = ["CONTEXT_FIELDS", "NESTED_COLUMNS", "ParsedFrame", "parse_frame"]

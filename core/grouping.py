@@ -129,6 +129,44 @@ class Mapped:
         return Mapped(self.inverse, results, self.bad | bad)
 
 
+def object_array(values: Sequence[object]) -> np.ndarray:
+    """A 1-d object array of the given values (tuples stay elements)."""
+    out = np.empty(len(values), dtype=object)
+    for g, value in enumerate(values):
+        out[g] = value
+    return out
+
+
+def coded_floats(x: np.ndarray, *, whole: bool = False) -> Mapped:
+    """A float column (NaN = missing) as groups of equal values: ``results`` holds
+    ``None`` for missing, else the value as a Python float (``int`` with ``whole``, the
+    value truncated). Small whole numbers are grouped without sorting."""
+    x = np.asarray(x, dtype=np.float64)
+    known = ~np.isnan(x)
+    k = x[known]
+    small = not k.size or (k.min() >= 0 and k.max() <= 255 and not np.signbit(k).any()
+                           and bool((k == np.floor(k)).all()))
+    if small:
+        inverse = np.zeros(len(x), dtype=np.int64)
+        inverse[known] = k.astype(np.int64) + 1
+        top = int(k.max()) + 1 if k.size else 0
+        values: list[object] = [None, *(v if whole else float(v) for v in range(top))]
+    else:
+        uniques, found = np.unique(x, return_inverse=True)
+        inverse = found.reshape(-1).astype(np.int64)
+        values = [None if np.isnan(u) else (int(u) if whole else float(u)) for u in uniques]
+    return Mapped(inverse, object_array(values), np.zeros(len(values), dtype=bool))
+
+
+def coded_objects(values: np.ndarray | pd.Series) -> Mapped:
+    """An object column of hashable values of one type per column as groups of equal
+    values (``None``/NaN missing, one group holding ``None``)."""
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=True)
+    distinct = [None, *uniques.tolist()]
+    return Mapped(codes.astype(np.int64) + 1, object_array(distinct),
+                  np.zeros(len(distinct), dtype=bool))
+
+
 def _apply(fn: Callable[[object], object], values: Sequence[object]
            ) -> tuple[np.ndarray, np.ndarray]:
     out = np.empty(len(values), dtype=object)
@@ -209,5 +247,16 @@ def map_distinct(values: np.ndarray | pd.Series, fn: Callable[[object], object],
     return mapped.rows(), mapped.failed()
 
 
-__all__ = ["Groups", "Mapped", "codes_of", "containers", "first_positions", "map_distinct",
-           "map_groups", "row_groups"]
+__all__ = [
+    "Groups",
+    "Mapped",
+    "coded_floats",
+    "coded_objects",
+    "codes_of",
+    "containers",
+    "first_positions",
+    "map_distinct",
+    "map_groups",
+    "object_array",
+    "row_groups",
+]

@@ -23,8 +23,8 @@ inputs those functions read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from functools import cached_property
 from typing import get_args
 
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from core.features import FEATURE_NAMES
+from core.grouping import Mapped, coded_floats, coded_objects, object_array
 from core.tiers.decision import TierDecision
 from core.tiers.evaluate import (
     MODEL_HEADLINE_FIELDS,
@@ -57,53 +58,18 @@ CONTEXT_RULE_COLUMNS: tuple[str, ...] = (
 _LESION_STATES: tuple[str, ...] = get_args(LesionState)
 #: The coded :class:`Findings` fields (``bilsky`` follows from ``bilsky_code``).
 _FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Findings) if f.name != "bilsky")
-_FLAG_VALUES = (None, False, True)
 _KEY_LIMIT = 1 << 40
 
 
-@dataclass(frozen=True, eq=False)
-class _Coded:
-    """One rule input of ``n`` cases: ``values[codes[i]]`` is case ``i``'s value
-    (``None`` = not recorded), typed as :class:`Findings` holds it."""
-
-    codes: np.ndarray
-    values: tuple[object, ...]
-
-    def table(self, fn: Callable[[object], object]) -> np.ndarray:
-        """``fn`` of every distinct value (index it with :attr:`codes`)."""
-        return np.asarray([fn(v) for v in self.values], dtype=object)
+def _table(column: Mapped, fn: Callable[[object], object]) -> np.ndarray:
+    """``fn`` of every distinct value of a coded column (index it with ``inverse``)."""
+    return object_array([fn(v) for v in column.results])
 
 
-def _floats(x: np.ndarray, whole: bool) -> _Coded:
-    """Codes of a float column (NaN = not recorded); ``whole`` values become ints."""
-    known = ~np.isnan(x)
-    k = x[known]
-    small = not k.size or (k.min() >= 0 and k.max() <= 255 and not np.signbit(k).any()
-                           and bool((k == np.floor(k)).all()))
-    if small:
-        codes = np.zeros(len(x), dtype=np.int64)
-        codes[known] = k.astype(np.int64) + 1
-        top = int(k.max()) + 1 if k.size else 0
-        return _Coded(codes, (None, *(v if whole else float(v) for v in range(top))))
-    uniques, inverse = np.unique(x, return_inverse=True)
-    values = tuple(None if np.isnan(u) else (int(u) if whole else float(u)) for u in uniques)
-    return _Coded(inverse.reshape(-1).astype(np.int64), values)
-
-
-def _objects(values: np.ndarray) -> _Coded:
-    """Codes of an object column of hashable values (``None``/NaN = not recorded)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return _Coded(codes.astype(np.int64) + 1, (None, *uniques.tolist()))
-
-
-def _flags(x: np.ndarray) -> _Coded:
-    """Codes of a yes/no column as floats (NaN = not recorded, else zero or not)."""
+def _flags(x: np.ndarray) -> Mapped:
+    """A yes/no column as floats (NaN = not recorded, else zero or not) as groups."""
     codes = np.where(np.isnan(x), 0, np.where(x != 0, 2, 1)).astype(np.int64)
-    return _Coded(codes, _FLAG_VALUES)
-
-
-def _as_float(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values, dtype=object).astype(np.float64)
+    return Mapped(codes, object_array([None, False, True]), np.zeros(3, dtype=bool))
 
 
 def _lesion_codes(X: np.ndarray, imaging: np.ndarray) -> np.ndarray:
@@ -117,37 +83,41 @@ def _lesion_codes(X: np.ndarray, imaging: np.ndarray) -> np.ndarray:
     return state.astype(np.int64)
 
 
-def _coded_findings(category_codes: np.ndarray, X: np.ndarray, contexts: pd.DataFrame
-                    ) -> dict[str, _Coded]:
+def _coded(values: Sequence[object], inverse: np.ndarray) -> Mapped:
+    return Mapped(inverse, object_array(values), np.zeros(len(values), dtype=bool))
+
+
+def _coded_findings(category_codes: np.ndarray, X: np.ndarray, ctx: Mapping[str, Mapped]
+                    ) -> dict[str, Mapped]:
     """Every :class:`Findings` field of every case, plus ``warnings`` and
-    ``recorded_category``, as codes."""
-    ctx = {c: contexts[c].to_numpy(dtype=object) for c in CONTEXT_RULE_COLUMNS}
-    vas = _floats(_as_float(ctx["recorded_vas"]), whole=False)
+    ``recorded_category``, as groups of equal values (``ctx``: the
+    :data:`CONTEXT_RULE_COLUMNS` as groups)."""
+    vas = ctx["recorded_vas"]
     recorded = np.asarray([-1 if v is None else CATEGORIES.index(vas_to_category(v))
-                           for v in vas.values], dtype=np.int64)[vas.codes]
-    sins_total = _as_float(ctx["sins_total"])
+                           for v in vas.results], dtype=np.int64)[vas.inverse]
+    given = ctx["sins_total"]
+    sins_total = np.asarray([np.nan if v is None else v for v in given.results],
+                            dtype=np.float64)[given.inverse]
     sins_low = np.where(np.isnan(sins_total), np.trunc(X[:, _COL["sins_without_pain"]]),
                         sins_total)
-    imaging = np.asarray(ctx["imaging_recorded"], dtype=bool)
+    imaging = np.asarray([bool(v) for v in ctx["imaging_recorded"].results],
+                         dtype=bool)[ctx["imaging_recorded"].inverse]
     return {
-        "category": _Coded(category_codes, CATEGORIES),
+        "category": _coded(CATEGORIES, category_codes),
         "recorded_vas": vas,
-        "pain_basis": _Coded(np.where(recorded < 0, category_codes, recorded), CATEGORIES),
-        "recorded_category": _Coded(recorded + 1, (None, *CATEGORIES)),
-        "lesion": _Coded(_lesion_codes(X, imaging), _LESION_STATES),
-        "bilsky_code": _floats(np.trunc(X[:, _COL["bilsky_grade"]]), whole=True),
-        "deficit": _objects(ctx["neurologic_deficit"]),
+        "pain_basis": _coded(CATEGORIES, np.where(recorded < 0, category_codes, recorded)),
+        "recorded_category": _coded((None, *CATEGORIES), recorded + 1),
+        "lesion": _coded(_LESION_STATES, _lesion_codes(X, imaging)),
+        "bilsky_code": coded_floats(np.trunc(X[:, _COL["bilsky_grade"]]), whole=True),
+        "deficit": ctx["neurologic_deficit"],
         "fracture": _flags(X[:, _COL["pathologic_fracture"]]),
-        "sins_total": _floats(np.trunc(sins_total), whole=True),
-        "sins_low": _floats(sins_low, whole=True),
-        "ecog": _floats(np.trunc(X[:, _COL["ecog"]]), whole=True),
-        "current_step": _floats(_as_float(ctx["current_analgesic_step"]), whole=True),
-        "prior_radiotherapy": _flags(_as_float(ctx["prior_radiotherapy"])),
-        "bone_modifying_agent": _flags(_as_float(ctx["bone_modifying_agent"])),
-        "neuropathic_pain": _flags(_as_float(ctx["neuropathic_pain"])),
-        "primary_tumor": _objects(ctx["primary_tumor"]),
-        "radiosensitivity": _objects(ctx["radiosensitivity"]),
-        "warnings": _objects(ctx["warnings"]),
+        "sins_total": given,
+        "sins_low": coded_floats(sins_low, whole=True),
+        "ecog": coded_floats(np.trunc(X[:, _COL["ecog"]]), whole=True),
+        "current_step": ctx["current_analgesic_step"],
+        **{name: ctx[name] for name in ("prior_radiotherapy", "bone_modifying_agent",
+                                        "neuropathic_pain", "primary_tumor",
+                                        "radiosensitivity", "warnings")},
     }
 
 
@@ -163,32 +133,32 @@ def _factor(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return inverse, first
 
 
-def _groups(columns: Sequence[_Coded], rows: np.ndarray,
+def _groups(columns: Sequence[Mapped], rows: np.ndarray,
             extra: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Group the given rows by their codes in ``columns`` (and ``extra``): the group of
     each of ``rows`` and the position in ``rows`` of each group's first row."""
     key = np.zeros(len(rows), dtype=np.int64) if extra is None else extra[rows] + 1
     size = 1 if extra is None else int(extra.max(initial=0)) + 2
     for column in columns:
-        if size * len(column.values) > _KEY_LIMIT:
+        if size * len(column.results) > _KEY_LIMIT:
             key, _ = _factor(key)
             size = int(key.max(initial=0)) + 1
-        key = key * len(column.values) + column.codes[rows]
-        size *= len(column.values)
+        key = key * len(column.results) + column.inverse[rows]
+        size *= len(column.results)
     return _factor(key)
 
 
-def _findings(coded: dict[str, _Coded], i: int) -> Findings:
-    values = {name: coded[name].values[coded[name].codes[i]] for name in _FIELDS}
+def _findings(coded: dict[str, Mapped], i: int) -> Findings:
+    values = {name: coded[name].results[coded[name].inverse[i]] for name in _FIELDS}
     code = values["bilsky_code"]
     return Findings(**values, bilsky=None if code is None else BilskyGrade.from_code(code))
 
 
-def _warnings(coded: dict[str, _Coded], i: int) -> tuple[str, ...]:
-    return tuple(coded["warnings"].values[coded["warnings"].codes[i]] or ())
+def _warnings(coded: dict[str, Mapped], i: int) -> tuple[str, ...]:
+    return tuple(coded["warnings"].results[coded["warnings"].inverse[i]] or ())
 
 
-def _first_fired(coded: dict[str, _Coded], n: int) -> np.ndarray:
+def _first_fired(coded: dict[str, Mapped], n: int) -> np.ndarray:
     """Index into :data:`~core.tiers.evaluate.RULES_BY_PRECEDENCE` of each case's first
     fired override (``-1``: none), each condition evaluated once per distinct value."""
     first = np.full(n, -1, dtype=np.int64)
@@ -196,12 +166,12 @@ def _first_fired(coded: dict[str, _Coded], n: int) -> np.ndarray:
         fired = np.ones(n, dtype=bool)
         for condition in RULES_BY_PRECEDENCE[k].when:
             column = coded[condition.field]
-            fired &= column.table(condition.holds).astype(bool)[column.codes]
+            fired &= _table(column, condition.holds).astype(bool)[column.inverse]
         first[fired] = k
     return first
 
 
-def _fill(out: dict[str, np.ndarray], coded: dict[str, _Coded], rows: np.ndarray,
+def _fill(out: dict[str, np.ndarray], coded: dict[str, Mapped], rows: np.ndarray,
           names: Sequence[str], keys: Sequence[str], extra: np.ndarray | None = None) -> None:
     """:func:`summary_fields` ``keys`` of the given rows, once per group of equal
     ``names`` fields (and ``extra``)."""
@@ -215,7 +185,7 @@ def _fill(out: dict[str, np.ndarray], coded: dict[str, _Coded], rows: np.ndarray
         out[key][rows] = values[inverse]
 
 
-def _summaries(coded: dict[str, _Coded], n: int) -> dict[str, np.ndarray]:
+def _summaries(coded: dict[str, Mapped], n: int) -> dict[str, np.ndarray]:
     """The :data:`~core.tiers.evaluate.SUMMARY_FIELDS` of every case."""
     out = {key: np.full(n, None, dtype=object) for key in SUMMARY_FIELDS}
     first = _first_fired(coded, n)
@@ -234,7 +204,7 @@ class TierGroups:
     (:meth:`field`) and, decided on first use, one :class:`TierDecision` per distinct
     rule input (``decisions[g]`` group ``g``'s, ``inverse[i]`` case ``i``'s group)."""
 
-    def __init__(self, coded: dict[str, _Coded], n: int) -> None:
+    def __init__(self, coded: dict[str, Mapped], n: int) -> None:
         self._coded = coded
         self._n = n
         self._summary = _summaries(coded, n)
@@ -277,17 +247,28 @@ class TierGroups:
         return out
 
 
-def tier_groups(categories: np.ndarray, X: np.ndarray, contexts: pd.DataFrame) -> TierGroups:
+def tier_groups(categories: np.ndarray, X: np.ndarray, contexts: pd.DataFrame | None, *,
+                coded: Mapping[str, Mapped] | None = None) -> TierGroups:
     """:func:`decide_tiers` as :class:`TierGroups` (summary fields at once, one full
-    decision per distinct input on first use)."""
+    decision per distinct input on first use).
+
+    ``coded`` gives the :data:`CONTEXT_RULE_COLUMNS` of ``contexts`` already as groups of
+    equal values (:attr:`core.case_frame.ParsedFrame.coded`); else they are grouped here.
+    """
     categories = np.asarray(categories, dtype=object)
-    codes = pd.Index(CATEGORIES, dtype=object).get_indexer(categories)
+    codes = np.full(len(categories), -1, dtype=np.int64)
+    for k, category in enumerate(CATEGORIES):
+        codes[categories == category] = k
     if (codes < 0).any():
         bad = categories[codes < 0][0]
         raise ValueError(f"pain category {bad!r} is not one of {', '.join(CATEGORIES)}.")
     X = np.asarray(X, dtype=np.float64).reshape(len(categories), len(FEATURE_NAMES))
-    coded = _coded_findings(codes.astype(np.int64), X, contexts)
-    return TierGroups(coded, len(categories))
+    if coded is None:
+        if contexts is None:
+            raise TypeError("tier_groups takes the contexts frame or their coded columns.")
+        coded = {c: coded_objects(contexts[c].to_numpy(dtype=object))
+                 for c in CONTEXT_RULE_COLUMNS}
+    return TierGroups(_coded_findings(codes, X, coded), len(categories))
 
 
 def decide_tiers(categories: np.ndarray, X: np.ndarray, contexts: pd.DataFrame
