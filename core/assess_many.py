@@ -71,8 +71,6 @@ class BatchAssessment:
     tier_groups : TierGroups
         The advice of the assessed rows (``ok``): tier, urgency and headline per row, one
         full decision per distinct rule input (decided on first use).
-    prediction_sets : ndarray of object, shape (n,)
-        :class:`~core.model.uncertainty.PredictionSet` (or ``None``) per row.
     model_version : str
     model : TrainedModel
         The model that assessed the rows (for the sentences written on first use).
@@ -80,8 +78,10 @@ class BatchAssessment:
         The out-of-distribution checks of the assessed rows (``ok``, in order); ``None``
         when the model card has no reference.
 
+    :attr:`prediction_sets` (:class:`~core.model.uncertainty.PredictionSet` per row),
     :attr:`ood` (tuple of sentences per row) and :attr:`discordance`
-    (:class:`~core.tiers.Discordance` or ``None``) are written on first use.
+    (:class:`~core.tiers.Discordance`) are built on first use (``None`` for a failed
+    row).
     """
 
     index: pd.Index
@@ -95,7 +95,6 @@ class BatchAssessment:
     output_value: np.ndarray
     base_value: float
     tier_groups: TierGroups
-    prediction_sets: np.ndarray
     model_version: str
     model: TrainedModel = field(repr=False)
     ood_flags: OodFlags | None = field(repr=False)
@@ -103,7 +102,7 @@ class BatchAssessment:
     def __len__(self) -> int:
         return len(self.index)
 
-    @property
+    @cached_property
     def ok(self) -> np.ndarray:
         """Rows that were assessed."""
         return np.asarray(pd.isna(self.errors), dtype=bool)
@@ -113,6 +112,15 @@ class BatchAssessment:
         """:class:`~core.tiers.TierDecision` per row (``None`` for a failed row)."""
         out = np.full(len(self), None, dtype=object)
         out[self.ok] = self.tier_groups.per_case()
+        return out
+
+    @cached_property
+    def prediction_sets(self) -> np.ndarray:
+        """The conformal prediction set of each row (one threshold comparison), as
+        :func:`core.model.uncertainty.prediction_set` gives it."""
+        out = _empty(len(self))
+        rows = np.flatnonzero(self.ok)
+        out[rows] = prediction_set_objects(self.model, self.probabilities[rows])
         return out
 
     @cached_property
@@ -241,14 +249,12 @@ def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
     codes = np.full(n, -1, dtype=np.int64)
     codes[rows] = predicted.category_codes
     categories = np.asarray(CATEGORIES, dtype=object)[predicted.category_codes]
-    sets = _empty(n)
-    sets[rows] = prediction_set_objects(model, predicted.probabilities)
     return BatchAssessment(
         index=frame.index, parsed=parsed, errors=parsed.errors.copy(), category_codes=codes,
         base_value=float(np.asarray(built.expected_value).reshape(-1)[0]),
         tier_groups=tier_groups(categories, parsed.X[rows], None,
                                 coded=_rows_of(parsed.coded, rows, n)),
-        prediction_sets=sets, model_version=model.version, model=model,
+        model_version=model.version, model=model,
         ood_flags=ood_flags(model, parsed.X[rows], scores), **arrays)
 
 

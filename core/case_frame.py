@@ -138,12 +138,13 @@ def _numbers(name: str, series: pd.Series | None, n: int) -> tuple[np.ndarray, n
     kind, low, high, _ = INPUT_RANGES[name]
     values = series.to_numpy() if series is not None and series.dtype.kind in "fiu" else None
     if values is not None and values.dtype.kind in "fiu":
-        x = values.astype(np.float64)
-        known = ~np.isnan(x)
-        bad = known & (~np.isfinite(x) | (x < low) | (x > high))
+        x = np.asarray(values, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            inside = (x >= low) & (x <= high)  # false for NaN and (finite bounds) infinities
         if kind in ("count", "ordinal", "binary"):
-            bad |= known & np.isfinite(x) & (np.floor(x) != x)
-        return np.where(bad, np.nan, x), bad
+            inside &= np.floor(x) == x
+        bad = ~inside & ~np.isnan(x)
+        return (np.where(bad, np.nan, x) if bad.any() else x.copy()), bad
     mapped = map_groups(series, lambda v: _number(name, v), n)
     out = np.asarray([np.nan if v is None else v for v in mapped.results], dtype=np.float64)
     return out[mapped.inverse], mapped.failed()
@@ -194,7 +195,7 @@ def _counts(r: _Reader) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     counts["lumbar"] = np.where((lumbar == 0) & np.isnan(c), 0.0, c)
     given = r.number("lesion_count")
     stacked = [counts[reg] for reg in REGIONS]
-    known = _first_to_last_sum([np.nan_to_num(v, nan=0.0) for v in stacked])
+    known = _first_to_last_sum([np.where(np.isnan(v), 0.0, v) for v in stacked])
     complete = ~np.isnan(np.column_stack(stacked)).any(axis=1)
     has_total = ~np.isnan(given)
     r.refuse(has_total & ((complete & (known != given)) | (known > given)))

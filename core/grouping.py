@@ -182,6 +182,11 @@ def _apply(fn: Callable[[object], object], values: Sequence[object]
 def _typed_groups(series: pd.Series) -> tuple[np.ndarray, list[object]]:
     """Groups of a column with a typed (non-object) dtype and one Python value per group
     (the value ``to_numpy`` gives, missing values as the column holds them)."""
+    if series.dtype == np.bool_:
+        return series.to_numpy().astype(np.int64), [False, True]
+    if series.dtype == np.float64:
+        coded = coded_floats(series.to_numpy())
+        return coded.inverse, [float("nan") if v is None else v for v in coded.results]
     inverse, uniques = series.factorize(use_na_sentinel=True)
     inverse = np.asarray(inverse, dtype=np.int64)
     values: list[object] = list(uniques.tolist())

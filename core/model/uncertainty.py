@@ -224,12 +224,16 @@ def _mahalanobis(z: np.ndarray, precision: np.ndarray) -> np.ndarray:
     """``sqrt(z P z')`` of every row, summed term by term in a fixed order with
     elementwise operations, so a row gets the same bits alone or within a cohort (and a
     cohort of thousands takes a millisecond, not the generic three-operand ``einsum``)."""
-    zp = np.zeros_like(z)
-    for j in range(z.shape[1]):
-        zp += z[:, j:j + 1] * precision[j]
-    quadratic = np.zeros(len(z))
-    for k in range(z.shape[1]):
-        quadratic += zp[:, k] * z[:, k]
+    columns = np.ascontiguousarray(np.atleast_2d(z).T)
+    n = columns.shape[1]
+    quadratic, row_p, term = np.zeros(n), np.empty(n), np.empty(n)
+    for k in range(len(columns)):
+        row_p.fill(0.0)  # (z P)_k = sum_j z_j P_jk, j in order
+        for j in range(len(columns)):
+            np.multiply(columns[j], precision[j, k], out=term)
+            row_p += term
+        np.multiply(row_p, columns[k], out=term)
+        quadratic += term
     return np.sqrt(np.maximum(quadratic, 0.0))
 
 

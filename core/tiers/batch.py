@@ -44,7 +44,7 @@ from core.tiers.evaluate import (
     summary_fields,
 )
 from core.tiers.findings import Findings, LesionState
-from core.vocab import CATEGORIES, BilskyGrade, vas_to_category
+from core.vocab import CATEGORIES, URGENCY_ORDER, BilskyGrade, vas_to_category
 
 _COL = {name: j for j, name in enumerate(FEATURE_NAMES)}
 _COUNT_FEATURES = ("lesion_count", "lesion_count_noncervical", "lesion_count_lumbosacral",
@@ -75,7 +75,7 @@ def _flags(x: np.ndarray) -> Mapped:
 def _lesion_codes(X: np.ndarray, imaging: np.ndarray) -> np.ndarray:
     """Index into :data:`_LESION_STATES` (as :func:`~core.tiers.findings.findings_of`)."""
     counts = X[:, [_COL[n] for n in _COUNT_FEATURES]]
-    present = np.nan_to_num(counts, nan=0.0).max(axis=1) > 0 if len(X) else np.zeros(0, bool)
+    present = (counts > 0).any(axis=1)  # a missing count is not > 0
     state = np.where(present, _LESION_STATES.index("present"),
                      _LESION_STATES.index("unknown"))
     state[X[:, _COL["lesion_count"]] == 0] = _LESION_STATES.index("absent")
@@ -178,19 +178,25 @@ def _fill(out: dict[str, np.ndarray], coded: dict[str, Mapped], rows: np.ndarray
     if not len(rows):
         return
     inverse, first = _groups([coded[name] for name in names], rows, extra)
+    values = {key: np.empty(len(first), dtype=object) for key in keys}
+    for g, j in enumerate(first):
+        summary = summary_fields(_findings(coded, int(rows[j])))
+        for key in keys:
+            values[key][g] = summary[key]
     for key in keys:
-        values = np.empty(len(first), dtype=object)
-        for g, j in enumerate(first):
-            values[g] = summary_fields(_findings(coded, int(rows[j])))[key]
-        out[key][rows] = values[inverse]
+        out[key][rows] = values[key][inverse]
 
 
 def _summaries(coded: dict[str, Mapped], n: int) -> dict[str, np.ndarray]:
     """The :data:`~core.tiers.evaluate.SUMMARY_FIELDS` of every case."""
     out = {key: np.full(n, None, dtype=object) for key in SUMMARY_FIELDS}
     first = _first_fired(coded, n)
+    # the first fired override is the most urgent one: its urgency level is what counts
+    levels = np.asarray([URGENCY_ORDER.index(r.urgency) for r in RULES_BY_PRECEDENCE],
+                        dtype=np.int64)
+    level = np.where(first < 0, -1, levels[np.maximum(first, 0)]) if n else first
     _fill(out, coded, np.arange(n), ("category",), ("tier",))
-    _fill(out, coded, np.arange(n), URGENCY_FIELDS, ("urgency",), extra=first)
+    _fill(out, coded, np.arange(n), URGENCY_FIELDS, ("urgency",), extra=level)
     _fill(out, coded, np.flatnonzero(first < 0), MODEL_HEADLINE_FIELDS,
           ("headline", "headline_source"))
     for k, rule in enumerate(RULES_BY_PRECEDENCE):
