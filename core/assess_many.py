@@ -235,27 +235,32 @@ def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
     parsed = parse_frame(frame)
     n, ok = len(frame), parsed.ok
     rows = np.flatnonzero(ok)
-    scores = score_rows(model, parsed.X[rows])
+    X = parsed.X if len(rows) == n else parsed.X[rows]
+    scores = score_rows(model, X)
     predicted = predict_scores(model, scores)
     built = explainer(model)
     phi = np.asarray(scores.z - built.mean, dtype=np.float64) * built.coef + 0.0
-    p = len(FEATURE_NAMES)
-    arrays = {"probabilities": np.full((n, len(CATEGORIES)), np.nan),
-              "filled": np.full((n, p), np.nan), "shap": np.full((n, p), np.nan),
-              "output_value": np.full(n, np.nan), "expected_vas": np.full(n, np.nan)}
-    arrays["probabilities"][rows] = predicted.probabilities
-    arrays["filled"][rows], arrays["shap"][rows] = scores.filled, phi
-    arrays["output_value"][rows], arrays["expected_vas"][rows] = scores.eta, predicted.expected_vas
-    codes = np.full(n, -1, dtype=np.int64)
-    codes[rows] = predicted.category_codes
+    codes = _spread(predicted.category_codes, rows, n, -1)
     categories = np.asarray(CATEGORIES, dtype=object)[predicted.category_codes]
     return BatchAssessment(
-        index=frame.index, parsed=parsed, errors=parsed.errors.copy(), category_codes=codes,
+        index=frame.index, parsed=parsed, errors=parsed.errors.copy(),
+        category_codes=codes.astype(np.int64),
+        probabilities=_spread(predicted.probabilities, rows, n),
+        expected_vas=_spread(predicted.expected_vas, rows, n),
+        filled=_spread(scores.filled, rows, n), shap=_spread(phi, rows, n),
+        output_value=_spread(scores.eta, rows, n),
         base_value=float(np.asarray(built.expected_value).reshape(-1)[0]),
-        tier_groups=tier_groups(categories, parsed.X[rows], None,
-                                coded=_rows_of(parsed.coded, rows, n)),
-        model_version=model.version, model=model,
-        ood_flags=ood_flags(model, parsed.X[rows], scores), **arrays)
+        tier_groups=tier_groups(categories, X, None, coded=_rows_of(parsed.coded, rows, n)),
+        model_version=model.version, model=model, ood_flags=ood_flags(model, X, scores))
 
+
+def _spread(values: np.ndarray, rows: np.ndarray, n: int, fill: float = np.nan
+            ) -> np.ndarray:
+    """Per-row values of the assessed ``rows`` as ``n`` rows (``fill`` for the others)."""
+    if len(rows) == n:
+        return values
+    out = np.full((n, *values.shape[1:]), fill, dtype=values.dtype)
+    out[rows] = values
+    return out
 
 __all__ = ["BATCH_COLUMNS", "BatchAssessment", "assess_many"]

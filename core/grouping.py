@@ -179,6 +179,9 @@ def _apply(fn: Callable[[object], object], values: Sequence[object]
     return out, bad
 
 
+_NO_VALUE = object()
+
+
 def _typed_groups(series: pd.Series) -> tuple[np.ndarray, list[object]]:
     """Groups of a column with a typed (non-object) dtype and one Python value per group
     (the value ``to_numpy`` gives, missing values as the column holds them)."""
@@ -190,10 +193,13 @@ def _typed_groups(series: pd.Series) -> tuple[np.ndarray, list[object]]:
     inverse, uniques = series.factorize(use_na_sentinel=True)
     inverse = np.asarray(inverse, dtype=np.int64)
     values: list[object] = list(uniques.tolist())
-    missing = np.flatnonzero(inverse < 0)
-    if len(missing):
-        values.append(series.iloc[missing[:1]].to_numpy(dtype=object)[0])
-        inverse = np.where(inverse < 0, len(uniques), inverse)
+    missing = inverse < 0
+    if missing.any():
+        # the missing value as ``to_numpy`` gives it (the dtype's own, e.g. NaN or NA)
+        na = getattr(series.dtype, "na_value", _NO_VALUE)
+        values.append(series.iloc[np.flatnonzero(missing)[:1]].to_numpy(dtype=object)[0]
+                      if na is _NO_VALUE else na)
+        inverse[missing] = len(uniques)
     return inverse, values
 
 
@@ -215,6 +221,12 @@ def map_groups(values: np.ndarray | pd.Series | None, fn: Callable[[object], obj
         results, bad = _apply(fn, distinct)
         return Mapped(inverse, results, bad)
     array = np.asarray(values, dtype=object)
+    if len(array) and (not raw or _one_type(array)):
+        # one scalar type (missing values aside): no containers, plain equality
+        inverse, _ = pd.factorize(array, use_na_sentinel=False)
+        inverse = inverse.astype(np.int64)
+        results, bad = _apply(fn, array[first_positions(inverse)])
+        return Mapped(inverse, results, bad)
     failed = containers(array) if raw else np.zeros(len(array), dtype=bool)
     clean = array
     if failed.any():

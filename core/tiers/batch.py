@@ -138,12 +138,14 @@ def _groups(columns: Sequence[Mapped], rows: np.ndarray,
     """Group the given rows by their codes in ``columns`` (and ``extra``): the group of
     each of ``rows`` and the position in ``rows`` of each group's first row."""
     key = np.zeros(len(rows), dtype=np.int64) if extra is None else extra[rows] + 1
+    everything = len(rows) == len(columns[0].inverse) if columns else False
     size = 1 if extra is None else int(extra.max(initial=0)) + 2
     for column in columns:
         if size * len(column.results) > _KEY_LIMIT:
             key, _ = _factor(key)
             size = int(key.max(initial=0)) + 1
-        key = key * len(column.results) + column.inverse[rows]
+        key = key * len(column.results) + (column.inverse if everything
+                                           else column.inverse[rows])
         size *= len(column.results)
     return _factor(key)
 
