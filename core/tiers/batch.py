@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from core.features import FEATURE_NAMES
-from core.grouping import Mapped, coded_floats, coded_objects, object_array
+from core.grouping import Mapped, coded_floats, coded_objects, first_positions, object_array
 from core.tiers.decision import TierDecision
 from core.tiers.evaluate import (
     MODEL_HEADLINE_FIELDS,
@@ -126,11 +126,7 @@ def _factor(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     position."""
     inverse, _ = pd.factorize(key)
     inverse = inverse.astype(np.int64)
-    if not len(inverse):
-        return inverse, inverse
-    running = np.maximum.accumulate(inverse)
-    first = np.flatnonzero(np.diff(running, prepend=-1) > 0)
-    return inverse, first
+    return inverse, first_positions(inverse)
 
 
 def _groups(columns: Sequence[Mapped], rows: np.ndarray,
