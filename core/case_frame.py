@@ -169,15 +169,22 @@ class _Reader:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.bad = np.zeros(len(frame), dtype=bool)
+        self._columns: dict[str, pd.Series | None] = {}
+
+    def series(self, name: str) -> pd.Series | None:
+        """The column ``name`` (``None`` when the frame has none), looked up once."""
+        if name not in self._columns:
+            self._columns[name] = _series(self.frame, name)
+        return self._columns[name]
 
     def number(self, name: str) -> np.ndarray:
-        x, bad = _numbers(name, _series(self.frame, name), len(self.frame))
+        x, bad = _numbers(name, self.series(name), len(self.frame))
         self.bad |= bad
         return x
 
     def mapped(self, name: str, fn: Callable[[object], object]) -> Mapped:
         """``fn`` of the column ``name`` once per distinct value (refused rows noted)."""
-        out = map_groups(_series(self.frame, name), fn, len(self.frame))
+        out = map_groups(self.series(name), fn, len(self.frame))
         self.bad |= out.failed()
         return out
 
@@ -281,7 +288,7 @@ def _contexts(frame: pd.DataFrame, r: _Reader, sins: dict[str, np.ndarray],
         [() if v is None else v for v in warnings.results]), warnings.bad)
     imaging = np.zeros(n, dtype=bool)
     for name in _IMAGING_INPUTS:
-        imaging |= ~_missing(_series(frame, name), n)
+        imaging |= ~_missing(r.series(name), n)
     return {
         "current_analgesic_step": r.mapped("analgesic_step", _step),
         "prior_radiotherapy": r.mapped("prior_radiotherapy",
