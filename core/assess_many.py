@@ -5,15 +5,18 @@ The frame is read once (:func:`core.case_frame.parse_frame`), scored once
 exact linear SHAP values are one matrix operation on the same ``z``
 (``phi = (z - E[z]) * w``, the interventional :class:`shap.LinearExplainer` formula; see
 :mod:`core.explain`), the advice is decided once per distinct combination of rule inputs
-(:func:`core.tiers.decide_tiers`), prediction sets are one threshold comparison and the
-out-of-distribution checks one array pass (:func:`core.model.uncertainty.ood_reasons_rows`).
+(:func:`core.tiers.tier_groups`: the tier, urgency and headline of every case at once,
+the full advice objects on first use), prediction sets are one threshold comparison and
+the out-of-distribution checks one array pass (:func:`core.model.uncertainty.ood_flags`;
+their sentences, like the discordance sentences, are written on first use).
 Every value equals what :func:`core.assess.assess` gives case by case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -21,10 +24,16 @@ import pandas as pd
 from core.case_frame import ParsedFrame, parse_frame
 from core.explain import Explanation, explainer
 from core.features import FEATURE_NAMES
-from core.grouping import row_groups
+from core.grouping import Mapped, row_groups
 from core.model import OUTPUT_UNITS, Prediction, TrainedModel, predict_scores, score_rows
-from core.model.uncertainty import ood_reasons_rows, prediction_set_objects
-from core.tiers import TierGroups, discordance, tier_groups
+from core.model.uncertainty import (
+    OodFlags,
+    ood_flags,
+    ood_reasons_rows,
+    prediction_set_objects,
+)
+from core.tiers import TierGroups, tier_groups
+from core.tiers import discordance as discordance_of
 from core.vocab import CATEGORIES
 
 #: Columns of :meth:`BatchAssessment.to_frame` (``p_<category>`` in
@@ -60,11 +69,19 @@ class BatchAssessment:
         The latent score ``eta`` (``base_value + shap.sum(axis=1)``).
     base_value : float
     tier_groups : TierGroups
-        The advice of the assessed rows (``ok``), one decision per distinct rule input.
-    prediction_sets, ood, discordance : ndarray of object, shape (n,)
-        :class:`~core.model.uncertainty.PredictionSet`, tuple of sentences and
-        :class:`~core.tiers.Discordance` (or ``None``) per row.
+        The advice of the assessed rows (``ok``): tier, urgency and headline per row, one
+        full decision per distinct rule input (decided on first use).
     model_version : str
+    model : TrainedModel
+        The model that assessed the rows (for the sentences written on first use).
+    ood_flags : OodFlags or None
+        The out-of-distribution checks of the assessed rows (``ok``, in order); ``None``
+        when the model card has no reference.
+
+    :attr:`prediction_sets` (:class:`~core.model.uncertainty.PredictionSet` per row),
+    :attr:`ood` (tuple of sentences per row) and :attr:`discordance`
+    (:class:`~core.tiers.Discordance`) are built on first use (``None`` for a failed
+    row).
     """
 
     index: pd.Index
@@ -78,15 +95,14 @@ class BatchAssessment:
     output_value: np.ndarray
     base_value: float
     tier_groups: TierGroups
-    prediction_sets: np.ndarray
-    ood: np.ndarray
-    discordance: np.ndarray
     model_version: str
+    model: TrainedModel = field(repr=False)
+    ood_flags: OodFlags | None = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.index)
 
-    @property
+    @cached_property
     def ok(self) -> np.ndarray:
         """Rows that were assessed."""
         return np.asarray(pd.isna(self.errors), dtype=bool)
@@ -96,6 +112,38 @@ class BatchAssessment:
         """:class:`~core.tiers.TierDecision` per row (``None`` for a failed row)."""
         out = np.full(len(self), None, dtype=object)
         out[self.ok] = self.tier_groups.per_case()
+        return out
+
+    @cached_property
+    def prediction_sets(self) -> np.ndarray:
+        """The conformal prediction set of each row (one threshold comparison), as
+        :func:`core.model.uncertainty.prediction_set` gives it."""
+        out = _empty(len(self))
+        rows = np.flatnonzero(self.ok)
+        out[rows] = prediction_set_objects(self.model, self.probabilities[rows])
+        return out
+
+    @cached_property
+    def ood(self) -> np.ndarray:
+        """Why each row lies outside the training data (tuple of sentences; ``None`` for
+        a failed row), as :func:`core.model.uncertainty.ood_reasons` gives it."""
+        out = _empty(len(self))
+        rows = np.flatnonzero(self.ok)
+        parsed = self.parsed
+        out[rows] = ood_reasons_rows(
+            self.model, parsed.X[rows], parsed.column("sequence")[rows],
+            parsed.column("levels_in_view")[rows], flags=self.ood_flags)
+        return out
+
+    @cached_property
+    def discordance(self) -> np.ndarray:
+        """The recorded VAS against the prediction per row (:func:`core.tiers.discordance`;
+        ``None`` without a recorded VAS or for a failed row)."""
+        out = _empty(len(self))
+        rows = np.flatnonzero(self.ok)
+        vas = self.parsed.column("recorded_vas")[rows]
+        out[rows] = _once_per_distinct([vas, self.categories[rows]], len(rows),
+                                       lambda v, c: discordance_of(None if pd.isna(v) else v, c))
         return out
 
     @property
@@ -133,17 +181,19 @@ class BatchAssessment:
         for a failed row), ``expected_vas`` and ``p_<category>`` (NaN there) and
         ``assessment_error``."""
         ok = self.ok
-        out = pd.DataFrame(index=self.index)
-        out["category"] = pd.Series(self.categories, index=self.index, dtype=object)
+        columns: dict[str, pd.Series] = {}
+        columns["category"] = pd.Series(self.categories, index=self.index, dtype=object)
         for key in ("tier", "urgency", "headline_source", "headline"):
             column = np.full(len(self), None, dtype=object)
             column[ok] = self.tier_groups.field(key)
-            out[key] = pd.Series(column, index=self.index, dtype=object)
-        out["expected_vas"] = np.where(ok, self.expected_vas, np.nan)
+            columns[key] = pd.Series(column, index=self.index, dtype=object)
+        columns["expected_vas"] = pd.Series(np.where(ok, self.expected_vas, np.nan),
+                                            index=self.index)
         for k, category in enumerate(CATEGORIES):
-            out[f"p_{category}"] = np.where(ok, self.probabilities[:, k], np.nan)
-        out["assessment_error"] = pd.Series(self.errors, index=self.index, dtype=object)
-        return out
+            columns[f"p_{category}"] = pd.Series(np.where(ok, self.probabilities[:, k], np.nan),
+                                                 index=self.index)
+        columns["assessment_error"] = pd.Series(self.errors, index=self.index, dtype=object)
+        return pd.DataFrame(columns, index=self.index, columns=list(BATCH_COLUMNS))
 
 
 def _once_per_distinct(columns: list[np.ndarray], n: int,
@@ -154,6 +204,13 @@ def _once_per_distinct(columns: list[np.ndarray], n: int,
     for g, i in enumerate(groups.first):
         out[g] = fn(*(c[i] for c in columns))
     return out[groups.inverse] if n else np.empty(0, dtype=object)
+
+
+def _rows_of(coded: Mapping[str, Mapped], rows: np.ndarray, n: int) -> dict[str, Mapped]:
+    """The grouped context columns of the given rows."""
+    if len(rows) == n:
+        return dict(coded)
+    return {k: Mapped(m.inverse[rows], m.results, m.bad) for k, m in coded.items()}
 
 
 def _empty(n: int) -> np.ndarray:
@@ -178,34 +235,32 @@ def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
     parsed = parse_frame(frame)
     n, ok = len(frame), parsed.ok
     rows = np.flatnonzero(ok)
-    scores = score_rows(model, parsed.X[rows])
+    X = parsed.X if len(rows) == n else parsed.X[rows]
+    scores = score_rows(model, X)
     predicted = predict_scores(model, scores)
     built = explainer(model)
     phi = np.asarray(scores.z - built.mean, dtype=np.float64) * built.coef + 0.0
-    p = len(FEATURE_NAMES)
-    arrays = {"probabilities": np.full((n, len(CATEGORIES)), np.nan),
-              "filled": np.full((n, p), np.nan), "shap": np.full((n, p), np.nan),
-              "output_value": np.full(n, np.nan), "expected_vas": np.full(n, np.nan)}
-    arrays["probabilities"][rows] = predicted.probabilities
-    arrays["filled"][rows], arrays["shap"][rows] = scores.filled, phi
-    arrays["output_value"][rows], arrays["expected_vas"][rows] = scores.eta, predicted.expected_vas
-    codes = np.full(n, -1, dtype=np.int64)
-    codes[rows] = predicted.category_codes
+    codes = _spread(predicted.category_codes, rows, n, -1)
     categories = np.asarray(CATEGORIES, dtype=object)[predicted.category_codes]
-    contexts = parsed.contexts.iloc[rows]
-    sets, ood, disc = _empty(n), _empty(n), _empty(n)
-    sets[rows] = prediction_set_objects(model, predicted.probabilities)
-    ood[rows] = ood_reasons_rows(model, parsed.X[rows], contexts["sequence"].to_numpy(),
-                                 contexts["levels_in_view"].to_numpy())
-    vas = contexts["recorded_vas"].to_numpy(dtype=object)
-    disc[rows] = _once_per_distinct([vas, categories], len(rows),
-                                    lambda v, c: discordance(None if pd.isna(v) else v, c))
     return BatchAssessment(
-        index=frame.index, parsed=parsed, errors=parsed.errors.copy(), category_codes=codes,
+        index=frame.index, parsed=parsed, errors=parsed.errors.copy(),
+        category_codes=codes.astype(np.int64),
+        probabilities=_spread(predicted.probabilities, rows, n),
+        expected_vas=_spread(predicted.expected_vas, rows, n),
+        filled=_spread(scores.filled, rows, n), shap=_spread(phi, rows, n),
+        output_value=_spread(scores.eta, rows, n),
         base_value=float(np.asarray(built.expected_value).reshape(-1)[0]),
-        tier_groups=tier_groups(categories, parsed.X[rows], contexts),
-        prediction_sets=sets, ood=ood, discordance=disc, model_version=model.version,
-        **arrays)
+        tier_groups=tier_groups(categories, X, None, coded=_rows_of(parsed.coded, rows, n)),
+        model_version=model.version, model=model, ood_flags=ood_flags(model, X, scores))
 
+
+def _spread(values: np.ndarray, rows: np.ndarray, n: int, fill: float = np.nan
+            ) -> np.ndarray:
+    """Per-row values of the assessed ``rows`` as ``n`` rows (``fill`` for the others)."""
+    if len(rows) == n:
+        return values
+    out = np.full((n, *values.shape[1:]), fill, dtype=values.dtype)
+    out[rows] = values
+    return out
 
 __all__ = ["BATCH_COLUMNS", "BatchAssessment", "assess_many"]

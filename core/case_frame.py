@@ -16,8 +16,9 @@ are exactly what the case-by-case path gives; only those rows are read one by on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,7 @@ from core.context import (
     parse_case,
 )
 from core.features import FEATURE_NAMES, FEATURES, INPUT_RANGES, _number
-from core.grouping import map_distinct
+from core.grouping import Mapped, coded_floats, map_groups, object_array
 from core.vocab import (
     DEFICIT_STATES,
     REGIONS,
@@ -63,16 +64,33 @@ class ParsedFrame:
     X : ndarray, shape (n, p)
         Feature rows in model units (:data:`~core.features.FEATURE_NAMES` order, NaN =
         not recorded); NaN rows where ``ok`` is false.
-    contexts : pandas.DataFrame
-        One row per case with the :class:`~core.context.CaseContext` fields
-        (:data:`CONTEXT_FIELDS`, ``None`` = not recorded), same index as the frame.
     errors : ndarray of object
         The one-sentence reason a row could not be read, ``None`` for the others.
+    coded : mapping of str to Mapped
+        Every :class:`~core.context.CaseContext` field (:data:`CONTEXT_FIELDS`) as groups
+        of equal values (row ``i`` holds ``coded[name].results[coded[name].inverse[i]]``),
+        for work done once per distinct value.
+    index : pandas.Index
+        The frame's index.
+
+    :attr:`contexts` (the same values as a frame) is built on first use.
     """
 
     X: np.ndarray
-    contexts: pd.DataFrame
     errors: np.ndarray
+    coded: Mapping[str, Mapped]
+    index: pd.Index
+
+    @cached_property
+    def contexts(self) -> pd.DataFrame:
+        """One row per case with the :class:`~core.context.CaseContext` fields
+        (:data:`CONTEXT_FIELDS`, ``None`` = not recorded), same index as the frame."""
+        return pd.DataFrame({k: pd.Series(self.coded[k].rows(), index=self.index, dtype=object)
+                             for k in CONTEXT_FIELDS}, index=self.index)
+
+    def column(self, name: str) -> np.ndarray:
+        """One :class:`~core.context.CaseContext` field of every row (object array)."""
+        return self.coded[name].rows()
 
     @property
     def ok(self) -> np.ndarray:
@@ -97,32 +115,39 @@ def _is_none(value: object) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
-def _missing(values: np.ndarray) -> np.ndarray:
-    """:func:`core.vocab.is_missing` of every entry."""
-    if values.dtype != object:
-        return pd.isna(values)
-    out, _ = map_distinct(values, is_missing)
-    return out.astype(bool)
+def _series(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    """The column ``name`` (``None`` when the frame has none: every value missing)."""
+    return frame[name] if name in frame.columns else None
 
 
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    if name not in frame.columns:
-        return np.full(len(frame), None, dtype=object)
-    return frame[name].to_numpy()
+def _missing(series: pd.Series | None, n: int) -> np.ndarray:
+    """:func:`core.vocab.is_missing` of every entry: an array check for a numeric or
+    boolean column, else once per distinct value."""
+    if series is None:
+        return np.ones(n, dtype=bool)
+    values = series.to_numpy() if series.dtype.kind in "fiub" else None
+    if values is not None and values.dtype != object:
+        return np.asarray(pd.isna(values), dtype=bool)
+    return map_groups(series, is_missing, n).rows().astype(bool)
 
 
-def _numbers(name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The input ``name`` as floats (NaN = missing) and the rows it refuses."""
+def _numbers(name: str, series: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The input ``name`` as floats (NaN = missing) and the rows it refuses: array checks
+    for a numeric column (the messages come from the rows read one by one), else once per
+    distinct value."""
     kind, low, high, _ = INPUT_RANGES[name]
-    if values.dtype.kind in "fiu":
-        x = values.astype(np.float64)
-        known = ~np.isnan(x)
-        bad = known & (~np.isfinite(x) | (x < low) | (x > high))
+    values = series.to_numpy() if series is not None and series.dtype.kind in "fiu" else None
+    if values is not None and values.dtype.kind in "fiu":
+        x = np.asarray(values, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            inside = (x >= low) & (x <= high)  # false for NaN and (finite bounds) infinities
         if kind in ("count", "ordinal", "binary"):
-            bad |= known & np.isfinite(x) & (np.floor(x) != x)
-        return np.where(bad, np.nan, x), bad
-    out, bad = map_distinct(values, lambda v: _number(name, v))
-    return np.where(pd.isna(out), np.nan, out).astype(np.float64), bad
+            inside &= np.floor(x) == x
+        bad = ~inside & ~np.isnan(x)
+        return (np.where(bad, np.nan, x) if bad.any() else x.copy()), bad
+    mapped = map_groups(series, lambda v: _number(name, v), n)
+    out = np.asarray([np.nan if v is None else v for v in mapped.results], dtype=np.float64)
+    return out[mapped.inverse], mapped.failed()
 
 
 def _first_to_last_sum(columns: list[np.ndarray]) -> np.ndarray:
@@ -144,15 +169,23 @@ class _Reader:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.bad = np.zeros(len(frame), dtype=bool)
+        self._columns: dict[str, pd.Series | None] = {}
+
+    def series(self, name: str) -> pd.Series | None:
+        """The column ``name`` (``None`` when the frame has none), looked up once."""
+        if name not in self._columns:
+            self._columns[name] = _series(self.frame, name)
+        return self._columns[name]
 
     def number(self, name: str) -> np.ndarray:
-        x, bad = _numbers(name, _column(self.frame, name))
+        x, bad = _numbers(name, self.series(name), len(self.frame))
         self.bad |= bad
         return x
 
-    def mapped(self, name: str, fn: Callable[[object], object]) -> np.ndarray:
-        out, bad = map_distinct(_column(self.frame, name), fn)
-        self.bad |= bad
+    def mapped(self, name: str, fn: Callable[[object], object]) -> Mapped:
+        """``fn`` of the column ``name`` once per distinct value (refused rows noted)."""
+        out = map_groups(self.series(name), fn, len(self.frame))
+        self.bad |= out.failed()
         return out
 
     def refuse(self, mask: np.ndarray) -> None:
@@ -169,7 +202,7 @@ def _counts(r: _Reader) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     counts["lumbar"] = np.where((lumbar == 0) & np.isnan(c), 0.0, c)
     given = r.number("lesion_count")
     stacked = [counts[reg] for reg in REGIONS]
-    known = _first_to_last_sum([np.nan_to_num(v, nan=0.0) for v in stacked])
+    known = _first_to_last_sum([np.where(np.isnan(v), 0.0, v) for v in stacked])
     complete = ~np.isnan(np.column_stack(stacked)).any(axis=1)
     has_total = ~np.isnan(given)
     r.refuse(has_total & ((complete & (known != given)) | (known > given)))
@@ -198,7 +231,7 @@ def _sins(r: _Reader) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return parts, np.where(np.isnan(given), summed, given)
 
 
-def _features(r: _Reader) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+def _features(r: _Reader) -> tuple[np.ndarray, dict[str, np.ndarray], Mapped]:
     """Feature matrix, SINS parts and total, the deficit readings (as :func:`_derive`)."""
     counts, total, involved = _counts(r)
     overall, worst = r.number("high_intensity_ratio"), r.number("max_level_high_intensity_ratio")
@@ -212,10 +245,9 @@ def _features(r: _Reader) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray
                            noncervical)
     non_pain = _first_to_last_sum([parts[c] for c in SINS_NON_PAIN_COMPONENTS])
     without_pain = np.where(np.isnan(non_pain), sins_total - parts["sins_pain"], non_pain)
-    state_code, _ = map_distinct(deficits, lambda d: np.nan if d is None or d.state is None
-                                 else float(DEFICIT_STATES.index(d.state)), raw=False)
-    bilsky, _ = map_distinct(grades, lambda g: np.nan if g is None else float(g.code),
-                             raw=False)
+    state_code = deficits.then(lambda d: np.nan if d is None or d.state is None
+                               else float(DEFICIT_STATES.index(d.state))).rows()
+    bilsky = grades.then(lambda g: np.nan if g is None else float(g.code)).rows()
     values = {
         "lesion_count": total,
         "lesion_count_noncervical": noncervical,
@@ -246,46 +278,41 @@ def _objects(x: np.ndarray, whole: bool = False) -> np.ndarray:
 
 
 def _contexts(frame: pd.DataFrame, r: _Reader, sins: dict[str, np.ndarray],
-              deficits: np.ndarray) -> pd.DataFrame:
+              deficits: Mapped) -> dict[str, Mapped]:
+    """Every :class:`~core.context.CaseContext` field as groups of equal values."""
     n = len(frame)
     primary = r.mapped("primary_tumor",
                        lambda v: None if is_missing(v) else str(v).strip().lower())
-    sensitivity, _ = map_distinct(primary, radiosensitivity, raw=False)
-    state, _ = map_distinct(deficits, lambda d: None if d is None else d.state, raw=False)
-    warnings, _ = map_distinct(deficits, lambda d: () if d is None else deficit_warnings(d),
-                               raw=False)
+    warnings = deficits.then(lambda d: () if d is None else deficit_warnings(d))
+    warnings = Mapped(warnings.inverse, object_array(
+        [() if v is None else v for v in warnings.results]), warnings.bad)
     imaging = np.zeros(n, dtype=bool)
     for name in _IMAGING_INPUTS:
-        imaging |= ~_missing(_column(frame, name))
-    columns = {
+        imaging |= ~_missing(r.series(name), n)
+    return {
         "current_analgesic_step": r.mapped("analgesic_step", _step),
         "prior_radiotherapy": r.mapped("prior_radiotherapy",
                                        lambda v: _yes_no("prior_radiotherapy", v)),
         "bone_modifying_agent": r.mapped("bone_modifying_agent",
                                          lambda v: _yes_no("bone_modifying_agent", v)),
         "primary_tumor": primary,
-        "radiosensitivity": sensitivity,
-        "neurologic_deficit": state,
+        "radiosensitivity": primary.then(radiosensitivity),
+        "neurologic_deficit": deficits.then(lambda d: None if d is None else d.state),
         "neuropathic_pain": r.mapped("neuropathic_pain",
                                      lambda v: _yes_no("neuropathic_pain", v)),
-        "sins_total": _objects(sins["sins_total"], whole=True),
-        "sins_pain": _objects(sins["sins_pain"], whole=True),
+        "sins_total": coded_floats(sins["sins_total"], whole=True),
+        "sins_pain": coded_floats(sins["sins_pain"], whole=True),
         "recorded_vas": r.mapped("vas", _vas),
-        "imaging_recorded": imaging,
-        "levels_in_view": _filled(n, ()),
-        "sequence": np.full(n, None, dtype=object),
+        "imaging_recorded": _one_group(n, imaging.astype(np.int64), (False, True)),
+        "levels_in_view": _one_group(n, None, ((),)),
+        "sequence": _one_group(n, None, (None,)),
         "warnings": warnings,
     }
-    columns["warnings"][pd.isna(warnings)] = _filled(int(pd.isna(warnings).sum()), ())
-    return pd.DataFrame({k: pd.Series(columns[k], index=frame.index, dtype=object)
-                         for k in CONTEXT_FIELDS}, index=frame.index)
 
 
-def _filled(n: int, value: object) -> np.ndarray:
-    """An object array of ``n`` references to one (immutable) value, e.g. ``()``."""
-    out = np.empty(n, dtype=object)
-    out.fill(value)
-    return out
+def _one_group(n: int, inverse: np.ndarray | None, values: tuple[object, ...]) -> Mapped:
+    codes = np.zeros(n, dtype=np.int64) if inverse is None else inverse
+    return Mapped(codes, object_array(values), np.zeros(len(values), dtype=bool))
 
 
 def _nested(frame: pd.DataFrame) -> np.ndarray:
@@ -298,8 +325,13 @@ def _nested(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _one_by_one(frame: pd.DataFrame, rows: np.ndarray, X: np.ndarray,
-                contexts: pd.DataFrame, errors: np.ndarray) -> None:
-    """Read the given rows with :func:`core.context.parse_case` (refused or nested rows)."""
+                errors: np.ndarray) -> dict[int, CaseContext]:
+    """Read the given rows with :func:`core.context.parse_case` (refused or nested rows):
+    their features go into ``X``, their errors into ``errors``; returns the contexts of
+    the rows that were read."""
+    read: dict[int, CaseContext] = {}
+    if not len(rows):
+        return read
     records = frame.iloc[rows].to_dict(orient="records")
     for i, record in zip(rows, records, strict=True):
         try:
@@ -309,8 +341,22 @@ def _one_by_one(frame: pd.DataFrame, rows: np.ndarray, X: np.ndarray,
             errors[i] = str(exc)
             continue
         X[i] = parsed.features.row()[0]
-        for j, name in enumerate(CONTEXT_FIELDS):
-            contexts.iat[i, j] = getattr(parsed.context, name)
+        read[int(i)] = parsed.context
+    return read
+
+
+def _patched(coded: dict[str, Mapped], read: dict[int, CaseContext]) -> dict[str, Mapped]:
+    """``coded`` with the rows read one by one given their own groups."""
+    if not read:
+        return coded
+    rows = np.fromiter(read, dtype=np.int64, count=len(read))
+    out = {}
+    for name, column in coded.items():
+        inverse = column.inverse.copy()
+        inverse[rows] = len(column.results) + np.arange(len(rows))
+        values = object_array([*column.results, *(getattr(c, name) for c in read.values())])
+        out[name] = Mapped(inverse, values, np.append(column.bad, np.zeros(len(rows), bool)))
+    return out
 
 
 def parse_frame(frame: pd.DataFrame) -> ParsedFrame:
@@ -329,11 +375,11 @@ def parse_frame(frame: pd.DataFrame) -> ParsedFrame:
     """
     r = _Reader(frame)
     X, sins, deficits = _features(r)
-    contexts = _contexts(frame, r, sins, deficits)
+    coded = _contexts(frame, r, sins, deficits)
     errors = np.full(len(frame), None, dtype=object)
     slow = np.flatnonzero(r.bad | _nested(frame))
-    _one_by_one(frame, slow, X, contexts, errors)
-    return ParsedFrame(X, contexts, errors)
+    coded = _patched(coded, _one_by_one(frame, slow, X, errors))
+    return ParsedFrame(X, errors, coded, frame.index)
 
 
 __all__ = ["CONTEXT_FIELDS", "NESTED_COLUMNS", "ParsedFrame", "parse_frame"]

@@ -54,6 +54,10 @@ def assert_identical(model, frame: pd.DataFrame, batch: BatchAssessment) -> None
         assert batch.ood[i] == expected.ood
         assert batch.discordance[i] == expected.discordance
         assert batch.parsed.context(i) == expected.context
+    # the table's advice columns (computed at once, not from the full decisions) agree
+    table = batch.to_frame()
+    for key in ("tier", "urgency", "headline_source", "headline"):
+        assert list(table[key]) == [None if t is None else getattr(t, key) for t in tiers]
 
 
 def test_demo_cohort_is_identical_row_by_row(model, demo: pd.DataFrame) -> None:

@@ -7,8 +7,10 @@ the tables; :func:`decide_tier` assembles them and picks the headline.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from string import Formatter
+from types import MappingProxyType
 
 from core.context import CaseContext
 from core.features import FeatureVector
@@ -67,6 +69,30 @@ def _sins_phrase(f: Findings) -> str:
     return f"SINS at least {f.sins_low}, pain component not recorded"
 
 
+#: The :class:`Findings` fields each placeholder of :func:`_values` reads (a batch words
+#: an override's headline once per distinct value of the fields its placeholders read).
+VALUE_FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "bilsky": ("bilsky_code",),
+    "sins": ("sins_total", "sins_low"),
+    "primary": ("primary_tumor",),
+    "ecog": ("ecog",),
+    "noms": ("radiosensitivity", "primary_tumor"),
+})
+#: The :class:`Findings` fields the headline reads when no override fired (the lesion
+#: state, and for a measured lesion the pain phrase and the analgesic action).
+MODEL_HEADLINE_FIELDS: tuple[str, ...] = (
+    "lesion", "category", "recorded_vas", "pain_basis", "current_step")
+#: What a decision's urgency reads besides the fired overrides (:class:`Findings` fields
+#: and properties).
+URGENCY_FIELDS: tuple[str, ...] = ("category", "recorded_category")
+
+
+def headline_value_fields(rule: OverrideRule) -> tuple[str, ...]:
+    """The :class:`Findings` fields ``rule``'s headline reads (through its placeholders)."""
+    names = [name for _, name, _, _ in Formatter().parse(rule.headline) if name]
+    return tuple(dict.fromkeys(f for name in names for f in VALUE_FIELDS[name]))
+
+
 def _values(f: Findings) -> dict[str, object]:
     """Placeholders of the sentence templates, from recorded values only."""
     primary = f.primary_tumor or "not recorded"
@@ -82,12 +108,16 @@ def _values(f: Findings) -> dict[str, object]:
 # ------------------------------------------------------------------- overrides
 
 
+#: The override rules most urgent first (table order within a level): the order
+#: :func:`fired_rules` reports them in, the first fired one giving the headline.
+RULES_BY_PRECEDENCE: tuple[OverrideRule, ...] = tuple(
+    sorted(OVERRIDE_RULES, key=lambda r: -URGENCY_ORDER.index(r.urgency)))
+
+
 def fired_rules(f: Findings) -> list[OverrideRule]:
     """The override rules whose conditions hold, most urgent first (table order within a
     level)."""
-    fired = [r for r in OVERRIDE_RULES if all(c.matches(f) for c in r.when)]
-    fired.sort(key=lambda r: -URGENCY_ORDER.index(r.urgency))
-    return fired
+    return [r for r in RULES_BY_PRECEDENCE if all(c.matches(f) for c in r.when)]
 
 
 def _override(rule: OverrideRule, f: Findings, present: Iterable[str]) -> Override:
@@ -339,6 +369,22 @@ def decide_tier(category: str, features: FeatureVector, context: CaseContext) ->
     return decide_findings(findings_of(category, features, context), context.warnings)
 
 
+#: The :class:`TierDecision` fields :func:`summary_fields` gives (what a case list shows).
+SUMMARY_FIELDS: tuple[str, ...] = ("tier", "urgency", "headline_source", "headline")
+
+
+def summary_fields(f: Findings, fired: list[OverrideRule] | None = None) -> dict[str, str]:
+    """The :data:`SUMMARY_FIELDS` of :func:`decide_findings` of ``f`` (the tier from the
+    predicted category, the urgency, the headline and where it comes from), without the
+    recommendations; ``fired`` is :func:`fired_rules` of ``f`` when already known."""
+    fired = fired_rules(f) if fired is None else fired
+    headline, source = _headline(f, fired, analgesic_code(f))
+    base = "soon" if "severe" in (f.category, f.recorded_category) else "routine"
+    return {"tier": str(CATEGORIES.index(f.category) + 1),
+            "urgency": most_urgent(base, *(r.urgency for r in fired)),
+            "headline_source": source, "headline": headline}
+
+
 def decide_findings(f: Findings, warnings: tuple[str, ...] = ()) -> TierDecision:
     """The advice for one case's :class:`Findings` (what :func:`decide_tier` reads), with
     the case's context warnings as the first notes. Equal findings and warnings give an
@@ -346,7 +392,6 @@ def decide_findings(f: Findings, warnings: tuple[str, ...] = ()) -> TierDecision
     (:func:`core.tiers.decide_tiers`)."""
     category = f.category
     fired = fired_rules(f)
-    code = analgesic_code(f)
     recommendations = [*_override_recommendations(f, fired), *_analgesia(f)]
     if not f.lesion_measured:
         recommendations.append(_rec("confirm_pain_source", CONFIRM_SOURCE_TEXT[f.lesion]))
@@ -356,18 +401,13 @@ def decide_findings(f: Findings, warnings: tuple[str, ...] = ()) -> TierDecision
                                     SYSTEMIC_TEXT.format(ecog=f.ecog)))
     ordered = _ordered(recommendations, fired)
     present = [r.code for r in ordered]
-    headline, source = _headline(f, fired, code)
-    base = "soon" if "severe" in (f.category, f.recorded_category) else "routine"
-    tier = str(CATEGORIES.index(category) + 1)
+    summary = summary_fields(f, fired)
     return TierDecision(
-        tier=tier,
-        tier_label=f"Tier {tier} - {category} pain",
-        headline=headline,
-        headline_source=source,
+        tier_label=f"Tier {summary['tier']} - {category} pain",
         recommendations=ordered,
         overrides=tuple(_override(r, f, present) for r in fired),
-        urgency=most_urgent(base, *(r.urgency for r in fired)),
         category=category,
         missing_safety_inputs=_missing_safety_inputs(f),
         notes=_notes(f, warnings, fired),
+        **summary,
     )

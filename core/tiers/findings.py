@@ -184,7 +184,10 @@ class Condition:
     value: object
 
     def matches(self, findings: Findings) -> bool:
-        x = getattr(findings, self.field)
+        return self.holds(getattr(findings, self.field))
+
+    def holds(self, x: object) -> bool:
+        """Whether a value of :attr:`field` (``None`` = not recorded) meets the condition."""
         if self.op == "ne":
             return x != self.value
         if x is None:
