@@ -101,9 +101,12 @@ def _goto_until_up(page: Page, url: str, start: float, timeout_s: float) -> None
 
 
 def _wait_run_done(page: Page, timeout_ms: float) -> None:
-    """Until Streamlit's "running" indicator is gone (the script run finished)."""
+    """Until the app's script run has finished: ``stApp``'s ``data-test-script-state``
+    is ``notRunning`` (the attribute Streamlit's own end-to-end tests wait on; the
+    status widget is not used: it leaves with a 200 ms transition)."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }",
         timeout=timeout_ms)
 
 
