@@ -324,18 +324,20 @@ def _canonical(column: str, series: pd.Series) -> bool:
 def typed_cohort_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """:func:`~core.clinical.as_cohort_frame` of ``frame``, identical, without per-cell
     work for the columns that already have its types (e.g. a frame it made)."""
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    index = pd.RangeIndex(len(frame))
+    out: dict[str, Any] = {}
     for column in COHORT_COLUMNS:
         if column in frame.columns and _canonical(column, frame[column]):
             values = frame[column].to_numpy(copy=True)
             # text: as_cohort_frame's own conversion; the rest is already its dtype
             out[column] = (_typed_column(column, values.tolist()) if column in TEXT_COLUMNS
-                           else values)
+                           else pd.Series(values, index=index, copy=False))
         else:
             values = (frame[column].tolist() if column in frame.columns
                       else [None] * len(frame))
             out[column] = _typed_column(column, [plain_cell(v) for v in values])
-    return out
+    # built in one go: inserting the columns one at a time costs more than a page's rows
+    return pd.DataFrame(out, index=index)
 
 
 def typed_rows(check: CellCheck, rows: np.ndarray) -> pd.DataFrame:

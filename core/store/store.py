@@ -35,7 +35,13 @@ from core.store.checks import check_actor
 from core.store.faults import storage_errors
 from core.store.images import ImageFiles
 from core.store.records import CaseInput, ImageSource, StudyRecord
-from core.store.schema import HISTORY_COLUMNS, Study, create_schema, make_engine
+from core.store.schema import (
+    HISTORY_COLUMNS,
+    Study,
+    create_schema,
+    make_engine,
+    refresh_statistics,
+)
 from core.store.views import StoreViews
 
 if TYPE_CHECKING:
@@ -281,6 +287,7 @@ class CaseStore(StoreViews):
             summary, study_ids = importing.import_rows(
                 session, rows, source=source, on_duplicate=on_duplicate, actor=actor,
                 progress=progress)
+        refresh_statistics(self.engine)
         result: dict[str, object] = {"source": source, **summary, "warnings": warnings}
         if model is not None:
             result["scores"] = self.recompute_scores(
@@ -328,6 +335,7 @@ class CaseStore(StoreViews):
         with self._write() as session:
             summary = importing.import_imaging_rows(session, rows, source=source,
                                                     actor=actor)
+        refresh_statistics(self.engine)
         return {"source": source, **summary}
 
     def replace_synthetic(
@@ -364,6 +372,7 @@ class CaseStore(StoreViews):
             for p in prepared:
                 self._images.remove(p.new_files)
             raise
+        refresh_statistics(self.engine)
         self._images.remove_unreferenced(self._sessions, refs)
         return summary
 
