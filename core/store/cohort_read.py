@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Select, select
 
-from core.clinical import COHORT_COLUMNS, DEFICIT_COLUMN, IMAGING_COLUMNS, STUDY_CLINICAL_COLUMNS
+from core.clinical import (
+    BOOLEAN_COLUMNS,
+    COHORT_COLUMNS,
+    DEFICIT_COLUMN,
+    IMAGING_COLUMNS,
+    NUMERIC_COLUMNS,
+    STUDY_CLINICAL_COLUMNS,
+)
 from core.clinical.bulk import distinct_cells, typed_cohort_frame
 from core.store.rows import deficit_value
 from core.store.schema import ClinicalValues, Patient, Study, StudyFeatures
@@ -55,6 +62,24 @@ def raw_frame(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(data, index=index, columns=list(names))
 
 
+def _typed_from_sql(raw: pd.DataFrame, index: pd.RangeIndex) -> dict[str, pd.Series]:
+    """The numeric, date and complete yes/no columns of SQL rows already in the dtypes of
+    :func:`core.clinical.as_cohort_frame`, by array conversions (the database gives
+    numbers, dates, booleans or ``None``), so :func:`typed_cohort_frame` takes them as
+    they are instead of reading every cell; the other columns go through it."""
+    out: dict[str, pd.Series] = {}
+    for column in NUMERIC_COLUMNS:
+        out[column] = pd.Series(raw[column].to_numpy(), index=index,
+                                dtype=object).astype("float64")
+    out["study_date"] = pd.to_datetime(pd.Series(
+        raw["study_date"].to_numpy(), index=index, dtype=object)).astype("datetime64[us]")
+    for column in BOOLEAN_COLUMNS:
+        values = raw[column].to_numpy()
+        if column != "synthetic" and not pd.isna(values).any():
+            out[column] = pd.Series(values.astype(bool), index=index)
+    return out
+
+
 def cohort_frame(raw: pd.DataFrame) -> pd.DataFrame:
     """``study_id``, the cohort columns typed as ``list_studies`` types them, and
     ``has_image``, from a :func:`raw_frame` of :func:`cohort_select` rows."""
@@ -68,6 +93,7 @@ def cohort_frame(raw: pd.DataFrame) -> pd.DataFrame:
     columns["synthetic"] = pd.Series(
         np.fromiter((bool(v) for v in raw["synthetic"]), dtype=bool, count=len(raw)),
         index=index)
+    columns.update(_typed_from_sql(raw, index))
     typed = typed_cohort_frame(pd.DataFrame(columns, index=index))
     return pd.concat([
         pd.DataFrame({"study_id": raw["study_id"].astype("int64").to_numpy()}, index=index),
