@@ -13,7 +13,9 @@ tests/pg_support.py), median of ``--repeat`` calls:
 * revision: :meth:`CaseStore.store_revision` (cache key of the pages);
 * board page: :meth:`CaseStore.scored_studies` (50 rows, filtered, ordered and paginated
   in SQL) against ``list_studies()`` + :func:`core.assess.assess_frame` + a pandas filter
-  and sort (the page computing every score; timed on ``--sample`` studies and scaled).
+  and sort (the page computing every score; timed on ``--sample`` studies and scaled);
+* a page of 50 in every order (``board``, ``patient``, ``recent``, ``expected_vas``) at
+  offset 0 and half-way down the list (target: well under 0.5 s).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from cohort_data import make_cohort  # noqa: E402
 
 from core.assess import assess_frame  # noqa: E402
 from core.model import load_model  # noqa: E402
-from core.store import CaseStore, StudyFilter  # noqa: E402
+from core.store import ORDERS, CaseStore, StudyFilter  # noqa: E402
 
 
 def _median(fn, repeat: int) -> float:
@@ -71,9 +73,10 @@ def bench_backend(label: str, url: str, frame, model, repeat: int, sample: int) 
                                                         limit=50), repeat)
         filtered_count = _median(lambda: store.count_studies(board, model_version=version),
                                  repeat)
-        deep_page = _median(lambda: store.scored_studies(version, StudyFilter(),
-                                                         order_by="recent", limit=50,
-                                                         offset=n // 2), repeat)
+        pages = {(order, offset): _median(
+            lambda o=order, k=offset: store.scored_studies(version, StudyFilter(), order_by=o,
+                                                           limit=50, offset=k), repeat)
+            for order in ORDERS for offset in (0, n // 2)}
         listing = _median(lambda: len(store.list_studies()), max(1, repeat // 3))
         listed = store.list_studies().iloc[:sample]
         start = time.perf_counter()
@@ -88,7 +91,9 @@ def bench_backend(label: str, url: str, frame, model, repeat: int, sample: int) 
         print(f"  board page (50, filter) SQL {_ms(sql_page)}   read + score all "
               f"{_ms(computed_page)}   ratio {computed_page / sql_page:8.0f}x")
         print(f"  filtered count          SQL {_ms(filtered_count)}")
-        print(f"  page at offset {n // 2:<7}  SQL {_ms(deep_page)}")
+        for order in ORDERS:
+            print(f"  page of 50 by {order:<12} SQL offset 0 {_ms(pages[order, 0])}   "
+                  f"offset {n // 2} {_ms(pages[order, n // 2])}")
 
 
 def main() -> int:

@@ -177,7 +177,9 @@ def _cmd_import_cohort(args: argparse.Namespace) -> int:
     bar = _RowsBar("importing", "row", args.progress)
     scoring = _RowsBar("scoring", "study", args.progress)
     try:
-        summary = store.import_cohort(table.rows, source=Path(args.file).name,
+        # the bulk loader's validated rows: the store does not validate them again
+        rows = table.validated if table.validated is not None else table.rows
+        summary = store.import_cohort(rows, source=Path(args.file).name,
                                       actor=args.actor, progress=bar, model=model,
                                       score_progress=scoring)
     finally:

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core.clinical import load_clinical_table
+from core.clinical import COHORT_COLUMNS, ValidatedCohort, load_clinical_table
 from core.clinical.bulk_tables import load_clinical_table_bulk
 from core.demo import generate_cohort
-from core.store import importing
+from core.store import CaseStore, importing
 
 REPO = Path(__file__).resolve().parents[1]
 TABLES = [REPO / "data" / "demo" / "cohort.csv",
@@ -67,3 +67,71 @@ def test_import_checks_name_the_first_bad_row_as_row_by_row():
     with pytest.raises(ValueError, match=rf"^cohort row {other + 1}: primary_tumor .* "
                                          rf"differs from an earlier row of patient {pid}"):
         importing.validated_rows(later)
+
+
+@pytest.mark.parametrize("path", TABLES, ids=[p.name for p in TABLES])
+def test_the_bulk_loaders_validated_rows_are_the_rows_the_store_validates(path):
+    """``ClinicalImport.validated`` holds exactly what ``import_cohort`` would get by
+    validating ``ClinicalImport.rows`` again, so the store can skip that second pass."""
+    bulk, error = _load(load_clinical_table_bulk, path, require_vas=False)
+    if error is not None:
+        return
+    assert isinstance(bulk.validated, ValidatedCohort)
+    assert bulk.validated.frame is bulk.rows and len(bulk.validated) == len(bulk.rows)
+    given, given_warnings = importing.cohort_rows(bulk.validated)
+    again, again_warnings = importing.cohort_rows(bulk.rows)
+    assert given_warnings == again_warnings
+    assert list(given.columns) == list(again.columns) == list(COHORT_COLUMNS)
+    for column in COHORT_COLUMNS:
+        assert given.columns[column].tolist() == again.columns[column].tolist(), column
+
+
+def test_a_validated_cohort_needs_every_column_and_one_value_per_row():
+    table = load_clinical_table_bulk(TABLES[0])
+    values = dict(table.validated.values)
+    values.pop("vas")
+    with pytest.raises(ValueError, match="every cohort column"):
+        ValidatedCohort(table.rows, values)
+    short = {c: v[:-1] for c, v in table.validated.values.items()}
+    with pytest.raises(ValueError, match="one value per row"):
+        ValidatedCohort(table.rows, short)
+
+
+def test_import_takes_the_loaders_validated_rows_without_validating_again(
+        db_url, data_dir, monkeypatch):
+    """Validate once, at the edge: the bulk loader's rows go in as they are, and store
+    what importing its typed frame (validated again) stores; a plain frame is still
+    validated."""
+    table = load_clinical_table_bulk(TABLES[0])
+    calls: list[int] = []
+    validate = importing.validate_cells
+
+    def counting(cells, **kwargs):
+        calls.append(len(cells))
+        return validate(cells, **kwargs)
+
+    monkeypatch.setattr(importing, "validate_cells", counting)
+    with CaseStore() as store:
+        summary = store.import_cohort(table.validated, source="a.csv", actor="dr-a")
+        assert calls == []
+        assert summary["studies_added"] == len(table.rows)
+        assert summary["warnings"] == list(table.warnings)
+        stored = store.list_studies()
+        again = store.import_cohort(table.rows, source="a.csv", actor="dr-a",
+                                    on_duplicate="replace")
+        assert calls == [len(table.rows)]
+        assert again["studies_replaced"] == len(table.rows)
+        pd.testing.assert_frame_equal(store.list_studies()[list(COHORT_COLUMNS)],
+                                      stored[list(COHORT_COLUMNS)])
+        bad = table.rows.copy()
+        bad.iloc[0, bad.columns.get_loc("vas")] = 12
+        with pytest.raises(ValueError, match="vas 12 is not a number from 0 to 10"):
+            store.import_cohort(bad, source="b.csv", actor="dr-a", on_duplicate="replace")
+
+
+def test_an_empty_cohort_validates_to_no_rows():
+    """A table without valid rows (e.g. ``--valid-rows-only`` of a file whose rows all
+    fail) used to fail inside the cross-column checks with an IndexError."""
+    empty = generate_cohort(3, seed=4).iloc[:0]
+    rows, warnings = importing.cohort_rows(empty)
+    assert len(rows) == 0 and warnings == []

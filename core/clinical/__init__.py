@@ -112,6 +112,7 @@ that unpacks to more than :data:`MAX_XLSX_UNPACKED_BYTES` or whose used range ex
 raise ``ValueError`` instead: no row can be trusted then.
 """
 
+from core.clinical.bulk import ValidatedCohort
 from core.clinical.cells import deficit_from_yes_no, parse_bilsky, parse_deficit_cell, sins_total
 from core.clinical.export import export_csv, neutralise_cell
 from core.clinical.frames import as_cohort_frame
@@ -190,6 +191,7 @@ __all__ = [
     "ClinicalRow",
     "ColumnSpec",
     "RowError",
+    "ValidatedCohort",
     "as_cohort_frame",
     "check_line_lengths",
     "deficit_from_yes_no",

@@ -173,7 +173,7 @@ def validate_column(name: str, series: pd.Series, *, require_vas: bool) -> _Colu
 
 def _numbers(column: _Column | None, n: int) -> np.ndarray:
     """A validated numeric column as floats (NaN = missing or invalid)."""
-    if column is None:
+    if column is None or n == 0:  # no rows: an empty column has no distinct cell
         return np.full(n, np.nan)
     table = np.array([np.nan if v is None else float(v) for v in column.values])
     return table[column.codes] if len(column.codes) else np.full(n, table[0])
@@ -298,6 +298,42 @@ def validate_cells(cells: pd.DataFrame, *, require_vas: bool = False) -> CellChe
                      yes_no_deficit=~invalid & _yes_no(parsed.get(DEFICIT_COLUMN), n))
 
 
+@dataclass(frozen=True, eq=False)
+class ValidatedCohort:
+    """The valid rows of one cohort table, validated as a whole by
+    :func:`~core.clinical.bulk_tables.load_clinical_table_bulk` (its
+    :attr:`ClinicalImport.validated <core.clinical.ClinicalImport>`): every cell by the
+    rules of :func:`~core.clinical.validate_clinical`, each (patient, date) once, each
+    patient's sex, primary tumour and synthetic flag the same on all of its rows.
+
+    :meth:`core.store.CaseStore.import_cohort` takes it without validating the rows
+    again (validate once, at the edge); a plain frame passed there is validated. Made by
+    the loader only: it holds the values the validation produced.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The rows typed as :func:`~core.clinical.as_cohort_frame` types them (the loader's
+        ``ClinicalImport.rows``: indexed by spreadsheet row, ``attrs["warnings"]``).
+    values : Mapping[str, numpy.ndarray]
+        Every :data:`~core.clinical.COHORT_COLUMNS` name -> object array of the
+        validated values (those of ``validate_clinical``), one per row of ``frame``.
+    """
+
+    frame: pd.DataFrame
+    values: Mapping[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        missing = [c for c in COHORT_COLUMNS if c not in self.values]
+        lengths = {len(v) for v in self.values.values()}
+        if missing or lengths - {len(self.frame)}:
+            raise ValueError("validated cohort values must hold every cohort column with "
+                             "one value per row of the frame.")
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
 def _yes_no(column: _Column | None, n: int) -> np.ndarray:
     """Rows whose deficit cell is an old yes/no value (:func:`deficit_from_yes_no`)."""
     if column is None or len(column.codes) != n:
@@ -324,18 +360,20 @@ def _canonical(column: str, series: pd.Series) -> bool:
 def typed_cohort_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """:func:`~core.clinical.as_cohort_frame` of ``frame``, identical, without per-cell
     work for the columns that already have its types (e.g. a frame it made)."""
-    out = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+    index = pd.RangeIndex(len(frame))
+    out: dict[str, Any] = {}
     for column in COHORT_COLUMNS:
         if column in frame.columns and _canonical(column, frame[column]):
             values = frame[column].to_numpy(copy=True)
             # text: as_cohort_frame's own conversion; the rest is already its dtype
             out[column] = (_typed_column(column, values.tolist()) if column in TEXT_COLUMNS
-                           else values)
+                           else pd.Series(values, index=index, copy=False))
         else:
             values = (frame[column].tolist() if column in frame.columns
                       else [None] * len(frame))
             out[column] = _typed_column(column, [plain_cell(v) for v in values])
-    return out
+    # built in one go: inserting the columns one at a time costs more than a page's rows
+    return pd.DataFrame(out, index=index)
 
 
 def typed_rows(check: CellCheck, rows: np.ndarray) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.clinical.bulk import CellCheck, validate_cells
+from core.clinical.bulk import CellCheck, ValidatedCohort, validate_cells
 from core.clinical.cells import plain_cell
 from core.clinical.frames import _typed_column
 from core.clinical.rows import RowError, deficit_warning
@@ -289,6 +289,7 @@ def load_clinical_table_bulk(
     yes_no = _concat(found.yes_no, bool)[keep]
     warning = deficit_warning(rows[keep][yes_no].tolist())
     frame.attrs["warnings"] = [warning] if warning else []
+    validated = ValidatedCohort(frame, {c: values[c][keep] for c in COHORT_COLUMNS})
     return ClinicalImport(rows=frame, errors=tuple(errors), n_rows=scan.n_body,
                           columns=tuple(header[i] for i in named),
-                          warnings=(warning,) if warning else ())
+                          warnings=(warning,) if warning else (), validated=validated)

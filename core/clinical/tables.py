@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.clinical.bulk import ValidatedCohort
 from core.clinical.cells import (
     deficit_from_yes_no,
     parse_study_date,
@@ -65,6 +66,11 @@ class ClinicalImport:
         Plain sentences about values that were read but should be recorded differently,
         each naming its rows: today, valid rows whose ``neurologic_deficit`` is an old
         yes/no value (read as ``new_or_progressive`` / ``none``).
+    validated : ValidatedCohort or None
+        :attr:`rows` with the values their validation produced, from the bulk loader
+        (:func:`~core.clinical.bulk_tables.load_clinical_table_bulk`); pass it to
+        ``CaseStore.import_cohort`` instead of :attr:`rows` to skip validating the
+        rows a second time. ``None`` from the row-by-row loader.
     """
 
     rows: pd.DataFrame
@@ -72,6 +78,7 @@ class ClinicalImport:
     n_rows: int
     columns: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
+    validated: ValidatedCohort | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

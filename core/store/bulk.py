@@ -1,12 +1,13 @@
-"""Validated cohort rows into the tables with SQLAlchemy core ``insert()`` executemany.
+"""Validated cohort rows into the tables with SQLAlchemy core ``insert()`` executemany
+(``COPY`` on PostgreSQL with psycopg: :mod:`core.store.pg_copy`).
 
 Inside the caller's transaction: the stored patients of the rows are read in one query
 per :data:`IN_CHUNK` ids, the rows are checked against them (the row-by-row messages of
 :func:`core.store.rows.get_or_add_patient` and of a study already stored), then new
-patients and studies (executemany; their ids read back by their unique keys), clinical
-values and imaging features are inserted in batches; replaced studies get their clinical
-values (and, when the row has any, imaging values) rewritten and lose their levels and
-stale scores.
+patients and studies (their ids read back by their unique keys after the insert, or on
+PostgreSQL taken from the tables' sequences before it), clinical values and imaging
+features are inserted in batches; replaced studies get their clinical values (and, when
+the row has any, imaging values) rewritten and lose their levels and stale scores.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.clinical import IMAGING_COLUMNS, STUDY_CLINICAL_COLUMNS
+from core.store.pg_copy import any_of, copies, copy_rows, next_ids
 from core.store.schema import (
     ClinicalValues,
     LevelFeature,
@@ -86,12 +88,16 @@ def _bound(column: Any, values: Any, dialect: Any) -> list[Any]:
 
 def executemany(conn: Connection, table: Any, columns: Mapping[str, Any]) -> None:
     """Insert rows given as columns (arrays of one length, or one value for all rows) with
-    one driver ``executemany`` of the compiled core ``insert()``: SQLAlchemy's per-row
-    parameter processing is done once per distinct value instead."""
+    one driver ``executemany`` of the compiled core ``insert()`` (``COPY`` on PostgreSQL
+    with psycopg: :mod:`core.store.pg_copy`): SQLAlchemy's per-row parameter processing
+    is done once per distinct value instead."""
     names = list(columns)
     dialect = conn.dialect
     n_rows = next((len(v) for v in columns.values() if isinstance(v, np.ndarray | list)), 1)
     if n_rows == 0:
+        return
+    if copies(conn):
+        copy_rows(conn, table, columns, n_rows)
         return
     bound = {n: _bound(table.c[n], columns[n], dialect) for n in names}
     for n in names:
@@ -112,7 +118,7 @@ def _stored_patients(conn: Connection, pids: Sequence[str]) -> dict[str, Any]:
     query = select(Patient.id, Patient.patient_id, Patient.synthetic, Patient.sex,
                    Patient.primary_tumor)
     for part in chunks(list(pids), IN_CHUNK):
-        for row in conn.execute(query.where(Patient.patient_id.in_(part))):
+        for row in conn.execute(query.where(any_of(Patient.patient_id, part, conn))):
             found[row.patient_id] = row
     return found
 
@@ -136,7 +142,7 @@ def _stored_studies(conn: Connection, pks: Sequence[int]) -> dict[tuple[int, Any
     found: dict[tuple[int, Any], int] = {}
     query = select(Study.id, Study.patient_pk, Study.study_date)
     for part in chunks(list(pks), IN_CHUNK):
-        for row in conn.execute(query.where(Study.patient_pk.in_(part))):
+        for row in conn.execute(query.where(any_of(Study.patient_pk, part, conn))):
             found[(row.patient_pk, row.study_date)] = row.id
     return found
 
@@ -189,12 +195,17 @@ def _add_patients(conn: Connection, rows: CohortRows, plan: _Plan, now: Any) -> 
     table = Patient.__table__
     for part in chunks(new, IN_CHUNK):
         pids = rows.columns["patient_id"][part]
+        ids = next_ids(conn, table, len(part)) if copies(conn) else None
         executemany(conn, table, {
+            **({"id": ids} if ids is not None else {}),
             **{c: rows.columns[c][part] for c in ("patient_id", "synthetic", "sex",
                                                    "primary_tumor")},
             "created_at": now})
+        if ids is not None:
+            keys.update(zip(pids.tolist(), ids.tolist(), strict=True))
+            continue
         query = select(table.c.id, table.c.patient_id).where(
-            table.c.patient_id.in_(pids.tolist()))
+            any_of(table.c.patient_id, pids.tolist(), conn))
         keys.update({pid: pk for pk, pid in conn.execute(query).all()})
     fill = [{"pk": p.id, "new_sex": rows.columns["sex"][plan.first_rows[pid]]}
             for pid, p in plan.stored.items()
@@ -210,7 +221,7 @@ def _new_study_ids(conn: Connection, pks: np.ndarray, days: np.ndarray) -> np.nd
     (patient, date) after an executemany insert."""
     table = Study.__table__
     query = select(table.c.id, table.c.patient_pk, table.c.study_date).where(
-        table.c.patient_pk.in_(np.unique(pks).tolist()))
+        any_of(table.c.patient_pk, np.unique(pks).tolist(), conn))
     found = conn.execute(query).all()
     ids, found_pks, found_days = (list(c) for c in zip(*found, strict=True)) if found else (
         [], [], [])
@@ -247,15 +258,15 @@ def _replace(conn: Connection, rows: CohortRows, index: np.ndarray, study_ids: n
     refeatured = study_ids[imaging[index]].tolist()
     for part in chunks(ids, IN_CHUNK):
         conn.execute(delete(ClinicalValues.__table__).where(
-            ClinicalValues.__table__.c.study_id.in_(part)))
-        conn.execute(delete(scores).where(scores.c.study_id.in_(part)))
-        conn.execute(update(Study.__table__).where(Study.__table__.c.id.in_(part))
+            any_of(ClinicalValues.__table__.c.study_id, part, conn)))
+        conn.execute(delete(scores).where(any_of(scores.c.study_id, part, conn)))
+        conn.execute(update(Study.__table__).where(any_of(Study.__table__.c.id, part, conn))
                      .values(updated_at=now))
     for part in chunks(refeatured, IN_CHUNK):
         conn.execute(delete(LevelFeature.__table__).where(
-            LevelFeature.__table__.c.study_id.in_(part)))
+            any_of(LevelFeature.__table__.c.study_id, part, conn)))
         conn.execute(delete(StudyFeatures.__table__).where(
-            StudyFeatures.__table__.c.study_id.in_(part)))
+            any_of(StudyFeatures.__table__.c.study_id, part, conn)))
     _insert_values(conn, rows, index, study_ids, imaging)
 
 
@@ -283,9 +294,12 @@ def insert_cohort(session: Session, rows: CohortRows, *, source: str, on_duplica
         part = new[start:start + max(1, batch)]
         pks = pk_values[position.get_indexer(rows.columns["patient_id"][part])]
         days = rows.columns["study_date"][part]
-        executemany(conn, table, {"patient_pk": pks, "study_date": days, "source": source,
+        ids = next_ids(conn, table, len(part)) if copies(conn) else None
+        executemany(conn, table, {**({"id": ids} if ids is not None else {}),
+                                  "patient_pk": pks, "study_date": days, "source": source,
                                   "created_at": now, "updated_at": now})
-        ids = _new_study_ids(conn, pks, days)
+        if ids is None:
+            ids = _new_study_ids(conn, pks, days)
         study_ids[part] = ids
         _insert_values(conn, rows, part, ids, imaging)
         done += len(part)

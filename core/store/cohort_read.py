@@ -16,7 +16,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Select, select
 
-from core.clinical import COHORT_COLUMNS, DEFICIT_COLUMN, IMAGING_COLUMNS, STUDY_CLINICAL_COLUMNS
+from core.clinical import (
+    BOOLEAN_COLUMNS,
+    COHORT_COLUMNS,
+    DEFICIT_COLUMN,
+    IMAGING_COLUMNS,
+    NUMERIC_COLUMNS,
+    STUDY_CLINICAL_COLUMNS,
+)
 from core.clinical.bulk import distinct_cells, typed_cohort_frame
 from core.store.rows import deficit_value
 from core.store.schema import ClinicalValues, Patient, Study, StudyFeatures
@@ -44,25 +51,53 @@ def cohort_select(*extra: Any) -> Select:
 
 
 def raw_frame(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
-    """Result rows as object columns (values as the driver gave them)."""
-    out = pd.DataFrame(index=pd.RangeIndex(len(rows)))
+    """Result rows as object columns (values as the driver gave them), built in one go
+    (inserting the columns one at a time costs more than reading a page's rows)."""
+    index = pd.RangeIndex(len(rows))
+    data: dict[str, pd.Series] = {}
     for k, name in enumerate(names):
         column = np.empty(len(rows), dtype=object)
         column[:] = [r[k] for r in rows]
-        out[name] = pd.Series(column, dtype=object)
+        data[name] = pd.Series(column, index=index, dtype=object, copy=False)
+    return pd.DataFrame(data, index=index, columns=list(names))
+
+
+def _typed_from_sql(raw: pd.DataFrame, index: pd.RangeIndex) -> dict[str, pd.Series]:
+    """The numeric, date and complete yes/no columns of SQL rows already in the dtypes of
+    :func:`core.clinical.as_cohort_frame`, by array conversions (the database gives
+    numbers, dates, booleans or ``None``), so :func:`typed_cohort_frame` takes them as
+    they are instead of reading every cell; the other columns go through it."""
+    out: dict[str, pd.Series] = {}
+    for column in NUMERIC_COLUMNS:
+        out[column] = pd.Series(raw[column].to_numpy(), index=index,
+                                dtype=object).astype("float64")
+    out["study_date"] = pd.to_datetime(pd.Series(
+        raw["study_date"].to_numpy(), index=index, dtype=object)).astype("datetime64[us]")
+    for column in BOOLEAN_COLUMNS:
+        values = raw[column].to_numpy()
+        if column != "synthetic" and not pd.isna(values).any():
+            out[column] = pd.Series(values.astype(bool), index=index)
     return out
 
 
 def cohort_frame(raw: pd.DataFrame) -> pd.DataFrame:
     """``study_id``, the cohort columns typed as ``list_studies`` types them, and
     ``has_image``, from a :func:`raw_frame` of :func:`cohort_select` rows."""
-    raw = raw.copy()
+    raw = raw.reset_index(drop=True)
     codes, reps = distinct_cells(raw[DEFICIT_COLUMN])
     table = np.empty(len(reps), dtype=object)
     table[:] = [deficit_value(r) for r in reps]
-    raw[DEFICIT_COLUMN] = pd.Series(table[codes], dtype=object)
-    raw["synthetic"] = raw["synthetic"].map(bool).astype(bool)
-    typed = typed_cohort_frame(raw[list(COHORT_COLUMNS)])
-    typed.insert(0, "study_id", raw["study_id"].astype("int64").to_numpy())
-    typed["has_image"] = raw["has_image"].map(bool).astype(bool).to_numpy()
-    return typed
+    index = pd.RangeIndex(len(raw))
+    columns = {c: raw[c] for c in COHORT_COLUMNS}
+    columns[DEFICIT_COLUMN] = pd.Series(table[codes], index=index, dtype=object)
+    columns["synthetic"] = pd.Series(
+        np.fromiter((bool(v) for v in raw["synthetic"]), dtype=bool, count=len(raw)),
+        index=index)
+    columns.update(_typed_from_sql(raw, index))
+    typed = typed_cohort_frame(pd.DataFrame(columns, index=index))
+    return pd.concat([
+        pd.DataFrame({"study_id": raw["study_id"].astype("int64").to_numpy()}, index=index),
+        typed,
+        pd.DataFrame({"has_image": np.fromiter((bool(v) for v in raw["has_image"]),
+                                               dtype=bool, count=len(raw))}, index=index),
+    ], axis=1)

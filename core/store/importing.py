@@ -19,6 +19,7 @@ from core.clinical import (
     COHORT_COLUMNS,
     DEFICIT_COLUMN,
     IMAGING_COLUMNS,
+    ValidatedCohort,
     deficit_from_yes_no,
     deficit_warning,
     validate_clinical,
@@ -65,6 +66,16 @@ def validated_rows(frame: pd.DataFrame) -> CohortRows:
         problem = _first_problem(check, keys, first_row, i, labels)
         raise ValueError(f"cohort row {labels[i]}: {problem}")
     return CohortRows(cols)
+
+
+def cohort_rows(frame: pd.DataFrame | ValidatedCohort) -> tuple[CohortRows, list[str]]:
+    """The rows to import and their warnings (:func:`import_warnings`): a plain frame
+    validated by :func:`validated_rows`; the rows of a :class:`ValidatedCohort` (the bulk
+    loader validated that whole table already) taken as they are."""
+    if isinstance(frame, ValidatedCohort):
+        return (CohortRows({c: frame.values[c] for c in COHORT_COLUMNS}),
+                import_warnings(frame.frame))
+    return validated_rows(frame), import_warnings(frame)
 
 
 def _first_positions(values: np.ndarray) -> np.ndarray:

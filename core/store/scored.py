@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, Subquery, and_, case, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.store.checks import as_date
@@ -38,6 +38,8 @@ from core.vocab import REGIONS, URGENCY_ORDER, region_count_column
 #: the most recent study), ``patient`` (patient, then date: ``list_studies``' order),
 #: ``recent`` (newest study first), ``expected_vas`` (highest predicted pain first).
 ORDERS: tuple[str, ...] = ("board", "patient", "recent", "expected_vas")
+#: The orders that read the scores.
+_SCORE_ORDERS: tuple[str, ...] = ("board", "expected_vas")
 #: Columns of :func:`page`: ``list_studies``' columns, the assessment and when it was
 #: computed (``NaT`` for a study not yet scored with the version).
 PAGE_COLUMNS: tuple[str, ...] = (*LIST_COLUMNS, *SCORE_COLUMNS, "score_computed_at")
@@ -116,20 +118,36 @@ def _score_join(query: Select, model_version: str | None) -> Select:
     return query.outerjoin(scores, on)
 
 
-def _ordering(order_by: str, dialect: str) -> list[Any]:
-    patient = _collated(Patient.patient_id, dialect)
+@dataclass(frozen=True)
+class _Key:
+    """One sort key of an order: an expression, its direction, and whether it is text
+    compared by code point (:func:`_collated`)."""
+
+    expression: Any
+    descending: bool = False
+    text: bool = False
+
+    def sort(self, column: Any, dialect: str) -> Any:
+        column = _collated(column, dialect) if self.text else column
+        return column.desc() if self.descending else column
+
+
+def _keys(order_by: str) -> list[_Key]:
+    """The sort keys of ``order_by``; the last is the study id, so the order is total."""
+    patient = _Key(Patient.patient_id, text=True)
     if order_by == "board":
         rank = {u: i for i, u in enumerate(reversed(URGENCY_ORDER))}
-        return [case(rank, value=scores.c.urgency, else_=len(rank)),
-                case((scores.c.headline_source == OVERRIDE, 0), else_=1),
-                Study.study_date.desc(), patient, Study.id]
+        return [_Key(case(rank, value=scores.c.urgency, else_=len(rank))),
+                _Key(case((scores.c.headline_source == OVERRIDE, 0), else_=1)),
+                _Key(Study.study_date, descending=True), patient, _Key(Study.id)]
     if order_by == "patient":
-        return [patient, Study.study_date, Study.id]
+        return [patient, _Key(Study.study_date), _Key(Study.id)]
     if order_by == "recent":
-        return [Study.study_date.desc(), patient, Study.id]
+        return [_Key(Study.study_date, descending=True), patient, _Key(Study.id)]
     if order_by == "expected_vas":
-        return [case((scores.c.expected_vas.is_(None), 1), else_=0),
-                scores.c.expected_vas.desc(), Study.study_date.desc(), patient, Study.id]
+        return [_Key(case((scores.c.expected_vas.is_(None), 1), else_=0)),
+                _Key(scores.c.expected_vas, descending=True),
+                _Key(Study.study_date, descending=True), patient, _Key(Study.id)]
     raise ValueError(f"order_by {order_by!r} is not one of {', '.join(ORDERS)}.")
 
 
@@ -152,23 +170,48 @@ def count(session: Session, filters: StudyFilter | None = None,
     return int(session.scalar(query.where(*_conditions(filters))) or 0)
 
 
+def _page_keys(filters: StudyFilter, model_version: str | None, order_by: str,
+               dialect: str, limit: int | None, offset: int) -> tuple[Subquery, list[Any]]:
+    """The page's study ids and sort keys, ordered and cut in SQL over the narrow rows
+    the filters and the order need (studies, patients, and the scores or imaging values
+    only when read), and the ``ORDER BY`` of the outer query over them.
+
+    Sorting ids and keys instead of whole cohort rows keeps a deep page cheap: the
+    database skips ``offset`` small rows (a bounded top-N sort), then joins the clinical
+    and imaging values of the ``limit`` rows left."""
+    keys = _keys(order_by)
+    query = (select(Study.id.label("page_study_id"),
+                    *(k.expression.label(f"page_key_{i}") for i, k in enumerate(keys)))
+             .select_from(Study).join(Patient, Study.patient_pk == Patient.id))
+    if filters.regions:
+        query = query.outerjoin(StudyFeatures, StudyFeatures.study_id == Study.id)
+    if filters.needs_scores or order_by in _SCORE_ORDERS:
+        query = _score_join(query, model_version)
+    query = (query.where(*_conditions(filters))
+             .order_by(*(k.sort(k.expression, dialect) for k in keys)).offset(int(offset)))
+    if limit is not None:
+        query = query.limit(int(limit))
+    ids = query.subquery("page")
+    return ids, [k.sort(ids.c[f"page_key_{i}"], dialect) for i, k in enumerate(keys)]
+
+
 def page(session: Session, model_version: str | None, filters: StudyFilter | None = None, *,
          order_by: str = "board", limit: int | None = 50, offset: int = 0) -> pd.DataFrame:
     """One page of studies with their scores of ``model_version`` (see
-    :meth:`CaseStore.scored_studies`)."""
+    :meth:`CaseStore.scored_studies`): one statement, whose inner query orders and cuts
+    the study ids (:func:`_page_keys`) and whose outer query reads the page's rows."""
     filters = filters or StudyFilter()
     _check(model_version, filters)
     if limit is not None and (isinstance(limit, bool) or int(limit) < 0):
         raise ValueError(f"limit {limit!r} is not a count of rows.")
     if isinstance(offset, bool) or int(offset) < 0:
         raise ValueError(f"offset {offset!r} is not a count of rows.")
+    dialect = session.get_bind().dialect.name
+    ids, ordering = _page_keys(filters, model_version, order_by, dialect, limit, offset)
     extra = [getattr(scores.c, c).label(c) for c in SCORE_COLUMNS]
-    query = _score_join(cohort_select(*extra, scores.c.computed_at.label("score_computed_at")),
-                        model_version)
-    query = query.where(*_conditions(filters)).order_by(
-        *_ordering(order_by, session.get_bind().dialect.name)).offset(int(offset))
-    if limit is not None:
-        query = query.limit(int(limit))
+    query = _score_join(
+        cohort_select(*extra, scores.c.computed_at.label("score_computed_at"))
+        .join(ids, ids.c.page_study_id == Study.id), model_version).order_by(*ordering)
     rows = session.execute(query).all()
     names = [c.name for c in query.selected_columns]
     return _page_frame(session, raw_frame(rows, names))
@@ -185,27 +228,32 @@ def _latest_predictions(session: Session, study_ids: list[int]) -> dict[int, Any
 
 def _page_frame(session: Session, raw: pd.DataFrame) -> pd.DataFrame:
     frame = cohort_frame(raw)
+    index = frame.index
     lumbar = frame["lesion_count_lumbar"]
-    frame["lumbar_involved"] = (lumbar > 0).astype("float64").where(lumbar.notna())
-    has_image = frame.pop("has_image")
-    frame["has_image"] = has_image
+    columns: dict[str, Any] = {c: frame[c] for c in frame.columns if c != "has_image"}
+    columns["lumbar_involved"] = (lumbar > 0).astype("float64").where(lumbar.notna())
+    columns["has_image"] = frame["has_image"]
     predictions = _latest_predictions(session, frame["study_id"].tolist())
     found = [predictions.get(i) for i in frame["study_id"].tolist()]
     for column, attr in (("predicted_category", "category"), ("predicted_tier", "tier"),
                          ("predicted_model_version", "model_version")):
-        frame[column] = pd.Series([getattr(p, attr) if p else None for p in found],
-                                  dtype="str")
-    frame["predicted_at"] = pd.to_datetime(pd.Series(
-        [p.created_at if p else None for p in found], dtype="object")
+        columns[column] = pd.Series([getattr(p, attr) if p else None for p in found],
+                                    index=index, dtype="str")
+    columns["predicted_at"] = pd.to_datetime(pd.Series(
+        [p.created_at if p else None for p in found], index=index, dtype="object")
     ).astype("datetime64[us]").dt.tz_localize("UTC")
     for column in SCORE_COLUMNS:
         values = raw[column].to_numpy()
-        frame[column] = (pd.Series(values, dtype=object) if column in SCORE_TEXT_COLUMNS
-                         else pd.Series(pd.to_numeric(pd.Series(values, dtype=object)),
-                                        dtype="float64"))
-    frame["score_computed_at"] = pd.to_datetime(pd.Series(
-        raw["score_computed_at"].to_numpy(), dtype="object")).astype("datetime64[us]")
-    return frame[list(PAGE_COLUMNS)].reset_index(drop=True)
+        columns[column] = (
+            pd.Series(values, index=index, dtype=object) if column in SCORE_TEXT_COLUMNS
+            else pd.Series(pd.to_numeric(pd.Series(values, index=index, dtype=object)),
+                           dtype="float64"))
+    columns["score_computed_at"] = pd.to_datetime(pd.Series(
+        raw["score_computed_at"].to_numpy(), index=index, dtype="object")
+    ).astype("datetime64[us]")
+    # built in one go (inserting the columns one at a time costs more than the query)
+    return pd.DataFrame({c: columns[c] for c in PAGE_COLUMNS}, index=index
+                        ).reset_index(drop=True)
 
 
 def unscored_ids(frame: pd.DataFrame) -> np.ndarray:

@@ -3,9 +3,10 @@
 A ``scores`` row holds what :func:`core.assess.assess_frame` returns for one study
 (:data:`~core.store.schema.SCORE_COLUMNS`) under one model version; writing a study's
 score again for the same version replaces it (``INSERT ... ON CONFLICT DO UPDATE`` on
-SQLite and PostgreSQL). :func:`recompute` reads the studies in batches of their ids,
-assesses each batch with array operations and writes it in a short transaction of its
-own (audited ``predict``), so other sessions keep writing meanwhile.
+SQLite and PostgreSQL; there one statement per batch, the columns sent as arrays).
+:func:`recompute` reads the studies in batches of their ids, assesses each batch with
+array operations and writes it in a short transaction of its own (audited
+``predict``), so other sessions keep writing meanwhile.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, delete, exists, func, insert, select
+from sqlalchemy import Connection, delete, exists, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.store.audit import audit
 from core.store.bulk import IN_CHUNK, chunks
 from core.store.cohort_read import cohort_frame, cohort_select, raw_frame
+from core.store.pg_copy import any_of
 from core.store.schema import SCORE_COLUMNS, SCORE_TEXT_COLUMNS, Study, scores, utcnow
 
 if TYPE_CHECKING:
@@ -96,26 +98,52 @@ def score_params(assessed: pd.DataFrame, model_version: str) -> list[dict[str, A
 
 
 def _upsert_statement(dialect: str) -> Any:
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
+    """SQLite's ``INSERT ... ON CONFLICT DO UPDATE`` (PostgreSQL: :func:`_pg_upsert`)."""
+    if dialect != "sqlite":
         return None
+    from sqlalchemy.dialects.sqlite import insert as dialect_insert
+
     statement = dialect_insert(scores)
     return statement.on_conflict_do_update(
         index_elements=["study_id", "model_version"],
         set_={c: statement.excluded[c] for c in (*SCORE_COLUMNS, "computed_at")})
 
 
+#: Columns of a ``scores`` row written by :func:`upsert`.
+_WRITTEN = ("study_id", "model_version", *SCORE_COLUMNS, "computed_at")
+
+
+def _pg_upsert(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> int:
+    """One ``INSERT ... SELECT FROM unnest(arrays) ... ON CONFLICT DO UPDATE`` for
+    ``rows`` (PostgreSQL): a parameter per column instead of a statement per row, the
+    rows of studies deleted meanwhile left out in the same statement."""
+    dialect = conn.dialect
+    arrays = ", ".join(f"CAST(:{c} AS {scores.c[c].type.compile(dialect=dialect)}[])"
+                       for c in _WRITTEN)
+    names = ", ".join(_WRITTEN)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in (*SCORE_COLUMNS, "computed_at"))
+    # column names from the table's metadata, never from input
+    statement = text(
+        f"INSERT INTO scores ({names}) SELECT {names} FROM unnest({arrays}) AS u({names}) "
+        "WHERE EXISTS (SELECT 1 FROM studies WHERE studies.id = u.study_id) "
+        f"ON CONFLICT (study_id, model_version) DO UPDATE SET {updates}")
+    result = conn.execute(statement, {c: [r[c] for r in rows] for c in _WRITTEN})
+    return int(result.rowcount)
+
+
 def upsert(conn: Connection, params: Sequence[Mapping[str, Any]]) -> int:
     """Write ``scores`` rows, replacing a stored (study, version); returns the count.
-    Rows of studies deleted meanwhile are left out."""
-    ids = sorted({int(p["study_id"]) for p in params})
+    Rows of studies deleted meanwhile are left out; of two rows for one (study,
+    version) the later is written."""
+    rows = list({(int(p["study_id"]), p["model_version"]): {**p, "study_id": int(p["study_id"])}
+                 for p in params}.values())
+    if conn.dialect.name == "postgresql":
+        return sum(_pg_upsert(conn, part) for part in chunks(rows, IN_CHUNK))
+    ids = sorted({p["study_id"] for p in rows})
     alive: set[int] = set()
     for part in chunks(ids, IN_CHUNK):
         alive.update(conn.scalars(select(Study.id).where(Study.id.in_(part))).all())
-    rows = [dict(p) for p in params if int(p["study_id"]) in alive]
+    rows = [p for p in rows if p["study_id"] in alive]
     statement = _upsert_statement(conn.dialect.name)
     for part in chunks(rows, IN_CHUNK):
         if statement is None:  # another database: delete, then insert
@@ -181,8 +209,8 @@ def recompute(sessions: sessionmaker[Session], model: TrainedModel, *, actor: st
     names = [c.name for c in cohort_select().selected_columns]
     for ids in batches:
         with sessions() as session:
-            rows = session.execute(cohort_select().where(Study.id.in_(ids))
-                                   .order_by(Study.id)).all()
+            rows = session.execute(cohort_select().where(
+                any_of(Study.id, ids, session.connection())).order_by(Study.id)).all()
         frame = cohort_frame(raw_frame(rows, names))
         assessed = assess_studies(model, frame)
         with sessions.begin() as session:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.clinical import COHORT_COLUMNS
+from core.clinical import COHORT_COLUMNS, ValidatedCohort
 from core.clinical import export_csv as _export_csv
 from core.provenance import sha256_bytes
 from core.store import agenda as agenda_module
@@ -35,7 +35,13 @@ from core.store.checks import check_actor
 from core.store.faults import storage_errors
 from core.store.images import ImageFiles
 from core.store.records import CaseInput, ImageSource, StudyRecord
-from core.store.schema import HISTORY_COLUMNS, Study, create_schema, make_engine
+from core.store.schema import (
+    HISTORY_COLUMNS,
+    Study,
+    create_schema,
+    make_engine,
+    refresh_statistics,
+)
 from core.store.views import StoreViews
 
 if TYPE_CHECKING:
@@ -218,7 +224,7 @@ class CaseStore(StoreViews):
 
     def import_cohort(
         self,
-        frame: pd.DataFrame,
+        frame: pd.DataFrame | ValidatedCohort,
         *,
         source: str,
         actor: str,
@@ -235,9 +241,12 @@ class CaseStore(StoreViews):
 
         Parameters
         ----------
-        frame : pandas.DataFrame
+        frame : pandas.DataFrame or ValidatedCohort
             Columns of :data:`core.clinical.COHORT_COLUMNS` (usually
-            ``load_clinical_table(...).rows``); every row is validated again.
+            ``load_clinical_table(...).rows``); every row is validated again. Or the
+            :class:`core.clinical.ValidatedCohort` of the bulk loader
+            (``load_clinical_table_bulk(...).validated``), whose rows were validated
+            as a whole table already and are not validated again.
         source : str
             File name recorded with the studies and in the audit log.
         actor : str
@@ -274,13 +283,13 @@ class CaseStore(StoreViews):
         actor = check_actor(actor)
         if on_duplicate not in ("error", "replace"):
             raise ValueError(f"on_duplicate {on_duplicate!r} must be 'error' or 'replace'.")
-        rows = importing.validated_rows(frame)
-        warnings = importing.import_warnings(frame)
+        rows, warnings = importing.cohort_rows(frame)
         source = str(source)[:200] or "import"
         with self._write() as session:
             summary, study_ids = importing.import_rows(
                 session, rows, source=source, on_duplicate=on_duplicate, actor=actor,
                 progress=progress)
+        refresh_statistics(self.engine)
         result: dict[str, object] = {"source": source, **summary, "warnings": warnings}
         if model is not None:
             result["scores"] = self.recompute_scores(
@@ -328,6 +337,7 @@ class CaseStore(StoreViews):
         with self._write() as session:
             summary = importing.import_imaging_rows(session, rows, source=source,
                                                     actor=actor)
+        refresh_statistics(self.engine)
         return {"source": source, **summary}
 
     def replace_synthetic(
@@ -364,6 +374,7 @@ class CaseStore(StoreViews):
             for p in prepared:
                 self._images.remove(p.new_files)
             raise
+        refresh_statistics(self.engine)
         self._images.remove_unreferenced(self._sessions, refs)
         return summary
 

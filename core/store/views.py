@@ -19,7 +19,7 @@ from core.store import page_reads, scored
 from core.store import scores as scores_module
 from core.store.audit import read_audit_page
 from core.store.checks import check_actor
-from core.store.schema import AuditEntry, Patient, Study
+from core.store.schema import AuditEntry, Patient, Study, refresh_statistics
 from core.store.scored import StudyFilter
 
 if TYPE_CHECKING:
@@ -107,9 +107,11 @@ class StoreViews:
         after each. Returns ``model_version, studies, not_assessable, seconds``.
         """
         actor = check_actor(actor)
-        return scores_module.recompute(self._sessions, model, actor=actor, progress=progress,
+        done = scores_module.recompute(self._sessions, model, actor=actor, progress=progress,
                                        batch=batch, study_ids=study_ids,
                                        missing_only=missing_only)
+        refresh_statistics(self.engine, ("scores",))
+        return done
 
     def score_status(self, model_version: str) -> dict[str, Any]:
         """``scored`` and ``unscored`` studies for ``model_version`` and ``versions``
