@@ -458,3 +458,18 @@ def test_a_failed_rescore_is_one_sentence_and_can_be_started_again(
     finished = rerun_until(at, lambda: any(t.startswith("Scoring started at")
                                            for t in texts(at, "success")))
     assert any(f"All {N_ROWS} stored studies have stored scores" in t for t in finished)
+
+
+def test_store_gets_the_loaders_validated_rows_not_a_frame_to_validate_again() -> None:
+    """Validate once, at the edge: the page hands the store the loader's
+    ``ValidatedCohort`` (as the CLI does), or a frame it does not recognise as such."""
+    from core.clinical import ValidatedCohort
+    from core.clinical.bulk_tables import load_clinical_table_bulk
+
+    table = load_clinical_table_bulk(csv_bytes(cohort()), "site.csv")
+    checked = importing.CheckedUpload("0" * 64, "site.csv", table, 0.1)
+    rows = importing.rows_to_import(checked, valid_rows_only=False)
+    sent = importing.store_rows(checked, rows)
+    assert isinstance(sent, ValidatedCohort) and sent is table.validated
+    other = rows.copy()
+    assert importing.store_rows(checked, other) is other

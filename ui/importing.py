@@ -35,6 +35,7 @@ from core.clinical import (
     ROW_COLUMN,
     ClinicalImport,
     RowError,
+    ValidatedCohort,
     export_csv,
     id_pattern,
 )
@@ -247,6 +248,13 @@ def rows_to_import(checked: CheckedUpload, *, valid_rows_only: bool) -> pd.DataF
     return table.rows
 
 
+def store_rows(checked: CheckedUpload, rows: pd.DataFrame) -> pd.DataFrame | ValidatedCohort:
+    """What goes to the store: the loader's validated rows (not validated again, as the
+    CLI does) when ``rows`` are exactly them, else the frame (validated by the store)."""
+    validated = checked.table.validated
+    return validated if validated is not None and validated.frame is rows else rows
+
+
 def render_validation(checked: CheckedUpload) -> None:
     """The validation report: counts, the SYNTHETIC mark, the problems (value-free, with
     a CSV download) and the file's warnings."""
@@ -297,7 +305,8 @@ def import_rows(checked: CheckedUpload, rows: pd.DataFrame) -> dict[str, Any]:
 
     store = get_store()
     started = time.perf_counter()
-    summary = dict(store.import_cohort(rows, source=checked.name, actor=session.actor(),
+    summary = dict(store.import_cohort(store_rows(checked, rows), source=checked.name,
+                                       actor=session.actor(),
                                        progress=progress_bar("Importing", "rows")))
     summary.update(rows_skipped=len(checked.table.invalid_rows),
                    patients=int(rows["patient_id"].nunique()),
