@@ -161,11 +161,14 @@ def _report(best: dict[str, dict[str, float]], repeat: int) -> None:
     print(f"{'executor':<8} {'wall s':>7} {'studies/s':>9} {'x 1 worker':>10} "
           f"{'x local 1':>9} {'to first s':>10} {'steady/s':>8} {'exit s':>6} "
           f"{'cpu s':>6} {'others':>6}")
+    base = best.get("local 1", {}).get("per_s", float("nan"))
     for name, _, _ in VARIANTS:
+        if name not in best:
+            continue
         f = best[name]
-        one = best[name.split()[0] + " 1"]["per_s"]
+        one = best.get(name.split()[0] + " 1", {}).get("per_s", float("nan"))
         print(f"{name:<8} {f['wall']:>7.2f} {f['per_s']:>9.2f} {f['per_s'] / one:>9.2f}x "
-              f"{f['per_s'] / best['local 1']['per_s']:>8.2f}x {f['first']:>10.2f} "
+              f"{f['per_s'] / base:>8.2f}x {f['first']:>10.2f} "
               f"{f['steady']:>8.2f} {f['exit']:>6.2f} {f['cpu']:>6.1f} "
               f"{100 * f['others']:>5.0f}%")
 
@@ -200,11 +203,7 @@ def main() -> None:
                 figures = _variant(manifest, out, dask, workers)
                 if name not in best or figures["wall"] < best[name]["wall"]:
                     best[name] = figures
-        if {"local 1"} <= wanted and all(
-                n.split()[0] + " 1" in best for n in best):
-            _report(best, args.repeat)
-        else:
-            print(json.dumps(best, indent=1))
+        _report(best, args.repeat)
         print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
