@@ -1,5 +1,6 @@
 """``python -m core ...`` entry point."""
 
+import gc
 import sys
 
 if __name__ == "__main__":
@@ -11,4 +12,9 @@ if __name__ == "__main__":
 
     from core.cli import main
 
-    sys.exit(main())
+    code = main()
+    # Exit without the collector walking every object of numpy, SciPy, pandas/pyarrow and
+    # SimpleITK at interpreter shutdown (0.3-0.5 s): everything is written, the standard
+    # streams are still flushed, the operating system frees the memory.
+    gc.freeze()
+    sys.exit(code)
