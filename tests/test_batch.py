@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing.forkserver
 import os
 import shutil
 from pathlib import Path
@@ -331,15 +332,15 @@ def test_dask_local_cluster_gives_the_same_rows(local_run, tmp_path):
             without_time(json.loads(path.read_text()))
 
 
-def _worker_setup() -> tuple[list[str], bool, int]:
-    """A worker's starting environment (as glibc saw it), whether it profiles, and
-    SimpleITK's thread count."""
+def _worker_setup() -> tuple[list[str], bool, int, int]:
+    """A worker's starting environment (as glibc saw it), whether it profiles,
+    SimpleITK's thread count and its parent process."""
     import dask
 
     with open("/proc/self/environ", "rb") as handle:
         environ = [v.decode(errors="replace") for v in handle.read().split(b"\0") if v]
     return (environ, dask.config.get("distributed.worker.profile.enabled"),
-            sitk.ProcessObject.GetGlobalDefaultNumberOfThreads())
+            sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(), os.getppid())
 
 
 def _listening(process: psutil.Process) -> set[str]:
@@ -380,12 +381,15 @@ def test_dask_local_runs_a_loopback_cluster(local_run, tmp_path, monkeypatch):
     assert ports["hosts"] == {"127.0.0.1"}
     assert 8787 not in ports["ports"]
     # Workers start without Dask's MALLOC_TRIM_THRESHOLD_ (4x the page faults per
-    # study), without the dashboard's profiler, with SimpleITK threads shared out.
+    # study), without the dashboard's profiler, with SimpleITK threads shared out,
+    # forked from the batch's warm forkserver (not fresh interpreters importing it all).
     assert len(ports["workers"]) == 2
-    for environ, profiling, threads in ports["workers"].values():
+    server = multiprocessing.forkserver._forkserver._forkserver_pid
+    for environ, profiling, threads, parent in ports["workers"].values():
         assert not any(v.startswith("MALLOC_TRIM_THRESHOLD_=") for v in environ)
         assert profiling is False
         assert threads == itk_threads(2)
+        assert parent == server
     assert read_rows(tmp_path / "features.csv") == local_run["rows"][:2]
 
 

@@ -2,60 +2,67 @@
 
 Both executors run the same task, :func:`core.batch.study.measure_manifest_row`, and
 yield its :class:`~core.batch.study.BatchResult` as each study finishes (in completion
-order). Closing the generator (an interrupted run) cancels the studies not started.
+order). Both hand out the studies largest first (:func:`largest_first`, by input file
+size), so a run does not end with one worker measuring a large study while the others
+idle. Closing the generator (an interrupted run) cancels the studies not started.
 
 * :func:`local_results`: a ``concurrent.futures.ProcessPoolExecutor`` of ``workers``
-  processes (``forkserver``: the server imports the measurement code once, workers fork
-  from it); workers ignore Ctrl-C (the parent stops the run) and SimpleITK uses
-  ``cpus // workers`` threads in each, so one worker still uses every core.
+  processes forked from the batch's warm forkserver (:mod:`core.batch.workers`: the
+  measurement code imported once, started early by ``python -m core batch``); workers
+  ignore Ctrl-C (the parent stops the run) and SimpleITK uses ``cpus // workers``
+  threads in each, so one worker still uses every core.
 * :func:`dask_results`: a Dask distributed cluster: ``"local"`` starts a
   ``LocalCluster`` of ``workers`` single-threaded processes bound to 127.0.0.1 with no
-  dashboard, closed at the end; any other value is the address of a running scheduler
-  whose workers can import ``core`` and read the manifest's paths.
+  dashboard, forked from the same warm forkserver, closed at the end; any other value is
+  the address of a running scheduler whose workers can import ``core`` and read the
+  manifest's paths.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import signal
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import suppress
 
 from core.batch.manifest import BatchRow
 from core.batch.study import BatchResult, measure_manifest_row
+from core.batch.workers import (
+    ITK_THREADS_ENV,
+    clean_environ,
+    cpu_count,
+    forkserver_context,
+    init_local_worker,
+    itk_threads,
+)
 from core.lesions import DetectionParams
 
-#: Environment variable read by ITK (SimpleITK) for its default thread count.
-ITK_THREADS_ENV = "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"
+__all__ = ["ITK_THREADS_ENV", "SCHEDULER_TIMEOUT_S", "cpu_count", "dask_results",
+           "itk_threads", "largest_first", "local_cluster", "local_results"]
+
 #: Seconds to wait for a running Dask scheduler given by address.
 SCHEDULER_TIMEOUT_S = 20.0
-_PRELOAD = ["core.batch.study", "core.io", "core.measure", "core.metrics"]
 _MALLOC_TRIM = "MALLOC_TRIM_THRESHOLD_"
 _LOST = ("The worker measuring this study stopped ({}); run the batch again to retry.")
 
 
-def cpu_count() -> int:
-    """CPUs this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+def _input_bytes(row: BatchRow) -> int:
+    total = 0
+    for path in (row.image, row.vertebrae, row.lesions):
+        if path:
+            # a file gone since the manifest was read counts 0; the study reports it
+            with suppress(OSError):
+                total += os.stat(path).st_size
+    return total
 
 
-def itk_threads(workers: int) -> int:
-    """SimpleITK threads per worker: the CPUs shared out, at least one."""
-    return max(1, cpu_count() // max(1, workers))
-
-
-def _init_worker(threads: int) -> None:
-    """Process-pool worker start: ignore Ctrl-C, set SimpleITK's thread count."""
-    import SimpleITK as sitk
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+def largest_first(rows: Sequence[BatchRow]) -> list[BatchRow]:
+    """``rows`` by the size of their input files, largest first (manifest order among
+    equals): the longest studies start first, so the run does not end with one worker
+    measuring a large study while the others idle."""
+    sizes = {id(row): _input_bytes(row) for row in rows}
+    return sorted(rows, key=lambda row: -sizes[id(row)])
 
 
 def _lost(row: BatchRow, reason: str) -> BatchResult:
@@ -65,14 +72,15 @@ def _lost(row: BatchRow, reason: str) -> BatchResult:
 
 def local_results(rows: Sequence[BatchRow], *, workers: int,
                   params: DetectionParams) -> Iterator[BatchResult]:
-    """Measure ``rows`` in ``workers`` local processes; yield results as they finish."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(_PRELOAD)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                               initializer=_init_worker, initargs=(itk_threads(workers),))
+    """Measure ``rows`` in ``workers`` local processes, largest studies first; yield
+    results as they finish."""
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=forkserver_context(),
+                               initializer=init_local_worker,
+                               initargs=(itk_threads(workers),))
     futures: dict[Future, BatchRow] = {}
     try:
-        futures = {pool.submit(measure_manifest_row, row, params): row for row in rows}
+        futures = {pool.submit(measure_manifest_row, row, params): row
+                   for row in largest_first(rows)}
         for future in as_completed(futures):
             row = futures[future]
             error = future.exception()
@@ -81,40 +89,27 @@ def local_results(rows: Sequence[BatchRow], *, workers: int,
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-@contextmanager
-def _spawn_environ() -> Iterator[None]:
-    """Start worker processes without ``MALLOC_TRIM_THRESHOLD_`` even when this process
-    has it (Dask writes its pre-spawn variables into the parent's environment), and
-    leave this process's environment as it was."""
-    saved = dict(os.environ)
-    os.environ.pop(_MALLOC_TRIM, None)
-    try:
-        yield
-    finally:
-        for key in set(os.environ) - set(saved):
-            del os.environ[key]
-        for key, value in saved.items():
-            if os.environ.get(key) != value:
-                os.environ[key] = value
-
-
 def local_cluster(workers: int):
     """A Dask ``LocalCluster`` of ``workers`` single-threaded processes on 127.0.0.1,
     dashboard off.
 
-    The workers start without Dask's default ``MALLOC_TRIM_THRESHOLD_=65536``: it turns
-    off glibc's adaptive mmap threshold, so every large temporary array of a measurement
-    was mapped and page-faulted afresh (about 4x the page faults and 4x the system time
-    of a local process per study). The BLAS/OpenMP thread variables stay at 1; the
+    The worker processes fork from the batch's warm forkserver
+    (:func:`core.batch.workers.forkserver_context`: the measurement code and
+    ``distributed`` already imported) instead of each starting a fresh interpreter that
+    imports them, and set SimpleITK's threads at start (the preload hook
+    :func:`core.batch.workers.dask_setup`). They start without Dask's default
+    ``MALLOC_TRIM_THRESHOLD_=65536`` (:func:`core.batch.workers.clean_environ`); the
     statistical profiler, which only feeds the dashboard, is off.
     """
     import dask
     from distributed import LocalCluster
 
+    forkserver_context(dask=True)
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                if k != _MALLOC_TRIM}
-    with _spawn_environ(), dask.config.set({
+    with clean_environ(), dask.config.set({
             "distributed.nanny.pre-spawn-environ": environ,
+            "distributed.worker.multiprocessing-method": "forkserver",
             # the statistical profiler feeds only the dashboard (off here) and cost
             # ~10 % of a study's CPU time
             "distributed.worker.profile.enabled": False}):
@@ -123,7 +118,7 @@ def local_cluster(workers: int):
                             # no dashboard; the scheduler's small HTTP server (health,
                             # metrics) on a free loopback port, not a fixed 8787
                             scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                            silence_logs=logging.ERROR,
+                            silence_logs=logging.ERROR, preload=["core.batch.workers"],
                             env={ITK_THREADS_ENV: str(itk_threads(workers))})
 
 
@@ -147,9 +142,11 @@ def _client(scheduler: str, workers: int):
 
 def dask_results(rows: Sequence[BatchRow], *, scheduler: str, workers: int,
                  params: DetectionParams) -> Iterator[BatchResult]:
-    """Measure ``rows`` on a Dask cluster; yield results as they finish."""
+    """Measure ``rows`` on a Dask cluster, largest studies first; yield results as they
+    finish."""
     from distributed import as_completed as dask_completed
 
+    rows = largest_first(rows)
     client, cluster = _client(scheduler, workers)
     futures = []
     try:
