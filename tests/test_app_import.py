@@ -391,7 +391,8 @@ def test_rescore_runs_in_the_background_and_other_sessions_follow_it(
         at.button(key="import_rescore").click().run()
         assert_ok(at)
         running = f"Scoring in the background: 0 of {N_ROWS} studies"
-        assert running in progress_texts(at)
+        # the thread lists the missing studies, then holds: wait for it under any load
+        rerun_until(at, lambda: running in progress_texts(at))
         assert at.button(key="import_rescore").disabled  # no second job meanwhile
         other = open_import("pages/model.py")  # another session follows the same job
         assert running in progress_texts(other)

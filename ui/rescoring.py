@@ -192,9 +192,12 @@ def _running(store_url: str, version: str) -> None:
     job = _jobs().get((store_url, version))
     if job is None or not job.running:
         st.rerun(scope="app")
-    fraction = 1.0 if job.total <= 0 else min(1.0, job.done / job.total)
-    st.progress(fraction, text=f"Scoring in the background: {job.done:,} of {job.total:,} "
-                               "studies")
+    if job.total <= 0:  # the thread has not yet listed the studies without a score
+        st.progress(0.0, text="Scoring in the background: finding the studies without a "
+                              "stored score…")
+    else:
+        st.progress(min(1.0, job.done / job.total),
+                    text=f"Scoring in the background: {job.done:,} of {job.total:,} studies")
     st.caption("You may leave this page; the scores are stored batch by batch.")
 
 
