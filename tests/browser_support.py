@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts" / "browser"
@@ -32,6 +32,8 @@ PYTHON = Path(sys.executable)
 CHROMIUM = Path(os.environ.get("SPINEPAIN_CHROMIUM", "/usr/bin/chromium"))
 
 #: Flags for a headless Chromium on a closed network (no background connections).
+#: Browser viewport of the tests: tall, as Streamlit scrolls inside its main block.
+VIEWPORT = {"width": 1400, "height": 2400}
 CHROMIUM_ARGS: tuple[str, ...] = (
     "--headless",
     "--no-sandbox",
@@ -210,3 +212,29 @@ def screenshot_on_failure(page: Page, name: str) -> Iterator[None]:
         with contextlib.suppress(Exception):
             screenshot(page, f"{name}-FAILED")
         raise
+
+
+@contextlib.contextmanager
+def launched_chromium(chromium: Path) -> Iterator[Browser]:
+    """Debian's Chromium through Playwright (``executable_path``; never ``playwright
+    install``), closed at the end. One sync Playwright at a time: module fixtures."""
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=str(chromium), args=list(CHROMIUM_ARGS),
+                                      timeout=60_000)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@contextlib.contextmanager
+def new_tab(browser: Browser, timeout_s: float, **context: object) -> Iterator[Page]:
+    """A page in a fresh browser context (``VIEWPORT`` unless given), default timeout
+    ``timeout_s``; the context is closed at the end."""
+    ctx = browser.new_context(**{"viewport": VIEWPORT, **context})
+    tab = ctx.new_page()
+    tab.set_default_timeout(timeout_s * 1000)
+    try:
+        yield tab
+    finally:
+        ctx.close()

@@ -19,17 +19,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from pypdf import PdfReader
 
 from core.report import DECISION_SUPPORT_NOTICE, SECTIONS, SYNTHETIC_MARK
 from tests.browser_support import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
     REPO,
     StreamlitServer,
     build_demo_store,
+    launched_chromium,
+    new_tab,
     require_chromium,
     running_app,
     screenshot,
@@ -40,7 +41,6 @@ from tests.conftest import SCT
 pytestmark = pytest.mark.browser
 
 TIMEOUT_S = 60.0
-VIEWPORT = {"width": 1400, "height": 2400}  # tall: Streamlit scrolls inside its main block
 NOTICE_HEAD = "Decision support, not a diagnosis"
 DEMO_PATIENTS = 40
 T = TypeVar("T")
@@ -84,24 +84,14 @@ def app(chromium_path: Path, demo_store: tuple[Path, dict]) -> Iterator[Streamli
 
 @pytest.fixture(scope="module")  # one sync Playwright at a time: other browser-test
 def browser(chromium_path: Path) -> Iterator[Browser]:  # modules start their own after this
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(chromium_path),
-                                      args=list(CHROMIUM_ARGS), timeout=60_000)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with launched_chromium(chromium_path) as instance:
+        yield instance
 
 
 @pytest.fixture()
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT, accept_downloads=True)
-    tab = context.new_page()
-    tab.set_default_timeout(TIMEOUT_S * 1000)
-    try:
+    with new_tab(browser, TIMEOUT_S, accept_downloads=True) as tab:
         yield tab
-    finally:
-        context.close()
 
 
 # --------------------------------------------------------------------------- helpers

@@ -13,14 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.browser_support import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
     REPO,
     StreamlitServer,
+    launched_chromium,
+    new_tab,
     require_chromium,
     running_app,
     screenshot,
@@ -30,7 +31,6 @@ from tests.browser_support import (
 pytestmark = pytest.mark.browser
 
 TIMEOUT_S = 90.0
-VIEWPORT = {"width": 1400, "height": 2400}
 N_ROWS = 200
 
 
@@ -48,25 +48,14 @@ def app(empty_store: Path) -> Iterator[StreamlitServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    chromium = require_chromium()
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(chromium), args=list(CHROMIUM_ARGS),
-                                      timeout=60_000)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with launched_chromium(require_chromium()) as instance:
+        yield instance
 
 
 @pytest.fixture()
 def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport=VIEWPORT)
-    tab = context.new_page()
-    tab.set_default_timeout(TIMEOUT_S * 1000)
-    try:
+    with new_tab(browser, TIMEOUT_S) as tab:
         yield tab
-    finally:
-        context.close()
 
 
 def wait_text(page: Page, text: str, what: str, timeout_s: float = TIMEOUT_S) -> None:

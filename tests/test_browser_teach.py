@@ -14,21 +14,22 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from core.demo import SURVEILLANCE_DEMO_PATIENT
 from core.teaching import FINDINGS
 from tests.browser_support import (
     ARTIFACTS,
-    CHROMIUM_ARGS,
     StreamlitServer,
     build_demo_store,
+    launched_chromium,
+    new_tab,
     require_chromium,
     running_app,
     screenshot,
     screenshot_on_failure,
 )
-from tests.test_browser import TIMEOUT_S, VIEWPORT, key, metric_value, wait_until, wait_visible
+from tests.test_browser import TIMEOUT_S, key, metric_value, wait_until, wait_visible
 
 pytestmark = pytest.mark.browser
 
@@ -46,24 +47,14 @@ def teach_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StreamlitSer
 
 @pytest.fixture(scope="module")
 def teach_browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=str(require_chromium()),
-                                      args=list(CHROMIUM_ARGS), timeout=60_000)
-        try:
-            yield instance
-        finally:
-            instance.close()
+    with launched_chromium(require_chromium()) as instance:
+        yield instance
 
 
 @pytest.fixture()
 def tab(teach_browser: Browser) -> Iterator[Page]:
-    context = teach_browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(TIMEOUT_S * 1000)
-    try:
+    with new_tab(teach_browser, TIMEOUT_S) as page:
         yield page
-    finally:
-        context.close()
 
 
 def choose(page: Page, widget_key: str, text: str) -> None:
