@@ -238,3 +238,13 @@ def new_tab(browser: Browser, timeout_s: float, **context: object) -> Iterator[P
         yield tab
     finally:
         ctx.close()
+
+
+def wait_app_idle(page: Page, timeout_s: float) -> None:
+    """Until the app's script run has finished (``stApp``'s ``data-test-script-state`` is
+    ``notRunning``, what Streamlit's own end-to-end tests wait on): a click during a rerun
+    may land on an element the rerun is replacing and be lost."""
+    page.wait_for_function(
+        "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+        " return app && app.getAttribute('data-test-script-state') === 'notRunning'; }",
+        timeout=timeout_s * 1000)

@@ -35,6 +35,7 @@ from tests.browser_support import (
     running_app,
     screenshot,
     screenshot_on_failure,
+    wait_app_idle,
 )
 from tests.conftest import SCT
 
@@ -267,6 +268,7 @@ def _choose(page: Page, widget: str, option: str) -> None:
 def _measure(page: Page, done: str = "Image read and measured.") -> None:
     button = page.locator(f"{key('newcase_measure')} button")
     wait_until(button.is_enabled, "the Read and measure button should be enabled")
+    wait_app_idle(page, TIMEOUT_S)  # not while the convention's rerun redraws the button
     button.click()
     wait_visible(page, page.get_by_text(done), "the end of measuring", timeout_s=90)
 
