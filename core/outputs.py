@@ -74,10 +74,18 @@ def check_output_folder(path: str | Path, flag: str, *, force: bool = False) -> 
 def check_database_url(url: str | None, flag: str = "--db") -> None:
     """Refuse a SQLite URL whose file cannot be created or written (another database's
     URL is checked when it is opened)."""
-    if not url or not url.startswith("sqlite:///"):
+    if not url:
         return
-    database = url[len("sqlite:///"):].split("?", 1)[0]
-    if database in ("", ":memory:"):
+    from sqlalchemy.engine import make_url  # lazy: the CLI's other commands skip it
+    from sqlalchemy.exc import ArgumentError
+
+    try:  # the file SQLAlchemy will open: driver names, query and %-escapes understood
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # the store refuses it, in its own sentence, when it opens the URL
+    database = parsed.database
+    if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"
+            or parsed.query.get("uri") == "true"):
         return
     target = Path(database).expanduser()
     if target.is_dir():

@@ -229,6 +229,18 @@ def test_output_checks(tmp_path):
         check_database_url(f"sqlite:///{tmp_path}")
 
 
+@pytest.mark.parametrize("url", ["sqlite+pysqlite:///{folder}", "sqlite:///{folder}?mode=rwc",
+                                 "sqlite:///{encoded}"])
+def test_a_database_url_naming_a_folder_is_refused_in_every_sqlite_spelling(tmp_path, url):
+    # SQLAlchemy reads a driver name, a query string and percent-escapes in the URL; the
+    # check must see the same file the store would open.
+    folder = tmp_path / "a folder"
+    folder.mkdir()
+    encoded = str(folder).replace(" ", "%20")
+    with pytest.raises(ValueError, match=r"^--db names a folder, not a database file\.$"):
+        check_database_url(url.format(folder=folder, encoded=encoded))
+
+
 def test_extract_out_is_checked_before_the_image_is_read(tmp_path, capsys):
     # the image does not exist: the --out error comes first, so no work was done
     code = main(["extract", str(tmp_path / "none.nii.gz"), "--vertebrae", "v",
