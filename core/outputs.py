@@ -81,7 +81,7 @@ def check_database_url(url: str | None, flag: str = "--db") -> None:
 
     try:  # the file SQLAlchemy will open: driver names, query and %-escapes understood
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return  # the store refuses it, in its own sentence, when it opens the URL
     database = parsed.database
     if (parsed.get_backend_name() != "sqlite" or not database or database == ":memory:"

@@ -77,6 +77,15 @@ def test_db_url_from_environment(data_dir, tmp_path, monkeypatch):
         CaseStore("not a url")
 
 
+@pytest.mark.parametrize("url", ["postgresql://clinic:s3cret@db.example:port/cases",
+                                 "postgres ql://clinic:s3cret@db.example/cases"])
+def test_an_unparsable_database_url_is_refused_without_echoing_it(url):
+    # a site URL carries a password: the sentence names the problem, never the URL
+    with pytest.raises(ValueError, match=r"^the database URL is not a SQLAlchemy URL") as err:
+        CaseStore(url)
+    assert "s3cret" not in str(err.value) and "\n" not in str(err.value)
+
+
 def test_no_identifying_columns_in_the_schema(db_url, data_dir):
     with CaseStore() as store:
         inspector = inspect(store.engine)

@@ -63,7 +63,7 @@ def _sqlite_folder(url: str | None) -> Path | None:
         return None
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # refused with a sentence when the store opens it
         return None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         return Path(parsed.database).expanduser().resolve().parent
@@ -103,8 +103,11 @@ class CaseStore(StoreViews):
             raw_url = f"sqlite:///{(self.data_dir / DB_FILENAME).resolve()}"
         try:
             parsed = make_url(raw_url)
-        except ArgumentError:
-            raise ValueError(f"database URL {raw_url!r} is not a SQLAlchemy URL.") from None
+        except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+            # Not echoed: a URL may carry a password.
+            raise ValueError("the database URL is not a SQLAlchemy URL such as "
+                             "postgresql://user@host/db or sqlite:///path/cases.sqlite."
+                             ) from None
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         self.url: str = parsed.render_as_string(hide_password=True)
