@@ -20,12 +20,11 @@ from streamlit.testing.v1 import AppTest
 
 from core.clinical import COHORT_COLUMNS, RowError, load_clinical_table
 from tests.conftest import app_env
+from tests.test_app_pages import assert_ok, open_path
 from ui import importing
 
 REPO = Path(__file__).resolve().parents[1]
-APP = str(REPO / "app.py")
 PAGE = "pages/import_cohort.py"
-TIMEOUT = 180
 COHORT = REPO / "data" / "demo" / "cohort.csv"
 N_ROWS = 30
 
@@ -52,23 +51,14 @@ def store():
     return CaseStore()
 
 
-def open_import(name: str = PAGE) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert_ok(at)
-    at.switch_page(name).run()
-    assert_ok(at)
-    return at
+def open_import(path: str = PAGE) -> AppTest:
+    return open_path(path)
 
 
 def upload(at: AppTest, data: bytes, name: str = "site.csv") -> AppTest:
     at.file_uploader(key="import_file").set_value((name, data, "text/csv")).run()
     assert_ok(at)
     return at
-
-
-def assert_ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def metric(at: AppTest, label: str) -> str:

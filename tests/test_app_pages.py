@@ -68,15 +68,21 @@ def store():
     return CaseStore()
 
 
-def open_page(name: str) -> AppTest:
-    """Run the app (entry point), switch to a page and check that nothing raised."""
+def open_path(path: str | None = None) -> AppTest:
+    """Run the app (entry point), switch to the page file ``path`` (e.g.
+    ``pages/teaching.py``; none: stay on Home) and check that nothing raised."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     assert_ok(at)
-    if name != "home":
-        at.switch_page(PAGES[name]).run()
+    if path is not None:
+        at.switch_page(path).run()
         assert_ok(at)
     return at
+
+
+def open_page(name: str) -> AppTest:
+    """:func:`open_path` by the page's short name in :data:`PAGES` (``home``: Home)."""
+    return open_path(None if name == "home" else PAGES[name])
 
 
 def assert_ok(at: AppTest) -> None:

@@ -17,7 +17,16 @@ from streamlit.testing.v1 import AppTest
 from core.teaching import FINDINGS
 from core.vocab import URGENCY_ORDER
 from tests.conftest import app_env, store_env_cleared
-from tests.test_app_pages import APP, NOTICE, TIMEOUT, all_text, assert_ok, charts_of, html_text
+from tests.test_app_pages import (
+    APP,
+    NOTICE,
+    TIMEOUT,
+    all_text,
+    assert_ok,
+    charts_of,
+    html_text,
+    open_path,
+)
 from tests.test_store_surveillance import CLINICAL, FIRST, SECOND, level, metrics
 
 N_PATIENTS = 24
@@ -49,15 +58,6 @@ def env(teach_store: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         yield folder
 
 
-def open_page(path: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert_ok(at)
-    at.switch_page(path).run()
-    assert_ok(at)
-    return at
-
-
 def chart_titles(at: AppTest) -> list[str]:
     return [json.dumps(spec.get("title", "")) + json.dumps([v.get("title", "") for v in
                                                             spec.get("vconcat", [])])
@@ -87,7 +87,7 @@ def dataframe_keyed(at: AppTest, key: str):
 
 
 def test_surveillance_page_patient_timeline(env: Path) -> None:
-    at = open_page("pages/surveillance.py")
+    at = open_path("pages/surveillance.py")
     assert at.title[0].value == "Pain surveillance"
     assert NOTICE in html_text(at)
     picker = at.selectbox(key="surv_patient")
@@ -126,7 +126,7 @@ def test_surveillance_page_patient_timeline(env: Path) -> None:
 
 
 def test_surveillance_table_patient_shows_changes_by_region(env: Path) -> None:
-    at = open_page("pages/surveillance.py")
+    at = open_path("pages/surveillance.py")
     options = at.selectbox(key="surv_patient").options
     demo = next(o for o in options if o.split(" · ")[0].endswith(("DEMO-0001", "DEMO-0002"))
                 or (" · 3 studies" in o and LEVELS_PATIENT not in o))
@@ -139,7 +139,7 @@ def test_surveillance_table_patient_shows_changes_by_region(env: Path) -> None:
 
 
 def test_surveillance_worklist_filters_and_pages(env: Path) -> None:
-    at = open_page("pages/surveillance.py")
+    at = open_path("pages/surveillance.py")
     at.radio(key="surv_view").set_value("Cohort worklist").run()
     assert_ok(at)
     table = dataframe_keyed(at, "surv_worklist")
@@ -174,7 +174,7 @@ def test_surveillance_worklist_filters_and_pages(env: Path) -> None:
 
 
 def test_teaching_walkthrough_steps_through_three_findings(env: Path) -> None:
-    at = open_page("pages/teaching.py")
+    at = open_path("pages/teaching.py")
     assert at.title[0].value == "Teaching"
     assert NOTICE in html_text(at)
     seen = []
@@ -194,7 +194,7 @@ def test_teaching_walkthrough_steps_through_three_findings(env: Path) -> None:
 
 
 def test_teaching_compare_two_cases(env: Path) -> None:
-    at = open_page("pages/teaching.py")
+    at = open_path("pages/teaching.py")
     at.radio(key="teach_section").set_value("Compare two cases").run()
     assert_ok(at)
     pair = at.selectbox(key="teach_pair").value
@@ -211,7 +211,7 @@ def test_teaching_compare_two_cases(env: Path) -> None:
 
 
 def test_teaching_quiz_round_answer_reveal_score(env: Path) -> None:
-    at = open_page("pages/teaching.py")
+    at = open_path("pages/teaching.py")
     at.radio(key="teach_section").set_value("Quiz").run()
     assert any("New quiz" in i.value for i in at.info)
     at.number_input(key="teach_n").set_value(3).run()
@@ -254,7 +254,7 @@ def test_teaching_quiz_round_answer_reveal_score(env: Path) -> None:
 
 
 def test_teaching_case_library_filters(env: Path) -> None:
-    at = open_page("pages/teaching.py")
+    at = open_path("pages/teaching.py")
     at.radio(key="teach_section").set_value("Case library").run()
     table = dataframe_keyed(at, "teach_library")
     assert {"Case", "Difficulty", "Tags", "Age"} <= set(table.columns)
@@ -272,7 +272,7 @@ def test_teaching_case_library_filters(env: Path) -> None:
 
 
 def test_cohort_pairwise_tests_effect_sizes_and_downloads(env: Path) -> None:
-    at = open_page("pages/cohort.py")
+    at = open_path("pages/cohort.py")
     pairs = dataframe_keyed(at, "cohort_pairwise_table")
     assert pairs["Comparison"].iloc[0] == "lumbar vs thoracic only"
     assert {"p", "p (Holm)", "r (rank-biserial)", "95 % CI of r"} <= set(pairs.columns)
@@ -292,7 +292,7 @@ def test_cohort_pairwise_tests_effect_sizes_and_downloads(env: Path) -> None:
 
 
 def test_cohort_one_study_per_patient(env: Path) -> None:
-    at = open_page("pages/cohort.py")
+    at = open_path("pages/cohort.py")
     before = next(c.value for c in at.caption if " studies of " in str(c.value))
     at.radio(key="cohort_unit").set_value("first").run()
     assert_ok(at)
@@ -336,9 +336,9 @@ def test_every_chart_of_the_pages_renders_as_png_and_svg(env: Path) -> None:
     no network; kaleido is not needed for Altair charts)."""
     from ui import charts
 
-    surveillance = open_page("pages/surveillance.py")
+    surveillance = open_path("pages/surveillance.py")
     surveillance.selectbox(key="surv_patient").set_value(LEVELS_PATIENT).run()
-    cohort = open_page("pages/cohort.py")
+    cohort = open_path("pages/cohort.py")
     specs = page_specs(surveillance) + page_specs(cohort)
     assert len(specs) >= 10
     for spec in specs:

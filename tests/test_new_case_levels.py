@@ -24,6 +24,7 @@ from core.level_correction import AUDIT_ACTION, rename_body
 from core.levels import label_for_name
 from core.phantom import LesionSpec, make_spine_phantom
 from tests.data_io_helpers import relabel
+from tests.test_app_pages import assert_ok
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -69,10 +70,6 @@ def new_case() -> AppTest:
     at.switch_page("pages/new_case.py").run()
     assert_ok(at)
     return at
-
-
-def assert_ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
 
 
 def upload(at: AppTest, tmp: Path, image: sitk.Image, labels: sitk.Image,
