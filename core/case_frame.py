@@ -31,7 +31,7 @@ from core.context import (
     deficit_warnings,
     parse_case,
 )
-from core.features import FEATURE_NAMES, FEATURES, INPUT_RANGES, _number
+from core.features import FEATURE_NAMES, FEATURES, INPUT_RANGES, input_number
 from core.grouping import Mapped, coded_floats, map_groups, object_array
 from core.vocab import (
     DEFICIT_STATES,
@@ -145,7 +145,7 @@ def _numbers(name: str, series: pd.Series | None, n: int) -> tuple[np.ndarray, n
             inside &= np.floor(x) == x
         bad = ~inside & ~np.isnan(x)
         return (np.where(bad, np.nan, x) if bad.any() else x.copy()), bad
-    mapped = map_groups(series, lambda v: _number(name, v), n)
+    mapped = map_groups(series, lambda v: input_number(name, v), n)
     out = np.asarray([np.nan if v is None else v for v in mapped.results], dtype=np.float64)
     return out[mapped.inverse], mapped.failed()
 

@@ -328,8 +328,9 @@ INPUT_RANGES: Mapping[str, tuple[Kind, float, float, str]] = {
 }
 
 
-def _number(name: str, value: object) -> float | None:
-    """A finite number (or None for missing); yes/no words and booleans only for binaries.
+def input_number(name: str, value: object) -> float | None:
+    """Input ``name``'s value as a finite number (None for missing); yes/no words and
+    booleans only for binaries (raises ``ValueError`` in one sentence otherwise).
 
     Counts, ordinals and binaries must be whole numbers: a SINS of 12.5 would fall between
     the 7-12 and >= 13 safety overrides and a deficit of 0.5 would fire neither.
@@ -385,13 +386,14 @@ class CaseInputs:
 
 def _region_counts(summary: ImagingSummary) -> dict[str, float | None]:
     """Regional counts from flat columns or the nested ``lesion_count_by_region``."""
-    return {r: _number(f"lesion_count_{r}", summary.lesion_count_by_region[r]) for r in REGIONS}
+    return {r: input_number(f"lesion_count_{r}", summary.lesion_count_by_region[r])
+            for r in REGIONS}
 
 
 def _total_count(summary: ImagingSummary, counts: dict[str, float | None]) -> float | None:
     """``lesion_count``: given (checked against the regions) or their complete sum. A total
     of 0 makes every region 0 (no lesion anywhere, not unknown)."""
-    total = _number("lesion_count", summary.lesion_count)
+    total = input_number("lesion_count", summary.lesion_count)
     known = float(sum(v for v in counts.values() if v is not None))
     complete = all(v is not None for v in counts.values())
     if total is None:
@@ -406,7 +408,7 @@ def _total_count(summary: ImagingSummary, counts: dict[str, float | None]) -> fl
 
 def _involved(summary: ImagingSummary, total: float | None) -> float | None:
     """``involved_levels``: a count, or distinct names of a list; checked against the total."""
-    levels = _number("involved_levels", summary.involved_levels)
+    levels = input_number("involved_levels", summary.involved_levels)
     if total is None:
         return levels
     if levels is None and total == 0:
@@ -420,7 +422,7 @@ def _involved(summary: ImagingSummary, total: float | None) -> float | None:
 def _lumbar_flag(case: Mapping[str, object], counts: dict[str, float | None]) -> None:
     """An old ``lumbar_involved`` column: checked against the lumbar count; 0 without a
     count means no lumbar lesion."""
-    lumbar = _number("lumbar_involved", case.get("lumbar_involved"))
+    lumbar = input_number("lumbar_involved", case.get("lumbar_involved"))
     count = counts["lumbar"]
     if lumbar is not None and count is not None and lumbar != (count > 0):
         raise ValueError(f"lumbar_involved {lumbar:g} contradicts lesion_count_lumbar "
@@ -432,10 +434,10 @@ def _lumbar_flag(case: Mapping[str, object], counts: dict[str, float | None]) ->
 def _sins(case: Mapping[str, object]) -> tuple[dict[str, float | None], float | None]:
     """The six SINS parts and the total; refuses a total that contradicts complete parts
     and part values outside the published points."""
-    total = _number("sins_total", case.get("sins_total"))
+    total = input_number("sins_total", case.get("sins_total"))
     parts: dict[str, float | None] = {}
     for component in SINS_COMPONENTS:
-        value = _number(component, case.get(component))
+        value = input_number(component, case.get(component))
         if value is not None:
             check_sins_points(component, value)
         parts[component] = value
@@ -469,8 +471,8 @@ def case_inputs(case: Mapping[str, object]) -> CaseInputs:
     counts = _region_counts(summary)
     _lumbar_flag(case, counts)
     total = _total_count(summary, counts)
-    overall = _number("high_intensity_ratio", summary.high_intensity_ratio)
-    worst = _number("max_level_high_intensity_ratio", summary.max_level_high_intensity_ratio)
+    overall = input_number("high_intensity_ratio", summary.high_intensity_ratio)
+    worst = input_number("max_level_high_intensity_ratio", summary.max_level_high_intensity_ratio)
     _check_hi_order(overall, worst)
     parts, sins_total = _sins(case)
     return CaseInputs(
@@ -478,9 +480,9 @@ def case_inputs(case: Mapping[str, object]) -> CaseInputs:
         high_intensity_ratio=overall, max_level_high_intensity_ratio=worst,
         sins_parts=parts, sins_total=sins_total,
         bilsky=BilskyGrade.parse(case.get("bilsky_grade")),
-        pathologic_fracture=_number("pathologic_fracture", case.get("pathologic_fracture")),
+        pathologic_fracture=input_number("pathologic_fracture", case.get("pathologic_fracture")),
         deficit=parse_deficit(case.get("neurologic_deficit")),
-        age=_number("age", case.get("age")), ecog=_number("ecog", case.get("ecog")),
+        age=input_number("age", case.get("age")), ecog=input_number("ecog", case.get("ecog")),
     )
 
 
@@ -604,5 +606,6 @@ __all__ = [
     "case_inputs",
     "display_feature",
     "features_from_case",
+    "input_number",
     "ordinal_to_bilsky",
 ]
