@@ -216,7 +216,7 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
         st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
     if len(history) > 1:
-        c.chart(charts.history_chart(history), key="board_history")
+        c.chart(c.cached_chart(charts.history_chart, history), key="board_history")
     else:
         st.caption("Only one study for this patient.")
     if st.button("Record this prediction in the store", key="board_record_prediction"):
