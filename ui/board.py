@@ -84,6 +84,29 @@ def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
     return out
 
 
+def active_filters(f: BoardFilter, full_range: tuple[object, object] = (None, None)
+                   ) -> list[str]:
+    """The filters that narrow the list besides the ID search, in words (``"region
+    lumbar"``, ``"SYNTHETIC left out"``); study dates only when they differ from
+    ``full_range`` (the store's first and last study dates)."""
+    out = []
+    for name, values in (("region", f.regions), ("tier", f.tiers),
+                         ("predicted pain", f.categories)):
+        if values:
+            out.append(f"{name} {' or '.join(str(v) for v in values)}")
+    first, last = full_range
+    if (f.date_from is not None and f.date_from != first) or (
+            f.date_to is not None and f.date_to != last):
+        out.append(f"studies {f.date_from or '...'} to {f.date_to or '...'}")
+    if not f.include_synthetic:
+        out.append("SYNTHETIC left out")
+    if f.images_only:
+        out.append("with images only")
+    if f.overrides_only:
+        out.append("overrides only")
+    return out
+
+
 #: Board order of urgencies: most urgent first (unassessed studies last).
 URGENCY_RANK = {u: i for i, u in enumerate(reversed(URGENCY_ORDER))}
 
