@@ -36,25 +36,27 @@ def test_what_if_sins_and_treatment_inputs_open_from_popovers_with_their_values_
     assert not {w.key for p in popovers for w in p.get("slider")}
     assert at.segmented_control(key="whatif_neurologic_deficit") is not None
     captions = [str(c.value) for c in at.caption]
-    assert any(c.startswith("SINS location: not assessed") for c in captions), captions
+    assert "All not assessed." in captions and "All not recorded." in captions
     at.number_input(key="whatif_vas").set_value(7.5).run()
     at.segmented_control(key="whatif_prior_radiotherapy").set_value("yes").run()
     assert_ok(at)
     line = next(str(c.value) for c in at.caption if "Recorded pain VAS" in str(c.value))
-    assert "Recorded pain VAS 0-10: 7.5" in line, line
-    assert "Prior spine radiotherapy: yes" in line, line
+    assert line == ("Prior spine radiotherapy: yes · Recorded pain VAS 0-10: 7.5 (severe) · "
+                    "4 not recorded"), line
 
 
 def test_group_summary_says_not_assessed_and_not_recorded() -> None:
     from ui import whatif
 
-    columns = ("sins_location", "sins_total", "vas")
-    line = whatif.group_summary(columns, {whatif.key("sins_total"): whatif.NOT_ASSESSED,
-                                          whatif.key("vas"): 4.0})
-    parts = line.split(" · ")
-    assert len(parts) == 3
-    assert parts[0].endswith(": not assessed") and parts[1].endswith(": not assessed")
-    assert parts[2] == "Recorded pain VAS 0-10: 4 (moderate)"
+    sins = ("sins_location", "sins_total")
+    assert whatif.group_summary(sins, {whatif.key("sins_total"): whatif.NOT_ASSESSED}
+                                ) == "All not assessed."
+    assert whatif.group_summary(sins, {whatif.key("sins_total"): 9}) == (
+        "SINS total (only when the parts are not scored): 9 · 1 not assessed")
+    context = ("prior_radiotherapy", "vas")
+    assert whatif.group_summary(context, {}) == "All not recorded."
+    assert whatif.group_summary(context, {whatif.key("vas"): 4.0}) == (
+        "Recorded pain VAS 0-10: 4 (moderate) · 1 not recorded")
 
 
 def test_surveillance_patient_view_is_built_once_per_patient_and_revision(

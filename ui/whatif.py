@@ -327,16 +327,22 @@ POPOVER_SLOTS = 2
 
 
 def group_summary(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
-    """The group's values in one line as a clinician reads them
-    (``"Location: junctional · Pain: ... · SINS total: not assessed"``)."""
-    parts = []
+    """The group's recorded values in one line as a clinician reads them, then how many
+    are not (``"SINS location: junctional (3) · 6 not assessed"``; ``"All not
+    recorded."`` when none is)."""
+    parts, missing = [], 0
     for column in columns:
         spec = _BY_COLUMN[column]
         value = _norm(values.get(key(column)))
-        shown = (NOT_ASSESSED if spec.kind in ("sins_part", "sins_total")
-                 else "not recorded") if value is None else spec.render(value)
-        parts.append(f"{spec.label}: {shown}")
-    return " · ".join(parts)
+        if value is None:
+            missing += 1
+        else:
+            parts.append(f"{spec.label}: {spec.render(value)}")
+    sins = any(_BY_COLUMN[c].kind in ("sins_part", "sins_total") for c in columns)
+    absent = NOT_ASSESSED if sins else "not recorded"
+    if not parts:
+        return f"All {absent}."
+    return " · ".join(parts + ([f"{missing} {absent}"] if missing else []))
 
 
 def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
@@ -352,7 +358,7 @@ def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
                 st.caption(note)
             values.update(_group(columns, zero))
             continue
-        button, line = st.columns([1.4, 4], vertical_alignment="center")
+        button, line = st.columns([2, 4], vertical_alignment="center")
         with button.popover(title, icon=":material/edit:", width="stretch"):
             if note:
                 st.caption(note)
