@@ -146,7 +146,7 @@ if measured is not None:
                                    flags=level_qc.level_flags(measured.label_qc))
             case_views.burden_summary(measured.metrics)
         with t2:
-            c.chart(charts.spine_diagram(measured.metrics["levels"]),
+            c.chart(c.cached_chart(charts.spine_diagram, list(measured.metrics["levels"])),
                     key="newcase_spine_diagram", extra=charts.SPINE_EXTRA_PX)
     elif measured.checked:
         st.info("Not measured: label QA refused this level map (above). The image and its "

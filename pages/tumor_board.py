@@ -49,15 +49,16 @@ if ss.get("board_tier"):
 # page of it, filtered, ordered and paginated in SQL.
 period = ss.get("board_dates") or ()
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
+board_filter = board.BoardFilter(
+    regions=ss.get("board_region") or (), tiers=ss.get("board_tier") or (),
+    categories=ss.get("board_category") or (),
+    date_from=period[0] if period else None,
+    date_to=period[1] if len(period) > 1 else None,
+    search=ss.get("board_search") or "", include_synthetic=bool(ss.get("board_synthetic")),
+    images_only=bool(ss.get("board_images_only")),
+    overrides_only=bool(ss.get("board_overrides_only")))
 with c.core_errors("The case list could not be loaded:", stop=True):
-    listing = board_list.load(board.BoardFilter(
-        regions=ss.get("board_region") or (), tiers=ss.get("board_tier") or (),
-        categories=ss.get("board_category") or (),
-        date_from=period[0] if period else None,
-        date_to=period[1] if len(period) > 1 else None,
-        search=ss.get("board_search") or "", include_synthetic=bool(ss.get("board_synthetic")),
-        images_only=bool(ss.get("board_images_only")),
-        overrides_only=bool(ss.get("board_overrides_only"))), key)
+    listing = board_list.load(board_filter, key)
 shown = listing.rows
 agenda = store.agenda(board_nav.board_date())
 agenda_scores = scores.scores_of(agenda["study_id"].astype(int).tolist())
@@ -67,7 +68,15 @@ order = board_nav.unique_ids(agenda["study_id"] if on_agenda else shown["study_i
 
 def filters_and_list() -> None:
     """The filters and the list the board steps through (a row click presents it)."""
-    with st.expander("Filters", expanded=True):
+    # The search stays on the page; the other filters open from a button (a popover's
+    # widgets are drawn in the browser only when it is opened: a faster page switch),
+    # the active ones named beside it.
+    g1, g2, g3 = st.columns([2, 1, 3], vertical_alignment="bottom")
+    g1.text_input("Search pseudonymous ID", key="board_search", persist_state=KEEP,
+                  placeholder="e.g. DEMO-IMG")
+    active = board.active_filters(board_filter, (first, last))
+    with g2.popover(f"Filters ({len(active)} on)" if active else "Filters",
+                    icon=":material/filter_alt:", width="stretch"):
         f1, f2, f3 = st.columns(3)
         f1.multiselect("Region of involvement", board.REGION_CHOICES, key="board_region",
                        persist_state=KEEP,
@@ -75,16 +84,14 @@ def filters_and_list() -> None:
         f2.multiselect("Tier", tier_options, key="board_tier", persist_state=KEEP)
         f3.multiselect("Predicted pain", board.CATEGORIES, key="board_category",
                        persist_state=KEEP)
-        g1, g2 = st.columns(2)
-        g1.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="board_dates",
+        st.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="board_dates",
                       persist_state=KEEP, format="YYYY-MM-DD")
-        g2.text_input("Search pseudonymous ID", key="board_search", persist_state=KEEP,
-                      placeholder="e.g. DEMO-IMG")
-        g3, g4, g5 = st.columns(3)
-        g3.toggle("Include SYNTHETIC", key="board_synthetic", persist_state=KEEP)
-        g4.toggle("With images only", key="board_images_only", persist_state=KEEP)
-        g5.toggle("Overrides only", key="board_overrides_only", persist_state=KEEP,
+        t1, t2, t3 = st.columns(3)
+        t1.toggle("Include SYNTHETIC", key="board_synthetic", persist_state=KEEP)
+        t2.toggle("With images only", key="board_images_only", persist_state=KEEP)
+        t3.toggle("Overrides only", key="board_overrides_only", persist_state=KEEP,
                   help="Studies whose advice is led by a fired safety override.")
+    g3.caption("Filters on: " + "; ".join(active) if active else "No filter on: every study.")
     if on_agenda:
         st.caption(f"The agenda of {board_nav.board_date().isoformat()}: {len(order)} "
                    "cases in order (filters apply to the case list only). Click a row to "

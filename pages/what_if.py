@@ -63,7 +63,7 @@ d2.metric("Predicted category", now.category,
           delta_color="off")
 deltas = {k: now.probabilities[k] - before.probabilities[k] for k in now.probabilities}
 with d3:
-    c.chart(charts.delta_bars(deltas, title="Δ probability vs starting case"),
+    c.chart(c.cached_chart(charts.delta_bars, deltas, title="Δ probability vs starting case"),
             key="whatif_delta_chart")
 changed = whatif.changed_inputs(start_values, values, baseline.features, result.features)
 if not changed.empty:

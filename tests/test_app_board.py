@@ -237,3 +237,27 @@ def test_a_level_row_jumps_the_viewer_to_that_level(env: Path) -> None:
         caption = next(i.captions[0] for i in at.image if "highlighted in yellow" in
                        (i.captions[0] or ""))
         assert f"highlighted in yellow: {name}" in caption
+
+
+def test_the_filters_open_from_a_button_and_the_active_ones_are_named(env: Path) -> None:
+    """The search stays on the page; the other filters are in a popover (drawn in the
+    browser only when opened) whose label counts them, and the caption beside it names
+    them."""
+    at = open_page("tumor_board")
+    captions = [str(x.value) for x in at.caption]
+    assert "No filter on: every study." in captions
+    popovers = list(at.get("popover"))
+    assert len(popovers) == 1
+    inside = popovers[0]
+    assert {w.key for w in inside.get("multiselect")} == {"board_region", "board_tier",
+                                                          "board_category"}
+    assert {w.key for w in inside.get("toggle")} == {"board_synthetic", "board_images_only",
+                                                     "board_overrides_only"}
+    assert [w.key for w in inside.get("date_input")] == ["board_dates"]
+    assert not inside.get("text_input")  # the ID search is outside it
+    at.multiselect(key="board_region").set_value(["lumbar"]).run()
+    at.toggle(key="board_synthetic").set_value(False).run()
+    assert_ok(at)
+    captions = [str(x.value) for x in at.caption]
+    assert "Filters on: region lumbar; SYNTHETIC left out" in captions
+    assert at.get("popover")[0].proto.popover.label == "Filters (2 on)"

@@ -102,3 +102,20 @@ def test_level_rows_in_percent_and_craniocaudal() -> None:
     rows = board_linked.level_rows([{**r, "vertebra_volume_ml": 30.0} for r in reversed(LEVELS)])
     assert list(rows["Level"]) == ["T12", "L1", "L2", "L3"]
     assert list(rows["HI ratio (%)"]) == [10.0, 55.0, 0.0, 20.0]
+
+
+def test_active_filters_name_what_narrows_the_list() -> None:
+    import datetime as dt
+
+    full = (dt.date(2020, 1, 1), dt.date(2024, 12, 31))
+    assert board.active_filters(board.BoardFilter(date_from=full[0], date_to=full[1]),
+                                full) == []
+    assert board.active_filters(board.BoardFilter(search="DEMO"), full) == []  # on the page
+    f = board.BoardFilter(regions=("lumbar", "multiple"), tiers=("2",),
+                          categories=("severe",), date_from=dt.date(2023, 1, 1),
+                          date_to=full[1], include_synthetic=False, images_only=True,
+                          overrides_only=True)
+    assert board.active_filters(f, full) == [
+        "region lumbar or multiple", "tier 2", "predicted pain severe",
+        "studies 2023-01-01 to 2024-12-31", "SYNTHETIC left out", "with images only",
+        "overrides only"]

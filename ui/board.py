@@ -84,6 +84,29 @@ def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
     return out
 
 
+def active_filters(f: BoardFilter, full_range: tuple[object, object] = (None, None)
+                   ) -> list[str]:
+    """The filters that narrow the list besides the ID search, in words (``"region
+    lumbar"``, ``"SYNTHETIC left out"``); study dates only when they differ from
+    ``full_range`` (the store's first and last study dates)."""
+    out = []
+    for name, values in (("region", f.regions), ("tier", f.tiers),
+                         ("predicted pain", f.categories)):
+        if values:
+            out.append(f"{name} {' or '.join(str(v) for v in values)}")
+    first, last = full_range
+    if (f.date_from is not None and f.date_from != first) or (
+            f.date_to is not None and f.date_to != last):
+        out.append(f"studies {f.date_from or '...'} to {f.date_to or '...'}")
+    if not f.include_synthetic:
+        out.append("SYNTHETIC left out")
+    if f.images_only:
+        out.append("with images only")
+    if f.overrides_only:
+        out.append("overrides only")
+    return out
+
+
 #: Board order of urgencies: most urgent first (unassessed studies last).
 URGENCY_RANK = {u: i for i, u in enumerate(reversed(URGENCY_ORDER))}
 
@@ -216,7 +239,7 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
         st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
     if len(history) > 1:
-        c.chart(charts.history_chart(history), key="board_history")
+        c.chart(c.cached_chart(charts.history_chart, history), key="board_history")
     else:
         st.caption("Only one study for this patient.")
     if st.button("Record this prediction in the store", key="board_record_prediction"):

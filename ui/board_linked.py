@@ -131,6 +131,17 @@ def _selectable(chart: alt.LayerChart, field: str, highlight: Sequence[str] = ()
     return chart
 
 
+def selectable_waterfall(explanation: Mapping[str, Any], *, font_size: int) -> alt.LayerChart:
+    """The SHAP waterfall whose bars can be clicked (``PICK`` on the bar label)."""
+    return _selectable(charts.shap_waterfall(explanation, font_size=font_size), "label")
+
+
+def selectable_spine(levels: Sequence[Mapping[str, Any]], highlight: Sequence[str] = ()
+                     ) -> alt.LayerChart:
+    """The spine diagram whose levels can be clicked, ``highlight`` levels outlined."""
+    return _selectable(charts.spine_diagram(levels, height_per_level=20), "level", highlight)
+
+
 def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model: bool) -> None:
     """The model's estimate (beneath the advice), the probabilities and the selectable
     SHAP waterfall, then the recommendations, notes and the model line."""
@@ -140,16 +151,15 @@ def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model
     left, right = st.columns([1, 1.35])
     prediction = result.prediction
     with left:
-        c.chart(charts.probability_bars(prediction.probabilities, highlight=prediction.category,
-                                        font_size=18 if big else 15),
+        c.chart(c.cached_chart(charts.probability_bars, dict(prediction.probabilities),
+                               highlight=prediction.category, font_size=18 if big else 15),
                 key="board_prediction_probabilities")
     with right:
         st.markdown("**Why: SHAP contributions** (click an imaging bar to see its levels "
                     "in the image; double-click clears)")
-        chart = charts.shap_waterfall(result.explanation.to_dict(), font_size=15 if big else 13)
-        st.altair_chart(_selectable(chart, "label"), key=f"board_shap_{study_id}",
-                        on_select="rerun", selection_mode=[PICK],
-                        height=int(chart.height) + 95)
+        chart = c.cached_chart(selectable_waterfall, result.explanation.to_dict(),
+                               font_size=15 if big else 13)
+        c.chart(chart, key=f"board_shap_{study_id}", on_select="rerun", selection_mode=[PICK])
         st.caption(charts.SHAP_UNITS_NOTE)
     advice.recommendations(result.tier)
     advice.notes(result)
@@ -179,11 +189,9 @@ def imaging(record: StudyRecord, link: Link | None) -> None:
                             highlight=highlight)
     spine, table = st.columns([1, 2])
     with spine:
-        chart = charts.spine_diagram(levels, height_per_level=20)
-        st.altair_chart(_selectable(chart, "level", highlight),
-                        key=f"board_spine_{record.study_id}", on_select="rerun",
-                        selection_mode=[PICK],
-                        height=int(chart.height) + charts.SPINE_EXTRA_PX)
+        chart = c.cached_chart(selectable_spine, [dict(r) for r in levels], tuple(highlight))
+        c.chart(chart, key=f"board_spine_{record.study_id}", on_select="rerun",
+                selection_mode=[PICK], extra=charts.SPINE_EXTRA_PX)
     with table:
         st.markdown("**Per-level measurements** (select a row to show the level)")
         frame = level_rows(levels)

@@ -7,9 +7,11 @@ The bottom layer of ``ui``: it imports no other ``ui`` module (see docs/ARCHITEC
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import html
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -121,6 +123,48 @@ def study_label(row: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------------ charts
 
 
+@dataclass(frozen=True)
+class CachedChart:
+    """An Altair chart built once per distinct input (:func:`cached_chart`) with the
+    Vega-Lite spec Streamlit draws (``spec`` None when it could not be made here: the
+    chart is then converted by ``st.altair_chart`` as before). Shared between runs and
+    sessions: never modify either in place."""
+
+    chart: Any
+    spec: dict[str, Any] | None
+
+
+def chart_spec(chart: Any) -> dict[str, Any] | None:
+    """The spec ``st.altair_chart`` would send (datasets as Arrow bytes, Streamlit's
+    theme handling), made by Streamlit's own converter; None if it is not available."""
+    try:
+        from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+    except ImportError:  # a Streamlit without it: st.altair_chart converts every run
+        return None
+    return dict(_convert_altair_to_vega_lite_spec(chart))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def _cached_chart(name: str, _build: Callable[..., Any], args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> CachedChart:
+    chart = _build(*args, **kwargs)
+    return prepare_chart(chart)
+
+
+def prepare_chart(chart: Any) -> CachedChart:
+    """An Altair chart with its Vega-Lite spec, for a caller that caches it by its own
+    key (e.g. a patient and the store revision) instead of hashing the chart's data."""
+    return CachedChart(chart, chart_spec(chart))
+
+
+def cached_chart(build: Callable[..., Any], *args: Any, **kwargs: Any) -> CachedChart:
+    """``build(*args, **kwargs)`` and its Vega-Lite spec, made once per distinct input
+    (arguments hashed by Streamlit: plain values, dicts, lists, frames) and shared: a
+    warm page run neither builds nor validates nor serialises the chart again (the
+    Altair part was most of the board's, What-if's and Surveillance's server time)."""
+    return _cached_chart(f"{build.__module__}.{build.__qualname__}", build, args, kwargs)
+
+
 def _chart_height(chart: Any) -> int | None:
     """Plot height declared on an altair chart (sum over a vertical concat)."""
     import altair as alt  # lazy: Home must not pay for altair
@@ -133,16 +177,33 @@ def _chart_height(chart: Any) -> int | None:
     return int(height) if isinstance(height, (int, float)) else None
 
 
-def chart(chart: Any, *, key: str, extra: int = 95) -> None:
+def chart(chart: Any, *, key: str, extra: int = 95, on_select: str = "ignore",
+          selection_mode: Any = None, height: int | None = None) -> Any:
     """``st.altair_chart`` at the chart's own height (the Streamlit theme otherwise
-    squeezes charts that declare a height), plus room for title, axis and legend."""
+    squeezes charts that declare a height), plus room for title, axis and legend.
+
+    ``chart`` is an Altair chart or a :class:`CachedChart` (drawn from its spec with
+    ``st.vega_lite_chart``: the same element, without converting the chart again).
+    ``height`` overrides the computed one; ``on_select`` / ``selection_mode`` as in
+    ``st.altair_chart``. Returns the element (or its selection state)."""
     import altair as alt  # lazy: Home must not pay for altair
 
-    height = _chart_height(chart)
-    if height is None or isinstance(chart, (alt.VConcatChart, alt.ConcatChart)):
+    altair_chart = chart.chart if isinstance(chart, CachedChart) else chart
+    if height is None:
+        plot = _chart_height(altair_chart)
         # Concatenated charts size themselves ("content"): a fixed height from the
         # parts' plot heights left no room for their titles, axes and legends, and the
         # chart spilled over the elements below (the history chart over the button).
-        st.altair_chart(chart, key=key)
-    else:
-        st.altair_chart(chart, key=key, height=height + extra)
+        if plot is not None and not isinstance(altair_chart,
+                                               (alt.VConcatChart, alt.ConcatChart)):
+            height = plot + extra
+    options: dict[str, Any] = {"key": key}
+    if height is not None:
+        options["height"] = height
+    if on_select != "ignore":
+        options.update(on_select=on_select, selection_mode=selection_mode)
+    if isinstance(chart, CachedChart) and chart.spec is not None:
+        # st.vega_lite_chart moves the datasets out of the spec it is given: a copy
+        # (the Arrow bytes themselves are shared, never changed).
+        return st.vega_lite_chart(spec=copy.deepcopy(chart.spec), **options)
+    return st.altair_chart(altair_chart, **options)

@@ -12,6 +12,7 @@ from :func:`core.surveillance.study_alerts` with the thresholds of
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
@@ -50,13 +51,49 @@ def cohort_surveillance() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     return _cohort(*scores.ensure_scores())
 
 
-def patient(tl: pd.DataFrame, patient_id: str) -> sv.PatientSurveillance:
-    """One patient's surveillance from the cohort timeline and the patient's levels."""
+@dataclass(frozen=True)
+class PatientView:
+    """What the patient view draws of one patient, made once per store revision and
+    model (cached, shared: never modified in place)."""
+
+    surveillance: sv.PatientSurveillance
+    levels: pd.DataFrame
+    timeline_chart: c.CachedChart
+    timeline_csv: pd.DataFrame
+    level_map: c.CachedChart | None
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _patient_view(url: str, revision: int, model_version: str, patient_id: str
+                  ) -> PatientView:
+    tl, _, _ = _cohort(url, revision, model_version)
+    levels = cache.get_store().patient_levels(patient_id)
+    ps = _patient(tl, patient_id, levels)
+    timeline = trend_charts.surveillance_timeline(ps.timeline,
+                                                  alert_dates=ps.alerts["study_date"])
+    level_map = (c.prepare_chart(trend_charts.level_heatmap(levels)) if len(levels)
+                 else None)
+    return PatientView(ps, levels, c.prepare_chart(timeline),
+                       trend_charts.timeline_csv_frame(ps.timeline), level_map)
+
+
+def patient_view_data(patient_id: str) -> PatientView:
+    """The :class:`PatientView` of a patient (cached per store revision and model)."""
+    return _patient_view(*scores.ensure_scores(), patient_id)
+
+
+def _patient(tl: pd.DataFrame, patient_id: str, levels: pd.DataFrame
+             ) -> sv.PatientSurveillance:
     rows = tl[tl["patient_id"] == patient_id]
     keep = [c for c in rows.columns if not c.startswith("prev_")
             and c not in ("study_number", "n_studies", "days_since_first", "hi_change_points",
                           "max_hi_change_points", "involved_change", "pain_gap")]
-    return sv.patient_surveillance(rows[keep], cache.get_store().patient_levels(patient_id))
+    return sv.patient_surveillance(rows[keep], levels)
+
+
+def patient(tl: pd.DataFrame, patient_id: str) -> sv.PatientSurveillance:
+    """One patient's surveillance from the cohort timeline and the patient's levels."""
+    return _patient(tl, patient_id, cache.get_store().patient_levels(patient_id))
 
 
 # ------------------------------------------------------------------------ widgets
@@ -191,12 +228,17 @@ def studies_table(ps: sv.PatientSurveillance) -> None:
     st.dataframe(shown, hide_index=True, key="surv_studies")
 
 
-def timeline_chart(ps: sv.PatientSurveillance) -> None:
-    """The three-panel timeline with its downloads."""
-    chart = trend_charts.surveillance_timeline(ps.timeline,
-                                               alert_dates=ps.alerts["study_date"])
-    chart_export.chart(chart, trend_charts.timeline_csv_frame(ps.timeline),
-                       key="surv_timeline", name=f"timeline-{ps.patient_id}")
+def timeline_chart(ps: sv.PatientSurveillance, view: PatientView | None = None) -> None:
+    """The three-panel timeline with its downloads (drawn from ``view`` when given)."""
+    if view is None:
+        chart = c.prepare_chart(trend_charts.surveillance_timeline(
+            ps.timeline, alert_dates=ps.alerts["study_date"]))
+        data = trend_charts.timeline_csv_frame(ps.timeline)
+    else:
+        chart, data = view.timeline_chart, view.timeline_csv
+    c.chart(chart, key="surv_timeline")
+    chart_export.downloads(chart.chart, data, key="surv_timeline",
+                           name=f"timeline-{ps.patient_id}")
 
 
 def _study_labels(tl: pd.DataFrame) -> dict[int, str]:
@@ -204,7 +246,8 @@ def _study_labels(tl: pd.DataFrame) -> dict[int, str]:
             for r in tl.itertuples() if r.study_number > 1}
 
 
-def changes_view(ps: sv.PatientSurveillance, levels: pd.DataFrame) -> None:
+def changes_view(ps: sv.PatientSurveillance, levels: pd.DataFrame,
+                 level_map: c.CachedChart | None = None) -> None:
     """Per-level changes of a chosen follow-up study against the previous one (by region
     when the studies have no per-level measurements), and the level map over studies."""
     labels = _study_labels(ps.timeline)
@@ -238,14 +281,17 @@ def changes_view(ps: sv.PatientSurveillance, levels: pd.DataFrame) -> None:
                                              "after": "Lesions now", "change": "Change"}),
                      hide_index=True, key="surv_region_changes")
     if len(levels):
-        chart_export.chart(trend_charts.level_heatmap(levels), levels,
-                           key="surv_level_map", name=f"levels-{ps.patient_id}")
+        chart = level_map or c.prepare_chart(trend_charts.level_heatmap(levels))
+        c.chart(chart, key="surv_level_map")
+        chart_export.downloads(chart.chart, levels, key="surv_level_map",
+                               name=f"levels-{ps.patient_id}")
 
 
 def patient_view(tl: pd.DataFrame, alerts: pd.DataFrame) -> None:
     """The patient timeline view."""
     patient_id = patient_picker(tl, alerts)
-    ps = patient(tl, patient_id)
+    view = patient_view_data(patient_id)
+    ps = view.surveillance
     summary(ps)
     st.subheader("Alerts at the latest study")
     alert_list(ps.latest_alerts, empty="No alert fired at the latest study.")
@@ -256,10 +302,10 @@ def patient_view(tl: pd.DataFrame, alerts: pd.DataFrame) -> None:
                 "%Y-%m-%d"), "Alert": earlier["title"], "Priority": earlier["priority"],
                 "What": earlier["sentence"]}), hide_index=True, key="surv_earlier")
     st.subheader("Timeline")
-    timeline_chart(ps)
+    timeline_chart(ps, view)
     studies_table(ps)
     st.subheader("Changes since the previous study")
-    changes_view(ps, cache.get_store().patient_levels(patient_id))
+    changes_view(ps, view.levels, view.level_map)
 
 
 # ---------------------------------------------------------------------- worklist

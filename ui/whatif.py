@@ -290,22 +290,23 @@ def sins_bands_text() -> str:
 ROW_SLOTS = 4
 
 
-def _group(columns: tuple[str, ...], zero: frozenset[str]) -> dict[str, Any]:
-    """Draw one group's inputs, ``ROW_SLOTS`` per row."""
+def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOTS
+           ) -> dict[str, Any]:
+    """Draw one group's inputs, ``slots`` per row."""
     values: dict[str, Any] = {}
     specs = [_BY_COLUMN[c] for c in columns]
     paired = [s for s in specs if s.kind in ("count", "percent")]
     single = [s for s in specs if s.kind not in ("count", "percent")]
     for start in range(0, len(paired), 2):
         row = paired[start:start + 2]
-        slots = st.columns([3, 1.1] * len(row) + [4.1] * (2 - len(row)),
+        cells = st.columns([3, 1.1] * len(row) + [4.1] * (2 - len(row)),
                            vertical_alignment="bottom")
         for i, spec in enumerate(row):
-            values[key(spec.column)] = _paired(spec, slots[2 * i], slots[2 * i + 1])
-            _weight_note(spec, zero, slots[2 * i])
-    for start in range(0, len(single), ROW_SLOTS):
-        row = single[start:start + ROW_SLOTS]
-        for spec, slot in zip(row, st.columns(ROW_SLOTS), strict=False):
+            values[key(spec.column)] = _paired(spec, cells[2 * i], cells[2 * i + 1])
+            _weight_note(spec, zero, cells[2 * i])
+    for start in range(0, len(single), slots):
+        row = single[start:start + slots]
+        for spec, slot in zip(row, st.columns(slots), strict=False):
             values[key(spec.column)] = _widget(spec, slot)
             _weight_note(spec, zero, slot)
     return values
@@ -317,16 +318,52 @@ def _weight_note(spec: InputSpec, zero: frozenset[str], slot: Any) -> None:
                      "changing it cannot change the prediction.")
 
 
+#: Groups whose inputs open from a button (a popover: its widgets are drawn in the
+#: browser only when it is opened, a faster page), their values named beside it; the
+#: imaging burden and the findings stay on the page.
+POPOVER_GROUPS: frozenset[str] = frozenset({GROUPS[2][0], GROUPS[3][0]})
+#: Widgets per row inside a popover (narrower than the page).
+POPOVER_SLOTS = 2
+
+
+def group_summary(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
+    """The group's recorded values in one line as a clinician reads them, then how many
+    are not (``"SINS location: junctional (3) · 6 not assessed"``; ``"All not
+    recorded."`` when none is)."""
+    parts, missing = [], 0
+    for column in columns:
+        spec = _BY_COLUMN[column]
+        value = _norm(values.get(key(column)))
+        if value is None:
+            missing += 1
+        else:
+            parts.append(f"{spec.label}: {spec.render(value)}")
+    sins = any(_BY_COLUMN[c].kind in ("sins_part", "sins_total") for c in columns)
+    absent = NOT_ASSESSED if sins else "not recorded"
+    if not parts:
+        return f"All {absent}."
+    return " · ".join(parts + ([f"{missing} {absent}"] if missing else []))
+
+
 def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
     """Draw the widgets (state must be loaded first) and return their values; ``card``
-    is the active model's card (inputs whose features weigh 0 in it say so)."""
+    is the active model's card (inputs whose features weigh 0 in it say so). The
+    groups of :data:`POPOVER_GROUPS` open from a button with their values beside it."""
     zero = zero_weight_features(card)
     values: dict[str, Any] = {}
     for title, note, columns in GROUPS:
-        st.markdown(f"**{title}**")
-        if note:
-            st.caption(note)
-        values.update(_group(columns, zero))
+        if title not in POPOVER_GROUPS:
+            st.markdown(f"**{title}**")
+            if note:
+                st.caption(note)
+            values.update(_group(columns, zero))
+            continue
+        button, line = st.columns([2, 4], vertical_alignment="center")
+        with button.popover(title, icon=":material/edit:", width="stretch"):
+            if note:
+                st.caption(note)
+            values.update(_group(columns, zero, POPOVER_SLOTS))
+        line.caption(group_summary(columns, values))
     return values
 
 

@@ -1,0 +1,86 @@
+"""AppTests of the lighter What-if and Surveillance pages (issue 12: warm page switches
+<= 0.5 s): What-if's SINS and treatment-context inputs open from a popover with their
+values named beside it; Surveillance draws a patient's view from one cached bundle."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests import test_app_pages as app_pages
+from tests.test_app_pages import assert_ok, open_page
+
+app_store = app_pages.app_store
+env = app_pages.env
+
+
+def test_what_if_sins_and_treatment_inputs_open_from_popovers_with_their_values_named(
+        env: Path) -> None:
+    from core.vocab import SINS_COMPONENTS
+    from ui import whatif
+
+    at = open_page("what_if")
+    popovers = list(at.get("popover"))
+    assert [p.proto.popover.label for p in popovers] == [
+        "Spinal stability: SINS (Fisher 2010)", "Treatment and context: advice only"]
+    sins, treatment = popovers
+    inside = {w.key for kind in ("selectbox", "select_slider", "segmented_control",
+                                 "number_input", "text_input") for w in sins.get(kind)}
+    assert inside == {whatif.key(c) for c in (*SINS_COMPONENTS, "sins_total")}
+    inside = {w.key for kind in ("selectbox", "segmented_control", "number_input",
+                                 "text_input") for w in treatment.get(kind)}
+    assert inside == {whatif.key(c) for c in ("analgesic_step", "prior_radiotherapy",
+                                               "bone_modifying_agent", "neuropathic_pain",
+                                               "primary_tumor", "vas")}
+    # The imaging burden and the findings stay on the page.
+    assert not {w.key for p in popovers for w in p.get("slider")}
+    assert at.segmented_control(key="whatif_neurologic_deficit") is not None
+    captions = [str(c.value) for c in at.caption]
+    assert "All not assessed." in captions and "All not recorded." in captions
+    at.number_input(key="whatif_vas").set_value(7.5).run()
+    at.segmented_control(key="whatif_prior_radiotherapy").set_value("yes").run()
+    assert_ok(at)
+    line = next(str(c.value) for c in at.caption if "Recorded pain VAS" in str(c.value))
+    assert line == ("Prior spine radiotherapy: yes · Recorded pain VAS 0-10: 7.5 (severe) · "
+                    "4 not recorded"), line
+
+
+def test_group_summary_says_not_assessed_and_not_recorded() -> None:
+    from ui import whatif
+
+    sins = ("sins_location", "sins_total")
+    assert whatif.group_summary(sins, {whatif.key("sins_total"): whatif.NOT_ASSESSED}
+                                ) == "All not assessed."
+    assert whatif.group_summary(sins, {whatif.key("sins_total"): 9}) == (
+        "SINS total (only when the parts are not scored): 9 · 1 not assessed")
+    context = ("prior_radiotherapy", "vas")
+    assert whatif.group_summary(context, {}) == "All not recorded."
+    assert whatif.group_summary(context, {whatif.key("vas"): 4.0}) == (
+        "Recorded pain VAS 0-10: 4 (moderate) · 1 not recorded")
+
+
+def test_surveillance_patient_view_is_built_once_per_patient_and_revision(
+        env: Path, monkeypatch) -> None:
+    """Warm runs of the patient view read one cached bundle (surveillance, levels,
+    timeline and level-map charts with their specs): the timeline is built once."""
+    from ui import surveillance, trend_charts
+
+    builds: list[str] = []
+    build = trend_charts.surveillance_timeline
+
+    def counting(tl, **kwargs):
+        builds.append(str(tl["patient_id"].iloc[0]))
+        return build(tl, **kwargs)
+
+    monkeypatch.setattr(trend_charts, "surveillance_timeline", counting)
+    surveillance._patient_view.clear()
+    at = open_page("surveillance")
+    at.run()
+    at.run()
+    assert_ok(at)
+    patient = at.session_state[surveillance.PATIENT_KEY]
+    assert builds == [patient]  # three runs, one build
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert any("vconcat" in s for s in specs)  # the three-panel timeline is drawn
+    keys = {b.key for b in at.get("download_button")}
+    assert {"surv_timeline_csv", "surv_timeline_png", "surv_timeline_svg"} <= keys
