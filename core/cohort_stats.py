@@ -282,3 +282,73 @@ def first_study_per_patient(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["patient_id", "study_date"] + (["study_id"] if "study_id" in frame.columns else [])
     ordered = frame.sort_values(keys, kind="stable")
     return ordered.drop_duplicates("patient_id", keep="first").sort_index()
+
+
+#: Columns of :func:`box_stats`.
+BOX_COLUMNS: tuple[str, ...] = ("group", "n", "q1", "median", "q3", "low", "high", "mean")
+
+
+def box_stats(frame: pd.DataFrame, group_col: str, value_col: str,
+              order: Sequence[str] | None = None, *, whisker: float = 1.5) -> pd.DataFrame:
+    """Tukey box-plot figures of ``value_col`` per group, from every row.
+
+    Quartiles by linear interpolation (:func:`numpy.quantile`'s default); the whiskers
+    reach the lowest and highest value within ``whisker`` × IQR of the box (Tukey,
+    Exploratory Data Analysis 1977; the rule of Vega-Lite's ``boxplot`` mark with
+    ``extent=1.5``), so a chart draws a few marks per group whatever the number of
+    studies.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`BOX_COLUMNS`, groups in ``order`` (else sorted), groups without data left
+        out.
+    """
+    data = frame[[group_col, value_col]].copy()
+    data[value_col] = pd.to_numeric(data[value_col], errors="coerce")
+    data = data.dropna()
+    data[group_col] = data[group_col].astype(str)
+    grouped = data.groupby(group_col, observed=True)[value_col]
+    table = grouped.quantile([0.25, 0.5, 0.75]).unstack()
+    table.columns = ["q1", "median", "q3"]
+    table["n"] = grouped.size()
+    table["mean"] = grouped.mean()
+    iqr = table["q3"] - table["q1"]
+    fence_low = data[group_col].map(table["q1"] - whisker * iqr)
+    fence_high = data[group_col].map(table["q3"] + whisker * iqr)
+    values = data[value_col]
+    table["low"] = values[values >= fence_low].groupby(data[group_col]).min()
+    table["high"] = values[values <= fence_high].groupby(data[group_col]).max()
+    wanted = [str(g) for g in order] if order is not None else sorted(table.index)
+    table = table.reindex([g for g in wanted if g in table.index])
+    out = table.rename_axis("group").reset_index()
+    out["n"] = out["n"].astype(int)
+    return out[list(BOX_COLUMNS)]
+
+
+#: Columns of :func:`binned_counts`.
+BINNED_COLUMNS: tuple[str, ...] = ("x", "y_low", "y_high", "studies")
+
+
+def binned_counts(frame: pd.DataFrame, x: str, y: str, *, y_step: float,
+                  y_scale: float = 1.0) -> pd.DataFrame:
+    """Studies per (whole ``x`` value, ``y`` bin of width ``y_step``): a 2-D histogram
+    of every complete pair (``y`` multiplied by ``y_scale`` first, e.g. 100 for a
+    ratio in %). Bins are ``[y_low, y_high)``; empty cells are left out.
+
+    Raises
+    ------
+    ValueError
+        For a ``y_step`` that is not a positive number.
+    """
+    if not (isinstance(y_step, (int, float)) and math.isfinite(y_step) and y_step > 0):
+        raise ValueError(f"y_step {y_step!r} must be a positive number.")
+    pair = frame[[x, y]].apply(pd.to_numeric, errors="coerce").dropna()
+    xs = np.round(pair[x].to_numpy(dtype=np.float64))
+    scaled = np.round(pair[y].to_numpy(dtype=np.float64) * y_scale, 9)  # 0.29 * 100 < 29
+    low = np.floor(np.round(scaled / y_step, 9)) * y_step
+    counts = (pd.DataFrame({"x": xs, "y_low": low}).groupby(["x", "y_low"]).size()
+              .rename("studies").reset_index())
+    counts["y_high"] = counts["y_low"] + y_step
+    counts["studies"] = counts["studies"].astype(int)
+    return counts[list(BINNED_COLUMNS)]

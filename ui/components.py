@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import html
+import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -133,9 +134,24 @@ def _chart_height(chart: Any) -> int | None:
     return int(height) if isinstance(height, (int, float)) else None
 
 
+def _spec_chart(spec_json: str, *, key: str, extra: int) -> None:
+    """A Vega-Lite spec (JSON text, e.g. cached by a page) drawn like an Altair chart."""
+    spec = json.loads(spec_json)
+    height = spec.get("height")
+    if isinstance(height, (int, float)) and not {"vconcat", "hconcat", "concat"} & set(spec):
+        st.vega_lite_chart(spec=spec, key=key, height=int(height) + extra)
+    else:
+        st.vega_lite_chart(spec=spec, key=key)
+
+
 def chart(chart: Any, *, key: str, extra: int = 95) -> None:
     """``st.altair_chart`` at the chart's own height (the Streamlit theme otherwise
-    squeezes charts that declare a height), plus room for title, axis and legend."""
+    squeezes charts that declare a height), plus room for title, axis and legend.
+    ``chart`` may also be the chart's Vega-Lite spec as JSON text
+    (:func:`ui.charts.chart_spec`), drawn with ``st.vega_lite_chart`` the same way."""
+    if isinstance(chart, str):
+        _spec_chart(chart, key=key, extra=extra)
+        return
     import altair as alt  # lazy: Home must not pay for altair
 
     height = _chart_height(chart)
