@@ -73,6 +73,28 @@ def features_table(card: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _build_card_chart(card: Mapping[str, Any], name: str) -> Any:
+    if name == "reliability":
+        return charts.reliability_diagram(card.get("calibration", {}).get("classes", {}))
+    labels = {f["name"]: f.get("label", f["name"]) for f in card.get("features", [])}
+    return charts.coefficient_bars(card.get("model", {}).get("coefficients", []), labels)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _card_chart(version: str, trained_utc: str, name: str, _card: Mapping[str, Any]) -> str:
+    return charts.chart_spec(_build_card_chart(_card, name))
+
+
+def card_chart(card: Mapping[str, Any], name: str) -> str:
+    """The Vega-Lite spec (:func:`ui.charts.chart_spec`) of a card's ``reliability``
+    diagram or ``coefficients`` bars, built once per model version (a warm rerun of
+    the Model page neither validates nor serialises the Altair chart again)."""
+    if name not in ("reliability", "coefficients"):
+        raise ValueError(f"card chart {name!r} is not 'reliability' or 'coefficients'.")
+    return _card_chart(str(card.get("version", "")), str(card.get("trained_utc", "")), name,
+                       card)
+
+
 def render_card(card: Mapping[str, Any]) -> None:
     """The model card: identity, intended use, data, metrics, calibration, features."""
     synthetic = bool(card.get("synthetic"))
@@ -127,8 +149,7 @@ def render_card(card: Mapping[str, Any]) -> None:
     calib = card.get("calibration", {})
     a, b = st.columns([1.4, 1])
     with a:
-        c.chart(charts.reliability_diagram(calib.get("classes", {})),
-                        key="model_reliability")
+        c.chart(card_chart(card, "reliability"), key="model_reliability")
     with b:
         st.caption(f"{calib.get('source', '')}; {calib.get('bins', '?')} equal-width bins. "
                    "Points on the diagonal are perfectly calibrated; size = studies in bin.")
@@ -139,11 +160,9 @@ def render_card(card: Mapping[str, Any]) -> None:
 
     st.subheader("Features and weights")
     st.markdown(f"`{card.get('model', {}).get('equation', '')}`")
-    labels = {f["name"]: f.get("label", f["name"]) for f in card.get("features", [])}
     a, b = st.columns([1, 1.4])
     with a:
-        c.chart(charts.coefficient_bars(card.get("model", {}).get("coefficients", []),
-                                                labels), key="model_coefficients")
+        c.chart(card_chart(card, "coefficients"), key="model_coefficients")
     with b:
         st.dataframe(features_table(card), hide_index=True, key="model_features", height=430)
     model_design.render_design(card)
