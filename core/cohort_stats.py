@@ -35,6 +35,7 @@ small. :func:`first_study_per_patient` gives one study per patient (the paper's 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -104,14 +105,39 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
-def _delta(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Cliff's delta of ``a`` against ``b`` along ``axis`` (vectorised for bootstrap)."""
+#: Most distinct values for which :func:`_delta` counts values instead of ranking them
+#: (VAS 0-10 has at most 101 in tenths); more distinct values are ranked.
+COUNTING_MAX_VALUES = 512
+
+
+def _delta(a: np.ndarray, b: np.ndarray, axis: int = -1,
+           values: np.ndarray | None = None) -> np.ndarray:
+    """Cliff's delta of ``a`` against ``b`` along ``axis`` (vectorised for bootstrap).
+
+    ``U_a`` is the number of pairs with ``a > b`` plus half the ties. With few distinct
+    values (``values``: every value that can occur, sorted; at most
+    :data:`COUNTING_MAX_VALUES`) it is counted per value from histograms, which gives the
+    same number as the rank sum without sorting each bootstrap resample (about 3 times
+    faster on VAS scores); otherwise from the rank sum of the pooled values."""
     a = np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1)
     b = np.moveaxis(np.asarray(b, dtype=np.float64), axis, -1)
     n_a, n_b = a.shape[-1], b.shape[-1]
-    ranks = stats.rankdata(np.concatenate([a, b], axis=-1), axis=-1)
-    u_a = ranks[..., :n_a].sum(axis=-1) - n_a * (n_a + 1) / 2.0
-    return 2.0 * u_a / (n_a * n_b) - 1.0
+    if values is None or values.size > COUNTING_MAX_VALUES:
+        ranks = stats.rankdata(np.concatenate([a, b], axis=-1), axis=-1)
+        u_a = ranks[..., :n_a].sum(axis=-1) - n_a * (n_a + 1) / 2.0
+        return 2.0 * u_a / (n_a * n_b) - 1.0
+    lead = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    a = np.broadcast_to(a, (*lead, n_a)).reshape(-1, n_a)
+    b = np.broadcast_to(b, (*lead, n_b)).reshape(-1, n_b)
+    k, rows = values.size, a.shape[0]
+    offsets = (np.arange(rows) * k)[:, None]
+    count_a = np.bincount((np.searchsorted(values, a) + offsets).ravel(),
+                          minlength=rows * k).reshape(rows, k)
+    count_b = np.bincount((np.searchsorted(values, b) + offsets).ravel(),
+                          minlength=rows * k).reshape(rows, k)
+    below_b = np.cumsum(count_b, axis=1) - count_b  # values of b below each value
+    u_a = (count_a * (below_b + 0.5 * count_b)).sum(axis=1)
+    return (2.0 * u_a / (n_a * n_b) - 1.0).reshape(lead)
 
 
 def cliffs_delta(a: Sequence[float], b: Sequence[float]) -> float:
@@ -147,10 +173,11 @@ def delta_ci(a: Sequence[float], b: Sequence[float], *, seed: int = DEFAULT_SEED
     if np.ptp(np.concatenate([x, y])) == 0:
         return 0.0, 0.0
     x, y = _at_most(x, max_per_group, seed), _at_most(y, max_per_group, seed + 1)
+    statistic = functools.partial(_delta, values=np.unique(np.concatenate([x, y])))
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = stats.bootstrap((x, y), _delta, vectorized=True, paired=False,
+            res = stats.bootstrap((x, y), statistic, vectorized=True, paired=False,
                                   n_resamples=n_resamples, confidence_level=confidence,
                                   method=method, rng=np.random.default_rng(seed), batch=200)
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)

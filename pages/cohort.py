@@ -53,6 +53,7 @@ if len(frame) < 3:
     st.warning("Too few studies for the analyses; widen the filters.")
     st.stop()
 
+cohort_views.key_figures(frame)
 section = cohort_views.section_choice()
 st.header(cohort_views.SECTIONS[section])
 if section == "region":

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from core import cohort_stats
-from tests.test_app_pages import assert_ok, charts_of, cohort_sections, dataframe_with
+from tests.test_app_pages import assert_ok, charts_of, cohort_sections, dataframe_with, store
 from tests.test_app_teach import env, open_page, teach_store  # noqa: F401  (fixtures)
 
 # ------------------------------------------------------------------------ statistics
@@ -192,3 +192,39 @@ def test_model_card_charts_are_built_once_per_model(env: Path,  # noqa: F811
     at.run()
     assert_ok(at)
     assert _titles(at) == titles
+
+
+def test_key_figures_of_every_section_stay_on_screen(env: Path) -> None:  # noqa: F811
+    from scipy.stats import spearmanr
+
+    at = open_page("pages/cohort.py")
+    for section in cohort_sections(at):
+        line = next(m.value for m in section.markdown if m.value.startswith("**Key figures**"))
+        assert "Kruskal-Wallis p" in line and "lesions vs HI ratio: Spearman r = " in line
+        assert "pain vs lesions" in line and "pain vs HI ratio" in line
+    studies = store().list_studies()[["lesion_count", "high_intensity_ratio"]].dropna()
+    r = spearmanr(studies["lesion_count"], studies["high_intensity_ratio"]).statistic
+    assert f"lesions vs HI ratio: Spearman r = {r:.2f} " in line
+
+
+def test_counted_cliffs_delta_equals_the_rank_sum() -> None:
+    """The counting path of the effect size's bootstrap statistic gives the rank-sum
+    value exactly (ties, a batch axis, broadcast jackknife shapes)."""
+    rng = np.random.default_rng(11)
+    for a, b in ((rng.integers(0, 11, (50, 40)), rng.integers(0, 11, (50, 30))),
+                 (rng.integers(0, 21, (1, 9)) / 2, rng.integers(0, 21, (1, 7)) / 2),
+                 (rng.integers(0, 11, 25), rng.integers(0, 11, 60))):
+        a, b = a.astype(float), b.astype(float)
+        values = np.unique(np.concatenate([a.ravel(), b.ravel()]))
+        ranked = cohort_stats._delta(a, b)
+        counted = cohort_stats._delta(a, b, values=values)
+        assert np.asarray(counted).shape == np.asarray(ranked).shape
+        assert np.allclose(counted, ranked, rtol=0, atol=1e-12)
+    jack = rng.integers(0, 11, (12, 11)).astype(float)  # jackknife rows vs one sample
+    other = rng.integers(0, 11, (1, 15)).astype(float)
+    values = np.unique(np.concatenate([jack.ravel(), other.ravel()]))
+    assert np.allclose(cohort_stats._delta(jack, other, values=values),
+                       cohort_stats._delta(jack, np.broadcast_to(other, (12, 15))))
+    x, y = rng.integers(0, 11, 40).astype(float), rng.integers(0, 11, 30).astype(float)
+    low, high = cohort_stats.delta_ci(x, y, n_resamples=300)
+    assert -1 <= low <= cohort_stats.cliffs_delta(x, y) <= high <= 1

@@ -43,6 +43,25 @@ def section_choice() -> str:
         help="The filters and the unit of analysis above apply to every section."))
 
 
+def key_figures(frame: pd.DataFrame) -> None:
+    """One line with the headline statistic of each section (all from cached results),
+    so the whole picture stays on screen whichever section is drawn."""
+    _, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
+    burden = scores.memo("spearman_burden", _burden_spearman, frame)
+    pains = scores.memo("spearman_pain", _pain_spearman, frame)
+    parts = []
+    if p_kw is not None:
+        parts.append(f"pain across region groups: Kruskal-Wallis p {cohort.p_text(p_kw)}")
+    for label, corr in (("lesions vs HI ratio", burden),
+                        ("pain vs lesions", pains["lesion_count"]),
+                        ("pain vs HI ratio", pains["high_intensity_ratio"])):
+        if corr is not None:
+            parts.append(f"{label}: Spearman r = {corr.r:.2f} "
+                         f"(p {cohort.p_text(corr.p)})")
+    if parts:
+        st.markdown("**Key figures** — " + " · ".join(parts) + ".")
+
+
 def region_tests(frame: pd.DataFrame) -> pd.DataFrame:
     """:func:`ui.cohort.region_tests`, cached per store revision, model and the frame's
     studies (:func:`ui.scores.memo`)."""
