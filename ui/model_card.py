@@ -95,8 +95,29 @@ def card_chart(card: Mapping[str, Any], name: str) -> str:
                        card)
 
 
-def render_card(card: Mapping[str, Any]) -> None:
-    """The model card: identity, intended use, data, metrics, calibration, features."""
+#: The Model page's parts below the model in use (key -> label); one is drawn per run.
+SECTIONS: dict[str, str] = {"card": "Model card", "design": "How it was designed",
+                            "train": "Train a site model"}
+SECTION_KEY = "model_section"
+
+
+def section_choice() -> str:
+    """The part of the Model page to draw (kept across page switches): the card, its
+    design in plain words, or retraining. All three at once were about 70 elements,
+    nine tables and two charts for the browser to draw on every visit."""
+    return str(st.segmented_control(
+        "Part", list(SECTIONS), default="card", required=True, key=SECTION_KEY,
+        format_func=SECTIONS.get, persist_state=session.KEEP, label_visibility="collapsed"))
+
+
+def render_design(card: Mapping[str, Any]) -> None:
+    """The card's design sections for clinicians (:func:`ui.model_design.render_design`)."""
+    model_design.render_design(card)
+
+
+def render_identity(card: Mapping[str, Any]) -> None:
+    """The model's name and version and whether it was trained on synthetic or site
+    data (above every part of the Model page)."""
     synthetic = bool(card.get("synthetic"))
     st.html(f'<div class="dss-mid" data-testid="model-card-version">{card.get("name", "")} · '
             f'{card.get("version", "?")}</div>')
@@ -107,6 +128,11 @@ def render_card(card: Mapping[str, Any]) -> None:
     else:
         st.success("Site model: trained on local data. Validate it locally before use.",
                    icon=":material/local_hospital:")
+
+
+def render_card(card: Mapping[str, Any]) -> None:
+    """The model card: intended use, data, metrics, calibration, features (its identity:
+    :func:`render_identity`)."""
     st.markdown(f"**Training data:** {card.get('data', '-')}  \n"
                 f"**Trained:** {card.get('trained_utc', '-')} · **seed** {card.get('seed', '-')}")
 
@@ -165,7 +191,6 @@ def render_card(card: Mapping[str, Any]) -> None:
         c.chart(card_chart(card, "coefficients"), key="model_coefficients")
     with b:
         st.dataframe(features_table(card), hide_index=True, key="model_features", height=430)
-    model_design.render_design(card)
     with st.expander("Explanation method and reproducibility"):
         st.markdown(f"**SHAP:** {card.get('explanation', {}).get('method', '-')}  \n"
                     f"**Output units:** {card.get('explanation', {}).get('output_units', '-')}  \n"
