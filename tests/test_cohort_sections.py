@@ -228,3 +228,25 @@ def test_counted_cliffs_delta_equals_the_rank_sum() -> None:
     x, y = rng.integers(0, 11, 40).astype(float), rng.integers(0, 11, 30).astype(float)
     low, high = cohort_stats.delta_ci(x, y, n_resamples=300)
     assert -1 <= low <= cohort_stats.cliffs_delta(x, y) <= high <= 1
+
+
+def test_teaching_on_an_empty_store_says_so_in_every_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk-through no longer waits for the case library (it reads the cohort), and
+    still says plainly when there is nothing to teach on."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import app_env
+    from tests.test_app_pages import APP, TIMEOUT
+    from ui import teaching
+
+    with app_env(tmp_path, monkeypatch):
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+        at.run()
+        at.switch_page("pages/teaching.py").run()
+        assert_ok(at)
+        for part in teaching.SECTIONS:
+            at.radio(key=teaching.SECTION_KEY).set_value(part).run()
+            assert_ok(at)
+            assert [i.value for i in at.info] == [teaching.EMPTY_NOTE], part
+            assert not charts_of(at)
