@@ -176,22 +176,31 @@ def test_warm_rerun_reuses_the_cached_chart_specs(env: Path,  # noqa: F811
     assert [spec for spec, _ in charts_of(at)] == before
 
 
-def test_model_card_charts_are_built_once_per_model(env: Path,  # noqa: F811
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from ui import charts
+def test_model_card_figures_are_built_once_per_model(env: Path,  # noqa: F811
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from ui import charts, model_card
 
     at = open_page("pages/model.py")
-    titles = _titles(at)
-    assert titles == ["Reliability (out-of-fold)", "Model weights (standardised)"]
+    assert not charts_of(at)  # the card's figures are images, not Vega charts
+    images = at.get("image")
+    assert len(images) == 2
+    card = json.loads((Path(__file__).resolve().parents[1] / "models" / "demo" /
+                       "model_card.json").read_text())
+    svg = model_card.card_figure(card, "reliability")
+    assert svg.startswith("<svg") and "Reliability (out-of-fold)" in svg
+    assert "Model weights (standardised)" in model_card.card_figure(card, "coefficients")
+    with pytest.raises(ValueError, match="card chart"):
+        model_card.card_figure(card, "roc")
 
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the card's chart was built again on a warm rerun")
+        raise AssertionError("the card's figure was built again on a warm rerun")
 
     monkeypatch.setattr(charts, "reliability_diagram", refuse)
     monkeypatch.setattr(charts, "coefficient_bars", refuse)
+    monkeypatch.setattr(charts, "chart_svg", refuse)
     at.run()
     assert_ok(at)
-    assert _titles(at) == titles
+    assert len(at.get("image")) == 2
 
 
 def test_key_figures_of_every_section_stay_on_screen(env: Path) -> None:  # noqa: F811
