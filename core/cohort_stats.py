@@ -35,6 +35,7 @@ small. :func:`first_study_per_patient` gives one study per patient (the paper's 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import warnings
@@ -104,14 +105,39 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
-def _delta(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Cliff's delta of ``a`` against ``b`` along ``axis`` (vectorised for bootstrap)."""
+#: Most distinct values for which :func:`_delta` counts values instead of ranking them
+#: (VAS 0-10 has at most 101 in tenths); more distinct values are ranked.
+COUNTING_MAX_VALUES = 512
+
+
+def _delta(a: np.ndarray, b: np.ndarray, axis: int = -1,
+           values: np.ndarray | None = None) -> np.ndarray:
+    """Cliff's delta of ``a`` against ``b`` along ``axis`` (vectorised for bootstrap).
+
+    ``U_a`` is the number of pairs with ``a > b`` plus half the ties. With few distinct
+    values (``values``: every value that can occur, sorted; at most
+    :data:`COUNTING_MAX_VALUES`) it is counted per value from histograms, which gives the
+    same number as the rank sum without sorting each bootstrap resample (about 3 times
+    faster on VAS scores); otherwise from the rank sum of the pooled values."""
     a = np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1)
     b = np.moveaxis(np.asarray(b, dtype=np.float64), axis, -1)
     n_a, n_b = a.shape[-1], b.shape[-1]
-    ranks = stats.rankdata(np.concatenate([a, b], axis=-1), axis=-1)
-    u_a = ranks[..., :n_a].sum(axis=-1) - n_a * (n_a + 1) / 2.0
-    return 2.0 * u_a / (n_a * n_b) - 1.0
+    if values is None or values.size > COUNTING_MAX_VALUES:
+        ranks = stats.rankdata(np.concatenate([a, b], axis=-1), axis=-1)
+        u_a = ranks[..., :n_a].sum(axis=-1) - n_a * (n_a + 1) / 2.0
+        return 2.0 * u_a / (n_a * n_b) - 1.0
+    lead = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
+    a = np.broadcast_to(a, (*lead, n_a)).reshape(-1, n_a)
+    b = np.broadcast_to(b, (*lead, n_b)).reshape(-1, n_b)
+    k, rows = values.size, a.shape[0]
+    offsets = (np.arange(rows) * k)[:, None]
+    count_a = np.bincount((np.searchsorted(values, a) + offsets).ravel(),
+                          minlength=rows * k).reshape(rows, k)
+    count_b = np.bincount((np.searchsorted(values, b) + offsets).ravel(),
+                          minlength=rows * k).reshape(rows, k)
+    below_b = np.cumsum(count_b, axis=1) - count_b  # values of b below each value
+    u_a = (count_a * (below_b + 0.5 * count_b)).sum(axis=1)
+    return (2.0 * u_a / (n_a * n_b) - 1.0).reshape(lead)
 
 
 def cliffs_delta(a: Sequence[float], b: Sequence[float]) -> float:
@@ -147,10 +173,11 @@ def delta_ci(a: Sequence[float], b: Sequence[float], *, seed: int = DEFAULT_SEED
     if np.ptp(np.concatenate([x, y])) == 0:
         return 0.0, 0.0
     x, y = _at_most(x, max_per_group, seed), _at_most(y, max_per_group, seed + 1)
+    statistic = functools.partial(_delta, values=np.unique(np.concatenate([x, y])))
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = stats.bootstrap((x, y), _delta, vectorized=True, paired=False,
+            res = stats.bootstrap((x, y), statistic, vectorized=True, paired=False,
                                   n_resamples=n_resamples, confidence_level=confidence,
                                   method=method, rng=np.random.default_rng(seed), batch=200)
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
@@ -282,3 +309,73 @@ def first_study_per_patient(frame: pd.DataFrame) -> pd.DataFrame:
     keys = ["patient_id", "study_date"] + (["study_id"] if "study_id" in frame.columns else [])
     ordered = frame.sort_values(keys, kind="stable")
     return ordered.drop_duplicates("patient_id", keep="first").sort_index()
+
+
+#: Columns of :func:`box_stats`.
+BOX_COLUMNS: tuple[str, ...] = ("group", "n", "q1", "median", "q3", "low", "high", "mean")
+
+
+def box_stats(frame: pd.DataFrame, group_col: str, value_col: str,
+              order: Sequence[str] | None = None, *, whisker: float = 1.5) -> pd.DataFrame:
+    """Tukey box-plot figures of ``value_col`` per group, from every row.
+
+    Quartiles by linear interpolation (:func:`numpy.quantile`'s default); the whiskers
+    reach the lowest and highest value within ``whisker`` × IQR of the box (Tukey,
+    Exploratory Data Analysis 1977; the rule of Vega-Lite's ``boxplot`` mark with
+    ``extent=1.5``), so a chart draws a few marks per group whatever the number of
+    studies.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`BOX_COLUMNS`, groups in ``order`` (else sorted), groups without data left
+        out.
+    """
+    data = frame[[group_col, value_col]].copy()
+    data[value_col] = pd.to_numeric(data[value_col], errors="coerce")
+    data = data.dropna()
+    data[group_col] = data[group_col].astype(str)
+    grouped = data.groupby(group_col, observed=True)[value_col]
+    table = grouped.quantile([0.25, 0.5, 0.75]).unstack()
+    table.columns = ["q1", "median", "q3"]
+    table["n"] = grouped.size()
+    table["mean"] = grouped.mean()
+    iqr = table["q3"] - table["q1"]
+    fence_low = data[group_col].map(table["q1"] - whisker * iqr)
+    fence_high = data[group_col].map(table["q3"] + whisker * iqr)
+    values = data[value_col]
+    table["low"] = values[values >= fence_low].groupby(data[group_col]).min()
+    table["high"] = values[values <= fence_high].groupby(data[group_col]).max()
+    wanted = [str(g) for g in order] if order is not None else sorted(table.index)
+    table = table.reindex([g for g in wanted if g in table.index])
+    out = table.rename_axis("group").reset_index()
+    out["n"] = out["n"].astype(int)
+    return out[list(BOX_COLUMNS)]
+
+
+#: Columns of :func:`binned_counts`.
+BINNED_COLUMNS: tuple[str, ...] = ("x", "y_low", "y_high", "studies")
+
+
+def binned_counts(frame: pd.DataFrame, x: str, y: str, *, y_step: float,
+                  y_scale: float = 1.0) -> pd.DataFrame:
+    """Studies per (whole ``x`` value, ``y`` bin of width ``y_step``): a 2-D histogram
+    of every complete pair (``y`` multiplied by ``y_scale`` first, e.g. 100 for a
+    ratio in %). Bins are ``[y_low, y_high)``; empty cells are left out.
+
+    Raises
+    ------
+    ValueError
+        For a ``y_step`` that is not a positive number.
+    """
+    if not (isinstance(y_step, (int, float)) and math.isfinite(y_step) and y_step > 0):
+        raise ValueError(f"y_step {y_step!r} must be a positive number.")
+    pair = frame[[x, y]].apply(pd.to_numeric, errors="coerce").dropna()
+    xs = np.round(pair[x].to_numpy(dtype=np.float64))
+    scaled = np.round(pair[y].to_numpy(dtype=np.float64) * y_scale, 9)  # 0.29 * 100 < 29
+    low = np.floor(np.round(scaled / y_step, 9)) * y_step
+    counts = (pd.DataFrame({"x": xs, "y_low": low}).groupby(["x", "y_low"]).size()
+              .rename("studies").reset_index())
+    counts["y_high"] = counts["y_low"] + y_step
+    counts["studies"] = counts["studies"].astype(int)
+    return counts[list(BINNED_COLUMNS)]

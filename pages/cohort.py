@@ -53,20 +53,20 @@ if len(frame) < 3:
     st.warning("Too few studies for the analyses; widen the filters.")
     st.stop()
 
-st.header("Pain by region of involvement")
-cohort_views.region_section(frame)
-
-st.header("Number of metastatic sites and high-intensity ratio")
-cohort_views.burden_correlation_section(frame)
-cohort_views.burden_pain_section(frame)
-
-st.header("Predicted pain and what leads the advice")
-st.caption(f"From the model in use ({session.active_model_dir().name}). A safety override "
-           "leads the advice whatever the predicted pain; a study without a measured lesion "
-           "is asked to confirm the pain source first. The tier follows the predicted "
-           "category, so it is not drawn again.")
-cohort_views.advice_section(frame)
-
-st.header("Global SHAP importance")
-with c.core_errors("The importance could not be computed:"):
-    cohort_views.importance_section(frame)
+cohort_views.key_figures(frame)
+section = cohort_views.section_choice()
+st.header(cohort_views.SECTIONS[section])
+if section == "region":
+    cohort_views.region_section(frame)
+elif section == "burden":
+    cohort_views.burden_correlation_section(frame)
+    cohort_views.burden_pain_section(frame)
+elif section == "advice":
+    st.caption(f"From the model in use ({session.active_model_dir().name}). A safety "
+               "override leads the advice whatever the predicted pain; a study without a "
+               "measured lesion is asked to confirm the pain source first. The tier follows "
+               "the predicted category, so it is not drawn again.")
+    cohort_views.advice_section(frame)
+else:
+    with c.core_errors("The importance could not be computed:"):
+        cohort_views.importance_section(frame)

@@ -11,17 +11,18 @@ c.decision_support_notice("Teaching material on de-identified cases; the advice 
                           "decision support.")
 cache.model_or_stop()
 cache.store_or_stop()
+part = teaching.section_choice()
+if part == teaching.SECTIONS[0]:  # the walk-through reads the cohort, not the library
+    with c.core_errors("This part could not be shown:"):
+        teaching.walkthrough()
+    st.stop()
 with c.core_errors("The cases could not be loaded:", stop=True):
     library = teaching.library()
 if library.empty:
-    st.info("The store has no assessed study with a recorded VAS; load the demo cohort with "
-            "`python -m core demo`.")
+    st.info(teaching.EMPTY_NOTE)
     st.stop()
-part = teaching.section_choice()
 with c.core_errors("This part could not be shown:"):
-    if part == teaching.SECTIONS[0]:
-        teaching.walkthrough()
-    elif part == teaching.SECTIONS[1]:
+    if part == teaching.SECTIONS[1]:
         teaching.compare(library)
     elif part == teaching.SECTIONS[2]:
         teaching.quiz(library)

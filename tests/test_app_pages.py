@@ -159,6 +159,27 @@ def recommendation_codes(at: AppTest) -> list[str]:
     return re.findall(r'data-code="([a-z_]+)"', block)
 
 
+def cohort_sections(at: AppTest) -> Iterator[AppTest]:
+    """The cohort page with each of its sections chosen in turn (one section's charts
+    are drawn per run)."""
+    from ui.cohort_views import SECTION_KEY, SECTIONS
+
+    for section in SECTIONS:
+        at.segmented_control(key=SECTION_KEY).set_value(section).run()
+        assert_ok(at)
+        yield at
+
+
+def model_sections(at: AppTest) -> Iterator[AppTest]:
+    """The Model page with each of its parts (card, design, training) chosen in turn."""
+    from ui.model_card import SECTION_KEY, SECTIONS
+
+    for section in SECTIONS:
+        at.segmented_control(key=SECTION_KEY).set_value(section).run()
+        assert_ok(at)
+        yield at
+
+
 def dataframe_with(at: AppTest, column: str):
     for df in at.dataframe:
         if column in df.value.columns:
@@ -176,6 +197,9 @@ def test_every_page_launches(env: Path, name: str) -> None:
     failures = [e.value for e in at.error if e.icon != URGENT_ICON]  # urgent overrides are fine
     assert not failures, failures
     text = all_text(at)
+    if name in ("cohort", "model"):  # one section per run: the text of every section
+        sections = cohort_sections if name == "cohort" else model_sections
+        text = "\n".join(all_text(a) for a in sections(at))
     expected = {
         "home": ["Model in use", "Case store", "SYNTHETIC"],
         "new_case": ["1 · Image", "2 · Clinical findings"],
@@ -801,14 +825,19 @@ def test_cohort_spearman_matches_scipy(env: Path) -> None:
     from scipy.stats import spearmanr
 
     at = open_page("cohort")
-    shown = float(metric(at, "Spearman r (lesions vs HI ratio)"))
+    regions = dataframe_with(at, "Region group")  # the first section: pain by region
+    assert "lumbar" in set(regions["Region group"])
+    n_charts = 0
+    for section in cohort_sections(at):
+        n_charts += len(section.get("vega_lite_chart"))
+        if at.session_state["cohort_section"] == "burden":
+            shown = float(metric(at, "Spearman r (lesions vs HI ratio)"))
+            spearman_lines = [m.value for m in at.markdown]
     frame = store().list_studies()[["lesion_count", "high_intensity_ratio"]].dropna()
     expected = spearmanr(frame["lesion_count"], frame["high_intensity_ratio"]).statistic
     assert shown == pytest.approx(expected, abs=0.005)
-    assert any(m.value.startswith("**Spearman** r = ") for m in at.markdown)
-    assert len(at.get("vega_lite_chart")) >= 7
-    regions = dataframe_with(at, "Region group")
-    assert "lumbar" in set(regions["Region group"])
+    assert any(m.startswith("**Spearman** r = ") for m in spearman_lines)
+    assert n_charts >= 7
 
 
 def test_cohort_filters(env: Path) -> None:
@@ -836,6 +865,12 @@ def test_model_card_shown(env: Path) -> None:
     assert not any("_" in str(col) for col in metrics.columns), list(metrics.columns)
     features = dataframe_with(at, "Unit")
     assert len(features) == len(card["features"])
+    reliability = dataframe_with(at, "Observed fraction")  # the diagram is an image
+    assert set(reliability["Category"]) == {"mild", "moderate", "severe"}
+    assert len(at.get("image")) >= 2
+    assert "SYNTHETIC" in html_text(at)
+    at.segmented_control(key="model_section").set_value("design").run()  # the design part
+    assert_ok(at)
     excluded = dataframe_with(at, "Left out of the model")
     assert len(excluded) == len(card["excluded_predictors"]["fields"])
     assert "Current WHO analgesic step" in set(excluded["Left out of the model"])
@@ -853,10 +888,6 @@ def test_model_card_shown(env: Path) -> None:
     assert list(bilsky["Highest in training"]) == ["3"]  # a grade, not the model code 5
     text = all_text(at)
     assert "Mahalanobis" in text and "90 % set" in text
-    reliability = chart_rows(at, "Reliability")
-    assert {r["category"] for r in reliability if "category" in r} == {"mild", "moderate",
-                                                                         "severe"}
-    assert "SYNTHETIC" in html_text(at)
 
 
 def test_model_retraining_validation_and_selection(env: Path, tmp_path: Path,
@@ -875,6 +906,7 @@ def test_model_retraining_validation_and_selection(env: Path, tmp_path: Path,
     data = cohort.to_csv(index=False).encode()
 
     at = open_page("model")
+    at.segmented_control(key="model_section").set_value("train").run()
     at.file_uploader(key="model_train_file").set_value(("site.csv", data, "text/csv"))
     at.run()
     assert_ok(at)

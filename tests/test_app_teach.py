@@ -24,6 +24,7 @@ from tests.test_app_pages import (
     all_text,
     assert_ok,
     charts_of,
+    cohort_sections,
     html_text,
     open_path,
 )
@@ -276,16 +277,19 @@ def test_cohort_pairwise_tests_effect_sizes_and_downloads(env: Path) -> None:
     pairs = dataframe_keyed(at, "cohort_pairwise_table")
     assert pairs["Comparison"].iloc[0] == "lumbar vs thoracic only"
     assert {"p", "p (Holm)", "r (rank-biserial)", "95 % CI of r"} <= set(pairs.columns)
-    text = all_text(at)
+    text, drawn, keys = "", [], set()
+    for section in cohort_sections(at):  # one section's charts per run
+        text += all_text(section)
+        drawn += [spec for spec, _ in charts_of(section)]
+        keys |= {b.key for b in section.get("download_button")}
     assert "Holm" in text and "bootstrap" in text and "Student-t" in text
     assert "Theil-Sen" in text and "95 % CI" in text
-    specs = json.dumps([spec for spec, _ in charts_of(at)])
+    specs = json.dumps(drawn)
     assert "transform_regression" not in specs and '"regression"' not in specs
     assert "Predicted pain category" not in specs  # the duplicate of the tier chart is gone
     assert "Urgency of the advice, by what leads it" in specs
     assert "Grouped importance" in specs
     assert '"extent": "ci"' not in specs  # no unseeded Vega-Lite bootstrap
-    keys = {b.key for b in at.get("download_button")}
     for chart in ("region_chart", "effect_chart", "scatter", "count_bins", "hi_bins",
                   "advice", "categories", "importance", "grouped_importance"):
         assert {f"cohort_{chart}_{kind}" for kind in ("csv", "png", "svg")} <= keys, chart
@@ -339,7 +343,8 @@ def test_every_chart_of_the_pages_renders_as_png_and_svg(env: Path) -> None:
     surveillance = open_path("pages/surveillance.py")
     surveillance.selectbox(key="surv_patient").set_value(LEVELS_PATIENT).run()
     cohort = open_path("pages/cohort.py")
-    specs = page_specs(surveillance) + page_specs(cohort)
+    specs = page_specs(surveillance) + [spec for section in cohort_sections(cohort)
+                                        for spec in page_specs(section)]
     assert len(specs) >= 10
     for spec in specs:
         png = charts.chart_png(_Spec(spec), scale=1.0)

@@ -8,6 +8,7 @@ they lower it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -501,14 +502,34 @@ def grouped_importance_bars(table: pd.DataFrame) -> alt.Chart:
     ).properties(height=110, title="Grouped importance: imaging burden vs clinical findings")
 
 
-def chart_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
-    """The chart as PNG (vl-convert, no browser, no network)."""
-    return vlc.vegalite_to_png(chart.to_json(), scale=scale)
+#: The ``config`` Altair's default theme adds to every spec (Streamlit draws charts
+#: without it: its own theme sizes them).
+_DEFAULT_THEME_CONFIG = {"view": {"continuousWidth": 300, "continuousHeight": 300}}
 
 
-def chart_svg(chart: alt.TopLevelMixin) -> str:
-    """The chart as SVG text (vl-convert)."""
-    return vlc.vegalite_to_svg(chart.to_json())
+def chart_spec(chart: alt.TopLevelMixin) -> str:
+    """The chart's Vega-Lite spec as JSON text, its data inline (``datasets``) and
+    without the default theme's view size: built once, it can be cached and drawn with
+    ``st.vega_lite_chart`` or exported (:func:`chart_png`) without Altair validating and
+    serialising the chart again on every run."""
+    spec = chart.to_dict()
+    if spec.get("config") == _DEFAULT_THEME_CONFIG:
+        del spec["config"]
+    return json.dumps(spec, allow_nan=False, default=str)
+
+
+def _vega_lite_json(chart: alt.TopLevelMixin | str) -> str:
+    return chart if isinstance(chart, str) else chart.to_json()
+
+
+def chart_png(chart: alt.TopLevelMixin | str, *, scale: float = 2.0) -> bytes:
+    """The chart (or a :func:`chart_spec`) as PNG (vl-convert, no browser, no network)."""
+    return vlc.vegalite_to_png(_vega_lite_json(chart), scale=scale)
+
+
+def chart_svg(chart: alt.TopLevelMixin | str) -> str:
+    """The chart (or a :func:`chart_spec`) as SVG text (vl-convert)."""
+    return vlc.vegalite_to_svg(_vega_lite_json(chart))
 
 
 # -------------------------------------------------------------------------- model card

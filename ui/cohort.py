@@ -57,6 +57,41 @@ def sample_note(drawn: int, total: int) -> str:
             "statistics use every study.")
 
 
+#: Most studies a cohort chart draws one by one (jittered dots over the boxes, a
+#: scatter); a larger frame is drawn from figures of every row only (box-plot figures,
+#: 2-D counts), which stay a few marks whatever the number of studies.
+POINT_LIMIT = 300
+#: Width of the HI-ratio bands (percentage points) of the binned lesions-vs-HI chart.
+HI_BAND_PCT = 5.0
+
+
+def region_box(frame: pd.DataFrame) -> pd.DataFrame:
+    """Tukey box figures of VAS per region group of the paper, from every study with a
+    recorded VAS (:func:`core.cohort_stats.box_stats`)."""
+    return cohort_stats.box_stats(region_comparison(frame), "region_group", "vas",
+                                  REGION_GROUP_ORDER)
+
+
+def region_points(frame: pd.DataFrame, limit: int = POINT_LIMIT,
+                  seed: int = PLOT_SEED) -> pd.DataFrame | None:
+    """Every study of the region comparison (``group, vas, jitter``: a seeded sideways
+    offset in [-0.6, 0.6]) when there are at most ``limit``; else None (the boxes
+    alone)."""
+    data = region_comparison(frame)[["region_group", "vas"]].dropna()
+    if len(data) > limit:
+        return None
+    jitter = cohort_stats.jitter(len(data), width=0.6, seed=seed)
+    return pd.DataFrame({"group": data["region_group"].astype(str).to_numpy(),
+                         "vas": pd.to_numeric(data["vas"]).to_numpy(), "jitter": jitter})
+
+
+def burden_cells(frame: pd.DataFrame, band_pct: float = HI_BAND_PCT) -> pd.DataFrame:
+    """Studies per (lesion count, HI-ratio band of ``band_pct`` points), every study
+    with both values (:func:`core.cohort_stats.binned_counts`)."""
+    return cohort_stats.binned_counts(frame, "lesion_count", "high_intensity_ratio",
+                                      y_step=band_pct, y_scale=100.0)
+
+
 @dataclass(frozen=True)
 class CohortFilter:
     """``data``: ``all`` / ``synthetic`` / ``site``; dates inclusive; ``regions``: any

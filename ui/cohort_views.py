@@ -9,11 +9,57 @@ section appears on two pages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from core.cohort_stats import METHOD_TEXT
-from ui import chart_export, charts, cohort, scores
+from ui import chart_export, charts, cohort, cohort_charts, scores
+from ui.session import KEEP
+
+#: The page's sections (key -> heading); one is drawn per run (:func:`section_choice`).
+SECTIONS: dict[str, str] = {
+    "region": "Pain by region of involvement",
+    "burden": "Number of metastatic sites and high-intensity ratio",
+    "advice": "Predicted pain and what leads the advice",
+    "importance": "Global SHAP importance",
+}
+#: Short labels of :data:`SECTIONS` on the section control.
+SECTION_LABELS: dict[str, str] = {
+    "region": "Pain by region", "burden": "Sites and HI ratio",
+    "advice": "Predicted pain and advice", "importance": "SHAP importance",
+}
+SECTION_KEY = "cohort_section"
+
+
+def section_choice() -> str:
+    """The section of the cohort page to draw (kept across page switches). One section's
+    charts per run: nine charts at once took the browser over a second to draw."""
+    return str(st.segmented_control(
+        "Section", list(SECTIONS), default="region", required=True, key=SECTION_KEY,
+        format_func=SECTION_LABELS.get, persist_state=KEEP,
+        help="The filters and the unit of analysis above apply to every section."))
+
+
+def key_figures(frame: pd.DataFrame) -> None:
+    """One line with the headline statistic of each section (all from cached results),
+    so the whole picture stays on screen whichever section is drawn."""
+    _, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
+    burden = scores.memo("spearman_burden", _burden_spearman, frame)
+    pains = scores.memo("spearman_pain", _pain_spearman, frame)
+    parts = []
+    if p_kw is not None:
+        parts.append(f"pain across region groups: Kruskal-Wallis p {cohort.p_text(p_kw)}")
+    for label, corr in (("lesions vs HI ratio", burden),
+                        ("pain vs lesions", pains["lesion_count"]),
+                        ("pain vs HI ratio", pains["high_intensity_ratio"])):
+        if corr is not None:
+            parts.append(f"{label}: Spearman r = {corr.r:.2f} "
+                         f"(p {cohort.p_text(corr.p)})")
+    if parts:
+        st.markdown("**Key figures** — " + " · ".join(parts) + ".")
 
 
 def region_tests(frame: pd.DataFrame) -> pd.DataFrame:
@@ -22,10 +68,13 @@ def region_tests(frame: pd.DataFrame) -> pd.DataFrame:
     return scores.memo("region_tests", cohort.region_tests, frame)
 
 
-def _note(drawn: pd.DataFrame, total: pd.DataFrame) -> None:
-    note = cohort.sample_note(len(drawn), len(total))
-    if note:
-        st.caption(note)
+def _chart(name: str, build: Callable[[], Any], frame: pd.DataFrame, data: pd.DataFrame,
+           *, key: str) -> None:
+    """Draw ``build()``'s chart with its downloads; its Vega-Lite spec is built once per
+    store revision, model and the frame's studies (:func:`ui.scores.memo`), so a warm
+    rerun neither validates nor serialises the Altair chart again."""
+    spec = scores.memo(f"chart_{name}", lambda _frame: charts.chart_spec(build()), frame)
+    chart_export.chart(spec, data, key=key, name=name)
 
 
 def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFrame:
@@ -33,14 +82,15 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
     Mann-Whitney tests with Holm correction and their effect sizes. Returns the tests."""
     a, b = st.columns([1.6, 1])
     with a:
-        data = scores.memo("region_vas", _region_vas, frame)
-        drawn = cohort.plot_sample(data)
-        chart_export.chart(charts.pain_by_region(drawn, region_col="region_group",
-                                                 order=cohort.REGION_GROUP_ORDER),
-                           data, key=f"{prefix}_region_chart", name="pain-by-region")
-        st.caption("Box: median and interquartile range; whiskers: 1.5 × IQR; dots: the "
-                   "studies (jittered sideways with a fixed seed).")
-        _note(drawn, data)
+        box = scores.memo("region_box", cohort.region_box, frame)
+        points = scores.memo("region_points", cohort.region_points, frame)
+        _chart("pain-by-region", lambda: cohort_charts.region_box(box, points), frame, box,
+               key=f"{prefix}_region_chart")
+        st.caption("Box: median and interquartile range of every study with a recorded "
+                   "VAS; whiskers: the furthest values within 1.5 × IQR; n: studies per "
+                   "group." + (" Dots: the studies (jittered sideways with a fixed seed)."
+                               if points is not None else
+                               f" Over {cohort.POINT_LIMIT:,} studies the dots are left out."))
     with b:
         table, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
         st.dataframe(table, hide_index=True, key=f"{prefix}_region_table")
@@ -60,22 +110,36 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
                f"pairwise); effect size: {METHOD_TEXT['effect']}. r > 0: the first group "
                "has more pain; r = 0.5 means a random study of the first group has more "
                "pain than one of the second 75 % of the time (ties split).")
-    chart_export.chart(charts.effect_forest(tests), tests, key=f"{prefix}_effect_chart",
-                       name="region-effect-sizes")
+    _chart("region-effect-sizes", lambda: charts.effect_forest(tests), frame, tests,
+           key=f"{prefix}_effect_chart")
     return tests
 
 
+def _burden_chart(frame: pd.DataFrame, line: pd.DataFrame, *, key: str) -> None:
+    """Every study as a jittered dot when there are few; else studies per lesion count
+    and HI-ratio band."""
+    drawn_line = line if len(line) else None
+    if len(frame) <= cohort.POINT_LIMIT:
+        data = charts.rank_scatter_frame(frame)
+        _chart("lesions-vs-hi-ratio", lambda: charts.rank_scatter(data, drawn_line), frame,
+               data, key=key)
+        return
+    cells = scores.memo("burden_cells", cohort.burden_cells, frame)
+    _chart("lesions-vs-hi-ratio", lambda: cohort_charts.binned_rank_chart(cells, drawn_line),
+           frame, cells, key=key)
+    st.caption(f"{len(frame):,} studies: each cell counts the studies with that number of "
+               f"lesions and an HI ratio in that {cohort.HI_BAND_PCT:g}-point band (darker = "
+               "more, log scale).")
+
+
 def burden_correlation_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
-    """Lesion count against HI ratio: jittered scatter, Theil-Sen line, Spearman."""
+    """Lesion count against HI ratio: jittered scatter (few studies) or 2-D counts,
+    Theil-Sen line, Spearman."""
     corr = scores.memo("spearman_burden", _burden_spearman, frame)
     fit, line = scores.memo("theil_sen", cohort.theil_sen_line, frame)
     a, b = st.columns([1.6, 1])
     with a:
-        drawn = cohort.plot_sample(frame)
-        data = charts.rank_scatter_frame(drawn)
-        chart_export.chart(charts.rank_scatter(data, line if len(line) else None), data,
-                           key=f"{prefix}_scatter", name="lesions-vs-hi-ratio")
-        _note(drawn, frame)
+        _burden_chart(frame, line, key=f"{prefix}_scatter")
     with b:
         if corr is None:
             st.info("Not enough varied data for a Spearman correlation.")
@@ -92,10 +156,6 @@ def burden_correlation_section(frame: pd.DataFrame, *, prefix: str = "cohort") -
                        "not a least-squares fit." + (
                            f" Fitted on a seeded sample of {fit.n:,} studies."
                            if corr is not None and fit.n < corr.n else ""))
-
-
-def _region_vas(frame: pd.DataFrame) -> pd.DataFrame:
-    return cohort.region_comparison(frame)[["region_group", "vas"]].dropna()
 
 
 def _burden_spearman(frame: pd.DataFrame) -> cohort.Correlation | None:
@@ -127,8 +187,8 @@ def burden_pain_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
             (b, "hi_bin", "Pain by HI ratio", "HI ratio", "hi_bins", "pain-by-hi-ratio")):
         with column:
             table = bins[bin_col]
-            chart_export.chart(charts.mean_ci_bars(table, title=title, bin_title=bin_title),
-                               table, key=f"{prefix}_{key}", name=name)
+            _chart(name, lambda t=table, ti=title, bt=bin_title: charts.mean_ci_bars(
+                t, title=ti, bin_title=bt), frame, table, key=f"{prefix}_{key}")
     st.caption(f"Error bars: {METHOD_TEXT['mean_ci']} (t quantile with n - 1 degrees of "
                "freedom; none for a bin of one study; drawn within 0-10).")
 
@@ -138,12 +198,12 @@ def advice_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
     a, b = st.columns(2)
     with a:
         counts = scores.memo("advice_counts", cohort.advice_counts, frame)
-        chart_export.chart(charts.advice_distribution(counts), counts,
-                           key=f"{prefix}_advice", name="urgency-and-overrides")
+        _chart("urgency-and-overrides", lambda: charts.advice_distribution(counts), frame,
+               counts, key=f"{prefix}_advice")
     with b:
         agreement = scores.memo("category_counts", cohort.category_counts, frame)
-        chart_export.chart(charts.category_agreement(agreement), agreement,
-                           key=f"{prefix}_categories", name="predicted-vs-recorded-category")
+        _chart("predicted-vs-recorded-category", lambda: charts.category_agreement(agreement),
+               frame, agreement, key=f"{prefix}_categories")
 
 
 def importance_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
@@ -152,13 +212,13 @@ def importance_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> None:
     a, b = st.columns([1.4, 1])
     with a:
         importance = scores.importance(ids)
-        chart_export.chart(charts.importance_bars(importance), importance,
-                           key=f"{prefix}_importance", name="shap-importance-per-feature")
+        _chart("shap-importance-per-feature", lambda: charts.importance_bars(importance),
+               frame, importance, key=f"{prefix}_importance")
     with b:
         grouped = scores.grouped_importance(ids)
         shown = grouped.assign(features=grouped["features"].map(", ".join))
-        chart_export.chart(charts.grouped_importance_bars(grouped), shown,
-                           key=f"{prefix}_grouped_importance", name="shap-importance-grouped")
+        _chart("shap-importance-grouped", lambda: charts.grouped_importance_bars(grouped),
+               frame, shown, key=f"{prefix}_grouped_importance")
         st.caption("A group's value per study is the sum of its features' SHAP values "
                    "(exact: SHAP values add), so correlated features inside a group neither "
                    "cancel nor count twice.")

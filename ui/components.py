@@ -10,6 +10,7 @@ import contextlib
 import copy
 import datetime as dt
 import html
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -177,15 +178,28 @@ def _chart_height(chart: Any) -> int | None:
     return int(height) if isinstance(height, (int, float)) else None
 
 
+def _spec_chart(spec_json: str, *, key: str, extra: int) -> Any:
+    """A Vega-Lite spec (JSON text, e.g. cached by a page) drawn like an Altair chart."""
+    spec = json.loads(spec_json)
+    height = spec.get("height")
+    if isinstance(height, (int, float)) and not {"vconcat", "hconcat", "concat"} & set(spec):
+        return st.vega_lite_chart(spec=spec, key=key, height=int(height) + extra)
+    return st.vega_lite_chart(spec=spec, key=key)
+
+
 def chart(chart: Any, *, key: str, extra: int = 95, on_select: str = "ignore",
           selection_mode: Any = None, height: int | None = None) -> Any:
     """``st.altair_chart`` at the chart's own height (the Streamlit theme otherwise
     squeezes charts that declare a height), plus room for title, axis and legend.
 
-    ``chart`` is an Altair chart or a :class:`CachedChart` (drawn from its spec with
-    ``st.vega_lite_chart``: the same element, without converting the chart again).
-    ``height`` overrides the computed one; ``on_select`` / ``selection_mode`` as in
-    ``st.altair_chart``. Returns the element (or its selection state)."""
+    ``chart`` is an Altair chart, a :class:`CachedChart` (drawn from its spec with
+    ``st.vega_lite_chart``: the same element, without converting the chart again), or a
+    Vega-Lite spec as JSON text (:func:`ui.charts.chart_spec`, which the exports also
+    read; drawn at its declared height, no selection). ``height`` overrides the
+    computed one; ``on_select`` / ``selection_mode`` as in ``st.altair_chart``.
+    Returns the element (or its selection state)."""
+    if isinstance(chart, str):
+        return _spec_chart(chart, key=key, extra=extra)
     import altair as alt  # lazy: Home must not pay for altair
 
     altair_chart = chart.chart if isinstance(chart, CachedChart) else chart

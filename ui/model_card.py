@@ -73,8 +73,88 @@ def features_table(card: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def render_card(card: Mapping[str, Any]) -> None:
-    """The model card: identity, intended use, data, metrics, calibration, features."""
+#: Drawn width (px) of the card's figures.
+FIGURE_WIDTH = {"reliability": 380, "coefficients": 300}
+
+
+def _build_card_chart(card: Mapping[str, Any], name: str) -> Any:
+    if name == "reliability":
+        chart = charts.reliability_diagram(card.get("calibration", {}).get("classes", {}))
+    else:
+        labels = {f["name"]: f.get("label", f["name"]) for f in card.get("features", [])}
+        chart = charts.coefficient_bars(card.get("model", {}).get("coefficients", []), labels)
+    return chart.properties(width=FIGURE_WIDTH[name])
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _card_chart(version: str, trained_utc: str, name: str, _card: Mapping[str, Any]) -> str:
+    return charts.chart_spec(_build_card_chart(_card, name))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _card_figure(version: str, trained_utc: str, name: str, _card: Mapping[str, Any]) -> str:
+    return charts.chart_svg(_card_chart(version, trained_utc, name, _card))
+
+
+def _check_name(name: str) -> None:
+    if name not in FIGURE_WIDTH:
+        raise ValueError(f"card chart {name!r} is not 'reliability' or 'coefficients'.")
+
+
+def card_chart(card: Mapping[str, Any], name: str) -> str:
+    """The Vega-Lite spec (:func:`ui.charts.chart_spec`) of a card's ``reliability``
+    diagram or ``coefficients`` bars, built once per model version."""
+    _check_name(name)
+    return _card_chart(str(card.get("version", "")), str(card.get("trained_utc", "")), name,
+                       card)
+
+
+def card_figure(card: Mapping[str, Any], name: str) -> str:
+    """:func:`card_chart` drawn as SVG text (vl-convert), once per model version. The
+    card's figures are documentation of a fixed model, so the page shows them as images:
+    each interactive chart cost the browser about as much as the rest of the page."""
+    _check_name(name)
+    return _card_figure(str(card.get("version", "")), str(card.get("trained_utc", "")),
+                        name, card)
+
+
+#: The Model page's parts below the model in use (key -> label); one is drawn per run.
+SECTIONS: dict[str, str] = {"card": "Model card", "design": "How it was designed",
+                            "train": "Train a site model"}
+SECTION_KEY = "model_section"
+
+
+def section_choice() -> str:
+    """The part of the Model page to draw (kept across page switches): the card, its
+    design in plain words, or retraining. All three at once were about 70 elements,
+    nine tables and two charts for the browser to draw on every visit."""
+    return str(st.segmented_control(
+        "Part", list(SECTIONS), default="card", required=True, key=SECTION_KEY,
+        format_func=SECTIONS.get, persist_state=session.KEEP, label_visibility="collapsed"))
+
+
+def render_design(card: Mapping[str, Any]) -> None:
+    """The card's design sections for clinicians (:func:`ui.model_design.render_design`)."""
+    model_design.render_design(card)
+
+
+def reliability_table(classes: Mapping[str, Any]) -> pd.DataFrame:
+    """The reliability diagram's points as a table (category, bin, studies, mean
+    predicted probability, observed fraction)."""
+    rows = charts.reliability_frame(classes)
+    return pd.DataFrame({
+        "Category": rows["category"],
+        "Bin": [f"{lo:.1f}-{hi:.1f}" for lo, hi in zip(rows["lower"], rows["upper"],
+                                                        strict=True)],
+        "Studies": rows["n"],
+        "Mean predicted": rows["mean_predicted"].round(3),
+        "Observed fraction": rows["observed_fraction"].round(3),
+    })
+
+
+def render_identity(card: Mapping[str, Any]) -> None:
+    """The model's name and version and whether it was trained on synthetic or site
+    data (above every part of the Model page)."""
     synthetic = bool(card.get("synthetic"))
     st.html(f'<div class="dss-mid" data-testid="model-card-version">{card.get("name", "")} · '
             f'{card.get("version", "?")}</div>')
@@ -85,6 +165,11 @@ def render_card(card: Mapping[str, Any]) -> None:
     else:
         st.success("Site model: trained on local data. Validate it locally before use.",
                    icon=":material/local_hospital:")
+
+
+def render_card(card: Mapping[str, Any]) -> None:
+    """The model card: intended use, data, metrics, calibration, features (its identity:
+    :func:`render_identity`)."""
     st.markdown(f"**Training data:** {card.get('data', '-')}  \n"
                 f"**Trained:** {card.get('trained_utc', '-')} · **seed** {card.get('seed', '-')}")
 
@@ -127,8 +212,7 @@ def render_card(card: Mapping[str, Any]) -> None:
     calib = card.get("calibration", {})
     a, b = st.columns([1.4, 1])
     with a:
-        c.chart(charts.reliability_diagram(calib.get("classes", {})),
-                        key="model_reliability")
+        st.image(card_figure(card, "reliability"), width="content")
     with b:
         st.caption(f"{calib.get('source', '')}; {calib.get('bins', '?')} equal-width bins. "
                    "Points on the diagonal are perfectly calibrated; size = studies in bin.")
@@ -136,17 +220,17 @@ def render_card(card: Mapping[str, Any]) -> None:
         st.dataframe(pd.DataFrame({"Category": list(ece),
                                    "Expected calibration error": list(ece.values())}),
                      hide_index=True, key="model_ece")
+        with st.expander("The diagram's bins"):
+            st.dataframe(reliability_table(calib.get("classes", {})), hide_index=True,
+                         key="model_reliability_bins")
 
     st.subheader("Features and weights")
     st.markdown(f"`{card.get('model', {}).get('equation', '')}`")
-    labels = {f["name"]: f.get("label", f["name"]) for f in card.get("features", [])}
     a, b = st.columns([1, 1.4])
     with a:
-        c.chart(charts.coefficient_bars(card.get("model", {}).get("coefficients", []),
-                                                labels), key="model_coefficients")
+        st.image(card_figure(card, "coefficients"), width="content")
     with b:
         st.dataframe(features_table(card), hide_index=True, key="model_features", height=430)
-    model_design.render_design(card)
     with st.expander("Explanation method and reproducibility"):
         st.markdown(f"**SHAP:** {card.get('explanation', {}).get('method', '-')}  \n"
                     f"**Output units:** {card.get('explanation', {}).get('output_units', '-')}  \n"

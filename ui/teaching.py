@@ -28,6 +28,9 @@ SECTION_KEY = "teach_section"
 STEP_KEY = "teach_step"
 QUIZ_KEY = "teach_quiz"
 SCORE_KEY = "teach_score"
+#: Shown instead of a part when the store has no assessed study with a recorded VAS.
+EMPTY_NOTE = ("The store has no assessed study with a recorded VAS; load the demo cohort "
+              "with `python -m core demo`.")
 
 
 # ----------------------------------------------------------------------------- data
@@ -119,6 +122,9 @@ def walkthrough() -> None:
     step = min(max(int(st.session_state.get(STEP_KEY, 0)), 0), len(teaching.FINDINGS) - 1)
     finding = teaching.FINDINGS[step]
     frame = scores.cohort_view(cohort.CohortFilter(), "first", assessed_only=True)
+    if not frame["vas"].notna().any():
+        st.info(EMPTY_NOTE)
+        return
     st.progress((step + 1) / len(teaching.FINDINGS),
                 text=f"Finding {step + 1} of {len(teaching.FINDINGS)}")
     st.subheader(finding.title)
