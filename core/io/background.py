@@ -1,0 +1,91 @@
+"""One decoding task run in a worker thread while the caller consumes what it has decoded.
+
+:class:`Background` runs ``task(progress)`` in a thread; the task reports how far it has
+got (a byte count of its output) through ``progress``, and the caller blocks in
+:meth:`Background.wait` until the part it needs is there. Used by :mod:`core.io.nifti`
+to inflate a ``.nii.gz`` while :mod:`core.io.orient` converts and re-orients the slabs
+already inflated: python-isal's inflater releases the GIL, so the two overlap on two
+cores.
+
+Errors: an exception of the task is raised again in the caller (the same exception,
+whose one-sentence message is unchanged) by :meth:`wait` and :meth:`join`. The thread
+never outlives the read: the caller always ends with :meth:`join` (success) or
+:meth:`cancel` (failure), which stops the task at its next progress report and waits
+for the thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+Progress = Callable[[int], None]
+
+
+class _CancelledError(Exception):
+    """Raised inside the task by ``progress`` once the caller has given up."""
+
+
+class Background:
+    """``task(progress)`` in a worker thread; ``wait(n)`` for ``n`` units of its output."""
+
+    def __init__(self, task: Callable[[Progress], None], *, start: int = 0,
+                 name: str = "spinepain-decode") -> None:
+        self._task = task
+        self._cond = threading.Condition()
+        self._done = start
+        self._finished = False
+        self._cancelled = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _progress(self, done: int) -> None:
+        with self._cond:
+            if self._cancelled:
+                raise _CancelledError
+            self._done = done
+            self._cond.notify_all()
+
+    def _run(self) -> None:
+        error: BaseException | None = None
+        try:
+            self._task(self._progress)
+        except _CancelledError:
+            pass
+        except BaseException as exc:  # handed to the caller's thread
+            error = exc
+        with self._cond:
+            self._error = error
+            self._finished = True
+            self._cond.notify_all()
+
+    def wait(self, needed: int) -> None:
+        """Block until ``needed`` units are done; raise the task's error if it failed."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._done >= needed or self._finished)
+            if self._error is not None:
+                raise self._error
+            if self._done < needed:
+                raise RuntimeError("The decoding task ended before its output was complete.")
+
+    def join(self) -> None:
+        """Wait for the task to end; raise its error if it failed."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+    def error(self) -> BaseException | None:
+        """The task's error once it has run to its end (``None`` if it succeeded)."""
+        self._thread.join()
+        return self._error
+
+    def cancel(self) -> None:
+        """Stop the task at its next progress report and wait for the thread."""
+        with self._cond:
+            self._cancelled = True
+        self._thread.join()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
