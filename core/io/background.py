@@ -1,4 +1,4 @@
-"""One decoding task run in a worker thread while the caller consumes what it has decoded.
+"""Work run in worker threads while the caller uses what they produce.
 
 :class:`Background` runs ``task(progress)`` in a thread; the task reports how far it has
 got (a byte count of its output) through ``progress``, and the caller blocks in
@@ -12,10 +12,15 @@ whose one-sentence message is unchanged) by :meth:`wait` and :meth:`join`. The t
 never outlives the read: the caller always ends with :meth:`join` (success) or
 :meth:`cancel` (failure), which stops the task at its next progress report and waits
 for the thread.
+
+:class:`Hasher` computes the input's SHA-256 in a thread of its own, so that hashing a
+``.nii.gz`` is off the inflating thread's path.
 """
 
 from __future__ import annotations
 
+import hashlib
+import queue
 import threading
 from collections.abc import Callable
 
@@ -89,3 +94,38 @@ class Background:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+
+class Hasher:
+    """SHA-256 computed in a worker thread from the chunks handed to :meth:`update`.
+
+    hashlib releases the GIL on large buffers, so hashing the input overlaps the
+    decoding that reads it. At most ``depth`` chunks wait in the queue (bounded memory);
+    :meth:`hexdigest` waits for the last one; :meth:`close` stops the thread unused.
+    """
+
+    def __init__(self, *, depth: int = 8) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | memoryview | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._run, name="spinepain-sha256",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._digest.update(chunk)
+
+    def update(self, chunk: bytes | memoryview) -> None:
+        """Hash ``chunk`` (which must not change afterwards) in the worker thread."""
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        """The digest of every chunk handed over (the thread ends)."""
+        self.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        """End the thread once the chunks already queued are hashed."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()

@@ -34,7 +34,8 @@ from typing import BinaryIO, Literal, TypeVar
 import SimpleITK as sitk
 
 from core.io import budget, limits
-from core.io.nifti import read_nifti
+from core.io.background import Hasher
+from core.io.nifti import GZIP_MAGIC, read_nifti
 from core.io.orient import Volume
 
 T = TypeVar("T")
@@ -100,10 +101,15 @@ _SUFFIX = {"nrrd": ".nrrd", "mha": ".mha"}
 
 
 class _HashingReader(io.RawIOBase):
-    """A read-only file wrapper that hashes every byte read through it."""
+    """A read-only file wrapper that hashes every byte read through it.
 
-    def __init__(self, handle: BinaryIO) -> None:
+    With ``hasher`` (a :class:`core.io.background.Hasher`), the bytes are hashed in that
+    worker thread (a copy of each chunk is handed over) instead of the reading thread.
+    """
+
+    def __init__(self, handle: BinaryIO, hasher: Hasher | None = None) -> None:
         self.handle = handle
+        self.hasher = hasher
         self.digest = hashlib.sha256()
 
     def readable(self) -> bool:
@@ -112,13 +118,19 @@ class _HashingReader(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
         n = self.handle.readinto(buffer)  # type: ignore[attr-defined]
         if n:
-            self.digest.update(memoryview(buffer)[:n])
+            view = memoryview(buffer)[:n]
+            if self.hasher is not None:
+                self.hasher.update(bytes(view))
+            else:
+                self.digest.update(view)
         return n or 0
 
     def hexdigest(self) -> str:
         """SHA-256 of the whole file (the rest is read and hashed first)."""
         while chunk := self.read(limits.CHUNK_BYTES):
             del chunk
+        if self.hasher is not None:
+            return self.hasher.hexdigest()
         return self.digest.hexdigest()
 
 
@@ -129,27 +141,59 @@ def read_single(blob: bytes | Path, fmt: Format, *, what: str, label_map: bool,
 
     Returns the converted volume and the SHA-256 of the input. Nothing volume-sized is
     held besides the decoded buffer and the output: a path is streamed, a NIfTI (plain
-    or gzip) is inflated straight into its buffer by :mod:`core.io.nifti` (a ``.nii.gz``
-    in a worker thread while ``convert`` runs on the slabs already inflated).
+    or gzip) is inflated straight into its buffer by :mod:`core.io.nifti`. A ``.nii.gz``
+    is inflated in a worker thread while ``convert`` runs on the slabs already inflated,
+    and its SHA-256 is computed in a third thread (:mod:`core.io.background`), so the
+    inflater, the slowest step, does nothing else.
     """
     with tempfile.TemporaryDirectory(prefix="spinepain-io-") as tmp:
         if isinstance(blob, Path):
-            try:
-                with open(blob, "rb") as handle:
-                    hashing = _HashingReader(handle)
-                    stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
-                    decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
-                                      original=blob, convert=convert)
-                    digest = hashing.hexdigest()
-            except OSError:
-                raise ValueError(f"The {what} file cannot be read.") from None
+            decoded, digest = _read_path(blob, fmt, tmp, what=what, label_map=label_map,
+                                         convert=convert)
         else:
-            digest = hashlib.sha256(blob).hexdigest()
-            decoded = _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
-                              original=None, convert=convert)
+            decoded, digest = _read_bytes(blob, fmt, tmp, what=what, label_map=label_map,
+                                          convert=convert)
         if isinstance(decoded, _ItkFile):
             return convert(_sitk_read(decoded.path, fmt, what=what, label_map=label_map)), digest
         return decoded, digest
+
+
+def _read_bytes(blob: bytes, fmt: Format, tmp: str, *, what: str, label_map: bool,
+                convert: Callable[[Volume], T]) -> tuple[T | _ItkFile, str]:
+    """Decode bytes held in memory; a .nii.gz is hashed in a thread while it inflates."""
+    if fmt != "nifti" or blob[:2] != GZIP_MAGIC:
+        digest = hashlib.sha256(blob).hexdigest()
+        return _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
+                       original=None, convert=convert), digest
+    hasher = Hasher()
+    try:
+        hasher.update(blob)
+        decoded = _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
+                          original=None, convert=convert)
+        return decoded, hasher.hexdigest()
+    finally:
+        hasher.close()
+
+
+def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
+               convert: Callable[[Volume], T]) -> tuple[T | _ItkFile, str]:
+    """Stream a file through the hashing reader into :func:`_decode`."""
+    hasher = None
+    try:
+        with open(path, "rb") as handle:
+            if fmt == "nifti" and handle.read(2) == GZIP_MAGIC:
+                hasher = Hasher()
+            handle.seek(0)
+            hashing = _HashingReader(handle, hasher)
+            stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
+            decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
+                              original=path, convert=convert)
+            return decoded, hashing.hexdigest()
+    except OSError:
+        raise ValueError(f"The {what} file cannot be read.") from None
+    finally:
+        if hasher is not None:
+            hasher.close()
 
 
 @dataclass(frozen=True)
@@ -164,7 +208,7 @@ def _decode(stream: BinaryIO, fmt: Format, tmp: str, *, what: str, label_map: bo
     """A converted NIfTI, or the checked NRRD/.mha file for ITK to read."""
     head = _peek(stream, 65536)
     if fmt == "nifti":
-        return read_nifti(stream, compressed=head[:2] == b"\x1f\x8b", what=what,
+        return read_nifti(stream, compressed=head[:2] == GZIP_MAGIC, what=what,
                           label_map=label_map, scratch=tmp, convert=convert)
     if fmt == "nrrd":
         _check_nrrd_header(head, what=what)

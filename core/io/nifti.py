@@ -58,6 +58,8 @@ except ImportError:  # pragma: no cover - isal is pinned in requirements.txt
     GZIP_BACKEND = "zlib"
     _GZIP_ERRORS = (EOFError, OSError, zlib.error)
 
+#: The first two bytes of a gzip stream.
+GZIP_MAGIC: bytes = b"\x1f\x8b"
 #: Bytes after the declared data tolerated at the end of a NIfTI (padding).
 TRAILING_SLACK_BYTES: int = 512
 #: Largest data offset accepted (room for header extensions): 64 MiB.
