@@ -13,16 +13,19 @@ never outlives the read: the caller always ends with :meth:`join` (success) or
 :meth:`cancel` (failure), which stops the task at its next progress report and waits
 for the thread.
 
-:class:`Hasher` computes the input's SHA-256 in a thread of its own, so that hashing a
-``.nii.gz`` is off the inflating thread's path.
+:class:`Hasher` (bytes in memory) and :class:`ReadAhead` (a file, read and hashed ahead
+of its consumer) compute the input's SHA-256 in a thread of their own, so that reading
+and hashing a ``.nii.gz`` are off the inflating thread's path.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import queue
 import threading
 from collections.abc import Callable
+from typing import BinaryIO
 
 Progress = Callable[[int], None]
 
@@ -129,3 +132,92 @@ class Hasher:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join()
+
+
+class ReadAhead(io.RawIOBase):
+    """A read-only stream whose bytes are read from ``handle`` and hashed in a worker thread.
+
+    The worker reads ``chunk_bytes`` at a time, hashes them (SHA-256) and queues them (at
+    most ``depth`` chunks ahead, bounded memory); the consumer's ``readinto`` only copies
+    from the queue. So the thread that decodes the stream (the inflater of a
+    ``.nii.gz``) neither waits for the file nor hashes it. A read error of the worker is
+    raised by ``readinto``; :meth:`hexdigest` reads to the end first; :meth:`close`
+    stops the worker and waits for it.
+    """
+
+    def __init__(self, handle: BinaryIO, *, chunk_bytes: int, depth: int = 8) -> None:
+        self._handle = handle
+        self._chunk_bytes = chunk_bytes
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._current = memoryview(b"")
+        self._eof = False
+        self._thread = threading.Thread(target=self._run, name="spinepain-read",
+                                        daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                chunk = self._handle.read(self._chunk_bytes)
+            except BaseException as exc:  # handed to the consumer's thread
+                self._put(exc)
+                return
+            self._digest.update(chunk)
+            self._put(chunk)
+            if not chunk:
+                return
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.05)
+                return
+            except queue.Full:
+                continue
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        if not self._current:
+            if self._eof:
+                return 0
+            item = self._next()
+            if isinstance(item, BaseException):
+                self._eof = True
+                raise item
+            if not item:
+                self._eof = True
+                return 0
+            self._current = memoryview(item)
+        n = min(len(buffer), len(self._current))
+        memoryview(buffer).cast("B")[:n] = self._current[:n]
+        self._current = self._current[n:]
+        return n
+
+    def _next(self) -> bytes | BaseException:
+        """The next queued chunk (or error), waiting for the worker."""
+        while True:
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if not self._thread.is_alive() and self._queue.empty():
+                    return OSError("The read-ahead worker stopped.")
+
+    def hexdigest(self) -> str:
+        """SHA-256 of the whole stream (the rest is read and hashed first)."""
+        sink = bytearray(self._chunk_bytes)
+        while self.readinto(sink):
+            pass
+        self._thread.join()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        """Stop the worker (at its next chunk) and wait for it."""
+        self._stop.set()
+        self._thread.join()
+        super().close()

@@ -34,7 +34,7 @@ from typing import BinaryIO, Literal, TypeVar
 import SimpleITK as sitk
 
 from core.io import budget, limits
-from core.io.background import Hasher
+from core.io.background import Hasher, ReadAhead
 from core.io.nifti import GZIP_MAGIC, read_nifti
 from core.io.orient import Volume
 
@@ -101,15 +101,10 @@ _SUFFIX = {"nrrd": ".nrrd", "mha": ".mha"}
 
 
 class _HashingReader(io.RawIOBase):
-    """A read-only file wrapper that hashes every byte read through it.
+    """A read-only file wrapper that hashes every byte read through it."""
 
-    With ``hasher`` (a :class:`core.io.background.Hasher`), the bytes are hashed in that
-    worker thread (a copy of each chunk is handed over) instead of the reading thread.
-    """
-
-    def __init__(self, handle: BinaryIO, hasher: Hasher | None = None) -> None:
+    def __init__(self, handle: BinaryIO) -> None:
         self.handle = handle
-        self.hasher = hasher
         self.digest = hashlib.sha256()
 
     def readable(self) -> bool:
@@ -118,19 +113,13 @@ class _HashingReader(io.RawIOBase):
     def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
         n = self.handle.readinto(buffer)  # type: ignore[attr-defined]
         if n:
-            view = memoryview(buffer)[:n]
-            if self.hasher is not None:
-                self.hasher.update(bytes(view))
-            else:
-                self.digest.update(view)
+            self.digest.update(memoryview(buffer)[:n])
         return n or 0
 
     def hexdigest(self) -> str:
         """SHA-256 of the whole file (the rest is read and hashed first)."""
         while chunk := self.read(limits.CHUNK_BYTES):
             del chunk
-        if self.hasher is not None:
-            return self.hasher.hexdigest()
         return self.digest.hexdigest()
 
 
@@ -177,23 +166,27 @@ def _read_bytes(blob: bytes, fmt: Format, tmp: str, *, what: str, label_map: boo
 
 def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
                convert: Callable[[Volume], T]) -> tuple[T | _ItkFile, str]:
-    """Stream a file through the hashing reader into :func:`_decode`."""
-    hasher = None
+    """Stream a file, hashed on the way, into :func:`_decode`.
+
+    A .nii.gz is read and hashed ahead in a worker thread (:class:`ReadAhead`), so that
+    the inflater only inflates.
+    """
     try:
         with open(path, "rb") as handle:
-            if fmt == "nifti" and handle.read(2) == GZIP_MAGIC:
-                hasher = Hasher()
+            gz = fmt == "nifti" and handle.read(2) == GZIP_MAGIC
             handle.seek(0)
-            hashing = _HashingReader(handle, hasher)
-            stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
-            decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
-                              original=path, convert=convert)
-            return decoded, hashing.hexdigest()
+            hashing: ReadAhead | _HashingReader = (
+                ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES) if gz
+                else _HashingReader(handle))
+            try:
+                stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
+                decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
+                                  original=path, convert=convert)
+                return decoded, hashing.hexdigest()
+            finally:
+                hashing.close()
     except OSError:
         raise ValueError(f"The {what} file cannot be read.") from None
-    finally:
-        if hasher is not None:
-            hasher.close()
 
 
 @dataclass(frozen=True)

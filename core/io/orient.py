@@ -32,6 +32,9 @@ from core.io import budget, limits
 
 #: Voxels per slab of the slab-wise copy and checks (32 MiB as float32).
 SLAB_VOXELS: int = 1 << 23
+#: Voxels per slab while the buffer is still being decoded (``Volume.ready``): smaller,
+#: so that little conversion is left once the decoder has finished.
+STREAMED_SLAB_VOXELS: int = 1 << 20
 _COMPLEX_IDS = {sitk.sitkComplexFloat32, sitk.sitkComplexFloat64}
 
 
@@ -144,10 +147,11 @@ def _check_geometry(grid: Volume, *, what: str) -> None:
         raise ValueError(f"The {what} direction matrix is not a rotation.")
 
 
-def _slabs(array: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """``(start, array[start:stop])`` slabs along axis 0 of about ``SLAB_VOXELS`` voxels."""
+def _slabs(array: np.ndarray, voxels: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, array[start:stop])`` slabs along axis 0 of about ``voxels`` voxels
+    (``SLAB_VOXELS`` by default)."""
     per_plane = max(1, int(np.prod(array.shape[1:])))
-    step = max(1, SLAB_VOXELS // per_plane)
+    step = max(1, (voxels or SLAB_VOXELS) // per_plane)
     for start in range(0, array.shape[0], step):
         yield start, array[start : start + step]
 
@@ -240,7 +244,8 @@ def _converted_slabs(grid: Volume, view: np.ndarray, axis: int, flipped: bool,
                      out_dtype: np.dtype) -> Iterator[tuple[int, np.ndarray]]:
     """``(first output index along axis, converted block)`` in the decoded buffer's order."""
     n = view.shape[axis]
-    for r0, rows in _slabs(grid.array):
+    voxels = STREAMED_SLAB_VOXELS if grid.ready is not None else SLAB_VOXELS
+    for r0, rows in _slabs(grid.array, voxels):
         r1 = r0 + rows.shape[0]
         _ready(grid, r1)
         first, stop = (n - r1, n - r0) if flipped else (r0, r1)
