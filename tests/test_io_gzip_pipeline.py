@@ -21,7 +21,16 @@ import pytest
 import SimpleITK as sitk
 
 from core.io import background, nifti, orient, read_image, read_label_map
-from tests.data_io_helpers import direction_from_columns, image_bytes, make_image, phantom
+from tests.data_io_helpers import (
+    PeakRss,
+    direction_from_columns,
+    image_bytes,
+    make_image,
+    nifti1_header,
+    phantom,
+)
+
+MIB = 1 << 20
 
 #: Orientations of the stored volume: the decoded order becomes the output's z (LPS,
 #: RAS), a flipped z, or the output's x (sagittal slices) or y (coronal slices).
@@ -125,6 +134,15 @@ def test_refusals_keep_their_sentence_through_the_pipeline(tmp_path):
         "are present.")
 
 
+def test_a_gzip_bomb_read_from_a_path_stops_at_the_declared_size(tmp_path):
+    header = nifti1_header((10, 10, 10))
+    (tmp_path / "bomb.nii.gz").write_bytes(gzip.compress(header + bytes(64 * MIB), 9))
+    start = time.perf_counter()
+    with PeakRss() as peak:
+        assert "more data" in _one_sentence("more data", tmp_path / "bomb.nii.gz")
+    assert time.perf_counter() - start < 1.0 and peak.delta < 32 * MIB
+
+
 def test_the_stream_error_wins_over_a_conversion_error():
     # NaN in the first slab, and the stream truncated far after it: reading the stream
     # first (as before the pipeline) reports the truncation, so the pipeline must too
@@ -169,6 +187,7 @@ def test_the_sha256_and_a_read_error_of_the_read_ahead_thread(tmp_path):
     data = bytes(range(256)) * 5000
     reader = background.ReadAhead(io.BytesIO(data), chunk_bytes=3000, depth=2)
     try:
+        assert reader.peek(10) == data[:10]  # not consumed
         assert reader.read(10_000) == data[:3000]  # a raw stream: one chunk at most
         assert reader.read(1000) == data[3000:4000]
         assert reader.hexdigest() == hashlib.sha256(data).hexdigest()

@@ -139,10 +139,10 @@ class ReadAhead(io.RawIOBase):
 
     The worker reads ``chunk_bytes`` at a time, hashes them (SHA-256) and queues them (at
     most ``depth`` chunks ahead, bounded memory); the consumer's ``readinto`` only copies
-    from the queue. So the thread that decodes the stream (the inflater of a
-    ``.nii.gz``) neither waits for the file nor hashes it. A read error of the worker is
-    raised by ``readinto``; :meth:`hexdigest` reads to the end first; :meth:`close`
-    stops the worker and waits for it.
+    from the queue (``peek`` shows the current chunk). So the thread that decodes the
+    stream (the inflater of a ``.nii.gz``) neither waits for the file nor hashes it. A
+    read error of the worker is raised by ``readinto``; :meth:`hexdigest` reads to the
+    end first; :meth:`close` stops the worker and waits for it.
     """
 
     def __init__(self, handle: BinaryIO, *, chunk_bytes: int, depth: int = 8) -> None:
@@ -180,20 +180,30 @@ class ReadAhead(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def _fetch(self) -> bool:
+        """Make the next chunk current if the current one is used up; ``False`` at the end."""
         if self.closed:
             raise ValueError("I/O operation on closed file.")
         if not self._current:
             if self._eof:
-                return 0
+                return False
             item = self._next()
             if isinstance(item, BaseException):
                 self._eof = True
                 raise item
             if not item:
                 self._eof = True
-                return 0
+                return False
             self._current = memoryview(item)
+        return True
+
+    def peek(self, size: int = 1) -> bytes:
+        """Up to ``size`` bytes from the current chunk, without consuming them."""
+        return bytes(self._current[:size]) if self._fetch() else b""
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        if not self._fetch():
+            return 0
         n = min(len(buffer), len(self._current))
         memoryview(buffer).cast("B")[:n] = self._current[:n]
         self._current = self._current[n:]

@@ -179,7 +179,9 @@ def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
                 ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES) if gz
                 else _HashingReader(handle))
             try:
-                stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
+                stream: BinaryIO = (hashing if isinstance(hashing, ReadAhead)  # type: ignore[assignment]
+                                    else io.BufferedReader(hashing,
+                                                           buffer_size=limits.CHUNK_BYTES))
                 decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
                                   original=path, convert=convert)
                 return decoded, hashing.hexdigest()
@@ -217,7 +219,7 @@ def _decode(stream: BinaryIO, fmt: Format, tmp: str, *, what: str, label_map: bo
 
 def _peek(stream: BinaryIO, n: int) -> bytes:
     """The first ``n`` bytes of a stream without consuming them."""
-    if isinstance(stream, io.BufferedReader):
+    if isinstance(stream, (io.BufferedReader, ReadAhead)):
         return stream.peek(n)[:n]
     position = stream.tell()
     head = stream.read(n)
