@@ -24,8 +24,11 @@ into the voxel buffer: the decompressed size is counted while streaming (the gzi
 trailer is never trusted; the inflater checks it and the CRC of every member), every
 member of a multi-member stream is read and the stream must end properly. The inflater
 is python-isal's ``isal.igzip`` (ISA-L); the standard ``gzip`` module is the fallback
-when ``isal`` is not installed (``GZIP_BACKEND`` names the one in use). Messages never
-quote file names or header values.
+when ``isal`` is not installed (``GZIP_BACKEND`` names the one in use). Both release
+the GIL while inflating, so a ``.nii.gz`` is inflated in a worker thread while the
+caller's conversion (:mod:`core.io.orient`) runs on the slabs already inflated
+(:mod:`core.io.background`); every check above still completes before a result is
+returned, with the same sentences. Messages never quote file names or header values.
 """
 
 from __future__ import annotations
@@ -277,7 +280,8 @@ def _fill(reader: BinaryIO, target: memoryview, filled: int, extra: int, *,
 def _convert_while_inflating(fill: Callable[[Progress], None], volume: Volume,
                              convert: Callable[[Volume], T], *, start: int) -> T:
     """``convert`` the volume while a worker thread inflates it (see :func:`read_nifti`)."""
-    plane_bytes = volume.array[0].nbytes  # bytes of one plane along the decoded order
+    # bytes of one plane along the decoded order (axis 0)
+    plane_bytes = volume.array.nbytes // max(1, volume.array.shape[0])
     job = Background(fill, start=start, name="spinepain-inflate")
     try:
         try:
