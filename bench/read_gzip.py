@@ -21,6 +21,13 @@ inflated by python-isal's ``isal.igzip`` (``core.io.nifti.GZIP_BACKEND``), and p
 them side by side with the ratios to ``.nii``. Target: extract from ``.nii.gz`` (isal)
 <= 1.3x extract from ``.nii``. Every check of the read (streamed size accounting,
 truncation, NaN scan, memory budget) runs in all variants.
+
+A ``.nii.gz`` is inflated in a worker thread while the conversion runs on the slabs
+already inflated, and the file is read and hashed ahead in a third thread
+(:mod:`core.io.background`): with two free cores its read costs about the inflation
+alone, so wall seconds fall below CPU seconds for the ``.nii.gz`` rows. On a loaded
+machine (no free core) the ratio tends to the CPU ratio: compare the two columns and
+the load average.
 """
 
 from __future__ import annotations

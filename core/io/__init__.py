@@ -48,11 +48,17 @@ Memory: the cast to float32 (or the label type) and the re-orientation to LPS ar
 slab-wise copy (:mod:`core.io.orient`), so a read holds the decoded buffer and the
 output, about 2x the float32 size at most (``bench/read_memory.py``).
 
+Speed: a ``.nii.gz`` uses three threads (:mod:`core.io.background`): one reads and
+hashes the file ahead, one inflates it (python-isal releases the GIL) and the caller's
+thread converts and re-orients the slabs already inflated, so the conversion is hidden
+behind the inflation on a multi-core machine (``bench/read_gzip.py``).
+
 Modules
 -------
 ``reader`` (the public readers), ``sources`` (bytes/path/list/folder/zip, size limits,
 zip-slip and zip-bomb checks), ``formats`` (format sniffing, NRRD/MetaImage header
 checks, single-file reads), ``nifti`` (NIfTI header checks and streamed decoding),
+``background`` (the worker threads of a ``.nii.gz`` read: inflater, read-ahead, hash),
 ``budget`` (the memory budget), ``dicom`` (parsing, series grouping and listing,
 stacking), ``deid`` (de-identification, UID pseudonyms, controlled descriptions,
 pydicom silencing), ``orient`` (validation, canonical LPS in one copy, label pixel

@@ -26,16 +26,19 @@ import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, TypeVar
 
 import SimpleITK as sitk
 
 from core.io import budget, limits
-from core.io.nifti import read_nifti
+from core.io.background import Hasher, ReadAhead
+from core.io.nifti import GZIP_MAGIC, read_nifti
 from core.io.orient import Volume
 
+T = TypeVar("T")
 Format = Literal["nifti", "nrrd", "mha", "mhd", "dicom", "zip"]
 
 _EXTENSIONS: tuple[tuple[str, Format], ...] = (
@@ -120,56 +123,103 @@ class _HashingReader(io.RawIOBase):
         return self.digest.hexdigest()
 
 
-def read_single(blob: bytes | Path, fmt: Format, *, what: str,
-                label_map: bool) -> tuple[sitk.Image | Volume, str]:
-    """Check a NIfTI, NRRD or .mha file (bytes, or a path read in streams) and decode it.
+def read_single(blob: bytes | Path, fmt: Format, *, what: str, label_map: bool,
+                convert: Callable[[sitk.Image | Volume], T]) -> tuple[T, str]:
+    """Check a NIfTI, NRRD or .mha file (bytes, or a path read in streams), decode it and
+    ``convert`` it (the canonical conversion of :mod:`core.io.orient`).
 
-    Returns the decoded volume (voxel type of the file) and the SHA-256 of the input.
-    Nothing volume-sized is held besides the decoded buffer: a path is streamed, a NIfTI
-    (plain or gzip) is inflated straight into its buffer by :mod:`core.io.nifti`.
+    Returns the converted volume and the SHA-256 of the input. Nothing volume-sized is
+    held besides the decoded buffer and the output: a path is streamed, a NIfTI (plain
+    or gzip) is inflated straight into its buffer by :mod:`core.io.nifti`. A ``.nii.gz``
+    is inflated in a worker thread while ``convert`` runs on the slabs already inflated,
+    and its SHA-256 is computed in a third thread (:mod:`core.io.background`), so the
+    inflater, the slowest step, does nothing else.
     """
     with tempfile.TemporaryDirectory(prefix="spinepain-io-") as tmp:
         if isinstance(blob, Path):
-            try:
-                with open(blob, "rb") as handle:
-                    hashing = _HashingReader(handle)
-                    stream = io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES)
-                    decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
-                                      original=blob)
-                    digest = hashing.hexdigest()
-            except OSError:
-                raise ValueError(f"The {what} file cannot be read.") from None
+            decoded, digest = _read_path(blob, fmt, tmp, what=what, label_map=label_map,
+                                         convert=convert)
         else:
-            digest = hashlib.sha256(blob).hexdigest()
-            decoded = _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
-                              original=None)
-        if isinstance(decoded, str):
-            return _sitk_read(decoded, fmt, what=what, label_map=label_map), digest
+            decoded, digest = _read_bytes(blob, fmt, tmp, what=what, label_map=label_map,
+                                          convert=convert)
+        if isinstance(decoded, _ItkFile):
+            return convert(_sitk_read(decoded.path, fmt, what=what, label_map=label_map)), digest
         return decoded, digest
 
 
+def _read_bytes(blob: bytes, fmt: Format, tmp: str, *, what: str, label_map: bool,
+                convert: Callable[[Volume], T]) -> tuple[T | _ItkFile, str]:
+    """Decode bytes held in memory; a .nii.gz is hashed in a thread while it inflates."""
+    if fmt != "nifti" or blob[:2] != GZIP_MAGIC:
+        digest = hashlib.sha256(blob).hexdigest()
+        return _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
+                       original=None, convert=convert), digest
+    hasher = Hasher()
+    try:
+        hasher.update(blob)
+        decoded = _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
+                          original=None, convert=convert)
+        return decoded, hasher.hexdigest()
+    finally:
+        hasher.close()
+
+
+def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
+               convert: Callable[[Volume], T]) -> tuple[T | _ItkFile, str]:
+    """Stream a file, hashed on the way, into :func:`_decode`.
+
+    A .nii.gz is read and hashed ahead in a worker thread (:class:`ReadAhead`), so that
+    the inflater only inflates.
+    """
+    try:
+        with open(path, "rb") as handle:
+            gz = fmt == "nifti" and handle.read(2) == GZIP_MAGIC
+            handle.seek(0)
+            hashing: ReadAhead | _HashingReader = (
+                ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES) if gz
+                else _HashingReader(handle))
+            try:
+                stream: BinaryIO = (hashing if isinstance(hashing, ReadAhead)  # type: ignore[assignment]
+                                    else io.BufferedReader(hashing,
+                                                           buffer_size=limits.CHUNK_BYTES))
+                decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
+                                  original=path, convert=convert)
+                return decoded, hashing.hexdigest()
+            finally:
+                hashing.close()
+    except OSError:
+        raise ValueError(f"The {what} file cannot be read.") from None
+
+
+@dataclass(frozen=True)
+class _ItkFile:
+    """A checked NRRD/.mha file for ITK to read."""
+
+    path: str
+
+
 def _decode(stream: BinaryIO, fmt: Format, tmp: str, *, what: str, label_map: bool,
-            original: Path | None) -> Volume | str:
-    """A decoded NIfTI, or the path of a checked NRRD/.mha file for ITK to read."""
+            original: Path | None, convert: Callable[[Volume], T]) -> T | _ItkFile:
+    """A converted NIfTI, or the checked NRRD/.mha file for ITK to read."""
     head = _peek(stream, 65536)
     if fmt == "nifti":
-        return read_nifti(stream, compressed=head[:2] == b"\x1f\x8b", what=what,
-                          label_map=label_map, scratch=tmp)
+        return read_nifti(stream, compressed=head[:2] == GZIP_MAGIC, what=what,
+                          label_map=label_map, scratch=tmp, convert=convert)
     if fmt == "nrrd":
         _check_nrrd_header(head, what=what)
     else:
         _check_metaimage_header(head, local=True, what=what)
     if original is not None and original.name.lower().endswith(_SUFFIX[fmt]):
-        return str(original)
+        return _ItkFile(str(original))
     target = os.path.join(tmp, "input" + _SUFFIX[fmt])
     with open(target, "wb") as sink:
         shutil.copyfileobj(stream, sink, limits.CHUNK_BYTES)
-    return target
+    return _ItkFile(target)
 
 
 def _peek(stream: BinaryIO, n: int) -> bytes:
     """The first ``n`` bytes of a stream without consuming them."""
-    if isinstance(stream, io.BufferedReader):
+    if isinstance(stream, (io.BufferedReader, ReadAhead)):
         return stream.peek(n)[:n]
     position = stream.tell()
     head = stream.read(n)

@@ -24,8 +24,11 @@ into the voxel buffer: the decompressed size is counted while streaming (the gzi
 trailer is never trusted; the inflater checks it and the CRC of every member), every
 member of a multi-member stream is read and the stream must end properly. The inflater
 is python-isal's ``isal.igzip`` (ISA-L); the standard ``gzip`` module is the fallback
-when ``isal`` is not installed (``GZIP_BACKEND`` names the one in use). Messages never
-quote file names or header values.
+when ``isal`` is not installed (``GZIP_BACKEND`` names the one in use). Both release
+the GIL while inflating, so a ``.nii.gz`` is inflated in a worker thread while the
+caller's conversion (:mod:`core.io.orient`) runs on the slabs already inflated
+(:mod:`core.io.background`); every check above still completes before a result is
+returned, with the same sentences. Messages never quote file names or header values.
 """
 
 from __future__ import annotations
@@ -35,13 +38,15 @@ import math
 import os
 import struct
 import zlib
-from dataclasses import dataclass
-from typing import BinaryIO
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import BinaryIO, TypeVar
 
 import numpy as np
 import SimpleITK as sitk
 
 from core.io import budget, limits
+from core.io.background import Background, Progress
 from core.io.orient import Volume, volume_from_header
 
 try:  # ISA-L inflater (pip: isal); zlib's gzip is the fallback
@@ -56,6 +61,8 @@ except ImportError:  # pragma: no cover - isal is pinned in requirements.txt
     GZIP_BACKEND = "zlib"
     _GZIP_ERRORS = (EOFError, OSError, zlib.error)
 
+#: The first two bytes of a gzip stream.
+GZIP_MAGIC: bytes = b"\x1f\x8b"
 #: Bytes after the declared data tolerated at the end of a NIfTI (padding).
 TRAILING_SLACK_BYTES: int = 512
 #: Largest data offset accepted (room for header extensions): 64 MiB.
@@ -68,6 +75,7 @@ _SCALAR_TYPES = {2: "u1", 4: "i2", 8: "i4", 16: "f4", 64: "f8", 256: "i1", 512: 
                  768: "u4", 1024: "i8", 1280: "u8"}
 _COMPLEX_TYPES = {32, 1792, 2048}
 _COLOUR_TYPES = {128, 2304}
+T = TypeVar("T")
 
 
 def open_gzip(stream: BinaryIO, *, backend: str | None = None) -> BinaryIO:
@@ -202,14 +210,20 @@ def nifti_layout(head: bytes, *, what: str) -> NiftiLayout:
 
 
 def read_nifti(stream: BinaryIO, *, compressed: bool, what: str, label_map: bool,
-               scratch: str) -> Volume:
-    """Decode a single-file NIfTI from a stream, checking it on the way (module docstring).
+               scratch: str, convert: Callable[[Volume], T]) -> T:
+    """Decode a single-file NIfTI from a stream, checking it on the way; ``convert`` it.
 
     The header is checked (voxel limit and memory budget included) before any data is
     read; ITK interprets the header alone (written to ``scratch``) for the geometry, so
     orientation follows ITK exactly; the voxels are inflated straight into their final
-    buffer (no temporary file, no second copy). NaN voxels are left for the canonical
-    re-orientation, which refuses them slab by slab.
+    buffer (no temporary file, no second copy). ``convert`` (the canonical conversion
+    of :mod:`core.io.orient`, which refuses NaN voxels slab by slab) gets the volume:
+    after the whole stream is read and checked for a plain ``.nii``; for a ``.nii.gz``
+    while a worker thread (:class:`core.io.background.Background`) is still inflating
+    it, the volume's ``ready`` waiting for the slabs it needs. Every check of the
+    stream (truncation, corruption, CRC, trailing data) still completes before the
+    result is returned, and the stream's error wins over a conversion error, exactly
+    as when the stream was read first.
     """
     reader = open_gzip(stream) if compressed else stream
     try:
@@ -222,24 +236,66 @@ def read_nifti(stream: BinaryIO, *, compressed: bool, what: str, label_map: bool
             head += _read_up_to(reader, layout.vox_offset - len(head))
         if len(head) < layout.vox_offset:
             raise _truncated(what, len(head), layout.expected_bytes)
-        header = _itk_header(head[: layout.vox_offset], what=what, scratch=scratch)
-        _check_shape(header, layout, what=what)
-        array = np.empty(layout.n_voxels, dtype=layout.dtype)
-        target = memoryview(array).cast("B")
-        spill = head[layout.vox_offset :]
-        filled = min(len(spill), len(target))
-        target[:filled] = spill[:filled]
+    except _GZIP_ERRORS:
+        raise ValueError(f"The {what} NIfTI file is truncated or corrupt.") from None
+    header = _itk_header(head[: layout.vox_offset], what=what, scratch=scratch)
+    _check_shape(header, layout, what=what)
+    array = np.empty(layout.n_voxels, dtype=layout.dtype)
+    target = memoryview(array).cast("B")
+    spill = head[layout.vox_offset :]
+    filled = min(len(spill), len(target))
+    target[:filled] = spill[:filled]
+    extra = len(spill) - len(target) if len(spill) > len(target) else 0
+    volume = volume_from_header(array.reshape(tuple(reversed(header.GetSize()))), header,
+                                scale=layout.scale)
+
+    def fill(progress: Progress) -> None:
+        _fill(reader, target, filled, extra, layout=layout, what=what, progress=progress)
+
+    if not compressed:
+        fill(_no_progress)
+        return convert(volume)
+    return _convert_while_inflating(fill, volume, convert, start=filled)
+
+
+def _no_progress(done: int) -> None:
+    """Progress reports of a fill run in the caller's thread go nowhere."""
+
+
+def _fill(reader: BinaryIO, target: memoryview, filled: int, extra: int, *,
+          layout: NiftiLayout, what: str, progress: Progress) -> None:
+    """Read the voxels into ``target`` from ``filled`` on, then check the stream's end."""
+    try:
         while filled < len(target):
             n = reader.readinto(target[filled : filled + STREAM_CHUNK_BYTES])
             if not n:
                 raise _truncated(what, layout.vox_offset + filled, layout.expected_bytes)
             filled += n
-        _check_end(reader, len(spill) - len(target) if len(spill) > len(target) else 0,
-                   what=what)
+            progress(filled)
+        _check_end(reader, extra, what=what)
     except _GZIP_ERRORS:
         raise ValueError(f"The {what} NIfTI file is truncated or corrupt.") from None
-    return volume_from_header(array.reshape(tuple(reversed(header.GetSize()))), header,
-                              scale=layout.scale)
+
+
+def _convert_while_inflating(fill: Callable[[Progress], None], volume: Volume,
+                             convert: Callable[[Volume], T], *, start: int) -> T:
+    """``convert`` the volume while a worker thread inflates it (see :func:`read_nifti`)."""
+    # bytes of one plane along the decoded order (axis 0)
+    plane_bytes = volume.array.nbytes // max(1, volume.array.shape[0])
+    job = Background(fill, start=start, name="spinepain-inflate")
+    try:
+        try:
+            result = convert(replace(volume, ready=lambda planes: job.wait(planes * plane_bytes)))
+        except ValueError:
+            # the stream's own error first, as when it was inflated before converting
+            failure = job.error()
+            if failure is not None:
+                raise failure from None
+            raise
+        job.join()
+    finally:
+        job.cancel()  # no-op once the task has ended; stops it on any other failure
+    return result
 
 
 def _read_up_to(reader: BinaryIO, n: int) -> bytes:

@@ -22,7 +22,7 @@ constant image, label values) run on slabs too, never on a volume-sized temporar
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,9 @@ from core.io import budget, limits
 
 #: Voxels per slab of the slab-wise copy and checks (32 MiB as float32).
 SLAB_VOXELS: int = 1 << 23
+#: Voxels per slab while the buffer is still being decoded (``Volume.ready``): smaller,
+#: so that little conversion is left once the decoder has finished.
+STREAMED_SLAB_VOXELS: int = 1 << 20
 _COMPLEX_IDS = {sitk.sitkComplexFloat32, sitk.sitkComplexFloat64}
 
 
@@ -51,6 +54,9 @@ class Volume:
     direction: np.ndarray  # 3x3, columns = axis directions
     scale: tuple[float, float] | None = None
     image: sitk.Image | None = None  # keeps the buffer of ``array`` alive
+    #: Blocks until the first ``n`` planes of ``array`` (axis 0, the decoded order) are
+    #: decoded, raising the decoder's error; ``None`` when the whole buffer is decoded.
+    ready: Callable[[int], None] | None = None
 
 
 def canonical(source: sitk.Image | Volume, *, what: str,
@@ -69,6 +75,7 @@ def canonical(source: sitk.Image | Volume, *, what: str,
     image = grid.image
     if (orientation == "LPS" and image is not None and image.GetDimension() == 3
             and grid.array.dtype == out_dtype and grid.scale is None):
+        _ready(grid, grid.array.shape[0])
         for _ in _checked(_slabs(grid.array), what=what, label_map=label_map):
             pass
         out = image
@@ -140,12 +147,19 @@ def _check_geometry(grid: Volume, *, what: str) -> None:
         raise ValueError(f"The {what} direction matrix is not a rotation.")
 
 
-def _slabs(array: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """``(start, array[start:stop])`` slabs along axis 0 of about ``SLAB_VOXELS`` voxels."""
+def _slabs(array: np.ndarray, voxels: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, array[start:stop])`` slabs along axis 0 of about ``voxels`` voxels
+    (``SLAB_VOXELS`` by default)."""
     per_plane = max(1, int(np.prod(array.shape[1:])))
-    step = max(1, SLAB_VOXELS // per_plane)
+    step = max(1, (voxels or SLAB_VOXELS) // per_plane)
     for start in range(0, array.shape[0], step):
         yield start, array[start : start + step]
+
+
+def _ready(grid: Volume, planes: int) -> None:
+    """Wait until the first ``planes`` planes of the decoded buffer are there."""
+    if grid.ready is not None:
+        grid.ready(planes)
 
 
 def _scaled(slab: np.ndarray, scale: tuple[float, float] | None) -> np.ndarray:
@@ -158,7 +172,8 @@ def _scaled(slab: np.ndarray, scale: tuple[float, float] | None) -> np.ndarray:
 def _label_pixel_id(grid: Volume, *, what: str) -> int:
     """Check label values slab by slab; ``sitkUInt16``, or ``sitkUInt32`` above 65535."""
     low, high = 0.0, 0.0
-    for _, raw in _slabs(grid.array):
+    for start, raw in _slabs(grid.array):
+        _ready(grid, start + raw.shape[0])
         slab = _scaled(raw, grid.scale)
         if slab.dtype.kind == "f":
             if not np.isfinite(slab).all():
@@ -194,7 +209,12 @@ def _lps_geometry(grid: Volume) -> tuple[tuple[int, ...], tuple[bool, ...], sitk
 
 def _reoriented(grid: Volume, out_id: int, out_dtype: np.dtype, *, what: str,
                 label_map: bool) -> sitk.Image:
-    """The LPS output of ``out_id``, filled slab by slab from the decoded buffer."""
+    """The LPS output of ``out_id``, filled slab by slab from the decoded buffer.
+
+    Slabs follow the decoded buffer's own order (its axis 0, the file's slowest axis),
+    whichever output axis that becomes, so a buffer still being decoded (``ready``) is
+    converted as it arrives.
+    """
     perm, flips, header = _lps_geometry(grid)
     size = [grid.size[p] for p in perm]
     # index of the input voxel that becomes output index 0 (x, y, z order)
@@ -203,25 +223,38 @@ def _reoriented(grid: Volume, out_id: int, out_dtype: np.dtype, *, what: str,
         if flips[k]:
             start[p] = grid.size[p] - 1
     origin = grid.origin + grid.direction @ (np.array(grid.spacing) * start)
-    view = grid.array.transpose([2 - perm[2 - a] for a in range(3)])
+    order = [2 - perm[2 - a] for a in range(3)]  # output [z, y, x] axis -> input axis
+    view = grid.array.transpose(order)
     view = view[tuple(slice(None, None, -1) if flips[2 - a] else slice(None)
                       for a in range(3))]
     out = sitk.Image(size, out_id)
     out.SetSpacing(header.GetSpacing())
     out.SetDirection(header.GetDirection())
     out.SetOrigin(tuple(float(v) for v in origin))
-    converted = _converted_slabs(view, out_dtype, grid.scale)
-    for z0, block in _checked(converted, what=what, label_map=label_map):
-        out[:, :, z0 : z0 + block.shape[0]] = sitk.GetImageFromArray(block)
+    axis = order.index(0)  # the output array axis that runs along the decoded order
+    converted = _converted_slabs(grid, view, axis, flips[2 - axis], out_dtype)
+    for first, block in _checked(converted, what=what, label_map=label_map):
+        region = [slice(None)] * 3  # SimpleITK (x, y, z) order
+        region[2 - axis] = slice(first, first + block.shape[axis])
+        out[tuple(region)] = sitk.GetImageFromArray(block)
     return out
 
 
-def _converted_slabs(view: np.ndarray, out_dtype: np.dtype,
-                     scale: tuple[float, float] | None) -> Iterator[tuple[int, np.ndarray]]:
-    for z0, slab in _slabs(view):
+def _converted_slabs(grid: Volume, view: np.ndarray, axis: int, flipped: bool,
+                     out_dtype: np.dtype) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first output index along axis, converted block)`` in the decoded buffer's order."""
+    n = view.shape[axis]
+    voxels = STREAMED_SLAB_VOXELS if grid.ready is not None else SLAB_VOXELS
+    for r0, rows in _slabs(grid.array, voxels):
+        r1 = r0 + rows.shape[0]
+        _ready(grid, r1)
+        first, stop = (n - r1, n - r0) if flipped else (r0, r1)
+        index = [slice(None)] * 3
+        index[axis] = slice(first, stop)
         with np.errstate(over="ignore", invalid="ignore"):  # inf/NaN are refused later
-            converted = np.ascontiguousarray(_scaled(slab, scale), dtype=out_dtype)
-        yield z0, converted
+            converted = np.ascontiguousarray(_scaled(view[tuple(index)], grid.scale),
+                                             dtype=out_dtype)
+        yield first, converted
 
 
 def _checked(slabs: Iterator[tuple[int, np.ndarray]], *, what: str,

@@ -15,7 +15,7 @@ from core.io.deid import quiet_pydicom
 from core.io.dicom import read_dicom, series_infos
 from core.io.formats import FORMAT_LABEL, read_mhd, read_single
 from core.io.hints import basename, modality_hint, sequence_hint
-from core.io.orient import canonical, clear_metadata
+from core.io.orient import Volume, canonical, clear_metadata
 from core.io.results import DicomSeriesInfo, ImageMeta, LoadedImage, RawImage
 from core.io.sources import Source, resolve
 from core.levels import align_mask
@@ -57,8 +57,8 @@ def read_image(
     """
     raw = _read_raw(source, filename, series_uid=series_uid, max_bytes=max_bytes,
                     what="image", label_map=False)
-    image, orientation = canonical(raw.image, what="image", label_map=False)
-    raw.image = None  # release the decoded buffer (unless it is the output itself)
+    image, orientation = raw.image, raw.orientation
+    assert image is not None
     clear_metadata(image)
     meta = ImageMeta(
         spacing_mm=tuple(float(v) for v in image.GetSpacing()),
@@ -137,8 +137,8 @@ def read_label_map(
     """
     raw = _read_raw(source, filename, series_uid=series_uid, max_bytes=max_bytes,
                     what="label map", label_map=True)
-    labels, _ = canonical(raw.image, what="label map", label_map=True)
-    raw.image = None  # release the decoded buffer before any resampling
+    labels, raw.image = raw.image, None
+    assert labels is not None
     clear_metadata(labels)
     if reference is not None:
         labels = align_mask(labels, reference, name="label map")
@@ -148,24 +148,34 @@ def read_label_map(
 
 def _read_raw(source: Source, filename: str | None, *, series_uid: str | None,
               max_bytes: int, what: str, label_map: bool) -> RawImage:
-    """Resolve a source and decode it (one file, a .mhd pair or one DICOM series)."""
+    """Resolve a source, decode it (one file, a .mhd pair or one DICOM series) and make
+    it canonical (:func:`core.io.orient.canonical`): ``image`` is the LPS output."""
     resolved = resolve(source, filename, max_bytes=max_bytes, what=what)
+
+    def convert(decoded: sitk.Image | Volume) -> tuple[sitk.Image, str]:
+        return canonical(decoded, what=what, label_map=label_map)
+
     if resolved.fmt == "dicom":
         assert resolved.dicom_files is not None
         with quiet_pydicom():
-            return read_dicom(resolved.dicom_files, resolved.name, series_uid=series_uid,
-                              what=what)
+            raw = read_dicom(resolved.dicom_files, resolved.name, series_uid=series_uid,
+                             what=what)
+        # the decoded stack is released as the output replaces it
+        raw.image, raw.orientation = convert(raw.image)
+        return raw
     if series_uid is not None:
         raise ValueError("series_uid applies to DICOM sources only.")
     if resolved.fmt == "mhd":
         assert resolved.path is not None
-        image, digest = read_mhd(resolved.path, max_bytes=max_bytes, what=what,
-                                 label_map=label_map)
+        decoded, digest = read_mhd(resolved.path, max_bytes=max_bytes, what=what,
+                                   label_map=label_map)
+        (image, orientation), decoded = convert(decoded), None
     else:
         blob = resolved.path if resolved.path is not None else resolved.data
         assert blob is not None
-        image, digest = read_single(blob, resolved.fmt, what=what, label_map=label_map)
+        (image, orientation), digest = read_single(blob, resolved.fmt, what=what,
+                                                   label_map=label_map, convert=convert)
     sequence = sequence_hint(basename(resolved.name))
     return RawImage(image=image, source_format=resolved.fmt, sha256=digest,
                     modality=modality_hint(basename(resolved.name), sequence),
-                    sequence=sequence, description="")
+                    sequence=sequence, description="", orientation=orientation)

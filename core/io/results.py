@@ -102,9 +102,10 @@ class RawImage:
     Internal to :mod:`core.io` (returned by the single-file and DICOM readers).
     """
 
-    image: sitk.Image | None  # set to None once the canonical output exists
+    image: sitk.Image | None  # the decoded image, then its canonical output
     source_format: str
     sha256: str
     modality: str
     sequence: str
     description: str
+    orientation: str = ""  # orientation code of the input, once converted
