@@ -247,3 +247,43 @@ def test_background_waits_raises_and_cancels():
     job.wait(100)
     job.cancel()
     assert not job.alive and job.error() is None
+
+
+@pytest.mark.parametrize("source", ["bytes", "path"])
+def test_read_threads_off_reads_in_the_callers_thread_with_the_same_result(source, tmp_path,
+                                                                           monkeypatch):
+    # a batch worker (one study per core) reads without worker threads: same image,
+    # same hash, same refusals, and no thread is ever started
+    from core.io import read_threads, set_read_threads
+
+    image = make_image(phantom((9, 11, 13), seed=5), direction=DIRECTIONS["sagittal"])
+    packed = gzip.compress(image_bytes(image, ".nii"))
+    (tmp_path / "x.nii.gz").write_bytes(packed)
+    (tmp_path / "cut.nii.gz").write_bytes(packed[: len(packed) // 2])
+    args = (packed, "x.nii.gz") if source == "bytes" else (tmp_path / "x.nii.gz",)
+    cut = ((packed[: len(packed) // 2], "x.nii.gz") if source == "bytes"
+           else (tmp_path / "cut.nii.gz",))
+    threaded = read_image(*args)
+    started: list[str] = []
+    real_start = threading.Thread.start
+
+    def note_start(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", note_start)
+    assert read_threads()
+    set_read_threads(False)
+    try:
+        plain = read_image(*args)
+        message = _one_sentence("truncated or corrupt", *cut)
+    finally:
+        set_read_threads(True)
+    assert started == []
+    assert plain.meta.input_sha256 == threaded.meta.input_sha256 == hashlib.sha256(
+        packed).hexdigest()
+    assert np.array_equal(sitk.GetArrayViewFromImage(plain.image),
+                          sitk.GetArrayViewFromImage(threaded.image))
+    assert message == "The image NIfTI file is truncated or corrupt."
+    read_image(*args)
+    assert started  # switched back on: the worker threads are used again

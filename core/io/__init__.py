@@ -71,6 +71,7 @@ environment at every call).
 
 from __future__ import annotations
 
+from core.io.background import read_threads, set_read_threads
 from core.io.budget import DEFAULT_READ_BUDGET_MB, READ_BUDGET_ENV, read_budget_bytes
 from core.io.deid import UID_SALT_ENV, pseudonymise_uid
 from core.io.formats import Format
@@ -108,4 +109,6 @@ __all__ = [
     "read_budget_bytes",
     "read_image",
     "read_label_map",
+    "read_threads",
+    "set_read_threads",
 ]

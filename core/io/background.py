@@ -29,6 +29,22 @@ from typing import BinaryIO
 
 Progress = Callable[[int], None]
 
+_threads_enabled = True
+
+
+def set_read_threads(enabled: bool) -> None:
+    """Whether a ``.nii.gz`` read may use worker threads (the default, for one read at a
+    time: the app, ``extract``). A process that already keeps every core busy (a batch
+    worker: one study per core) turns them off; its reads then inflate, hash and convert
+    in the caller's thread, as plain as a ``.nii``, with the same checks and results."""
+    global _threads_enabled
+    _threads_enabled = bool(enabled)
+
+
+def read_threads() -> bool:
+    """See :func:`set_read_threads`."""
+    return _threads_enabled
+
 
 class _CancelledError(Exception):
     """Raised inside the task by ``progress`` once the caller has given up."""

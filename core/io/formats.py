@@ -34,7 +34,7 @@ from typing import BinaryIO, Literal, TypeVar
 import SimpleITK as sitk
 
 from core.io import budget, limits
-from core.io.background import Hasher, ReadAhead
+from core.io.background import Hasher, ReadAhead, read_threads
 from core.io.nifti import GZIP_MAGIC, read_nifti
 from core.io.orient import Volume
 
@@ -150,7 +150,7 @@ def read_single(blob: bytes | Path, fmt: Format, *, what: str, label_map: bool,
 def _read_bytes(blob: bytes, fmt: Format, tmp: str, *, what: str, label_map: bool,
                 convert: Callable[[Volume], T]) -> tuple[T | _ItkFile, str]:
     """Decode bytes held in memory; a .nii.gz is hashed in a thread while it inflates."""
-    if fmt != "nifti" or blob[:2] != GZIP_MAGIC:
+    if fmt != "nifti" or blob[:2] != GZIP_MAGIC or not read_threads():
         digest = hashlib.sha256(blob).hexdigest()
         return _decode(io.BytesIO(blob), fmt, tmp, what=what, label_map=label_map,
                        original=None, convert=convert), digest
@@ -173,7 +173,7 @@ def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
     """
     try:
         with open(path, "rb") as handle:
-            gz = fmt == "nifti" and handle.read(2) == GZIP_MAGIC
+            gz = fmt == "nifti" and handle.read(2) == GZIP_MAGIC and read_threads()
             handle.seek(0)
             hashing: ReadAhead | _HashingReader = (
                 ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES) if gz

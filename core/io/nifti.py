@@ -46,7 +46,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from core.io import budget, limits
-from core.io.background import Background, Progress
+from core.io.background import Background, Progress, read_threads
 from core.io.orient import Volume, volume_from_header
 
 try:  # ISA-L inflater (pip: isal); zlib's gzip is the fallback
@@ -252,7 +252,7 @@ def read_nifti(stream: BinaryIO, *, compressed: bool, what: str, label_map: bool
     def fill(progress: Progress) -> None:
         _fill(reader, target, filled, extra, layout=layout, what=what, progress=progress)
 
-    if not compressed:
+    if not compressed or not read_threads():
         fill(_no_progress)
         return convert(volume)
     return _convert_while_inflating(fill, volume, convert, start=filled)
