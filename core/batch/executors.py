@@ -47,7 +47,7 @@ SCHEDULER_TIMEOUT_S = 20.0
 #: scheduler, nannies and workers read them then; a scheduler given by address and the
 #: process's global Dask configuration are left alone). Each one removes work that grows
 #: with the number of workers and competes with the studies for the cores: an idle
-#: 2-worker cluster used 68 ms of CPU per second with Dask's defaults, 19 with these.
+#: 2-worker cluster used about 70 ms of CPU per second with Dask's defaults, 15 with these.
 LOCAL_CLUSTER_CONFIG: dict[str, object] = {
     # the statistical profiler feeds only the dashboard (off here) and cost ~10 % of a
     # study's CPU time
