@@ -25,7 +25,7 @@ from core.batch import (
 )
 from core.batch import executors as executors_module
 from core.batch import output as output_module
-from core.batch.executors import itk_threads
+from core.batch.executors import LOCAL_CLUSTER_CONFIG, itk_threads
 from core.cli import main
 from core.clinical import IMAGING_COLUMNS
 from core.phantom import LesionSpec, make_spine_phantom
@@ -391,6 +391,95 @@ def test_dask_local_runs_a_loopback_cluster(local_run, tmp_path, monkeypatch):
         assert threads == itk_threads(2)
         assert parent == server
     assert read_rows(tmp_path / "features.csv") == local_run["rows"][:2]
+
+
+def _settings(server) -> dict:
+    """What a Dask server was built with, and the configuration of its process."""
+    import dask
+
+    extensions = getattr(server, "extensions", {})
+    return {"tick_ms": server.periodic_callbacks["tick"].callback_time,
+            "monitor_ms": server.periodic_callbacks["monitor"].callback_time,
+            "stealing": "stealing" in extensions,
+            "amm": "amm" in extensions and extensions["amm"].running,
+            "config": {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}}
+
+
+def _worker_settings(dask_worker) -> dict:
+    return _settings(dask_worker)
+
+
+def _scheduler_settings(dask_scheduler) -> dict:
+    return _settings(dask_scheduler)
+
+
+class SettingsProbe(Recorder):
+    """Notes, at the first study back, the settings of the cluster's servers and of
+    this process's Dask configuration."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict = {}
+
+    def update(self, result) -> None:
+        import dask
+        from distributed import default_client
+
+        super().update(result)
+        if not self.seen:
+            client = default_client()
+            self.seen = {"workers": client.run(_worker_settings),
+                         "scheduler": client.run_on_scheduler(_scheduler_settings),
+                         "here": {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}}
+
+
+def test_dask_local_config_is_the_commands_own(local_run, tmp_path):
+    """``--dask local`` builds its cluster with LOCAL_CLUSTER_CONFIG (fewer wake-ups, no
+    work stealing, no profiler); this process's Dask configuration is untouched during
+    and after the run."""
+    import dask
+    import distributed.config  # noqa: F401 - loads Dask's distributed defaults
+
+    folder = _copy_cohort(local_run["folder"], tmp_path)
+    manifest = _manifest(folder, *(folder / "manifest.csv").read_text().splitlines()[:3])
+    before = {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}
+    assert before["distributed.admin.tick.interval"] == "20ms"  # Dask's default
+    probe = SettingsProbe()
+    summary = run_batch(manifest, tmp_path / "features.csv", dask="local", workers=2,
+                        progress=probe)
+    assert summary.counts["ok"] == 2
+    assert probe.seen["here"] == before
+    assert {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG} == before
+    # the workers run with the cluster's configuration (their nannies pass it on) ...
+    assert len(probe.seen["workers"]) == 2
+    for settings in probe.seen["workers"].values():
+        assert settings["config"] == LOCAL_CLUSTER_CONFIG
+        assert settings["tick_ms"] == 1000 and settings["monitor_ms"] == 2000
+    # ... the scheduler, in this process, was built with it
+    scheduler = probe.seen["scheduler"]
+    assert scheduler["tick_ms"] == 1000 and scheduler["monitor_ms"] == 2000
+    assert scheduler["stealing"] is False and scheduler["amm"] is False
+
+
+def test_dask_scheduler_address_keeps_its_settings(local_run, tmp_path):
+    """A running scheduler given by address is used as it is: nothing of
+    LOCAL_CLUSTER_CONFIG reaches it or this process."""
+    import dask
+    from distributed import LocalCluster
+
+    folder = _copy_cohort(local_run["folder"], tmp_path)
+    manifest = _manifest(folder, *(folder / "manifest.csv").read_text().splitlines()[:2])
+    before = {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}
+    probe = SettingsProbe()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        summary = run_batch(manifest, tmp_path / "features.csv",
+                            dask=cluster.scheduler_address, progress=probe)
+    assert summary.counts["ok"] == 1 and summary.executor == "dask scheduler"
+    assert probe.seen["here"] == before
+    for settings in (*probe.seen["workers"].values(), probe.seen["scheduler"]):
+        assert settings["tick_ms"] == 20 and settings["monitor_ms"] == 500
+    assert probe.seen["scheduler"]["stealing"] is True and probe.seen["scheduler"]["amm"]
 
 
 # ----------------------------------------------------------------- the store
