@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.batch import BatchRow, run
+from core.batch import BatchRow, run, workers
 from core.batch.executors import largest_first
 from core.batch.workers import PRELOAD
 
@@ -157,3 +157,19 @@ def test_forkserver_leaves_without_finalising(tmp_path, variant, finalised):
         time.sleep(0.05)
     assert not psutil.pid_exists(server)
     assert mark.exists() is finalised
+
+
+@pytest.mark.parametrize(("threads", "read_threads"), [(1, False), (2, True)])
+def test_a_worker_with_one_cpu_reads_gzip_without_extra_threads(threads, read_threads):
+    import SimpleITK as sitk
+
+    from core import io
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    try:
+        workers.configure_worker(threads)
+        assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == threads
+        assert io.read_threads() is read_threads
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+        io.set_read_threads(True)

@@ -128,10 +128,16 @@ def start_early(argv: Sequence[str]) -> None:
 
 
 def configure_worker(threads: int) -> None:
-    """Set up a worker process: SimpleITK's global default thread count."""
+    """Set up a worker process: SimpleITK's global default thread count, and whether a
+    ``.nii.gz`` read may use worker threads (:func:`core.io.set_read_threads`: only
+    when this worker has more than one CPU; with one CPU each the extra threads cost
+    CPU time the other workers need and hide nothing)."""
     import SimpleITK as sitk
 
+    from core.io import set_read_threads
+
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    set_read_threads(threads > 1)
 
 
 def init_local_worker(threads: int) -> None:
