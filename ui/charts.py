@@ -399,14 +399,21 @@ def rank_scatter(data: pd.DataFrame, line: pd.DataFrame | None, *,
         tooltip=[alt.Tooltip("lesions:Q", title="Lesions"),
                  alt.Tooltip("hi_pct:Q", title="HI ratio (%)", format=".1f"),
                  alt.Tooltip(f"{colour}:N", title="Region")])
-    layers: list[Any] = [points]
+    return with_trend_line(points, line, title=title, subtitle=(
+        "Line: Theil-Sen (median of pairwise slopes), rank-based; points jittered sideways "
+        "with a fixed seed"))
+
+
+def with_trend_line(base: alt.Chart, line: pd.DataFrame | None, *, title: str,
+                    subtitle: str, height: int = 320) -> alt.LayerChart:
+    """``base`` with the fitted line (rows ``x``, ``y``; none or empty: no line) drawn
+    over it in black, titled."""
+    layers: list[Any] = [base]
     if line is not None and len(line):
         layers.append(alt.Chart(line).mark_line(color="black", strokeWidth=2.5).encode(
             x="x:Q", y="y:Q"))
     return alt.layer(*layers).properties(
-        height=320, title=alt.TitleParams(title, subtitle="Line: Theil-Sen (median of "
-                                          "pairwise slopes), rank-based; points jittered "
-                                          "sideways with a fixed seed"))
+        height=height, title=alt.TitleParams(title, subtitle=subtitle))
 
 
 def mean_ci_bars(table: pd.DataFrame, *, title: str, bin_title: str,

@@ -17,6 +17,7 @@ import altair as alt
 import pandas as pd
 
 from core.vocab import GROUP_COLOURS
+from ui import charts
 
 
 def _group_scale(values: Sequence[str]) -> alt.Scale:
@@ -95,11 +96,6 @@ def binned_rank_chart(counts: pd.DataFrame, line: pd.DataFrame | None, *,
                  alt.Tooltip("y_low:Q", title="HI ratio from (%)", format=".1f"),
                  alt.Tooltip("y_high:Q", title="HI ratio below (%)", format=".1f"),
                  alt.Tooltip("studies:Q", title="Studies", format=",")])
-    layers: list[Any] = [cells]
-    if line is not None and len(line):
-        layers.append(alt.Chart(line).mark_line(color="black", strokeWidth=2.5).encode(
-            x="x:Q", y="y:Q"))
-    return alt.layer(*layers).properties(
-        height=320, title=alt.TitleParams(title, subtitle="Cells: studies per lesion count "
-                                          "and HI-ratio band (every study); line: Theil-Sen "
-                                          "(median of pairwise slopes), rank-based"))
+    return charts.with_trend_line(cells, line, title=title, subtitle=(
+        "Cells: studies per lesion count and HI-ratio band (every study); line: Theil-Sen "
+        "(median of pairwise slopes), rank-based"))
