@@ -43,6 +43,8 @@ def downloads(chart: Any, data: pd.DataFrame, *, key: str, name: str) -> None:
 
 
 def chart(chart: Any, data: pd.DataFrame, *, key: str, name: str, extra: int = 95) -> None:
-    """:func:`ui.components.chart` with :func:`downloads` beneath it."""
+    """:func:`ui.components.chart` with :func:`downloads` beneath it (a
+    :class:`ui.components.CachedChart` is exported from its Altair chart)."""
     c.chart(chart, key=key, extra=extra)
-    downloads(chart, data, key=key, name=name)
+    downloads(chart.chart if isinstance(chart, c.CachedChart) else chart, data, key=key,
+              name=name)

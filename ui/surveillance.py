@@ -60,7 +60,7 @@ class PatientView:
     levels: pd.DataFrame
     timeline_chart: c.CachedChart
     timeline_csv: pd.DataFrame
-    level_map: c.CachedChart | None
+    level_map: c.CachedChart | None  # None when the patient has no per-level rows
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -89,11 +89,6 @@ def _patient(tl: pd.DataFrame, patient_id: str, levels: pd.DataFrame
             and c not in ("study_number", "n_studies", "days_since_first", "hi_change_points",
                           "max_hi_change_points", "involved_change", "pain_gap")]
     return sv.patient_surveillance(rows[keep], levels)
-
-
-def patient(tl: pd.DataFrame, patient_id: str) -> sv.PatientSurveillance:
-    """One patient's surveillance from the cohort timeline and the patient's levels."""
-    return _patient(tl, patient_id, cache.get_store().patient_levels(patient_id))
 
 
 # ------------------------------------------------------------------------ widgets
@@ -228,17 +223,10 @@ def studies_table(ps: sv.PatientSurveillance) -> None:
     st.dataframe(shown, hide_index=True, key="surv_studies")
 
 
-def timeline_chart(ps: sv.PatientSurveillance, view: PatientView | None = None) -> None:
-    """The three-panel timeline with its downloads (drawn from ``view`` when given)."""
-    if view is None:
-        chart = c.prepare_chart(trend_charts.surveillance_timeline(
-            ps.timeline, alert_dates=ps.alerts["study_date"]))
-        data = trend_charts.timeline_csv_frame(ps.timeline)
-    else:
-        chart, data = view.timeline_chart, view.timeline_csv
-    c.chart(chart, key="surv_timeline")
-    chart_export.downloads(chart.chart, data, key="surv_timeline",
-                           name=f"timeline-{ps.patient_id}")
+def timeline_chart(view: PatientView) -> None:
+    """The three-panel timeline with its downloads."""
+    chart_export.chart(view.timeline_chart, view.timeline_csv, key="surv_timeline",
+                       name=f"timeline-{view.surveillance.patient_id}")
 
 
 def _study_labels(tl: pd.DataFrame) -> dict[int, str]:
@@ -246,10 +234,10 @@ def _study_labels(tl: pd.DataFrame) -> dict[int, str]:
             for r in tl.itertuples() if r.study_number > 1}
 
 
-def changes_view(ps: sv.PatientSurveillance, levels: pd.DataFrame,
-                 level_map: c.CachedChart | None = None) -> None:
+def changes_view(view: PatientView) -> None:
     """Per-level changes of a chosen follow-up study against the previous one (by region
     when the studies have no per-level measurements), and the level map over studies."""
+    ps = view.surveillance
     labels = _study_labels(ps.timeline)
     if not labels:
         st.info("One study only: nothing to compare yet.")
@@ -280,11 +268,9 @@ def changes_view(ps: sv.PatientSurveillance, levels: pd.DataFrame,
         st.dataframe(regions.rename(columns={"region": "Region", "before": "Lesions before",
                                              "after": "Lesions now", "change": "Change"}),
                      hide_index=True, key="surv_region_changes")
-    if len(levels):
-        chart = level_map or c.prepare_chart(trend_charts.level_heatmap(levels))
-        c.chart(chart, key="surv_level_map")
-        chart_export.downloads(chart.chart, levels, key="surv_level_map",
-                               name=f"levels-{ps.patient_id}")
+    if view.level_map is not None:
+        chart_export.chart(view.level_map, view.levels, key="surv_level_map",
+                           name=f"levels-{ps.patient_id}")
 
 
 def patient_view(tl: pd.DataFrame, alerts: pd.DataFrame) -> None:
@@ -302,10 +288,10 @@ def patient_view(tl: pd.DataFrame, alerts: pd.DataFrame) -> None:
                 "%Y-%m-%d"), "Alert": earlier["title"], "Priority": earlier["priority"],
                 "What": earlier["sentence"]}), hide_index=True, key="surv_earlier")
     st.subheader("Timeline")
-    timeline_chart(ps, view)
+    timeline_chart(view)
     studies_table(ps)
     st.subheader("Changes since the previous study")
-    changes_view(ps, view.levels, view.level_map)
+    changes_view(view)
 
 
 # ---------------------------------------------------------------------- worklist
