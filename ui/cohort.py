@@ -34,27 +34,8 @@ HI_BINS = ([-1e-9, 1e-9, 0.05, 0.10, 0.20, np.inf], ["0%", "0-5%", "5-10%", "10-
 REGION_GROUP_ORDER: tuple[str, ...] = PAPER_GROUPS
 
 
-#: Most points a chart of the cohort draws: a larger frame is drawn from a seeded sample
-#: of this many rows, stated under the chart; the statistics use every row.
-PLOT_POINTS = 2000
+#: Seed of the sideways jitter of the dots drawn over the region boxes.
 PLOT_SEED = 20250301
-
-
-def plot_sample(frame: pd.DataFrame, limit: int = PLOT_POINTS,
-                seed: int = PLOT_SEED) -> pd.DataFrame:
-    """``frame``, or a seeded sample of ``limit`` of its rows (in their order)."""
-    if len(frame) <= limit:
-        return frame
-    keep = np.sort(np.random.default_rng(seed).choice(len(frame), size=limit, replace=False))
-    return frame.iloc[keep]
-
-
-def sample_note(drawn: int, total: int) -> str:
-    """The sentence under a chart drawn from a sample; empty when every row is drawn."""
-    if drawn >= total:
-        return ""
-    return (f"Showing {drawn:,} of {total:,} points (a seeded random sample); the "
-            "statistics use every study.")
 
 
 #: Most studies a cohort chart draws one by one (jittered dots over the boxes, a
