@@ -178,15 +178,6 @@ def _chart_height(chart: Any) -> int | None:
     return int(height) if isinstance(height, (int, float)) else None
 
 
-def _spec_chart(spec_json: str, *, key: str, extra: int) -> Any:
-    """A Vega-Lite spec (JSON text, e.g. cached by a page) drawn like an Altair chart."""
-    spec = json.loads(spec_json)
-    height = spec.get("height")
-    if isinstance(height, (int, float)) and not {"vconcat", "hconcat", "concat"} & set(spec):
-        return st.vega_lite_chart(spec=spec, key=key, height=int(height) + extra)
-    return st.vega_lite_chart(spec=spec, key=key)
-
-
 def chart(chart: Any, *, key: str, extra: int = 95, on_select: str = "ignore",
           selection_mode: Any = None, height: int | None = None) -> Any:
     """``st.altair_chart`` at the chart's own height (the Streamlit theme otherwise
@@ -195,29 +186,38 @@ def chart(chart: Any, *, key: str, extra: int = 95, on_select: str = "ignore",
     ``chart`` is an Altair chart, a :class:`CachedChart` (drawn from its spec with
     ``st.vega_lite_chart``: the same element, without converting the chart again), or a
     Vega-Lite spec as JSON text (:func:`ui.charts.chart_spec`, which the exports also
-    read; drawn at its declared height, no selection). ``height`` overrides the
-    computed one; ``on_select`` / ``selection_mode`` as in ``st.altair_chart``.
-    Returns the element (or its selection state)."""
-    if isinstance(chart, str):
-        return _spec_chart(chart, key=key, extra=extra)
-    import altair as alt  # lazy: Home must not pay for altair
-
-    altair_chart = chart.chart if isinstance(chart, CachedChart) else chart
-    if height is None:
-        plot = _chart_height(altair_chart)
-        # Concatenated charts size themselves ("content"): a fixed height from the
-        # parts' plot heights left no room for their titles, axes and legends, and the
-        # chart spilled over the elements below (the history chart over the button).
-        if plot is not None and not isinstance(altair_chart,
-                                               (alt.VConcatChart, alt.ConcatChart)):
-            height = plot + extra
+    read). ``height`` overrides the computed one; ``on_select`` / ``selection_mode`` as
+    in ``st.altair_chart``. Returns the element (or its selection state)."""
+    altair_chart, spec, plot, sized = _drawn(chart)
+    if height is None and plot is not None and sized:
+        height = plot + extra
     options: dict[str, Any] = {"key": key}
     if height is not None:
         options["height"] = height
     if on_select != "ignore":
         options.update(on_select=on_select, selection_mode=selection_mode)
-    if isinstance(chart, CachedChart) and chart.spec is not None:
-        # st.vega_lite_chart moves the datasets out of the spec it is given: a copy
-        # (the Arrow bytes themselves are shared, never changed).
-        return st.vega_lite_chart(spec=copy.deepcopy(chart.spec), **options)
+    if spec is not None:
+        return st.vega_lite_chart(spec=spec, **options)
     return st.altair_chart(altair_chart, **options)
+
+
+def _drawn(chart: Any) -> tuple[Any, dict[str, Any] | None, int | None, bool]:
+    """``(Altair chart, spec to draw instead, declared plot height, whether that height
+    sizes the element)`` of what :func:`chart` was given."""
+    if isinstance(chart, str):
+        spec = json.loads(chart)
+        height = spec.get("height")
+        plot = int(height) if isinstance(height, (int, float)) else None
+        return None, spec, plot, not {"vconcat", "hconcat", "concat"} & set(spec)
+    import altair as alt  # lazy: Home must not pay for altair
+
+    altair_chart = chart.chart if isinstance(chart, CachedChart) else chart
+    # st.vega_lite_chart moves the datasets out of the spec it is given: a copy (the
+    # Arrow bytes themselves are shared, never changed).
+    spec = (copy.deepcopy(chart.spec) if isinstance(chart, CachedChart)
+            and chart.spec is not None else None)
+    # Concatenated charts size themselves ("content"): a fixed height from the parts'
+    # plot heights left no room for their titles, axes and legends, and the chart
+    # spilled over the elements below (the history chart over the button).
+    sized = not isinstance(altair_chart, (alt.VConcatChart, alt.ConcatChart))
+    return altair_chart, spec, _chart_height(altair_chart), sized

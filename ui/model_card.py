@@ -101,16 +101,10 @@ def _check_name(name: str) -> None:
         raise ValueError(f"card chart {name!r} is not 'reliability' or 'coefficients'.")
 
 
-def card_chart(card: Mapping[str, Any], name: str) -> str:
-    """The Vega-Lite spec (:func:`ui.charts.chart_spec`) of a card's ``reliability``
-    diagram or ``coefficients`` bars, built once per model version."""
-    _check_name(name)
-    return _card_chart(str(card.get("version", "")), str(card.get("trained_utc", "")), name,
-                       card)
-
-
 def card_figure(card: Mapping[str, Any], name: str) -> str:
-    """:func:`card_chart` drawn as SVG text (vl-convert), once per model version. The
+    """A card's ``reliability`` diagram or ``coefficients`` bars as SVG text (its
+    Vega-Lite spec, :func:`ui.charts.chart_spec`, drawn by vl-convert), once per model
+    version. The
     card's figures are documentation of a fixed model, so the page shows them as images:
     each interactive chart cost the browser about as much as the rest of the page."""
     _check_name(name)
