@@ -240,6 +240,15 @@ def new_tab(browser: Browser, timeout_s: float, **context: object) -> Iterator[P
         ctx.close()
 
 
+def live_texts(page: Page, testid: str) -> list[str]:
+    """The texts of the elements with ``testid`` drawn by the current run. While a rerun
+    draws, the last run's elements stay on screen marked ``data-stale`` (an earlier
+    refusal, say) until replaced or removed; and ``all_inner_texts`` does not wait, so an
+    element gone since the query gives no text instead of a 60 s wait."""
+    return page.locator('[data-testid="stElementContainer"]:not([data-stale="true"]) '
+                        f'[data-testid="{testid}"]').all_inner_texts()
+
+
 def wait_app_idle(page: Page, timeout_s: float) -> None:
     """Until the app's script run has finished (``stApp``'s ``data-test-script-state`` is
     ``notRunning``, what Streamlit's own end-to-end tests wait on): a click during a rerun

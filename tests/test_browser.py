@@ -30,6 +30,7 @@ from tests.browser_support import (
     StreamlitServer,
     build_demo_store,
     launched_chromium,
+    live_texts,
     new_tab,
     require_chromium,
     running_app,
@@ -103,15 +104,13 @@ def wait_visible(page: Page, locator: Locator, what: str, timeout_s: float = TIM
     """Wait for ``locator`` (``state`` visible, or attached for hidden inputs); fail at once
     when the app shows an exception (or an ``st.error`` when ``error_alerts``), quoting it."""
     deadline = time.monotonic() + timeout_s
-    exception = page.locator('[data-testid="stException"]')
-    alert = page.locator('[data-testid="stAlertContentError"]')
     while True:
-        if exception.count():
-            pytest.fail(f"The app raised while waiting for {what}:\n"
-                        f"{exception.first.inner_text()[:2000]}", pytrace=False)
-        if error_alerts and alert.count():
-            pytest.fail(f"The app showed an error while waiting for {what}: "
-                        f"{alert.first.inner_text()[:1000]}", pytrace=False)
+        if raised := live_texts(page, "stException"):
+            pytest.fail(f"The app raised while waiting for {what}:\n{raised[0][:2000]}",
+                        pytrace=False)
+        if error_alerts and (shown := live_texts(page, "stAlertContentError")):
+            pytest.fail(f"The app showed an error while waiting for {what}: {shown[0][:1000]}",
+                        pytrace=False)
         found = True
         try:
             locator.first.wait_for(state=state, timeout=500)  # type: ignore[arg-type]

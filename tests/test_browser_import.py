@@ -21,6 +21,7 @@ from tests.browser_support import (
     REPO,
     StreamlitServer,
     launched_chromium,
+    live_texts,
     new_tab,
     require_chromium,
     running_app,
@@ -64,10 +65,9 @@ def wait_text(page: Page, text: str, what: str, timeout_s: float = TIMEOUT_S) ->
     target = page.get_by_text(text, exact=False)
     while True:
         for testid in ("stException", "stAlertContentError"):
-            shown = page.locator(f'[data-testid="{testid}"]')
-            if shown.count():
+            if shown := live_texts(page, testid):
                 pytest.fail(f"The app showed an error while waiting for {what}: "
-                            f"{shown.first.inner_text()[:1500]}", pytrace=False)
+                            f"{shown[0][:1500]}", pytrace=False)
         try:
             target.first.wait_for(state="visible", timeout=500)
             return
