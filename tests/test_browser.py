@@ -592,10 +592,10 @@ def test_new_case_corrects_a_mislabelled_level_map(page: Page, app: StreamlitSer
         _choose(page, "newcase_fix_rename_body", "L3")
         _choose(page, "newcase_fix_rename_to", "L2")
         page.locator(f"{key('newcase_fix_rename_apply')} button").click()
-        # (The refusal stays on screen until the rerun: no error_alerts here.)
+        # (The refusal stays on screen, stale, until the rerun ends: no error_alerts here.)
         wait_visible(page, page.get_by_text("L3 and L2 swapped names."), "the rename summary")
-        errors = page.locator('[data-testid="stAlertContentError"]')
-        assert not errors.count(), errors.all_inner_texts()
+        wait_app_idle(page, TIMEOUT_S)
+        assert not (errors := live_texts(page, "stAlertContentError")), errors
         levels = wait_until(lambda: _table_levels(page), "the per-level table after renaming")
         assert levels == ["T12", "L1", "L2", "L3", "L4"], levels
         # 2. Click the lowest body (called L4, truly L3) in the key slice and name it L3.
