@@ -84,3 +84,22 @@ def test_surveillance_patient_view_is_built_once_per_patient_and_revision(
     assert any("vconcat" in s for s in specs)  # the three-panel timeline is drawn
     keys = {b.key for b in at.get("download_button")}
     assert {"surv_timeline_csv", "surv_timeline_png", "surv_timeline_svg"} <= keys
+
+
+def test_server_config_keeps_reruns_free_of_full_collections_and_file_polling() -> None:
+    """The app's Streamlit config turns off the full ``gc.collect(2)`` Streamlit runs after
+    every script run (with 100k scored studies cached it held the GIL for about 0.3 s, so
+    the run's messages reached the browser that much later: issue 12's page switches) and
+    the source-file watcher (a deployed board does not edit its code). Each option is one
+    Streamlit knows, so a renamed option fails here instead of being ignored."""
+    import tomllib
+
+    from streamlit import config
+
+    chosen = tomllib.loads((app_pages.REPO / ".streamlit" / "config.toml").read_text())
+    flat = {f"{section}.{name}": value for section, options in chosen.items()
+            for name, value in options.items()}
+    assert flat["runner.postScriptGC"] is False
+    assert flat["server.fileWatcherType"] == "none"
+    unknown = sorted(set(flat) - set(config._config_options_template))
+    assert not unknown, unknown
