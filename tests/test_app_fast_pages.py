@@ -103,3 +103,27 @@ def test_server_config_keeps_reruns_free_of_full_collections_and_file_polling() 
     assert flat["server.fileWatcherType"] == "none"
     unknown = sorted(set(flat) - set(config._config_options_template))
     assert not unknown, unknown
+
+
+def test_probability_bars_are_html_with_every_category_its_percent_and_exact_value() -> None:
+    """The prediction's probabilities drawn without a chart engine: categories in clinical
+    order, the predicted one marked, each percentage written and the exact probability
+    kept for readers (and tests); a missing value is written as not recorded, a bar never
+    leaves its track, and names are escaped."""
+    import re
+
+    from core.vocab import NOT_RECORDED, category_colour
+    from ui import components as c
+
+    probabilities = {"severe": 0.3051, "mild": 0.1949, "moderate": 0.5}
+    markup = c.probability_bars_html(probabilities, highlight="moderate")
+    rows = re.findall(r'<div class="dss-prob( dss-predicted)?" data-category="([^"]+)" '
+                      r'data-probability="([^"]*)">', markup)
+    assert [(bool(p), n, float(v)) for p, n, v in rows] == [
+        (False, "mild", 0.1949), (True, "moderate", 0.5), (False, "severe", 0.3051)]
+    assert re.findall(r'dss-prob-pct">([^<]+)<', markup) == ["19%", "50%", "31%"]
+    assert f"width:50.0%;background:{category_colour('moderate')}" in markup
+    assert 'aria-label="Predicted pain category"' in markup
+    odd = c.probability_bars_html({"mild": float("nan"), "<b>x</b>": 1.7})
+    assert f'dss-prob-pct">{NOT_RECORDED}<' in odd and 'data-probability=""' in odd
+    assert "width:100.0%" in odd and "<b>x</b>" not in odd and "&lt;b&gt;x&lt;/b&gt;" in odd

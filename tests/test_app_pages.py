@@ -124,6 +124,16 @@ def chart_rows(at: AppTest, marker: str) -> list[dict]:
     raise AssertionError(f"no chart mentions {marker!r}")
 
 
+def shown_probabilities(at: AppTest) -> dict[str, float]:
+    """The predicted category probabilities of the first probability bars on the page
+    (``ui.components.probability_bars``), exact, from their ``data-probability``."""
+    for markup in htmls(at):
+        if 'data-testid="probability-bars"' in markup:
+            return {name: float(value) for name, value in re.findall(
+                r'data-category="([^"]+)" data-probability="([^"]*)"', markup)}
+    raise AssertionError("no probability bars on the page")
+
+
 def metric(at: AppTest, label: str) -> str:
     for m in at.metric:
         if m.label == label:
@@ -315,8 +325,9 @@ def test_new_case_phantom_predict_and_save(env: Path) -> None:
     assert "URGENT" in head and 'data-urgency="urgent"' in head
     assert "surgical_consultation" in recommendation_codes(at)
     assert "vertebral_augmentation" not in recommendation_codes(at)  # not beside ESCC
-    probs = chart_rows(at, "Predicted pain category")
-    assert {r["category"] for r in probs} == {"mild", "moderate", "severe"}
+    probs = shown_probabilities(at)
+    assert set(probs) == {"mild", "moderate", "severe"}
+    assert abs(sum(probs.values()) - 1.0) < 1e-9
     assert at.checkbox(key="newcase_synthetic").value is True
     at.button(key="newcase_save").click().run()
     assert_ok(at)
@@ -512,8 +523,7 @@ def test_tumor_board_case_card(env: Path) -> None:
     assert f"Study {study_id} · DEMO-IMG-03" in html_text(at)
     assert at.image, "no key image"
     assert "most lesion voxels" in (at.image[0].captions[0] if at.image[0].captions else "")
-    values = {r["category"]: r["probability"]
-              for r in chart_rows(at, "Predicted pain category")}
+    values = shown_probabilities(at)
     assert set(values) == {"mild", "moderate", "severe"}
     assert abs(sum(values.values()) - 1.0) < 1e-9
     rows = [r for r in chart_rows(at, "Effect on pain")
@@ -731,14 +741,12 @@ def test_what_if_treatment_context_changes_the_advice_not_the_prediction(env: Pa
     _demo_img_04(at)
     step = at.segmented_control(key="whatif_analgesic_step")
     new_step = 0 if step.value == 3 else 3
-    probabilities = {r["category"]: r["probability"]
-                     for r in chart_rows(at, "Predicted pain category")}
+    probabilities = shown_probabilities(at)
     vas = metric(at, "Expected VAS")
     advice_before = next(h for h in htmls(at) if 'data-testid="recommendations"' in h)
     step.set_value(new_step).run()
     assert_ok(at)
-    assert {r["category"]: r["probability"]
-            for r in chart_rows(at, "Predicted pain category")} == probabilities
+    assert shown_probabilities(at) == probabilities
     assert metric(at, "Expected VAS") == vas
     advice_after = next(h for h in htmls(at) if 'data-testid="recommendations"' in h)
     assert advice_after != advice_before
@@ -1001,7 +1009,6 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
     result = assess(model, record.case())
     built = [
         charts.spine_diagram(list(record.levels)),
-        charts.probability_bars(result.prediction.probabilities, highlight="mild"),
         charts.shap_waterfall(result.explanation.to_dict()),
         charts.history_chart(store().patient_history(record.patient_id).assign(
             expected_vas=5.0)),

@@ -155,13 +155,10 @@ def metric_value(page: Page, label: str) -> str:
     return metric.first.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def probability_chart_texts(page: Page, title: str = "Predicted pain category"
-                            ) -> list[str]:
-    """Text marks (not axis labels) of the first Vega-Lite chart titled ``title``."""
-    chart = page.locator('[data-testid="stVegaLiteChart"]').filter(
-        has=page.locator("svg text", has_text=title))
-    marks = chart.first.locator("svg g.mark-text.role-mark text")
-    return [(t or "").strip() for t in marks.all_text_contents()]
+def probability_texts(page: Page) -> list[str]:
+    """The percentages written on the first probability bars of the page."""
+    bars = page.locator('[data-testid="probability-bars"]').first
+    return [(t or "").strip() for t in bars.locator(".dss-prob-pct").all_text_contents()]
 
 
 def overlapping_text(page: Page, title: str) -> list[str]:
@@ -371,7 +368,7 @@ def test_tumor_board_case_shows_its_probabilities(
         assert f"Study {record.study_id}" in title.first.inner_text()
         wait_visible(page, page.locator('[data-testid="stImage"]'), "the key image")
         texts = wait_until(
-            lambda: [t for t in probability_chart_texts(page) if re.fullmatch(r"\d+%", t)],
+            lambda: [t for t in probability_texts(page) if re.fullmatch(r"\d+%", t)],
             "the probability chart should show percentages")
         shown = sorted(int(t[:-1]) for t in texts)
         wanted = sorted(round(100 * p) for p in expected.probabilities.values())

@@ -13,24 +13,38 @@ from tests.test_app_pages import charts_of
 BUILDS: list[dict] = []
 
 
-def counting_bars(probabilities: dict, *, highlight: str) -> object:
-    """``charts.probability_bars`` that records each build."""
-    from ui import charts
+def probability_chart(probabilities: dict, *, highlight: str) -> object:
+    """A small layered Altair chart (bars and their text) of ``probabilities``."""
+    import altair as alt
+    import pandas as pd
 
+    frame = pd.DataFrame({"category": list(probabilities),
+                          "probability": list(probabilities.values())})
+    frame["predicted"] = frame["category"] == highlight
+    base = alt.Chart(frame).encode(y=alt.Y("category:N", title=None))
+    bars = base.mark_bar().encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1])),
+        opacity=alt.condition("datum.predicted", alt.value(1.0), alt.value(0.55)))
+    return (bars + base.mark_text(align="left").encode(x="probability:Q", text="category:N")
+            ).properties(height=140, title="Probabilities")
+
+
+def counting_bars(probabilities: dict, *, highlight: str) -> object:
+    """:func:`probability_chart` that records each build."""
     BUILDS.append(dict(probabilities))
-    return charts.probability_bars(probabilities, highlight=highlight)
+    return probability_chart(probabilities, highlight=highlight)
 
 
 def _both_ways() -> None:
     import streamlit as st
 
-    from ui import charts
+    from tests.test_chart_cache import probability_chart
     from ui import components as c
 
     probabilities = {"mild": 0.2, "moderate": 0.5, "severe": 0.3}
-    chart = charts.probability_bars(probabilities, highlight="moderate")
+    chart = probability_chart(probabilities, highlight="moderate")
     st.altair_chart(chart, key="plain", height=int(chart.height) + 95)
-    c.chart(c.cached_chart(charts.probability_bars, probabilities, highlight="moderate"),
+    c.chart(c.cached_chart(probability_chart, probabilities, highlight="moderate"),
             key="cached")
     from ui import board_linked
 

@@ -151,9 +151,8 @@ def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model
     left, right = st.columns([1, 1.35])
     prediction = result.prediction
     with left:
-        c.chart(c.cached_chart(charts.probability_bars, dict(prediction.probabilities),
-                               highlight=prediction.category, font_size=18 if big else 15),
-                key="board_prediction_probabilities")
+        c.probability_bars(prediction.probabilities, highlight=prediction.category,
+                           font_size=18 if big else 15)
     with right:
         st.markdown("**Why: SHAP contributions** (click an imaging bar to see its levels "
                     "in the image; double-click clears)")

@@ -95,9 +95,8 @@ def prediction_panel(result: Assessment, *, key: str, synthetic_model: bool,
     with left:
         if show_summary:
             advice.estimate_summary(result, big=big)
-        c.chart(c.cached_chart(charts.probability_bars, dict(prediction.probabilities),
-                               highlight=prediction.category, font_size=18 if big else 15),
-                key=f"{key}_probabilities")
+        c.probability_bars(prediction.probabilities, highlight=prediction.category,
+                           font_size=18 if big else 15)
     with right:
         st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
         c.chart(c.cached_chart(charts.shap_waterfall, result.explanation.to_dict(),

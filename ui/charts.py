@@ -99,36 +99,6 @@ def spine_diagram(levels: Sequence[Mapping[str, Any]], *, height_per_level: int 
     )
 
 
-def probability_bars(probabilities: Mapping[str, float], *, highlight: str | None = None,
-                     font_size: int = 16, title: str = "Predicted pain category") -> alt.Chart:
-    """Horizontal bars of P(category), category colours, percentages written on them."""
-    cats = [c for c in CATEGORIES if c in probabilities] + [
-        c for c in probabilities if c not in CATEGORIES]
-    frame = pd.DataFrame({
-        "category": cats,
-        "probability": [float(probabilities[c]) for c in cats],
-    })
-    frame["label"] = [f"{100 * p:.0f}%" for p in frame["probability"]]
-    frame["predicted"] = [c == highlight for c in frame["category"]]
-    colours = [category_colour(c) for c in cats]
-    base = alt.Chart(frame).encode(
-        y=alt.Y("category:N", sort=cats, title=None,
-                axis=alt.Axis(labelFontSize=font_size, labelFontWeight="bold")),
-    )
-    bars = base.mark_bar(cornerRadiusEnd=4).encode(
-        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]),
-                axis=alt.Axis(format="%", labelFontSize=font_size - 3), title="Probability"),
-        color=alt.Color("category:N", scale=alt.Scale(domain=cats, range=colours),
-                        legend=None),
-        opacity=alt.condition("datum.predicted", alt.value(1.0), alt.value(0.55)),
-        tooltip=[alt.Tooltip("category:N"), alt.Tooltip("probability:Q", format=".1%")],
-    )
-    labels = base.mark_text(align="left", dx=4, fontSize=font_size, fontWeight="bold").encode(
-        x="probability:Q", text="label:N",
-    )
-    return (bars + labels).properties(height=42 * len(cats) + 20, title=title)
-
-
 def feature_value_text(name: str, value: object) -> str:
     """A feature value (model units) as a clinician reads it (:func:`display_feature`);
     a value the registry cannot read (e.g. a fractional imputed Bilsky code of a site
