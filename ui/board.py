@@ -235,7 +235,9 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
     if record.levels:
         st.subheader("Images and levels")
         board_linked.imaging(record, link)
-    with st.expander("Clinical findings"):
+    # A popover's table is drawn in the browser only when opened (a collapsed expander's
+    # is drawn on every page switch).
+    with st.popover("Clinical findings", icon=":material/assignment:"):
         st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
     if len(history) > 1:
