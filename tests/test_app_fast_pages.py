@@ -117,13 +117,37 @@ def test_probability_bars_are_html_with_every_category_its_percent_and_exact_val
 
     probabilities = {"severe": 0.3051, "mild": 0.1949, "moderate": 0.5}
     markup = c.probability_bars_html(probabilities, highlight="moderate")
-    rows = re.findall(r'<div class="dss-prob( dss-predicted)?" data-category="([^"]+)" '
+    rows = re.findall(r'<div class="dss-prob ([a-z-]*)" data-category="([^"]+)" '
                       r'data-probability="([^"]*)">', markup)
-    assert [(bool(p), n, float(v)) for p, n, v in rows] == [
-        (False, "mild", 0.1949), (True, "moderate", 0.5), (False, "severe", 0.3051)]
+    assert [(e, n, float(v)) for e, n, v in rows] == [
+        ("dss-faded", "mild", 0.1949), ("dss-predicted", "moderate", 0.5),
+        ("dss-faded", "severe", 0.3051)]
     assert re.findall(r'dss-prob-pct">([^<]+)<', markup) == ["19%", "50%", "31%"]
     assert f"width:50.0%;background:{category_colour('moderate')}" in markup
     assert 'aria-label="Predicted pain category"' in markup
     odd = c.probability_bars_html({"mild": float("nan"), "<b>x</b>": 1.7})
     assert f'dss-prob-pct">{NOT_RECORDED}<' in odd and 'data-probability=""' in odd
     assert "width:100.0%" in odd and "<b>x</b>" not in odd and "&lt;b&gt;x&lt;/b&gt;" in odd
+
+
+def test_delta_bars_lie_either_side_of_zero_on_a_symmetric_scale() -> None:
+    """What-if's change per category: rises right of the zero line in the rise colour,
+    falls left of it in the fall colour, lengths on one symmetric scale (largest change at
+    80 % of a half track, never below +/- 5 pp), signed percentage points written and the
+    exact change kept."""
+    import re
+
+    from core.vocab import DOWN_COLOUR, UP_COLOUR
+    from ui import components as c
+
+    markup = c.delta_bars_html({"severe": 0.1, "mild": -0.2, "moderate": 0.1}, title="Δ")
+    rows = re.findall(r'data-category="([^"]+)" data-delta-pp="([^"]+)">.*?'
+                      r'style="margin-left:([\d.]+)%;width:([\d.]+)%;background:(#\w+)".*?'
+                      r'dss-prob-pct">([^<]+)<', markup)
+    assert [(n, float(d), float(m), float(w), col, t) for n, d, m, w, col, t in rows] == [
+        ("mild", -20.0, 10.0, 40.0, DOWN_COLOUR, "-20.0 pp"),
+        ("moderate", 10.0, 50.0, 20.0, UP_COLOUR, "+10.0 pp"),
+        ("severe", 10.0, 50.0, 20.0, UP_COLOUR, "+10.0 pp")]
+    small = c.delta_bars_html({"mild": -0.01, "moderate": 0.0, "severe": 0.01}, title="Δ")
+    assert re.findall(r"width:([\d.]+)%", small) == ["10.0", "0.0", "10.0"]  # 1 of 5 pp
+    assert "dss-faded" not in small and "dss-predicted" not in small

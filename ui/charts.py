@@ -569,22 +569,3 @@ def coefficient_bars(coefficients: Sequence[Mapping[str, Any]],
                  alt.Tooltip("odds_ratio_per_sd:Q", format=".2f", title="OR per SD"),
                  alt.Tooltip("weight_per_unit:Q", format="+.4f", title="Weight per unit")],
     ).properties(height=22 * len(data) + 20, title="Model weights (standardised)")
-
-
-def delta_bars(deltas: Mapping[str, float], *, title: str) -> alt.Chart:
-    """Signed change per category (what-if vs original), in percentage points."""
-    cats = [c for c in CATEGORIES if c in deltas]
-    data = pd.DataFrame({"category": cats, "delta_pp": [100 * float(deltas[c]) for c in cats]})
-    data["text"] = [f"{d:+.1f} pp" for d in data["delta_pp"]]
-    lim = max(5.0, float(data["delta_pp"].abs().max()) * 1.25 if len(data) else 5.0)
-    base = alt.Chart(data).encode(y=alt.Y("category:N", sort=cats, title=None,
-                                          axis=alt.Axis(labelFontSize=14)))
-    bars = base.mark_bar().encode(
-        x=alt.X("delta_pp:Q", title="Change (percentage points)",
-                scale=alt.Scale(domain=[-lim, lim])),
-        color=alt.condition("datum.delta_pp >= 0", alt.value(UP_COLOUR), alt.value(DOWN_COLOUR)))
-    up = base.transform_filter("datum.delta_pp >= 0").mark_text(
-        align="left", dx=4, fontSize=13).encode(x="delta_pp:Q", text="text:N")
-    down = base.transform_filter("datum.delta_pp < 0").mark_text(
-        align="right", dx=-4, fontSize=13).encode(x="delta_pp:Q", text="text:N")
-    return (bars + up + down).properties(height=42 * len(cats) + 20, title=title)
