@@ -40,8 +40,8 @@ with st.container(border=True):
     values = whatif.render_widgets(model.card)
 case, notes = whatif.case_from_values(values)
 original, _ = whatif.case_from_values(start_values)
-for note in [*whatif.start_notes(start), *notes]:
-    st.caption(note)
+if lines := [*whatif.start_notes(start), *notes]:
+    st.caption("  \n".join(lines))
 
 result = c.run_safely(cases.assess, model, case, prefix="The prediction could not be made:")
 baseline = c.run_safely(cases.assess, model, original,

@@ -246,9 +246,11 @@ def test_the_filters_open_from_a_button_and_the_active_ones_are_named(env: Path)
     at = open_page("tumor_board")
     captions = [str(x.value) for x in at.caption]
     assert "No filter on: every study." in captions
-    popovers = list(at.get("popover"))
-    assert len(popovers) == 1
-    inside = popovers[0]
+    popovers = {p.proto.popover.label: p for p in at.get("popover")}
+    assert set(popovers) == {"Filters", "Clinical findings"}
+    assert [t.value.columns.tolist() for t in popovers["Clinical findings"].dataframe
+            ] == [["Field", "Value"]]  # the card's findings table
+    inside = popovers["Filters"]
     assert {w.key for w in inside.get("multiselect")} == {"board_region", "board_tier",
                                                           "board_category"}
     assert {w.key for w in inside.get("toggle")} == {"board_synthetic", "board_images_only",

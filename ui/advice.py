@@ -139,8 +139,12 @@ def estimate_summary(result: Assessment, *, big: bool = False) -> None:
             st.warning(result.discordance.sentence, icon=":material/compare_arrows:")
         else:
             st.caption(result.discordance.sentence)
-    for reason in result.ood:
-        st.warning(f"Outside the training data: {reason}", icon=":material/travel_explore:")
+    if len(result.ood) == 1:
+        st.warning(f"Outside the training data: {result.ood[0]}",
+                   icon=":material/travel_explore:")
+    elif result.ood:  # one box, not one per input
+        st.warning("Outside the training data:\n" + "\n".join(f"- {r}" for r in result.ood),
+                   icon=":material/travel_explore:")
     imputed_caption(prediction)
 
 
@@ -193,8 +197,10 @@ def notes(result: Assessment) -> None:
         st.warning("Not recorded, so their safety overrides could not be checked: "
                    + ", ".join(field_label(m) for m in tier.missing_safety_inputs) + ".",
                    icon=":material/rule:")
-    for warning in result.context_warnings:
-        st.warning(warning, icon=":material/info:")
+    if result.context_warnings:
+        st.warning("\n".join(f"- {w}" for w in result.context_warnings)
+                   if len(result.context_warnings) > 1 else result.context_warnings[0],
+                   icon=":material/info:")
     rest = [n for n in tier.notes if n not in result.context_warnings]
     if rest:
         st.info("\n".join(f"- {n}" for n in rest), icon=":material/info:")
