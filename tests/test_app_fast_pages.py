@@ -151,3 +151,45 @@ def test_delta_bars_lie_either_side_of_zero_on_a_symmetric_scale() -> None:
     small = c.delta_bars_html({"mild": -0.01, "moderate": 0.0, "severe": 0.01}, title="Δ")
     assert re.findall(r"width:([\d.]+)%", small) == ["10.0", "0.0", "10.0"]  # 1 of 5 pp
     assert "dss-faded" not in small and "dss-predicted" not in small
+
+
+def test_the_first_run_of_each_page_collects_then_freezes_the_heap() -> None:
+    """``ui.heap.settled_after``: after a page's first run (also one that stops early) the
+    garbage is collected and the survivors frozen, so later full collections skip them;
+    later runs of the same page leave the heap alone. A reference cycle that was garbage
+    at the freeze is collected first, not frozen for good."""
+    import gc
+    import uuid
+    import weakref
+
+    import pytest
+
+    from ui import heap
+
+    class Node:
+        pass
+
+    page = f"test-{uuid.uuid4()}"
+    try:
+        cycle = Node()
+        cycle.me = cycle
+        gone = weakref.ref(cycle)
+        del cycle
+        gc.disable()  # only the settling may collect the cycle
+        try:
+            with pytest.raises(RuntimeError), heap.settled_after(page):
+                raise RuntimeError("the run stopped early")
+        finally:
+            gc.enable()
+        assert gone() is None  # collected before the freeze
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        kept = Node()
+        with heap.settled_after(page):  # the same page again: nothing collected or frozen
+            pass
+        assert gc.get_freeze_count() == frozen and gc.is_tracked(kept)
+        with heap.settled_after(f"{page}-other"):  # another page's first run
+            pass
+        assert gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
