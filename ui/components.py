@@ -229,7 +229,7 @@ class CachedChart:
     spec: dict[str, Any] | None
 
 
-def chart_spec(chart: Any) -> dict[str, Any] | None:
+def _streamlit_spec(chart: Any) -> dict[str, Any] | None:
     """The spec ``st.altair_chart`` would send (datasets as Arrow bytes, Streamlit's
     theme handling), made by Streamlit's own converter; None if it is not available."""
     try:
@@ -249,7 +249,7 @@ def _cached_chart(name: str, _build: Callable[..., Any], args: tuple[Any, ...],
 def prepare_chart(chart: Any) -> CachedChart:
     """An Altair chart with its Vega-Lite spec, for a caller that caches it by its own
     key (e.g. a patient and the store revision) instead of hashing the chart's data."""
-    return CachedChart(chart, chart_spec(chart))
+    return CachedChart(chart, _streamlit_spec(chart))
 
 
 def cached_chart(build: Callable[..., Any], *args: Any, **kwargs: Any) -> CachedChart:
