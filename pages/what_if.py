@@ -3,7 +3,7 @@ the prediction and its explanation."""
 
 import streamlit as st
 
-from ui import cache, case_views, cases, layout, pickers, session, whatif
+from ui import bars, cache, case_views, cases, layout, pickers, session, whatif
 from ui import components as c
 
 layout.page_header("What-if", "Change the case's findings or its treatment context; the "
@@ -63,7 +63,7 @@ d2.metric("Predicted category", now.category,
           delta_color="off")
 deltas = {k: now.probabilities[k] - before.probabilities[k] for k in now.probabilities}
 with d3:
-    c.delta_bars(deltas, title="Δ probability vs starting case")
+    bars.delta_bars(deltas, title="Δ probability vs starting case")
 changed = whatif.changed_inputs(start_values, values, baseline.features, result.features)
 if not changed.empty:
     st.dataframe(changed, hide_index=True, key="whatif_changed")

@@ -113,10 +113,10 @@ def test_probability_bars_are_html_with_every_category_its_percent_and_exact_val
     import re
 
     from core.vocab import NOT_RECORDED, category_colour
-    from ui import components as c
+    from ui import bars
 
     probabilities = {"severe": 0.3051, "mild": 0.1949, "moderate": 0.5}
-    markup = c.probability_bars_html(probabilities, highlight="moderate")
+    markup = bars.probability_bars_html(probabilities, highlight="moderate")
     rows = re.findall(r'<div class="dss-prob ([a-z-]*)" data-category="([^"]+)" '
                       r'data-probability="([^"]*)">', markup)
     assert [(e, n, float(v)) for e, n, v in rows] == [
@@ -125,7 +125,7 @@ def test_probability_bars_are_html_with_every_category_its_percent_and_exact_val
     assert re.findall(r'dss-prob-pct">([^<]+)<', markup) == ["19%", "50%", "31%"]
     assert f"width:50.0%;background:{category_colour('moderate')}" in markup
     assert 'aria-label="Predicted pain category"' in markup
-    odd = c.probability_bars_html({"mild": float("nan"), "<b>x</b>": 1.7})
+    odd = bars.probability_bars_html({"mild": float("nan"), "<b>x</b>": 1.7})
     assert f'dss-prob-pct">{NOT_RECORDED}<' in odd and 'data-probability=""' in odd
     assert "width:100.0%" in odd and "<b>x</b>" not in odd and "&lt;b&gt;x&lt;/b&gt;" in odd
 
@@ -138,9 +138,9 @@ def test_delta_bars_lie_either_side_of_zero_on_a_symmetric_scale() -> None:
     import re
 
     from core.vocab import DOWN_COLOUR, UP_COLOUR
-    from ui import components as c
+    from ui import bars
 
-    markup = c.delta_bars_html({"severe": 0.1, "mild": -0.2, "moderate": 0.1}, title="Δ")
+    markup = bars.delta_bars_html({"severe": 0.1, "mild": -0.2, "moderate": 0.1}, title="Δ")
     rows = re.findall(r'data-category="([^"]+)" data-delta-pp="([^"]+)">.*?'
                       r'style="margin-left:([\d.]+)%;width:([\d.]+)%;background:(#\w+)".*?'
                       r'dss-prob-pct">([^<]+)<', markup)
@@ -148,7 +148,7 @@ def test_delta_bars_lie_either_side_of_zero_on_a_symmetric_scale() -> None:
         ("mild", -20.0, 10.0, 40.0, DOWN_COLOUR, "-20.0 pp"),
         ("moderate", 10.0, 50.0, 20.0, UP_COLOUR, "+10.0 pp"),
         ("severe", 10.0, 50.0, 20.0, UP_COLOUR, "+10.0 pp")]
-    small = c.delta_bars_html({"mild": -0.01, "moderate": 0.0, "severe": 0.01}, title="Δ")
+    small = bars.delta_bars_html({"mild": -0.01, "moderate": 0.0, "severe": 0.01}, title="Δ")
     assert re.findall(r"width:([\d.]+)%", small) == ["10.0", "0.0", "10.0"]  # 1 of 5 pp
     assert "dss-faded" not in small and "dss-predicted" not in small
 

@@ -126,7 +126,7 @@ def chart_rows(at: AppTest, marker: str) -> list[dict]:
 
 def shown_probabilities(at: AppTest) -> dict[str, float]:
     """The predicted category probabilities of the first probability bars on the page
-    (``ui.components.probability_bars``), exact, from their ``data-probability``."""
+    (``ui.bars.probability_bars``), exact, from their ``data-probability``."""
     for markup in htmls(at):
         if 'data-testid="probability-bars"' in markup:
             return {name: float(value) for name, value in re.findall(

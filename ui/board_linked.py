@@ -23,7 +23,7 @@ from core.feature_levels import feature_levels
 from core.features import FEATURES, FEATURES_BY_NAME
 from core.store import StudyRecord
 from core.vocab import finite_float
-from ui import advice, charts, viewer
+from ui import advice, bars, charts, viewer
 from ui import components as c
 from ui.cache import stored_study_images
 
@@ -151,8 +151,8 @@ def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model
     left, right = st.columns([1, 1.35])
     prediction = result.prediction
     with left:
-        c.probability_bars(prediction.probabilities, highlight=prediction.category,
-                           font_size=18 if big else 15)
+        bars.probability_bars(prediction.probabilities, highlight=prediction.category,
+                              font_size=18 if big else 15)
     with right:
         st.markdown("**Why: SHAP contributions** (click an imaging bar to see its levels "
                     "in the image; double-click clears)")

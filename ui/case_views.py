@@ -11,7 +11,7 @@ import streamlit as st
 from core.assess import Assessment
 from core.metrics import imaging_summary
 from core.vocab import NOT_RECORDED, REGIONS, display
-from ui import advice, charts
+from ui import advice, bars, charts
 from ui import components as c
 
 
@@ -95,8 +95,8 @@ def prediction_panel(result: Assessment, *, key: str, synthetic_model: bool,
     with left:
         if show_summary:
             advice.estimate_summary(result, big=big)
-        c.probability_bars(prediction.probabilities, highlight=prediction.category,
-                           font_size=18 if big else 15)
+        bars.probability_bars(prediction.probabilities, highlight=prediction.category,
+                              font_size=18 if big else 15)
     with right:
         st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
         c.chart(c.cached_chart(charts.shap_waterfall, result.explanation.to_dict(),

@@ -18,15 +18,6 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from core import DECISION_SUPPORT_NOTICE
-from core.vocab import (
-    CATEGORIES,
-    DOWN_COLOUR,
-    NOT_RECORDED,
-    UP_COLOUR,
-    category_colour,
-    finite_float,
-    percent,
-)
 
 T = TypeVar("T")
 
@@ -114,80 +105,6 @@ def decision_support_notice(extra: str | None = None) -> None:
     text = DECISION_SUPPORT_NOTICE + (f" {extra}" if extra else "")
     st.html(f'<div class="dss-notice" role="note" data-testid="decision-support-notice">'
             f"{html.escape(text)}</div>")
-
-
-def _bars_html(rows: list[str], *, title: str, testid: str, font_size: int) -> str:
-    """Rows of :func:`_bar_row` under ``title``, as one group."""
-    return (f'<div class="dss-probs" role="group" aria-label="{html.escape(title)}" '
-            f'data-testid="{testid}" style="font-size:{int(font_size)}px">'
-            f'<div class="dss-probs-title">{html.escape(title)}</div>{"".join(rows)}</div>')
-
-
-def _bar_row(name: str, data: str, bar_style: str, text: str, *, emphasis: str = "",
-             track: str = "") -> str:
-    """One labelled bar: name, track with the bar (``bar_style``), the value written;
-    ``emphasis`` a class (``dss-predicted``, ``dss-faded``)."""
-    return (f'<div class="dss-prob {emphasis}" '
-            f'data-category="{html.escape(name)}" {data}><span>{html.escape(name)}</span>'
-            f'<span class="dss-prob-track{track}"><span class="dss-prob-bar" '
-            f'style="{bar_style}"></span></span><span class="dss-prob-pct">{text}</span></div>')
-
-
-def _ordered(categories: Mapping[str, float]) -> list[str]:
-    return [k for k in CATEGORIES if k in categories] + [
-        str(k) for k in categories if k not in CATEGORIES]
-
-
-def probability_bars_html(probabilities: Mapping[str, float], *, highlight: str | None = None,
-                          font_size: int = 16,
-                          title: str = "Predicted pain category") -> str:
-    """The predicted category probabilities as horizontal HTML bars (category colours, the
-    predicted one bold, each percentage written; the exact value in ``data-probability``).
-
-    Three bars need no chart engine: drawn as a Vega chart they cost the browser about
-    0.08 s of every page switch that shows a prediction (issue 12)."""
-    rows = []
-    for name in _ordered(probabilities):
-        value = finite_float(probabilities.get(name))
-        width = 0.0 if value is None else min(max(value, 0.0), 1.0) * 100
-        exact = "" if value is None else repr(value)
-        rows.append(_bar_row(name, f'data-probability="{exact}"',
-                             f"width:{width:.1f}%;background:{category_colour(name)}",
-                             percent(value, 0), emphasis="" if highlight is None else
-                             "dss-predicted" if name == highlight else "dss-faded"))
-    return _bars_html(rows, title=title, testid="probability-bars", font_size=font_size)
-
-
-def probability_bars(probabilities: Mapping[str, float], *, highlight: str | None = None,
-                     font_size: int = 16) -> None:
-    """Draw :func:`probability_bars_html`."""
-    st.html(probability_bars_html(probabilities, highlight=highlight, font_size=font_size))
-
-
-def delta_bars_html(deltas: Mapping[str, float], *, title: str, font_size: int = 15) -> str:
-    """Signed change of each category's probability (what-if vs the starting case) in
-    percentage points, as HTML bars either side of a zero line (rises red, falls blue,
-    as the SHAP charts); the exact change in ``data-delta-pp``. The scale is symmetric,
-    at least +/- 5 pp, the largest change at 80 % of a half track."""
-    points = {name: finite_float(deltas.get(name)) for name in _ordered(deltas)}
-    points = {k: None if v is None else 100.0 * v for k, v in points.items()}
-    largest = max((abs(v) for v in points.values() if v is not None), default=0.0)
-    limit = max(5.0, largest * 1.25)
-    rows = []
-    for name, pp in points.items():
-        half = 0.0 if pp is None else min(abs(pp) / limit, 1.0) * 50
-        left = 50.0 if pp is None or pp >= 0 else 50.0 - half
-        colour = UP_COLOUR if pp is not None and pp >= 0 else DOWN_COLOUR
-        rows.append(_bar_row(
-            name, f'data-delta-pp="{"" if pp is None else repr(pp)}"',
-            f"margin-left:{left:.1f}%;width:{half:.1f}%;background:{colour}",
-            NOT_RECORDED if pp is None else f"{pp:+.1f} pp", track=" dss-zero-line"))
-    return _bars_html(rows, title=title, testid="delta-bars", font_size=font_size)
-
-
-def delta_bars(deltas: Mapping[str, float], *, title: str) -> None:
-    """Draw :func:`delta_bars_html`."""
-    st.html(delta_bars_html(deltas, title=title))
 
 
 # --------------------------------------------------------------------- synthetic
