@@ -27,7 +27,9 @@ command ended), ``cpu s`` (CPU seconds of the command's whole process tree),
 is shared, and a ratio measured while others hold a core says little about scaling) and
 ``steady x 1`` (the 2-worker ``steady/s`` over the 1-worker one of the same executor:
 the scaling a long run approaches once start-up and shutdown are amortised; the target
-is judged on ``x 1 worker``, the whole command).
+is judged on ``x 1 worker``, the whole command). Before each round, ``machine`` times a
+fixed CPU kernel in one process and in two at once: on this virtual machine two cores do
+not always give twice the work, and that ratio bounds every 2-worker figure of the round.
 
 The command runs unchanged (``python -m core`` through :mod:`runpy`); the only thing the
 bench swaps is ``tqdm``, for a stand-in that notes when each study came back (the real
@@ -159,6 +161,29 @@ def _tree_cpu_s(proc: subprocess.Popen) -> float:
     return sum(seen.values())
 
 
+#: A fixed piece of CPU work like a study's (numpy over a few MB of float32, some Python).
+KERNEL = ("import numpy as np\n"
+          "a = np.random.default_rng(0).random(2_000_000, dtype=np.float32)\n"
+          "for _ in range(40):\n"
+          "    b = np.sort(a)\n"
+          "    c = (b * 1.5 + 2.0).astype(np.int16).sum()\n")
+
+
+def machine_scaling() -> float:
+    """How much faster two processes of :data:`KERNEL` finish than one after the other:
+    2 x (one process's wall time) / (wall time of two started together). On an idle
+    machine with two free cores it is 2.0; it is the ceiling of any 2-worker ratio
+    measured at that moment (a virtual machine's cores may be shared with other guests)."""
+    def wall(n: int) -> float:
+        start = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", KERNEL]) for _ in range(n)]
+        for proc in procs:
+            proc.wait()
+        return time.perf_counter() - start
+
+    return 2 * wall(1) / wall(2)
+
+
 def _report(best: dict[str, dict[str, float]], repeat: int) -> None:
     print(f"best of {repeat} interleaved rounds, each variant a fresh `python -m core batch`")
     print(f"{'executor':<8} {'wall s':>7} {'studies/s':>9} {'x 1 worker':>10} "
@@ -200,7 +225,9 @@ def main() -> None:
               f"{time.perf_counter() - t:.1f} s; {os.cpu_count()} CPUs; load average "
               f"{os.getloadavg()[0]:.2f}")
         best: dict[str, dict[str, float]] = {}
+        ceilings: list[float] = []
         for round_ in range(args.repeat):
+            ceilings.append(machine_scaling())
             for name, dask, workers in VARIANTS:
                 if name not in wanted:
                     continue
@@ -209,6 +236,9 @@ def main() -> None:
                 if name not in best or figures["wall"] < best[name]["wall"]:
                     best[name] = figures
         _report(best, args.repeat)
+        print("machine: 2 processes of a fixed CPU kernel vs 1, before each round: "
+              + ", ".join(f"{x:.2f}x" for x in ceilings)
+              + " (the ceiling of a 2-worker ratio on this machine at that moment)")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
