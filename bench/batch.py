@@ -29,7 +29,8 @@ is shared, and a ratio measured while others hold a core says little about scali
 the scaling a long run approaches once start-up and shutdown are amortised; the target
 is judged on ``x 1 worker``, the whole command). Before each round, ``machine`` times a
 fixed CPU kernel in one process and in two at once: on this virtual machine two cores do
-not always give twice the work, and that ratio bounds every 2-worker figure of the round.
+not always give twice the work (1.4-2.0x within one hour), so read a 2-worker ratio
+beside it.
 
 The command runs unchanged (``python -m core`` through :mod:`runpy`); the only thing the
 bench swaps is ``tqdm``, for a stand-in that notes when each study came back (the real
@@ -172,8 +173,9 @@ KERNEL = ("import numpy as np\n"
 def machine_scaling() -> float:
     """How much faster two processes of :data:`KERNEL` finish than one after the other:
     2 x (one process's wall time) / (wall time of two started together). On an idle
-    machine with two free cores it is 2.0; it is the ceiling of any 2-worker ratio
-    measured at that moment (a virtual machine's cores may be shared with other guests)."""
+    machine with two free cores it is 2.0. A snapshot of a few seconds: a virtual
+    machine's cores are shared with other guests, and how well two processes scale
+    changes from minute to minute (1.4-2.0x here within one hour)."""
     def wall(n: int) -> float:
         start = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, "-c", KERNEL]) for _ in range(n)]
@@ -238,7 +240,7 @@ def main() -> None:
         _report(best, args.repeat)
         print("machine: 2 processes of a fixed CPU kernel vs 1, before each round: "
               + ", ".join(f"{x:.2f}x" for x in ceilings)
-              + " (the ceiling of a 2-worker ratio on this machine at that moment)")
+              + " (a snapshot of how this machine scales two processes just then)")
         print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
