@@ -193,3 +193,14 @@ def test_the_first_run_of_each_page_collects_then_freezes_the_heap() -> None:
         assert gc.get_freeze_count() > frozen
     finally:
         gc.unfreeze()
+
+
+def test_what_if_lists_every_out_of_training_reason_in_one_box(env: Path) -> None:
+    """The blank starting case lies outside the training data on several inputs: one
+    warning lists them all (it was one box per input, four on this case)."""
+    at = open_page("what_if")
+    assert_ok(at)
+    boxes = [str(w.value) for w in at.warning if "Outside the training data" in str(w.value)]
+    assert len(boxes) == 1, boxes
+    reasons = [line for line in boxes[0].splitlines() if line.startswith("- ")]
+    assert len(reasons) >= 2 and all("training range" in r for r in reasons), boxes
