@@ -14,12 +14,12 @@ from collections.abc import Mapping
 import streamlit as st
 
 from core.vocab import (
-    CATEGORIES,
     DOWN_COLOUR,
     NOT_RECORDED,
     UP_COLOUR,
     category_colour,
     finite_float,
+    in_category_order,
     percent,
 )
 
@@ -41,18 +41,13 @@ def _bar_row(name: str, data: str, bar_style: str, text: str, *, emphasis: str =
             f'style="{bar_style}"></span></span><span class="dss-prob-pct">{text}</span></div>')
 
 
-def _ordered(categories: Mapping[str, float]) -> list[str]:
-    return [k for k in CATEGORIES if k in categories] + [
-        str(k) for k in categories if k not in CATEGORIES]
-
-
 def probability_bars_html(probabilities: Mapping[str, float], *, highlight: str | None = None,
                           font_size: int = 16,
                           title: str = "Predicted pain category") -> str:
     """The predicted category probabilities as horizontal HTML bars (category colours, the
     predicted one bold, each percentage written; the exact value in ``data-probability``)."""
     rows = []
-    for name in _ordered(probabilities):
+    for name in in_category_order(probabilities):
         value = finite_float(probabilities.get(name))
         width = 0.0 if value is None else min(max(value, 0.0), 1.0) * 100
         exact = "" if value is None else repr(value)
@@ -74,7 +69,7 @@ def delta_bars_html(deltas: Mapping[str, float], *, title: str, font_size: int =
     percentage points, as HTML bars either side of a zero line (rises red, falls blue,
     as the SHAP charts); the exact change in ``data-delta-pp``. The scale is symmetric,
     at least +/- 5 pp, the largest change at 80 % of a half track."""
-    points = {name: finite_float(deltas.get(name)) for name in _ordered(deltas)}
+    points = {name: finite_float(deltas.get(name)) for name in in_category_order(deltas)}
     points = {k: None if v is None else 100.0 * v for k, v in points.items()}
     largest = max((abs(v) for v in points.values() if v is not None), default=0.0)
     limit = max(5.0, largest * 1.25)

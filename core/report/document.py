@@ -58,6 +58,7 @@ from core.vocab import (
     BilskyGrade,
     category_colour,
     finite_float,
+    in_category_order,
     is_missing,
     number_text,
     percent,
@@ -225,9 +226,7 @@ def _probabilities(prediction: Mapping[str, Any]) -> list[tuple[str, float | Non
     probs = prediction.get("probabilities") or {}
     if not isinstance(probs, Mapping):
         return []
-    names = [c for c in CATEGORIES if c in probs] + [str(c) for c in probs
-                                                     if c not in CATEGORIES]
-    return [(name, finite_float(probs.get(name))) for name in names]
+    return [(name, finite_float(probs.get(name))) for name in in_category_order(probs)]
 
 
 def _imputed(result: Mapping[str, Any]) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -70,6 +70,13 @@ def vas_categories(values: pd.Series) -> pd.Series:
     out = np.asarray(CATEGORIES, dtype=object)[np.clip(codes, 0, len(CATEGORIES) - 1)]
     out[np.isnan(numbers)] = None
     return pd.Series(out, index=values.index, dtype=object)
+
+
+def in_category_order(names: Iterable[object]) -> list[str]:
+    """``names`` (e.g. the keys of a probability mapping) with the pain categories first,
+    in clinical order (mild, moderate, severe), then any other name as given."""
+    given = [str(n) for n in names]
+    return [c for c in CATEGORIES if c in given] + [n for n in given if n not in CATEGORIES]
 
 
 def category_colour(category: str) -> str:
