@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.levels import LABEL_CONVENTIONS
+from core.conventions import LABEL_CONVENTIONS
 from core.outputs import (
     check_database_url,
     check_output_file,

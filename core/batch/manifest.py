@@ -5,10 +5,14 @@ vertebrae, lesions, convention``. ``lesions`` may be empty (detection); paths ar
 relative to the manifest's folder (absolute paths are used as given) and must name
 files. ``patient_id`` and ``study_date`` follow the clinical schema's rules
 (:func:`core.clinical.validate_clinical`); ``convention`` is a key of
-:data:`core.levels.LABEL_CONVENTIONS`. A ``(patient_id, study_date)`` appears once.
+:data:`core.conventions.LABEL_CONVENTIONS`. A ``(patient_id, study_date)`` appears once.
 
 Every bad row is reported with one plain sentence (:class:`ManifestError`); sentences
 never contain the file paths, which may carry patient names.
+
+The clinical schema (:mod:`core.clinical`, which imports pandas) is imported when a
+manifest is read, not with this module: the batch's worker processes import it for
+:class:`BatchRow` only, and start faster without pandas.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.clinical import check_line_lengths, validate_clinical
-from core.levels import LABEL_CONVENTIONS
+from core.conventions import LABEL_CONVENTIONS
 from core.vocab import quote_names
 
 #: Columns of a manifest, in the documented order.
@@ -80,6 +83,8 @@ def _text(path: Path) -> str:
         raise ValueError(
             f"The manifest is over {MAX_MANIFEST_BYTES // (1 << 20)} MiB; split it."
         )
+    from core.clinical import check_line_lengths
+
     data = path.read_bytes()
     check_line_lengths(data, "The manifest")
     try:
@@ -118,6 +123,8 @@ def _file(folder: Path, cell: str, column: str) -> str:
 
 def _row(number: int, cells: dict[str, str], folder: Path) -> BatchRow:
     """One validated row; ``ValueError`` with the first problem (no row prefix)."""
+    from core.clinical import validate_clinical
+
     try:
         ids = validate_clinical({"patient_id": cells["patient_id"] or None,
                                  "study_date": cells["study_date"] or None})
