@@ -34,11 +34,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-import numpy as np
-import SimpleITK as sitk
-
-from core.io import read_label_map
+if TYPE_CHECKING:  # imported where an image is handled: the command line builds its
+    # options from this registry without loading the measurement code
+    import SimpleITK as sitk
 
 #: Seconds an engine may run (CPU inference of a whole spine takes minutes).
 DEFAULT_TIMEOUT_S = 3600.0
@@ -239,6 +239,10 @@ def run_engine(name: str, image: sitk.Image, *, task: str | None = None,
         Not installed (with the install hint), unknown task, non-zero exit, timeout, or
         no label map written.
     """
+    import SimpleITK as sitk
+
+    from core.io import read_label_map
+
     engine = get_engine(name)
     task = task or engine.default_task
     if task not in engine.tasks:
@@ -270,6 +274,9 @@ def run_engine(name: str, image: sitk.Image, *, task: str | None = None,
 def _vertebrae_only(label_map: sitk.Image) -> sitk.Image:
     """SPINEPS instance maps add discs (100 + level) and endplates (200 + level) to the
     VerSe vertebra ids: keep the vertebrae."""
+    import numpy as np
+    import SimpleITK as sitk
+
     array = sitk.GetArrayFromImage(label_map)
     array[array >= 100] = 0
     out = sitk.GetImageFromArray(array.astype(np.uint16))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a frame is handled, not with the vocabulary
+    import pandas as pd
 
 # =========================================================================== regions
 
@@ -134,6 +137,8 @@ GROUP_COLOURS: Mapping[str, str] = MappingProxyType({
 
 def _region_counts(frame: pd.DataFrame) -> np.ndarray:
     """``(n, 4)`` float array of the regional counts (NaN where missing or absent)."""
+    import pandas as pd
+
     columns = [
         pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64)
         if c in frame.columns else np.full(len(frame), np.nan)
@@ -149,6 +154,8 @@ def involvement(frame: pd.DataFrame) -> pd.Series:
     region, ``multiple`` when in several, ``none`` without lesions, ``unknown`` when any
     regional count is missing.
     """
+    import pandas as pd
+
     counts = _region_counts(frame)
     unknown = np.isnan(counts).any(axis=1)
     positive = np.nan_to_num(counts) > 0
@@ -161,6 +168,8 @@ def involvement(frame: pd.DataFrame) -> pd.Series:
 
 def involvement_of(counts: Mapping[str, object]) -> str:
     """:func:`involvement` of one case given as a mapping with the regional counts."""
+    import pandas as pd
+
     row = pd.DataFrame([{c: counts.get(c) for c in REGION_COUNT_COLUMNS}])
     return str(involvement(row).iloc[0])
 
@@ -172,6 +181,8 @@ def paper_region_group(frame: pd.DataFrame) -> pd.Series:
     ``"cervical only"``: cervical only; ``"other"``: any other combination with lesions;
     ``"none"`` without lesions and ``"unknown"`` when a needed regional count is missing.
     """
+    import pandas as pd
+
     counts = _region_counts(frame)
     c, t, lu, s = (np.nan_to_num(counts[:, i]) > 0 for i in range(4))
     out = np.where(lu, "lumbar",

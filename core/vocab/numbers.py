@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import sys
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
 # ========================================================================= numbers
 
 
 def is_missing(value: object) -> bool:
     """``None``, NaN (float, numpy, pandas NA/NaT) or blank text."""
-    if value is None or value is pd.NA or value is pd.NaT:
+    if value is None:
+        return True
+    # pandas' NA and NaT exist only once pandas is imported; not importing it here keeps
+    # the vocabulary (and what imports it: the measurement code, the command line) light
+    pd = sys.modules.get("pandas")
+    if pd is not None and (value is pd.NA or value is pd.NaT):
         return True
     if isinstance(value, str):
         return value.strip() == ""

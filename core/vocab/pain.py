@@ -5,10 +5,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported where a frame is handled, not with the vocabulary
+    import pandas as pd
 
 # ================================================================ pain categories
 
@@ -65,6 +67,8 @@ def vas_to_category(vas: object) -> str:
 
 def vas_categories(values: pd.Series) -> pd.Series:
     """:func:`vas_to_category` over a whole column (NaN stays missing, as ``None``)."""
+    import pandas as pd
+
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     codes = np.searchsorted(VAS_CUTOFFS, numbers, side="right")
     out = np.asarray(CATEGORIES, dtype=object)[np.clip(codes, 0, len(CATEGORIES) - 1)]
