@@ -73,7 +73,6 @@ from __future__ import annotations
 
 from core.io.background import read_threads, set_read_threads
 from core.io.budget import DEFAULT_READ_BUDGET_MB, READ_BUDGET_ENV, read_budget_bytes
-from core.io.deid import UID_SALT_ENV, pseudonymise_uid
 from core.io.formats import Format
 from core.io.limits import (
     DEFAULT_MAX_BYTES,
@@ -87,6 +86,7 @@ from core.io.limits import (
 from core.io.reader import list_dicom_series, read_image, read_label_map
 from core.io.results import DicomSeriesInfo, ImageMeta, LoadedImage
 from core.io.sources import Source
+from core.io.uids import UID_SALT_ENV, pseudonymise_uid
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

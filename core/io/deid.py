@@ -7,7 +7,7 @@ institution, physicians, operators, station, accession number, study ID, all dat
 times, private tags, overlays, sequences. Patient name and ID are set empty,
 ``PatientIdentityRemoved`` is ``YES``. Study, series, instance and frame-of-reference
 UIDs are replaced by deterministic pseudonyms ``"2.25." + int(sha256(salt + uid)[:16
-bytes])`` (:func:`pseudonymise_uid`); the salt is ``SPINEPAIN_UID_SALT`` from the
+bytes])`` (:func:`core.io.uids.pseudonymise_uid`); the salt is ``SPINEPAIN_UID_SALT`` from the
 environment (set a site secret) or a fixed default.
 
 Free text is not kept. SeriesDescription, ProtocolName and every other attribute a
@@ -46,9 +46,7 @@ filter installed on import drops every record of the ``pydicom`` logger.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
-import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -61,12 +59,8 @@ from pydicom.valuerep import STR_VR
 
 from core.io.hints import controlled_description as hints_description
 from core.io.hints import plane_from_orientation, sequence_from_timing, sequence_hint
+from core.io.uids import pseudonymise_uid
 from core.vocab import finite_float
-
-#: Environment variable holding the salt of the pseudonymous DICOM UIDs.
-UID_SALT_ENV: str = "SPINEPAIN_UID_SALT"
-_DEFAULT_UID_SALT = "spinepain-dicom-uid-v1"
-
 
 #: Attributes kept from each slice; everything else is dropped on ingest.
 _KEEP_KEYWORDS: tuple[str, ...] = (
@@ -95,21 +89,6 @@ _IDENTIFYING_KEYWORDS: tuple[str, ...] = (
     "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
 )
 _DEID_METHOD = "PS3.15 E basic profile, descriptors replaced by coded values, UIDs remapped"
-
-
-def _uid_salt() -> bytes:
-    """``SPINEPAIN_UID_SALT`` from the environment, or the fixed default."""
-    return os.environ.get(UID_SALT_ENV, _DEFAULT_UID_SALT).encode("utf-8")
-
-
-def pseudonymise_uid(uid: str) -> str:
-    """Deterministic pseudonymous UID ``"2.25.<128-bit int>"`` of a DICOM UID.
-
-    Salted with ``SPINEPAIN_UID_SALT`` (or a fixed default), so a given UID always maps
-    to the same pseudonym on one site and series can be selected by it.
-    """
-    digest = hashlib.sha256(_uid_salt() + b"\x00" + uid.strip().encode("ascii", "replace"))
-    return "2.25." + str(int.from_bytes(digest.digest()[:16], "big"))
 
 
 def str_values(value: object) -> Iterable[str]:

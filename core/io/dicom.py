@@ -33,9 +33,10 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from core.io import budget, limits
-from core.io.deid import deidentify, pseudonymise_uid, str_values
+from core.io.deid import deidentify, str_values
 from core.io.hints import basename, sequence_hint
 from core.io.results import DicomSeriesInfo, RawImage
+from core.io.uids import pseudonymise_uid
 from core.vocab import finite_float
 
 

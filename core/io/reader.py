@@ -11,8 +11,6 @@ from __future__ import annotations
 import SimpleITK as sitk
 
 from core.io import limits
-from core.io.deid import quiet_pydicom
-from core.io.dicom import read_dicom, series_infos
 from core.io.formats import FORMAT_LABEL, read_mhd, read_single
 from core.io.hints import basename, modality_hint, sequence_hint
 from core.io.orient import Volume, canonical, clear_metadata
@@ -102,6 +100,9 @@ def list_dicom_series(source: Source, filename: str | None = None, *,
             f"Only DICOM sources hold series; this is a {FORMAT_LABEL[resolved.fmt]} file."
         )
     assert resolved.dicom_files is not None
+    from core.io.deid import quiet_pydicom
+    from core.io.dicom import series_infos
+
     with quiet_pydicom():
         return series_infos(resolved.dicom_files, resolved.name)
 
@@ -157,6 +158,10 @@ def _read_raw(source: Source, filename: str | None, *, series_uid: str | None,
 
     if resolved.fmt == "dicom":
         assert resolved.dicom_files is not None
+        # pydicom is imported when a DICOM series is read, not with core.io
+        from core.io.deid import quiet_pydicom
+        from core.io.dicom import read_dicom
+
         with quiet_pydicom():
             raw = read_dicom(resolved.dicom_files, resolved.name, series_uid=series_uid,
                              what=what)
