@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 from datetime import UTC, datetime
@@ -23,21 +24,29 @@ TRACKED_PACKAGES: tuple[str, ...] = (
 )
 
 
-def package_versions() -> dict[str, str]:
-    """Return ``{distribution: version}`` for the tracked packages and Python.
-
-    Returns
-    -------
-    dict of str to str
-        Installed versions; ``"not installed"`` for a missing distribution.
-    """
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     versions = {"python": platform.python_version(), "core": core.__version__}
     for name in TRACKED_PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
-    return versions
+    return tuple(versions.items())
+
+
+def package_versions() -> dict[str, str]:
+    """Return ``{distribution: version}`` for the tracked packages and Python.
+
+    Read once per process (the versions of the code it runs; each lookup parses the
+    distribution's metadata, about 2 ms, 15 ms a study in a batch); a new dict each call.
+
+    Returns
+    -------
+    dict of str to str
+        Installed versions; ``"not installed"`` for a missing distribution.
+    """
+    return dict(_versions())
 
 
 def sha256_bytes(data: bytes) -> str:
