@@ -194,8 +194,7 @@ if result is None:
     st.stop()
 if clinical.get("synthetic") or (measured is not None and measured.synthetic):
     c.synthetic_badge(True)
-case_views.prediction_panel(result, key="newcase_prediction",
-                            synthetic_model=bool(model.card.get("synthetic")))
+case_views.prediction_panel(result, synthetic_model=bool(model.card.get("synthetic")))
 
 # ------------------------------------------------------------------ 4. save
 st.header("4 · Save the case")

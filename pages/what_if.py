@@ -78,5 +78,5 @@ if advice_changes:
                icon=":material/compare_arrows:")
 
 st.subheader("Model estimate and advice")
-case_views.prediction_panel(result, key="whatif_prediction", synthetic_model=synthetic_model,
+case_views.prediction_panel(result, synthetic_model=synthetic_model,
                             show_notice=False, show_headline=False)

@@ -204,3 +204,40 @@ def test_what_if_lists_every_out_of_training_reason_in_one_box(env: Path) -> Non
     assert len(boxes) == 1, boxes
     reasons = [line for line in boxes[0].splitlines() if line.startswith("- ")]
     assert len(reasons) >= 2 and all("training range" in r for r in reasons), boxes
+
+
+def test_what_if_draws_the_shap_waterfall_as_the_reports_svg(env: Path) -> None:
+    """New case and What-if draw the SHAP waterfall without a chart engine: the report's
+    SVG, one bar per feature (largest |SHAP| first) labelled with clinical values, the
+    model's output last; no Vega chart is left on What-if."""
+    import re
+
+    from core.assess import assess
+    from core.explain import waterfall_steps
+    from core.model import load_model
+    from ui import whatif
+
+    at = open_page("what_if")
+    assert_ok(at)
+    assert not app_pages.charts_of(at), "What-if still draws a Vega chart"
+    found = [h for h in app_pages.htmls(at) if 'data-testid="shap-waterfall"' in h]
+    assert len(found) == 1, f"{len(found)} waterfalls"
+    svg = found[0]
+    assert "<svg" in svg and 'width="100%"' in svg and "raises the predicted pain" in svg
+    # the page's case is the blank what-if case: the same explanation, bar for bar
+    case, _ = whatif.case_from_values(whatif.widget_values({}, load_model()))
+    explanation = assess(load_model(), case).explanation.to_dict()
+    _, steps, output = waterfall_steps(explanation)
+    assert svg.count("<rect") == len(steps) > 0
+    labels = re.findall(r'text-anchor="end">([^<]+)</text>', svg)
+    labels, axis_end = labels[:-1], labels[-1]  # the axis' right end is the last
+    assert len(labels) == len(steps) and float(axis_end) > output, labels
+    assert not [lb for lb in labels if "_" in lb], labels  # clinical labels, no codes
+    assert "Prediction f(x)" in svg and f"{output:.3f}" in svg
+
+
+def test_the_waterfall_svg_says_so_when_there_are_no_shap_values() -> None:
+    from ui import bars
+
+    markup = bars.shap_waterfall_html({"base_value": None, "features": []})
+    assert "<svg" not in markup and 'data-testid="shap-waterfall"' in markup

@@ -1,7 +1,9 @@
-"""Small category charts as HTML bars: the predicted category probabilities and What-if's
-change per category. Three bars need no chart engine: drawn as Vega charts each cost the
-browser about 0.08 s of every page switch that shows a prediction (issue 12). The bars'
-style is in the shared stylesheet (``ui.components.page_style``, ``dss-prob*``).
+"""Small charts drawn as HTML/SVG, without a chart engine: the predicted category
+probabilities, What-if's change per category, and the SHAP waterfall of New case and
+What-if (the report's SVG). Drawn as Vega charts each cost the browser about 0.08 s of
+every page switch that shows a prediction (issue 12). The bars' style is in the shared
+stylesheet (``ui.components.page_style``, ``dss-prob*``, ``dss-waterfall``). The tumor
+board keeps its Vega waterfall: a click on a bar there selects the level in the viewer.
 
 Not imported by Home: ``core.vocab`` brings numpy and pandas.
 """
@@ -10,9 +12,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from typing import Any
 
 import streamlit as st
 
+from core.report import waterfall_block, waterfall_svg
+from core.report.blocks import Waterfall
 from core.vocab import (
     DOWN_COLOUR,
     NOT_RECORDED,
@@ -88,3 +93,23 @@ def delta_bars_html(deltas: Mapping[str, float], *, title: str, font_size: int =
 def delta_bars(deltas: Mapping[str, float], *, title: str) -> None:
     """Draw :func:`delta_bars_html`."""
     st.html(delta_bars_html(deltas, title=title))
+
+
+def shap_waterfall_html(explanation: Mapping[str, Any]) -> str:
+    """The SHAP waterfall of ``explanation`` (``Explanation.to_dict()``) as inline SVG:
+    the report's drawing (:func:`core.report.waterfall_block`), base value -> one bar
+    per feature, largest first, labelled with its clinical value (``(imputed)`` when it
+    was not recorded) -> the model's output; red raises the predicted pain, blue lowers
+    it. A sentence instead when the explanation has no SHAP values."""
+    block = waterfall_block(explanation)
+    if not isinstance(block, Waterfall):
+        return f'<p data-testid="shap-waterfall">{html.escape(block.text)}</p>'
+    legend = (f'<span style="color:{UP_COLOUR}">■</span> raises the predicted pain · '
+              f'<span style="color:{DOWN_COLOUR}">■</span> lowers it')
+    return (f'<figure class="dss-waterfall" data-testid="shap-waterfall">'
+            f'{waterfall_svg(block, fluid=True)}<figcaption>{legend}</figcaption></figure>')
+
+
+def shap_waterfall(explanation: Mapping[str, Any]) -> None:
+    """Draw :func:`shap_waterfall_html`."""
+    st.html(shap_waterfall_html(explanation))

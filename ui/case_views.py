@@ -74,7 +74,7 @@ def headline(result: Assessment, *, big: bool = False) -> None:
     advice.override_details(result.tier.overrides)
 
 
-def prediction_panel(result: Assessment, *, key: str, synthetic_model: bool,
+def prediction_panel(result: Assessment, *, synthetic_model: bool,
                      big: bool = False, show_notice: bool = True,
                      show_headline: bool = True, show_summary: bool = True) -> None:
     """Overrides first: the notice, the tier headline (the largest heading) with each
@@ -99,9 +99,7 @@ def prediction_panel(result: Assessment, *, key: str, synthetic_model: bool,
                               font_size=18 if big else 15)
     with right:
         st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
-        c.chart(c.cached_chart(charts.shap_waterfall, result.explanation.to_dict(),
-                               font_size=15 if big else 13),
-                key=f"{key}_waterfall")
+        bars.shap_waterfall(result.explanation.to_dict())
         st.caption(charts.SHAP_UNITS_NOTE)
     advice.recommendations(result.tier)
     advice.notes(result)

@@ -87,6 +87,7 @@ _CSS = """
 .dss-prob-track{background:rgba(128,128,128,.15);border-radius:4px;height:1.1em}
 .dss-prob-bar{display:block;height:100%;border-radius:4px}
 .dss-prob-pct{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.dss-waterfall{margin:0 0 .3rem 0}.dss-waterfall figcaption{font-size:.85rem;opacity:.8}
 .dss-zero-line{background:linear-gradient(90deg,transparent calc(50% - 1px),#777 calc(50% - 1px),
  #777 calc(50% + 1px),transparent calc(50% + 1px)),rgba(128,128,128,.15)}
 /* slices keep their aspect ratio and never overflow their column */

@@ -37,8 +37,9 @@ from core.report.document import (
     SECTIONS,
     SYNTHETIC_MARK,
     build_document,
+    waterfall_block,
 )
-from core.report.html import build_report_html, render_html
+from core.report.html import build_report_html, render_html, waterfall_svg
 from core.report.pdf import (
     UNICODE_FONT_CANDIDATES,
     WATERFALL_ROW_MM,
@@ -74,4 +75,6 @@ __all__ = [
     "rgb_to_png",
     "trend_blocks",
     "trend_context",
+    "waterfall_block",
+    "waterfall_svg",
 ]

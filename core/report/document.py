@@ -465,7 +465,14 @@ def _step_label(step: WaterfallStep, imputed: set[str]) -> str:
     return _with_imputed(f"{label} = {feature_value(step.feature, step.value)}", flagged)
 
 
-def _waterfall(explanation: Mapping[str, Any], imputed: set[str]) -> Block:
+def waterfall_block(explanation: Mapping[str, Any], imputed: set[str] | None = None
+                    ) -> Block:
+    """The SHAP waterfall of ``explanation`` (``Explanation.to_dict()``) as a
+    :class:`Waterfall` block (a :class:`Paragraph` saying so when it has no SHAP
+    values): one bar per feature, largest first, labelled with the clinical value
+    (``(imputed)`` for the features in ``imputed``, default the explanation's own)."""
+    if imputed is None:
+        imputed = set(_imputed(explanation))
     base, steps, output = waterfall_steps(explanation)
     if base is None or not steps:
         return Paragraph(_NO_SHAP)
@@ -490,7 +497,7 @@ def _explanation(ctx: ReportContext) -> list[Block]:
                        ("Output value (this case)", number(expl.get("output_value"), 3)),
                        ("Output units", plain(expl.get("output_units")))),
                       widths_mm=(70, 110)),
-        _waterfall(expl, imputed),
+        waterfall_block(expl, imputed),
     ]
     contributions = shap_contributions(expl)
     if contributions:

@@ -124,7 +124,13 @@ def _bar_chart(block: BarChart) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _waterfall(block: Waterfall) -> str:
+def waterfall_svg(block: Waterfall, *, fluid: bool = False) -> str:
+    """The SHAP waterfall as an inline SVG: the report's, and the screens' (New case,
+    What-if) without a chart engine.
+
+    ``fluid``: the SVG shrinks to fit a narrower container (never grows past its own
+    width), keeping its proportions; otherwise it has a fixed size in px.
+    """
     label_w, plot_w, row_h, top = _SVG_LABEL_W, _SVG_PLOT_W, _SVG_ROW_H, _SVG_TOP
     width = label_w + plot_w + _SVG_VALUE_W
     n_rows = len(block.bars) + 1
@@ -134,8 +140,10 @@ def _waterfall(block: Waterfall) -> str:
         return label_w + (v - block.low) / (block.high - block.low) * plot_w
 
     bx = x(block.base)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" '
-           f'height="{height}" viewBox="0 0 {width} {height}" font-size="12" '
+    size = (f'width="100%" style="max-width:{width}px;height:auto"' if fluid
+            else f'width="{width}" height="{height}"')
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" {size} '
+           f'viewBox="0 0 {width} {height}" font-size="12" fill="currentColor" '
            'font-family="DejaVu Sans, Arial, sans-serif">', f"<title>{_e(block.title)}</title>",
            f'<line x1="{bx:.1f}" y1="{top}" x2="{bx:.1f}" y2="{top + n_rows * row_h}" '
            'stroke="#666" stroke-dasharray="4 3"/>']
@@ -153,7 +161,7 @@ def _waterfall(block: Waterfall) -> str:
         out.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end" '
                    f'font-weight="bold">{_e(block.output_label)}</text>')
         out.append(f'<line x1="{ox:.1f}" y1="{top}" x2="{ox:.1f}" y2="{y + row_h - 4}" '
-                   'stroke="#000" stroke-width="2"/>')
+                   'stroke="currentColor" stroke-width="2"/>')
         out.append(f'<text x="{label_w + plot_w + 6}" y="{y + 15}" font-weight="bold">'
                    f"{_e(block.output_text)}</text>")
     axis_y = top + n_rows * row_h + 16
@@ -185,7 +193,7 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     Image: _image,
     CategoryBadge: _badge,
     BarChart: _bar_chart,
-    Waterfall: _waterfall,
+    Waterfall: waterfall_svg,
     CitedList: _cited_list,
     NumberedList: _numbered_list,
 }
