@@ -220,7 +220,7 @@ def test_what_if_draws_the_shap_waterfall_as_the_reports_svg(env: Path) -> None:
     at = open_page("what_if")
     assert_ok(at)
     assert not app_pages.charts_of(at), "What-if still draws a Vega chart"
-    found = [h for h in app_pages.htmls(at) if 'data-testid="shap-waterfall"' in h]
+    found = [str(m.value) for m in at.markdown if 'data-testid="shap-waterfall"' in str(m.value)]
     assert len(found) == 1, f"{len(found)} waterfalls"
     svg = found[0]
     assert "<svg" in svg and 'width="100%"' in svg and "raises the predicted pain" in svg

@@ -111,5 +111,6 @@ def shap_waterfall_html(explanation: Mapping[str, Any]) -> str:
 
 
 def shap_waterfall(explanation: Mapping[str, Any]) -> None:
-    """Draw :func:`shap_waterfall_html`."""
-    st.html(shap_waterfall_html(explanation))
+    """Draw :func:`shap_waterfall_html`: as Markdown's raw HTML, because ``st.html``
+    sanitises with DOMPurify's HTML-only profile, which removes inline SVG."""
+    st.markdown(shap_waterfall_html(explanation), unsafe_allow_html=True)

@@ -53,8 +53,13 @@ image-rendering:pixelated}
 footer{margin-top:2em;font-size:.85em;color:#555;border-top:1px solid #ccc;padding-top:6px}
 """
 
-#: Waterfall SVG layout in px: label column, plot, value column, row height, top margin.
+#: Waterfall SVG layout in px: label column (at least), plot, value column, row height, top
+#: margin; the plot and value columns of the narrower on-screen (``fluid``) drawing.
 _SVG_LABEL_W, _SVG_PLOT_W, _SVG_VALUE_W, _SVG_ROW_H, _SVG_TOP = 200, 420, 80, 22, 10
+_SVG_FLUID_PLOT_W, _SVG_FLUID_VALUE_W = 250, 60
+#: Width in px of a label character at the waterfall's 12 px (DejaVu Sans averages about
+#: 6.6), with a margin: the label column fits the longest label instead of clipping it.
+_SVG_CHAR_W = 7.0
 
 
 def _e(value: object) -> str:
@@ -128,11 +133,16 @@ def waterfall_svg(block: Waterfall, *, fluid: bool = False) -> str:
     """The SHAP waterfall as an inline SVG: the report's, and the screens' (New case,
     What-if) without a chart engine.
 
-    ``fluid``: the SVG shrinks to fit a narrower container (never grows past its own
-    width), keeping its proportions; otherwise it has a fixed size in px.
+    ``fluid``: a narrower plot, and the SVG shrinks to fit a narrower container (never
+    grows past its own width), keeping its proportions; otherwise it has a fixed size in
+    px. The label column is as wide as the longest label needs.
     """
-    label_w, plot_w, row_h, top = _SVG_LABEL_W, _SVG_PLOT_W, _SVG_ROW_H, _SVG_TOP
-    width = label_w + plot_w + _SVG_VALUE_W
+    longest = max((len(bar.label) for bar in block.bars), default=0)
+    label_w = max(_SVG_LABEL_W, round(longest * _SVG_CHAR_W) + 12)
+    plot_w, value_w = ((_SVG_FLUID_PLOT_W, _SVG_FLUID_VALUE_W) if fluid
+                       else (_SVG_PLOT_W, _SVG_VALUE_W))
+    row_h, top = _SVG_ROW_H, _SVG_TOP
+    width = label_w + plot_w + value_w
     n_rows = len(block.bars) + 1
     height = top + n_rows * row_h + 44
 
