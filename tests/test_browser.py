@@ -390,6 +390,11 @@ def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer)
                    "the Expected VAS metric")
         before = metric_value(page, "Expected VAS")
         assert thumb.get_attribute("value") == "0"
+        # The SHAP waterfall is inline SVG: drawn (not sanitised away), one bar a feature.
+        waterfall = page.locator('[data-testid="shap-waterfall"] svg')
+        wait_visible(page, waterfall, "the SHAP waterfall")
+        assert waterfall.locator("rect").count() >= 5
+        assert (waterfall.bounding_box() or {}).get("height", 0) > 150
         screenshot(page, "04-what-if-before")
         thumb.focus()
         for _ in range(5):
