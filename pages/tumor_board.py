@@ -66,39 +66,31 @@ on_agenda = ss.get("board_source") == board_nav.SOURCES[1]
 order = board_nav.unique_ids(agenda["study_id"] if on_agenda else shown["study_id"])
 
 
-def filter_widgets() -> None:
-    """The filters of the Filters popover (their values select the list above)."""
-    f1, f2, f3 = st.columns(3)
-    f1.multiselect("Region of involvement", board.REGION_CHOICES, key="board_region",
-                   persist_state=KEEP,
-                   help="Lesions in a region; or multiple / none / unknown.")
-    f2.multiselect("Tier", tier_options, key="board_tier", persist_state=KEEP)
-    f3.multiselect("Predicted pain", board.CATEGORIES, key="board_category",
-                   persist_state=KEEP)
-    st.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="board_dates",
-                  persist_state=KEEP, format="YYYY-MM-DD")
-    t1, t2, t3 = st.columns(3)
-    t1.toggle("Include SYNTHETIC", key="board_synthetic", persist_state=KEEP)
-    t2.toggle("With images only", key="board_images_only", persist_state=KEEP)
-    t3.toggle("Overrides only", key="board_overrides_only", persist_state=KEEP,
-              help="Studies whose advice is led by a fired safety override.")
-
-
 def filters_and_list() -> None:
     """The filters and the list the board steps through (a row click presents it)."""
-    # The search stays on the page; the other filters open from a button, the active
-    # ones named beside it. The popover's widgets run only while it is open (opening it
-    # reruns the page): fewer elements on every switch; their values persist (KEEP).
+    # The search stays on the page; the other filters open from a button (a popover's
+    # widgets are drawn in the browser only when it is opened: a faster page switch),
+    # the active ones named beside it.
     g1, g2, g3 = st.columns([2, 1, 3], vertical_alignment="bottom")
     g1.text_input("Search pseudonymous ID", key="board_search", persist_state=KEEP,
                   placeholder="e.g. DEMO-IMG")
     active = board.active_filters(board_filter, (first, last))
-    # a constant label: the popover's identity (and so its open state) includes it
-    filters = g2.popover("Filters", icon=":material/filter_alt:", width="stretch",
-                         key="board_filters_popover", on_change="rerun")
-    if filters.open:
-        with filters:
-            filter_widgets()
+    with g2.popover(f"Filters ({len(active)} on)" if active else "Filters",
+                    icon=":material/filter_alt:", width="stretch"):
+        f1, f2, f3 = st.columns(3)
+        f1.multiselect("Region of involvement", board.REGION_CHOICES, key="board_region",
+                       persist_state=KEEP,
+                       help="Lesions in a region; or multiple / none / unknown.")
+        f2.multiselect("Tier", tier_options, key="board_tier", persist_state=KEEP)
+        f3.multiselect("Predicted pain", board.CATEGORIES, key="board_category",
+                       persist_state=KEEP)
+        st.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="board_dates",
+                      persist_state=KEEP, format="YYYY-MM-DD")
+        t1, t2, t3 = st.columns(3)
+        t1.toggle("Include SYNTHETIC", key="board_synthetic", persist_state=KEEP)
+        t2.toggle("With images only", key="board_images_only", persist_state=KEEP)
+        t3.toggle("Overrides only", key="board_overrides_only", persist_state=KEEP,
+                  help="Studies whose advice is led by a fired safety override.")
     g3.caption("Filters on: " + "; ".join(active) if active else "No filter on: every study.")
     if on_agenda:
         st.caption(f"The agenda of {board_nav.board_date().isoformat()}: {len(order)} "

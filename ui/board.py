@@ -235,13 +235,10 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
     if record.levels:
         st.subheader("Images and levels")
         board_linked.imaging(record, link)
-    # The findings table is built and sent only while its popover is open (opening it
-    # reruns the page); a collapsed expander's table is drawn on every page switch.
-    findings = st.popover("Clinical findings", icon=":material/assignment:",
-                          key="board_findings_popover", on_change="rerun")
-    if findings.open:
-        with findings:
-            st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
+    # A popover's table is drawn in the browser only when opened (a collapsed expander's
+    # is drawn on every page switch).
+    with st.popover("Clinical findings", icon=":material/assignment:"):
+        st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
     if len(history) > 1:
         c.chart(c.cached_chart(charts.history_chart, history), key="board_history")
