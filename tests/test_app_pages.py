@@ -85,21 +85,6 @@ def open_page(name: str) -> AppTest:
     return open_path(None if name == "home" else PAGES[name])
 
 
-def open_popovers(at: AppTest, *keys: str) -> AppTest:
-    """Open the state-tracking popovers ``keys`` (``on_change="rerun"``: their content
-    runs only while open) as a click on their buttons does, and rerun."""
-    for k in keys:
-        at.session_state[k] = True
-    return at.run()
-
-
-def open_what_if_groups(at: AppTest) -> AppTest:
-    """What-if with its SINS and treatment-context popovers open."""
-    from ui import whatif
-
-    return open_popovers(at, *(whatif.popover_key(t) for t in sorted(whatif.POPOVER_GROUPS)))
-
-
 def assert_ok(at: AppTest) -> None:
     assert not at.exception, [e.value for e in at.exception]
 
@@ -506,7 +491,7 @@ def test_new_case_form_three_state_deficit_and_banners(env: Path) -> None:
 def test_tumor_board_list_shows_urgency_and_overrides(env: Path) -> None:
     from core.vocab import URGENCY_ORDER
 
-    at = open_popovers(open_page("tumor_board"), "board_filters_popover")
+    at = open_page("tumor_board")
     listed = dataframe_with(at, "Override")
     assert list(listed.columns[:4]) == ["Study", "Urgency", "Override", "Headline"]
     scored = _scored_without_streamlit()
@@ -570,7 +555,6 @@ def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) 
     study_id = int(studies[studies["patient_id"] == "DEMO-IMG-03"]["study_id"].iloc[0])
     at = open_page("tumor_board")
     at.selectbox(key="board_study").set_value(study_id).run()
-    open_popovers(at, "board_findings_popover")
     assert_ok(at)
     table = dataframe_with(at, "Field")
     assert len(table) >= 5
@@ -590,7 +574,7 @@ def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) 
 
 
 def test_tumor_board_filters_and_search(env: Path) -> None:
-    at = open_popovers(open_page("tumor_board"), "board_filters_popover")
+    at = open_page("tumor_board")
     total = len(dataframe_with(at, "Study"))
     at.text_input(key="board_search").input("DEMO-IMG").run()
     assert_ok(at)
@@ -663,7 +647,7 @@ def test_what_if_has_a_widget_per_input(env: Path) -> None:
     number input beside their slider."""
     from ui import whatif
 
-    at = open_what_if_groups(open_page("what_if"))
+    at = open_page("what_if")
     keys = {w.key for kind in ("slider", "select_slider", "segmented_control", "selectbox",
                                "number_input", "text_input")
             for w in getattr(at, kind) if w.key}
@@ -756,7 +740,7 @@ def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
 
 
 def test_what_if_treatment_context_changes_the_advice_not_the_prediction(env: Path) -> None:
-    at = open_what_if_groups(open_page("what_if"))
+    at = open_page("what_if")
     _demo_img_04(at)
     step = at.segmented_control(key="whatif_analgesic_step")
     new_step = 0 if step.value == 3 else 3
@@ -790,7 +774,7 @@ def analgesic_item(block: str) -> str:
 
 
 def test_what_if_recorded_vas_discordance(env: Path) -> None:
-    at = open_what_if_groups(open_page("what_if"))
+    at = open_page("what_if")
     category = metric(at, "Predicted category")
     assert category != "severe"
     assert "Recorded VAS not recorded" in html_text(at)

@@ -318,11 +318,9 @@ def _weight_note(spec: InputSpec, zero: frozenset[str], slot: Any) -> None:
                      "changing it cannot change the prediction.")
 
 
-#: Groups whose inputs open from a button, their values named beside it; the imaging
-#: burden and the findings stay on the page. The popover tracks its open state (opening
-#: it reruns the page) and its widgets are run only while it is open: 36 of the page's
-#: 136 elements, sent and built by the browser on every switch to What-if otherwise.
-#: The widgets' values persist in the session while they are not drawn.
+#: Groups whose inputs open from a button (a popover: its widgets are drawn in the
+#: browser only when it is opened, a faster page), their values named beside it; the
+#: imaging burden and the findings stay on the page.
 POPOVER_GROUPS: frozenset[str] = frozenset({GROUPS[2][0], GROUPS[3][0]})
 #: Widgets per row inside a popover (narrower than the page).
 POPOVER_SLOTS = 2
@@ -361,23 +359,12 @@ def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
             values.update(_group(columns, zero))
             continue
         button, line = st.columns([2, 4], vertical_alignment="center")
-        popover = button.popover(title, icon=":material/edit:", width="stretch",
-                                 key=popover_key(title), on_change="rerun")
-        if popover.open:
-            with popover:
-                if note:
-                    st.caption(note)
-                values.update(_group(columns, zero, POPOVER_SLOTS))
-        else:  # not drawn while closed; the values persist in the session (KEEP)
-            values.update({key(c): st.session_state.get(key(c)) for c in columns})
+        with button.popover(title, icon=":material/edit:", width="stretch"):
+            if note:
+                st.caption(note)
+            values.update(_group(columns, zero, POPOVER_SLOTS))
         line.caption(group_summary(columns, values))
     return values
-
-
-def popover_key(title: str) -> str:
-    """Session key of the open state of the popover of the group ``title``
-    (:data:`POPOVER_GROUPS`)."""
-    return PREFIX + "popover_" + str(sorted(POPOVER_GROUPS).index(title))
 
 
 # ----------------------------------------------------------------- change table
