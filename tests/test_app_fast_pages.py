@@ -241,3 +241,41 @@ def test_the_waterfall_svg_says_so_when_there_are_no_shap_values() -> None:
 
     markup = bars.shap_waterfall_html({"base_value": None, "features": []})
     assert "<svg" not in markup and 'data-testid="shap-waterfall"' in markup
+
+
+def test_history_svg_draws_each_recorded_value_once_on_round_axes() -> None:
+    """The board's history (inline SVG, no chart engine): one point per recorded value
+    with its exact value, none for a missing one (the line joins its neighbours), dates
+    in order, whole-number lesion ticks, HI in %, names escaped; no burden panel without
+    burden columns and a sentence when no date is readable."""
+    import re
+
+    import pandas as pd
+
+    from ui.history_svg import _axis, history_svg
+
+    history = pd.DataFrame({
+        "study_date": ["2024-06-15", "2024-01-01", "2024-03-01", "not a date"],
+        "vas": [7.0, 3.0, None, 9.0], "expected_vas": [6.25, 4.2, 5.1, 1.0],
+        "lesion_count": [5, 2, 3, 1], "high_intensity_ratio": [0.12, 0.01, None, 0.5]})
+    svg = history_svg(history)
+
+    def points(series: str) -> list[tuple[str, float]]:
+        found = re.findall(rf'data-series="{series}" data-date="([^"]+)" '
+                           r'data-value="([^"]+)"', svg)
+        return [(d, float(v)) for d, v in found]
+
+    assert points("vas") == [("2024-01-01", 3.0), ("2024-06-15", 7.0)]
+    assert points("expected_vas") == [("2024-01-01", 4.2), ("2024-03-01", 5.1),
+                                      ("2024-06-15", 6.25)]
+    assert points("lesion_count") == [("2024-01-01", 2.0), ("2024-03-01", 3.0),
+                                      ("2024-06-15", 5.0)]
+    assert points("hi_pct") == [("2024-01-01", 1.0), ("2024-06-15", 12.0)]
+    assert svg.count("<polyline") == 4 and "not a date" not in svg
+    assert "2024-06-15: Predicted E[VAS] 6.2" in svg  # the tooltip, one decimal
+    assert _axis(5, integer=True) == (6.0, 2.0) and _axis(12) == (15.0, 5.0)
+    assert _axis(0, integer=True) == (4.0, 1.0) and _axis(37, integer=True) == (40.0, 10.0)
+    pain_only = history_svg(history[["study_date", "vas"]])
+    assert "Burden over time" not in pain_only and pain_only.count("<polyline") == 1
+    odd = history_svg(pd.DataFrame({"study_date": ["x"], "vas": [1.0]}))
+    assert "<svg" not in odd and "readable" in odd

@@ -599,8 +599,11 @@ def test_tumor_board_history_chart(env: Path) -> None:
     at = open_page("tumor_board")
     at.selectbox(key="board_study").set_value(study_id).run()
     assert_ok(at)
-    dates = {r["study_date"] for r in chart_rows(at, "Pain over time") if "study_date" in r}
+    svg = next(str(m.value) for m in at.markdown if 'data-testid="history-chart"' in str(m.value))
+    dates = set(re.findall(r'data-series="expected_vas" data-date="([^"]+)"', svg))
     assert len(dates) == counts[patient]
+    assert "Pain over time" in svg and "Burden over time" in svg
+    assert not [spec for spec, _ in charts_of(at) if "Pain over time" in json.dumps(spec)]
 
 
 @pytest.fixture()
@@ -1013,8 +1016,6 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
     built = [
         charts.spine_diagram(list(record.levels)),
         charts.shap_waterfall(result.explanation.to_dict()),
-        charts.history_chart(store().patient_history(record.patient_id).assign(
-            expected_vas=5.0)),
         charts.pain_by_region(frame, region_col="region_group"),
         charts.count_vs_hi_scatter(frame, colour="region_group"),
         charts.binned_pain(frame, bin_col="count_bin", title="t", bin_title="b"),

@@ -26,11 +26,12 @@ from core.vocab import (
     region_count_column,
     yes_no,
 )
-from ui import board_fold, board_linked, charts
+from ui import board_fold, board_linked
 from ui import components as c
 from ui.cache import get_model, get_store
 from ui.cases import Assessment, assess, record_prediction
 from ui.cohort import in_date_range
+from ui.history_svg import history_svg
 from ui.inputs import INPUTS_BY_COLUMN
 
 #: Choices of the region filter: a region with lesions, or multiple / none / unknown.
@@ -241,7 +242,7 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
         st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
     if len(history) > 1:
-        c.chart(c.cached_chart(charts.history_chart, history), key="board_history")
+        st.markdown(history_svg(history), unsafe_allow_html=True)
     else:
         st.caption("Only one study for this patient.")
     if st.button("Record this prediction in the store", key="board_record_prediction"):

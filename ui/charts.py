@@ -190,45 +190,6 @@ def shap_waterfall(explanation: Mapping[str, Any], *, max_rows: int = 10,
     return chart
 
 
-def history_chart(history: pd.DataFrame) -> alt.Chart:
-    """Pain and burden over time for one patient.
-
-    ``history`` columns: ``study_date`` and any of ``vas``, ``expected_vas``,
-    ``lesion_count``, ``high_intensity_ratio``.
-    """
-    frame = history.copy()
-    frame["study_date"] = pd.to_datetime(frame["study_date"], errors="coerce")
-    pain_cols = [c for c in ("vas", "expected_vas") if c in frame.columns]
-    pain_names = {"vas": "Recorded VAS", "expected_vas": "Predicted E[VAS]"}
-    pain = frame.melt(id_vars=["study_date"], value_vars=pain_cols, var_name="series",
-                      value_name="value").dropna(subset=["value"])
-    pain["series"] = pain["series"].map(pain_names)
-    x = alt.X("study_date:T", title="Study date", axis=alt.Axis(format="%Y-%m-%d"))
-    top = alt.Chart(pain).mark_line(point=alt.OverlayMarkDef(size=80), strokeWidth=3).encode(
-        x=x, y=alt.Y("value:Q", title="Pain (VAS 0-10)", scale=alt.Scale(domain=[0, 10])),
-        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top")),
-        tooltip=[alt.Tooltip("study_date:T"), "series:N", alt.Tooltip("value:Q", format=".1f")],
-    ).properties(height=170, width=620, title="Pain over time")
-    burden_parts = []
-    if "lesion_count" in frame.columns:
-        burden_parts.append(alt.Chart(frame.dropna(subset=["lesion_count"])).mark_line(
-            point=alt.OverlayMarkDef(color="#6a1b9a"), color="#6a1b9a", strokeWidth=3).encode(
-            x=x, y=alt.Y("lesion_count:Q", title="Lesions", axis=alt.Axis(titleColor="#6a1b9a")),
-            tooltip=[alt.Tooltip("study_date:T"), alt.Tooltip("lesion_count:Q")]))
-    if "high_intensity_ratio" in frame.columns:
-        frame["hi_pct"] = 100 * pd.to_numeric(frame["high_intensity_ratio"], errors="coerce")
-        burden_parts.append(alt.Chart(frame.dropna(subset=["hi_pct"])).mark_line(
-            point=alt.OverlayMarkDef(color="#ef6c00"), color="#ef6c00", strokeDash=[6, 3],
-            strokeWidth=3).encode(
-            x=x, y=alt.Y("hi_pct:Q", title="HI ratio (%)", axis=alt.Axis(titleColor="#ef6c00")),
-            tooltip=[alt.Tooltip("study_date:T"), alt.Tooltip("hi_pct:Q", format=".1f")]))
-    if not burden_parts:
-        return top
-    bottom = alt.layer(*burden_parts).resolve_scale(y="independent").properties(
-        height=150, width=620, title="Burden over time (lesions solid, HI ratio dashed)")
-    return alt.vconcat(top, bottom)
-
-
 # ------------------------------------------------------------------------- cohort charts
 
 
