@@ -63,21 +63,23 @@ def _verse() -> dict[int, str]:
     return table
 
 
+#: L5 up to C1: TotalSegmentator numbers its vertebra classes caudocranially.
+_L5_TO_C1: tuple[str, ...] = (*(f"L{i}" for i in range(5, 0, -1)),
+                              *(f"T{i}" for i in range(12, 0, -1)),
+                              *(f"C{i}" for i in range(7, 0, -1)))
+
+
 def _totalsegmentator() -> dict[int, str]:
     # class_map["total"]: 25 sacrum, 26 vertebrae_S1, 27 vertebrae_L5 ... 50 vertebrae_C1.
-    descending = [f"L{i}" for i in range(5, 0, -1)] + [f"T{i}" for i in range(12, 0, -1)]
-    descending += [f"C{i}" for i in range(7, 0, -1)]
     table = {25: "sacrum", 26: "S1"}
-    table.update({27 + i: name for i, name in enumerate(descending)})
+    table.update({27 + i: name for i, name in enumerate(_L5_TO_C1)})
     return table
 
 
 def _totalsegmentator_mr() -> dict[int, str]:
     # class_map["vertebrae_mr"]: 1 sacrum, 2 vertebrae_L5 ... 25 vertebrae_C1.
-    descending = [f"L{i}" for i in range(5, 0, -1)] + [f"T{i}" for i in range(12, 0, -1)]
-    descending += [f"C{i}" for i in range(7, 0, -1)]
     table = {1: "sacrum"}
-    table.update({2 + i: name for i, name in enumerate(descending)})
+    table.update({2 + i: name for i, name in enumerate(_L5_TO_C1)})
     return table
 
 
