@@ -153,15 +153,14 @@ def history_svg(history: pd.DataFrame) -> str:
     frame = history.copy()
     frame["_date"] = pd.to_datetime(frame["study_date"], errors="coerce")
     frame = frame.dropna(subset=["_date"]).sort_values("_date", kind="stable")
-    frame["hi_pct"] = 100 * _column(frame, "high_intensity_ratio")
-    dates = [d.strftime("%Y-%m-%d") for d in frame["_date"]]
+    if not len(frame):
+        return ('<p data-testid="history-chart">No study of this patient has a readable '
+                "date.</p>")
+    dates = frame["_date"].dt.strftime("%Y-%m-%d").tolist()
     days = ((frame["_date"] - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(
         dtype=float)
     burden = any(c in history.columns for c in ("lesion_count", "high_intensity_ratio"))
     height = TOP + PAIN_H + (GAP + BURDEN_H if burden else 0) + BOTTOM
-    if not len(frame):
-        return ('<p data-testid="history-chart">No study of this patient has a readable '
-                "date.</p>")
     plot = _Plot(days)
     plot.title("Pain over time", 14, PAIN_SERIES)
     plot.y_axis(TOP, PAIN_H, 10.0, 2.0, title="Pain (VAS 0-10)")
@@ -171,7 +170,8 @@ def history_svg(history: pd.DataFrame) -> str:
         top = TOP + PAIN_H + GAP
         plot.title("Burden over time (lesions solid, HI ratio dashed)", top - 20,
                    (LESIONS, HI_PERCENT))
-        lesions, hi = _column(frame, LESIONS.column), frame["hi_pct"].to_numpy(dtype=float)
+        lesions = _column(frame, LESIONS.column)
+        hi = 100 * _column(frame, "high_intensity_ratio")
         lesions_top, lesions_step = _axis(float(np.nanmax(lesions, initial=0.0)), integer=True)
         hi_top, hi_step = _axis(float(np.nanmax(hi, initial=0.0)))
         plot.y_axis(top, BURDEN_H, lesions_top, lesions_step, colour=LESIONS.colour,
