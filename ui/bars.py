@@ -5,7 +5,8 @@ every page switch that shows a prediction (issue 12). The bars' style is in the 
 stylesheet (``ui.components.page_style``, ``dss-prob*``, ``dss-waterfall``). The tumor
 board keeps its Vega waterfall: a click on a bar there selects the level in the viewer.
 
-Not imported by Home: ``core.vocab`` brings numpy and pandas.
+Not imported by Home: it brings numpy (``core.vocab``) and the report package
+(``core.report``, for the waterfall).
 """
 
 from __future__ import annotations
