@@ -263,3 +263,27 @@ def test_the_filters_open_from_a_button_and_the_active_ones_are_named(env: Path)
     captions = [str(x.value) for x in at.caption]
     assert "Filters on: region lumbar; SYNTHETIC left out" in captions
     assert at.get("popover")[0].proto.popover.label == "Filters (2 on)"
+
+
+def _vega_keys(at: AppTest) -> list[str]:
+    return [str(el.proto.id) for el in at.get("vega_lite_chart")]
+
+
+def test_the_shap_waterfall_is_clickable_only_when_the_study_has_levels(env: Path) -> None:
+    """A study measured level by level gets the Vega waterfall whose bars select levels;
+    one without per-level rows gets the inline SVG (a click would have nothing to show)."""
+    studies = store().list_studies()
+    flat = next(int(s) for s in studies["study_id"] if not store().get_study(int(s)).levels)
+    imaging = _study_of("DEMO-IMG-03")
+    at = open_page("tumor_board")
+    for study_id, linked in ((flat, False), (imaging, True), (flat, False)):
+        at.selectbox(key="board_study").set_value(study_id).run()
+        assert_ok(at)
+        charts = [k for k in _vega_keys(at) if f"board_shap_{study_id}" in k]
+        svgs = [m.value for m in at.markdown if 'data-testid="shap-waterfall"' in m.value]
+        assert len(charts) == int(linked), _vega_keys(at)
+        assert len(svgs) == int(not linked)
+        if not linked:
+            assert svgs[0].count("<rect") >= 5  # one bar per feature
+            assert "raises the predicted pain" in svgs[0]
+            assert not any("click an imaging bar" in m.value for m in at.markdown)

@@ -232,7 +232,8 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
     it, the clinical findings, the history chart and recording the prediction."""
     link = board_linked.current_link(record.study_id, list(record.levels))
     st.subheader("Predicted pain and explanation")
-    board_linked.explanation(result, record.study_id, big=big, synthetic_model=synthetic_model)
+    board_linked.explanation(result, record.study_id, big=big, synthetic_model=synthetic_model,
+                             linked=bool(record.levels))
     if record.levels:
         st.subheader("Images and levels")
         board_linked.imaging(record, link)

@@ -142,9 +142,15 @@ def selectable_spine(levels: Sequence[Mapping[str, Any]], highlight: Sequence[st
     return _selectable(charts.spine_diagram(levels, height_per_level=20), "level", highlight)
 
 
-def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model: bool) -> None:
-    """The model's estimate (beneath the advice), the probabilities and the selectable
-    SHAP waterfall, then the recommendations, notes and the model line."""
+def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model: bool,
+                linked: bool = True) -> None:
+    """The model's estimate (beneath the advice), the probabilities and the SHAP
+    waterfall, then the recommendations, notes and the model line.
+
+    ``linked``: the study has per-level measurements, so the waterfall's bars can be
+    clicked to show their levels (a Vega chart). Otherwise a click would have nothing to
+    show, and the waterfall is the New case page's inline SVG (no chart engine: a faster
+    page switch)."""
     st.markdown("**Model estimate** (beneath the advice: the pain the model predicts from "
                 "the imaging burden and pain-independent findings)")
     advice.estimate_summary(result, big=big)
@@ -154,11 +160,17 @@ def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model
         bars.probability_bars(prediction.probabilities, highlight=prediction.category,
                               font_size=18 if big else 15)
     with right:
-        st.markdown("**Why: SHAP contributions** (click an imaging bar to see its levels "
-                    "in the image; double-click clears)")
-        chart = c.cached_chart(selectable_waterfall, result.explanation.to_dict(),
-                               font_size=15 if big else 13)
-        c.chart(chart, key=f"board_shap_{study_id}", on_select="rerun", selection_mode=[PICK])
+        if linked:
+            st.markdown("**Why: SHAP contributions** (click an imaging bar to see its levels "
+                        "in the image; double-click clears)")
+            chart = c.cached_chart(selectable_waterfall, result.explanation.to_dict(),
+                                   font_size=15 if big else 13)
+            c.chart(chart, key=f"board_shap_{study_id}", on_select="rerun",
+                    selection_mode=[PICK])
+        else:
+            st.markdown("**Why: SHAP contributions** (largest first; base value → this "
+                        "case)")
+            bars.shap_waterfall(result.explanation.to_dict())
         st.caption(charts.SHAP_UNITS_NOTE)
     advice.recommendations(result.tier)
     advice.notes(result)
