@@ -105,9 +105,9 @@ def filters_and_list() -> None:
                "urgency). Click a row to present it. Predictions use the model in use "
                f"({session.active_model_dir().name}); SYNTHETIC rows are demo data.")
     if shown.empty:
-        st.dataframe(board.case_list_frame(shown), hide_index=True, key="board_table_empty")
+        st.dataframe(listing.shown, hide_index=True, key="board_table_empty")
     else:
-        board_nav.case_table(board.case_list_frame(shown), order, presented,
+        board_nav.case_table(listing.shown, order, presented,
                              column_config=board.CASE_LIST_COLUMNS)
     if listing.pages > 1 or listing.total > board_list.PAGE_SIZES[0]:
         board_list.page_controls(listing)
@@ -131,8 +131,8 @@ if presented is None:
     st.stop()
 if not big:
     filters_and_list()
-labels = {int(r["study_id"]): c.study_label(r)
-          for r in (agenda if on_agenda else shown).to_dict(orient="records")}
+labels = ({int(r["study_id"]): c.study_label(r) for r in agenda.to_dict(orient="records")}
+          if on_agenda else listing.labels)
 paged = not on_agenda
 study_id = board_nav.nav_bar(order, labels, offset=listing.offset if paged else 0,
                              total=listing.total if paged else None,

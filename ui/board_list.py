@@ -19,7 +19,8 @@ import streamlit as st
 
 from core.store import StudyFilter
 from ui import scores
-from ui.board import BoardFilter
+from ui.board import BoardFilter, case_list_frame
+from ui.components import study_label
 from ui.session import KEEP
 from ui.stores import get_store
 
@@ -47,6 +48,10 @@ class BoardPage:
     """One page of the filtered case list."""
 
     rows: pd.DataFrame
+    #: The rows as the case list shows them (:func:`ui.board.case_list_frame`).
+    shown: pd.DataFrame
+    #: Each row's study label (:func:`ui.components.study_label`) by study id.
+    labels: dict[int, str]
     total: int
     fired: int
     page: int
@@ -73,9 +78,13 @@ def _counts(url: str, revision: int, version: str, filters: StudyFilter) -> tupl
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _rows(url: str, revision: int, version: str, filters: StudyFilter, offset: int,
-          size: int) -> pd.DataFrame:
-    return get_store().scored_studies(version, filters, order_by="board", limit=size,
+          size: int) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, str]]:
+    """The page's rows, as the list shows them, and their labels: made once per store
+    revision, model, filter and page, not on every run."""
+    rows = get_store().scored_studies(version, filters, order_by="board", limit=size,
                                       offset=offset)
+    labels = {int(r["study_id"]): study_label(r) for r in rows.to_dict(orient="records")}
+    return rows, case_list_frame(rows), labels
 
 
 def page_size() -> int:
@@ -99,8 +108,9 @@ def load(f: BoardFilter, key: scores.ViewKey) -> BoardPage:
     page = min(max(int(ss.get(PAGE_KEY) or 0), 0), pages - 1)
     ss[PAGE_KEY] = page
     ss["board_pages"] = pages
-    rows = _rows(*key, filters, page * size, size)
-    return BoardPage(rows=rows, total=total, fired=fired, page=page, pages=pages, size=size)
+    rows, shown, labels = _rows(*key, filters, page * size, size)
+    return BoardPage(rows=rows, shown=shown, labels=labels, total=total, fired=fired,
+                     page=page, pages=pages, size=size)
 
 
 def turn(delta: int) -> None:
