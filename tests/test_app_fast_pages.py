@@ -62,28 +62,36 @@ def test_group_summary_says_not_assessed_and_not_recorded() -> None:
 def test_surveillance_patient_view_is_built_once_per_patient_and_revision(
         env: Path, monkeypatch) -> None:
     """Warm runs of the patient view read one cached bundle (surveillance, levels,
-    timeline and level-map charts with their specs): the timeline is built once."""
-    from ui import surveillance, trend_charts
+    the timeline's SVG and the level map's chart): the timeline is drawn once, as inline
+    SVG (no chart engine), with its CSV, PNG and SVG downloads."""
+    from ui import charts, history_svg, surveillance
 
     builds: list[str] = []
-    build = trend_charts.surveillance_timeline
+    build = history_svg.timeline_svg
 
-    def counting(tl, **kwargs):
+    def counting(tl, *args, **kwargs):
         builds.append(str(tl["patient_id"].iloc[0]))
-        return build(tl, **kwargs)
+        return build(tl, *args, **kwargs)
 
-    monkeypatch.setattr(trend_charts, "surveillance_timeline", counting)
+    monkeypatch.setattr(history_svg, "timeline_svg", counting)
     surveillance._patient_view.clear()
     at = open_page("surveillance")
     at.run()
     at.run()
     assert_ok(at)
     patient = at.session_state[surveillance.PATIENT_KEY]
-    assert builds == [patient]  # three runs, one build
+    assert builds == [patient]  # three runs, one drawing
+    figures = [m.value for m in at.markdown if 'data-testid="surveillance-timeline"' in m.value]
+    assert len(figures) == 1 and "Lesions by region" in figures[0]
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
-    assert any("vconcat" in s for s in specs)  # the three-panel timeline is drawn
+    assert not any("vconcat" in s for s in specs)  # no Vega timeline any more
     keys = {b.key for b in at.get("download_button")}
     assert {"surv_timeline_csv", "surv_timeline_png", "surv_timeline_svg"} <= keys
+    view = surveillance.patient_view_data(patient)
+    file_svg = view.timeline_file()
+    assert 'width="660"' in file_svg and 'fill="white"' in file_svg
+    assert "currentColor" not in file_svg  # a file has no page colour to inherit
+    assert charts.svg_png(file_svg, scale=1.0)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_server_config_keeps_reruns_free_of_full_collections_and_file_polling() -> None:
@@ -279,3 +287,52 @@ def test_history_svg_draws_each_recorded_value_once_on_round_axes() -> None:
     assert "Burden over time" not in pain_only and pain_only.count("<polyline") == 1
     odd = history_svg(pd.DataFrame({"study_date": ["x"], "vas": [1.0]}))
     assert "<svg" not in odd and "readable" in odd
+
+
+def test_timeline_svg_stacks_regions_marks_alerts_and_names_series_as_the_csv() -> None:
+    """The surveillance timeline (inline SVG): each region's lesions stacked per study
+    with exact values, a missing or zero count drawn as nothing, one dotted line per
+    alerted study on each of the three panels, series named as the CSV's columns, and
+    the HI ratio in %; a sentence when no date is readable."""
+    import re
+
+    import pandas as pd
+
+    from ui.history_svg import timeline_svg
+    from ui.trend_charts import timeline_csv_frame
+
+    tl = pd.DataFrame({
+        "study_date": pd.to_datetime(["2024-07-10", "2024-01-10", "2024-04-10"]),
+        "lesion_count_cervical": [1, 0, 0], "lesion_count_thoracic": [3, 2, None],
+        "lesion_count_lumbar": [4, 1, 2], "lesion_count_sacral": [0, 0, 0],
+        "involved_levels": [6, 2, 3],
+        "high_intensity_ratio": [0.2, 0.05, 0.12],
+        "max_level_high_intensity_ratio": [0.5, 0.2, None],
+        "vas": [None, 3.0, 5.0], "expected_vas": [6.1, 3.5, 4.8]})
+    svg = timeline_svg(tl, ["2024-04-10", "2024-07-10", "2024-07-10"])
+
+    def values(series: str) -> list[tuple[str, float]]:
+        found = re.findall(rf'data-series="{series}" data-date="([^"]+)" '
+                           r'data-value="([^"]+)"', svg)
+        return [(d, float(v)) for d, v in found]
+
+    assert values("thoracic_lesions") == [("2024-01-10", 2.0), ("2024-07-10", 3.0)]
+    assert values("lumbar_lesions") == [("2024-01-10", 1.0), ("2024-04-10", 2.0),
+                                        ("2024-07-10", 4.0)]
+    assert values("cervical_lesions") == [("2024-07-10", 1.0)] and not values("sacral_lesions")
+    assert values("hi_ratio_worst_level_pct") == [("2024-01-10", 20.0), ("2024-07-10", 50.0)]
+    assert values("recorded_vas") == [("2024-01-10", 3.0), ("2024-04-10", 5.0)]
+    assert len(values("predicted_expected_vas")) == 3
+    series = set(re.findall(r'data-series="([^"]+)"', svg))
+    assert series <= set(timeline_csv_frame(tl).columns)
+    assert svg.count('data-alert="1"') == 2 * 3  # two alerted studies, three panels
+    assert "a study whose alerts fired" in svg
+    quiet = timeline_svg(tl)
+    assert 'data-alert="1"' not in quiet and "alerts fired" not in quiet
+    # stacked: the lumbar part of the last study sits on top of cervical + thoracic
+    rects = re.findall(r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)" '
+                       r'fill="[^"]+" data-series="(\w+)" data-date="2024-07-10"', svg)
+    tops = {name: float(y) for y, _, name in rects}
+    assert tops["lumbar_lesions"] < tops["thoracic_lesions"] < tops["cervical_lesions"]
+    odd = timeline_svg(pd.DataFrame({"study_date": ["x"], "vas": [1.0]}))
+    assert "readable" in odd and "data-series" not in odd

@@ -98,9 +98,10 @@ def test_surveillance_page_patient_timeline(env: Path) -> None:
     assert [m.value for m in at.metric if m.label == "Studies"] == ["3"]
     assert [m.value for m in at.metric if m.label == "Follow-up"] == ["6 months"]
     assert "Studies from 2024-01-10 to 2024-07-10." in [str(x.value) for x in at.caption]
-    timeline = next(spec for spec, _ in charts_of(at) if "vconcat" in spec)
-    titles = json.dumps([p.get("title") for p in timeline["vconcat"]])
-    assert "Lesions by region" in titles and "HI ratio" in titles and "Recorded pain" in titles
+    timeline = next(m.value for m in at.markdown
+                    if 'data-testid="surveillance-timeline"' in m.value)
+    assert all(t in timeline for t in ("Lesions by region", "HI ratio", "Pain: recorded"))
+    assert timeline.count('data-series="recorded_vas"') == 3  # one point per study
     studies = dataframe_keyed(at, "surv_studies")
     assert list(studies["Study date"]) == ["2024-01-10", "2024-04-10", "2024-07-10"]
     assert list(studies["HI ratio worst level"]) == ["20.0%", "35.0%", "36.0%"]

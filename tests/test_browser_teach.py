@@ -72,11 +72,6 @@ def subheaders(page: Page) -> list[str]:
     return [t.strip() for t in page.locator('[data-testid="stHeading"] h3').all_inner_texts()]
 
 
-def chart_with(page: Page, text: str):
-    return page.locator('[data-testid="stVegaLiteChart"]').filter(
-        has=page.locator("svg text", has_text=text))
-
-
 # ----------------------------------------------------------------------- surveillance
 
 
@@ -87,10 +82,13 @@ def test_surveillance_timeline_of_a_demo_patient_with_three_studies(
         wait_visible(tab, tab.get_by_role("heading", name="Pain surveillance"), "the title")
         choose(tab, "surv_patient", SURVEILLANCE_DEMO_PATIENT)
         wait_until(lambda: metric_value(tab, "Studies") == "3", "the Studies metric = 3")
-        timeline = wait_visible(tab, chart_with(tab, "Lesions by region"),
-                                "the timeline chart")
-        texts = " ".join(t or "" for t in timeline.locator("svg text").all_text_contents())
-        assert "HI ratio" in texts and "Recorded pain" in texts, texts[:400]
+        timeline = wait_visible(tab, tab.locator('[data-testid="surveillance-timeline"] svg'),
+                                "the timeline (inline SVG)")
+        texts = " ".join(t or "" for t in timeline.locator("text").all_text_contents())
+        assert "Lesions by region" in texts and "Pain: recorded" in texts, texts[:400]
+        box = timeline.bounding_box()
+        assert box and box["width"] > 400 and box["height"] > 300, box  # drawn, not clipped
+        assert timeline.locator("rect[data-series$='_lesions']").count() >= 3
         assert "Alerts at the latest study" in subheaders(tab)
         earlier = wait_visible(tab, tab.locator('[data-testid="stExpander"]',
                                                 has_text="Earlier alerts"),

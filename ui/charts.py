@@ -465,6 +465,12 @@ def chart_png(chart: alt.TopLevelMixin | str, *, scale: float = 2.0) -> bytes:
     return vlc.vegalite_to_png(_vega_lite_json(chart), scale=scale)
 
 
+def svg_png(svg: str, *, scale: float = 2.0) -> bytes:
+    """An SVG drawn on the server (e.g. :func:`ui.history_svg.timeline_svg`) as PNG
+    (vl-convert's renderer, no browser, no network)."""
+    return vlc.svg_to_png(svg, scale=scale)
+
+
 def chart_svg(chart: alt.TopLevelMixin | str) -> str:
     """The chart (or a :func:`chart_spec`) as SVG text (vl-convert)."""
     return vlc.vegalite_to_svg(_vega_lite_json(chart))

@@ -1,14 +1,24 @@
-"""A patient's pain and burden over time as inline SVG (the tumor board's history).
+"""A patient's course over time as inline SVG: the tumor board's history and the
+surveillance page's timeline.
 
-Drawn on the server as plain SVG, not as a Vega chart: the chart engine cost the board
-about 0.1 s of every page switch (issue 12; two servers side by side, 12 paired visits).
-Two panels share the date axis: pain (recorded VAS and the model's E[VAS], 0-10) and
-burden (lesions, solid, left axis; HI ratio in %, dashed, right axis). Each point carries
-its exact value (``data-series``, ``data-date``, ``data-value``) and a tooltip; a missing
-value leaves its point out and the line joins the points either side of it. Text uses the
-page's colour (``currentColor``), so a dark theme reads it too.
+Drawn on the server as plain SVG, not as Vega charts: the chart engine cost the board
+about 0.1 s of every page switch and the surveillance page about 0.07 s (issue 12; two
+servers side by side, paired visits).
 
-No Streamlit here: :func:`history_svg` returns the markup; :mod:`ui.board` draws it.
+- :func:`history_svg` (board): two panels share the date axis, pain (recorded VAS and the
+  model's E[VAS], 0-10) and burden (lesions, solid, left axis; HI ratio in %, dashed,
+  right axis).
+- :func:`timeline_svg` (surveillance): three panels, lesions by region (stacked bars), HI
+  ratio overall and at the worst level (%), recorded VAS against the model's E[VAS]; a
+  red dotted line marks each study whose alerts fired.
+
+Each point and bar carries its exact value (``data-series``, ``data-date``,
+``data-value``) and a tooltip; a missing value leaves its point out and the line joins the
+points either side of it. On screen, text uses the page's colour (``currentColor``), so a
+dark theme reads it too; the download (``standalone``) is dark text on white, in px.
+
+No Streamlit here: the functions return the markup; :mod:`ui.board` and
+:mod:`ui.surveillance` draw it.
 """
 
 from __future__ import annotations
@@ -21,11 +31,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.vocab import REGION_COLOURS, REGIONS
+
 #: Drawing size in px: width, left / right margins (axis labels), panel heights.
 WIDTH, LEFT, RIGHT = 660, 52, 52
 PAIN_H, BURDEN_H, TOP, GAP, BOTTOM = 150, 120, 34, 58, 40
 #: Most date labels under the axis (each ~70 px wide at 11 px).
 MAX_DATE_LABELS = 6
+#: Width of a character of 11 px DejaVu Sans, about (legend layout).
+CHAR_W = 6.7
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,8 @@ class Series:
     name: str
     colour: str
     dash: str = ""
+    #: Drawn as bars (a square in the legend) instead of a line.
+    box: bool = False
 
 
 PAIN_SERIES = (Series("vas", "Recorded VAS", "#4c78a8"),
@@ -69,14 +85,16 @@ def _number(value: float) -> str:
 class _Plot:
     """The shared x axis (days) and the SVG parts drawn so far."""
 
-    def __init__(self, days: np.ndarray) -> None:
+    def __init__(self, days: np.ndarray, pad: float = 0.0) -> None:
         self.days = days
+        self.pad = pad  # px kept free at both ends of the axis (room for bars)
         low, high = float(days.min()), float(days.max())
         self.low, self.span = (low, high - low) if high > low else (low - 1.0, 2.0)
         self.parts: list[str] = []
 
     def x(self, day: float) -> float:
-        return LEFT + (day - self.low) / self.span * (WIDTH - LEFT - RIGHT)
+        inner = WIDTH - LEFT - RIGHT - 2 * self.pad
+        return LEFT + self.pad + (day - self.low) / self.span * inner
 
     def y_axis(self, top: float, height: float, high: float, step: float, *,
                right: bool = False, colour: str = "currentColor", title: str = "") -> None:
@@ -129,18 +147,86 @@ class _Plot:
         x = WIDTH - RIGHT
         for series in reversed(legend):  # right-aligned, in order
             label = f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end">{_e(series.name)}</text>'
-            x -= 6.2 * len(series.name) + 6
+            x -= CHAR_W * len(series.name) + 6
+            if series.box:
+                self.parts.append(f'<rect x="{x - 11:.1f}" y="{y - 10:.1f}" width="11" '
+                                  f'height="11" fill="{series.colour}"/>{label}')
+                x -= 23
+                continue
             dash = f' stroke-dasharray="{series.dash}"' if series.dash else ""
             self.parts.append(f'<line x1="{x - 22:.1f}" y1="{y - 4:.1f}" x2="{x:.1f}" '
                               f'y2="{y - 4:.1f}" stroke="{series.colour}" stroke-width="3"'
                               f"{dash}/>{label}")
             x -= 34
 
+    def stacked_bars(self, stack: Sequence[tuple[Series, np.ndarray]], dates: Sequence[str],
+                     top: float, height: float, high: float) -> None:
+        """One bar per study, its parts stacked in ``stack`` order; a missing or zero
+        part is not drawn."""
+        xs = np.array([self.x(float(d)) for d in self.days])
+        gaps = np.diff(np.unique(xs))
+        width = min(24.0, max(4.0, 0.6 * float(gaps.min()))) if len(gaps) else 24.0
+        base = np.zeros(len(xs))
+        for series, values in stack:
+            for i in np.flatnonzero(np.isfinite(values) & (values > 0)):
+                y0 = top + height - base[i] / high * height
+                y1 = top + height - (base[i] + values[i]) / high * height
+                self.parts.append(
+                    f'<rect x="{xs[i] - width / 2:.1f}" y="{y1:.1f}" width="{width:.1f}" '
+                    f'height="{y0 - y1:.1f}" fill="{series.colour}" '
+                    f'data-series="{_e(series.column)}" data-date="{_e(dates[i])}" '
+                    f'data-value="{float(values[i])!r}"><title>{_e(dates[i])}: '
+                    f"{_e(series.name)} {_number(float(values[i]))}</title></rect>")
+                base[i] += values[i]
+
+    def rules(self, days: np.ndarray, top: float, bottom: float, colour: str) -> None:
+        """A dotted vertical line at each of ``days`` from ``top`` to ``bottom``."""
+        for day in days:
+            x = self.x(float(day))
+            self.parts.append(f'<line x1="{x:.1f}" y1="{top:.1f}" x2="{x:.1f}" '
+                              f'y2="{bottom:.1f}" stroke="{colour}" stroke-width="1.5" '
+                              'stroke-dasharray="3 3" data-alert="1"/>')
+
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     if name not in frame.columns:
         return np.full(len(frame), np.nan)
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+
+
+def _dated(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """The rows with a readable ``study_date``, oldest first, their dates as text and as
+    days since 1970."""
+    frame = frame.copy()
+    frame["_date"] = pd.to_datetime(frame["study_date"], errors="coerce")
+    frame = frame.dropna(subset=["_date"]).sort_values("_date", kind="stable")
+    dates = frame["_date"].dt.strftime("%Y-%m-%d").tolist()
+    days = ((frame["_date"] - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(
+        dtype=float)
+    return frame, dates, days
+
+
+def _svg(parts: Sequence[str], height: float, title: str, *, standalone: bool) -> str:
+    """The ``<svg>`` around ``parts``: fluid in the page's text colour, or (``standalone``,
+    a file) fixed in px, dark text on white."""
+    body = "".join(parts)
+    if standalone:
+        body = body.replace('"currentColor"', '"#222"')
+        size, colour = f'width="{WIDTH}" height="{height:.0f}"', "#222"
+        background = f'<rect width="{WIDTH}" height="{height:.0f}" fill="white"/>'
+    else:
+        size = f'width="100%" style="max-width:{WIDTH}px;height:auto"'
+        colour, background = "currentColor", ""
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" {size} '
+            f'viewBox="0 0 {WIDTH} {height:.0f}" font-size="11" fill="{colour}" '
+            f'font-family="DejaVu Sans, Arial, sans-serif"><title>{_e(title)}</title>'
+            f"{background}{body}</svg>")
+
+
+def _date_axis(plot: _Plot, dates: Sequence[str], height: float) -> None:
+    plot.dates(dates, height - BOTTOM + 18)
+    plot.parts.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.0f}" y="{height - 4}" '
+                      'text-anchor="middle">Study date</text>')
 
 
 def history_svg(history: pd.DataFrame) -> str:
@@ -150,15 +236,10 @@ def history_svg(history: pd.DataFrame) -> str:
     ``expected_vas``, ``lesion_count`` and ``high_intensity_ratio`` (0-1); rows without a
     readable date are left out. The burden panel is drawn when a burden column is.
     """
-    frame = history.copy()
-    frame["_date"] = pd.to_datetime(frame["study_date"], errors="coerce")
-    frame = frame.dropna(subset=["_date"]).sort_values("_date", kind="stable")
+    frame, dates, days = _dated(history)
     if not len(frame):
         return ('<p data-testid="history-chart">No study of this patient has a readable '
                 "date.</p>")
-    dates = frame["_date"].dt.strftime("%Y-%m-%d").tolist()
-    days = ((frame["_date"] - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(
-        dtype=float)
     burden = any(c in history.columns for c in ("lesion_count", "high_intensity_ratio"))
     height = TOP + PAIN_H + (GAP + BURDEN_H if burden else 0) + BOTTOM
     plot = _Plot(days)
@@ -180,11 +261,78 @@ def history_svg(history: pd.DataFrame) -> str:
                     title="HI ratio (%)")
         plot.line(LESIONS, lesions, dates, top, BURDEN_H, lesions_top)
         plot.line(HI_PERCENT, hi, dates, top, BURDEN_H, hi_top, unit=" %")
-    plot.dates(dates, height - BOTTOM + 18)
-    plot.parts.append(f'<text x="{(LEFT + WIDTH - RIGHT) / 2:.0f}" y="{height - 4}" '
-                      'text-anchor="middle">Study date</text>')
+    _date_axis(plot, dates, height)
     return (f'<figure class="dss-history" data-testid="history-chart">'
-            f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="100%" '
-            f'style="max-width:{WIDTH}px;height:auto" viewBox="0 0 {WIDTH} {height}" '
-            f'font-size="11" fill="currentColor" font-family="DejaVu Sans, Arial, sans-serif">'
-            f"<title>Pain and burden over time</title>{''.join(plot.parts)}</svg></figure>")
+            f'{_svg(plot.parts, height, "Pain and burden over time", standalone=False)}'
+            "</figure>")
+
+
+# ------------------------------------------------------------- surveillance timeline
+
+#: The timeline's panel height and the room above each panel (title, legend).
+PANEL_H, PANEL_GAP = 130, 60
+#: The timeline's HI-ratio and pain lines, each with the column it is read from. A
+#: series is named (``data-series``) as its column of the CSV download
+#: (:func:`ui.trend_charts.timeline_csv_frame`); lesions are ``<region>_lesions``.
+HI_SERIES = ((Series("hi_ratio_overall_pct", "overall", "#ef6c00"), "high_intensity_ratio"),
+             (Series("hi_ratio_worst_level_pct", "worst level", "#6a1b9a", "6 4"),
+              "max_level_high_intensity_ratio"))
+TIMELINE_PAIN = ((Series("recorded_vas", "recorded VAS", "#c62828"), "vas"),
+                 (Series("predicted_expected_vas", "predicted E[VAS]", "#455a64", "6 4"),
+                  "expected_vas"))
+ALERT_COLOUR = "#c62828"
+
+
+def timeline_svg(timeline: pd.DataFrame, alert_dates: Sequence[object] = (), *,
+                 standalone: bool = False) -> str:
+    """The ``<svg>`` of a patient's surveillance timeline.
+
+    ``timeline``: one row per study with ``study_date`` and any of
+    ``lesion_count_<region>`` (each region of :data:`core.vocab.REGIONS`),
+    ``high_intensity_ratio`` and ``max_level_high_intensity_ratio`` (0-1), ``vas`` and
+    ``expected_vas``; rows without a readable date are left out. ``alert_dates``: the
+    studies whose alerts fired, each marked by a red dotted line on every panel.
+    ``standalone``: the file version (see the module's docstring).
+    """
+    frame, dates, days = _dated(timeline)
+    if not len(frame):
+        return _svg(['<text x="10" y="20">No study of this patient has a readable '
+                     "date.</text>"], 30, "Surveillance timeline", standalone=standalone)
+    plot = _Plot(days, pad=20.0)
+    present = [r for r in REGIONS if np.isfinite(_column(frame, f"lesion_count_{r}")).any()]
+    stack = [(Series(f"{r}_lesions", r, REGION_COLOURS[r], box=True),
+              _column(frame, f"lesion_count_{r}")) for r in present or REGIONS]
+    totals = np.nansum(np.vstack([v for _, v in stack]), axis=0)
+    hi = [100 * _column(frame, source) for _, source in HI_SERIES]
+    hi_top, hi_step = _axis(float(np.nanmax(np.concatenate(hi), initial=0.0)))
+    lesions_top, lesions_step = _axis(float(totals.max(initial=0.0)), integer=True)
+    marked = pd.to_datetime(pd.Series(list(alert_dates), dtype=object), errors="coerce")
+    alert_days = np.unique(((marked.dropna() - pd.Timestamp("1970-01-01"))
+                            / pd.Timedelta(days=1)).to_numpy(dtype=float))
+    height = TOP + 3 * PANEL_H + 2 * PANEL_GAP + BOTTOM + (14 if len(alert_days) else 0)
+    top = TOP + (14 if len(alert_days) else 0)
+    plot.title("Lesions by region", 14, [series for series, _ in stack])
+    if len(alert_days):
+        plot.parts.append(f'<text x="{LEFT}" y="30" fill="{ALERT_COLOUR}">red dotted '
+                          "line: a study whose alerts fired</text>")
+    panels = (("Lesions", lesions_top, lesions_step),
+              ("HI ratio (%)", hi_top, hi_step), ("Pain (VAS 0-10)", 10.0, 2.0))
+    for i, (axis_title, high, step) in enumerate(panels):
+        y = top + i * (PANEL_H + PANEL_GAP)
+        plot.y_axis(y, PANEL_H, high, step, title=axis_title)
+    plot.stacked_bars(stack, dates, top, PANEL_H, lesions_top)
+    y = top + PANEL_H + PANEL_GAP
+    plot.title("HI ratio: overall (solid) and worst level (dashed)", y - 20,
+               [series for series, _ in HI_SERIES])
+    for (series, _), values in zip(HI_SERIES, hi, strict=True):
+        plot.line(series, values, dates, y, PANEL_H, hi_top, unit=" %")
+    y += PANEL_H + PANEL_GAP
+    plot.title("Pain: recorded vs the model's expected VAS", y - 20,
+               [series for series, _ in TIMELINE_PAIN])
+    for series, source in TIMELINE_PAIN:
+        plot.line(series, _column(frame, source), dates, y, PANEL_H, 10.0)
+    for i in range(3):  # over the bars and lines
+        y = top + i * (PANEL_H + PANEL_GAP)
+        plot.rules(alert_days, y, y + PANEL_H, ALERT_COLOUR)
+    _date_axis(plot, dates, height)
+    return _svg(plot.parts, height, "Surveillance timeline", standalone=standalone)

@@ -19,7 +19,7 @@ import streamlit as st
 
 from core import surveillance as sv
 from core.vocab import REGIONS, URGENCY_COLOURS, display
-from ui import cache, chart_export, scores, trend_charts
+from ui import cache, chart_export, history_svg, scores, trend_charts
 from ui import components as c
 from ui.session import KEEP
 
@@ -58,9 +58,16 @@ class PatientView:
 
     surveillance: sv.PatientSurveillance
     levels: pd.DataFrame
-    timeline_chart: c.CachedChart
+    #: The three-panel timeline as inline SVG (:func:`ui.history_svg.timeline_svg`).
+    timeline_svg: str
     timeline_csv: pd.DataFrame
     level_map: c.CachedChart | None  # None when the patient has no per-level rows
+
+    def timeline_file(self) -> str:
+        """The timeline as a standalone SVG file (the SVG and PNG downloads)."""
+        ps = self.surveillance
+        return history_svg.timeline_svg(ps.timeline, ps.alerts["study_date"].tolist(),
+                                        standalone=True)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -69,12 +76,11 @@ def _patient_view(url: str, revision: int, model_version: str, patient_id: str
     tl, _, _ = _cohort(url, revision, model_version)
     levels = cache.get_store().patient_levels(patient_id)
     ps = _patient(tl, patient_id, levels)
-    timeline = trend_charts.surveillance_timeline(ps.timeline,
-                                                  alert_dates=ps.alerts["study_date"])
+    timeline = history_svg.timeline_svg(ps.timeline, ps.alerts["study_date"].tolist())
     level_map = (c.prepare_chart(trend_charts.level_heatmap(levels)) if len(levels)
                  else None)
-    return PatientView(ps, levels, c.prepare_chart(timeline),
-                       trend_charts.timeline_csv_frame(ps.timeline), level_map)
+    return PatientView(ps, levels, timeline, trend_charts.timeline_csv_frame(ps.timeline),
+                       level_map)
 
 
 def patient_view_data(patient_id: str) -> PatientView:
@@ -225,8 +231,9 @@ def studies_table(ps: sv.PatientSurveillance) -> None:
 
 def timeline_chart(view: PatientView) -> None:
     """The three-panel timeline with its downloads."""
-    chart_export.chart(view.timeline_chart, view.timeline_csv, key="surv_timeline",
-                       name=f"timeline-{view.surveillance.patient_id}")
+    chart_export.svg_figure(view.timeline_svg, view.timeline_csv, key="surv_timeline",
+                            name=f"timeline-{view.surveillance.patient_id}",
+                            testid="surveillance-timeline", file_svg=view.timeline_file)
 
 
 def _study_labels(tl: pd.DataFrame) -> dict[int, str]:
