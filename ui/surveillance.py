@@ -167,10 +167,11 @@ def patient_picker(tl: pd.DataFrame, alerts: pd.DataFrame) -> str:
 def rules_table() -> None:
     """The alert rules with their thresholds and reasons (an expander)."""
     with st.expander("Alert rules and thresholds", icon=":material/rule:"):
-        st.dataframe(pd.DataFrame([{"Alert": r.title, "Priority": r.priority,
-                                    "Fires when": r.rule, "Why": r.rationale}
-                                   for r in sv.alert_rules()]),
-                     hide_index=True, key="surv_rules")
+        # A static table: its long sentences wrap, and it costs the page switch less
+        # than a data grid (the expander's content is drawn even while it is closed).
+        st.table(pd.DataFrame([{"Alert": r.title, "Priority": r.priority,
+                                "Fires when": r.rule, "Why": r.rationale}
+                               for r in sv.alert_rules()]).set_index("Alert"))
         st.caption("None of these thresholds is a validated cut-off; they are stated so a "
                    "site can review them. Missing values never fire an alert; a value "
                    "exactly at a threshold fires.")
