@@ -251,12 +251,21 @@ def test_the_waterfall_svg_says_so_when_there_are_no_shap_values() -> None:
     assert "<svg" not in markup and 'data-testid="shap-waterfall"' in markup
 
 
+def svg_points(svg: str, series: str) -> list[tuple[str, float]]:
+    """``(date, value)`` of each mark of ``series`` in an SVG of :mod:`ui.history_svg`,
+    in drawing order."""
+    import re
+
+    found = re.findall(rf'data-series="{series}" data-date="([^"]+)" '
+                       r'data-value="([^"]+)"', svg)
+    return [(d, float(v)) for d, v in found]
+
+
 def test_history_svg_draws_each_recorded_value_once_on_round_axes() -> None:
     """The board's history (inline SVG, no chart engine): one point per recorded value
     with its exact value, none for a missing one (the line joins its neighbours), dates
     in order, whole-number lesion ticks, HI in %, names escaped; no burden panel without
     burden columns and a sentence when no date is readable."""
-    import re
 
     import pandas as pd
 
@@ -269,9 +278,7 @@ def test_history_svg_draws_each_recorded_value_once_on_round_axes() -> None:
     svg = history_svg(history)
 
     def points(series: str) -> list[tuple[str, float]]:
-        found = re.findall(rf'data-series="{series}" data-date="([^"]+)" '
-                           r'data-value="([^"]+)"', svg)
-        return [(d, float(v)) for d, v in found]
+        return svg_points(svg, series)
 
     assert points("vas") == [("2024-01-01", 3.0), ("2024-06-15", 7.0)]
     assert points("expected_vas") == [("2024-01-01", 4.2), ("2024-03-01", 5.1),
@@ -312,9 +319,7 @@ def test_timeline_svg_stacks_regions_marks_alerts_and_names_series_as_the_csv() 
     svg = timeline_svg(tl, ["2024-04-10", "2024-07-10", "2024-07-10"])
 
     def values(series: str) -> list[tuple[str, float]]:
-        found = re.findall(rf'data-series="{series}" data-date="([^"]+)" '
-                           r'data-value="([^"]+)"', svg)
-        return [(d, float(v)) for d, v in found]
+        return svg_points(svg, series)
 
     assert values("thoracic_lesions") == [("2024-01-10", 2.0), ("2024-07-10", 3.0)]
     assert values("lumbar_lesions") == [("2024-01-10", 1.0), ("2024-04-10", 2.0),
