@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from tests import test_app_pages as app_pages
-from tests.test_app_pages import assert_ok, open_page
+from tests.test_app_pages import assert_ok, open_page, store
 
 app_store = app_pages.app_store
 env = app_pages.env
@@ -341,3 +341,35 @@ def test_timeline_svg_stacks_regions_marks_alerts_and_names_series_as_the_csv() 
     assert tops["lumbar_lesions"] < tops["thoracic_lesions"] < tops["cervical_lesions"]
     odd = timeline_svg(pd.DataFrame({"study_date": ["x"], "vas": [1.0]}))
     assert "readable" in odd and "data-series" not in odd
+
+
+def test_model_page_counts_stored_scores_once_per_store_revision(env: Path, monkeypatch) -> None:
+    """The Model page's "Stored scores" status (a count over every study: most of the
+    page's run on 100k studies) is read again only after a write moves the revision."""
+    import datetime as dt
+
+    from core.store import CaseStore
+
+    calls: list[str] = []
+    real = CaseStore.score_status
+
+    def counting(self, version):
+        calls.append(version)
+        return real(self, version)
+
+    monkeypatch.setattr(CaseStore, "score_status", counting)
+    at = open_page("model")
+    assert_ok(at)
+    seen = len(calls)
+    at.run()
+    at.run()
+    assert_ok(at)
+    assert len(calls) == seen  # two more runs, no count
+    s = store()
+    study = int(s.list_studies()["study_id"].iloc[0])
+    day = dt.date(2031, 1, 2)
+    s.agenda_add(day, [study], actor="test")  # any audited write moves the revision
+    s.agenda_remove(day, study, actor="test")
+    at.run()
+    assert_ok(at)
+    assert len(calls) > seen
