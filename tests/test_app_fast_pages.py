@@ -298,9 +298,9 @@ def test_history_svg_draws_each_recorded_value_once_on_round_axes() -> None:
 
 def test_timeline_svg_stacks_regions_marks_alerts_and_names_series_as_the_csv() -> None:
     """The surveillance timeline (inline SVG): each region's lesions stacked per study
-    with exact values, a missing or zero count drawn as nothing, one dotted line per
-    alerted study on each of the three panels, series named as the CSV's columns, and
-    the HI ratio in %; a sentence when no date is readable."""
+    with exact values, a zero count drawn as nothing and a missing one marked "?", one
+    dotted line per alerted study on each of the three panels, series named as the CSV's
+    columns, and the HI ratio in %; a sentence when no date is readable."""
     import re
 
     import pandas as pd
@@ -332,8 +332,14 @@ def test_timeline_svg_stacks_regions_marks_alerts_and_names_series_as_the_csv() 
     assert series <= set(timeline_csv_frame(tl).columns)
     assert svg.count('data-alert="1"') == 2 * 3  # two alerted studies, three panels
     assert "a study whose alerts fired" in svg
+    # a count not recorded is a "?" over its bar, never a silently shorter bar
+    assert re.findall(r'data-missing="([^"]+)" data-date="([^"]+)"', svg) == [
+        ("thoracic", "2024-04-10")]
+    assert "thoracic not recorded" in svg and "a regional count not recorded" in svg
     quiet = timeline_svg(tl)
     assert 'data-alert="1"' not in quiet and "alerts fired" not in quiet
+    complete = timeline_svg(tl.fillna({"lesion_count_thoracic": 0}))
+    assert "data-missing" not in complete and "not recorded" not in complete
     # stacked: the lumbar part of the last study sits on top of cervical + thoracic
     rects = re.findall(r'<rect x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)" '
                        r'fill="[^"]+" data-series="(\w+)" data-date="2024-07-10"', svg)

@@ -161,8 +161,10 @@ class _Plot:
 
     def stacked_bars(self, stack: Sequence[tuple[Series, np.ndarray]], dates: Sequence[str],
                      top: float, height: float, high: float) -> None:
-        """One bar per study, its parts stacked in ``stack`` order; a missing or zero
-        part is not drawn."""
+        """One bar per study, its parts stacked in ``stack`` order; a zero part is not
+        drawn. A bar with a missing part gets a grey ``?`` above it (``data-missing``:
+        the missing series; its tooltip names them), so a count that was not recorded
+        never reads as a smaller bar."""
         xs = np.array([self.x(float(d)) for d in self.days])
         gaps = np.diff(np.unique(xs))
         width = min(24.0, max(4.0, 0.6 * float(gaps.min()))) if len(gaps) else 24.0
@@ -178,6 +180,16 @@ class _Plot:
                     f'data-value="{float(values[i])!r}"><title>{_e(dates[i])}: '
                     f"{_e(series.name)} {_number(float(values[i]))}</title></rect>")
                 base[i] += values[i]
+        missing = [[series.name for series, values in stack if not np.isfinite(values[i])]
+                   for i in range(len(xs))]
+        for i, names in enumerate(missing):
+            if names:
+                y = top + height - base[i] / high * height - 4
+                self.parts.append(
+                    f'<text x="{xs[i]:.1f}" y="{y:.1f}" text-anchor="middle" fill="#888" '
+                    f'font-weight="bold" data-missing="{_e(" ".join(names))}" '
+                    f'data-date="{_e(dates[i])}">?<title>{_e(dates[i])}: '
+                    f"{_e(', '.join(names))} not recorded</title></text>")
 
     def rules(self, days: np.ndarray, top: float, bottom: float, colour: str) -> None:
         """A dotted vertical line at each of ``days`` from ``top`` to ``bottom``."""
@@ -309,12 +321,17 @@ def timeline_svg(timeline: pd.DataFrame, alert_dates: Sequence[object] = (), *,
     marked = pd.to_datetime(pd.Series(list(alert_dates), dtype=object), errors="coerce")
     alert_days = np.unique(((marked.dropna() - pd.Timestamp("1970-01-01"))
                             / pd.Timedelta(days=1)).to_numpy(dtype=float))
-    height = TOP + 3 * PANEL_H + 2 * PANEL_GAP + BOTTOM + (14 if len(alert_days) else 0)
-    top = TOP + (14 if len(alert_days) else 0)
-    plot.title("Lesions by region", 14, [series for series, _ in stack])
+    notes = []  # a line under the first title: what the marks mean
     if len(alert_days):
-        plot.parts.append(f'<text x="{LEFT}" y="30" fill="{ALERT_COLOUR}">red dotted '
-                          "line: a study whose alerts fired</text>")
+        notes.append(f'<tspan fill="{ALERT_COLOUR}">red dotted line: a study whose alerts '
+                     "fired</tspan>")
+    if any(not np.isfinite(values).all() for _, values in stack):
+        notes.append('<tspan fill="#888">?: a regional count not recorded</tspan>')
+    top = TOP + (14 if notes else 0)
+    height = top + 3 * PANEL_H + 2 * PANEL_GAP + BOTTOM
+    plot.title("Lesions by region", 14, [series for series, _ in stack])
+    if notes:
+        plot.parts.append(f'<text x="{LEFT}" y="30">{" · ".join(notes)}</text>')
     panels = (("Lesions", lesions_top, lesions_step),
               ("HI ratio (%)", hi_top, hi_step), ("Pain (VAS 0-10)", 10.0, 2.0))
     for i, (axis_title, high, step) in enumerate(panels):
