@@ -1,7 +1,7 @@
 """Geometry of image viewing: distances in millimetres, the zoomed view, level slices.
 
-Pure numpy; the slice viewer (:mod:`ui.viewer`) draws with it and the tests check it
-without a browser.
+Pure numpy; the slice viewer (:mod:`ui.slice_render`, :mod:`ui.viewer`) draws with it and
+the tests check it without a browser.
 
 * :func:`distance_mm`: the length of a segment between two voxel positions, each axis
   scaled by its own spacing (voxels are never assumed isotropic).

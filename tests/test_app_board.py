@@ -215,7 +215,7 @@ def test_both_layouts_keep_the_headline_above_the_estimate(env: Path, projection
 
 
 def test_a_level_row_jumps_the_viewer_to_that_level(env: Path) -> None:
-    from ui import viewer
+    from ui import slice_render
     from ui.cache import stored_study_images
 
     study_id = _study_of("DEMO-IMG-03")
@@ -231,7 +231,8 @@ def test_a_level_row_jumps_the_viewer_to_that_level(env: Path) -> None:
             "selection": {"rows": [names.index(name)], "columns": [], "cells": []}}
         at.run()
         assert_ok(at)
-        expected = viewer.jump_slice("sagittal", images.vertebrae, label[name], images.lesions)
+        expected = slice_render.jump_slice("sagittal", images.vertebrae, label[name],
+                                           images.lesions)
         assert at.session_state["board_viewer_slice_sagittal"] == expected, name
         assert at.session_state[f"board_link_{study_id}"].levels == (name,)
         caption = next(i.captions[0] for i in at.image if "highlighted in yellow" in

@@ -1056,7 +1056,7 @@ def test_chart_layout_details() -> None:
 
 
 def test_viewer_physical_aspect_and_orientation() -> None:
-    from ui.viewer import ORIENTATION_LABELS, key_slice, plane_slice, render_slice
+    from ui.slice_render import ORIENTATION_LABELS, key_slice, plane_slice, render_slice
 
     vol = np.zeros((10, 20, 30), dtype=np.float32)  # z, y, x
     vol[9, :, :] = 100.0  # most superior slice bright

@@ -26,8 +26,8 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_MODULE_LINES = 700
 MAX_FUNCTION_LINES = 80
 #: ``ui`` modules at the bottom of the ui layers: they import no other ui module.
-UI_BOTTOM = ("ui.components", "ui.session", "ui.router", "ui.charts", "ui.viewer", "ui.inputs",
-             "ui.cohort", "ui.registry")
+UI_BOTTOM = ("ui.components", "ui.session", "ui.router", "ui.charts", "ui.slice_render",
+             "ui.inputs", "ui.cohort", "ui.registry")
 
 
 @dataclass(frozen=True)

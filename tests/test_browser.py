@@ -554,17 +554,17 @@ def _click_point(image: Path, labels: Path, name: str) -> tuple[float, float, in
 
     from core.io import read_image, read_label_map
     from core.levels import label_for_name
-    from ui import viewer
+    from ui import slice_render
 
     loaded = read_image(image).image
     volume = sitk.GetArrayFromImage(loaded)
     vert = sitk.GetArrayFromImage(read_label_map(labels, reference=loaded))
     spacing = loaded.GetSpacing()
-    index = viewer.key_slice("sagittal", volume.shape, vertebrae=vert)
-    render = viewer.render_slice(volume, spacing, "sagittal", index, 1.0, 0.0, vertebrae=vert,
-                                 target_px=420, min_aspect=0.0)
+    index = slice_render.key_slice("sagittal", volume.shape, vertebrae=vert)
+    render = slice_render.render_slice(volume, spacing, "sagittal", index, 1.0, 0.0,
+                                       vertebrae=vert, target_px=420, min_aspect=0.0)
     zs, ys = np.nonzero(vert[:, :, index] == label_for_name(name, "verse"))
-    row_mm, col_mm = viewer.plane_spacing(spacing, "sagittal")
+    row_mm, col_mm = slice_render.plane_spacing(spacing, "sagittal")
     row = ((volume.shape[0] - 1 - float(np.median(zs))) + 0.5) * row_mm / render.pixel_mm - 0.5
     col = (float(np.median(ys)) + 0.5) * col_mm / render.pixel_mm - 0.5
     return col, row, render.rgb.shape[1], render.rgb.shape[0]

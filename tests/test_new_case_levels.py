@@ -248,14 +248,14 @@ def test_shift_corrects_names_counted_one_level_off(env, tmp_path, phantom):
 
 def _display_point(case_, index: int, zyx: tuple[int, int, int]) -> dict:
     """Where voxel ``zyx`` is drawn in the page's clickable sagittal slice."""
-    from ui import viewer
+    from ui import slice_render
 
-    window, level = viewer.auto_window(case_.volume)
-    render = viewer.render_slice(case_.volume, case_.spacing_xyz, "sagittal", index, window,
-                                 level, vertebrae=case_.vertebrae_array,
-                                 level_names=case_.level_names, opacity=0.45,
-                                 target_px=420, min_aspect=0.0)
-    row_mm, col_mm = viewer.plane_spacing(case_.spacing_xyz, "sagittal")
+    window, level = slice_render.auto_window(case_.volume)
+    render = slice_render.render_slice(case_.volume, case_.spacing_xyz, "sagittal", index, window,
+                                       level, vertebrae=case_.vertebrae_array,
+                                       level_names=case_.level_names, opacity=0.45,
+                                       target_px=420, min_aspect=0.0)
+    row_mm, col_mm = slice_render.plane_spacing(case_.spacing_xyz, "sagittal")
     rows = case_.volume.shape[0]
     row = ((rows - 1 - zyx[0]) + 0.5) * row_mm / render.pixel_mm - 0.5
     col = (zyx[1] + 0.5) * col_mm / render.pixel_mm - 0.5
@@ -405,7 +405,7 @@ def test_engine_progress_lines_and_failure_sentence(tmp_path, phantom, monkeypat
 
 def test_click_to_index_round_trips_every_plane():
     from ui.level_qc import click_to_index
-    from ui.viewer import plane_spacing, render_slice
+    from ui.slice_render import plane_spacing, render_slice
 
     rng = np.random.default_rng(0)
     volume = rng.normal(size=(30, 20, 12)).astype(np.float32)  # z, y, x

@@ -19,7 +19,7 @@ from core.view_geometry import (
     level_slice,
     outline,
 )
-from ui import viewer
+from ui import slice_render
 
 # --------------------------------------------------------------------------- distance
 
@@ -46,9 +46,9 @@ def test_distance_refuses_bad_input_in_one_sentence(p0, p1, spacing, message) ->
 def test_ruler_on_an_anisotropic_sagittal_slice() -> None:
     # Sagittal rows are z (3 mm), columns y (0.8 mm).
     spacing_xyz = (0.5, 0.8, 3.0)
-    assert viewer.ruler_mm((0, 0), (10, 0), spacing_xyz, "sagittal") == pytest.approx(30.0)
-    assert viewer.ruler_mm((0, 0), (0, 10), spacing_xyz, "sagittal") == pytest.approx(8.0)
-    assert viewer.ruler_mm((0, 0), (0, 10), spacing_xyz, "axial") == pytest.approx(5.0)
+    assert slice_render.ruler_mm((0, 0), (10, 0), spacing_xyz, "sagittal") == pytest.approx(30.0)
+    assert slice_render.ruler_mm((0, 0), (0, 10), spacing_xyz, "sagittal") == pytest.approx(8.0)
+    assert slice_render.ruler_mm((0, 0), (0, 10), spacing_xyz, "axial") == pytest.approx(5.0)
 
 
 # --------------------------------------------------------------------------- viewport
@@ -168,7 +168,7 @@ def test_level_slice_goes_to_the_lesions_else_the_centre() -> None:
     with pytest.raises(ValueError, match="axis 3"):
         level_slice(labels, 1, axis=3)
     # Axial jump in the viewer (axial = array axis 0).
-    assert viewer.jump_slice("axial", labels, 2, lesions) == 8
+    assert slice_render.jump_slice("axial", labels, 2, lesions) == 8
 
 
 def test_outline_is_the_inner_border() -> None:
@@ -201,10 +201,10 @@ def test_lesions_outlined_with_or_without_fill() -> None:
     volume, labels, lesions = _phantom()
     common = {"vertebrae": labels, "lesions": lesions, "show_levels": False,
               "orientation_labels": False, "target_px": 120}
-    filled = viewer.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
-                                 lesion_fill=True, **common)
-    hollow = viewer.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
-                                 lesion_fill=False, **common)
+    filled = slice_render.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
+                                       lesion_fill=True, **common)
+    hollow = slice_render.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
+                                       lesion_fill=False, **common)
     assert filled.lesion_pixels == hollow.lesion_pixels == 16
     n_filled, n_hollow = int(_red(filled.rgb).sum()), int(_red(hollow.rgb).sum())
     assert n_hollow > 0, "no lesion outline without the fill"
@@ -222,31 +222,31 @@ def test_highlighted_level_has_a_yellow_border() -> None:
     def yellow(rgb: np.ndarray) -> int:
         return int(((rgb[..., 0] > 230) & (rgb[..., 1] > 190) & (rgb[..., 2] < 60)).sum())
 
-    plain = viewer.render_slice(*args, **kw)
-    lit = viewer.render_slice(*args, highlight={2}, **kw)
+    plain = slice_render.render_slice(*args, **kw)
+    lit = slice_render.render_slice(*args, highlight={2}, **kw)
     assert yellow(lit.rgb) > yellow(plain.rgb) + 10
-    assert viewer.labels_of({1: "L1", 2: "L2"}, ["L2", "T9"]) == {2}
+    assert slice_render.labels_of({1: "L1", 2: "L2"}, ["L2", "T9"]) == {2}
 
 
 def test_window_presets_differ_and_custom_has_no_values() -> None:
     volume, _, _ = _phantom()
     volume[0, 0, 0] = 0.0  # background below the foreground
-    windows = {p: viewer.preset_window(volume, p)
-               for p, pct in viewer.WINDOW_PRESETS.items() if pct is not None}
+    windows = {p: slice_render.preset_window(volume, p)
+               for p, pct in slice_render.WINDOW_PRESETS.items() if pct is not None}
     assert {"T2", "STIR", "T1"} <= set(windows)
     assert windows["STIR"][1] > windows["T1"][1]  # STIR shows the bright end
     assert all(w > 0 for w, _ in windows.values())
     with pytest.raises(ValueError, match="Custom"):
-        viewer.preset_window(volume, "Custom")
+        slice_render.preset_window(volume, "Custom")
 
 
 def test_zoomed_render_resamples_the_voxels() -> None:
     volume, _, _ = _phantom()
-    whole = viewer.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
-                                target_px=120, orientation_labels=False)
-    zoomed = viewer.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
-                                 target_px=120, orientation_labels=False,
-                                 viewport=Viewport(2.0))
+    whole = slice_render.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
+                                      target_px=120, orientation_labels=False)
+    zoomed = slice_render.render_slice(volume, (1.0, 1.0, 1.0), "axial", 8, 40.0, 100.0,
+                                       target_px=120, orientation_labels=False,
+                                       viewport=Viewport(2.0))
     assert zoomed.pixel_mm < whole.pixel_mm
     assert whole.display is not None and zoomed.display is not None
     assert zoomed.display.crop != whole.display.crop

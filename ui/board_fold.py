@@ -33,7 +33,7 @@ from core.vocab import (
     number_text,
     vas_to_category,
 )
-from ui import advice, viewer
+from ui import advice, slice_render
 from ui import components as c
 from ui.advice import set_text
 from ui.cache import stored_study_images
@@ -219,10 +219,10 @@ def key_image(record: StudyRecord, *, max_height_px: int) -> bool:
     images = stored_study_images(record)
     if images is None:
         return False
-    render = viewer.static_key_image(images.volume, images.spacing_xyz,
-                                     vertebrae=images.vertebrae, lesions=images.lesions,
-                                     level_names=images.level_names)
-    st.image(render.rgb, width=viewer.display_width(render.rgb, max_height_px=max_height_px),
+    render = slice_render.static_key_image(images.volume, images.spacing_xyz,
+                                           vertebrae=images.vertebrae, lesions=images.lesions,
+                                           level_names=images.level_names)
+    st.image(render.rgb, width=slice_render.display_width(render.rgb, max_height_px=max_height_px),
              caption=(f"Sagittal slice {render.index + 1} (most lesion voxels: "
                       f"{render.lesion_pixels}); levels coloured, lesions red."))
     return True

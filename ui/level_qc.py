@@ -32,7 +32,7 @@ from core.level_naming import naming_sequence
 from core.level_qc import SEVERITIES
 from core.vocab import level_order
 from ui import components as c
-from ui import measure, session, viewer
+from ui import measure, session, slice_render
 from ui.cache import get_store
 from ui.measure import MeasuredCase
 
@@ -188,7 +188,7 @@ def click_to_index(click: Mapping[str, Any], *, plane: str, index: int,
                    shape_zyx: tuple[int, ...], spacing_xyz: tuple[float, float, float],
                    pixel_mm: float, rgb_shape: tuple[int, ...]) -> tuple[int, int, int]:
     """Array index ``(z, y, x)`` of a click on a slice rendered by
-    :func:`ui.viewer.render_slice` without padding (``min_aspect=0``).
+    :func:`ui.slice_render.render_slice` without padding (``min_aspect=0``).
 
     ``click`` is the value of ``streamlit_image_coordinates``: ``x``, ``y`` in displayed
     pixels and the displayed ``width`` / ``height`` (scaled back to the rendered image).
@@ -198,7 +198,7 @@ def click_to_index(click: Mapping[str, Any], *, plane: str, index: int,
     rows, cols = int(rgb_shape[0]), int(rgb_shape[1])
     col_d = float(click["x"]) * cols / float(click.get("width") or cols)
     row_d = float(click["y"]) * rows / float(click.get("height") or rows)
-    row_mm, col_mm = viewer.plane_spacing(spacing_xyz, plane)
+    row_mm, col_mm = slice_render.plane_spacing(spacing_xyz, plane)
     z, y, x = (int(n) for n in shape_zyx[:3])
     n_rows, n_cols = {"axial": (y, x), "coronal": (z, x), "sagittal": (z, y)}[plane]
     r = int(np.clip(np.rint((row_d + 0.5) * pixel_mm / row_mm - 0.5), 0, n_rows - 1))
@@ -215,7 +215,7 @@ def _window(case: MeasuredCase, key: str) -> tuple[float, float]:
     ss = st.session_state
     cached = ss.get(f"{key}_window")
     if not cached or cached[0] != case.image_id:
-        ss[f"{key}_window"] = (case.image_id, viewer.auto_window(case.volume))
+        ss[f"{key}_window"] = (case.image_id, slice_render.auto_window(case.volume))
     return ss[f"{key}_window"][1]
 
 
@@ -225,18 +225,19 @@ def _click_body(case: MeasuredCase, key: str) -> None:
     assert case.vertebrae_array is not None
     ss = st.session_state
     shape = case.volume.shape
-    count = viewer.n_slices(shape, "sagittal")
+    count = slice_render.n_slices(shape, "sagittal")
     if f"{key}_slice" not in ss or ss.get(f"{key}_slice_image") != case.image_id:
-        ss[f"{key}_slice"] = viewer.key_slice("sagittal", shape, vertebrae=case.vertebrae_array)
+        ss[f"{key}_slice"] = slice_render.key_slice("sagittal", shape,
+                                                    vertebrae=case.vertebrae_array)
         ss[f"{key}_slice_image"] = case.image_id
     index = st.slider("Sagittal slice", 0, max(count - 1, 1), key=f"{key}_slice",
                       disabled=count <= 1)
     index = min(int(index), count - 1)
     window, level = _window(case, key)
-    render = viewer.render_slice(case.volume, case.spacing_xyz, "sagittal", index, window,
-                                 level, vertebrae=case.vertebrae_array,
-                                 level_names=case.level_names, opacity=0.45, target_px=420,
-                                 min_aspect=0.0)
+    render = slice_render.render_slice(case.volume, case.spacing_xyz, "sagittal", index, window,
+                                       level, vertebrae=case.vertebrae_array,
+                                       level_names=case.level_names, opacity=0.45, target_px=420,
+                                       min_aspect=0.0)
     click = streamlit_image_coordinates(render.rgb, key=f"{key}_image", cursor="crosshair")
     ss[f"{key}_point"] = None
     if not click or click.get("unix_time") == ss.get(f"{key}_used"):

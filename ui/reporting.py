@@ -19,7 +19,7 @@ from core.report import (
     trend_context,
 )
 from core.store import StudyRecord
-from ui import session, viewer
+from ui import session, slice_render
 from ui.cache import get_model, get_store, stored_study_images
 from ui.cases import Assessment, assess
 from ui.scores import view_key
@@ -51,9 +51,9 @@ def _key_image(record: StudyRecord) -> tuple[bytes | None, str]:
     images = stored_study_images(record)
     if images is None:
         return None, ""
-    render = viewer.static_key_image(images.volume, images.spacing_xyz,
-                                     vertebrae=images.vertebrae, lesions=images.lesions,
-                                     level_names=images.level_names)
+    render = slice_render.static_key_image(images.volume, images.spacing_xyz,
+                                           vertebrae=images.vertebrae, lesions=images.lesions,
+                                           level_names=images.level_names)
     caption = (f"Sagittal slice {render.index + 1} with the most lesion voxels "
                f"({render.lesion_pixels}); vertebral levels coloured and labelled, "
                "detected lesions red. Display pixel "
