@@ -289,9 +289,12 @@ def test_new_case_viewer_controls(env: Path) -> None:
     first = at.image[0].value
     at.segmented_control(key="newcase_viewer_plane").set_value("axial").run()
     assert_ok(at)
-    slider = at.slider(key="newcase_viewer_slice_axial")
-    assert slider.max == 274  # 275 axial slices of the PAM50 crop
-    slider.set_value(100).run()
+    # The slider numbers slices from 1, as the caption does; the session keeps the index.
+    slider = at.slider(key="newcase_viewer_slice_axial_number")
+    assert (slider.min, slider.max) == (1, 275)  # 275 axial slices of the PAM50 crop
+    assert slider.value == at.session_state["newcase_viewer_slice_axial"] + 1
+    slider.set_value(101).run()
+    assert at.session_state["newcase_viewer_slice_axial"] == 100
     assert_ok(at)
     at.slider(key="newcase_viewer_opacity").set_value(0.8).run()
     at.slider(key="newcase_viewer_window").set_value(50.0).run()

@@ -57,6 +57,7 @@ def test_opens_on_the_slice_with_the_lesions(at: AppTest) -> None:
 def test_wheel_and_keys_step_slices_within_the_stack(at: AppTest) -> None:
     _send(at, {"type": "slice", "delta": 1})
     assert at.session_state["v_slice_axial"] == 15 and "slice 16/20" in _caption(at)
+    assert at.slider(key="v_slice_axial_number").value == 16  # as the caption numbers it
     _send(at, {"type": "slice", "delta": 50})
     assert at.session_state["v_slice_axial"] == 19
     _send(at, {"type": "slice", "delta": "up"})  # malformed: dropped, no error

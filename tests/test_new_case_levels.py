@@ -271,7 +271,7 @@ def test_click_a_body_and_name_it(env, tmp_path, phantom):
     assert table_levels(at) == ["T9", "T10", "T11", "T12", "L1"]
     assert at.button(key="newcase_fix_click_apply").disabled  # nothing clicked yet
     c = case(at)
-    index = int(at.slider(key="newcase_fix_click_slice").value)
+    index = int(at.slider(key="newcase_fix_click_slice_number").value) - 1  # numbered from 1
     # The middle voxel of the body now called T11 in the clicked slice (truly L1).
     zs, ys = np.nonzero(c.vertebrae_array[:, :, index] == _v("T11"))
     voxel = (int(np.median(zs)), int(np.median(ys)), index)

@@ -32,7 +32,7 @@ from core.level_naming import naming_sequence
 from core.level_qc import SEVERITIES
 from core.vocab import level_order
 from ui import components as c
-from ui import measure, session, slice_render
+from ui import measure, session, slice_render, viewer
 from ui.cache import get_store
 from ui.measure import MeasuredCase
 
@@ -230,9 +230,7 @@ def _click_body(case: MeasuredCase, key: str) -> None:
         ss[f"{key}_slice"] = slice_render.key_slice("sagittal", shape,
                                                     vertebrae=case.vertebrae_array)
         ss[f"{key}_slice_image"] = case.image_id
-    index = st.slider("Sagittal slice", 0, max(count - 1, 1), key=f"{key}_slice",
-                      disabled=count <= 1)
-    index = min(int(index), count - 1)
+    index = viewer.numbered_slider("Sagittal slice", f"{key}_slice", count)
     window, level = _window(case, key)
     render = slice_render.render_slice(case.volume, case.spacing_xyz, "sagittal", index, window,
                                        level, vertebrae=case.vertebrae_array,

@@ -4,8 +4,10 @@
 :func:`slice_viewer` adds the widgets and a tool bar, an ``st.components.v2`` component
 whose static script is ``ui/components_viewer/`` (no CDN): wheel and arrow keys scroll
 slices, Ctrl+wheel and +/- zoom at the cursor, drag pans, the ruler measures in mm.
-Stable keys ``<prefix>_plane``, ``_slice_<plane>``, ``_preset``, ``_window``, ``_level``,
-``_opacity``, ``_show_levels``, ``_show_lesions``, ``_lesion_fill``, ``_jump``, ``_tools``.
+Stable keys ``<prefix>_plane``, ``_slice_<plane>`` (the 0-based slice index; its slider,
+``_slice_<plane>_number``, shows the slice number from 1, as the caption does),
+``_preset``, ``_window``, ``_level``, ``_opacity``, ``_show_levels``, ``_show_lesions``,
+``_lesion_fill``, ``_jump``, ``_tools``.
 """
 
 from __future__ import annotations
@@ -141,6 +143,22 @@ class _Controls:
     lesion_fill: bool
 
 
+def _from_number(slice_key: str, number_key: str) -> None:
+    st.session_state[slice_key] = int(st.session_state[number_key]) - 1
+
+
+def numbered_slider(label: str, slice_key: str, count: int, **kwargs: Any) -> int:
+    """A slice slider showing slice numbers from 1 to ``count``, as captions and PACS
+    number them; returns the 0-based index, which ``slice_key`` keeps in the session (the
+    slider's own key is ``<slice_key>_number``). Jumps and the tool bar set the index."""
+    ss = st.session_state
+    number_key = f"{slice_key}_number"
+    ss[number_key] = int(ss[slice_key]) + 1
+    number = st.slider(label, 1, max(count, 2), key=number_key, disabled=count <= 1,
+                       on_change=_from_number, args=(slice_key, number_key), **kwargs)
+    return min(int(number), count) - 1
+
+
 def _controls(prefix: str, volume: np.ndarray, ranges: _Ranges, default_plane: str,
               vertebrae: np.ndarray | None, lesions: np.ndarray | None,
               names: Mapping[int, str]) -> _Controls:
@@ -151,8 +169,8 @@ def _controls(prefix: str, volume: np.ndarray, ranges: _Ranges, default_plane: s
     slice_key = f"{prefix}_slice_{plane}"
     if slice_key not in ss or not 0 <= int(ss[slice_key]) < count:
         ss[slice_key] = count // 2
-    index = st.slider("Slice", 0, max(count - 1, 1), key=slice_key, persist_state=keep,
-                      disabled=count <= 1, help="Or the mouse wheel / arrow keys on the image.")
+    index = numbered_slider("Slice", slice_key, count,
+                            help="Or the mouse wheel / arrow keys on the image.")
     if vertebrae is not None and names:
         st.selectbox("Jump to level", sort_levels(names.values()), index=None,
                      key=f"{prefix}_jump", placeholder="Choose a level",
