@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from ui import components, session
+from ui import components, scores, session
 from ui.stores import get_store
 
 if TYPE_CHECKING:
@@ -201,18 +201,6 @@ def _running(store_url: str, version: str) -> None:
     st.caption("You may leave this page; the scores are stored batch by batch.")
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _score_status(url: str, revision: int, version: str) -> dict[str, Any]:
-    return get_store().score_status(version)
-
-
-def score_status(store: CaseStore, version: str) -> dict[str, Any]:
-    """:meth:`core.store.CaseStore.score_status`, counted once per store revision (every
-    write, a rescore's batches included, is audited and so moves the revision) instead
-    of on every run: on 100k studies the count was most of the Model page's run."""
-    return _score_status(store.url, store.store_revision(), version)
-
-
 def render_rescore(*, key: str, model: TrainedModel | None = None) -> None:
     """The "Stored scores" section: status for the session's model (or ``model``), the
     "Rescore stored studies" button (enabled when studies lack scores and no rescore of
@@ -227,7 +215,7 @@ def render_rescore(*, key: str, model: TrainedModel | None = None) -> None:
     store = components.run_safely(get_store, prefix="The case store could not be opened:")
     if store is None:
         return
-    status = components.run_safely(score_status, store, model.version,
+    status = components.run_safely(scores.score_status, model.version,
                                    prefix="The stored scores could not be read:")
     if status is None:
         return
