@@ -131,8 +131,7 @@ if presented is None:
     st.stop()
 if not big:
     filters_and_list()
-labels = ({int(r["study_id"]): c.study_label(r) for r in agenda.to_dict(orient="records")}
-          if on_agenda else listing.labels)
+labels = c.study_labels(agenda) if on_agenda else listing.labels
 paged = not on_agenda
 study_id = board_nav.nav_bar(order, labels, offset=listing.offset if paged else 0,
                              total=listing.total if paged else None,

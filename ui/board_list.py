@@ -20,7 +20,7 @@ import streamlit as st
 from core.store import StudyFilter
 from ui import scores
 from ui.board import BoardFilter, case_list_frame
-from ui.components import study_label
+from ui.components import study_labels
 from ui.session import KEEP
 from ui.stores import get_store
 
@@ -50,7 +50,7 @@ class BoardPage:
     rows: pd.DataFrame
     #: The rows as the case list shows them (:func:`ui.board.case_list_frame`).
     shown: pd.DataFrame
-    #: Each row's study label (:func:`ui.components.study_label`) by study id.
+    #: Each row's study label by study id (:func:`ui.components.study_labels`).
     labels: dict[int, str]
     total: int
     fired: int
@@ -83,8 +83,7 @@ def _rows(url: str, revision: int, version: str, filters: StudyFilter, offset: i
     revision, model, filter and page, not on every run."""
     rows = get_store().scored_studies(version, filters, order_by="board", limit=size,
                                       offset=offset)
-    labels = {int(r["study_id"]): study_label(r) for r in rows.to_dict(orient="records")}
-    return rows, case_list_frame(rows), labels
+    return rows, case_list_frame(rows), study_labels(rows)
 
 
 def page_size() -> int:

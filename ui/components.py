@@ -133,6 +133,11 @@ def study_label(row: Mapping[str, Any]) -> str:
             f"{row.get('patient_id')} · {date}{image}")
 
 
+def study_labels(frame: Any) -> dict[int, str]:
+    """``{study_id: study_label(row)}`` of every row of a studies frame, in its order."""
+    return {int(r["study_id"]): study_label(r) for r in frame.to_dict(orient="records")}
+
+
 # ------------------------------------------------------------------------ charts
 
 

@@ -56,7 +56,7 @@ def study_labels(search: str, *, keep: Sequence[object] = ()) -> dict[int, str]:
     still exist."""
     store = get_store()
     frame = _matches(store.url, store.store_revision(), search.strip(), PICK_LIMIT)
-    labels = {int(r["study_id"]): c.study_label(r) for r in frame.to_dict(orient="records")}
+    labels = c.study_labels(frame)
     for study_id in keep:
         if isinstance(study_id, int) and study_id not in labels:
             label = _label_of(study_id)
