@@ -23,7 +23,7 @@ from core.feature_levels import feature_levels
 from core.features import FEATURES, FEATURES_BY_NAME
 from core.store import StudyRecord
 from core.vocab import finite_float
-from ui import advice, bars, charts, viewer
+from ui import advice, bars, case_views, charts, viewer
 from ui import components as c
 from ui.cache import stored_study_images
 
@@ -167,11 +167,9 @@ def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model
                                    font_size=15 if big else 13)
             c.chart(chart, key=f"board_shap_{study_id}", on_select="rerun",
                     selection_mode=[PICK])
+            st.caption(charts.SHAP_UNITS_NOTE)
         else:
-            st.markdown("**Why: SHAP contributions** (largest first; base value → this "
-                        "case)")
-            bars.shap_waterfall(result.explanation.to_dict())
-        st.caption(charts.SHAP_UNITS_NOTE)
+            case_views.shap_svg(result)
     advice.recommendations(result.tier)
     advice.notes(result)
     advice.model_line(result, synthetic_model=synthetic_model)

@@ -98,12 +98,18 @@ def prediction_panel(result: Assessment, *, synthetic_model: bool,
         bars.probability_bars(prediction.probabilities, highlight=prediction.category,
                               font_size=18 if big else 15)
     with right:
-        st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
-        bars.shap_waterfall(result.explanation.to_dict())
-        st.caption(charts.SHAP_UNITS_NOTE)
+        shap_svg(result)
     advice.recommendations(result.tier)
     advice.notes(result)
     advice.model_line(result, synthetic_model=synthetic_model)
+
+
+def shap_svg(result: Assessment) -> None:
+    """The SHAP waterfall as inline SVG (:func:`ui.bars.shap_waterfall`) under its
+    heading, with the note on its units."""
+    st.markdown("**Why: SHAP contributions** (largest first; base value → this case)")
+    bars.shap_waterfall(result.explanation.to_dict())
+    st.caption(charts.SHAP_UNITS_NOTE)
 
 
 def unassessed_notice(scored: pd.DataFrame, *, key: str) -> None:
