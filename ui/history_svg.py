@@ -206,16 +206,18 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
 
 
+def _days(dates: pd.Series) -> np.ndarray:
+    """Datetimes as days since 1970 (the x axis's unit)."""
+    return ((dates - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+
+
 def _dated(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     """The rows with a readable ``study_date``, oldest first, their dates as text and as
     days since 1970."""
     frame = frame.copy()
     frame["_date"] = pd.to_datetime(frame["study_date"], errors="coerce")
     frame = frame.dropna(subset=["_date"]).sort_values("_date", kind="stable")
-    dates = frame["_date"].dt.strftime("%Y-%m-%d").tolist()
-    days = ((frame["_date"] - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)).to_numpy(
-        dtype=float)
-    return frame, dates, days
+    return frame, frame["_date"].dt.strftime("%Y-%m-%d").tolist(), _days(frame["_date"])
 
 
 def _svg(parts: Sequence[str], height: float, title: str, *, standalone: bool) -> str:
@@ -311,16 +313,16 @@ def timeline_svg(timeline: pd.DataFrame, alert_dates: Sequence[object] = (), *,
         return _svg(['<text x="10" y="20">No study of this patient has a readable '
                      "date.</text>"], 30, "Surveillance timeline", standalone=standalone)
     plot = _Plot(days, pad=20.0)
-    present = [r for r in REGIONS if np.isfinite(_column(frame, f"lesion_count_{r}")).any()]
-    stack = [(Series(f"{r}_lesions", r, REGION_COLOURS[r], box=True),
-              _column(frame, f"lesion_count_{r}")) for r in present or REGIONS]
+    counts = {r: _column(frame, f"lesion_count_{r}") for r in REGIONS}
+    present = [r for r in REGIONS if np.isfinite(counts[r]).any()]
+    stack = [(Series(f"{r}_lesions", r, REGION_COLOURS[r], box=True), counts[r])
+             for r in present or REGIONS]
     totals = np.nansum(np.vstack([v for _, v in stack]), axis=0)
     hi = [100 * _column(frame, source) for _, source in HI_SERIES]
     hi_top, hi_step = _axis(float(np.nanmax(np.concatenate(hi), initial=0.0)))
     lesions_top, lesions_step = _axis(float(totals.max(initial=0.0)), integer=True)
     marked = pd.to_datetime(pd.Series(list(alert_dates), dtype=object), errors="coerce")
-    alert_days = np.unique(((marked.dropna() - pd.Timestamp("1970-01-01"))
-                            / pd.Timedelta(days=1)).to_numpy(dtype=float))
+    alert_days = np.unique(_days(marked.dropna()))
     notes = []  # a line under the first title: what the marks mean
     if len(alert_days):
         notes.append(f'<tspan fill="{ALERT_COLOUR}">red dotted line: a study whose alerts '
@@ -332,24 +334,21 @@ def timeline_svg(timeline: pd.DataFrame, alert_dates: Sequence[object] = (), *,
     plot.title("Lesions by region", 14, [series for series, _ in stack])
     if notes:
         plot.parts.append(f'<text x="{LEFT}" y="30">{" · ".join(notes)}</text>')
-    panels = (("Lesions", lesions_top, lesions_step),
-              ("HI ratio (%)", hi_top, hi_step), ("Pain (VAS 0-10)", 10.0, 2.0))
-    for i, (axis_title, high, step) in enumerate(panels):
-        y = top + i * (PANEL_H + PANEL_GAP)
+    tops = [top + i * (PANEL_H + PANEL_GAP) for i in range(3)]  # lesions, HI, pain
+    for y, axis_title, high, step in zip(
+            tops, ("Lesions", "HI ratio (%)", "Pain (VAS 0-10)"),
+            (lesions_top, hi_top, 10.0), (lesions_step, hi_step, 2.0), strict=True):
         plot.y_axis(y, PANEL_H, high, step, title=axis_title)
-    plot.stacked_bars(stack, dates, top, PANEL_H, lesions_top)
-    y = top + PANEL_H + PANEL_GAP
-    plot.title("HI ratio: overall (solid) and worst level (dashed)", y - 20,
+    plot.stacked_bars(stack, dates, tops[0], PANEL_H, lesions_top)
+    plot.title("HI ratio: overall (solid) and worst level (dashed)", tops[1] - 20,
                [series for series, _ in HI_SERIES])
     for (series, _), values in zip(HI_SERIES, hi, strict=True):
-        plot.line(series, values, dates, y, PANEL_H, hi_top, unit=" %")
-    y += PANEL_H + PANEL_GAP
-    plot.title("Pain: recorded vs the model's expected VAS", y - 20,
+        plot.line(series, values, dates, tops[1], PANEL_H, hi_top, unit=" %")
+    plot.title("Pain: recorded vs the model's expected VAS", tops[2] - 20,
                [series for series, _ in TIMELINE_PAIN])
     for series, source in TIMELINE_PAIN:
-        plot.line(series, _column(frame, source), dates, y, PANEL_H, 10.0)
-    for i in range(3):  # over the bars and lines
-        y = top + i * (PANEL_H + PANEL_GAP)
+        plot.line(series, _column(frame, source), dates, tops[2], PANEL_H, 10.0)
+    for y in tops:  # over the bars and lines
         plot.rules(alert_days, y, y + PANEL_H, ALERT_COLOUR)
     _date_axis(plot, dates, height)
     return _svg(plot.parts, height, "Surveillance timeline", standalone=standalone)

@@ -65,9 +65,13 @@ class PatientView:
 
     def timeline_file(self) -> str:
         """The timeline as a standalone SVG file (the SVG and PNG downloads)."""
-        ps = self.surveillance
-        return history_svg.timeline_svg(ps.timeline, ps.alerts["study_date"].tolist(),
-                                        standalone=True)
+        return _timeline(self.surveillance, standalone=True)
+
+
+def _timeline(ps: sv.PatientSurveillance, *, standalone: bool = False) -> str:
+    """The patient's timeline, its alerted studies marked."""
+    return history_svg.timeline_svg(ps.timeline, ps.alerts["study_date"].tolist(),
+                                    standalone=standalone)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -76,7 +80,7 @@ def _patient_view(url: str, revision: int, model_version: str, patient_id: str
     tl, _, _ = _cohort(url, revision, model_version)
     levels = cache.get_store().patient_levels(patient_id)
     ps = _patient(tl, patient_id, levels)
-    timeline = history_svg.timeline_svg(ps.timeline, ps.alerts["study_date"].tolist())
+    timeline = _timeline(ps)
     level_map = (c.prepare_chart(trend_charts.level_heatmap(levels)) if len(levels)
                  else None)
     return PatientView(ps, levels, timeline, trend_charts.timeline_csv_frame(ps.timeline),
