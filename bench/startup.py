@@ -17,11 +17,17 @@ process is launched until
 * Home's content (title, intro and the model in use) appears (**Home content**), and
 * Home's store counts appear (**Home complete**).
 
-Then, on the warm server, each page is opened from the sidebar twice; the time from the
-click until its title shows and the script run has finished is the page switch (first
-visit imports the page's modules; the second is the **warm switch**). Target (issue 12):
-Home content <= 1.5 x bare; warm switches <= 0.5 s at 100k studies (``--studies 100000``;
-without it the demo store of ``--patients`` patients).
+Then, on the warm server, each page is opened from the sidebar ``--visits`` times; the time
+from the click until its title shows and the script run has finished is the page switch
+(first visit imports the page's modules; the later ones are **warm switches**). Target
+(issue 12): Home content <= 1.5 x bare; warm switches <= 0.5 s at 100k studies
+(``--studies 100000``; without it the demo store of ``--patients`` patients).
+
+The floor of a switch on this machine at this moment is measured beside them: a bare
+two-page app (a title and a line of text each) runs on a second server, and each round of
+visits first switches between its two pages, timed the same way (**bare switch**). The
+machine's speed drifts by a quarter within an hour; each page is also printed as a
+multiple of the bare switch of the same run.
 """
 
 from __future__ import annotations
@@ -39,13 +45,19 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("SPINEPAIN_CHROMIUM", "/usr/bin/chromium"))
 BARE_TEXT = "Bare one-page app content"
 BARE_APP = f'import streamlit as st\n\nst.title("Bare")\nst.write("{BARE_TEXT}")\n'
+#: The bare two-page app of the switch floor: a router and two pages of one title and one
+#: line each (``{folder}`` is where the pages are written).
+BARE_ROUTER = ('import streamlit as st\n\nst.navigation([st.Page({one!r}, title="Bare one"), '
+               'st.Page({two!r}, title="Bare two")]).run()\n')
+BARE_PAGE = 'import streamlit as st\n\nst.title({title!r})\nst.write("A line of text.")\n'
+BARE_PAGES: tuple[tuple[str, str], ...] = (("Bare two", "Bare two"), ("Bare one", "Bare one"))
 HOME_TEXT = "interpretable ordinal model"
 #: Sidebar label and page title of each page opened in the switch test.
 PAGES: tuple[tuple[str, str], ...] = (
@@ -146,34 +158,62 @@ def _home_content(page: Page) -> None:
     _text("Model in use")(page)
 
 
-def page_switches(page: Page, script: Path, data_dir: Path, log: Path, visits: int = 2
-                  ) -> dict[str, list[float]]:
-    """Seconds per sidebar click until the page's title shows and its run finished
-    (``visits`` visits per page on one warm server: the first, then warm ones)."""
-    port = _free_port()
-    proc = _launch(script, port, data_dir, log)
-    out: dict[str, list[float]] = {label: [] for label, _ in PAGES}
-    try:
-        _goto_until_up(page, f"http://127.0.0.1:{port}/", time.perf_counter(), 180)
-        _studies_metric(page)
+def _switch(page: Page, label: str, title: str) -> float:
+    """Seconds from a sidebar click on ``label`` until ``title`` shows and the run ended."""
+    link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label)
+    if not link.first.is_visible():  # the board's projection mode hides it
+        page.locator(".st-key-board_projection").get_by_text(
+            "Projection", exact=True).click()
+        link.first.wait_for(state="visible", timeout=60_000)
         _wait_run_done(page, 180_000)
+    start = time.perf_counter()
+    link.first.click()
+    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=180_000)
+    _wait_run_done(page, 180_000)
+    return time.perf_counter() - start
+
+
+def bare_router(folder: Path) -> Path:
+    """Write the bare two-page app into ``folder``; returns its router script."""
+    one, two = folder / "bare_one.py", folder / "bare_two.py"
+    one.write_text(BARE_PAGE.format(title="Bare one"), encoding="utf-8")
+    two.write_text(BARE_PAGE.format(title="Bare two"), encoding="utf-8")
+    router = folder / "bare_router.py"
+    router.write_text(BARE_ROUTER.format(one=str(one), two=str(two)), encoding="utf-8")
+    return router
+
+
+def page_switches(browser: Browser, script: Path, bare: Path, data_dir: Path, log: Path,
+                  visits: int = 2) -> dict[str, list[float]]:
+    """Seconds per sidebar click until the page's title shows and its run finished
+    (``visits`` visits per page on one warm server: the first, then warm ones), and under
+    ``"bare switch"`` the bare two-page app's switches, two at the start of each round."""
+    servers = []
+    out: dict[str, list[float]] = {"bare switch": [], **{label: [] for label, _ in PAGES}}
+    try:
+        tabs = []
+        for app, name in ((script, "switch"), (bare, "bare_switch")):
+            port = _free_port()
+            servers.append(_launch(app, port, data_dir, log.with_name(f"{name}.log")))
+            page = browser.new_page()
+            _goto_until_up(page, f"http://127.0.0.1:{port}/", time.perf_counter(), 180)
+            tabs.append(page)
+        app_page, bare_page = tabs
+        _studies_metric(app_page)
+        _wait_run_done(app_page, 180_000)
+        bare_page.get_by_role("heading", name="Bare one", exact=True).wait_for(
+            timeout=180_000)
+        _wait_run_done(bare_page, 180_000)
         for _ in range(max(2, visits)):
+            bare_page.bring_to_front()
+            out["bare switch"] += [_switch(bare_page, *pair) for pair in BARE_PAGES]
+            app_page.bring_to_front()
             for label, title in PAGES:
-                link = page.locator('[data-testid="stSidebarNav"] a').filter(has_text=label)
-                if not link.first.is_visible():  # the board's projection mode hides it
-                    page.locator(".st-key-board_projection").get_by_text(
-                        "Projection", exact=True).click()
-                    link.first.wait_for(state="visible", timeout=60_000)
-                    _wait_run_done(page, 180_000)
-                start = time.perf_counter()
-                link.first.click()
-                page.get_by_role("heading", name=title, exact=True).first.wait_for(
-                    timeout=180_000)
-                _wait_run_done(page, 180_000)
-                out[label].append(time.perf_counter() - start)
+                out[label].append(_switch(app_page, label, title))
         return out
     finally:
-        _stop(proc)
+        for proc in servers:
+            _stop(proc)
 
 
 def _demo_store(data_dir: Path, patients: int, studies: int = 0) -> None:
@@ -255,9 +295,8 @@ def main() -> int:
                 results["home_complete"].append(t_complete)
                 print(f"round {r + 1}: bare {t_bare:.2f} s, Home content {t_content:.2f} s, "
                       f"Home complete {t_complete:.2f} s", flush=True)
-            page = browser.new_page()
-            switches = page_switches(page, app, data_dir, tmp_path / "switch.log",
-                                     args.visits)
+            switches = page_switches(browser, app, bare_router(tmp_path), data_dir,
+                                     tmp_path / "switch.log", args.visits)
             browser.close()
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"cold start, median of {args.rounds} rounds (same run, alternating):")
@@ -268,10 +307,17 @@ def main() -> int:
           f"{med['home_complete'] / med['bare']:5.2f} x bare   (with the store counts)")
     print(f"page switch from the sidebar (first visit, median warm visit; {studies:,} studies, "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs):")
+    floor_visits = switches.pop("bare switch")
+    floor = statistics.median(floor_visits[2:] or floor_visits)
+    print(f"  bare two-page app: {floor:6.2f} s (median of its warm switches, the floor; "
+          f"{', '.join(f'{w:.2f}' for w in floor_visits)})")
     for label, (first, *warm) in switches.items():
         spread = (f"   (warm visits {', '.join(f'{w:.2f}' for w in warm)})"
                   if len(warm) > 1 else "")
-        print(f"  {label:17s}: {first:6.2f} s   {statistics.median(warm):6.2f} s{spread}")
+        median = statistics.median(warm)
+        print(f"  {label:17s}: {first:6.2f} s   {median:6.2f} s = {median / floor:4.1f} x bare"
+              f"{spread}")
+    switches["bare switch"] = floor_visits
     print(json.dumps({"median_s": med, "switch_s": switches}))
     return 0
 
