@@ -27,8 +27,9 @@ if ss.get(whatif.START_KEY) not in labels:
 top1.selectbox("Start from", list(labels), key=whatif.START_KEY,
                persist_state=session.KEEP, format_func=labels.get,
                on_change=whatif.reset, args=(store, model))
-top2.button("Reset to the starting case", key="whatif_reset", on_click=whatif.reset,
-            args=(store, model), icon=":material/restart_alt:", width="stretch")
+top2.button("Reset", key="whatif_reset", on_click=whatif.reset, args=(store, model),
+            icon=":material/restart_alt:", width="stretch",
+            help="Every input back to the starting case.")
 whatif.ensure_loaded(store, model)
 with c.core_errors("The starting case could not be read:", stop=True):
     start, start_synthetic = whatif.start_case(store)
