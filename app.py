@@ -9,9 +9,12 @@ import streamlit as st
 
 from ui.heap import settled_after
 from ui.registry import APP_ICON, APP_TITLE, navigation
+from ui.warmup import warmed_after
 
 st.set_page_config(page_title=APP_TITLE, page_icon=APP_ICON, layout="wide",
                    initial_sidebar_state="expanded")
 page = navigation()
-with settled_after(page.url_path):  # the first run of each page settles the heap
+# The first run of each page settles the heap; the server's first run starts the
+# background warm-up of the other pages' modules and the model.
+with warmed_after(), settled_after(page.url_path):
     page.run()

@@ -12,6 +12,10 @@ import pytest
 from tests.pg_support import PostgresCluster
 
 REPO = Path(__file__).resolve().parents[1]
+# No background warm-up (ui.warmup) in the test process or the servers it starts: a
+# thread importing modules and loading the model beside a test makes timings and counts
+# depend on when it runs. tests/test_warmup.py turns it on where it tests it.
+os.environ["SPINEPAIN_WARMUP"] = "0"
 SHARED_DATA = Path(os.environ.get("SPINEPAIN_SHARED_DATA", REPO.parent / "shared" / "data"))
 SCT = SHARED_DATA / "sct_testing_data"
 

@@ -1,0 +1,114 @@
+"""Warm a new server in the background once its first page has run.
+
+A page's first visit in a server process imports that page's modules and loads the model:
+scikit-learn, skops (whose import lists every scikit-learn estimator), SciPy, SimpleITK,
+Altair. Home imports none of it and starts fast (issue 12); the first New case took
+5-6.6 s on this 2-core machine, 0.6 s with the warm-up done (10 s on Home first). The
+first visits of the board, cohort analytics and surveillance are mostly their data (the
+scored cohort, read once per store revision), which the warm-up leaves to them.
+
+:func:`warmed_after` (the router wraps every run in it) starts one daemon thread per
+process after the first run has ended. The thread waits :data:`DELAY_S` so that run's
+messages go out first, imports the ``ui`` modules of every registered page (read from
+the page scripts, so a new page is warmed with no list to keep; :func:`page_modules`)
+and loads the default model into :func:`core.model.load_model`'s cache (a lock guards
+it). A page that needs a module the thread is importing waits for it on Python's import
+lock; nothing is imported twice. A failure is logged, never raised: the page that needs
+the module raises it itself. ``SPINEPAIN_WARMUP=0`` turns the warm-up off (the tests do,
+except the one that tests it).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from ui.registry import PAGES
+
+#: Environment variable; ``0`` turns the warm-up off.
+ENV = "SPINEPAIN_WARMUP"
+#: Seconds between the end of the first run and the start of the warm-up.
+DELAY_S = 1.0
+#: The warm-up thread's name.
+THREAD_NAME = "spinepain-warmup"
+
+_REPO = Path(__file__).resolve().parents[1]
+_LOCK = threading.Lock()
+_started = False
+log = logging.getLogger(__name__)
+
+
+def page_modules() -> list[str]:
+    """The ``ui`` modules the registered pages import (``from ui import board``,
+    ``from ui.session import KEEP``), in page order, each once."""
+    found: list[str] = []
+    for spec in PAGES:
+        tree = ast.parse((_REPO / spec.path).read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                if node.module == "ui":
+                    found += [f"ui.{alias.name}" for alias in node.names]
+                elif node.module.startswith("ui."):
+                    found.append(node.module)
+            elif isinstance(node, ast.Import):
+                found += [a.name for a in node.names if a.name.startswith("ui.")]
+    return list(dict.fromkeys(found))
+
+
+def warm(modules: list[str], model_dir: Path | None) -> list[str]:
+    """Import ``modules``, then load the model of ``model_dir`` (if given); returns the
+    names of what failed (each logged, never raised)."""
+    failed = []
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception:  # the page that imports it raises it to its user
+            log.warning("warm-up: importing %s failed", name, exc_info=True)
+            failed.append(name)
+    if model_dir is not None:
+        try:
+            from core.model import load_model
+
+            load_model(model_dir)
+        except Exception:  # the page that needs the model shows why it cannot load
+            log.warning("warm-up: loading the model %s failed", model_dir.name, exc_info=True)
+            failed.append(str(model_dir))
+    return failed
+
+
+def _run(delay_s: float) -> None:
+    time.sleep(delay_s)
+    from ui.session import default_model_dir
+
+    warm(page_modules(), default_model_dir())
+
+
+def start(*, delay_s: float = DELAY_S) -> threading.Thread | None:
+    """Start the warm-up thread unless it has started in this process or
+    ``SPINEPAIN_WARMUP=0``; returns the thread it started."""
+    global _started
+    if os.environ.get(ENV, "").strip() == "0":
+        return None
+    with _LOCK:
+        if _started:
+            return None
+        _started = True
+    thread = threading.Thread(target=_run, args=(delay_s,), name=THREAD_NAME, daemon=True)
+    thread.start()
+    return thread
+
+
+@contextlib.contextmanager
+def warmed_after() -> Iterator[None]:
+    """Run a page, then :func:`start` the warm-up (also when the run stops or reruns)."""
+    try:
+        yield
+    finally:
+        start()
