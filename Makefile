@@ -52,7 +52,7 @@ bench: venv sysdeps
 	$(PY) bench/extract.py
 	$(PY) bench/predict.py
 	$(PY) bench/assess.py
-	$(PY) bench/startup.py --studies 100000 --visits 3
+	$(PY) bench/startup.py --studies 100000 --visits 5
 	$(PY) bench/read_gzip.py
 	$(PY) bench/read_memory.py
 	$(PY) bench/batch.py
