@@ -54,8 +54,8 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("SPINEPAIN_CHROMIUM", "/usr/bin/chromium"))
 BARE_TEXT = "Bare one-page app content"
 BARE_APP = f'import streamlit as st\n\nst.title("Bare")\nst.write("{BARE_TEXT}")\n'
-#: The bare two-page app of the switch floor: a router and two pages of one title and one
-#: line each (``{folder}`` is where the pages are written).
+#: The bare two-page app of the switch floor: a router (``{one}``, ``{two}``: the paths of
+#: its pages) and two pages of one title and one line each.
 BARE_ROUTER = ('import streamlit as st\n\nst.navigation([st.Page({one!r}, title="Bare one"), '
                'st.Page({two!r}, title="Bare two")]).run()\n')
 BARE_PAGE = 'import streamlit as st\n\nst.title({title!r})\nst.write("A line of text.")\n'
