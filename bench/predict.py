@@ -1,4 +1,5 @@
-"""Latency of one case: predict + explain (and the whole CLI payload) with the demo model.
+"""Latency of one case: parse + predict + explain + tier (``core.assess.assess``), and the
+whole CLI payload, with the demo model.
 
 Run: ``.venv/bin/python bench/predict.py [--model models/demo] [--calls 200]``.
 Prints median and p95 in milliseconds after a warm-up; the target is <= 20 ms for
@@ -15,18 +16,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.assess import predict_case_json
-from core.explain import explain_case
-from core.features import features_from_case
-from core.model import load_model, predict
-from core.tiers import decide_tier
+from core.assess import assess, predict_case_json
+from core.model import load_model
 
 CASE = {
     "lesion_count_by_region": {"cervical": 0, "thoracic": 3, "lumbar": 4, "sacral": 0},
     "involved_levels": ["T10", "T11", "T12", "L1", "L2", "L3"],
     "high_intensity_ratio": 0.31, "max_level_high_intensity_ratio": 0.58, "age": 64,
     "ecog": 1, "analgesic_step": 1, "prior_radiotherapy": False, "pathologic_fracture": True,
-    "neurologic_deficit": False, "sins_total": 8, "bilsky_grade": "1b",
+    "neurologic_deficit": "none", "sins_total": 8, "bilsky_grade": "1b",
 }
 
 
@@ -50,20 +48,17 @@ def main() -> int:
 
     start = time.perf_counter()
     model = load_model(args.model)
-    explain_case(model, {})  # build and cache the explainer
+    assess(model, {})  # build and cache the explainer
     print(f"load + warm explainer: {(time.perf_counter() - start) * 1000:.1f} ms "
           f"({model.version})")
 
     def predict_and_explain() -> None:
-        feats = features_from_case(CASE)
-        pred = predict(load_model(args.model), feats)
-        explain_case(model, feats)
-        decide_tier(pred.category, feats)
+        assess(load_model(args.model), CASE)
 
     def cli_payload() -> None:
         predict_case_json(CASE, model_path=args.model)
 
-    for name, fn in (("predict + explain + tier", predict_and_explain),
+    for name, fn in (("parse + predict + explain + tier (assess)", predict_and_explain),
                      ("full CLI payload (predict_case_json)", cli_payload)):
         median, p95 = _time(fn, args.calls)
         print(f"{name}: median {median:.3f} ms, p95 {p95:.3f} ms over {args.calls} calls")
