@@ -1,0 +1,46 @@
+"""The benchmark scripts that ``make bench`` runs keep running (issue 12, item 8): each fast
+one runs here at a small size and prints its figures. Not a timing test: nothing here
+compares a time with a target. ``bench/predict.py`` had stopped at an API change unnoticed
+until ``make bench`` was run whole."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: script, small-size arguments, a line its output must contain
+SMALL_RUNS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("predict.py", ("--calls", "3"), "parse + predict + explain + tier (assess): median"),
+    ("assess.py", ("--cases", "300", "--row-cases", "60", "--repeat", "1"),
+     "assess_many + to_frame"),
+    ("import.py", ("--rows", "400", "--sample", "100", "--no-postgresql"),
+     "end to end: python -m core import-cohort"),
+    ("store_queries.py", ("--studies", "400", "--repeat", "1", "--sample", "100",
+                          "--no-postgresql"), "page of 50 by board"),
+)
+
+
+def test_make_bench_runs_every_script_in_bench() -> None:
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    recipe = makefile.split("\nbench:", 1)[1].split("\n\n", 1)[0]
+    scripts = sorted(p.name for p in (REPO / "bench").glob("*.py")
+                     if p.name not in ("cohort_data.py", "extract_accuracy.py"))
+    assert [s for s in scripts if f"bench/{s}" not in recipe] == []
+
+
+@pytest.mark.parametrize(("script", "args", "expect"), SMALL_RUNS,
+                         ids=[s for s, _, _ in SMALL_RUNS])
+def test_a_bench_script_runs_at_a_small_size(script: str, args: tuple[str, ...], expect: str,
+                                             tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SPINEPAIN_DB_URL"}
+    env["SPINEPAIN_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / script), *args], cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert expect in proc.stdout, proc.stdout[-3000:]
