@@ -18,6 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import app_env, store_env_cleared
+from tests.html_tables import page_tables
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "app.py")
@@ -191,9 +192,10 @@ def model_sections(at: AppTest) -> Iterator[AppTest]:
 
 
 def dataframe_with(at: AppTest, column: str):
-    for df in at.dataframe:
-        if column in df.value.columns:
-            return df.value
+    """The first table (data grid or HTML table) with ``column``."""
+    for frame in page_tables(at):
+        if column in frame.columns:
+            return frame
     raise AssertionError(f"no table with column {column!r}")
 
 

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from core.teaching import FINDINGS
 from core.vocab import URGENCY_ORDER
 from tests.conftest import app_env, store_env_cleared
+from tests.html_tables import page_tables
 from tests.test_app_pages import (
     APP,
     NOTICE,
@@ -79,7 +80,7 @@ TABLE_COLUMNS = {
 
 def dataframe_keyed(at: AppTest, key: str):
     column, nth = TABLE_COLUMNS[key]
-    found = [df.value for df in at.dataframe if column in df.value.columns]
+    found = [frame for frame in page_tables(at) if column in frame.columns]
     assert len(found) > nth, f"no table {key!r} (no dataframe with a column {column!r})"
     return found[nth]
 

@@ -18,6 +18,7 @@ import streamlit as st
 from core.cohort_stats import METHOD_TEXT
 from ui import chart_export, charts, cohort, cohort_charts, scores
 from ui.session import KEEP
+from ui.tables import static_table
 
 #: The page's sections (key -> heading); one is drawn per run (:func:`section_choice`).
 SECTIONS: dict[str, str] = {
@@ -93,7 +94,7 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
                                f" Over {cohort.POINT_LIMIT:,} studies the dots are left out."))
     with b:
         table, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
-        st.dataframe(table, hide_index=True, key=f"{prefix}_region_table")
+        static_table(table, key=f"{prefix}_region_table")
         if p_kw is not None:
             st.markdown(f"Kruskal-Wallis across groups: **p {cohort.p_text(p_kw)}**")
         st.caption("Groups as in the paper: *lumbar* = any lumbar lesion; *thoracic only* / "
@@ -104,8 +105,7 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
         st.info("Too few studies in the region groups for pairwise tests (each group needs "
                 "at least 2 studies with a recorded VAS).")
         return tests
-    st.dataframe(cohort.pairwise_display(tests), hide_index=True,
-                 key=f"{prefix}_pairwise_table")
+    static_table(cohort.pairwise_display(tests), key=f"{prefix}_pairwise_table")
     st.caption(f"Method: {METHOD_TEXT['mann_whitney']} (the paper compared the regions "
                f"pairwise); effect size: {METHOD_TEXT['effect']}. r > 0: the first group "
                "has more pain; r = 0.5 means a random study of the first group has more "

@@ -90,6 +90,15 @@ _CSS = """
 .dss-waterfall{margin:0 0 .3rem 0}.dss-waterfall figcaption{font-size:.85rem;opacity:.8}
 .dss-zero-line{background:linear-gradient(90deg,transparent calc(50% - 1px),#777 calc(50% - 1px),
  #777 calc(50% + 1px),transparent calc(50% + 1px)),rgba(128,128,128,.15)}
+/* small read-only tables (ui.tables) */
+.dss-table-wrap{overflow:auto;margin:0 0 1rem 0}
+.dss-table{border-collapse:collapse;font-size:.875rem;line-height:1.35}
+.dss-table caption{caption-side:top;text-align:left;font-weight:600;padding:0 0 .3rem 0}
+.dss-table th{text-align:left;font-weight:600;border-bottom:2px solid rgba(128,128,128,.45);
+ padding:.3rem .7rem .3rem 0;vertical-align:bottom}
+.dss-table td{border-bottom:1px solid rgba(128,128,128,.2);padding:.3rem .7rem .3rem 0;
+ vertical-align:top}
+.dss-table .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 /* slices keep their aspect ratio and never overflow their column */
 [data-testid="stImageContainer"],[data-testid="stImageContainer"] img{max-width:100%;height:auto}
 </style>

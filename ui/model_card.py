@@ -16,6 +16,7 @@ from core.provenance import sha256_bytes
 from core.vocab import percent, yes_no
 from ui import charts, model_design, session
 from ui import components as c
+from ui.tables import static_table
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
 CV_CHOICES = {"quick": (1, 3), "full": (5, 5)}
@@ -195,7 +196,7 @@ def render_card(card: Mapping[str, Any]) -> None:
     cv = card.get("cross_validation", {})
     st.caption(f"{cv.get('scheme', '')}: {cv.get('n_repeats', '?')} × {cv.get('n_splits', '?')}"
                f" folds. {card.get('selection', {}).get('metrics_note', '')}")
-    st.dataframe(metrics_table(card), hide_index=True, key="model_metrics")
+    static_table(metrics_table(card), key="model_metrics")
     for warning in card.get("selection", {}).get("warnings", []):
         st.warning(warning)
     with st.expander("Why this model"):
@@ -211,11 +212,11 @@ def render_card(card: Mapping[str, Any]) -> None:
         st.caption(f"{calib.get('source', '')}; {calib.get('bins', '?')} equal-width bins. "
                    "Points on the diagonal are perfectly calibrated; size = studies in bin.")
         ece = {k: v.get("ece") for k, v in calib.get("classes", {}).items()}
-        st.dataframe(pd.DataFrame({"Category": list(ece),
+        static_table(pd.DataFrame({"Category": list(ece),
                                    "Expected calibration error": list(ece.values())}),
-                     hide_index=True, key="model_ece")
+                     key="model_ece")
         with st.expander("The diagram's bins"):
-            st.dataframe(reliability_table(calib.get("classes", {})), hide_index=True,
+            static_table(reliability_table(calib.get("classes", {})),
                          key="model_reliability_bins")
 
     st.subheader("Features and weights")
@@ -224,7 +225,7 @@ def render_card(card: Mapping[str, Any]) -> None:
     with a:
         st.image(card_figure(card, "coefficients"), width="content")
     with b:
-        st.dataframe(features_table(card), hide_index=True, key="model_features", height=430)
+        static_table(features_table(card), key="model_features", max_height_px=430)
     with st.expander("Explanation method and reproducibility"):
         st.markdown(f"**SHAP:** {card.get('explanation', {}).get('method', '-')}  \n"
                     f"**Output units:** {card.get('explanation', {}).get('output_units', '-')}  \n"

@@ -18,6 +18,7 @@ import streamlit as st
 from core.features import FEATURES_BY_NAME, display_feature
 from core.report.document import field_label
 from core.vocab import number_text, percent
+from ui.tables import static_table
 
 
 def _labels(card: Mapping[str, Any]) -> dict[str, str]:
@@ -139,7 +140,7 @@ def _ood(card: Mapping[str, Any]) -> None:
         f"sequence other than {', '.join(seqs.get('seen', [])) or '-'} or a field of view "
         f"outside the {', '.join(fov.get('regions', [])) or '-'} spine. The estimate is then "
         "an extrapolation: rely on the recorded findings and the overrides.")
-    st.dataframe(ranges_frame(card), hide_index=True, key="model_ood_ranges")
+    static_table(ranges_frame(card), key="model_ood_ranges")
     source = seqs.get("source") or fov.get("source")
     if source:
         st.caption(f"Sequences and field of view: {source}.")
@@ -156,9 +157,9 @@ def render_design(card: Mapping[str, Any]) -> None:
                 "otherwise predict pain from pain." + (f" Rule: *{rule}*." if rule else ""))
     a, b = st.columns(2)
     with a:
-        st.dataframe(excluded_frame(card), hide_index=True, key="model_excluded")
+        static_table(excluded_frame(card), key="model_excluded")
     with b:
-        st.dataframe(inclusion_frame(card), hide_index=True, key="model_inclusion")
+        static_table(inclusion_frame(card), key="model_inclusion")
 
     model = card.get("model", {})
     st.subheader("Directions the model must respect")
@@ -171,7 +172,7 @@ def render_design(card: Mapping[str, Any]) -> None:
         "SD) and every other finding that can only add pain at or above 0; age and ECOG are "
         "free. " + (model.get("weight_floor_reason", "").capitalize()
                     + "." if model.get("weight_floor_reason") else ""))
-    st.dataframe(floor_frame(card), hide_index=True, key="model_floors")
+    static_table(floor_frame(card), key="model_floors")
 
     selection = model.get("alpha_selection", {})
     st.subheader("How much the model is smoothed")
@@ -179,7 +180,7 @@ def render_design(card: Mapping[str, Any]) -> None:
         f"A ridge penalty (α = {model.get('alpha', '-')}) shrinks the weights so that "
         "correlated findings share them instead of one taking all. It was chosen by "
         f"repeated patient-grouped cross-validation: {selection.get('criterion', '-')}.")
-    st.dataframe(alpha_frame(card), hide_index=True, key="model_alpha")
+    static_table(alpha_frame(card), key="model_alpha")
 
     _uncertainty(card)
     _ood(card)

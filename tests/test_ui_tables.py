@@ -1,0 +1,62 @@
+"""ui.tables: small read-only tables as HTML (escaped, clinical cell text, read back)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.html_tables import parse_tables
+from ui.tables import EMPTY_CELL, cell_text, table_html
+
+
+def test_cells_read_as_a_clinician_reads_them() -> None:
+    assert [cell_text(v) for v in (None, float("nan"), pd.NA, True, np.bool_(False))] == [
+        EMPTY_CELL, EMPTY_CELL, EMPTY_CELL, "yes", "no"]
+    assert [cell_text(v) for v in (3, np.int64(4), 0.12345, np.float64(2.5), 7.0)] == [
+        "3", "4", "0.123", "2.5", "7"]
+    assert cell_text("1b") == "1b"
+
+
+def test_table_escapes_and_aligns_numbers() -> None:
+    frame = pd.DataFrame({"Feature <b>": ["<script>x</script>", "a & b"],
+                          "Weight": [0.5, None], "Seen": [True, False]})
+    markup = table_html(frame, key="k\"1", caption="Weights <all>")
+    assert "<script>" not in markup and "&lt;script&gt;" in markup
+    assert "<caption>Weights &lt;all&gt;</caption>" in markup
+    assert 'data-key="k&quot;1"' in markup
+    assert '<th scope="col" class="n">Weight</th>' in markup  # a number column
+    assert '<td class="n">0.5</td>' in markup and '<td class="n">-</td>' in markup
+    assert '<th scope="col">Seen</th>' in markup
+    assert "max-height" not in markup
+    assert 'style="max-height:430px"' in table_html(frame, key="s", max_height_px=430)
+    read = parse_tables(markup)['k"1']
+    assert read.columns.tolist() == ["Feature <b>", "Weight", "Seen"]
+    assert read.to_dict("list") == {"Feature <b>": ["<script>x</script>", "a & b"],
+                                   "Weight": ["0.5", "-"], "Seen": ["yes", "no"]}
+
+
+def test_an_empty_frame_is_a_header_only() -> None:
+    read = parse_tables(table_html(pd.DataFrame({"A": [], "B": []}), key="e"))["e"]
+    assert read.columns.tolist() == ["A", "B"] and read.empty
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_TEXT, st.one_of(st.none(), st.floats(allow_nan=True,
+                                                                 allow_infinity=False))),
+                max_size=6))
+def test_every_cell_reads_back_as_shown(rows: list[tuple[str, float | None]]) -> None:
+    frame = pd.DataFrame(rows, columns=["Text", "Number"], dtype=object)
+    read = parse_tables(table_html(frame, key="p"))["p"]
+    assert len(read) == len(frame)
+    for (text, number), (text_read, number_read) in zip(
+            rows, read.itertuples(index=False, name=None), strict=True):
+        assert text_read == text.replace("\r\n", "\n").replace("\r", "\n")
+        empty = number is None or math.isnan(number)
+        assert number_read == (EMPTY_CELL if empty else cell_text(number))
