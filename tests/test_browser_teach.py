@@ -94,7 +94,7 @@ def test_surveillance_timeline_of_a_demo_patient_with_three_studies(
                                                 has_text="Earlier alerts"),
                                "the earlier alerts (the second study's new fracture)")
         earlier.locator("summary").click()
-        wait_visible(tab, earlier.locator('[data-testid="stDataFrame"]'),
+        wait_visible(tab, earlier.locator('[data-testid="static-table"]'),
                      "the earlier alerts table")
         assert "Changes since the previous study" in subheaders(tab)
         wait_visible(tab, tab.get_by_text("Per-level measurements are stored only",

@@ -22,6 +22,7 @@ from core.vocab import REGIONS, URGENCY_COLOURS, display
 from ui import cache, chart_export, history_svg, scores, trend_charts
 from ui import components as c
 from ui.session import KEEP
+from ui.tables import static_table
 
 PATIENT_KEY = "surv_patient"
 VIEW_KEY = "surv_view"
@@ -231,7 +232,7 @@ def studies_table(ps: sv.PatientSurveillance) -> None:
         "Predicted pain": tl.get("category"),
         "Alerts": tl["study_id"].map(n_alerts).fillna(0).astype(int),
     })
-    st.dataframe(shown, hide_index=True, key="surv_studies")
+    static_table(shown, key="surv_studies")
 
 
 def timeline_chart(view: PatientView) -> None:
@@ -261,7 +262,7 @@ def changes_view(view: PatientView) -> None:
     st.caption(f"Compared with the previous study of {row['prev_study_date']:%Y-%m-%d}.")
     changes = ps.changes[ps.changes["study_id"] == chosen]
     if len(changes):
-        st.dataframe(pd.DataFrame({
+        static_table(pd.DataFrame({
             "Level": changes["level"], "Region": changes["region"],
             "Change": changes["status"],
             "Lesions before → now": (changes["lesions_before"].fillna(-1).astype(int).astype(str)
@@ -272,14 +273,14 @@ def changes_view(view: PatientView) -> None:
             "HI ratio now": [display("percent", v) for v in changes["hi_after"]],
             "Change (points)": (100 * changes["hi_change_points"]).round(1),
             "Above the level threshold": changes["hi_rise"].map({True: "yes", False: "no"}),
-        }), hide_index=True, key="surv_level_changes")
+        }), key="surv_level_changes")
     else:
         st.info("Per-level measurements are stored only for studies measured from images; "
                 "these studies carry table values, so the change is shown by region.")
         regions = sv.region_changes(row)
-        st.dataframe(regions.rename(columns={"region": "Region", "before": "Lesions before",
+        static_table(regions.rename(columns={"region": "Region", "before": "Lesions before",
                                              "after": "Lesions now", "change": "Change"}),
-                     hide_index=True, key="surv_region_changes")
+                     key="surv_region_changes")
     if view.level_map is not None:
         chart_export.chart(view.level_map, view.levels, key="surv_level_map",
                            name=f"levels-{ps.patient_id}")
@@ -296,9 +297,9 @@ def patient_view(tl: pd.DataFrame, alerts: pd.DataFrame) -> None:
     earlier = ps.alerts[~ps.alerts.index.isin(ps.latest_alerts.index)]
     if len(earlier):
         with st.expander(f"Earlier alerts ({len(earlier)})"):
-            st.dataframe(pd.DataFrame({"Study date": earlier["study_date"].dt.strftime(
+            static_table(pd.DataFrame({"Study date": earlier["study_date"].dt.strftime(
                 "%Y-%m-%d"), "Alert": earlier["title"], "Priority": earlier["priority"],
-                "What": earlier["sentence"]}), hide_index=True, key="surv_earlier")
+                "What": earlier["sentence"]}), key="surv_earlier")
     st.subheader("Timeline")
     timeline_chart(view)
     studies_table(ps)

@@ -22,6 +22,7 @@ from core.vocab import ANALGESIC_STEPS, CATEGORIES, REGIONS, display
 from ui import advice, cache, chart_export, cohort, cohort_views, scores, trend_charts
 from ui import components as c
 from ui.session import KEEP
+from ui.tables import static_table
 
 SECTIONS = ("Walk-through", "Compare two cases", "Quiz", "Case library")
 SECTION_KEY = "teach_section"
@@ -96,8 +97,7 @@ def case_card(row: Mapping[str, Any], *, key: str, tags: bool = True) -> None:
     st.markdown(f"#### {row['case']}")
     st.caption(f"Difficulty: {row['difficulty']}"
                + (f" · tags: {row['tags'] or 'none'}" if tags else ""))
-    st.dataframe(pd.DataFrame(findings_rows(row), columns=["Finding", "Value"]),
-                 hide_index=True, key=key, height="content")
+    static_table(pd.DataFrame(findings_rows(row), columns=["Finding", "Value"]), key=key)
 
 
 def outcome(row: Mapping[str, Any], result: Assessment) -> None:
@@ -222,11 +222,11 @@ def compare(lib: pd.DataFrame) -> None:
     with y:
         chart_export.chart(trend_charts.shap_comparison(diff, a_label, b_label), diff,
                            key="teach_feature_diff", name="shap-features-compared")
-    st.dataframe(pd.DataFrame({
+    static_table(pd.DataFrame({
         "Feature": diff["label"], "Group": diff["group"], a_label: diff["value_a"],
         b_label: diff["value_b"], f"SHAP {a_label}": diff["shap_a"].round(3),
         f"SHAP {b_label}": diff["shap_b"].round(3), "Difference": diff["difference"].round(3),
-    }), hide_index=True, key="teach_diff_table")
+    }), key="teach_diff_table")
 
 
 # ---------------------------------------------------------------------------- quiz
