@@ -3,7 +3,7 @@ the prediction and its explanation."""
 
 import streamlit as st
 
-from ui import bars, cache, case_views, cases, layout, pickers, session, whatif
+from ui import bars, cache, case_views, cases, layout, pickers, session, tables, whatif
 from ui import components as c
 
 layout.page_header("What-if", "Change the case's findings or its treatment context; the "
@@ -67,7 +67,7 @@ with d3:
     bars.delta_bars(deltas, title="Δ probability vs starting case")
 changed = whatif.changed_inputs(start_values, values, baseline.features, result.features)
 if not changed.empty:
-    st.dataframe(changed, hide_index=True, key="whatif_changed")
+    tables.static_table(changed, key="whatif_changed")
 else:
     st.caption("No input changed yet.")
 advice_changes = whatif.advice_changes(baseline.tier, result.tier)

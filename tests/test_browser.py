@@ -403,10 +403,10 @@ def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer)
         after = wait_until(lambda: (v := metric_value(page, "Expected VAS")) != before and v,
                            "the expected VAS should change after the slider moved")
         assert float(after) > float(before), (before, after)  # lumbar lesions: monotone +1
-        changed = wait_visible(page, page.locator('[data-testid="stDataFrame"]'),
+        changed = wait_visible(page, page.locator('[data-testid="static-table"]'),
                                "the table of changed inputs")
-        wait_until(lambda: "Lumbar lesions" in changed.locator('[role="gridcell"]')
-                   .all_inner_texts(), "the changed-inputs table should list Lumbar lesions")
+        wait_until(lambda: "Lumbar lesions" in changed.locator("td").all_inner_texts(),
+                   "the changed-inputs table should list Lumbar lesions")
         screenshot(page, "04-what-if-after")
 
 
