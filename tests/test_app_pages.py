@@ -490,6 +490,26 @@ def test_new_case_form_three_state_deficit_and_banners(env: Path) -> None:
     assert at.session_state["newcase_clinical"]["neurologic_deficit"] == "new_or_progressive"
 
 
+def test_new_case_sins_opens_from_a_button_and_applies_with_the_form(env: Path) -> None:
+    """The SINS parts sit in a popover of the form (drawn only when opened); what the
+    form last applied is named below its button, and the parts reach the record."""
+    at = open_page("new_case")
+    popover = next(p for p in at.get("popover")
+                   if p.proto.popover.label == "SINS parts and total")
+    inside = {w.key for w in popover.get("selectbox")} | {
+        w.key for w in popover.get("number_input")}
+    assert inside == {"newcase_sins_location", "newcase_sins_pain", "newcase_sins_bone_lesion",
+                      "newcase_sins_alignment", "newcase_sins_collapse",
+                      "newcase_sins_posterolateral", "newcase_sins_total"}
+    assert "In use: All not assessed." in [str(c.value) for c in at.caption]
+    at.selectbox(key="newcase_sins_location").set_value(2)
+    at.button(key="newcase_clinical_submit").click().run()
+    assert_ok(at)
+    assert at.session_state["newcase_clinical"]["sins_location"] == 2
+    assert any(str(c.value).startswith("In use: SINS location: 2 mobile")
+               and str(c.value).endswith("6 not assessed") for c in at.caption)
+
+
 # --------------------------------------------------------------------------- tumor board
 
 

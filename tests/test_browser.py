@@ -335,8 +335,14 @@ def test_new_case_upload_real_mri_and_measure(page: Page, app: StreamlitServer,
                    "the spine diagram legend")
         assert overlapping_text(page, "Spine: HI ratio and lesions per level") == []
         screenshot(page, "02-new-case-measured")
-        # The clinical form with its defaults gives a prediction for the measured image.
+        # The clinical form gives a prediction for the measured image; its SINS parts
+        # open from a button inside the form and apply with it.
+        page.get_by_role("button", name="SINS parts and total").click()
+        _choose(page, "newcase_sins_location", "2 mobile (C3-C6, L2-L4)")
+        page.keyboard.press("Escape")
         page.locator(f"{key('newcase_clinical_submit')} button").click()
+        wait_visible(page, page.get_by_text("In use: SINS location: 2 mobile", exact=False),
+                     "the SINS part in use")
         wait_visible(page, page.get_by_text("3 · Decision support"), "the prediction section")
         wait_visible(page, page.get_by_text(re.compile(r"Expected VAS \d+\.\d / 10")),
                      "the expected VAS")

@@ -20,7 +20,7 @@ Bottom layer of ``ui``: no streamlit, no other ``ui`` module.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
@@ -53,6 +53,9 @@ from core.vocab import (
     vas_to_category,
     yes_no,
 )
+
+#: What an optional SINS input reads when it is not assessed (both input screens).
+NOT_ASSESSED = "not assessed"
 
 Kind = Literal["text", "date", "age", "sex", "tumor", "vas", "ordinal", "yes_no", "deficit",
                "sins_part", "sins_total", "bilsky", "count", "percent"]
@@ -251,3 +254,22 @@ def zero_weight_features(card: Mapping[str, Any]) -> frozenset[str]:
 def no_weight(spec: InputSpec, zero: frozenset[str]) -> bool:
     """The input feeds the model, but only features that carry no weight in it."""
     return bool(spec.feeds) and set(spec.feeds) <= zero
+
+
+def values_summary(specs: Sequence[InputSpec], values: Mapping[str, Any]) -> str:
+    """The recorded values of ``specs`` in one line as a clinician reads them, then how
+    many are not (``"SINS location: junctional (3) · 6 not assessed"``; ``"All not
+    recorded."`` when none is). ``values`` maps a column to its value; ``None``, ``""``
+    and :data:`NOT_ASSESSED` are not recorded."""
+    parts, missing = [], 0
+    for spec in specs:
+        value = values.get(spec.column)
+        if value is None or value == "" or value == NOT_ASSESSED:
+            missing += 1
+        else:
+            parts.append(f"{spec.label}: {spec.render(value)}")
+    sins = any(spec.kind in ("sins_part", "sins_total") for spec in specs)
+    absent = NOT_ASSESSED if sins else "not recorded"
+    if not parts:
+        return f"All {absent}."
+    return " · ".join(parts + ([f"{missing} {absent}"] if missing else []))

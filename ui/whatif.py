@@ -40,16 +40,17 @@ from core.vocab import REGION_COUNT_COLUMNS, SINS_BANDS, SINS_COMPONENTS, SINS_M
 from ui.inputs import (
     CLINICAL_INPUTS,
     IMAGING_INPUTS,
+    NOT_ASSESSED,
     ROLE_USE,
     InputSpec,
     no_weight,
+    values_summary,
     zero_weight_features,
 )
 from ui.session import KEEP
 
 PREFIX = "whatif_"
 NUMBER_SUFFIX = "_number"
-NOT_ASSESSED = "not assessed"
 #: Upper end of the count sliders (raised to a case's own value when it is higher; the
 #: number input beside the slider takes any count up to the input's limit,
 #: :data:`core.features.INPUT_RANGES`).
@@ -327,22 +328,10 @@ POPOVER_SLOTS = 2
 
 
 def group_summary(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
-    """The group's recorded values in one line as a clinician reads them, then how many
-    are not (``"SINS location: junctional (3) · 6 not assessed"``; ``"All not
-    recorded."`` when none is)."""
-    parts, missing = [], 0
-    for column in columns:
-        spec = _BY_COLUMN[column]
-        value = _norm(values.get(key(column)))
-        if value is None:
-            missing += 1
-        else:
-            parts.append(f"{spec.label}: {spec.render(value)}")
-    sins = any(_BY_COLUMN[c].kind in ("sins_part", "sins_total") for c in columns)
-    absent = NOT_ASSESSED if sins else "not recorded"
-    if not parts:
-        return f"All {absent}."
-    return " · ".join(parts + ([f"{missing} {absent}"] if missing else []))
+    """The group's recorded values in one line (:func:`ui.inputs.values_summary`;
+    ``values`` by widget key)."""
+    return values_summary([_BY_COLUMN[c] for c in columns],
+                          {c: values.get(key(c)) for c in columns})
 
 
 def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
