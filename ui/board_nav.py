@@ -199,27 +199,21 @@ def agenda_panel(store: CaseStore, agenda: pd.DataFrame, presented: int | None,
     if done:
         st.success(done)
     on_agenda = presented in set(agenda["study_id"].astype(int))
+    d, a1, a2, a3 = st.columns([1.3, 1, 1.2, 1], vertical_alignment="bottom")
+    d.date_input("Board date", key="board_date", persist_state=KEEP, format="YYYY-MM-DD")
     actor = session.actor()
-    # One button for the case on screen (add, or remove once it is on); the date and the
-    # bulk add, set up once before the meeting, open from a button (a popover's widgets
-    # are drawn in the browser only when it is opened: a faster page switch).
-    a1, a2 = st.columns([1, 2], vertical_alignment="center")
-    if on_agenda:
-        if a1.button("Remove this case", key="board_agenda_remove",
-                     icon=":material/playlist_remove:", width="stretch"):
-            _write(lambda: store.agenda_remove(day, presented, actor=actor),
-                   f"Study {presented} taken off the agenda.")
-    elif a1.button("Add this case", key="board_agenda_add", disabled=presented is None,
-                   icon=":material/playlist_add:", width="stretch"):
+    if a1.button("Add this case", key="board_agenda_add",
+                 disabled=on_agenda or presented is None):
         _write(lambda: store.agenda_add(day, [presented], actor=actor),
                f"Study {presented} added to the agenda.")
-    with a2.popover("Board date and bulk add", icon=":material/event:"):
-        st.date_input("Board date", key="board_date", persist_state=KEEP, format="YYYY-MM-DD")
-        if st.button(f"Add the {len(listed)} listed", key="board_agenda_add_all",
-                     disabled=not listed,
-                     help="Every case of this page of the filtered list, in its order."):
-            _write(lambda: store.agenda_add(day, list(listed), actor=actor),
-                   "The listed cases were added to the agenda.")
+    if a2.button(f"Add the {len(listed)} listed", key="board_agenda_add_all",
+                 disabled=not listed,
+                 help="Every case of this page of the filtered list, in its order."):
+        _write(lambda: store.agenda_add(day, list(listed), actor=actor),
+               "The listed cases were added to the agenda.")
+    if a3.button("Remove this case", key="board_agenda_remove", disabled=not on_agenda):
+        _write(lambda: store.agenda_remove(day, presented, actor=actor),
+               f"Study {presented} taken off the agenda.")
     if on_agenda and presented is not None:
         decision_form(store, day, agenda, presented)
     if agenda.empty:
