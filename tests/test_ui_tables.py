@@ -39,6 +39,11 @@ def test_table_escapes_and_aligns_numbers() -> None:
                                    "Weight": ["0.5", "-"], "Seen": ["yes", "no"]}
 
 
+def test_columns_of_one_name_are_read_by_position() -> None:
+    frame = pd.DataFrame([["a", 1.5]], columns=["Case", "Case"])
+    assert '<td>a</td><td class="n">1.5</td>' in table_html(frame, key="d")
+
+
 def test_an_empty_frame_is_a_header_only() -> None:
     read = parse_tables(table_html(pd.DataFrame({"A": [], "B": []}), key="e"))["e"]
     assert read.columns.tolist() == ["A", "B"] and read.empty
