@@ -16,16 +16,15 @@ decimals (:func:`core.vocab.number_text`), yes/no for truth values
 from __future__ import annotations
 
 import html
-import math
 from numbers import Number
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.vocab import number_text, yes_no
+from core.vocab import is_missing, number_text, yes_no
 
-#: What an empty cell (``None``, NaN) shows.
+#: What an empty cell (``None``, NaN, pandas NA or NaT: :func:`core.vocab.is_missing`) shows.
 EMPTY_CELL = "-"
 #: Decimals of a number cell.
 DIGITS = 3
@@ -33,7 +32,7 @@ DIGITS = 3
 
 def cell_text(value: object) -> str:
     """One cell as shown (before escaping)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if not isinstance(value, str) and is_missing(value):  # text is shown as given
         return EMPTY_CELL
     if isinstance(value, (bool, np.bool_)):
         return yes_no(value)
