@@ -670,23 +670,43 @@ def test_studies_that_cannot_be_assessed_are_named_with_the_reason(
 # --------------------------------------------------------------------------- what-if
 
 
+def _paired(at: AppTest) -> dict[str, dict]:
+    """What-if's slider-and-box inputs as the browser gets them (:mod:`ui.paired_inputs`):
+    the component's data by input name."""
+    found = [json.loads(e.proto.json) for e in at.get("bidi_component")
+             if e.proto.component_name == "spinepain_paired_inputs"]
+    assert len(found) == 1, f"{len(found)} paired-input groups"
+    return {spec["name"]: spec for spec in found[0]["inputs"]}
+
+
+def _edit(at: AppTest, column: str, value: float) -> None:
+    """Set a slider-and-box input as its edit event does (``ui.paired_inputs.apply_edit``,
+    tested on its own; the browser test sends a real event) and run."""
+    at.session_state[f"whatif_{column}"] = value
+    at.run()
+
+
 def test_what_if_has_a_widget_per_input(env: Path) -> None:
-    """Widgets edit the case's inputs (never derived features); counts and % have a
-    number input beside their slider."""
+    """Widgets edit the case's inputs (never derived features); counts and % are a
+    slider with a number box, the HI ratios in %."""
     from ui import whatif
 
     at = open_page("what_if")
     keys = {w.key for kind in ("slider", "select_slider", "segmented_control", "selectbox",
                                "number_input", "text_input")
             for w in getattr(at, kind) if w.key}
-    assert {whatif.key(c) for c in whatif.widget_columns()} <= keys
-    paired = {whatif.number_key(s.column) for s in whatif.WHATIF_INPUTS
-              if s.kind in ("count", "percent")}
-    assert len(paired) == 7 and paired <= {w.key for w in at.number_input}
-    assert not {"whatif_lesion_count", "whatif_sins_without_pain", "whatif_lumbar_involved"} & keys
+    paired = _paired(at)
+    assert len(paired) == 7
+    assert {whatif.key(c) for c in whatif.widget_columns()} <= keys | set(paired)
+    assert not {"whatif_lesion_count", "whatif_sins_without_pain", "whatif_lumbar_involved"} & (
+        keys | set(paired))
     deficit = at.segmented_control(key="whatif_neurologic_deficit")
     assert list(deficit.options) == ["none", "stable (known, unchanged)", "new or progressive"]
-    assert at.slider(key="whatif_high_intensity_ratio").max == 100.0  # in %, not 0-1
+    hi = paired["whatif_high_intensity_ratio"]
+    assert (hi["min"], hi["max"], hi["step"], hi["unit"]) == (0.0, 100.0, 0.1, "%")  # in %
+    lumbar = paired["whatif_lesion_count_lumbar"]
+    assert (lumbar["label"], lumbar["value"], lumbar["step"]) == ("Lumbar lesions", 0, 1)
+    assert lumbar["help"]
     text = all_text(at)
     assert "changes the advice, never the prediction" in text
 
@@ -699,13 +719,13 @@ def test_what_if_lesion_slider_changes_prediction_and_reset(env: Path) -> None:
     assert "confirm" in head and "pain source" in head
     assert recommendation_codes(at)[0] == "confirm_pain_source"
     before = float(metric(at, "Expected VAS"))
-    at.slider(key="whatif_lesion_count_lumbar").set_value(6).run()
-    at.slider(key="whatif_high_intensity_ratio").set_value(30.0).run()
+    _edit(at, "lesion_count_lumbar", 6)
+    _edit(at, "high_intensity_ratio", 30.0)
     assert_ok(at)
     after = float(metric(at, "Expected VAS"))
     assert after > before  # monotone model: more lumbar lesions never lower pain
-    assert at.number_input(key="whatif_lesion_count_lumbar_number").value == 6  # in step
-    assert at.number_input(key="whatif_high_intensity_ratio_number").value == 30.0
+    assert _paired(at)["whatif_lesion_count_lumbar"]["value"] == 6  # drawn back
+    assert _paired(at)["whatif_high_intensity_ratio"]["value"] == 30.0
     changed = dataframe_with(at, "Finding")
     assert {"Lumbar lesions", "Metastatic sites (all levels)",
             "Lumbar or sacral sites"} <= set(changed["Finding"])
@@ -719,20 +739,23 @@ def test_what_if_lesion_slider_changes_prediction_and_reset(env: Path) -> None:
     assert 'data-source="no_lesion"' not in headline_html(at)  # a lesion now
     at.button(key="whatif_reset").click().run()
     assert_ok(at)
-    assert at.slider(key="whatif_lesion_count_lumbar").value == 0
-    assert at.number_input(key="whatif_lesion_count_lumbar_number").value == 0
+    assert at.session_state["whatif_lesion_count_lumbar"] == 0
+    assert _paired(at)["whatif_lesion_count_lumbar"]["value"] == 0
     assert float(metric(at, "Expected VAS")) == pytest.approx(before)
 
 
-def test_what_if_number_inputs_move_the_sliders_in_percent(env: Path) -> None:
+def test_what_if_a_count_beyond_the_slider_widens_it_and_ratios_stay_in_percent(
+        env: Path) -> None:
     at = open_page("what_if")
-    at.number_input(key="whatif_lesion_count_thoracic_number").set_value(55).run()
+    assert _paired(at)["whatif_lesion_count_thoracic"]["slider_max"] == 40
+    _edit(at, "lesion_count_thoracic", 55)
     assert_ok(at)
-    slider = at.slider(key="whatif_lesion_count_thoracic")
-    assert slider.value == 55 and slider.max >= 55  # the slider's end follows the case
-    at.number_input(key="whatif_max_level_high_intensity_ratio_number").set_value(42.5).run()
+    thoracic = _paired(at)["whatif_lesion_count_thoracic"]
+    assert thoracic["value"] == 55 and thoracic["max"] >= 55  # the box takes it, the
+    # browser's slider ends at max(slider_max, value)
+    _edit(at, "max_level_high_intensity_ratio", 42.5)
     assert_ok(at)
-    assert at.slider(key="whatif_max_level_high_intensity_ratio").value == 42.5
+    assert _paired(at)["whatif_max_level_high_intensity_ratio"]["value"] == 42.5
     changed = dataframe_with(at, "Finding")
     worst = changed[changed["Finding"] == "HI ratio (worst level) (%)"]
     assert list(worst["What-if"]) == ["42.5%"]
@@ -749,7 +772,7 @@ def _demo_img_04(at: AppTest) -> int:
 def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
     at = open_page("what_if")
     _demo_img_04(at)
-    assert at.slider(key="whatif_lesion_count_thoracic").value >= 1
+    assert _paired(at)["whatif_lesion_count_thoracic"]["value"] >= 1
     assert "SYNTHETIC" in html_text(at)
     at.segmented_control(key="whatif_neurologic_deficit").set_value("stable").run()
     assert_ok(at)
@@ -825,7 +848,7 @@ def test_widget_values_survive_a_page_switch(env: Path) -> None:
     at.toggle(key="board_projection").set_value(False).run()
     at.switch_page(PAGES["what_if"]).run()
     at.selectbox(key="whatif_start").set_value(str(study_id)).run()
-    at.slider(key="whatif_lesion_count_lumbar").set_value(4).run()
+    _edit(at, "lesion_count_lumbar", 4)
     at.switch_page(PAGES["home"]).run()
     at.switch_page(PAGES["tumor_board"]).run()
     assert_ok(at)
@@ -835,10 +858,9 @@ def test_widget_values_survive_a_page_switch(env: Path) -> None:
     at.switch_page(PAGES["what_if"]).run()
     assert_ok(at)
     assert at.selectbox(key="whatif_start").value == str(study_id)
-    assert at.slider(key="whatif_lesion_count_lumbar").value == 4
+    assert _paired(at)["whatif_lesion_count_lumbar"]["value"] == 4
     assert any(r["Finding"] == "Lumbar lesions" for r in
                dataframe_with(at, "Finding").to_dict(orient="records"))
-    assert at.number_input(key="whatif_lesion_count_lumbar_number").value == 4
 
 
 def test_new_case_form_survives_a_page_switch_and_shows_not_recorded(env: Path) -> None:

@@ -389,13 +389,14 @@ def test_tumor_board_case_shows_its_probabilities(
 def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer) -> None:
     page.goto(f"{app.url}/what_if")
     with screenshot_on_failure(page, "04-what-if"):
-        thumb = wait_visible(
-            page, page.locator(f"{key('whatif_lesion_count_lumbar')} input[type=range]"),
-            "the lumbar lesions slider")
+        lumbar = page.locator('[data-input="whatif_lesion_count_lumbar"]')
+        thumb = wait_visible(page, lumbar.get_by_role("slider", name="Lumbar lesions"),
+                             "the lumbar lesions slider")
+        box = lumbar.get_by_role("spinbutton", name="Lumbar lesions, number")
         wait_until(lambda: re.fullmatch(r"\d+\.\d\d", metric_value(page, "Expected VAS")),
                    "the Expected VAS metric")
         before = metric_value(page, "Expected VAS")
-        assert thumb.get_attribute("value") == "0"
+        assert thumb.input_value() == "0" and box.input_value() == "0"
         # The SHAP waterfall is inline SVG: drawn (not sanitised away), one bar a feature.
         waterfall = page.locator('[data-testid="shap-waterfall"] svg')
         wait_visible(page, waterfall, "the SHAP waterfall")
@@ -405,7 +406,8 @@ def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer)
         thumb.focus()
         for _ in range(5):
             page.keyboard.press("ArrowRight")
-        wait_until(lambda: thumb.get_attribute("value") == "5", "the slider should move to 5")
+        wait_until(lambda: thumb.input_value() == "5", "the slider should move to 5")
+        assert box.input_value() == "5"  # the number box moves with it
         after = wait_until(lambda: (v := metric_value(page, "Expected VAS")) != before and v,
                            "the expected VAS should change after the slider moved")
         assert float(after) > float(before), (before, after)  # lumbar lesions: monotone +1
@@ -414,6 +416,11 @@ def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer)
         wait_until(lambda: "Lumbar lesions" in changed.locator("td").all_inner_texts(),
                    "the changed-inputs table should list Lumbar lesions")
         screenshot(page, "04-what-if-after")
+        # Typing a count beyond the slider's end: the slider follows it, widened.
+        box.fill("55")
+        box.press("Enter")
+        wait_until(lambda: thumb.input_value() == "55", "the slider should follow the box")
+        assert int(thumb.get_attribute("max") or 0) >= 55
 
 
 def test_report_downloads_html_and_pdf(page: Page, app: StreamlitServer) -> None:

@@ -79,7 +79,7 @@ class InputSpec:
     ----------
     column : str
         Column of the clinical table / key of the raw case (``newcase_<column>`` and
-        ``whatif_<column>`` are its widget keys).
+        ``whatif_<column>`` are its widget or session-state keys).
     label : str
         What the clinician reads.
     kind : str

@@ -10,8 +10,10 @@ the recorded VAS), which changes the advice and never the prediction. Widget val
 clinical values (grade ``"1b"``, ``"yes"``/``"no"``, deficit states, % for ratios); they
 go into a raw case that :func:`core.assess.assess` parses once.
 
-Counts and % have a number input beside the slider (key ``whatif_<column>_number``), kept
-in step by callbacks. ``involved_levels`` is kept between 1 and the number of lesions when
+Counts and % are a slider with a number box beside it, the group drawn as one element
+(:mod:`ui.paired_inputs`, far cheaper for the browser than Streamlit's slider and number
+widgets); their values are session-state keys ``whatif_<column>`` like the other inputs'.
+``involved_levels`` is kept between 1 and the number of lesions when
 there are lesions (0 without), and the worst level's HI ratio never below the overall
 ratio; the page says when it adjusts them.
 """
@@ -47,10 +49,10 @@ from ui.inputs import (
     values_summary,
     zero_weight_features,
 )
+from ui.paired_inputs import PairedInput, paired_inputs
 from ui.session import KEEP
 
 PREFIX = "whatif_"
-NUMBER_SUFFIX = "_number"
 #: Upper end of the count sliders (raised to a case's own value when it is higher; the
 #: number input beside the slider takes any count up to the input's limit,
 #: :data:`core.features.INPUT_RANGES`).
@@ -84,11 +86,6 @@ GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 def key(column: str) -> str:
     """Widget key of an input."""
     return PREFIX + column
-
-
-def number_key(column: str) -> str:
-    """Key of the number input beside a count or % slider."""
-    return PREFIX + column + NUMBER_SUFFIX
 
 
 def widget_columns() -> tuple[str, ...]:
@@ -148,9 +145,6 @@ def widget_values(case: Mapping[str, Any], model: TrainedModel) -> dict[str, Any
         key("primary_tumor"): context.primary_tumor or "",
         key("vas"): context.recorded_vas,
     })
-    for spec in WHATIF_INPUTS:
-        if spec.kind in ("count", "percent"):
-            values[number_key(spec.column)] = values[key(spec.column)]
     return values
 
 
@@ -217,30 +211,15 @@ def case_from_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
 # ------------------------------------------------------------------------- widgets
 
 
-def _sync(source: str, target: str) -> None:
-    """Callback: copy one widget's value to its twin (slider <-> number input)."""
-    st.session_state[target] = st.session_state[source]
-
-
-def _paired(spec: InputSpec, slot: Any, box: Any) -> Any:
-    """A slider with a number input beside it (counts, %)."""
-    k, n = key(spec.column), number_key(spec.column)
-    ss = st.session_state
-    limit = int(INPUT_RANGES[spec.column][2])
+def _paired_spec(spec: InputSpec, zero: frozenset[str]) -> PairedInput:
+    """A count or % input as a slider with its number box (:mod:`ui.paired_inputs`)."""
+    limit = INPUT_RANGES[spec.column][2]
+    note = NO_WEIGHT_NOTE if no_weight(spec, zero) else ""
     if spec.kind == "percent":
-        slot.slider(spec.label, 0.0, 100.0, step=0.1, format="%.1f%%", key=k,
-                    persist_state=KEEP, help=spec.help, on_change=_sync, args=(k, n))
-        box.number_input(f"{spec.label}, number", 0.0, 100.0, step=0.1, format="%.1f",
-                         key=n, persist_state=KEEP, label_visibility="collapsed",
-                         on_change=_sync, args=(n, k))
-    else:
-        top = max(min(COUNT_SLIDER_MAX, limit), int(ss.get(k) or 0))
-        slot.slider(spec.label, 0, top, key=k, persist_state=KEEP, help=spec.help,
-                    on_change=_sync, args=(k, n))
-        box.number_input(f"{spec.label}, number", 0, limit, step=1, key=n,
-                         persist_state=KEEP, label_visibility="collapsed",
-                         on_change=_sync, args=(n, k))
-    return ss.get(k)
+        return PairedInput(key(spec.column), spec.label, 0.0, 100.0, 100.0, 0.1, unit="%",
+                           help=spec.help, note=note)
+    return PairedInput(key(spec.column), spec.label, 0, min(COUNT_SLIDER_MAX, limit),
+                       int(limit), 1, help=spec.help, note=note)
 
 
 def _widget(spec: InputSpec, slot: Any) -> Any:
@@ -296,15 +275,10 @@ def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOT
     """Draw one group's inputs, ``slots`` per row."""
     values: dict[str, Any] = {}
     specs = [_BY_COLUMN[c] for c in columns]
-    paired = [s for s in specs if s.kind in ("count", "percent")]
+    paired = [_paired_spec(s, zero) for s in specs if s.kind in ("count", "percent")]
     single = [s for s in specs if s.kind not in ("count", "percent")]
-    for start in range(0, len(paired), 2):
-        row = paired[start:start + 2]
-        cells = st.columns([3, 1.1] * len(row) + [4.1] * (2 - len(row)),
-                           vertical_alignment="bottom")
-        for i, spec in enumerate(row):
-            values[key(spec.column)] = _paired(spec, cells[2 * i], cells[2 * i + 1])
-            _weight_note(spec, zero, cells[2 * i])
+    if paired:
+        values.update(paired_inputs(paired, key=f"{PREFIX}pairs_{columns[0]}"))
     for start in range(0, len(single), slots):
         row = single[start:start + slots]
         for spec, slot in zip(row, st.columns(slots), strict=False):
@@ -313,10 +287,14 @@ def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOT
     return values
 
 
+#: Under an input whose features weigh 0 in the active model.
+NO_WEIGHT_NOTE = ("Carries no weight in the active model (weight 0 on its model card): "
+                  "changing it cannot change the prediction.")
+
+
 def _weight_note(spec: InputSpec, zero: frozenset[str], slot: Any) -> None:
     if no_weight(spec, zero):
-        slot.caption("Carries no weight in the active model (weight 0 on its model card): "
-                     "changing it cannot change the prediction.")
+        slot.caption(NO_WEIGHT_NOTE)
 
 
 #: Groups whose inputs open from a button (a popover: its widgets are drawn in the
