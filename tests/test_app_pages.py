@@ -675,8 +675,8 @@ def _paired(at: AppTest) -> dict[str, dict]:
     the component's data by input name."""
     found = [json.loads(e.proto.json) for e in at.get("bidi_component")
              if e.proto.component_name == "spinepain_paired_inputs"]
-    assert len(found) == 1, f"{len(found)} paired-input groups"
-    return {spec["name"]: spec for spec in found[0]["inputs"]}
+    assert len(found) == 2, f"{len(found)} paired-input groups"  # imaging; age in findings
+    return {spec["name"]: spec for group in found for spec in group["inputs"]}
 
 
 def _edit(at: AppTest, column: str, value: float) -> None:
@@ -696,7 +696,10 @@ def test_what_if_has_a_widget_per_input(env: Path) -> None:
                                "number_input", "text_input")
             for w in getattr(at, kind) if w.key}
     paired = _paired(at)
-    assert len(paired) == 7
+    assert len(paired) == 8
+    age = paired["whatif_age"]
+    assert (age["min"], age["max"], age["step"]) == (18, 90, 1)  # MAX_AGE: de-identified
+    assert age["value"] == round(age["value"])
     assert {whatif.key(c) for c in whatif.widget_columns()} <= keys | set(paired)
     assert not {"whatif_lesion_count", "whatif_sins_without_pain", "whatif_lumbar_involved"} & (
         keys | set(paired))

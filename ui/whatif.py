@@ -211,14 +211,22 @@ def case_from_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
 # ------------------------------------------------------------------------- widgets
 
 
+#: Inputs drawn as a slider with a number box (:mod:`ui.paired_inputs`).
+PAIRED_KINDS = frozenset({"count", "percent", "age"})
+
+
 def _paired_spec(spec: InputSpec, zero: frozenset[str]) -> PairedInput:
-    """A count or % input as a slider with its number box (:mod:`ui.paired_inputs`)."""
-    limit = INPUT_RANGES[spec.column][2]
+    """A count, % or age input as a slider with its number box
+    (:mod:`ui.paired_inputs`)."""
     note = NO_WEIGHT_NOTE if no_weight(spec, zero) else ""
+    _, low, limit, _ = INPUT_RANGES[spec.column]
+    if spec.kind == "age":
+        return PairedInput(key(spec.column), "Age (years)", int(low), MAX_AGE, MAX_AGE, 1,
+                           help=spec.help, note=note)
     if spec.kind == "percent":
         return PairedInput(key(spec.column), spec.label, 0.0, 100.0, 100.0, 0.1, unit="%",
                            help=spec.help, note=note)
-    return PairedInput(key(spec.column), spec.label, 0, min(COUNT_SLIDER_MAX, limit),
+    return PairedInput(key(spec.column), spec.label, 0, int(min(COUNT_SLIDER_MAX, limit)),
                        int(limit), 1, help=spec.help, note=note)
 
 
@@ -228,8 +236,6 @@ def _widget(spec: InputSpec, slot: Any) -> Any:
     if spec.help:
         common["help"] = spec.help
     kind = spec.kind
-    if kind == "age":
-        return slot.slider("Age (years)", 18, MAX_AGE, **common)
     if kind == "sins_total":
         common["help"] = f"{spec.help} {sins_bands_text()}."
         return slot.select_slider(spec.label, options=[NOT_ASSESSED, *range(SINS_MAX + 1)],
@@ -275,8 +281,8 @@ def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOT
     """Draw one group's inputs, ``slots`` per row."""
     values: dict[str, Any] = {}
     specs = [_BY_COLUMN[c] for c in columns]
-    paired = [_paired_spec(s, zero) for s in specs if s.kind in ("count", "percent")]
-    single = [s for s in specs if s.kind not in ("count", "percent")]
+    paired = [_paired_spec(s, zero) for s in specs if s.kind in PAIRED_KINDS]
+    single = [s for s in specs if s.kind not in PAIRED_KINDS]
     if paired:
         values.update(paired_inputs(paired, key=f"{PREFIX}pairs_{columns[0]}"))
     for start in range(0, len(single), slots):
