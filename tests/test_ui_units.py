@@ -330,6 +330,28 @@ def test_zero_weight_note() -> None:
     assert inputs.zero_weight_features(load_model().card) == set()  # the demo model
 
 
+def test_what_if_sliders_with_a_box_say_when_they_carry_no_weight() -> None:
+    """The what-if's counts, % and age (ui.paired_inputs): their ranges, and the
+    no-weight note under an input whose features all weigh 0 in the active model."""
+    from ui import whatif
+
+    imaging, findings = whatif.GROUPS[0][2], whatif.GROUPS[1][2]
+    zero = frozenset({"lesion_count"})
+    specs = {s.name: s for s in whatif.paired_specs(imaging, zero)}
+    assert len(specs) == 7 and list(specs) == [whatif.key(c) for c in imaging]
+    assert specs["whatif_lesion_count_cervical"].note == whatif.NO_WEIGHT_NOTE
+    assert specs["whatif_lesion_count_lumbar"].note == ""  # also the nested counts
+    hi = specs["whatif_high_intensity_ratio"]
+    assert (hi.minimum, hi.maximum, hi.step, hi.unit) == (0.0, 100.0, 0.1, "%")
+    lumbar = specs["whatif_lesion_count_lumbar"]
+    assert (lumbar.minimum, lumbar.slider_max, lumbar.step) == (0, whatif.COUNT_SLIDER_MAX, 1)
+    assert lumbar.maximum >= lumbar.slider_max and lumbar.help
+    (age,) = whatif.paired_specs(findings, frozenset({"age"}))
+    assert (age.name, age.minimum, age.maximum) == ("whatif_age", 18, 90)
+    assert age.note == whatif.NO_WEIGHT_NOTE
+    assert all(not s.note for s in whatif.paired_specs(imaging, frozenset()))
+
+
 def test_prediction_set_text() -> None:
     assert advice.set_text(("moderate", "severe"), 0.9) == "90 % set: moderate or severe"
     assert advice.set_text(("severe",), 0.9) == "90 % set: severe only"

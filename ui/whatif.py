@@ -10,7 +10,7 @@ the recorded VAS), which changes the advice and never the prediction. Widget val
 clinical values (grade ``"1b"``, ``"yes"``/``"no"``, deficit states, % for ratios); they
 go into a raw case that :func:`core.assess.assess` parses once.
 
-Counts and % are a slider with a number box beside it, the group drawn as one element
+Counts, % and age are a slider with a number box beside it, a group drawn as one element
 (:mod:`ui.paired_inputs`, far cheaper for the browser than Streamlit's slider and number
 widgets); their values are session-state keys ``whatif_<column>`` like the other inputs'.
 ``involved_levels`` is kept between 1 and the number of lesions when
@@ -215,6 +215,14 @@ def case_from_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
 PAIRED_KINDS = frozenset({"count", "percent", "age"})
 
 
+def paired_specs(columns: tuple[str, ...], zero: frozenset[str]) -> list[PairedInput]:
+    """The group's counts, % and age as sliders with a number box, in order; ``zero``:
+    the features that weigh 0 in the active model (their inputs carry
+    :data:`NO_WEIGHT_NOTE`)."""
+    return [_paired_spec(_BY_COLUMN[c], zero) for c in columns
+            if _BY_COLUMN[c].kind in PAIRED_KINDS]
+
+
 def _paired_spec(spec: InputSpec, zero: frozenset[str]) -> PairedInput:
     """A count, % or age input as a slider with its number box
     (:mod:`ui.paired_inputs`)."""
@@ -281,7 +289,7 @@ def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOT
     """Draw one group's inputs, ``slots`` per row."""
     values: dict[str, Any] = {}
     specs = [_BY_COLUMN[c] for c in columns]
-    paired = [_paired_spec(s, zero) for s in specs if s.kind in PAIRED_KINDS]
+    paired = paired_specs(columns, zero)
     single = [s for s in specs if s.kind not in PAIRED_KINDS]
     if paired:
         values.update(paired_inputs(paired, key=f"{PREFIX}pairs_{columns[0]}"))
