@@ -280,17 +280,18 @@ def sins_bands_text() -> str:
                      for (low, name), high in zip(SINS_BANDS, highs, strict=True))
 
 
-#: Widgets per row: paired inputs take two columns (slider, number), others one.
+#: Widgets per row below a group's sliders with a box (those are one element, two per row:
+#: :func:`ui.paired_inputs.paired_inputs`).
 ROW_SLOTS = 4
 
 
 def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOTS
            ) -> dict[str, Any]:
-    """Draw one group's inputs, ``slots`` per row."""
+    """Draw one group's inputs: its sliders with a box first, then the other widgets,
+    ``slots`` per row."""
     values: dict[str, Any] = {}
-    specs = [_BY_COLUMN[c] for c in columns]
     paired = paired_specs(columns, zero)
-    single = [s for s in specs if s.kind not in PAIRED_KINDS]
+    single = [_BY_COLUMN[c] for c in columns if _BY_COLUMN[c].kind not in PAIRED_KINDS]
     if paired:
         values.update(paired_inputs(paired, key=f"{PREFIX}pairs_{columns[0]}"))
     for start in range(0, len(single), slots):
