@@ -34,7 +34,7 @@ def test_what_if_sins_and_treatment_inputs_open_from_popovers_with_their_values_
                                                "primary_tumor", "vas")}
     # The imaging burden and the findings stay on the page.
     assert not {w.key for p in popovers for w in p.get("slider")}
-    assert at.segmented_control(key="whatif_neurologic_deficit") is not None
+    assert "whatif_neurologic_deficit" in app_pages._native(at, "choice")
     captions = [str(c.value) for c in at.caption]
     assert "All not assessed." in captions and "All not recorded." in captions
     at.number_input(key="whatif_vas").set_value(7.5).run()

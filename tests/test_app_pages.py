@@ -670,17 +670,23 @@ def test_studies_that_cannot_be_assessed_are_named_with_the_reason(
 # --------------------------------------------------------------------------- what-if
 
 
-def _paired(at: AppTest) -> dict[str, dict]:
-    """What-if's slider-and-box inputs as the browser gets them (:mod:`ui.paired_inputs`):
-    the component's data by input name."""
+def _native(at: AppTest, kind: str) -> dict[str, dict]:
+    """What-if's inputs of ``kind`` (``pair``: slider and box; ``choice``) as the browser
+    gets them (:mod:`ui.input_group`): the component's data by input name."""
     found = [json.loads(e.proto.json) for e in at.get("bidi_component")
-             if e.proto.component_name == "spinepain_paired_inputs"]
-    assert len(found) == 2, f"{len(found)} paired-input groups"  # imaging; age in findings
-    return {spec["name"]: spec for group in found for spec in group["inputs"]}
+             if e.proto.component_name == "spinepain_input_group"]
+    assert len(found) == 2, f"{len(found)} input groups"  # imaging; findings
+    return {spec["name"]: spec for group in found for spec in group["inputs"]
+            if spec["kind"] == kind}
 
 
-def _edit(at: AppTest, column: str, value: float) -> None:
-    """Set a slider-and-box input as its edit event does (``ui.paired_inputs.apply_edit``,
+def _paired(at: AppTest) -> dict[str, dict]:
+    """What-if's slider-and-box inputs (:func:`_native`)."""
+    return _native(at, "pair")
+
+
+def _edit(at: AppTest, column: str, value: object) -> None:
+    """Set an input of the group as its edit event does (``ui.input_group.apply_edit``,
     tested on its own; the browser test sends a real event) and run."""
     at.session_state[f"whatif_{column}"] = value
     at.run()
@@ -700,11 +706,17 @@ def test_what_if_has_a_widget_per_input(env: Path) -> None:
     age = paired["whatif_age"]
     assert (age["min"], age["max"], age["step"]) == (18, 90, 1)  # MAX_AGE: de-identified
     assert age["value"] == round(age["value"])
-    assert {whatif.key(c) for c in whatif.widget_columns()} <= keys | set(paired)
-    assert not {"whatif_lesion_count", "whatif_sins_without_pain", "whatif_lumbar_involved"} & (
-        keys | set(paired))
-    deficit = at.segmented_control(key="whatif_neurologic_deficit")
-    assert list(deficit.options) == ["none", "stable (known, unchanged)", "new or progressive"]
+    drawn = keys | set(paired) | set(_native(at, "choice"))
+    assert {whatif.key(c) for c in whatif.widget_columns()} <= drawn
+    assert not {"whatif_lesion_count", "whatif_sins_without_pain",
+                "whatif_lumbar_involved"} & drawn
+    choices = _native(at, "choice")
+    assert list(choices) == [whatif.key(c) for c in ("ecog", "pathologic_fracture",
+                                                     "neurologic_deficit", "bilsky_grade")]
+    deficit = choices["whatif_neurologic_deficit"]
+    assert deficit["options"] == ["none", "stable (known, unchanged)", "new or progressive"]
+    assert deficit["value"] is None  # the blank case: not recorded, none picked
+    assert choices["whatif_bilsky_grade"]["options"] == ["0", "1a", "1b", "1c", "2", "3"]
     hi = paired["whatif_high_intensity_ratio"]
     assert (hi["min"], hi["max"], hi["step"], hi["unit"]) == (0.0, 100.0, 0.1, "%")  # in %
     lumbar = paired["whatif_lesion_count_lumbar"]
@@ -777,11 +789,12 @@ def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
     _demo_img_04(at)
     assert _paired(at)["whatif_lesion_count_thoracic"]["value"] >= 1
     assert "SYNTHETIC" in html_text(at)
-    at.segmented_control(key="whatif_neurologic_deficit").set_value("stable").run()
+    _edit(at, "neurologic_deficit", "stable")
     assert_ok(at)
+    assert _native(at, "choice")["whatif_neurologic_deficit"]["value"] == 1  # drawn back
     assert "same-day" not in headline_html(at)
     assert "mscc_pathway" not in recommendation_codes(at)  # a stable deficit: no pathway
-    at.segmented_control(key="whatif_neurologic_deficit").set_value("new_or_progressive").run()
+    _edit(at, "neurologic_deficit", "new_or_progressive")
     assert_ok(at)
     assert any("neurologic deficit" in e.value.lower() for e in at.error)
     # Override reasons name the finding by its label, never the raw column name.

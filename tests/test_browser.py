@@ -539,9 +539,11 @@ def test_what_if_new_deficit_raises_the_mscc_banner(page: Page, app: StreamlitSe
     with screenshot_on_failure(page, "07-what-if-mscc"):
         wait_visible(page, page.locator('[data-testid="advice-headline"][data-source="no_lesion"]'),
                      "the no-lesion banner of the blank case")
-        deficit = wait_visible(page, page.locator(key("whatif_neurologic_deficit")),
-                               "the neurologic deficit buttons")
-        deficit.get_by_text("new or progressive", exact=True).click()
+        deficit = wait_visible(page, page.locator('[data-input="whatif_neurologic_deficit"]'),
+                               "the neurologic deficit choices")
+        choice = deficit.get_by_role("button", name="new or progressive", exact=True)
+        assert choice.get_attribute("aria-pressed") == "false"  # blank case: not recorded
+        choice.click()
         headline = wait_visible(
             page, page.locator('[data-testid="advice-headline"][data-source="override"]'),
             "the MSCC banner")
@@ -554,6 +556,19 @@ def test_what_if_new_deficit_raises_the_mscc_banner(page: Page, app: StreamlitSe
         codes = page.locator('[data-testid="recommendations"] li').evaluate_all(
             "items => items.map(i => i.dataset.code)")
         assert codes[:2] == ["mscc_pathway", "dexamethasone"], codes
+        assert choice.get_attribute("aria-pressed") == "true"
+        stable = deficit.get_by_role("button", name="stable (known, unchanged)", exact=True)
+        stable.click()  # another choice replaces it: a stable deficit has no MSCC pathway
+        wait_until(lambda: page.locator('[data-testid="advice-headline"][data-source='
+                                        '"override"]').count() == 0, "the banner gone")
+        assert choice.get_attribute("aria-pressed") == "false"
+        stable.click()  # the picked choice again: cleared, not recorded
+        wait_app_idle(page, TIMEOUT_S)
+        assert stable.get_attribute("aria-pressed") == "false"
+        choice.click()
+        wait_visible(page, page.locator('[data-testid="advice-headline"][data-source='
+                                        '"override"]'), "the MSCC banner again")
+        wait_app_idle(page, TIMEOUT_S)
         page.get_by_role("heading", name="Advice for the what-if case").evaluate(
             "e => e.scrollIntoView({block: 'start'})")
         screenshot(page, "07-what-if-mscc-banner")

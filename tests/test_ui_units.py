@@ -331,8 +331,9 @@ def test_zero_weight_note() -> None:
 
 
 def test_what_if_sliders_with_a_box_say_when_they_carry_no_weight() -> None:
-    """The what-if's counts, % and age (ui.paired_inputs): their ranges, and the
-    no-weight note under an input whose features all weigh 0 in the active model."""
+    """The what-if's counts, % and age, and its findings' choices (ui.input_group): their
+    ranges and choices, and the no-weight note under an input whose features all weigh 0
+    in the active model."""
     from ui import whatif
 
     imaging, findings = whatif.GROUPS[0][2], whatif.GROUPS[1][2]
@@ -350,6 +351,21 @@ def test_what_if_sliders_with_a_box_say_when_they_carry_no_weight() -> None:
     assert (age.name, age.minimum, age.maximum) == ("whatif_age", 18, 90)
     assert age.note == whatif.NO_WEIGHT_NOTE
     assert all(not s.note for s in whatif.paired_specs(imaging, frozenset()))
+    choices = {s.name: s for s in whatif.choice_specs(findings, frozenset({"bilsky_grade"}))}
+    assert list(choices) == ["whatif_ecog", "whatif_pathologic_fracture",
+                             "whatif_neurologic_deficit", "whatif_bilsky_grade"]
+    bilsky = choices["whatif_bilsky_grade"]
+    assert bilsky.labels == ("0", "1a", "1b", "1c", "2", "3") == bilsky.values  # as graded
+    assert bilsky.note == whatif.NO_WEIGHT_NOTE and bilsky.help
+    assert bilsky.hints[2].startswith("1b · ") and len(bilsky.hints) == 6  # the meaning
+    assert choices["whatif_pathologic_fracture"].labels == ("no", "yes")
+    assert choices["whatif_ecog"].values == (0, 1, 2, 3, 4)  # the grades, by number
+    assert choices["whatif_ecog"].labels == ("0", "1", "2", "3", "4")
+    assert choices["whatif_ecog"].hints[2].startswith("2 ")  # "2 ambulatory, self-care"
+    deficit = choices["whatif_neurologic_deficit"]
+    assert deficit.labels == ("none", "stable (known, unchanged)", "new or progressive")
+    assert deficit.values == ("none", "stable", "new_or_progressive") and not deficit.note
+    assert not deficit.hints and not choices["whatif_pathologic_fracture"].hints  # as read
 
 
 def test_prediction_set_text() -> None:

@@ -10,9 +10,11 @@ the recorded VAS), which changes the advice and never the prediction. Widget val
 clinical values (grade ``"1b"``, ``"yes"``/``"no"``, deficit states, % for ratios); they
 go into a raw case that :func:`core.assess.assess` parses once.
 
-Counts, % and age are a slider with a number box beside it, a group drawn as one element
-(:mod:`ui.paired_inputs`, far cheaper for the browser than Streamlit's slider and number
-widgets); their values are session-state keys ``whatif_<column>`` like the other inputs'.
+On the page, counts, % and age are a slider with a number box beside it and the findings
+(ECOG, fracture, deficit, Bilsky) a row of choices, each group drawn as one element
+(:mod:`ui.input_group`, far cheaper for the browser than Streamlit's slider, number and
+segmented widgets); their values are session-state keys ``whatif_<column>`` like the
+other inputs'.
 ``involved_levels`` is kept between 1 and the number of lesions when
 there are lesions (0 without), and the worst level's HI ratio never below the overall
 ratio; the page says when it adjusts them.
@@ -39,6 +41,7 @@ from core.model import TrainedModel
 from core.store import CaseStore
 from core.tiers import CODES_BY_NAME, TierDecision
 from core.vocab import REGION_COUNT_COLUMNS, SINS_BANDS, SINS_COMPONENTS, SINS_MAX, yes_no
+from ui.input_group import ChoiceInput, Input, PairedInput, input_group
 from ui.inputs import (
     CLINICAL_INPUTS,
     IMAGING_INPUTS,
@@ -49,7 +52,6 @@ from ui.inputs import (
     values_summary,
     zero_weight_features,
 )
-from ui.paired_inputs import PairedInput, paired_inputs
 from ui.session import KEEP
 
 PREFIX = "whatif_"
@@ -211,8 +213,11 @@ def case_from_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[st
 # ------------------------------------------------------------------------- widgets
 
 
-#: Inputs drawn as a slider with a number box (:mod:`ui.paired_inputs`).
+#: Inputs drawn as a slider with a number box (:mod:`ui.input_group`).
 PAIRED_KINDS = frozenset({"count", "percent", "age"})
+#: Inputs picked from a few choices, none picked meaning not recorded: a row of choices
+#: of :mod:`ui.input_group` on the page, a segmented control inside a popover.
+CHOICE_KINDS = frozenset({"yes_no", "bilsky", "deficit", "ordinal"})
 
 
 def paired_specs(columns: tuple[str, ...], zero: frozenset[str]) -> list[PairedInput]:
@@ -223,9 +228,15 @@ def paired_specs(columns: tuple[str, ...], zero: frozenset[str]) -> list[PairedI
             if _BY_COLUMN[c].kind in PAIRED_KINDS]
 
 
+def choice_specs(columns: tuple[str, ...], zero: frozenset[str]) -> list[ChoiceInput]:
+    """The group's choice inputs (:data:`CHOICE_KINDS`) as rows of choices, in order;
+    ``zero`` as for :func:`paired_specs`."""
+    return [_choice_spec(_BY_COLUMN[c], zero) for c in columns
+            if _BY_COLUMN[c].kind in CHOICE_KINDS]
+
+
 def _paired_spec(spec: InputSpec, zero: frozenset[str]) -> PairedInput:
-    """A count, % or age input as a slider with its number box
-    (:mod:`ui.paired_inputs`)."""
+    """A count, % or age input as a slider with its number box."""
     note = NO_WEIGHT_NOTE if no_weight(spec, zero) else ""
     _, low, limit, _ = INPUT_RANGES[spec.column]
     if spec.kind == "age":
@@ -236,6 +247,26 @@ def _paired_spec(spec: InputSpec, zero: frozenset[str]) -> PairedInput:
                            help=spec.help, note=note)
     return PairedInput(key(spec.column), spec.label, 0, int(min(COUNT_SLIDER_MAX, limit)),
                        int(limit), 1, help=spec.help, note=note)
+
+
+def _choice_spec(spec: InputSpec, zero: frozenset[str]) -> ChoiceInput:
+    """A choice input as a row of choices, read as its segmented control reads."""
+    options, label = _choices(spec)
+    labels = tuple(str(label(v)) for v in options)
+    meanings = tuple(str(spec.choices.get(v, "")) for v in options)  # "1b · <meaning>"
+    return ChoiceInput(key(spec.column), spec.label, options, labels, help=spec.help,
+                       note=NO_WEIGHT_NOTE if no_weight(spec, zero) else "",
+                       hints=meanings if meanings != labels and all(meanings) else ())
+
+
+def _choices(spec: InputSpec) -> tuple[tuple[Any, ...], Any]:
+    """The values of a choice input and how each reads (ECOG and Bilsky grades by
+    grade alone: the help names the scale)."""
+    if spec.kind == "yes_no":
+        return YES_NO, str
+    if spec.kind == "bilsky" or spec.column == "ecog":
+        return tuple(spec.choices), str
+    return tuple(spec.choices), spec.choices.get
 
 
 def _widget(spec: InputSpec, slot: Any) -> Any:
@@ -251,26 +282,15 @@ def _widget(spec: InputSpec, slot: Any) -> Any:
     if kind == "sins_part":
         return slot.selectbox(spec.label, tuple(spec.choices), format_func=spec.choices.get,
                               index=None, placeholder=NOT_ASSESSED, **common)
-    if kind == "yes_no":
-        return slot.segmented_control(spec.label, YES_NO, **common)
-    if kind == "bilsky":
-        return slot.segmented_control(spec.label, tuple(spec.choices), **common)
-    if kind in ("deficit", "ordinal"):
-        return slot.segmented_control(spec.label, tuple(spec.choices),
-                                      format_func=_short(spec), **common)
+    if kind in CHOICE_KINDS:
+        options, label = _choices(spec)
+        return slot.segmented_control(spec.label, options, format_func=label, **common)
     if kind == "tumor":
         return slot.text_input(spec.label, placeholder="e.g. breast", **common)
     if kind == "vas":
         return slot.number_input(spec.label, 0.0, 10.0, step=0.5, **common)
     raise ValueError(f"input {spec.column} has kind {kind!r}, which the what-if page "
                      "cannot show.")
-
-
-def _short(spec: InputSpec) -> Any:
-    """Choice labels for a segmented control: ECOG grades by number (help lists them)."""
-    if spec.column == "ecog":
-        return str
-    return spec.choices.get
 
 
 def sins_bands_text() -> str:
@@ -280,20 +300,25 @@ def sins_bands_text() -> str:
                      for (low, name), high in zip(SINS_BANDS, highs, strict=True))
 
 
-#: Widgets per row below a group's sliders with a box (those are one element, two per row:
-#: :func:`ui.paired_inputs.paired_inputs`).
+#: Choices per row on the page (:func:`ui.input_group.input_group`, whose sliders with a
+#: box go two per row), and widgets per row below them.
 ROW_SLOTS = 4
 
 
 def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOTS
            ) -> dict[str, Any]:
-    """Draw one group's inputs: its sliders with a box first, then the other widgets,
-    ``slots`` per row."""
+    """Draw one group's inputs: its sliders with a box and (on the page, ``slots`` =
+    :data:`ROW_SLOTS`) its choices as one element first, then the other widgets,
+    ``slots`` per row (a popover keeps Streamlit's widgets: drawn only when opened)."""
     values: dict[str, Any] = {}
-    paired = paired_specs(columns, zero)
-    single = [_BY_COLUMN[c] for c in columns if _BY_COLUMN[c].kind not in PAIRED_KINDS]
-    if paired:
-        values.update(paired_inputs(paired, key=f"{PREFIX}pairs_{columns[0]}"))
+    on_page = slots == ROW_SLOTS
+    native: list[Input] = [*paired_specs(columns, zero),
+                           *(choice_specs(columns, zero) if on_page else ())]
+    drawn = {s.name for s in native}
+    single = [_BY_COLUMN[c] for c in columns if key(c) not in drawn]
+    if native:
+        values.update(input_group(native, key=f"{PREFIX}group_{columns[0]}",
+                                  choice_columns=ROW_SLOTS))
     for start in range(0, len(single), slots):
         row = single[start:start + slots]
         for spec, slot in zip(row, st.columns(slots), strict=False):
