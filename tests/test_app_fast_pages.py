@@ -1,6 +1,7 @@
 """AppTests of the lighter What-if and Surveillance pages (issue 12: warm page switches
 <= 0.5 s): What-if's SINS and treatment-context inputs open from a popover with their
-values named beside it; Surveillance draws a patient's view from one cached bundle."""
+values named beside it, drawn only while it is open, their values kept while it is
+closed; Surveillance draws a patient's view from one cached bundle."""
 
 from __future__ import annotations
 
@@ -20,9 +21,15 @@ def test_what_if_sins_and_treatment_inputs_open_from_popovers_with_their_values_
     from ui import whatif
 
     at = open_page("what_if")
-    popovers = list(at.get("popover"))
-    assert [p.proto.popover.label for p in popovers] == [
+    closed = list(at.get("popover"))
+    assert [p.proto.popover.label for p in closed] == [
         "Spinal stability: SINS (Fisher 2010)", "Treatment and context: advice only"]
+    kinds = ("selectbox", "select_slider", "segmented_control", "number_input", "text_input")
+    assert not [w for p in closed for kind in kinds for w in p.get(kind)]  # drawn when open
+    captions = [str(c.value) for c in at.caption]
+    assert "All not assessed." in captions and "All not recorded." in captions
+    app_pages._open_popovers(at)
+    popovers = list(at.get("popover"))
     sins, treatment = popovers
     inside = {w.key for kind in ("selectbox", "select_slider", "segmented_control",
                                  "number_input", "text_input") for w in sins.get(kind)}
@@ -35,14 +42,24 @@ def test_what_if_sins_and_treatment_inputs_open_from_popovers_with_their_values_
     # The imaging burden and the findings stay on the page.
     assert not {w.key for p in popovers for w in p.get("slider")}
     assert "whatif_neurologic_deficit" in app_pages._native(at, "choice")
-    captions = [str(c.value) for c in at.caption]
-    assert "All not assessed." in captions and "All not recorded." in captions
     at.number_input(key="whatif_vas").set_value(7.5).run()
     at.segmented_control(key="whatif_prior_radiotherapy").set_value("yes").run()
     assert_ok(at)
     line = next(str(c.value) for c in at.caption if "Recorded pain VAS" in str(c.value))
     assert line == ("Prior spine radiotherapy: yes · Recorded pain VAS 0-10: 7.5 (severe) · "
                     "4 not recorded"), line
+    vas = app_pages.metric(at, "Expected VAS")
+    discordance = [w.value for w in at.warning if w.value.startswith("Recorded VAS 7.5")]
+    for title, _, columns in whatif.GROUPS:  # closed again: the values stay in use
+        if title in whatif.POPOVER_GROUPS:
+            at.session_state[whatif.popover_key(columns)] = False
+    at.run()
+    assert_ok(at)
+    assert not [w for p in at.get("popover") for kind in kinds for w in p.get(kind)]
+    assert line in [str(c.value) for c in at.caption]
+    assert app_pages.metric(at, "Expected VAS") == vas
+    assert [w.value for w in at.warning if w.value.startswith("Recorded VAS 7.5")] == \
+        discordance and discordance
 
 
 def test_group_summary_says_not_assessed_and_not_recorded() -> None:

@@ -685,6 +685,16 @@ def _paired(at: AppTest) -> dict[str, dict]:
     return _native(at, "pair")
 
 
+def _open_popovers(at: AppTest) -> None:
+    """Open What-if's popovers (their widgets exist only while open) as a click does."""
+    from ui import whatif
+
+    for title, _, columns in whatif.GROUPS:
+        if title in whatif.POPOVER_GROUPS:
+            at.session_state[whatif.popover_key(columns)] = True
+    at.run()
+
+
 def _edit(at: AppTest, column: str, value: object) -> None:
     """Set an input of the group as its edit event does (``ui.input_group.apply_edit``,
     tested on its own; the browser test sends a real event) and run."""
@@ -698,6 +708,7 @@ def test_what_if_has_a_widget_per_input(env: Path) -> None:
     from ui import whatif
 
     at = open_page("what_if")
+    _open_popovers(at)  # the SINS and treatment widgets exist while their popover is open
     keys = {w.key for kind in ("slider", "select_slider", "segmented_control", "selectbox",
                                "number_input", "text_input")
             for w in getattr(at, kind) if w.key}
@@ -809,6 +820,7 @@ def test_what_if_from_stored_case_and_safety_override(env: Path) -> None:
 def test_what_if_treatment_context_changes_the_advice_not_the_prediction(env: Path) -> None:
     at = open_page("what_if")
     _demo_img_04(at)
+    _open_popovers(at)
     step = at.segmented_control(key="whatif_analgesic_step")
     new_step = 0 if step.value == 3 else 3
     probabilities = shown_probabilities(at)
@@ -845,6 +857,7 @@ def test_what_if_recorded_vas_discordance(env: Path) -> None:
     category = metric(at, "Predicted category")
     assert category != "severe"
     assert "Recorded VAS not recorded" in html_text(at)
+    _open_popovers(at)
     at.number_input(key="whatif_vas").set_value(9.5).run()
     assert_ok(at)
     assert "Recorded VAS 9.5 (severe)" in html_text(at)

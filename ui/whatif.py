@@ -337,9 +337,10 @@ def _weight_note(spec: InputSpec, zero: frozenset[str], slot: Any) -> None:
         slot.caption(NO_WEIGHT_NOTE)
 
 
-#: Groups whose inputs open from a button (a popover: its widgets are drawn in the
-#: browser only when it is opened, a faster page), their values named beside it; the
-#: imaging burden and the findings stay on the page.
+#: Groups whose inputs open from a button (a popover whose widgets exist only while it
+#: is open: opening it reruns the page, which then draws them; a faster page on every
+#: other run), their values named beside it; the imaging burden and the findings stay on
+#: the page.
 POPOVER_GROUPS: frozenset[str] = frozenset({GROUPS[2][0], GROUPS[3][0]})
 #: Widgets per row inside a popover (narrower than the page).
 POPOVER_SLOTS = 2
@@ -352,10 +353,17 @@ def group_summary(columns: tuple[str, ...], values: Mapping[str, Any]) -> str:
                           {c: values.get(key(c)) for c in columns})
 
 
+def popover_key(columns: tuple[str, ...]) -> str:
+    """State key of the popover of a group of :data:`POPOVER_GROUPS` (``True``: open)."""
+    return f"{PREFIX}open_{columns[0]}"
+
+
 def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
     """Draw the widgets (state must be loaded first) and return their values; ``card``
     is the active model's card (inputs whose features weigh 0 in it say so). The
-    groups of :data:`POPOVER_GROUPS` open from a button with their values beside it."""
+    groups of :data:`POPOVER_GROUPS` open from a button with their values beside it;
+    their widgets are drawn only while it is open (the values persist in the session
+    state, ``KEEP``, and are read from it otherwise)."""
     zero = zero_weight_features(card)
     values: dict[str, Any] = {}
     for title, note, columns in GROUPS:
@@ -366,10 +374,14 @@ def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
             values.update(_group(columns, zero))
             continue
         button, line = st.columns([2, 4], vertical_alignment="center")
-        with button.popover(title, icon=":material/edit:", width="stretch"):
-            if note:
-                st.caption(note)
-            values.update(_group(columns, zero, POPOVER_SLOTS))
+        with button.popover(title, icon=":material/edit:", width="stretch",
+                            key=popover_key(columns), on_change="rerun") as popover:
+            if popover.open:
+                if note:
+                    st.caption(note)
+                values.update(_group(columns, zero, POPOVER_SLOTS))
+        if not popover.open:
+            values.update({key(c): st.session_state.get(key(c)) for c in columns})
         line.caption(group_summary(columns, values))
     return values
 
