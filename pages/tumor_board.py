@@ -10,7 +10,6 @@ from ui import (
     board_nav,
     cache,
     case_views,
-    cohort,
     layout,
     scores,
     session,
@@ -68,29 +67,19 @@ order = board_nav.unique_ids(agenda["study_id"] if on_agenda else shown["study_i
 
 def filters_and_list() -> None:
     """The filters and the list the board steps through (a row click presents it)."""
-    # The search stays on the page; the other filters open from a button (a popover's
-    # widgets are drawn in the browser only when it is opened: a faster page switch),
-    # the active ones named beside it.
+    # The search stays on the page; the other filters open from a button (a popover
+    # whose widgets exist only while it is open: opening it reruns the page; their values
+    # persist, KEEP, and select the list above either way), the active ones named beside it.
     g1, g2, g3 = st.columns([2, 1, 3], vertical_alignment="bottom")
     g1.text_input("Search pseudonymous ID", key="board_search", persist_state=KEEP,
                   placeholder="e.g. DEMO-IMG")
     active = board.active_filters(board_filter, (first, last))
-    with g2.popover(f"Filters ({len(active)} on)" if active else "Filters",
-                    icon=":material/filter_alt:", width="stretch"):
-        f1, f2, f3 = st.columns(3)
-        f1.multiselect("Region of involvement", board.REGION_CHOICES, key="board_region",
-                       persist_state=KEEP,
-                       help="Lesions in a region; or multiple / none / unknown.")
-        f2.multiselect("Tier", tier_options, key="board_tier", persist_state=KEEP)
-        f3.multiselect("Predicted pain", board.CATEGORIES, key="board_category",
-                       persist_state=KEEP)
-        st.date_input("Study dates", min_value=cohort.EARLIEST_STUDY_DATE, key="board_dates",
-                      persist_state=KEEP, format="YYYY-MM-DD")
-        t1, t2, t3 = st.columns(3)
-        t1.toggle("Include SYNTHETIC", key="board_synthetic", persist_state=KEEP)
-        t2.toggle("With images only", key="board_images_only", persist_state=KEEP)
-        t3.toggle("Overrides only", key="board_overrides_only", persist_state=KEEP,
-                  help="Studies whose advice is led by a fired safety override.")
+    # One label whatever is on: a popover that tracks its state is a new one when its
+    # label changes, and would close at each filter picked (the caption names them).
+    with g2.popover("Filters", icon=":material/filter_alt:", width="stretch",
+                    key=board.FILTERS_OPEN_KEY, on_change="rerun") as filters:
+        if filters.open:
+            board.filter_widgets(tier_options)
     g3.caption("Filters on: " + "; ".join(active) if active else "No filter on: every study.")
     if on_agenda:
         st.caption(f"The agenda of {board_nav.board_date().isoformat()}: {len(order)} "

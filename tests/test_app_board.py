@@ -241,12 +241,19 @@ def test_a_level_row_jumps_the_viewer_to_that_level(env: Path) -> None:
 
 
 def test_the_filters_open_from_a_button_and_the_active_ones_are_named(env: Path) -> None:
-    """The search stays on the page; the other filters are in a popover (drawn in the
-    browser only when opened) whose label counts them, and the caption beside it names
-    them."""
+    """The search stays on the page; the other filters are in a popover (its widgets
+    exist only while it is open, so its label stays "Filters": a new label would make it
+    a new popover, closed at each pick), and the caption beside it names the active ones,
+    open or closed."""
+    from ui import board
+
     at = open_page("tumor_board")
     captions = [str(x.value) for x in at.caption]
     assert "No filter on: every study." in captions
+    closed = {p.proto.popover.label: p for p in at.get("popover")}
+    assert set(closed) == {"Filters", "Clinical findings"}
+    assert not closed["Filters"].get("multiselect") and not closed["Clinical findings"].dataframe
+    app_pages.open_board_popovers(at)
     popovers = {p.proto.popover.label: p for p in at.get("popover")}
     assert set(popovers) == {"Filters", "Clinical findings"}
     assert [t.value.columns.tolist() for t in popovers["Clinical findings"].dataframe
@@ -259,11 +266,19 @@ def test_the_filters_open_from_a_button_and_the_active_ones_are_named(env: Path)
     assert [w.key for w in inside.get("date_input")] == ["board_dates"]
     assert not inside.get("text_input")  # the ID search is outside it
     at.multiselect(key="board_region").set_value(["lumbar"]).run()
+    assert at.get("popover")[0].get("multiselect")  # still open after a pick
     at.toggle(key="board_synthetic").set_value(False).run()
     assert_ok(at)
     captions = [str(x.value) for x in at.caption]
     assert "Filters on: region lumbar; SYNTHETIC left out" in captions
-    assert at.get("popover")[0].proto.popover.label == "Filters (2 on)"
+    assert at.get("popover")[0].proto.popover.label == "Filters"
+    listed = len(dataframe_with(at, "Study"))
+    at.session_state[board.FILTERS_OPEN_KEY] = False  # closed: the filters still apply
+    at.run()
+    assert_ok(at)
+    assert not at.get("popover")[0].get("multiselect")
+    assert "Filters on: region lumbar; SYNTHETIC left out" in [str(x.value) for x in at.caption]
+    assert len(dataframe_with(at, "Study")) == listed
 
 
 def _vega_keys(at: AppTest) -> list[str]:

@@ -531,6 +531,7 @@ def test_tumor_board_list_shows_urgency_and_overrides(env: Path) -> None:
     for _, group in listed.groupby("Urgency", sort=False):  # then overrides first
         flags = list(group["Override"] == "yes")
         assert flags == sorted(flags, reverse=True)
+    open_board_popovers(at)
     at.toggle(key="board_overrides_only").set_value(True).run()
     assert_ok(at)
     assert set(dataframe_with(at, "Override")["Study"]) == fired
@@ -581,6 +582,7 @@ def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) 
     at = open_page("tumor_board")
     at.selectbox(key="board_study").set_value(study_id).run()
     assert_ok(at)
+    open_board_popovers(at)
     table = dataframe_with(at, "Field")
     assert len(table) >= 5
     assert not [f for f in table["Field"] if "_" in f], list(table["Field"])
@@ -607,6 +609,7 @@ def test_tumor_board_filters_and_search(env: Path) -> None:
     assert set(listed["Patient"]) <= {f"DEMO-IMG-0{i}" for i in range(1, 6)}
     assert 1 <= len(listed) < total
     assert set(listed["Synthetic"]) == {"SYNTHETIC"}
+    open_board_popovers(at)
     at.multiselect(key="board_region").set_value(["lumbar"]).run()
     assert_ok(at)
     listed = dataframe_with(at, "Study")
@@ -683,6 +686,16 @@ def _native(at: AppTest, kind: str) -> dict[str, dict]:
 def _paired(at: AppTest) -> dict[str, dict]:
     """What-if's slider-and-box inputs (:func:`_native`)."""
     return _native(at, "pair")
+
+
+def open_board_popovers(at: AppTest) -> None:
+    """Open the Tumor board's Filters and Clinical findings popovers (their contents
+    exist only while open) as a click does."""
+    from ui import board
+
+    at.session_state[board.FILTERS_OPEN_KEY] = True
+    at.session_state[board.CLINICAL_OPEN_KEY] = True
+    at.run()
 
 
 def _open_popovers(at: AppTest) -> None:

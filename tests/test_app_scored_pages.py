@@ -98,6 +98,7 @@ def test_a_filter_narrows_the_list_in_sql_and_goes_back_to_page_one(env: Path) -
     assert _listed(at) == _board_ids(wanted, limit=25)
     assert f"{n:,} of {store().count_studies():,} studies" in _captions(at)
     assert at.session_state["board_page"] == 0
+    app_pages.open_board_popovers(at)
     at.toggle(key="board_overrides_only").set_value(True).run()
     fired = StudyFilter(search="DEMO-IMG", overrides_only=True)
     assert _listed(at) == _board_ids(fired, limit=25)

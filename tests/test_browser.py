@@ -386,6 +386,30 @@ def test_tumor_board_case_shows_its_probabilities(
         screenshot(page, "03-tumor-board")
 
 
+def test_tumor_board_filters_open_from_a_button_and_stay_open_while_picking(
+        page: Page, app: StreamlitServer) -> None:
+    """The Filters popover draws its widgets only while open (opening it reruns the
+    page); a pick applies at once and leaves it open; closed, the filter still applies."""
+    page.goto(f"{app.url}/tumor_board")
+    with screenshot_on_failure(page, "03b-tumor-board-filters"):
+        wait_visible(page, page.locator(f"{key('board_search')} input"), "the ID search box")
+        wait_visible(page, page.get_by_text("No filter on: every study.", exact=True),
+                     "the caption of no filter")
+        toggle = page.locator(key("board_synthetic"))
+        assert toggle.count() == 0  # closed: not drawn
+        page.get_by_role("button", name="Filters").click()
+        wait_visible(page, toggle, "the SYNTHETIC toggle in the open popover")
+        toggle.get_by_text("Include SYNTHETIC", exact=True).click()
+        wait_visible(page, page.get_by_text("Filters on: SYNTHETIC left out", exact=True),
+                     "the caption naming the filter")
+        wait_app_idle(page, TIMEOUT_S)
+        assert toggle.is_visible()  # still open after the pick
+        page.keyboard.press("Escape")
+        wait_until(lambda: toggle.count() == 0, "the popover closed")
+        wait_app_idle(page, TIMEOUT_S)
+        assert page.get_by_text("Filters on: SYNTHETIC left out", exact=True).is_visible()
+
+
 def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer) -> None:
     page.goto(f"{app.url}/what_if")
     with screenshot_on_failure(page, "04-what-if"):

@@ -30,9 +30,10 @@ from ui import board_fold, board_linked
 from ui import components as c
 from ui.cache import get_model, get_store
 from ui.cases import Assessment, assess, record_prediction
-from ui.cohort import in_date_range
+from ui.cohort import EARLIEST_STUDY_DATE, in_date_range
 from ui.history_svg import history_svg
 from ui.inputs import INPUTS_BY_COLUMN
+from ui.session import KEEP
 
 #: Choices of the region filter: a region with lesions, or multiple / none / unknown.
 REGION_CHOICES: tuple[str, ...] = INVOLVEMENT_VALUES
@@ -83,6 +84,31 @@ def filter_studies(frame: pd.DataFrame, f: BoardFilter) -> pd.DataFrame:
     if f.overrides_only:
         out = out[out["headline_source"] == "override"]
     return out
+
+
+#: State keys of the board's popovers (``True``: open); their contents exist only while
+#: open (opening one reruns the page).
+FILTERS_OPEN_KEY = "board_filters_open"
+CLINICAL_OPEN_KEY = "board_clinical_open"
+
+
+def filter_widgets(tier_options: Sequence[str]) -> None:
+    """The case list's filters besides the ID search (drawn inside the page's open
+    Filters popover); their values, kept in the session state (``KEEP``), make the
+    page's :class:`BoardFilter` whether they are drawn or not."""
+    f1, f2, f3 = st.columns(3)
+    f1.multiselect("Region of involvement", REGION_CHOICES, key="board_region",
+                   persist_state=KEEP,
+                   help="Lesions in a region; or multiple / none / unknown.")
+    f2.multiselect("Tier", tier_options, key="board_tier", persist_state=KEEP)
+    f3.multiselect("Predicted pain", CATEGORIES, key="board_category", persist_state=KEEP)
+    st.date_input("Study dates", min_value=EARLIEST_STUDY_DATE, key="board_dates",
+                  persist_state=KEEP, format="YYYY-MM-DD")
+    t1, t2, t3 = st.columns(3)
+    t1.toggle("Include SYNTHETIC", key="board_synthetic", persist_state=KEEP)
+    t2.toggle("With images only", key="board_images_only", persist_state=KEEP)
+    t3.toggle("Overrides only", key="board_overrides_only", persist_state=KEEP,
+              help="Studies whose advice is led by a fired safety override.")
 
 
 def active_filters(f: BoardFilter, full_range: tuple[object, object] = (None, None)
@@ -237,10 +263,12 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
     if record.levels:
         st.subheader("Images and levels")
         board_linked.imaging(record, link)
-    # A popover's table is drawn in the browser only when opened (a collapsed expander's
-    # is drawn on every page switch).
-    with st.popover("Clinical findings", icon=":material/assignment:"):
-        st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
+    # A popover's table exists only while it is open (opening it reruns the page; a
+    # collapsed expander's is drawn on every page switch).
+    with st.popover("Clinical findings", icon=":material/assignment:", key=CLINICAL_OPEN_KEY,
+                    on_change="rerun") as findings:
+        if findings.open:
+            st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
     st.subheader(f"History of {record.patient_id}")
     if len(history) > 1:
         st.markdown(history_svg(history), unsafe_allow_html=True)
