@@ -7,6 +7,7 @@ temporary data directory given through ``SPINEPAIN_DATA_DIR``; models come from
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -856,6 +857,28 @@ def test_what_if_treatment_context_changes_the_advice_not_the_prediction(env: Pa
         at.segmented_control(key=f"whatif_{kind}").set_value("yes").run()
         assert_ok(at)
         assert metric(at, "Expected VAS") == vas, kind
+
+
+def test_recommendations_cite_numbered_references_in_order_of_first_use(env: Path) -> None:
+    """Each recommendation's marks number the references under it (a native disclosure in
+    the same block): first use first, every reference cited, the full citation shown."""
+    from core.tiers import REFERENCES
+
+    at = open_page("what_if")
+    _demo_img_04(at)
+    _edit(at, "neurologic_deficit", "new_or_progressive")  # an override with its own refs
+    block = next(h for h in htmls(at) if 'data-testid="recommendations"' in h)
+    marks = [int(n) for group in re.findall(r"<sup>\[([0-9, ]+)\]</sup>", block)
+             for n in group.split(", ")]
+    summary = re.search(r"<summary>References \((\d+)\)</summary><ol>(.*?)</ol>", block)
+    assert summary, block
+    cited = re.findall(r"<li>(.*?)</li>", summary.group(2))
+    assert int(summary.group(1)) == len(cited) >= max(marks)
+    first_use = list(dict.fromkeys(marks))
+    assert first_use == list(range(1, len(first_use) + 1))  # numbered as first cited
+    known = {html.escape(ref) for ref in REFERENCES.values()}
+    assert set(cited) <= known and len(set(cited)) == len(cited)
+    assert not at.get("expander")  # no Streamlit expander drawn on every run
 
 
 def analgesic_item(block: str) -> str:

@@ -54,6 +54,11 @@ _CSS = """
 .dss-recorded{border-left:4px solid #777;padding-left:.7rem}
 .dss-recs li{margin:.25rem 0}
 .dss-recs .dss-urg{font-weight:800}
+.dss-refs{border:1px solid rgba(128,128,128,.3);border-radius:.5rem;margin:.5rem 0 1rem 0}
+.dss-refs summary{cursor:pointer;padding:.5rem .9rem}
+.dss-refs summary:hover{color:var(--st-primary-color, #ff4b4b)}
+.dss-refs ol{margin:0;padding:0 .9rem .6rem 2.2rem}
+.dss-refs li{margin:.2rem 0}
 </style>
 """
 
@@ -163,7 +168,10 @@ def _split(reference: str) -> list[str]:
 
 def recommendations(tier: TierDecision) -> None:
     """Numbered recommendations (urgency first when an override brought them) with their
-    reference marks; the stable codes are the items' ``data-code`` attributes."""
+    reference marks, then the references they and the overrides cite, numbered in order
+    of first use, under a native disclosure (``<details>``: one element, no Streamlit
+    expander whose content every run draws); the stable codes are the items'
+    ``data-code`` attributes."""
     if not tier.recommendations:
         st.caption("No recommendation.")
         return
@@ -180,14 +188,15 @@ def recommendations(tier: TierDecision) -> None:
         items.append(f'<li data-code="{html.escape(rec.code)}" '
                      f'data-urgency="{html.escape(rec.urgency or "")}">{urgency}'
                      f"{html.escape(rec.text)} <sup>[{', '.join(marks)}]</sup></li>")
-    st.html('<div data-testid="recommendations"><b>Recommendations</b>'
-            f'<ol class="dss-recs">{"".join(items)}</ol></div>')
     for override in tier.overrides:
         for ref in _split(override.reference):
             if ref not in refs:
                 refs.append(ref)
-    with st.expander(f"References ({len(refs)})"):
-        st.markdown("\n".join(f"{i}. {ref}" for i, ref in enumerate(refs, 1)))
+    cited = "".join(f"<li>{html.escape(ref)}</li>" for ref in refs)
+    st.html('<div data-testid="recommendations"><b>Recommendations</b>'
+            f'<ol class="dss-recs">{"".join(items)}</ol></div>'
+            f'<details class="dss-refs" data-testid="references"><summary>References '
+            f"({len(refs)})</summary><ol>{cited}</ol></details>")
 
 
 def notes(result: Assessment) -> None:
