@@ -305,15 +305,16 @@ def sins_bands_text() -> str:
 ROW_SLOTS = 4
 
 
-def _group(columns: tuple[str, ...], zero: frozenset[str], slots: int = ROW_SLOTS
+def _group(columns: tuple[str, ...], zero: frozenset[str], *, in_popover: bool = False
            ) -> dict[str, Any]:
-    """Draw one group's inputs: its sliders with a box and (on the page, ``slots`` =
-    :data:`ROW_SLOTS`) its choices as one element first, then the other widgets,
-    ``slots`` per row (a popover keeps Streamlit's widgets: drawn only when opened)."""
+    """Draw one group's inputs: its sliders with a box and (on the page) its choices as
+    one element first, then the other widgets, :data:`ROW_SLOTS` per row
+    (:data:`POPOVER_SLOTS` in a popover, which keeps Streamlit's widgets: it draws them
+    only while open)."""
     values: dict[str, Any] = {}
-    on_page = slots == ROW_SLOTS
+    slots = POPOVER_SLOTS if in_popover else ROW_SLOTS
     native: list[Input] = [*paired_specs(columns, zero),
-                           *(choice_specs(columns, zero) if on_page else ())]
+                           *(() if in_popover else choice_specs(columns, zero))]
     drawn = {s.name for s in native}
     single = [_BY_COLUMN[c] for c in columns if key(c) not in drawn]
     if native:
@@ -379,7 +380,7 @@ def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
             if popover.open:
                 if note:
                     st.caption(note)
-                values.update(_group(columns, zero, POPOVER_SLOTS))
+                values.update(_group(columns, zero, in_popover=True))
         if not popover.open:
             values.update({key(c): st.session_state.get(key(c)) for c in columns})
         line.caption(group_summary(columns, values))
