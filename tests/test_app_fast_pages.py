@@ -50,10 +50,7 @@ def test_what_if_sins_and_treatment_inputs_open_from_popovers_with_their_values_
                     "4 not recorded"), line
     vas = app_pages.metric(at, "Expected VAS")
     discordance = [w.value for w in at.warning if w.value.startswith("Recorded VAS 7.5")]
-    for title, _, columns in whatif.GROUPS:  # closed again: the values stay in use
-        if title in whatif.POPOVER_GROUPS:
-            at.session_state[whatif.popover_key(columns)] = False
-    at.run()
+    app_pages._open_popovers(at, is_open=False)  # closed again: the values stay in use
     assert_ok(at)
     assert not [w for p in at.get("popover") for kind in kinds for w in p.get(kind)]
     assert line in [str(c.value) for c in at.caption]

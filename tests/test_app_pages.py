@@ -699,13 +699,14 @@ def open_board_popovers(at: AppTest) -> None:
     at.run()
 
 
-def _open_popovers(at: AppTest) -> None:
-    """Open What-if's popovers (their widgets exist only while open) as a click does."""
+def _open_popovers(at: AppTest, is_open: bool = True) -> None:
+    """Open (or close) What-if's popovers (their widgets exist only while open) as a
+    click does, and run."""
     from ui import whatif
 
     for title, _, columns in whatif.GROUPS:
         if title in whatif.POPOVER_GROUPS:
-            at.session_state[whatif.popover_key(columns)] = True
+            at.session_state[whatif.popover_key(columns)] = is_open
     at.run()
 
 

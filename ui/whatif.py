@@ -237,7 +237,7 @@ def choice_specs(columns: tuple[str, ...], zero: frozenset[str]) -> list[ChoiceI
 
 def _paired_spec(spec: InputSpec, zero: frozenset[str]) -> PairedInput:
     """A count, % or age input as a slider with its number box."""
-    note = NO_WEIGHT_NOTE if no_weight(spec, zero) else ""
+    note = _no_weight_note(spec, zero)
     _, low, limit, _ = INPUT_RANGES[spec.column]
     if spec.kind == "age":
         return PairedInput(key(spec.column), "Age (years)", int(low), MAX_AGE, MAX_AGE, 1,
@@ -255,7 +255,7 @@ def _choice_spec(spec: InputSpec, zero: frozenset[str]) -> ChoiceInput:
     labels = tuple(str(label(v)) for v in options)
     meanings = tuple(str(spec.choices.get(v, "")) for v in options)  # "1b · <meaning>"
     return ChoiceInput(key(spec.column), spec.label, options, labels, help=spec.help,
-                       note=NO_WEIGHT_NOTE if no_weight(spec, zero) else "",
+                       note=_no_weight_note(spec, zero),
                        hints=meanings if meanings != labels and all(meanings) else ())
 
 
@@ -333,9 +333,14 @@ NO_WEIGHT_NOTE = ("Carries no weight in the active model (weight 0 on its model 
                   "changing it cannot change the prediction.")
 
 
+def _no_weight_note(spec: InputSpec, zero: frozenset[str]) -> str:
+    """:data:`NO_WEIGHT_NOTE` for an input whose features all weigh 0, else ``""``."""
+    return NO_WEIGHT_NOTE if no_weight(spec, zero) else ""
+
+
 def _weight_note(spec: InputSpec, zero: frozenset[str], slot: Any) -> None:
-    if no_weight(spec, zero):
-        slot.caption(NO_WEIGHT_NOTE)
+    if note := _no_weight_note(spec, zero):
+        slot.caption(note)
 
 
 #: Groups whose inputs open from a button (a popover whose widgets exist only while it
