@@ -1,6 +1,10 @@
-"""Tumor board: one case per screen for projection (1280 x 720), stepping through the
-filtered case list or the day's agenda, with the board's decisions."""
+"""Tumor board: one case per screen (projection: 1280 x 720), stepping through the
+filtered case list or the day's agenda; below the case, one view at a time (tabs): the
+explanation, the case list, the agenda with the board's decisions, the history."""
 
+import functools
+
+import pandas as pd
 import streamlit as st
 
 from ui import (
@@ -22,13 +26,13 @@ ss = st.session_state
 cache.model_or_stop()
 store = cache.store_or_stop()
 with c.core_errors("The case list could not be loaded:", stop=True):
-    key = scores.ensure_scores()
-    first, last = scores.date_range()
+    view_key = scores.ensure_scores()
+    first, last = scores.date_range(view_key)
 if first is None:
     st.info("The store has no studies yet. Add one on the New case page or load the demo "
             "store with `python -m core demo`.")
     st.stop()
-case_views.errors_notice(scores.assessment_errors(), scores.study_count(),
+case_views.errors_notice(scores.assessment_errors(view_key), scores.study_count(view_key),
                          key="board_unassessed")
 
 # Initial values through the session (they are kept across page switches).
@@ -40,12 +44,12 @@ session.default_widget("board_projection", True)
 session.default_widget("board_source", board_nav.SOURCES[0])
 big = bool(ss.get("board_projection"))
 board_fold.style(big)
-tier_options = scores.score_values("tier")
+tier_options = scores.score_values("tier", view_key)
 if ss.get("board_tier"):
     ss["board_tier"] = [t for t in ss["board_tier"] if t in tier_options]
 
-# The filters' values (drawn below the card in projection) select the list first: one
-# page of it, filtered, ordered and paginated in SQL.
+# The filters' values (drawn in the Case list tab, kept while it is closed) select the
+# list first: one page of it, filtered, ordered and paginated in SQL.
 period = ss.get("board_dates") or ()
 period = tuple(period) if isinstance(period, (list, tuple)) else (period,)
 board_filter = board.BoardFilter(
@@ -57,12 +61,20 @@ board_filter = board.BoardFilter(
     images_only=bool(ss.get("board_images_only")),
     overrides_only=bool(ss.get("board_overrides_only")))
 with c.core_errors("The case list could not be loaded:", stop=True):
-    listing = board_list.load(board_filter, key)
+    listing = board_list.load(board_filter, view_key)
 shown = listing.rows
-agenda = store.agenda(board_nav.board_date())
-agenda_scores = scores.scores_of(agenda["study_id"].astype(int).tolist())
+
+
+@functools.cache
+def day_agenda() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The board date's agenda and its stored scores, read once a run and only when
+    shown (stepping through it, or its tab open)."""
+    agenda = store.agenda(board_nav.board_date())
+    return agenda, scores.scores_of(agenda["study_id"].astype(int).tolist())
+
+
 on_agenda = ss.get("board_source") == board_nav.SOURCES[1]
-order = board_nav.unique_ids(agenda["study_id"] if on_agenda else shown["study_id"])
+order = board_nav.unique_ids(day_agenda()[0]["study_id"] if on_agenda else shown["study_id"])
 
 
 def filters_and_list() -> None:
@@ -86,10 +98,10 @@ def filters_and_list() -> None:
                    "cases in order (filters apply to the case list only). Click a row to "
                    "present it.")
         if order:
-            board_nav.case_table(board_nav.agenda_frame(agenda, agenda_scores), order,
+            board_nav.case_table(board_nav.agenda_frame(*day_agenda()), order,
                                  presented)
         return
-    st.caption(f"{listing.total:,} of {scores.study_count():,} studies, most urgent first "
+    st.caption(f"{listing.total:,} of {scores.study_count(view_key):,} studies, most urgent first "
                f"({listing.fired:,} with a fired safety override, listed first within their "
                "urgency). Click a row to present it. Predictions use the model in use "
                f"({session.active_model_dir().name}); SYNTHETIC rows are demo data.")
@@ -102,9 +114,8 @@ def filters_and_list() -> None:
         board_list.page_controls(listing)
 
 
-def list_and_agenda() -> None:
-    if big:
-        filters_and_list()
+def agenda_view() -> None:
+    agenda, agenda_scores = day_agenda()
     board_nav.agenda_panel(store, agenda, presented, board_nav.unique_ids(shown["study_id"]),
                            agenda_scores)
 
@@ -116,15 +127,14 @@ if presented is None:
                if on_agenda else "No study matches the filters.")
     filters_and_list()
     if on_agenda:
+        agenda, agenda_scores = day_agenda()
         board_nav.agenda_panel(store, agenda, None, [], agenda_scores)
     st.stop()
-if not big:
-    filters_and_list()
-labels = c.study_labels(agenda) if on_agenda else listing.labels
+labels = c.study_labels(day_agenda()[0]) if on_agenda else listing.labels
 paged = not on_agenda
 study_id = board_nav.nav_bar(order, labels, offset=listing.offset if paged else 0,
                              total=listing.total if paged else None,
                              more_before=paged and listing.page > 0,
                              more_after=paged and listing.page < listing.pages - 1)
 with c.core_errors("The case could not be shown:"):
-    board.case_card(study_id, big=big, between=list_and_agenda)
+    board.case_card(study_id, big=big, list_view=filters_and_list, agenda_view=agenda_view)

@@ -11,7 +11,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests import test_app_pages as app_pages
-from tests.test_app_pages import assert_ok, dataframe_with, html_text, htmls, open_page, store
+from tests.test_app_pages import (
+    assert_ok,
+    board_tab,
+    dataframe_with,
+    html_text,
+    htmls,
+    open_page,
+    store,
+)
 
 # The session demo store and the app's environment of the page tests.
 app_store = app_pages.app_store
@@ -32,8 +40,16 @@ def _presented(at: AppTest) -> int:
     return int(at.session_state["board_study"])
 
 
-def test_card_opens_on_the_first_row_and_steps_with_next_and_previous(env: Path) -> None:
+def _board() -> AppTest:
+    """The Tumor board with its Case list tab open."""
     at = open_page("tumor_board")
+    board_tab(at, "Case list")
+    assert_ok(at)
+    return at
+
+
+def test_card_opens_on_the_first_row_and_steps_with_next_and_previous(env: Path) -> None:
+    at = _board()
     listed = _listed(at)
     assert len(listed) == len(set(listed)) >= 5  # never a study twice
     assert _presented(at) == listed[0]
@@ -51,7 +67,7 @@ def test_card_opens_on_the_first_row_and_steps_with_next_and_previous(env: Path)
 
 
 def test_a_click_on_a_row_presents_that_case(env: Path) -> None:
-    at = open_page("tumor_board")
+    at = _board()
     listed = _listed(at)
     table_key, ids, presented = at.session_state["board_table_state"]
     assert ids == listed and presented == listed[0]
@@ -69,7 +85,7 @@ def test_a_click_on_a_row_presents_that_case(env: Path) -> None:
 
 
 def test_a_case_asked_for_by_another_page_opens(env: Path) -> None:
-    at = open_page("tumor_board")
+    at = _board()
     listed = _listed(at)
     at.session_state["board_study_id"] = listed[6]
     at.run()
@@ -77,11 +93,13 @@ def test_a_case_asked_for_by_another_page_opens(env: Path) -> None:
 
 
 def test_agenda_in_order_with_a_decision_saved_and_audited(env: Path) -> None:
-    at = open_page("tumor_board")
+    at = _board()
     day = dt.date(2031, 5, 6)  # a date of its own: other tests leave its agenda empty
     at.session_state["board_date"] = day
     at.run()
     listed = _listed(at)
+    board_tab(at, "Agenda")
+    assert not [d for d in at.dataframe if "Override" in d.value.columns]  # one tab drawn
     at.button(key="board_next").click().run()
     at.button(key="board_agenda_add").click().run()
     assert_ok(at)
@@ -122,6 +140,7 @@ def test_an_empty_agenda_says_so_and_offers_the_case_list(env: Path) -> None:
     assert_ok(at)
     assert any("agenda of this date is empty" in w.value for w in at.warning)
     at.segmented_control(key="board_source").set_value("Case list").run()
+    board_tab(at, "Case list")
     assert _presented(at) == _listed(at)[0]
 
 
@@ -141,14 +160,16 @@ def test_fold_of_an_imaging_case_names_levels_lumbar_and_hi_ratio(env: Path) -> 
     assert "HI ratio overall <b>" in burden and "%" in burden
     pain = next(h for h in htmls(at) if 'data-testid="board-pain"' in h)
     assert "Recorded VAS" in pain and "Predicted:" in pain
-    # Order on the page: title, headline, pain and burden, then the explanation.
+    # Order on the page: title, headline, pain and burden, then the explanation (its
+    # tab open first).
     order = htmls(at)
     index = {k: next(i for i, h in enumerate(order) if f'data-testid="{k}"' in h)
              for k in ("board-card-title", "advice-headline", "board-pain", "board-burden",
-                       "predicted-category")}
+                       "probability-bars")}
     assert (index["board-card-title"] < index["advice-headline"] < index["board-pain"]
-            < index["predicted-category"])
-    assert index["board-burden"] < index["predicted-category"]
+            < index["probability-bars"])
+    assert index["board-burden"] < index["probability-bars"]
+    assert "predicted-category" not in html_text(at)  # the estimate is shown once, above
     assert "board-history-short" not in html_text(at)  # the image takes that space
 
 
@@ -170,7 +191,7 @@ def test_fold_without_an_image_shows_burden_and_history_instead(env: Path) -> No
 
 
 def test_case_list_names_regions_and_lumbar(env: Path) -> None:
-    at = open_page("tumor_board")
+    at = _board()
     listed = dataframe_with(at, "Lumbar")
     assert set(listed["Lumbar"]) <= {"yes", "no", "not recorded"}
     assert "multiple" not in set(listed["Regions"])
@@ -208,7 +229,7 @@ def test_both_layouts_keep_the_headline_above_the_estimate(env: Path, projection
     assert_ok(at)
     order = htmls(at)
     head = next(i for i, h in enumerate(order) if 'data-testid="advice-headline"' in h)
-    est = next(i for i, h in enumerate(order) if 'data-testid="predicted-category"' in h)
+    est = next(i for i, h in enumerate(order) if 'data-testid="board-pain"' in h)
     assert head < est
     styles = "\n".join(order)
     assert ('[data-testid="stSidebar"]' in styles) is projection  # projection hides it
@@ -247,17 +268,15 @@ def test_the_filters_open_from_a_button_and_the_active_ones_are_named(env: Path)
     open or closed."""
     from ui import board
 
-    at = open_page("tumor_board")
+    at = _board()
     captions = [str(x.value) for x in at.caption]
     assert "No filter on: every study." in captions
     closed = {p.proto.popover.label: p for p in at.get("popover")}
-    assert set(closed) == {"Filters", "Clinical findings"}
-    assert not closed["Filters"].get("multiselect") and not closed["Clinical findings"].dataframe
+    assert set(closed) == {"Filters"}  # the findings' popover is in the Explanation tab
+    assert not closed["Filters"].get("multiselect")
     app_pages.open_board_popovers(at)
     popovers = {p.proto.popover.label: p for p in at.get("popover")}
-    assert set(popovers) == {"Filters", "Clinical findings"}
-    assert [t.value.columns.tolist() for t in popovers["Clinical findings"].dataframe
-            ] == [["Field", "Value"]]  # the card's findings table
+    assert set(popovers) == {"Filters"}
     inside = popovers["Filters"]
     assert {w.key for w in inside.get("multiselect")} == {"board_region", "board_tier",
                                                           "board_category"}
@@ -303,3 +322,41 @@ def test_the_shap_waterfall_is_clickable_only_when_the_study_has_levels(env: Pat
             assert svgs[0].count("<rect") >= 5  # one bar per feature
             assert "raises the predicted pain" in svgs[0]
             assert not any("click an imaging bar" in m.value for m in at.markdown)
+
+
+def test_below_the_fold_only_the_open_tab_is_drawn_and_it_stays_open(env: Path) -> None:
+    """The views below the fold are tabs, Explanation open first; only the open one is
+    drawn (a page switch draws the fold and one view). The tab opened stays open while
+    stepping through cases and after a visit to another page."""
+    from ui import board
+
+    at = open_page("tumor_board")
+    tabs = at.tabs
+    assert [t.label for t in tabs] == list(board.BOARD_TABS)
+    assert board.BOARD_TABS[0] == "Explanation"
+
+    def drawn() -> dict[str, bool]:
+        text = html_text(at) + "".join(str(m.value) for m in at.markdown)
+        return {"Explanation": 'data-testid="probability-bars"' in text,
+                "Case list": any("Override" in d.value.columns for d in at.dataframe),
+                "Agenda": any(b.key == "board_agenda_add" for b in at.button),
+                "History": 'data-testid="history-chart"' in text
+                or any("Only one study" in str(c.value) for c in at.caption)}
+
+    assert drawn() == {"Explanation": True, "Case list": False, "Agenda": False,
+                       "History": False}
+    # The fold names what the model learnt from, whichever tab is open.
+    notice = next(h for h in htmls(at) if 'data-testid="decision-support-notice"' in h)
+    assert "trained on a synthetic cohort" in notice
+    for name in board.BOARD_TABS[1:]:
+        board_tab(at, name)
+        assert_ok(at)
+        assert drawn() == {n: n == name for n in board.BOARD_TABS}, name
+        assert 'data-testid="board-pain"' in html_text(at)  # the fold stays
+    at.button(key="board_next").click().run()
+    assert_ok(at)
+    assert drawn()["History"] and not drawn()["Explanation"]
+    at.switch_page(app_pages.PAGES["home"]).run()
+    at.switch_page(app_pages.PAGES["tumor_board"]).run()
+    assert_ok(at)
+    assert drawn() == {n: n == "History" for n in board.BOARD_TABS}

@@ -154,13 +154,14 @@ def headline_html(at: AppTest) -> str:
     return found[0]
 
 
-def assert_headline_above_estimate(at: AppTest, source: str) -> str:
+def assert_headline_above_estimate(at: AppTest, source: str,
+                                   estimate: str = "predicted-category") -> str:
     """The advice's headline is on the page once, from ``source``, above the model's
-    estimate (overrides first); returns its HTML."""
+    estimate (the element of test id ``estimate``; overrides first); returns its HTML."""
     order = htmls(at)
     head = next(i for i, h in enumerate(order) if 'data-testid="advice-headline"' in h)
-    estimate = next(i for i, h in enumerate(order) if 'data-testid="predicted-category"' in h)
-    assert head < estimate, "the model's estimate is shown above the advice's headline"
+    at_index = next(i for i, h in enumerate(order) if f'data-testid="{estimate}"' in h)
+    assert head < at_index, "the model's estimate is shown above the advice's headline"
     assert f'data-source="{source}"' in order[head], order[head]
     return order[head]
 
@@ -518,6 +519,7 @@ def test_tumor_board_list_shows_urgency_and_overrides(env: Path) -> None:
     from core.vocab import URGENCY_ORDER
 
     at = open_page("tumor_board")
+    board_tab(at, "Case list")
     listed = dataframe_with(at, "Override")
     assert list(listed.columns[:4]) == ["Study", "Urgency", "Override", "Headline"]
     scored = _scored_without_streamlit()
@@ -568,7 +570,7 @@ def test_tumor_board_case_card(env: Path) -> None:
     from core.model import load_model
 
     expected = assess(load_model(), store().get_study(study_id).case())
-    assert_headline_above_estimate(at, expected.tier.headline_source)
+    assert_headline_above_estimate(at, expected.tier.headline_source, estimate="board-pain")
     assert expected.tier.headline.split(":")[0] in html_text(at).replace("&#x27;", "'")
     assert recommendation_codes(at) == list(expected.tier.codes)
     assert "90 % set: " in html_text(at)
@@ -583,6 +585,7 @@ def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) 
     at = open_page("tumor_board")
     at.selectbox(key="board_study").set_value(study_id).run()
     assert_ok(at)
+    assert not [d for d in at.dataframe if "Field" in d.value.columns]  # closed: not drawn
     open_board_popovers(at)
     table = dataframe_with(at, "Field")
     assert len(table) >= 5
@@ -603,6 +606,7 @@ def test_tumor_board_clinical_findings_read_as_clinicians_write_them(env: Path) 
 
 def test_tumor_board_filters_and_search(env: Path) -> None:
     at = open_page("tumor_board")
+    board_tab(at, "Case list")
     total = len(dataframe_with(at, "Study"))
     at.text_input(key="board_search").input("DEMO-IMG").run()
     assert_ok(at)
@@ -627,6 +631,9 @@ def test_tumor_board_history_chart(env: Path) -> None:
     study_id = int(studies[studies["patient_id"] == patient]["study_id"].iloc[-1])
     at = open_page("tumor_board")
     at.selectbox(key="board_study").set_value(study_id).run()
+    assert_ok(at)
+    assert not [m for m in at.markdown if 'data-testid="history-chart"' in str(m.value)]
+    board_tab(at, "History")  # drawn only while its tab is open
     assert_ok(at)
     svg = next(str(m.value) for m in at.markdown if 'data-testid="history-chart"' in str(m.value))
     dates = set(re.findall(r'data-series="expected_vas" data-date="([^"]+)"', svg))
@@ -687,6 +694,17 @@ def _native(at: AppTest, kind: str) -> dict[str, dict]:
 def _paired(at: AppTest) -> dict[str, dict]:
     """What-if's slider-and-box inputs (:func:`_native`)."""
     return _native(at, "pair")
+
+
+def board_tab(at: AppTest, name: str) -> None:
+    """Open one of the Tumor board's tabs (only the open one is drawn; Explanation is
+    open first) as a click does (the tab and its kept copy), and run."""
+    from ui import board
+
+    assert name in board.BOARD_TABS, name
+    at.session_state[board.TAB_KEY] = name
+    at.session_state[board.TAB_KEPT_KEY] = name
+    at.run()
 
 
 def open_board_popovers(at: AppTest) -> None:
@@ -909,6 +927,7 @@ def test_widget_values_survive_a_page_switch(env: Path) -> None:
     studies = store().list_studies()
     study_id = int(studies[studies["patient_id"] == "DEMO-IMG-04"]["study_id"].iloc[0])
     at = open_page("tumor_board")
+    board_tab(at, "Case list")
     at.text_input(key="board_search").input("DEMO-IMG").run()
     at.selectbox(key="board_study").set_value(study_id).run()
     at.toggle(key="board_projection").set_value(False).run()

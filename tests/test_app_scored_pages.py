@@ -43,6 +43,7 @@ def _captions(at: AppTest) -> str:
 
 def _paged(size: int = 25) -> AppTest:
     at = open_page("tumor_board")
+    app_pages.board_tab(at, "Case list")
     at.selectbox(key="board_page_size").set_value(size).run()
     assert_ok(at)
     return at

@@ -119,3 +119,33 @@ def test_active_filters_name_what_narrows_the_list() -> None:
         "region lumbar or multiple", "tier 2", "predicted pain severe",
         "studies 2023-01-01 to 2024-12-31", "SYNTHETIC left out", "with images only",
         "overrides only"]
+
+
+def test_the_pain_box_names_imputed_inputs_and_those_outside_the_training_data() -> None:
+    """The fold's estimate says which inputs the model imputed (never shown as recorded)
+    and which lie outside the training data: the explanation below is one tab among
+    several, so the fold carries its caveats."""
+    from dataclasses import replace
+
+    from core.assess import assess
+    from core.model import load_model
+    from core.report.document import field_label
+
+    case = {"lesion_count": 3, "lesion_count_by_region": {"cervical": 0, "thoracic": 1,
+                                                          "lumbar": 2, "sacral": 0},
+            "involved_levels": ["T12", "L1", "L2"], "high_intensity_ratio": 0.2,
+            "max_level_high_intensity_ratio": 0.3, "neurologic_deficit": "stable",
+            "pathologic_fracture": False, "age": 66, "analgesic_step": 2,
+            "primary_tumor": "breast", "vas": 5}  # no ECOG, no Bilsky grade
+    result = assess(load_model(), case)
+    assert result.prediction.imputed, "the case should leave inputs to impute"
+    box = board_fold.pain_html(replace(result, ood=()))
+    assert 'data-testid="board-imputed"' in box and "training median" in box
+    for name in result.prediction.imputed:
+        assert field_label(name) in box
+    assert "board-ood" not in box
+    recorded = replace(result, prediction=replace(result.prediction, imputed=()), ood=())
+    assert "board-imputed" not in board_fold.pain_html(recorded)
+    outside = replace(recorded, ood=("Age 104 is above the training range (40-90).",))
+    box = board_fold.pain_html(outside)
+    assert 'data-testid="board-ood"' in box and "Age 104 is above" in box

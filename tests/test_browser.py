@@ -364,6 +364,7 @@ def test_tumor_board_case_shows_its_probabilities(
         expected = predict(load_model(), features_from_case(record.case()))
     page.goto(f"{app.url}/tumor_board")
     with screenshot_on_failure(page, "03-tumor-board"):
+        _board_tab(page, "Case list")
         search = wait_visible(page, page.locator(f"{key('board_search')} input"),
                               "the ID search box")
         search.fill(PHANTOM_PATIENT)
@@ -373,16 +374,19 @@ def test_tumor_board_case_shows_its_probabilities(
                    f"the case card should show {PHANTOM_PATIENT}")
         assert f"Study {record.study_id}" in title.first.inner_text()
         wait_visible(page, page.locator('[data-testid="stImage"]'), "the key image")
+        _board_tab(page, "Explanation")
         texts = wait_until(
             lambda: [t for t in probability_texts(page) if re.fullmatch(r"\d+%", t)],
             "the probability chart should show percentages")
         shown = sorted(int(t[:-1]) for t in texts)
         wanted = sorted(round(100 * p) for p in expected.probabilities.values())
         assert shown == wanted, (texts, expected.probabilities)
-        wait_visible(page, page.get_by_text(f"{expected.category.capitalize()} pain"),
-                     f"the predicted category {expected.category}")
-        wait_visible(page, page.get_by_text(f"Expected VAS {expected.expected_vas:.1f} / 10"),
-                     "the expected VAS")
+        # The estimate itself is on the fold, beneath the advice (once on the page).
+        pain = wait_visible(page, page.get_by_test_id("board-pain"), "the fold's pain box")
+        wanted_line = f"{expected.category} pain, E[VAS] {expected.expected_vas:.1f}"
+        wait_until(lambda: wanted_line in " ".join(pain.inner_text().split()),
+                   f"the pain box should read {wanted_line!r}")
+        assert page.get_by_test_id("predicted-category").count() == 0
         screenshot(page, "03-tumor-board")
 
 
@@ -392,6 +396,7 @@ def test_tumor_board_filters_open_from_a_button_and_stay_open_while_picking(
     page); a pick applies at once and leaves it open; closed, the filter still applies."""
     page.goto(f"{app.url}/tumor_board")
     with screenshot_on_failure(page, "03b-tumor-board-filters"):
+        _board_tab(page, "Case list")
         wait_visible(page, page.locator(f"{key('board_search')} input"), "the ID search box")
         wait_visible(page, page.get_by_text("No filter on: every study.", exact=True),
                      "the caption of no filter")
@@ -509,9 +514,11 @@ def _font_px(locator: Locator) -> float:
     return float(locator.evaluate("e => parseFloat(getComputedStyle(e).fontSize)"))
 
 
-def _assert_banner_above_estimate(page: Page, headline: Locator) -> None:
-    """The override banner: an alert, the largest type, above the model's estimate."""
-    estimate = wait_visible(page, page.get_by_test_id("predicted-category"),
+def _assert_banner_above_estimate(page: Page, headline: Locator,
+                                  estimate_id: str = "predicted-category") -> None:
+    """The override banner: an alert, the largest type, above the model's estimate (the
+    element of test id ``estimate_id``)."""
+    estimate = wait_visible(page, page.get_by_test_id(estimate_id).first,
                             "the model's estimate")
     # A rerun may still be replacing the elements: both boxes, measured together.
     head_box, est_box = wait_until(
@@ -535,6 +542,7 @@ def test_tumor_board_override_banner_above_the_prediction(
     study_id, patient, expected = _override_study(data_dir)
     page.goto(f"{app.url}/tumor_board")
     with screenshot_on_failure(page, "06-override-banner"):
+        _board_tab(page, "Case list")
         search = wait_visible(page, page.locator(f"{key('board_search')} input"),
                               "the ID search box")
         search.fill(patient)
@@ -549,7 +557,7 @@ def test_tumor_board_override_banner_above_the_prediction(
         wait_until(lambda: " ".join(headline.inner_text().split()).endswith(
             " ".join(expected.split())), f"the override banner of study {study_id}")
         assert headline.inner_text().upper().startswith("SAFETY OVERRIDE")
-        _assert_banner_above_estimate(page, headline)
+        _assert_banner_above_estimate(page, headline, "board-pain")
         table = page.locator('[data-testid="stDataFrame"]').first
         cells = wait_until(lambda: table.locator('[role="gridcell"]').all_inner_texts(),
                            "the case list cells")
@@ -726,6 +734,15 @@ def _card_title(page: Page) -> str:
     return title.first.inner_text() if title.count() else ""
 
 
+def _board_tab(page: Page, name: str) -> None:
+    """Open one of the Tumor board's tabs below the fold (only the open one is drawn:
+    opening it reruns the page) and wait for the run to end."""
+    tab = wait_visible(page, page.get_by_role("tab", name=name, exact=True), f"the {name} tab")
+    tab.click()
+    wait_until(lambda: tab.get_attribute("aria-selected") == "true", f"the {name} tab open")
+    wait_app_idle(page, TIMEOUT_S)
+
+
 def _click_when_settled(page: Page, name: str, label: str) -> None:
     """Click the visible, enabled button with key ``name`` whose accessible name starts
     with ``label`` (Streamlit keeps a second, nameless button in the widget's box)."""
@@ -829,10 +846,15 @@ def test_board_viewer_wheel_keys_ruler_and_zoom(page: Page, app: StreamlitServer
     in mm, + zooms; the tool bar is served with the app (no CDN)."""
     page.goto(f"{app.url}/tumor_board")
     with screenshot_on_failure(page, "10-board-viewer"):
+        _board_tab(page, "Case list")
         search = wait_visible(page, page.locator(f"{key('board_search')} input"),
                               "the ID search box")
         search.fill(PHANTOM_PATIENT)
         search.press("Enter")
+        title = page.get_by_test_id("board-card-title")
+        wait_until(lambda: title.count() and PHANTOM_PATIENT in title.first.inner_text(),
+                   f"the case card should show {PHANTOM_PATIENT}")
+        _board_tab(page, "Explanation")
         image = wait_visible(page, page.locator(f"{key('board_viewer_stage')} img"),
                              "the viewer's image")
         caption = page.locator(f"{key('board_viewer_stage')} [data-testid='stImageCaption']")

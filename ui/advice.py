@@ -133,12 +133,7 @@ def estimate_summary(result: Assessment, *, big: bool = False) -> None:
         f'<div data-testid="tier-label">{html.escape(tier.tier_label)} · urgency '
         f'<span style="color:{URGENCY_COLOURS.get(tier.urgency, "#777")}">&#9679;</span> '
         f"<b>{html.escape(tier.urgency)}</b></div></div>{_recorded_html(result)}</div>")
-    bands = ", ".join(f"{k} {b.removeprefix('VAS ')}" for k, b in CATEGORY_VAS_BANDS.items())
-    coverage = "" if ps.coverage is None else f"{100 * ps.coverage:.0f} %"
-    st.caption(f"Category: the most probable band ({bands}); expected VAS: the "
-               "probability-weighted average. The set holds the true category for about "
-               f"{coverage or 'the stated share'} of patients like the training ones "
-               "(split-conformal on cross-validation).")
+    st.caption(estimate_legend(result))
     if result.discordance is not None:
         if result.discordance.discordant:
             st.warning(result.discordance.sentence, icon=":material/compare_arrows:")
@@ -153,10 +148,29 @@ def estimate_summary(result: Assessment, *, big: bool = False) -> None:
     imputed_caption(prediction)
 
 
+def estimate_legend(result: Assessment) -> str:
+    """What the category, the expected VAS and the prediction set mean (one caption)."""
+    bands = ", ".join(f"{k} {b.removeprefix('VAS ')}" for k, b in CATEGORY_VAS_BANDS.items())
+    coverage = result.prediction_set.coverage
+    share = "the stated share" if coverage is None else f"{100 * coverage:.0f} %"
+    return (f"Category: the most probable band ({bands}); expected VAS: the "
+            "probability-weighted average. The set holds the true category for about "
+            f"{share} of patients like the training ones (split-conformal on "
+            "cross-validation).")
+
+
+def imputed_text(prediction: Prediction) -> str | None:
+    """The inputs the estimate imputed, named as not recorded; None when none was."""
+    if not prediction.imputed:
+        return None
+    return ("Not recorded, replaced by the training median for the estimate only: "
+            + ", ".join(field_label(n) for n in prediction.imputed) + ".")
+
+
 def imputed_caption(prediction: Prediction) -> None:
-    if prediction.imputed:
-        st.caption("Not recorded, replaced by the training median for the estimate only: "
-                   + ", ".join(field_label(n) for n in prediction.imputed) + ".")
+    text = imputed_text(prediction)
+    if text:
+        st.caption(text)
 
 
 # ------------------------------------------------------------------ recommendations
@@ -215,13 +229,27 @@ def notes(result: Assessment) -> None:
         st.info("\n".join(f"- {n}" for n in rest), icon=":material/info:")
 
 
+def model_text(result: Assessment, *, synthetic_model: bool) -> str:
+    """What the estimate's model learnt from, in one sentence (no SYNTHETIC mark)."""
+    if synthetic_model:
+        return (f"model {result.model_version} was trained on a synthetic cohort: the "
+                "estimate is illustrative, not evidence")
+    return f"Model {result.model_version} (site model)."
+
+
+def model_sentence(result: Assessment, *, synthetic_model: bool) -> str:
+    """:func:`model_text` as a sentence of its own (e.g. after the decision-support notice)."""
+    text = model_text(result, synthetic_model=synthetic_model)
+    return f"The {text}." if synthetic_model else text
+
+
 def model_line(result: Assessment, *, synthetic_model: bool) -> None:
     """The model that made the estimate, marked SYNTHETIC when it learnt from demo data."""
+    text = model_text(result, synthetic_model=synthetic_model)
     if synthetic_model:
-        c.synthetic_badge(True, f"model {result.model_version} was trained on a synthetic "
-                                "cohort: the estimate is illustrative, not evidence")
+        c.synthetic_badge(True, text)
     else:
-        st.caption(f"Model {result.model_version} (site model).")
+        st.caption(text)
 
 
 def compact(result: Assessment, *, synthetic_model: bool) -> None:

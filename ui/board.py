@@ -1,8 +1,9 @@
 """Tumor board helpers: the filters, the case list and the case card.
 
 The card (:func:`case_card`) is the fold (:mod:`ui.board_fold`: key image, the advice's
-headline and overrides, recorded vs predicted pain, the burden) and, below it, the
-linked explanation and imaging (:mod:`ui.board_linked`), the clinical findings and the
+headline and overrides, recorded vs predicted pain, the burden) and, below it, tabs of
+which only the open one is drawn: the linked explanation and imaging
+(:mod:`ui.board_linked`) with the clinical findings, the case list, the agenda and the
 patient's history. Navigation and the agenda: :mod:`ui.board_nav`.
 """
 
@@ -236,26 +237,62 @@ def clinical_frame(record: StudyRecord) -> pd.DataFrame:
                   else clinical_value(k, v) for k, v in recorded.items()]})
 
 
-def case_card(study_id: int, *, big: bool = True,
-              between: Callable[[], None] | None = None) -> None:
-    """The projected case card: the fold (headline first, image or burden and history,
-    pain, burden), ``between`` (the page's list and agenda), then the linked explanation
-    and images, the findings and the history."""
+#: The views below the fold, one at a time (tabs): the explanation with the images and
+#: levels (open first), the list the board steps through (with its search and filters),
+#: the agenda with the decisions and the history chart. Only the open tab is drawn
+#: (opening one reruns the page), so a switch to the board draws the fold and one view;
+#: the open tab stays open while stepping through cases and across page switches.
+BOARD_TABS: tuple[str, ...] = ("Explanation", "Case list", "Agenda", "History")
+TAB_KEY = "board_tab"
+#: The open tab, kept across page switches (a widget's own state is not).
+TAB_KEPT_KEY = "board_tab_kept"
+
+
+def _keep_tab() -> None:
+    st.session_state[TAB_KEPT_KEY] = st.session_state.get(TAB_KEY)
+
+
+def case_card(study_id: int, *, big: bool = True, list_view: Callable[[], None] | None = None,
+              agenda_view: Callable[[], None] | None = None) -> None:
+    """The case card: the fold (headline first, image or burden and history, pain,
+    burden), then the views below it as tabs (:data:`BOARD_TABS`: the linked
+    explanation, ``list_view``, ``agenda_view``, the history); only the open one is
+    drawn."""
     store = get_store()
     model = get_model()
     record = store.get_study(study_id)
     result = assess(model, record.case())
     history = history_frame(record.patient_id, model.version)
-    board_fold.fold(record, result, history, big=big)
-    if between is not None:
-        between()
-    details(record, result, history, big=big, synthetic_model=bool(model.card.get("synthetic")))
+    synthetic_model = bool(model.card.get("synthetic"))
+    board_fold.fold(record, result, history, big=big, synthetic_model=synthetic_model)
+    views: dict[str, Callable[[], None] | None] = {
+        "Explanation": lambda: details(record, result, big=big,
+                                       synthetic_model=synthetic_model),
+        "Case list": list_view, "Agenda": agenda_view,
+        "History": lambda: history_chart(record.patient_id, history)}
+    kept = st.session_state.get(TAB_KEPT_KEY)
+    tabs = st.tabs(BOARD_TABS, key=TAB_KEY, on_change=_keep_tab,
+                   default=kept if kept in BOARD_TABS else BOARD_TABS[0])
+    for name, tab in zip(BOARD_TABS, tabs, strict=True):
+        view = views[name]
+        if tab.open and view is not None:
+            with tab:
+                view()
 
 
-def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, big: bool,
+def history_chart(patient_id: str, history: pd.DataFrame) -> None:
+    """The patient's recorded and predicted pain over time (one study: a sentence)."""
+    st.subheader(f"History of {patient_id}")
+    if len(history) > 1:
+        st.markdown(history_svg(history), unsafe_allow_html=True)
+    else:
+        st.caption("Only one study for this patient.")
+
+
+def details(record: StudyRecord, result: Assessment, *, big: bool,
             synthetic_model: bool) -> None:
     """Below the fold: the explanation (selectable SHAP), the images and levels linked to
-    it, the clinical findings, the history chart and recording the prediction."""
+    it, the clinical findings and recording the prediction."""
     link = board_linked.current_link(record.study_id, list(record.levels))
     st.subheader("Predicted pain and explanation")
     board_linked.explanation(result, record.study_id, big=big, synthetic_model=synthetic_model,
@@ -269,11 +306,6 @@ def details(record: StudyRecord, result: Assessment, history: pd.DataFrame, *, b
                     on_change="rerun") as findings:
         if findings.open:
             st.dataframe(clinical_frame(record), hide_index=True, key="board_clinical")
-    st.subheader(f"History of {record.patient_id}")
-    if len(history) > 1:
-        st.markdown(history_svg(history), unsafe_allow_html=True)
-    else:
-        st.caption("Only one study for this patient.")
     if st.button("Record this prediction in the store", key="board_record_prediction"):
         with c.core_errors("The prediction was not recorded:"):
             record_prediction(get_store(), record.study_id, result)

@@ -160,7 +160,9 @@ def burden_html(b: Burden) -> str:
 
 def pain_html(result: Assessment) -> str:
     """Recorded VAS beside the model's predicted category, expected VAS and set
-    (``data-testid="board-pain"``), with the discordance sentence when they disagree."""
+    (``data-testid="board-pain"``), with the discordance sentence when they disagree,
+    the inputs outside the training data and those the estimate imputed (never shown as
+    recorded)."""
     vas = result.recorded_vas
     recorded = ("not recorded" if vas is None
                 else f"{number_text(vas, 1)} / 10 ({vas_to_category(vas)})")
@@ -180,6 +182,13 @@ def pain_html(result: Assessment) -> str:
     if result.discordance is not None and result.discordance.discordant:
         lines.append(f'<div class="dss-small"><b>Discordant:</b> '
                      f"{html.escape(result.discordance.sentence)}</div>")
+    if result.ood:
+        lines.append('<div class="dss-small" data-testid="board-ood"><b>Outside the training '
+                     f"data:</b> {html.escape(' '.join(result.ood))}</div>")
+    imputed = advice.imputed_text(prediction)
+    if imputed:
+        lines.append(f'<div class="dss-small" data-testid="board-imputed">{html.escape(imputed)}'
+                     "</div>")
     return "".join(lines) + "</div>"
 
 
@@ -229,16 +238,16 @@ def key_image(record: StudyRecord, *, max_height_px: int) -> bool:
 
 
 def fold(record: StudyRecord, result: Assessment, history: pd.DataFrame, *,
-         big: bool) -> None:
-    """Above the fold: title and notice, then the key image beside the headline, the
-    overrides and [pain | burden]; a study without an image shows burden and history
-    where the image was."""
+         big: bool, synthetic_model: bool) -> None:
+    """Above the fold: title and notice (with what the model learnt from), then the key
+    image beside the headline, the overrides and [pain | burden]; a study without an
+    image shows burden and history where the image was."""
     title = f"Study {record.study_id} · {record.patient_id} · {record.study_date.isoformat()}"
     mark = (f' <span class="dss-synthetic" data-testid="synthetic-mark">{c.SYNTHETIC_MARK}'
             "</span> <small>demo case, not a real patient</small>" if record.synthetic else "")
     st.html(f'<div class="dss-fold-title" data-testid="board-card-title">{html.escape(title)}'
             f"{mark}</div>")
-    c.decision_support_notice()
+    c.decision_support_notice(advice.model_sentence(result, synthetic_model=synthetic_model))
     burden = burden_html(burden_of(record.metrics, record.levels))
     has_image = stored_study_images(record) is not None
     left, right = st.columns([0.62, 1.38] if has_image else [1, 1.3])

@@ -144,21 +144,19 @@ def selectable_spine(levels: Sequence[Mapping[str, Any]], highlight: Sequence[st
 
 def explanation(result: Assessment, study_id: int, *, big: bool, synthetic_model: bool,
                 linked: bool = True) -> None:
-    """The model's estimate (beneath the advice), the probabilities and the SHAP
-    waterfall, then the recommendations, notes and the model line.
+    """The probabilities (the estimate itself is on the fold, beneath the advice's
+    headline) and the SHAP waterfall, then the recommendations, notes and the model line.
 
     ``linked``: the study has per-level measurements, so the waterfall's bars can be
     clicked to show their levels (a Vega chart). Otherwise a click would have nothing to
     show, and the waterfall is the New case page's inline SVG (no chart engine: a faster
     page switch)."""
-    st.markdown("**Model estimate** (beneath the advice: the pain the model predicts from "
-                "the imaging burden and pain-independent findings)")
-    advice.estimate_summary(result, big=big)
     left, right = st.columns([1, 1.35])
     prediction = result.prediction
     with left:
         bars.probability_bars(prediction.probabilities, highlight=prediction.category,
                               font_size=18 if big else 15)
+        st.caption(advice.estimate_legend(result))
     with right:
         if linked:
             st.markdown("**Why: SHAP contributions** (click an imaging bar to see its levels "

@@ -140,7 +140,7 @@ def source_bar(src: Any = None, proj: Any = None) -> None:
                           label_visibility="collapsed",
                           help="The filtered case list or the day's agenda.")
     proj.toggle("Projection", key="board_projection", persist_state=KEEP,
-                help="Large type, the case first, the sidebar hidden (1280 x 720).")
+                help="Large type and the sidebar hidden (1280 x 720).")
 
 
 def case_table(frame: pd.DataFrame, ids: list[int], presented: int, *,

@@ -113,10 +113,11 @@ def _errors(url: str, revision: int, version: str) -> pd.DataFrame:
     return get_store().assessment_errors(version)
 
 
-def assessment_errors() -> pd.DataFrame:
+def assessment_errors(key: ViewKey | None = None) -> pd.DataFrame:
     """``study_id, patient_id, assessment_error`` of the studies the active model could
-    not assess (cached per store revision and model)."""
-    return _errors(*ensure_scores())
+    not assess (cached per store revision and model; ``key``: the :func:`ensure_scores`
+    key the page already has, so the store is not asked again)."""
+    return _errors(*(key or ensure_scores()))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -124,9 +125,10 @@ def _dates(url: str, revision: int) -> tuple[dt.date | None, dt.date | None]:
     return get_store().study_date_range()
 
 
-def date_range() -> tuple[dt.date | None, dt.date | None]:
-    """The first and last study date of the store (SQL, cached per revision)."""
-    url, revision, _ = view_key()
+def date_range(key: ViewKey | None = None) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last study date of the store (SQL, cached per revision; ``key`` as
+    in :func:`assessment_errors`)."""
+    url, revision, _ = key or view_key()
     return _dates(url, revision)
 
 
@@ -135,9 +137,10 @@ def _values(url: str, revision: int, version: str, column: str) -> list[str]:
     return get_store().score_values(version, column)
 
 
-def score_values(column: str) -> list[str]:
-    """Distinct stored values of a score column (e.g. ``tier``) of the active model."""
-    return _values(*ensure_scores(), column)
+def score_values(column: str, key: ViewKey | None = None) -> list[str]:
+    """Distinct stored values of a score column (e.g. ``tier``) of the active model
+    (``key`` as in :func:`assessment_errors`)."""
+    return _values(*(key or ensure_scores()), column)
 
 
 def scores_of(study_ids: Sequence[int]) -> pd.DataFrame:
@@ -151,9 +154,10 @@ def _study_count(url: str, revision: int) -> int:
     return int(get_store().study_counts()["studies"])
 
 
-def study_count() -> int:
-    """The number of studies in the store (SQL, cached per store revision)."""
-    url, revision, _ = view_key()
+def study_count(key: ViewKey | None = None) -> int:
+    """The number of studies in the store (SQL, cached per store revision; ``key`` as in
+    :func:`assessment_errors`)."""
+    url, revision, _ = key or view_key()
     return _study_count(url, revision)
 
 
