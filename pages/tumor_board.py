@@ -4,7 +4,6 @@ explanation, the case list, the agenda with the board's decisions, the history."
 
 import functools
 
-import pandas as pd
 import streamlit as st
 
 from ui import (
@@ -65,12 +64,9 @@ with c.core_errors("The case list could not be loaded:", stop=True):
 shown = listing.rows
 
 
-@functools.cache
-def day_agenda() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The board date's agenda and its stored scores, read once a run and only when
-    shown (stepping through it, or its tab open)."""
-    agenda = store.agenda(board_nav.board_date())
-    return agenda, scores.scores_of(agenda["study_id"].astype(int).tolist())
+# The board date's agenda and its scores: read once a run, and only when shown
+# (stepping through it, or its tab open).
+day_agenda = functools.cache(lambda: board_nav.day_agenda(store))
 
 
 on_agenda = ss.get("board_source") == board_nav.SOURCES[1]

@@ -23,7 +23,7 @@ import streamlit as st
 
 from core.store import NOTE_MAX_CHARS, CaseStore
 from ui import components as c
-from ui import session
+from ui import scores, session
 from ui.session import KEEP
 
 SOURCES: tuple[str, ...] = ("Case list", "Agenda")
@@ -34,6 +34,13 @@ def board_date() -> dt.date:
     """The agenda's date (``board_date``; today until changed)."""
     value = st.session_state.get("board_date")
     return value if isinstance(value, dt.date) else dt.date.today()
+
+
+def day_agenda(store: CaseStore) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The agenda of the board date and the stored scores of its studies (the active
+    model's)."""
+    agenda = store.agenda(board_date())
+    return agenda, scores.scores_of(agenda["study_id"].astype(int).tolist())
 
 
 def unique_ids(ids: Sequence[object]) -> list[int]:
