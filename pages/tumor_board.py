@@ -75,9 +75,9 @@ order = board_nav.unique_ids(day_agenda()[0]["study_id"] if on_agenda else shown
 
 def filters_and_list() -> None:
     """The filters and the list the board steps through (a row click presents it)."""
-    # The search stays on the page; the other filters open from a button (a popover
-    # whose widgets exist only while it is open: opening it reruns the page; their values
-    # persist, KEEP, and select the list above either way), the active ones named beside it.
+    # The search stays in view; the other filters open from a button (a popover whose
+    # widgets exist only while it is open: opening it reruns the page; their values
+    # persist, KEEP, and select the list either way), the active ones named beside it.
     g1, g2, g3 = st.columns([2, 1, 3], vertical_alignment="bottom")
     g1.text_input("Search pseudonymous ID", key="board_search", persist_state=KEEP,
                   placeholder="e.g. DEMO-IMG")

@@ -18,8 +18,8 @@ import streamlit as st
 
 from core.report.document import clinical_value, field_label
 from core.store import StudyRecord
-from core.vocab import CATEGORIES as CATEGORIES  # for the page's filter
 from core.vocab import (
+    CATEGORIES,
     INVOLVEMENT_VALUES,
     NOT_RECORDED,
     REGIONS,
