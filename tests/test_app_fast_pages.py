@@ -283,7 +283,8 @@ def test_history_svg_draws_each_recorded_value_once_on_round_axes() -> None:
 
     import pandas as pd
 
-    from ui.history_svg import _axis, history_svg
+    from ui.history_svg import history_svg
+    from ui.svg_draw import round_axis as _axis
 
     history = pd.DataFrame({
         "study_date": ["2024-06-15", "2024-01-01", "2024-03-01", "not a date"],

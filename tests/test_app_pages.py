@@ -118,6 +118,11 @@ def charts_of(at: AppTest) -> list[tuple[dict, list[dict]]]:
     return out
 
 
+def svg_figures(at: AppTest) -> list[str]:
+    """The charts drawn on the server as inline SVG (Markdown elements), in page order."""
+    return [str(m.value) for m in at.markdown if "<svg" in str(m.value)]
+
+
 def chart_rows(at: AppTest, marker: str) -> list[dict]:
     """Data rows of the first chart whose spec mentions ``marker`` (e.g. its title)."""
     for spec, rows in charts_of(at):

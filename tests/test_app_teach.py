@@ -28,6 +28,7 @@ from tests.test_app_pages import (
     cohort_sections,
     html_text,
     open_path,
+    svg_figures,
 )
 from tests.test_store_surveillance import CLINICAL, FIRST, SECOND, level, metrics
 
@@ -188,7 +189,7 @@ def test_teaching_walkthrough_steps_through_three_findings(env: Path) -> None:
         assert "Int J Med Sci 2025;22(3):708-715" in text
         assert "45 patients" in text and "synthetic" in text
         assert "What to look for" in text
-        assert charts_of(at), f"no chart at step {step + 1}"
+        assert charts_of(at) or svg_figures(at), f"no chart at step {step + 1}"
         if step < 2:
             at.button(key="teach_next").click().run()
             assert_ok(at)
@@ -348,7 +349,7 @@ def test_every_chart_of_the_pages_renders_as_png_and_svg(env: Path) -> None:
     cohort = open_path("pages/cohort.py")
     specs = page_specs(surveillance) + [spec for section in cohort_sections(cohort)
                                         for spec in page_specs(section)]
-    assert len(specs) >= 10
+    assert len(specs) >= 8  # the region charts are SVG (test_cohort_sections)
     for spec in specs:
         png = charts.chart_png(_Spec(spec), scale=1.0)
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000

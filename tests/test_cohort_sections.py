@@ -8,6 +8,7 @@ parts on the teaching module's small demo store (AppTest).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from tests.test_app_pages import (
     dataframe_with,
     open_path,
     store,
+    svg_figures,
 )
 from tests.test_app_teach import env, teach_store  # noqa: F401  (fixtures)
 
@@ -75,7 +77,7 @@ def test_binned_counts_count_every_complete_pair_once() -> None:
 
 
 def test_aggregated_charts_use_every_row_of_a_large_frame() -> None:
-    from ui import cohort, cohort_charts
+    from ui import cohort, cohort_charts, cohort_svg
 
     frame = _frame(5 * cohort.POINT_LIMIT)
     box = cohort.region_box(frame)
@@ -84,6 +86,7 @@ def test_aggregated_charts_use_every_row_of_a_large_frame() -> None:
     assert list(box["group"]) == [g for g in cohort.REGION_GROUP_ORDER
                                   if g in set(compared["region_group"])]
     assert cohort.region_points(frame) is None  # too many studies for dots
+    assert len(svg_marks(cohort_svg.region_box_svg(box, None), "data-vas")) == 0
     cells = cohort.burden_cells(frame)
     assert cells["studies"].sum() == len(frame)
     chart = cohort_charts.binned_rank_chart(cells, pd.DataFrame({"x": [0, 11], "y": [1, 20]}))
@@ -94,15 +97,17 @@ def test_aggregated_charts_use_every_row_of_a_large_frame() -> None:
     in_groups = small[small["region_group"].isin(cohort.REGION_GROUP_ORDER)]
     assert points is not None and len(points) == in_groups["vas"].notna().sum()
     assert points["jitter"].abs().max() <= 0.6
-    drawn = cohort_charts.region_box(cohort.region_box(small), points).to_dict()
-    marks = [layer["mark"]["type"] for layer in drawn["layer"]]
-    assert marks == ["rule", "rect", "rule", "circle", "text"]
+    drawn = cohort_svg.region_box_svg(cohort.region_box(small), points)
+    dots = svg_marks(drawn, "data-vas")
+    assert sorted(float(d["data-vas"]) for d in dots) == sorted(points["vas"])
+    assert len(svg_marks(drawn, "data-box")) == len(cohort.region_box(small))
 
 
 def test_chart_spec_is_the_chart_without_the_default_theme() -> None:
     from ui import charts, cohort, cohort_charts
 
-    chart = cohort_charts.region_box(cohort.region_box(_frame(50)))
+    frame = _frame(50)
+    chart = cohort_charts.binned_rank_chart(cohort.burden_cells(frame), None)
     spec = json.loads(charts.chart_spec(chart))
     assert "config" not in spec and spec["height"] == 320
     assert spec["datasets"] and all(isinstance(v, list) for v in spec["datasets"].values())
@@ -110,11 +115,77 @@ def test_chart_spec_is_the_chart_without_the_default_theme() -> None:
     assert charts.chart_svg(charts.chart_spec(chart)).startswith("<svg")
 
 
+# ------------------------------------------------------------------ the region SVGs
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def svg_marks(svg: str, attribute: str) -> list[dict[str, str]]:
+    """The attributes of every element of ``svg`` that has ``attribute``, in drawing
+    order (the SVG is parsed as XML: it must be well formed)."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(svg)
+    return [dict(el.attrib, title=el.findtext(f"{SVG_NS}title") or "")
+            for el in root.iter() if attribute in el.attrib]
+
+
+def test_region_box_svg_draws_every_figure_exactly_on_the_vas_axis() -> None:
+    """Each box carries its Tukey figures; its rectangle spans q1-q3 on a 0-10 axis of
+    :data:`~ui.cohort_svg.BOX_PLOT_H` px; an odd group name is escaped; the file version
+    is dark on white with no page colour."""
+    from ui import charts, cohort_svg
+
+    box = pd.DataFrame({"group": ["lumbar", "a<b & \"c\""], "n": [1200, 3],
+                        "q1": [2.0, 4.0], "median": [5.0, 5.5], "q3": [7.5, 6.0],
+                        "low": [0.0, 4.0], "high": [10.0, 7.0], "mean": [4.9, 5.3]})
+    svg = cohort_svg.region_box_svg(box)
+    marks = svg_marks(svg, "data-box")
+    assert [m["data-group"] for m in marks] == ["lumbar", 'a<b & "c"']
+    for mark, row in zip(marks, box.itertuples(), strict=True):
+        assert int(mark["data-n"]) == row.n
+        assert float(mark["data-median"]) == row.median and float(mark["data-q1"]) == row.q1
+        assert float(mark["height"]) == pytest.approx(
+            (row.q3 - row.q1) / 10 * cohort_svg.BOX_PLOT_H, abs=0.1)
+        assert float(mark["y"]) == pytest.approx(
+            cohort_svg.BOX_TOP + cohort_svg.BOX_PLOT_H * (1 - row.q3 / 10), abs=0.1)
+        assert f"median VAS {row.median:.1f}" in mark["title"]
+    assert "n = 1,200" in svg and "Pain by region of involvement" in svg
+    empty = cohort_svg.region_box_svg(box.head(0))
+    assert "No study with a recorded VAS" in empty and not svg_marks(empty, "data-box")
+    file_svg = cohort_svg.region_box_svg(box, standalone=True)
+    assert "currentColor" not in file_svg and 'fill="white"' in file_svg
+    assert charts.svg_png(file_svg, scale=1.0)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_effect_forest_svg_places_r_and_its_interval_and_leaves_out_what_is_missing() -> None:
+    from ui import cohort_svg
+
+    pairs = pd.DataFrame({"group_a": ["lumbar", "lumbar"],
+                          "group_b": ["thoracic only", "cervical only"],
+                          "r_rb": [0.5, -0.25], "ci_low": [0.1, np.nan],
+                          "ci_high": [0.8, np.nan], "p_holm": [0.012, 0.4]})
+    svg = cohort_svg.effect_forest_svg(pairs)
+    marks = svg_marks(svg, "data-r")
+    assert [m["data-pair"] for m in marks] == ["lumbar vs thoracic only",
+                                               "lumbar vs cervical only"]
+    span = cohort_svg.FOREST_W - cohort_svg.FOREST_LEFT - cohort_svg.FOREST_RIGHT
+    for mark, r in zip(marks, (0.5, -0.25), strict=True):
+        assert float(mark["data-r"]) == r
+        assert float(mark["cx"]) == pytest.approx(
+            cohort_svg.FOREST_LEFT + (r + 1) / 2 * span, abs=0.1)
+    assert "p (Holm) 0.012" in marks[0]["title"] and "+0.10 to +0.80" in marks[0]["title"]
+    intervals = [el for el in svg_marks(svg, "stroke-width") if el.get("stroke") == "#455a64"]
+    assert len(intervals) == 1  # the pair without an interval has its point only
+    assert "r &gt; 0: the first group has more pain" in svg
+
+
 # -------------------------------------------------------------------------- the page
 
 
 def _titles(at) -> list[str]:
-    out = []
+    """The title of every chart of the page: the SVG figures, then the Vega charts."""
+    out = [re.search(r"<title>([^<]*)</title>", svg).group(1) for svg in svg_figures(at)]
     for spec, _ in charts_of(at):
         title = spec.get("title", "")
         out.append(title.get("text", "") if isinstance(title, dict) else str(title))
@@ -158,30 +229,32 @@ def test_cohort_section_is_kept_across_page_switches(env: Path) -> None:  # noqa
 def test_cohort_box_counts_every_study_of_the_region_table(env: Path) -> None:  # noqa: F811
     at = open_path("pages/cohort.py")
     table = dataframe_with(at, "Region group")
-    (_spec, rows), _ = charts_of(at)
-    box = [r for r in rows if "q1" in r]
+    box = svg_marks(svg_figures(at)[0], "data-box")
     # the table is HTML: its cells read back as the text shown
-    assert {r["group"]: r["n"] for r in box} == dict(
+    assert {r["data-group"]: int(r["data-n"]) for r in box} == dict(
         zip(table["Region group"], table["Studies"].astype(int), strict=True))
-    assert {r["group"]: r["median"] for r in box} == dict(
+    assert {r["data-group"]: float(r["data-median"]) for r in box} == dict(
         zip(table["Region group"], table["Median VAS"].astype(float), strict=True))
+    assert not charts_of(at)  # no chart engine for the region section
 
 
-def test_warm_rerun_reuses_the_cached_chart_specs(env: Path,  # noqa: F811
+def test_warm_rerun_reuses_the_drawn_region_charts(env: Path,  # noqa: F811
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from ui import charts, cohort_charts
+    from ui import cohort_svg
 
     at = open_path("pages/cohort.py")
-    before = [spec for spec, _ in charts_of(at)]
+    before = svg_figures(at)
+    assert len(before) == 2 and 'data-testid="region-box"' in before[0]
+    assert 'data-testid="effect-forest"' in before[1]
 
     def refuse(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the chart was built again on a warm rerun")
+        raise AssertionError("the chart was drawn again on a warm rerun")
 
-    monkeypatch.setattr(cohort_charts, "region_box", refuse)
-    monkeypatch.setattr(charts, "effect_forest", refuse)
+    monkeypatch.setattr(cohort_svg, "region_box_svg", refuse)
+    monkeypatch.setattr(cohort_svg, "effect_forest_svg", refuse)
     at.run()
     assert_ok(at)
-    assert [spec for spec, _ in charts_of(at)] == before
+    assert svg_figures(at) == before
 
 
 def test_model_card_figures_are_built_once_per_model(env: Path,  # noqa: F811

@@ -373,31 +373,6 @@ def mean_ci_bars(table: pd.DataFrame, *, title: str, bin_title: str,
                                                           "studies in the bin"))
 
 
-def effect_forest(pairs: pd.DataFrame) -> alt.Chart:
-    """Rank-biserial r of each region pair with its bootstrap 95 % interval
-    (:func:`core.cohort_stats.pairwise_mann_whitney` rows); r > 0: the first group has
-    more pain."""
-    data = pairs.copy()
-    data["pair"] = data["group_a"] + " vs " + data["group_b"]
-    y = alt.Y("pair:N", sort=list(data["pair"]), title=None, axis=alt.Axis(labelLimit=240))
-    x_scale = alt.Scale(domain=[-1, 1])
-    zero = alt.Chart(pd.DataFrame({"x": [0.0]})).mark_rule(
-        strokeDash=[4, 3], color="#777").encode(x=alt.X("x:Q", scale=x_scale))
-    ci = alt.Chart(data.dropna(subset=["ci_low", "ci_high"])).mark_rule(
-        strokeWidth=3, color="#455a64").encode(y=y, x=alt.X("ci_low:Q", scale=x_scale),
-                                               x2="ci_high:Q")
-    point = alt.Chart(data).mark_point(filled=True, size=120, color="#c62828").encode(
-        y=y, x=alt.X("r_rb:Q", scale=x_scale,
-                     title="Rank-biserial r (Cliff's delta), 95 % bootstrap CI"),
-        tooltip=["pair:N", alt.Tooltip("r_rb:Q", format="+.2f", title="r"),
-                 alt.Tooltip("ci_low:Q", format="+.2f"), alt.Tooltip("ci_high:Q", format="+.2f"),
-                 alt.Tooltip("p_holm:Q", format=".3g", title="p (Holm)")])
-    return (zero + ci + point).properties(
-        height=48 * max(len(data), 1) + 20,
-        title=alt.TitleParams("Effect size per region pair",
-                              subtitle="r > 0: the first group has more pain"))
-
-
 def advice_distribution(counts: pd.DataFrame) -> alt.Chart:
     """Studies per urgency, stacked by what leads the advice (``urgency``, ``leads``,
     ``studies``)."""

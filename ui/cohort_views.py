@@ -3,12 +3,14 @@
 Each section draws the paper's analysis on a filtered frame of scored studies
 (:func:`ui.scores.scored_cohort` through :func:`ui.cohort.with_bins`), states its
 method next to the numbers, and offers every chart's data (CSV) and image (PNG/SVG)
-through :func:`ui.chart_export.chart`. ``prefix`` keeps widget keys apart when a
-section appears on two pages.
+through :func:`ui.chart_export.chart` (Vega) or :func:`ui.chart_export.svg_figure` (the
+region charts, drawn on the server by :mod:`ui.cohort_svg`). ``prefix`` keeps widget
+keys apart when a section appears on two pages.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from core.cohort_stats import METHOD_TEXT
-from ui import chart_export, charts, cohort, cohort_charts, scores
+from ui import chart_export, charts, cohort, cohort_charts, cohort_svg, scores
 from ui.session import KEEP
 from ui.tables import static_table
 
@@ -78,6 +80,16 @@ def _chart(name: str, build: Callable[[], Any], frame: pd.DataFrame, data: pd.Da
     chart_export.chart(spec, data, key=key, name=name)
 
 
+def _svg(name: str, draw: Callable[..., str], frame: pd.DataFrame, data: pd.DataFrame,
+         *, key: str, testid: str) -> None:
+    """Draw ``draw()``'s SVG (:mod:`ui.cohort_svg`) with its downloads; the markup is
+    built once per store revision, model and the frame's studies (:func:`ui.scores.memo`),
+    the file version only when a download is pressed."""
+    svg = scores.memo(f"svg_{name}", lambda _frame: draw(), frame)
+    chart_export.svg_figure(svg, data, key=key, name=name, testid=testid,
+                            file_svg=lambda: draw(standalone=True))
+
+
 def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFrame:
     """Pain by the paper's region groups: box plot, summary, Kruskal-Wallis, the pairwise
     Mann-Whitney tests with Holm correction and their effect sizes. Returns the tests."""
@@ -85,8 +97,8 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
     with a:
         box = scores.memo("region_box", cohort.region_box, frame)
         points = scores.memo("region_points", cohort.region_points, frame)
-        _chart("pain-by-region", lambda: cohort_charts.region_box(box, points), frame, box,
-               key=f"{prefix}_region_chart")
+        _svg("pain-by-region", functools.partial(cohort_svg.region_box_svg, box, points),
+             frame, box, key=f"{prefix}_region_chart", testid="region-box")
         st.caption("Box: median and interquartile range of every study with a recorded "
                    "VAS; whiskers: the furthest values within 1.5 × IQR; n: studies per "
                    "group." + (" Dots: the studies (jittered sideways with a fixed seed)."
@@ -110,8 +122,8 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
                f"pairwise); effect size: {METHOD_TEXT['effect']}. r > 0: the first group "
                "has more pain; r = 0.5 means a random study of the first group has more "
                "pain than one of the second 75 % of the time (ties split).")
-    _chart("region-effect-sizes", lambda: charts.effect_forest(tests), frame, tests,
-           key=f"{prefix}_effect_chart")
+    _svg("region-effect-sizes", functools.partial(cohort_svg.effect_forest_svg, tests),
+         frame, tests, key=f"{prefix}_effect_chart", testid="effect-forest")
     return tests
 
 

@@ -23,8 +23,6 @@ No Streamlit here: the functions return the markup; :mod:`ui.board` and
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from core.vocab import REGION_COLOURS, REGIONS
+from ui.svg_draw import document, esc, number_text, round_axis
 
 #: Drawing size in px: width, left / right margins (axis labels), panel heights.
 WIDTH, LEFT, RIGHT = 660, 52, 52
@@ -60,28 +59,6 @@ LESIONS = Series("lesion_count", "Lesions", "#6a1b9a")
 HI_PERCENT = Series("hi_pct", "HI ratio (%)", "#ef6c00", "6 3")
 
 
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _axis(high: float, *, integer: bool = False) -> tuple[float, float]:
-    """``(top, step)`` of an axis from 0 covering ``high`` in about four round steps
-    (1, 2, 2.5 or 5 x 10^k; whole steps for counts)."""
-    if not math.isfinite(high) or high <= 0:
-        return (4.0, 1.0) if integer else (1.0, 0.25)
-    raw = high / 4
-    power = 10 ** math.floor(math.log10(raw))
-    steps = [m * power for m in (1, 2, 2.5, 5, 10)]
-    step = next(s for s in steps if s >= raw and (not integer or s == int(s) or s > 10))
-    if integer:
-        step = max(1.0, float(math.ceil(step)))
-    return step * math.ceil(high / step - 1e-9), step
-
-
-def _number(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
-
-
 class _Plot:
     """The shared x axis (days) and the SVG parts drawn so far."""
 
@@ -107,13 +84,13 @@ class _Plot:
                                   f'y2="{y:.1f}" stroke="#888" stroke-opacity=".25"/>')
             anchor, dx = ("start", 6) if right else ("end", -6)
             self.parts.append(f'<text x="{x_axis + dx}" y="{y + 4:.1f}" text-anchor="{anchor}" '
-                              f'fill="{colour}">{_number(float(tick))}</text>')
+                              f'fill="{colour}">{number_text(float(tick))}</text>')
         if title:
             x_title = WIDTH - 10 if right else 12
             y_mid = top + height / 2
             self.parts.append(f'<text x="{x_title}" y="{y_mid:.1f}" text-anchor="middle" '
                               f'fill="{colour}" transform="rotate(-90 {x_title} {y_mid:.1f})">'
-                              f"{_e(title)}</text>")
+                              f"{esc(title)}</text>")
 
     def line(self, series: Series, values: np.ndarray, dates: Sequence[str], top: float,
              height: float, high: float, unit: str = "") -> None:
@@ -130,8 +107,8 @@ class _Plot:
         for x, y, date, value in zip(xs, ys, np.asarray(dates)[ok], values[ok], strict=True):
             self.parts.append(
                 f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{series.colour}" '
-                f'data-series="{_e(series.column)}" data-date="{_e(date)}" '
-                f'data-value="{float(value)!r}"><title>{_e(date)}: {_e(series.name)} '
+                f'data-series="{esc(series.column)}" data-date="{esc(date)}" '
+                f'data-value="{float(value)!r}"><title>{esc(date)}: {esc(series.name)} '
                 f"{float(value):.1f}{unit}</title></circle>")
 
     def dates(self, dates: Sequence[str], y: float) -> None:
@@ -140,13 +117,13 @@ class _Plot:
                            .round().astype(int).tolist()))
         for i in picks:
             self.parts.append(f'<text x="{self.x(float(self.days[i])):.1f}" y="{y:.1f}" '
-                              f'text-anchor="middle">{_e(dates[i])}</text>')
+                              f'text-anchor="middle">{esc(dates[i])}</text>')
 
     def title(self, text: str, y: float, legend: Sequence[Series] = ()) -> None:
-        self.parts.append(f'<text x="{LEFT}" y="{y:.1f}" font-weight="bold">{_e(text)}</text>')
+        self.parts.append(f'<text x="{LEFT}" y="{y:.1f}" font-weight="bold">{esc(text)}</text>')
         x = WIDTH - RIGHT
         for series in reversed(legend):  # right-aligned, in order
-            label = f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end">{_e(series.name)}</text>'
+            label = f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end">{esc(series.name)}</text>'
             x -= CHAR_W * len(series.name) + 6
             if series.box:
                 self.parts.append(f'<rect x="{x - 11:.1f}" y="{y - 10:.1f}" width="11" '
@@ -176,9 +153,9 @@ class _Plot:
                 self.parts.append(
                     f'<rect x="{xs[i] - width / 2:.1f}" y="{y1:.1f}" width="{width:.1f}" '
                     f'height="{y0 - y1:.1f}" fill="{series.colour}" '
-                    f'data-series="{_e(series.column)}" data-date="{_e(dates[i])}" '
-                    f'data-value="{float(values[i])!r}"><title>{_e(dates[i])}: '
-                    f"{_e(series.name)} {_number(float(values[i]))}</title></rect>")
+                    f'data-series="{esc(series.column)}" data-date="{esc(dates[i])}" '
+                    f'data-value="{float(values[i])!r}"><title>{esc(dates[i])}: '
+                    f"{esc(series.name)} {number_text(float(values[i]))}</title></rect>")
                 base[i] += values[i]
         missing = [[series.name for series, values in stack if not np.isfinite(values[i])]
                    for i in range(len(xs))]
@@ -187,9 +164,9 @@ class _Plot:
                 y = top + height - base[i] / high * height - 4
                 self.parts.append(
                     f'<text x="{xs[i]:.1f}" y="{y:.1f}" text-anchor="middle" fill="#888" '
-                    f'font-weight="bold" data-missing="{_e(" ".join(names))}" '
-                    f'data-date="{_e(dates[i])}">?<title>{_e(dates[i])}: '
-                    f"{_e(', '.join(names))} not recorded</title></text>")
+                    f'font-weight="bold" data-missing="{esc(" ".join(names))}" '
+                    f'data-date="{esc(dates[i])}">?<title>{esc(dates[i])}: '
+                    f"{esc(', '.join(names))} not recorded</title></text>")
 
     def rules(self, days: np.ndarray, top: float, bottom: float, colour: str) -> None:
         """A dotted vertical line at each of ``days`` from ``top`` to ``bottom``."""
@@ -218,23 +195,6 @@ def _dated(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str], np.ndarray]:
     frame["_date"] = pd.to_datetime(frame["study_date"], errors="coerce")
     frame = frame.dropna(subset=["_date"]).sort_values("_date", kind="stable")
     return frame, frame["_date"].dt.strftime("%Y-%m-%d").tolist(), _days(frame["_date"])
-
-
-def _svg(parts: Sequence[str], height: float, title: str, *, standalone: bool) -> str:
-    """The ``<svg>`` around ``parts``: fluid in the page's text colour, or (``standalone``,
-    a file) fixed in px, dark text on white."""
-    body = "".join(parts)
-    if standalone:
-        body = body.replace('"currentColor"', '"#222"')
-        size, colour = f'width="{WIDTH}" height="{height:.0f}"', "#222"
-        background = f'<rect width="{WIDTH}" height="{height:.0f}" fill="white"/>'
-    else:
-        size = f'width="100%" style="max-width:{WIDTH}px;height:auto"'
-        colour, background = "currentColor", ""
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" {size} '
-            f'viewBox="0 0 {WIDTH} {height:.0f}" font-size="11" fill="{colour}" '
-            f'font-family="DejaVu Sans, Arial, sans-serif"><title>{_e(title)}</title>'
-            f"{background}{body}</svg>")
 
 
 def _date_axis(plot: _Plot, dates: Sequence[str], height: float) -> None:
@@ -267,8 +227,8 @@ def history_svg(history: pd.DataFrame) -> str:
                    (LESIONS, HI_PERCENT))
         lesions = _column(frame, LESIONS.column)
         hi = 100 * _column(frame, "high_intensity_ratio")
-        lesions_top, lesions_step = _axis(float(np.nanmax(lesions, initial=0.0)), integer=True)
-        hi_top, hi_step = _axis(float(np.nanmax(hi, initial=0.0)))
+        lesions_top, lesions_step = round_axis(float(np.nanmax(lesions, initial=0.0)), integer=True)
+        hi_top, hi_step = round_axis(float(np.nanmax(hi, initial=0.0)))
         plot.y_axis(top, BURDEN_H, lesions_top, lesions_step, colour=LESIONS.colour,
                     title="Lesions")
         plot.y_axis(top, BURDEN_H, hi_top, hi_step, right=True, colour=HI_PERCENT.colour,
@@ -277,7 +237,7 @@ def history_svg(history: pd.DataFrame) -> str:
         plot.line(HI_PERCENT, hi, dates, top, BURDEN_H, hi_top, unit=" %")
     _date_axis(plot, dates, height)
     return (f'<figure class="dss-history" data-testid="history-chart">'
-            f'{_svg(plot.parts, height, "Pain and burden over time", standalone=False)}'
+            f'{document(plot.parts, WIDTH, height, "Pain and burden over time", standalone=False)}'
             "</figure>")
 
 
@@ -310,8 +270,9 @@ def timeline_svg(timeline: pd.DataFrame, alert_dates: Sequence[object] = (), *,
     """
     frame, dates, days = _dated(timeline)
     if not len(frame):
-        return _svg(['<text x="10" y="20">No study of this patient has a readable '
-                     "date.</text>"], 30, "Surveillance timeline", standalone=standalone)
+        return document(['<text x="10" y="20">No study of this patient has a readable '
+                         "date.</text>"], WIDTH, 30, "Surveillance timeline",
+                        standalone=standalone)
     plot = _Plot(days, pad=20.0)
     counts = {r: _column(frame, f"lesion_count_{r}") for r in REGIONS}
     present = [r for r in REGIONS if np.isfinite(counts[r]).any()]
@@ -319,8 +280,8 @@ def timeline_svg(timeline: pd.DataFrame, alert_dates: Sequence[object] = (), *,
              for r in present or REGIONS]
     totals = np.nansum(np.vstack([v for _, v in stack]), axis=0)
     hi = [100 * _column(frame, source) for _, source in HI_SERIES]
-    hi_top, hi_step = _axis(float(np.nanmax(np.concatenate(hi), initial=0.0)))
-    lesions_top, lesions_step = _axis(float(totals.max(initial=0.0)), integer=True)
+    hi_top, hi_step = round_axis(float(np.nanmax(np.concatenate(hi), initial=0.0)))
+    lesions_top, lesions_step = round_axis(float(totals.max(initial=0.0)), integer=True)
     marked = pd.to_datetime(pd.Series(list(alert_dates), dtype=object), errors="coerce")
     alert_days = np.unique(_days(marked.dropna()))
     notes = []  # a line under the first title: what the marks mean
@@ -351,4 +312,4 @@ def timeline_svg(timeline: pd.DataFrame, alert_dates: Sequence[object] = (), *,
     for y in tops:  # over the bars and lines
         plot.rules(alert_days, y, y + PANEL_H, ALERT_COLOUR)
     _date_axis(plot, dates, height)
-    return _svg(plot.parts, height, "Surveillance timeline", standalone=standalone)
+    return document(plot.parts, WIDTH, height, "Surveillance timeline", standalone=standalone)
