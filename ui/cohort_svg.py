@@ -32,10 +32,6 @@ FOREST_SUBTITLE = "r > 0: the first group has more pain"
 FOREST_AXIS = "Rank-biserial r (Cliff's delta), 95 % bootstrap CI"
 
 
-def _f(value: float) -> str:
-    return f"{float(value):.1f}"
-
-
 def _vas_y(vas: float | np.ndarray) -> float | np.ndarray:
     return BOX_TOP + BOX_PLOT_H - np.asarray(vas, dtype=float) / 10.0 * BOX_PLOT_H
 
