@@ -10,9 +10,10 @@ side, in one run:
   standardise, ``eta = z @ w``, ordinal probabilities, expected VAS, SHAP ``(z - m) * w``);
 * **assess_many**: the whole frame read, validated, scored, explained and advised, and
   its table (``to_frame()``: category, tier, urgency, headline, probabilities: what
-  :func:`core.assess.assess_frame` and the pages read) -- the out-of-distribution checks
-  run here as arrays; every full advice object, prediction set, out-of-distribution and
-  discordance sentence is built on first use, timed on its own below (``all objects``);
+  :func:`core.assess.assess_frame` and the pages read); the out-of-distribution checks
+  (one array pass), every full advice object, prediction set, out-of-distribution and
+  discordance sentence are built on first use, timed on their own below (``all
+  objects``);
   nothing is cached across calls, so each timed call does the whole work;
 * **assess row by row**: :func:`core.assess.assess` per record (on ``--row-cases`` rows,
   scaled to ``--cases`` when fewer).

@@ -7,8 +7,9 @@ exact linear SHAP values are one matrix operation on the same ``z``
 :mod:`core.explain`), the advice is decided once per distinct combination of rule inputs
 (:func:`core.tiers.tier_groups`: the tier, urgency and headline of every case at once,
 the full advice objects on first use), prediction sets are one threshold comparison and
-the out-of-distribution checks one array pass (:func:`core.model.uncertainty.ood_flags`;
-their sentences, like the discordance sentences, are written on first use).
+the out-of-distribution checks one array pass (:func:`core.model.uncertainty.ood_flags`),
+made on first use like their sentences and the discordance sentences: the table that
+:func:`core.assess.assess_frame` returns and the store keeps does not read them.
 Every value equals what :func:`core.assess.assess` gives case by case.
 """
 
@@ -74,10 +75,8 @@ class BatchAssessment:
     model_version : str
     model : TrainedModel
         The model that assessed the rows (for the sentences written on first use).
-    ood_flags : OodFlags or None
-        The out-of-distribution checks of the assessed rows (``ok``, in order); ``None``
-        when the model card has no reference.
 
+    :attr:`ood_flags` (the out-of-distribution checks as arrays),
     :attr:`prediction_sets` (:class:`~core.model.uncertainty.PredictionSet` per row),
     :attr:`ood` (tuple of sentences per row) and :attr:`discordance`
     (:class:`~core.tiers.Discordance`) are built on first use (``None`` for a failed
@@ -97,7 +96,6 @@ class BatchAssessment:
     tier_groups: TierGroups
     model_version: str
     model: TrainedModel = field(repr=False)
-    ood_flags: OodFlags | None = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.index)
@@ -122,6 +120,13 @@ class BatchAssessment:
         rows = np.flatnonzero(self.ok)
         out[rows] = prediction_set_objects(self.model, self.probabilities[rows])
         return out
+
+    @cached_property
+    def ood_flags(self) -> OodFlags | None:
+        """The out-of-distribution checks of the assessed rows (``ok``, in order; one
+        array pass on first use: the table of :meth:`to_frame` does not read them);
+        ``None`` when the model card has no reference."""
+        return ood_flags(self.model, self.parsed.X[np.flatnonzero(self.ok)])
 
     @cached_property
     def ood(self) -> np.ndarray:
@@ -241,7 +246,6 @@ def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
     built = explainer(model)
     phi = np.asarray(scores.z - built.mean, dtype=np.float64) * built.coef + 0.0
     codes = _spread(predicted.category_codes, rows, n, -1)
-    categories = np.asarray(CATEGORIES, dtype=object)[predicted.category_codes]
     return BatchAssessment(
         index=frame.index, parsed=parsed, errors=parsed.errors.copy(),
         category_codes=codes.astype(np.int64),
@@ -250,8 +254,9 @@ def assess_many(model: TrainedModel, frame: pd.DataFrame) -> BatchAssessment:
         filled=_spread(scores.filled, rows, n), shap=_spread(phi, rows, n),
         output_value=_spread(scores.eta, rows, n),
         base_value=float(np.asarray(built.expected_value).reshape(-1)[0]),
-        tier_groups=tier_groups(categories, X, None, coded=_rows_of(parsed.coded, rows, n)),
-        model_version=model.version, model=model, ood_flags=ood_flags(model, X, scores))
+        tier_groups=tier_groups(predicted.category_codes, X, None,
+                                coded=_rows_of(parsed.coded, rows, n)),
+        model_version=model.version, model=model)
 
 
 def _spread(values: np.ndarray, rows: np.ndarray, n: int, fill: float = np.nan

@@ -130,9 +130,11 @@ def test_the_advice_table_equals_the_full_decisions_on_a_grid(model) -> None:
                                      "involved_levels", "high_intensity_ratio"]] = None
     parsed = parse_frame(frame)
     assert parsed.ok.all()
-    categories = rng.choice(np.asarray(CATEGORIES, dtype=object), n)
+    codes = rng.integers(0, len(CATEGORIES), n)
+    categories = np.asarray(CATEGORIES, dtype=object)[codes]
     for groups in (tier_groups(categories, parsed.X, parsed.contexts),
-                   tier_groups(categories, parsed.X, None, coded=parsed.coded)):
+                   tier_groups(categories, parsed.X, None, coded=parsed.coded),
+                   tier_groups(codes, parsed.X, None, coded=parsed.coded)):  # as indices
         decisions = groups.per_case()
         for key in SUMMARY_FIELDS:
             assert list(groups.field(key)) == [getattr(d, key) for d in decisions], key
@@ -141,3 +143,7 @@ def test_the_advice_table_equals_the_full_decisions_on_a_grid(model) -> None:
     # the grid reaches every override rule
     fired = {o.rule for d in decisions for o in d.overrides}
     assert fired == {"mscc", "high_grade_escc", "sins_unstable", "sins_potentially_unstable"}
+    for bad, message in ((np.array([0, 3]), "code 3"), (np.array([-1]), "code -1"),
+                         (np.array(["mild", "agony"], dtype=object), "'agony'")):
+        with pytest.raises(ValueError, match=message):
+            tier_groups(bad, parsed.X[: len(bad)], parsed.contexts.head(len(bad)))

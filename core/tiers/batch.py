@@ -251,21 +251,38 @@ class TierGroups:
         return out
 
 
+def _category_codes(categories: np.ndarray) -> np.ndarray:
+    """Index into :data:`~core.vocab.CATEGORIES` of each predicted category (names, or
+    already their indices as integers)."""
+    given = np.asarray(categories)
+    if given.dtype.kind in "iu":
+        codes = given.astype(np.int64)
+        bad = (codes < 0) | (codes >= len(CATEGORIES))
+        if bad.any():
+            raise ValueError(f"pain category code {int(codes[bad][0])} is not an index of "
+                             f"{', '.join(CATEGORIES)}.")
+        return codes
+    given = given.astype(object)
+    codes = np.full(len(given), -1, dtype=np.int64)
+    for k, category in enumerate(CATEGORIES):
+        codes[given == category] = k
+    if (codes < 0).any():
+        bad_name = given[codes < 0][0]
+        raise ValueError(f"pain category {bad_name!r} is not one of {', '.join(CATEGORIES)}.")
+    return codes
+
+
 def tier_groups(categories: np.ndarray, X: np.ndarray, contexts: pd.DataFrame | None, *,
                 coded: Mapping[str, Mapped] | None = None) -> TierGroups:
     """:func:`decide_tiers` as :class:`TierGroups` (summary fields at once, one full
     decision per distinct input on first use).
 
-    ``coded`` gives the :data:`CONTEXT_RULE_COLUMNS` of ``contexts`` already as groups of
-    equal values (:attr:`core.case_frame.ParsedFrame.coded`); else they are grouped here.
+    ``categories``: the predicted categories by name, or as their indices into
+    :data:`~core.vocab.CATEGORIES` (integers). ``coded`` gives the
+    :data:`CONTEXT_RULE_COLUMNS` of ``contexts`` already as groups of equal values
+    (:attr:`core.case_frame.ParsedFrame.coded`); else they are grouped here.
     """
-    categories = np.asarray(categories, dtype=object)
-    codes = np.full(len(categories), -1, dtype=np.int64)
-    for k, category in enumerate(CATEGORIES):
-        codes[categories == category] = k
-    if (codes < 0).any():
-        bad = categories[codes < 0][0]
-        raise ValueError(f"pain category {bad!r} is not one of {', '.join(CATEGORIES)}.")
+    codes = _category_codes(categories)
     X = np.asarray(X, dtype=np.float64).reshape(len(categories), len(FEATURE_NAMES))
     if coded is None:
         if contexts is None:
