@@ -1144,19 +1144,21 @@ def test_charts_compile_with_vega_lite(env: Path) -> None:
 
     from core.assess import assess
     from core.model import load_model
-    from ui import charts, cohort
+    from ui import charts, cohort, cohort_charts
 
     frame = cohort.with_bins(_scored_without_streamlit())
     record = store().get_study(int(frame[frame["has_image"]]["study_id"].iloc[0]))
     model = load_model()
     result = assess(model, record.case())
+    _, line = cohort.theil_sen_line(frame)
     built = [
         charts.spine_diagram(list(record.levels)),
         charts.shap_waterfall(result.explanation.to_dict()),
-        charts.pain_by_region(frame, region_col="region_group"),
-        charts.count_vs_hi_scatter(frame, colour="region_group"),
-        charts.binned_pain(frame, bin_col="count_bin", title="t", bin_title="b"),
-        charts.category_bars(frame["tier"], title="t"),
+        charts.rank_scatter(charts.rank_scatter_frame(frame), line),
+        cohort_charts.binned_rank_chart(cohort.burden_cells(frame), line),
+        charts.mean_ci_bars(cohort.bin_means(frame, "count_bin"), title="t", bin_title="b"),
+        charts.advice_distribution(cohort.advice_counts(frame)),
+        charts.category_agreement(cohort.category_counts(frame)),
         charts.reliability_diagram(model.card["calibration"]["classes"]),
         charts.coefficient_bars(model.card["model"]["coefficients"], {}),
     ]
@@ -1185,11 +1187,12 @@ def test_chart_layout_details() -> None:
     assert legends and all(lg and lg["orient"] == "bottom" for lg in legends), legends
     import pandas as pd
 
-    frame = pd.DataFrame({"bin": ["0", "1", "0", "1"], "vas": [1.0, 2.0, 3.0, 4.0]})
-    binned = charts.binned_pain(frame, bin_col="bin", title="t", bin_title="b").to_dict()
+    table = pd.DataFrame({"group": ["0", "1"], "n": [2, 2], "mean": [2.0, 3.0],
+                          "ci_low": [-10.7, -9.7], "ci_high": [14.7, 15.7]})
+    binned = charts.mean_ci_bars(table, title="t", bin_title="b").to_dict()
     titles = {layer["encoding"]["y"].get("title") for layer in binned["layer"]
               if "y" in layer["encoding"] and "field" in layer["encoding"]["y"]}
-    assert titles == {"Mean pain (VAS)"}, titles
+    assert titles == {"Mean pain (VAS); bars: 95 % CI, Student t", None}, titles
 
 
 def test_viewer_physical_aspect_and_orientation() -> None:

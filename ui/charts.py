@@ -23,7 +23,6 @@ from core.vocab import (
     CATEGORIES,
     DOWN_COLOUR,
     GROUP_COLOURS,
-    INVOLVEMENT_VALUES,
     UP_COLOUR,
     URGENCY_ORDER,
     category_colour,
@@ -196,89 +195,6 @@ def shap_waterfall(explanation: Mapping[str, Any], *, max_rows: int = 10,
 def _group_scale(values: Sequence[str]) -> alt.Scale:
     domain = list(values)
     return alt.Scale(domain=domain, range=[GROUP_COLOURS.get(v, "#555555") for v in domain])
-
-
-def pain_by_region(frame: pd.DataFrame, *, region_col: str = "region",
-                   vas_col: str = "vas", order: Sequence[str] = ()) -> alt.Chart:
-    """Box plot of VAS per region of involvement with the individual studies as jittered
-    points (Kong et al.: lumbar > thoracic, cervical)."""
-    data = frame[[region_col, vas_col]].dropna().copy()
-    wanted = tuple(order) or INVOLVEMENT_VALUES
-    order = [r for r in wanted if r in set(data[region_col])]
-    order += sorted(set(data[region_col]) - set(order))
-    rng = np.random.default_rng(0)
-    data["jitter"] = rng.uniform(-0.3, 0.3, len(data))
-    x = alt.X(f"{region_col}:N", sort=order, title="Region of involvement",
-              axis=alt.Axis(labelFontSize=13, labelAngle=0))
-    y = alt.Y(f"{vas_col}:Q", title="Pain (VAS 0-10)", scale=alt.Scale(domain=[0, 10]))
-    box = alt.Chart(data).mark_boxplot(extent=1.5, size=40, opacity=0.5, outliers=False).encode(
-        x=x, y=y, color=alt.Color(f"{region_col}:N", legend=None, scale=_group_scale(order)))
-    strip = alt.Chart(data).mark_circle(size=22, opacity=0.45, color="#333").encode(
-        x=x, y=y, xOffset=alt.XOffset("jitter:Q", scale=alt.Scale(domain=[-1, 1])),
-        tooltip=[f"{region_col}:N", alt.Tooltip(f"{vas_col}:Q", format=".1f")])
-    return (box + strip).properties(height=320, title="Pain by region of involvement")
-
-
-def count_vs_hi_scatter(frame: pd.DataFrame, *, x: str = "lesion_count",
-                        y: str = "high_intensity_ratio", colour: str = "region") -> alt.Chart:
-    """Scatter of lesion count against HI ratio (%) with a least-squares line."""
-    data = frame.copy()
-    data["hi_pct"] = 100 * pd.to_numeric(data[y], errors="coerce")
-    data = data.dropna(subset=[x, "hi_pct"])
-    if colour in data.columns:
-        groups = sorted(set(data[colour].astype(str)),
-                        key=lambda g: list(GROUP_COLOURS).index(g) if g in GROUP_COLOURS else 99)
-        enc_colour = alt.Color(f"{colour}:N", title="Region", scale=_group_scale(groups))
-    else:
-        enc_colour = alt.value("#1976d2")
-    points = alt.Chart(data).mark_circle(size=45, opacity=0.6).encode(
-        x=alt.X(f"{x}:Q", title="Number of lesions"),
-        y=alt.Y("hi_pct:Q", title="HI ratio (%)", scale=alt.Scale(domainMin=0, clamp=True)),
-        color=enc_colour,
-        tooltip=[alt.Tooltip(f"{x}:Q", title="Lesions"),
-                 alt.Tooltip("hi_pct:Q", title="HI ratio (%)", format=".1f")],
-    )
-    line = alt.Chart(data).transform_regression(x, "hi_pct").mark_line(
-        color="black", strokeDash=[5, 3]).encode(x=f"{x}:Q", y="hi_pct:Q")
-    return (points + line).properties(height=320,
-                                      title="Lesion count vs high-intensity ratio")
-
-
-def binned_pain(frame: pd.DataFrame, *, bin_col: str, vas_col: str = "vas",
-                title: str, bin_title: str) -> alt.Chart:
-    """Mean VAS (with 95% CI of the mean) per bin; ``bin_col`` is categorical, ordered
-    as in the frame's categories if it is categorical."""
-    data = frame[[bin_col, vas_col]].dropna().copy()
-    if isinstance(frame[bin_col].dtype, pd.CategoricalDtype):
-        order = [str(c) for c in frame[bin_col].cat.categories]
-    else:
-        order = sorted(set(map(str, data[bin_col])))
-    data[bin_col] = data[bin_col].astype(str)
-    x = alt.X(f"{bin_col}:N", sort=order, title=bin_title, axis=alt.Axis(labelAngle=0))
-    bars = alt.Chart(data).mark_bar(opacity=0.8, color="#ef6c00").encode(
-        x=x, y=alt.Y(f"mean({vas_col}):Q", title="Mean pain (VAS)",
-                     scale=alt.Scale(domain=[0, 10])),
-        tooltip=[alt.Tooltip(f"mean({vas_col}):Q", format=".2f", title="Mean VAS"),
-                 alt.Tooltip(f"count({vas_col}):Q", title="Studies")],
-    )
-    err = alt.Chart(data).mark_errorbar(extent="ci", color="black").encode(
-        x=x, y=alt.Y(f"{vas_col}:Q", title="Mean pain (VAS)"))
-    counts = alt.Chart(data).mark_text(dy=-8, fontSize=11).encode(
-        x=x, y=alt.value(0), text=alt.Text(f"count({vas_col}):Q"))
-    return (bars + err + counts).properties(height=260, title=title)
-
-
-def category_bars(values: pd.Series, *, title: str, order: Sequence[str] | None = None,
-                  axis_title: str = "") -> alt.Chart:
-    """Counts of a categorical series (e.g. tier or pain category)."""
-    counts = values.dropna().astype(str).value_counts().rename_axis("value").reset_index(
-        name="count")
-    sort = list(order) if order else sorted(counts["value"])
-    return alt.Chart(counts).mark_bar(color="#455a64").encode(
-        x=alt.X("value:N", sort=sort, title=axis_title, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("count:Q", title="Studies"),
-        tooltip=["value:N", "count:Q"],
-    ).properties(height=240, title=title)
 
 
 def importance_bars(table: pd.DataFrame) -> alt.Chart:
