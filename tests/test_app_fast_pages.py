@@ -59,6 +59,28 @@ def test_what_if_sins_and_treatment_inputs_open_from_popovers_with_their_values_
         discordance and discordance
 
 
+def test_a_popover_gives_the_who_step_a_row_of_its_own() -> None:
+    """Its four choices are wider than half the popover (the last one, strong opioid, was
+    cut off); the other inputs keep their order, two per row; on the page, rows of the
+    page's width."""
+    from ui import whatif
+    from ui.inputs import INPUTS_BY_COLUMN
+
+    columns = ("prior_radiotherapy", "analgesic_step", "bone_modifying_agent",
+               "neuropathic_pain", "primary_tumor", "vas")
+    specs = [INPUTS_BY_COLUMN[c] for c in columns]
+
+    def names(rows):
+        return [[s.column for s in row] for row in rows]
+
+    assert names(whatif.widget_rows(specs, 2, in_popover=True)) == [
+        ["prior_radiotherapy"], ["analgesic_step"], ["bone_modifying_agent", "neuropathic_pain"],
+        ["primary_tumor", "vas"]]
+    assert names(whatif.widget_rows(specs, 4, in_popover=False)) == [
+        list(columns[:4]), list(columns[4:])]
+    assert whatif.widget_rows([], 2, in_popover=True) == []
+
+
 def test_group_summary_says_not_assessed_and_not_recorded() -> None:
     from ui import whatif
 

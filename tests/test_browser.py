@@ -452,6 +452,34 @@ def test_what_if_slider_changes_the_prediction(page: Page, app: StreamlitServer)
         assert int(thumb.get_attribute("max") or 0) >= 55
 
 
+def test_what_if_treatment_popover_shows_every_who_step(page: Page,
+                                                        app: StreamlitServer) -> None:
+    """Every WHO analgesic step is on screen inside the open popover (the last one, strong
+    opioid, was once cut off at the popover's middle), and picking it applies."""
+    page.goto(f"{app.url}/what_if")
+    with screenshot_on_failure(page, "04b-what-if-treatment"):
+        button = wait_visible(page, page.get_by_role(
+            "button", name=re.compile("Treatment and context")), "the treatment button")
+        button.click()
+        step = wait_visible(page, page.locator(key("whatif_analgesic_step")),
+                            "the WHO step control in the open popover")
+        wait_app_idle(page, TIMEOUT_S)
+        # the choices scroll inside their group when it is too narrow: each must lie
+        # within the group's box and the popover's
+        group = step.get_by_role("radiogroup").bounding_box()
+        popover = page.locator('[data-testid="stPopoverBody"]').bounding_box()
+        assert group is not None and popover is not None
+        right = min(group["x"] + group["width"], popover["x"] + popover["width"]) + 1
+        for label in ("0 none", "1 non-opioid", "2 weak opioid", "3 strong opioid"):
+            box = step.get_by_role("radio", name=label).bounding_box()
+            assert box is not None and box["width"] > 0, label
+            assert box["x"] >= group["x"] - 1 and box["x"] + box["width"] <= right, label
+        screenshot(page, "04b-what-if-treatment")
+        step.get_by_role("radio", name="3 strong opioid").click()
+        wait_visible(page, page.get_by_text(re.compile(r"WHO analgesic step\): 3 strong opioid")),
+                     "the popover's line naming step 3")
+
+
 def test_report_downloads_html_and_pdf(page: Page, app: StreamlitServer) -> None:
     version = model_version()
     page.goto(f"{app.url}/report")

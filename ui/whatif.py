@@ -320,12 +320,36 @@ def _group(columns: tuple[str, ...], zero: frozenset[str], *, in_popover: bool =
     if native:
         values.update(input_group(native, key=f"{PREFIX}group_{columns[0]}",
                                   choice_columns=ROW_SLOTS))
-    for start in range(0, len(single), slots):
-        row = single[start:start + slots]
-        for spec, slot in zip(row, st.columns(slots), strict=False):
+    for row in widget_rows(single, slots, in_popover=in_popover):
+        full = in_popover and row[0].column in FULL_ROW_INPUTS
+        for spec, slot in zip(row, [st.container()] if full else st.columns(slots),
+                              strict=False):
             values[key(spec.column)] = _widget(spec, slot)
             _weight_note(spec, zero, slot)
     return values
+
+
+#: Inputs drawn on a row of their own in a popover: the WHO step's four choices are wider
+#: than half the popover, where its last one (3, strong opioid) was cut off.
+FULL_ROW_INPUTS: frozenset[str] = frozenset({"analgesic_step"})
+
+
+def widget_rows(specs: list[InputSpec], slots: int, *, in_popover: bool
+                ) -> list[list[InputSpec]]:
+    """``specs`` in rows of ``slots``, in order; in a popover an input of
+    :data:`FULL_ROW_INPUTS` takes a row of its own."""
+    rows: list[list[InputSpec]] = []
+    row: list[InputSpec] = []
+    for spec in specs:
+        if in_popover and spec.column in FULL_ROW_INPUTS:
+            rows += [row, [spec]] if row else [[spec]]
+            row = []
+            continue
+        row.append(spec)
+        if len(row) == slots:
+            rows.append(row)
+            row = []
+    return [*rows, row] if row else rows
 
 
 #: Under an input whose features weigh 0 in the active model.
@@ -379,7 +403,7 @@ def render_widgets(card: Mapping[str, Any]) -> dict[str, Any]:
                 st.caption(note)
             values.update(_group(columns, zero))
             continue
-        button, line = st.columns([2, 4], vertical_alignment="center")
+        button, line = st.columns([1, 1], vertical_alignment="center")
         with button.popover(title, icon=":material/edit:", width="stretch",
                             key=popover_key(columns), on_change="rerun") as popover:
             if popover.open:
