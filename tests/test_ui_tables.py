@@ -39,6 +39,24 @@ def test_table_escapes_and_aligns_numbers() -> None:
                                    "Weight": ["0.5", "-"], "Seen": ["yes", "no"]}
 
 
+def test_dates_stay_on_one_line_and_number_headers_may_wrap() -> None:
+    """A column of ISO dates (text or datetimes) is ``class="d"`` (kept on one line: a
+    date broke at its hyphens in a narrow column); a number column's header may wrap
+    (the stylesheet keeps only its cells on one line), so a wide table of counts fits."""
+    from ui.components import _CSS
+
+    frame = pd.DataFrame({"Study date": ["2019-02-13", None],
+                          "Seen": pd.to_datetime(["2020-01-01", "2021-02-02"]),
+                          "Cervical lesions": [0, 1], "Note": ["a", "2019-02-13 x"]})
+    markup = table_html(frame, key="t")
+    assert '<th scope="col" class="d">Study date</th>' in markup
+    assert '<td class="d">2019-02-13</td>' in markup and '<td class="d">-</td>' in markup
+    assert '<th scope="col" class="d">Seen</th>' in markup
+    assert '<td class="n">0</td>' in markup and "<td>2019-02-13 x</td>" in markup
+    assert ".dss-table th.n{white-space:normal}" in _CSS
+    assert ".dss-table td.d{white-space:nowrap}" in _CSS
+
+
 def test_columns_of_one_name_are_read_by_position() -> None:
     frame = pd.DataFrame([["a", 1.5]], columns=["Case", "Case"])
     assert '<td>a</td><td class="n">1.5</td>' in table_html(frame, key="d")

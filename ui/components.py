@@ -99,6 +99,7 @@ _CSS = """
 .dss-table td{border-bottom:1px solid rgba(128,128,128,.2);padding:.3rem .7rem .3rem 0;
  vertical-align:top}
 .dss-table .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.dss-table th.n{white-space:normal}.dss-table td.d{white-space:nowrap}
 /* slices keep their aspect ratio and never overflow their column */
 [data-testid="stImageContainer"],[data-testid="stImageContainer"] img{max-width:100%;height:auto}
 </style>

@@ -44,15 +44,17 @@ def cell_text(value: object) -> str:
 def table_html(frame: pd.DataFrame, *, key: str, caption: str | None = None,
                max_height_px: int | None = None) -> str:
     """The frame as an HTML table (its index left out): a header row of the column
-    names, one row per row; number columns right-aligned (``class="n"``). The wrapper
-    carries ``data-testid="static-table"`` and ``data-key`` (``key``), and scrolls
-    beyond ``max_height_px`` when given."""
-    numeric = [dtype.kind in "iuf" for dtype in frame.dtypes]  # by position
-    head = "".join(f'<th scope="col"{_align(n)}>{html.escape(str(c))}</th>'
-                   for c, n in zip(frame.columns, numeric, strict=True))
+    names, one row per row; number columns right-aligned (``class="n"``: the numbers
+    never break, their headers may) and date columns kept on one line (``class="d"``:
+    every value a date, or text written as ``YYYY-MM-DD``). The wrapper carries
+    ``data-testid="static-table"`` and ``data-key`` (``key``), and scrolls beyond
+    ``max_height_px`` when given."""
+    kinds = [_kind(frame.iloc[:, j]) for j in range(frame.shape[1])]  # by position
+    head = "".join(f'<th scope="col"{_class(k)}>{html.escape(str(c))}</th>'
+                   for c, k in zip(frame.columns, kinds, strict=True))
     body = "".join(
-        "<tr>" + "".join(f"<td{_align(n)}>{html.escape(cell_text(v))}</td>"
-                         for v, n in zip(row, numeric, strict=True)) + "</tr>"
+        "<tr>" + "".join(f"<td{_class(k)}>{html.escape(cell_text(v))}</td>"
+                         for v, k in zip(row, kinds, strict=True)) + "</tr>"
         for row in frame.itertuples(index=False, name=None))
     title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     height = "" if max_height_px is None else f' style="max-height:{int(max_height_px)}px"'
@@ -61,8 +63,21 @@ def table_html(frame: pd.DataFrame, *, key: str, caption: str | None = None,
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
-def _align(numeric: bool) -> str:
-    return ' class="n"' if numeric else ""
+def _kind(column: pd.Series) -> str:
+    """``"n"`` for a number column, ``"d"`` for a date column, else ``""``."""
+    if column.dtype.kind in "iuf":
+        return "n"
+    if column.dtype.kind == "M":
+        return "d"
+    known = column.dropna()
+    if len(known) and known.map(lambda v: isinstance(v, str)).all() and bool(
+            known.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()):
+        return "d"
+    return ""
+
+
+def _class(kind: str) -> str:
+    return f' class="{kind}"' if kind else ""
 
 
 def static_table(frame: pd.DataFrame, *, key: str, caption: str | None = None,
