@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.vocab import GROUP_COLOURS
-from ui.svg_draw import document, esc, number_text
+from ui.svg_draw import document, esc, number_text, value_axis
 
 #: Box plot: drawing width, margins, plot height (VAS 0-10).
 BOX_W, BOX_LEFT, BOX_RIGHT, BOX_TOP, BOX_PLOT_H, BOX_BOTTOM = 470, 46, 8, 34, 260, 48
@@ -34,21 +34,6 @@ FOREST_AXIS = "Rank-biserial r (Cliff's delta), 95 % bootstrap CI"
 
 def _vas_y(vas: float | np.ndarray) -> float | np.ndarray:
     return BOX_TOP + BOX_PLOT_H - np.asarray(vas, dtype=float) / 10.0 * BOX_PLOT_H
-
-
-def _vas_axis() -> list[str]:
-    """Grid lines, tick labels and the title of the VAS axis (0-10, every 2)."""
-    parts = []
-    for tick in range(0, 11, 2):
-        y = float(_vas_y(tick))
-        parts.append(f'<line x1="{BOX_LEFT}" y1="{y:.1f}" x2="{BOX_W - BOX_RIGHT}" '
-                     f'y2="{y:.1f}" stroke="#888" stroke-opacity=".25"/>'
-                     f'<text x="{BOX_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{tick}'
-                     "</text>")
-    mid = BOX_TOP + BOX_PLOT_H / 2
-    parts.append(f'<text x="12" y="{mid:.1f}" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {mid:.1f})">Pain (VAS 0-10)</text>')
-    return parts
 
 
 def _box(row: pd.Series, x: float, half: float) -> str:
@@ -97,7 +82,8 @@ def region_box_svg(box: pd.DataFrame, points: pd.DataFrame | None = None, *,
     studies under it. ``points`` (``group``, ``vas``, ``jitter`` in [-1, 1]): the studies
     drawn over the boxes (a small cohort only). ``standalone``: the file version."""
     parts = [f'<text x="{BOX_LEFT}" y="16" font-weight="bold">{esc(BOX_TITLE)}</text>',
-             *_vas_axis()]
+             *value_axis(BOX_TOP, BOX_PLOT_H, 10.0, 2.0, left=BOX_LEFT, right=BOX_RIGHT,
+                         width=BOX_W, title="Pain (VAS 0-10)")]
     slot_w = (BOX_W - BOX_LEFT - BOX_RIGHT) / max(len(box), 1)
     slots = {str(g): BOX_LEFT + (i + 0.5) * slot_w for i, g in enumerate(box["group"])}
     label_y = BOX_TOP + BOX_PLOT_H + 18

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from core.vocab import REGION_COLOURS, REGIONS
-from ui.svg_draw import document, esc, number_text, round_axis
+from ui.svg_draw import document, esc, number_text, round_axis, value_axis
 
 #: Drawing size in px: width, left / right margins (axis labels), panel heights.
 WIDTH, LEFT, RIGHT = 660, 52, 52
@@ -75,22 +75,10 @@ class _Plot:
 
     def y_axis(self, top: float, height: float, high: float, step: float, *,
                right: bool = False, colour: str = "currentColor", title: str = "") -> None:
-        """Ticks every ``step``, labels and (left axis) grid lines for 0..``high``."""
-        x_axis = WIDTH - RIGHT if right else LEFT
-        for tick in np.arange(0.0, high + step / 2, step):
-            y = top + height - tick / high * height
-            if not right:
-                self.parts.append(f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" '
-                                  f'y2="{y:.1f}" stroke="#888" stroke-opacity=".25"/>')
-            anchor, dx = ("start", 6) if right else ("end", -6)
-            self.parts.append(f'<text x="{x_axis + dx}" y="{y + 4:.1f}" text-anchor="{anchor}" '
-                              f'fill="{colour}">{number_text(float(tick))}</text>')
-        if title:
-            x_title = WIDTH - 10 if right else 12
-            y_mid = top + height / 2
-            self.parts.append(f'<text x="{x_title}" y="{y_mid:.1f}" text-anchor="middle" '
-                              f'fill="{colour}" transform="rotate(-90 {x_title} {y_mid:.1f})">'
-                              f"{esc(title)}</text>")
+        """Ticks every ``step``, labels and (left axis) grid lines for 0..``high``
+        (:func:`ui.svg_draw.value_axis` across the plot's width)."""
+        self.parts += value_axis(top, height, high, step, left=LEFT, right=RIGHT,
+                                 width=WIDTH, on_right=right, colour=colour, title=title)
 
     def line(self, series: Series, values: np.ndarray, dates: Sequence[str], top: float,
              height: float, high: float, unit: str = "") -> None:
