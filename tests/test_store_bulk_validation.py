@@ -4,13 +4,19 @@ and :meth:`CaseStore.import_cohort`'s frame-level checks against the row-by-row 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hyp
 
-from core.clinical import COHORT_COLUMNS, ValidatedCohort, load_clinical_table
+from core.clinical import COHORT_COLUMNS, ValidatedCohort, as_cohort_frame, load_clinical_table
+from core.clinical.bulk import typed_cohort_frame
 from core.clinical.bulk_tables import load_clinical_table_bulk
+from core.clinical.schema import BOOLEAN_COLUMNS, TEXT_COLUMNS
 from core.demo import generate_cohort
 from core.store import CaseStore, importing
 
@@ -135,3 +141,64 @@ def test_an_empty_cohort_validates_to_no_rows():
     empty = generate_cohort(3, seed=4).iloc[:0]
     rows, warnings = importing.cohort_rows(empty)
     assert len(rows) == 0 and warnings == []
+
+
+# ------------------------------------------------ typed_cohort_frame == as_cohort_frame
+
+_MISSING = [None, float("nan"), pd.NA, pd.NaT, np.float64("nan")]
+#: Cells each kind of cohort column may hold before typing: text with spaces, blanks,
+#: each spelling of missing, numbers of several types (``1``, ``1.0`` and ``True`` are
+#: different cells: a text column keeps them as "1", "1.0" and "True"), dates as text,
+#: dates and timestamps.
+_CELLS = {
+    "text": [*_MISSING, "", "  ", " P1 ", "P1", "P2", "female", "1b", "none", "yes", "0",
+             1, 1.0, True, np.int64(1), np.bool_(True), -0.0, 0.0, 0],
+    "number": [*_MISSING, 1, 1.0, True, False, 0, -0.0, 0.0, 2.5, np.float64(3.0),
+               np.int64(4), np.bool_(True), "2.5", " 7 "],
+    "date": [*_MISSING, "2024-01-02", dt.date(2024, 1, 2), pd.Timestamp("2024-01-03"),
+             dt.datetime(2024, 1, 2)],
+    "bool": [*_MISSING, True, False, np.bool_(False), 1, 0, 1.0],
+}
+
+
+def _kind(column: str) -> str:
+    if column in TEXT_COLUMNS:
+        return "text"
+    if column == "study_date":
+        return "date"
+    return "bool" if column in BOOLEAN_COLUMNS else "number"
+
+
+def _same_frames(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    for column in want.columns:
+        if want[column].dtype == object:
+            assert [type(v) for v in got[column]] == [type(v) for v in want[column]], column
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=hyp.data(), n=hyp.integers(min_value=0, max_value=12))
+def test_typed_cohort_frame_equals_as_cohort_frame_on_mixed_cells(data, n) -> None:
+    """Each distinct cell is typed once and spread over its rows: the frame is
+    as_cohort_frame's, cell for cell (types of object cells too), or both refuse it."""
+    columns = data.draw(hyp.lists(hyp.sampled_from(COHORT_COLUMNS), unique=True))
+    cells = {c: data.draw(hyp.lists(hyp.sampled_from(_CELLS[_kind(c)]), min_size=n,
+                                    max_size=n)) for c in columns}
+    frame = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in cells.items()},
+                         index=pd.RangeIndex(n))
+    try:
+        want = as_cohort_frame(frame)
+    except (ValueError, TypeError) as exc:
+        with pytest.raises(type(exc)):
+            typed_cohort_frame(frame)
+        return
+    _same_frames(typed_cohort_frame(frame), want)
+
+
+def test_typed_cohort_frame_equals_as_cohort_frame_on_the_demo_cohort() -> None:
+    """Typed columns are taken as they are, the others typed per distinct cell."""
+    raw = pd.read_csv(REPO / "data" / "demo" / "cohort.csv")
+    _same_frames(typed_cohort_frame(raw), as_cohort_frame(raw))
+    typed = as_cohort_frame(raw)
+    _same_frames(typed_cohort_frame(typed), typed)

@@ -369,11 +369,21 @@ def typed_cohort_frame(frame: pd.DataFrame) -> pd.DataFrame:
             out[column] = (_typed_column(column, values.tolist()) if column in TEXT_COLUMNS
                            else pd.Series(values, index=index, copy=False))
         else:
-            values = (frame[column].tolist() if column in frame.columns
-                      else [None] * len(frame))
-            out[column] = _typed_column(column, [plain_cell(v) for v in values])
+            series = (frame[column] if column in frame.columns
+                      else pd.Series(np.full(len(frame), None, dtype=object), dtype=object))
+            out[column] = _typed_distinct(column, series, index)
     # built in one go: inserting the columns one at a time costs more than a page's rows
     return pd.DataFrame(out, index=index)
+
+
+def _typed_distinct(column: str, series: pd.Series, index: pd.RangeIndex) -> pd.Series:
+    """``_typed_column(column, [plain_cell(v) for v in series])``, with each distinct
+    cell (:func:`distinct_cells`: same type and value) made plain and typed once and the
+    result spread over its rows: a store's 100,000 studies hold a few hundred distinct
+    sexes, tumours and grades (and one patient id per patient)."""
+    codes, reps = distinct_cells(series)
+    typed = _typed_column(column, [plain_cell(v) for v in reps])
+    return typed.take(codes).set_axis(index)
 
 
 def typed_rows(check: CellCheck, rows: np.ndarray) -> pd.DataFrame:
