@@ -49,7 +49,7 @@ st.caption(f"{len(frame)} studies of {frame['patient_id'].nunique()} patients "
 if n_synth:
     c.synthetic_badge(True, f"{n_synth} of {len(frame)} studies are synthetic — the "
                             "associations are illustrative, not evidence")
-if len(frame) < 3:
+if len(frame) < cohort_views.MIN_STUDIES:
     st.warning("Too few studies for the analyses; widen the filters.")
     st.stop()
 

@@ -8,8 +8,10 @@ import json
 import logging
 import os
 import re
+import sqlite3
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,155 @@ def test_a_failed_import_is_logged_and_returned_not_raised(
         failed = warmup.warm(["ui.no_such_module", "ui.components"], tmp_path / "no_model")
     assert failed == ["ui.no_such_module", str(tmp_path / "no_model")]
     assert "ui.no_such_module" in caplog.text and "no_model" in caplog.text
+
+
+def test_each_modules_hook_runs_after_the_model_and_a_failure_is_logged(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``warm_views(model_dir)`` of each imported module, in order, once the model loads;
+    a hook that raises is logged and named, and the next hook still runs."""
+    from core.model.artifacts import _CACHE
+    from ui.session import default_model_dir
+
+    seen: list[tuple[str, Path, bool]] = []
+
+    def module(name: str, fail: bool = False) -> types.ModuleType:
+        mod = types.ModuleType(name)
+
+        def hook(model_dir: Path) -> None:
+            seen.append((name, model_dir, model_dir.resolve() in {p.resolve() for p in
+                                                                   _cache_dirs(_CACHE)}))
+            if fail:
+                raise RuntimeError("boom")
+
+        setattr(mod, warmup.HOOK, hook)
+        monkeypatch.setitem(sys.modules, name, mod)
+        return mod
+
+    module("warm_test_a", fail=True)
+    module("warm_test_b")
+    monkeypatch.setitem(sys.modules, "warm_test_plain", types.ModuleType("warm_test_plain"))
+    model_dir = default_model_dir()
+    with caplog.at_level(logging.WARNING, logger="ui.warmup"):
+        failed = warmup.warm(["warm_test_a", "warm_test_plain", "warm_test_b"], model_dir)
+    assert failed == ["warm_test_a.warm_views"]
+    assert "warm_test_a.warm_views failed" in caplog.text and "boom" in caplog.text
+    assert seen == [("warm_test_a", model_dir, True), ("warm_test_b", model_dir, True)]
+
+
+def _cache_dirs(cache: dict) -> list[Path]:
+    """The model folders in :func:`core.model.load_model`'s cache (its keys start with the
+    folder)."""
+    return [Path(key[0] if isinstance(key, tuple) else key) for key in cache]
+
+
+def test_no_hook_runs_when_the_model_cannot_load(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = types.ModuleType("warm_test_c")
+    ran: list[Path] = []
+    setattr(mod, warmup.HOOK, ran.append)
+    monkeypatch.setitem(sys.modules, "warm_test_c", mod)
+    assert warmup.warm(["warm_test_c"], tmp_path / "no_model") == [str(tmp_path / "no_model")]
+    assert ran == []
+
+
+#: Store reads of the whole cohort (or of a page of it) and the surveillance alerts: what
+#: a page's first visit computes unless the warm-up has.
+_FIRST_VISIT_PROBE = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+from core.store import CaseStore
+import core.surveillance as sv
+from ui import warmup
+from ui.session import default_model_dir
+
+at = AppTest.from_file('app.py', default_timeout=300)
+at.run()
+failed = warmup.warm(warmup.page_modules(), default_model_dir()) if {warm} else []
+calls = []
+
+def probe(owner, name):
+    original = getattr(owner, name)
+    def counted(*args, **kwargs):
+        calls[-1][1].append(name)
+        return original(*args, **kwargs)
+    setattr(owner, name, counted)
+
+for name in ("scored_cohort", "count_studies", "scored_studies", "score_status",
+             "study_date_range"):
+    probe(CaseStore, name)
+probe(sv, "study_alerts")
+for page in {pages!r}:
+    calls.append((page, []))
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+print(json.dumps([failed, calls]))
+"""
+_WARMED_PAGES = ("pages/tumor_board.py", "pages/what_if.py", "pages/cohort.py",
+                 "pages/model.py", "pages/surveillance.py", "pages/teaching.py")
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from core.demo import build_demo_store
+
+    """A demo store scored with the default model (as ``import-cohort --model`` leaves
+    one; the warm-up reads views only of a scored store)."""
+    from core.model import load_model
+    from core.store import CaseStore
+    from ui.session import default_model_dir
+
+    folder = tmp_path_factory.mktemp("warm_store")
+    url = f"sqlite:///{folder / 'cases.sqlite'}"
+    build_demo_store(url, n_patients=12, data_dir=folder)
+    store = CaseStore(url, data_dir=folder)
+    try:
+        store.recompute_scores(load_model(default_model_dir()), missing_only=True)
+    finally:
+        store.close()
+    return folder
+
+
+def test_first_visits_read_the_views_the_warm_up_made(demo_store: Path) -> None:
+    """After the warm-up, the first visit of every data page reads its whole-cohort views
+    from the caches: no scored cohort, count, list page, score status, date range or
+    alerts is computed again. Without it, the same visits compute them (the probe
+    works)."""
+    code = _FIRST_VISIT_PROBE.format(warm=True, pages=_WARMED_PAGES)
+    failed, calls = _python(code, warm="0", data_dir=demo_store)
+    assert failed == []
+    assert {page: reads for page, reads in calls if reads} == {}
+    code = _FIRST_VISIT_PROBE.format(warm=False, pages=_WARMED_PAGES)
+    _, cold = _python(code, warm="0", data_dir=demo_store)
+    cold = dict(cold)
+    assert "scored_cohort" in cold["pages/cohort.py"]
+    assert "study_alerts" in cold["pages/surveillance.py"]
+    assert "count_studies" in cold["pages/tumor_board.py"]
+    assert "scored_studies" in cold["pages/what_if.py"]
+
+
+def test_the_warm_up_leaves_scoring_to_the_pages(demo_store: Path, tmp_path: Path) -> None:
+    """While a study has no score of the model, the warm-up reads no view (scoring is a
+    page's, behind its progress bar): the key is None and no study gets scored."""
+    import shutil
+
+    from core.store import CaseStore
+    from ui import scores, stores
+    from ui.session import default_model_dir
+
+    folder = tmp_path / "store"
+    shutil.copytree(demo_store, folder)
+    version = scores.get_model(default_model_dir()).version
+    with sqlite3.connect(folder / "cases.sqlite") as db:  # one study loses its score
+        db.execute("DELETE FROM scores WHERE study_id = "
+                   "(SELECT MIN(study_id) FROM scores)")
+    store = CaseStore(f"sqlite:///{folder / 'cases.sqlite'}", data_dir=folder)
+    unscored = int(store.score_status(version)["unscored"])
+    assert unscored == 1
+    os.environ["SPINEPAIN_DATA_DIR"] = str(folder)
+    try:
+        stores._store.clear()
+        assert scores.warm_key(default_model_dir()) is None
+        assert int(store.score_status(version)["unscored"]) == unscored
+    finally:
+        os.environ.pop("SPINEPAIN_DATA_DIR", None)
+        stores._store.clear()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -84,6 +85,19 @@ def _rows(url: str, revision: int, version: str, filters: StudyFilter, offset: i
     rows = get_store().scored_studies(version, filters, order_by="board", limit=size,
                                       offset=offset)
     return rows, case_list_frame(rows), study_labels(rows)
+
+
+def warm_views(model_dir: Path) -> None:
+    """The board's first list page (every study of the store's date range, the default
+    filters and page size) and its tier choices into their caches (:mod:`ui.warmup`)."""
+    found = scores.warm_range(model_dir)
+    if found is None:
+        return
+    key, first, last = found
+    filters = study_filter(BoardFilter(date_from=first, date_to=last))
+    _counts(*key, filters)
+    _rows(*key, filters, 0, DEFAULT_PAGE_SIZE)
+    scores.score_values("tier", key)
 
 
 def page_size() -> int:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -35,23 +37,34 @@ SECTION_LABELS: dict[str, str] = {
     "advice": "Predicted pain and advice", "importance": "SHAP importance",
 }
 SECTION_KEY = "cohort_section"
+#: The section drawn until another is chosen (the one :func:`warm_views` computes).
+DEFAULT_SECTION = "region"
+#: Fewest studies the page analyses (fewer: it asks to widen the filters).
+MIN_STUDIES = 3
 
 
 def section_choice() -> str:
     """The section of the cohort page to draw (kept across page switches). One section's
     charts per run: nine charts at once took the browser over a second to draw."""
     return str(st.segmented_control(
-        "Section", list(SECTIONS), default="region", required=True, key=SECTION_KEY,
+        "Section", list(SECTIONS), default=DEFAULT_SECTION, required=True, key=SECTION_KEY,
         format_func=SECTION_LABELS.get, persist_state=KEEP,
         help="The filters and the unit of analysis above apply to every section."))
+
+
+def _key_figure_values(frame: pd.DataFrame) -> tuple[float | None, Any, Any]:
+    """Kruskal-Wallis p across region groups, Spearman lesions vs HI ratio and pain vs
+    each (cached per store revision, model and the frame's studies)."""
+    _, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
+    burden = scores.memo("spearman_burden", _burden_spearman, frame)
+    pains = scores.memo("spearman_pain", _pain_spearman, frame)
+    return p_kw, burden, pains
 
 
 def key_figures(frame: pd.DataFrame) -> None:
     """One line with the headline statistic of each section (all from cached results),
     so the whole picture stays on screen whichever section is drawn."""
-    _, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
-    burden = scores.memo("spearman_burden", _burden_spearman, frame)
-    pains = scores.memo("spearman_pain", _pain_spearman, frame)
+    p_kw, burden, pains = _key_figure_values(frame)
     parts = []
     if p_kw is not None:
         parts.append(f"pain across region groups: Kruskal-Wallis p {cohort.p_text(p_kw)}")
@@ -80,38 +93,94 @@ def _chart(name: str, build: Callable[[], Any], frame: pd.DataFrame, data: pd.Da
     chart_export.chart(spec, data, key=key, name=name)
 
 
-def _svg(name: str, draw: Callable[..., str], frame: pd.DataFrame, data: pd.DataFrame,
-         *, key: str, testid: str) -> None:
-    """Draw ``draw()``'s SVG (:mod:`ui.cohort_svg`) with its downloads; the markup is
-    built once per store revision, model and the frame's studies (:func:`ui.scores.memo`),
-    the file version only when a download is pressed."""
-    svg = scores.memo(f"svg_{name}", lambda _frame: draw(), frame)
-    chart_export.svg_figure(svg, data, key=key, name=name, testid=testid,
-                            file_svg=lambda: draw(standalone=True))
+@dataclass(frozen=True)
+class _Figure:
+    """A server-drawn SVG (:mod:`ui.cohort_svg`): its name, drawing and data."""
+
+    name: str
+    draw: Callable[..., str]
+    data: pd.DataFrame
+
+    def markup(self, frame: pd.DataFrame) -> str:
+        """The on-screen SVG, built once per store revision, model and the frame's
+        studies (:func:`ui.scores.memo`)."""
+        return scores.memo(f"svg_{self.name}", lambda _frame: self.draw(), frame)
+
+    def show(self, frame: pd.DataFrame, *, key: str, testid: str) -> None:
+        """Draw it with its downloads (the file version only when one is pressed)."""
+        chart_export.svg_figure(self.markup(frame), self.data, key=key, name=self.name,
+                                testid=testid,
+                                file_svg=lambda: self.draw(standalone=True))
+
+
+@dataclass(frozen=True)
+class _RegionFigures:
+    """What :func:`region_section` draws, each part cached (:func:`ui.scores.memo`)."""
+
+    box: _Figure
+    dots: bool  # the box plot shows every study as a dot (up to cohort.POINT_LIMIT)
+    table: pd.DataFrame
+    p_kw: float | None
+    tests: pd.DataFrame
+    forest: _Figure
+
+
+def _region_figures(frame: pd.DataFrame) -> _RegionFigures:
+    box = scores.memo("region_box", cohort.region_box, frame)
+    points = scores.memo("region_points", cohort.region_points, frame)
+    table, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
+    tests = region_tests(frame)
+    return _RegionFigures(
+        box=_Figure("pain-by-region", functools.partial(cohort_svg.region_box_svg, box,
+                                                        points), box),
+        dots=points is not None, table=table, p_kw=p_kw, tests=tests,
+        forest=_Figure("region-effect-sizes",
+                       functools.partial(cohort_svg.effect_forest_svg, tests), tests))
+
+
+def warm_region(frame: pd.DataFrame) -> None:
+    """Compute what :func:`region_section` shows of ``frame`` into its caches
+    (:mod:`ui.warmup`; the first visit then only draws)."""
+    figures = _region_figures(frame)
+    figures.box.markup(frame)
+    if not figures.tests.empty:
+        figures.forest.markup(frame)
+
+
+def warm_views(model_dir: Path) -> None:
+    """The key figures and :func:`warm_region` of the cohort page's first view: every
+    study of the store's date range, the first unit of analysis, the region section (the
+    first one drawn) (:mod:`ui.warmup`)."""
+    found = scores.warm_range(model_dir)
+    if found is None:
+        return
+    key, first, last = found
+    frame = scores.cohort_view(cohort.CohortFilter(date_from=first, date_to=last),
+                               next(iter(cohort.UNITS)), key=key)
+    if len(frame) >= MIN_STUDIES:
+        _key_figure_values(frame)
+        warm_region(frame)
 
 
 def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFrame:
     """Pain by the paper's region groups: box plot, summary, Kruskal-Wallis, the pairwise
     Mann-Whitney tests with Holm correction and their effect sizes. Returns the tests."""
+    figures = _region_figures(frame)
     a, b = st.columns([1.6, 1])
     with a:
-        box = scores.memo("region_box", cohort.region_box, frame)
-        points = scores.memo("region_points", cohort.region_points, frame)
-        _svg("pain-by-region", functools.partial(cohort_svg.region_box_svg, box, points),
-             frame, box, key=f"{prefix}_region_chart", testid="region-box")
+        figures.box.show(frame, key=f"{prefix}_region_chart", testid="region-box")
         st.caption("Box: median and interquartile range of every study with a recorded "
                    "VAS; whiskers: the furthest values within 1.5 × IQR; n: studies per "
                    "group." + (" Dots: the studies (jittered sideways with a fixed seed)."
-                               if points is not None else
+                               if figures.dots else
                                f" Over {cohort.POINT_LIMIT:,} studies the dots are left out."))
     with b:
-        table, p_kw = scores.memo("region_summary", cohort.region_summary, frame)
-        static_table(table, key=f"{prefix}_region_table")
-        if p_kw is not None:
-            st.markdown(f"Kruskal-Wallis across groups: **p {cohort.p_text(p_kw)}**")
+        static_table(figures.table, key=f"{prefix}_region_table")
+        if figures.p_kw is not None:
+            st.markdown(f"Kruskal-Wallis across groups: **p {cohort.p_text(figures.p_kw)}**")
         st.caption("Groups as in the paper: *lumbar* = any lumbar lesion; *thoracic only* / "
                    "*cervical only* = lesions in that region alone; *other* = the rest.")
-    tests = region_tests(frame)
+    tests = figures.tests
     st.subheader("Pairwise region tests")
     if tests.empty:
         st.info("Too few studies in the region groups for pairwise tests (each group needs "
@@ -122,8 +191,7 @@ def region_section(frame: pd.DataFrame, *, prefix: str = "cohort") -> pd.DataFra
                f"pairwise); effect size: {METHOD_TEXT['effect']}. r > 0: the first group "
                "has more pain; r = 0.5 means a random study of the first group has more "
                "pain than one of the second 75 % of the time (ties split).")
-    _svg("region-effect-sizes", functools.partial(cohort_svg.effect_forest_svg, tests),
-         frame, tests, key=f"{prefix}_effect_chart", testid="effect-forest")
+    figures.forest.show(frame, key=f"{prefix}_effect_chart", testid="effect-forest")
     return tests
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from core.clinical import ClinicalImport, load_clinical_table
-from core.model import save, train
+from core.model import load_model, save, train
 from core.provenance import sha256_bytes
 from core.vocab import percent, yes_no
 from ui import charts, model_design, session
@@ -160,6 +160,14 @@ def render_identity(card: Mapping[str, Any]) -> None:
     else:
         st.success("Site model: trained on local data. Validate it locally before use.",
                    icon=":material/local_hospital:")
+
+
+def warm_views(model_dir: Path) -> None:
+    """Draw the card figures of the model in ``model_dir`` into their cache
+    (:mod:`ui.warmup`; vl-convert takes about half a second a figure)."""
+    card = load_model(model_dir).card
+    for name in FIGURE_WIDTH:
+        card_figure(card, name)
 
 
 def render_card(card: Mapping[str, Any]) -> None:

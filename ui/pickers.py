@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -29,6 +30,12 @@ def _matches(url: str, revision: int, search: str, limit: int) -> pd.DataFrame:
     rest = store.scored_studies(None, dataclasses.replace(wanted, has_image=False),
                                 order_by="recent", limit=max(0, limit - len(imaging)))
     return pd.concat([imaging[_COLUMNS], rest[_COLUMNS]], ignore_index=True)
+
+
+def warm_views(model_dir: Path) -> None:
+    """The pickers' first list (no search) into its cache (:mod:`ui.warmup`)."""
+    store = get_store()
+    _matches(store.url, store.store_revision(), "", PICK_LIMIT)
 
 
 def search_box(key: str, *, label: str = "Search pseudonymous ID") -> str:

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import weakref
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
@@ -92,6 +93,37 @@ def scored_sentence(n: int, version: str, seconds: float) -> str:
             f"({seconds:.1f} s); the pages read the stored scores from now on.")
 
 
+def warm_key(model_dir: Path) -> ViewKey | None:
+    """The :func:`view_key` of the store with the model in ``model_dir``, for the server's
+    warm-up (:mod:`ui.warmup`, no session: the default model); ``None`` while a study has
+    no score of it, since scoring is a page's, behind its progress bar."""
+    store = get_store()
+    key = (store.url, store.store_revision(), get_model(model_dir).version)
+    return None if _unscored(*key) else key
+
+
+def warm_range(model_dir: Path) -> tuple[ViewKey, dt.date, dt.date] | None:
+    """:func:`warm_key` and the store's first and last study date (a page's default
+    date range); ``None`` when there is no key or no study."""
+    key = warm_key(model_dir)
+    if key is None:
+        return None
+    first, last = date_range(key)
+    return None if first is None or last is None else (key, first, last)
+
+
+def warm_views(model_dir: Path) -> None:
+    """Read the views every data page starts from (the scored cohort, the date range,
+    the assessment errors and the study count) into their caches (:mod:`ui.warmup`)."""
+    key = warm_key(model_dir)
+    if key is None:
+        return
+    scored_cohort(key)
+    date_range(key)
+    assessment_errors(key)
+    study_count(key)
+
+
 # ------------------------------------------------------------- whole-cohort views
 
 
@@ -100,12 +132,13 @@ def _cohort(url: str, revision: int, version: str) -> pd.DataFrame:
     return get_store().scored_cohort(version)
 
 
-def scored_cohort() -> pd.DataFrame:
+def scored_cohort(key: ViewKey | None = None) -> pd.DataFrame:
     """Every stored study with its stored score of the active model (the columns of
     :meth:`core.store.CaseStore.list_studies` plus those of
-    :func:`core.assess.assess_frame`), scoring missing studies first. Shared between
-    sessions: never modify the frame in place."""
-    return _cohort(*ensure_scores())
+    :func:`core.assess.assess_frame`), scoring missing studies first (``key``: the
+    :func:`ensure_scores` key the caller already has). Shared between sessions: never
+    modify the frame in place."""
+    return _cohort(*(key or ensure_scores()))
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -174,13 +207,13 @@ def _cohort_view(url: str, revision: int, version: str, f: cohort.CohortFilter, 
 
 
 def cohort_view(f: cohort.CohortFilter, unit: str = "studies", *,
-                assessed_only: bool = False) -> pd.DataFrame:
+                assessed_only: bool = False, key: ViewKey | None = None) -> pd.DataFrame:
     """The scored cohort filtered (:func:`ui.cohort.apply_filter`), at the unit of
     analysis (:func:`ui.cohort.analysis_unit`) with the paper's groups and bins
     (:func:`ui.cohort.with_bins`); ``assessed_only`` leaves out the studies the model
     could not assess. Cached per store revision, model and arguments (shared: never
-    modified in place)."""
-    return _cohort_view(*ensure_scores(), f, unit, bool(assessed_only))
+    modified in place; ``key`` as in :func:`scored_cohort`)."""
+    return _cohort_view(*(key or ensure_scores()), f, unit, bool(assessed_only))
 
 
 T = TypeVar("T")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -39,7 +40,7 @@ _ALERT_ICON = {"urgent": ":material/emergency:", "soon": ":material/warning:",
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _cohort(url: str, revision: int, model_version: str
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    scored = scores.scored_cohort()
+    scored = scores.scored_cohort((url, revision, model_version))
     ok = scored[scored["assessment_error"].isna()] if "assessment_error" in scored else scored
     tl = sv.timeline(ok)
     changes = sv.level_changes(cache.get_store().cohort_levels(min_studies=2), tl)
@@ -50,6 +51,14 @@ def cohort_surveillance() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """``(timeline, level changes, alerts)`` of every assessed study (the stored scores;
     cached per store revision and model, shared: never modified in place)."""
     return _cohort(*scores.ensure_scores())
+
+
+def warm_views(model_dir: Path) -> None:
+    """Make :func:`cohort_surveillance`'s timeline, level changes and alerts and the
+    patient box's table into their caches (:mod:`ui.warmup`)."""
+    key = scores.warm_key(model_dir)
+    if key is not None:
+        _patients(*key)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ patient id, study id or date.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -39,7 +40,8 @@ EMPTY_NOTE = ("The store has no assessed study with a recorded VAS; load the dem
 
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _library(url: str, revision: int, model_version: str, seed: int) -> pd.DataFrame:
-    return teaching.case_library(scores.scored_cohort(), seed=seed)
+    return teaching.case_library(scores.scored_cohort((url, revision, model_version)),
+                                 seed=seed)
 
 
 def library(seed: int = teaching.DEFAULT_SEED) -> pd.DataFrame:
@@ -116,12 +118,28 @@ def _set_step(step: int) -> None:
     st.session_state[STEP_KEY] = step
 
 
+def _walkthrough_frame(key: scores.ViewKey | None = None) -> pd.DataFrame:
+    """The walk-through's studies: the assessed ones, one per patient (the first)."""
+    return scores.cohort_view(cohort.CohortFilter(), "first", assessed_only=True, key=key)
+
+
+def warm_views(model_dir: Path) -> None:
+    """Compute the walk-through's first finding into its caches (:mod:`ui.warmup`; the
+    walk-through is the page's first part)."""
+    key = scores.warm_key(model_dir)
+    if key is None:
+        return
+    frame = _walkthrough_frame(key)
+    if frame["vas"].notna().any() and teaching.FINDINGS[0].chart == "region":
+        cohort_views.warm_region(frame)
+
+
 def walkthrough() -> None:
     """One finding at a time: claim and citation, the chart on the loaded cohort's
     assessed studies (one study per patient), what to look for, and the caution."""
     step = min(max(int(st.session_state.get(STEP_KEY, 0)), 0), len(teaching.FINDINGS) - 1)
     finding = teaching.FINDINGS[step]
-    frame = scores.cohort_view(cohort.CohortFilter(), "first", assessed_only=True)
+    frame = _walkthrough_frame()
     if not frame["vas"].notna().any():
         st.info(EMPTY_NOTE)
         return
