@@ -44,10 +44,10 @@ with c.core_errors("The cohort could not be loaded:", stop=True):
         data=data_choice, date_from=period[0] if period else None,
         date_to=period[1] if len(period) > 1 else None, regions=tuple(regions)), unit)
 n_synth = int(frame["synthetic"].sum())
-st.caption(f"{len(frame)} studies of {frame['patient_id'].nunique()} patients "
-           f"({int(frame['vas'].notna().sum())} with a recorded VAS).")
+st.caption(f"{len(frame):,} studies of {frame['patient_id'].nunique():,} patients "
+           f"({int(frame['vas'].notna().sum()):,} with a recorded VAS).")
 if n_synth:
-    c.synthetic_badge(True, f"{n_synth} of {len(frame)} studies are synthetic — the "
+    c.synthetic_badge(True, f"{n_synth:,} of {len(frame):,} studies are synthetic — the "
                             "associations are illustrative, not evidence")
 if len(frame) < cohort_views.MIN_STUDIES:
     st.warning("Too few studies for the analyses; widen the filters.")

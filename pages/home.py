@@ -56,11 +56,11 @@ with counts_box:
 if counts is not None:
     with counts_box:
         m1, m2, m3 = st.columns(3)
-        m1.metric("Patients", counts.patients)
-        m2.metric("Studies", counts.studies)
-        m3.metric("With images", counts.with_images)
+        m1.metric("Patients", f"{counts.patients:,}")
+        m2.metric("Studies", f"{counts.studies:,}")
+        m3.metric("With images", f"{counts.with_images:,}")
         if counts.synthetic:
-            c.synthetic_badge(True, f"{counts.synthetic} of {counts.studies} studies are "
+            c.synthetic_badge(True, f"{counts.synthetic:,} of {counts.studies:,} studies are "
                                     "synthetic demo data")
         if not counts.studies:
             st.info("The store is empty. Run `python -m core demo` (or `make run`) to load "

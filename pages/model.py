@@ -61,7 +61,7 @@ else:  # ------------------------------------------------------- retraining
                 st.success("Every row is valid.")
             n_synth = int(table.rows["synthetic"].sum()) if len(table.rows) else 0
             if n_synth:
-                c.synthetic_badge(True, f"{n_synth} of {len(table.rows)} rows are synthetic")
+                c.synthetic_badge(True, f"{n_synth:,} of {len(table.rows):,} rows are synthetic")
             with st.form("model_train_form"):
                 a, b, d = st.columns(3)
                 name = a.text_input("New model name", key="model_train_name",

@@ -19,6 +19,21 @@ def test_cells_read_as_a_clinician_reads_them() -> None:
     assert [cell_text(v) for v in (3, np.int64(4), 0.12345, np.float64(2.5), 7.0)] == [
         "3", "4", "0.123", "2.5", "7"]
     assert cell_text("1b") == "1b"
+    # counts of a 100,000-study store: thousands separated, as read on screen
+    assert [cell_text(v) for v in (53236, 302534414.0, 1234.5678, -12345, 999)] == [
+        "53,236", "302,534,414", "1,234.568", "-12,345", "999"]
+
+
+def test_number_text_groups_only_when_asked_and_keeps_whole_numbers_whole() -> None:
+    """Files a program reads back get plain numbers; with no decimals a number is
+    rounded, never stripped of its trailing zeros (10.4 was shown as "1")."""
+    from core.vocab import number_text
+
+    assert number_text(100089) == "100089"
+    assert number_text(100089, grouped=True) == "100,089"
+    assert number_text(1234.5, 3, grouped=True) == "1,234.5"
+    assert [number_text(v, 0) for v in (10.4, 100.2, 0.4, 7.0)] == ["10", "100", "0", "7"]
+    assert number_text(float("nan"), grouped=True) == "not recorded"
 
 
 def test_table_escapes_and_aligns_numbers() -> None:

@@ -124,7 +124,7 @@ def errors_notice(failed: pd.DataFrame, total: int, *, key: str) -> None:
     :func:`ui.scores.assessment_errors`) out of ``total``, each with its reason."""
     if failed.empty:
         return
-    st.warning(f"{len(failed)} of {total} studies could not be assessed; they have no "
+    st.warning(f"{len(failed):,} of {total:,} studies could not be assessed; they have no "
                "prediction or tier until their values are corrected.",
                icon=":material/report:")
     st.dataframe(pd.DataFrame({

@@ -219,7 +219,7 @@ def pairwise_display(tests: pd.DataFrame) -> pd.DataFrame:
           for lo, hi in zip(tests["ci_low"], tests["ci_high"], strict=True)]
     return pd.DataFrame({
         "Comparison": tests["group_a"] + " vs " + tests["group_b"],
-        "Studies": tests["n_a"].astype(str) + " / " + tests["n_b"].astype(str),
+        "Studies": tests["n_a"].map("{:,}".format) + " / " + tests["n_b"].map("{:,}".format),
         "Median VAS": [f"{a:g} / {b:g}" for a, b in zip(tests["median_a"], tests["median_b"],
                                                         strict=True)],
         "U": tests["u"].round(1),

@@ -372,7 +372,7 @@ def worklist_view(tl: pd.DataFrame, alerts: pd.DataFrame) -> None:
     rows, page, n_pages = sv.page_of(frame, int(page), int(size))
     st.dataframe(_worklist_table(rows), hide_index=True, key="surv_worklist",
                  column_config={"Priority": st.column_config.TextColumn(width="small")})
-    st.caption(f"Page {page} of {n_pages}: {len(frame)} patients; most urgent first, then "
+    st.caption(f"Page {page:,} of {n_pages:,}: {len(frame):,} patients; most urgent first, then "
                "the most recent study. " + " · ".join(
                    f'<span style="color:{URGENCY_COLOURS[p]}">{html.escape(p)}</span>'
                    for p in ("urgent", "soon", "routine")), unsafe_allow_html=True)

@@ -9,7 +9,7 @@ scrolls through or downloads (the board's case list, a level table, the import's
 errors) stay data grids.
 
 Cells are written as a clinician reads them: text as given, numbers with at most three
-decimals (:func:`core.vocab.number_text`), yes/no for truth values
+decimals and thousands separated by commas (:func:`core.vocab.number_text`), yes/no for truth values
 (:func:`core.vocab.yes_no`) and ``-`` for an empty cell; every cell is escaped.
 """
 
@@ -37,7 +37,7 @@ def cell_text(value: object) -> str:
     if isinstance(value, (bool, np.bool_)):
         return yes_no(value)
     if isinstance(value, Number):
-        return number_text(value, DIGITS)
+        return number_text(value, DIGITS, grouped=True)
     return str(value)
 
 

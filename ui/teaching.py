@@ -382,5 +382,5 @@ def library_view(lib: pd.DataFrame) -> None:
     if len(table) > LIBRARY_ROWS:
         st.caption(f"Showing the first {LIBRARY_ROWS} of {len(table):,} matching cases; "
                    "choose tags or a difficulty to narrow the list.")
-    st.caption(f"{len(shown)} of {len(lib)} cases. Difficulty: {teaching.DIFFICULTY_RULE} "
+    st.caption(f"{len(shown):,} of {len(lib):,} cases. Difficulty: {teaching.DIFFICULTY_RULE} "
                "No patient id, study id or date is shown; ages are in decades.")

@@ -40,14 +40,18 @@ def percent(ratio: object, digits: int = 1) -> str:
     return f"{100.0 * number:.{digits}f}%"
 
 
-def number_text(value: object, digits: int = 2) -> str:
-    """A number with at most ``digits`` decimals and no trailing zeros (``7``, ``7.5``)."""
+def number_text(value: object, digits: int = 2, *, grouped: bool = False) -> str:
+    """A number with at most ``digits`` decimals and no trailing zeros (``7``, ``7.5``);
+    ``grouped``: thousands separated by commas, as read on screen (``53,236``,
+    ``1,234.5``), never in a file a program reads back."""
     number = finite_float(value)
     if number is None:
         return NOT_RECORDED
+    comma = "," if grouped else ""
     if number.is_integer():
-        return f"{int(number)}"
-    return f"{number:.{digits}f}".rstrip("0").rstrip(".")
+        return f"{int(number):{comma}}"
+    text = f"{number:{comma}.{max(0, int(digits))}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def bilsky_text(value: object) -> str:
