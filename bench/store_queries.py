@@ -10,7 +10,9 @@ tests/pg_support.py), median of ``--repeat`` calls:
 
 * counts: :meth:`CaseStore.study_counts` / :meth:`CaseStore.count_studies` (SQL) against
   ``len(list_studies())`` (every study read);
-* revision: :meth:`CaseStore.store_revision` (cache key of the pages);
+* revision: :meth:`CaseStore.store_revision` (every write) and
+  :meth:`CaseStore.data_revision` (writes to the studies and scores: the cache key of the
+  pages);
 * board page: :meth:`CaseStore.scored_studies` (50 rows, filtered, ordered and paginated
   in SQL) against ``list_studies()`` + :func:`core.assess.assess_frame` + a pandas filter
   and sort (the page computing every score; timed on ``--sample`` studies and scaled);
@@ -69,6 +71,7 @@ def bench_backend(label: str, url: str, frame, model, repeat: int, sample: int) 
         sql_count = _median(store.count_studies, repeat)
         sql_counts = _median(store.study_counts, repeat)
         revision = _median(store.store_revision, repeat)
+        data_revision = _median(store.data_revision, repeat)
         sql_page = _median(lambda: store.scored_studies(version, board, order_by="board",
                                                         limit=50), repeat)
         filtered_count = _median(lambda: store.count_studies(board, model_version=version),
@@ -88,6 +91,7 @@ def bench_backend(label: str, url: str, frame, model, repeat: int, sample: int) 
               f"{_ms(listing)}   ratio {listing / sql_count:8.0f}x")
         print(f"  home counts (4 counts)  SQL {_ms(sql_counts)}")
         print(f"  store revision          SQL {_ms(revision)}")
+        print(f"  data revision (pages)   SQL {_ms(data_revision)}")
         print(f"  board page (50, filter) SQL {_ms(sql_page)}   read + score all "
               f"{_ms(computed_page)}   ratio {computed_page / sql_page:8.0f}x")
         print(f"  filtered count          SQL {_ms(filtered_count)}")

@@ -133,6 +133,47 @@ def test_agenda_in_order_with_a_decision_saved_and_audited(env: Path) -> None:
     assert list(store().agenda(day)["study_id"]) == [listed[1]]
 
 
+def test_a_board_decision_keeps_the_cached_case_list(env: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Agenda entries and decisions change no study or score (they do not move the data
+    revision), so the runs after them read the case list, its counts, the score status
+    and the date range from the caches: on 100,000 studies that re-read took over a
+    second after every decision."""
+    from core.store import CaseStore
+
+    at = _board()
+    day = dt.date(2031, 6, 7)  # a date of its own
+    at.session_state["board_date"] = day
+    at.run()
+    listed = _listed(at)
+    board_tab(at, "Agenda")
+    reads: list[str] = []
+    for name in ("count_studies", "scored_studies", "score_status", "study_date_range",
+                 "assessment_errors", "study_counts"):
+        original = getattr(CaseStore, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            reads.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(CaseStore, name, counted)
+    at.button(key="board_agenda_add").click().run()
+    at.segmented_control(key="board_source").set_value("Agenda").run()
+    at.checkbox(key=f"board_note_discussed_{listed[0]}").check()
+    at.text_input(key=f"board_note_text_{listed[0]}").input("RT 8 Gy/1 to T9")
+    at.button(key="board_note_save").click().run()
+    assert_ok(at)
+    assert store().agenda(day).set_index("study_id").loc[listed[0], "note"] == "RT 8 Gy/1 to T9"
+    assert reads == []
+    # a write to the scores moves the data revision: the next run reads the list again
+    from core.model import load_model
+
+    store().recompute_scores(load_model())
+    at.run()
+    assert_ok(at)
+    assert "count_studies" in reads and "scored_studies" in reads
+
+
 def test_an_empty_agenda_says_so_and_offers_the_case_list(env: Path) -> None:
     at = open_page("tumor_board")
     at.session_state["board_date"] = dt.date(2032, 1, 2)

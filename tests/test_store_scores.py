@@ -3,6 +3,8 @@ SQLite and PostgreSQL (``db_url``, tests/conftest.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,15 @@ import pytest
 from core.assess import ASSESSMENT_COLUMNS, assess_frame
 from core.demo import generate_cohort
 from core.model import load_model
-from core.store import PAGE_COLUMNS, SCORE_COLUMNS, CaseStore, StudyFilter
+from core.store import (
+    AUDIT_ACTIONS,
+    DATA_ACTIONS,
+    NON_DATA_ACTIONS,
+    PAGE_COLUMNS,
+    SCORE_COLUMNS,
+    CaseStore,
+    StudyFilter,
+)
 from core.store.scores import OVERRIDE
 from core.tiers import HEADLINE_SOURCES
 from core.vocab import URGENCY_ORDER
@@ -114,6 +124,35 @@ def test_revision_changes_with_writes_only(db_url, data_dir, model, cohort):
                                         "synthetic_studies": 3}
         store.recompute_scores(model)
         assert store.store_revision() not in (first, second)
+
+
+def test_the_data_actions_are_every_audited_action_but_exports_and_the_board() -> None:
+    assert set(DATA_ACTIONS) | set(NON_DATA_ACTIONS) == set(AUDIT_ACTIONS)
+    assert not set(DATA_ACTIONS) & set(NON_DATA_ACTIONS)
+    assert set(NON_DATA_ACTIONS) == {"export", "board-agenda", "board-note"}
+
+
+def test_data_revision_moves_with_data_writes_not_board_decisions_or_exports(
+        db_url, data_dir, model, cohort):
+    """The views of the studies are keyed by the data revision: the board's agenda entries,
+    decisions and an export leave it (and the views) as they are; every write to the
+    studies or their scores moves it. The store revision moves with every write."""
+    day = dt.date(2026, 12, 2)
+    with CaseStore() as store:
+        store.import_cohort(cohort.iloc[:3], source="c.csv", actor="dr-a")
+        data, every = store.data_revision(), store.store_revision()
+        study_id = int(store.list_studies()["study_id"].iloc[0])
+        store.agenda_add(day, [study_id], actor="chair")
+        store.agenda_note(day, study_id, note="SBRT 24 Gy/2", discussed=True, actor="chair")
+        store.agenda_remove(day, study_id, actor="chair")
+        store.export_csv("dr-a")
+        assert store.data_revision() == data
+        assert store.store_revision() != every
+        store.update_clinical(study_id, {"vas": 2}, actor="dr-a")
+        edited = store.data_revision()
+        assert edited != data
+        store.recompute_scores(model)
+        assert store.data_revision() not in (data, edited)
 
 
 def test_edits_drop_stale_scores_and_recompute_fills_them(db_url, data_dir, model, cohort):

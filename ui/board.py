@@ -224,7 +224,7 @@ def history_frame(patient_id: str, model_version: str) -> pd.DataFrame:
     """A patient's studies with recorded VAS, predicted E[VAS] (the stored scores of the
     model version) and burden (cached per store revision)."""
     store = get_store()
-    return _history(store.url, store.store_revision(), model_version, patient_id)
+    return _history(store.url, store.data_revision(), model_version, patient_id)
 
 
 def clinical_frame(record: StudyRecord) -> pd.DataFrame:

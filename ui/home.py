@@ -51,7 +51,7 @@ def store_counts() -> StoreCounts:
 
     The one place Home's counts come from: SQL counts
     (:meth:`core.store.CaseStore.study_counts`), cached per store revision
-    (:meth:`~core.store.CaseStore.store_revision`, two index lookups), so a rerun does
+    (:meth:`~core.store.CaseStore.data_revision`, one index read), so a rerun does
     not count again.
 
     Raises
@@ -62,7 +62,7 @@ def store_counts() -> StoreCounts:
     from ui.stores import get_store  # lazy: the store stack is heavy (see module doc)
 
     store = get_store()
-    return _counts(store.url, store.store_revision())
+    return _counts(store.url, store.data_revision())
 
 
 def store_counts_or_error() -> StoreCounts | None:

@@ -35,7 +35,7 @@ def _matches(url: str, revision: int, search: str, limit: int) -> pd.DataFrame:
 def warm_views(model_dir: Path) -> None:
     """The pickers' first list (no search) into its cache (:mod:`ui.warmup`)."""
     store = get_store()
-    _matches(store.url, store.store_revision(), "", PICK_LIMIT)
+    _matches(store.url, store.data_revision(), "", PICK_LIMIT)
 
 
 def search_box(key: str, *, label: str = "Search pseudonymous ID") -> str:
@@ -62,7 +62,7 @@ def study_labels(search: str, *, keep: Sequence[object] = ()) -> dict[int, str]:
     :data:`PICK_LIMIT`), then the studies of ``keep`` (e.g. the one chosen before) that
     still exist."""
     store = get_store()
-    frame = _matches(store.url, store.store_revision(), search.strip(), PICK_LIMIT)
+    frame = _matches(store.url, store.data_revision(), search.strip(), PICK_LIMIT)
     labels = c.study_labels(frame)
     for study_id in keep:
         if isinstance(study_id, int) and study_id not in labels:

@@ -4,8 +4,9 @@ that pages read instead of scoring studies themselves.
 * :func:`ensure_scores` scores the studies that have no score of the active model yet
   (:meth:`core.store.CaseStore.recompute_scores` with ``missing_only=True``) behind a
   progress bar and a sentence; the check is cached per (store, store revision, model
-  version), so a warm rerun costs one cheap query (:meth:`~core.store.CaseStore.
-  store_revision`).
+  version), so a warm rerun costs one cheap query. The store revision of every view
+  here is :meth:`~core.store.CaseStore.data_revision`: it moves with every write to the
+  studies or their scores, not with an export or a board agenda entry or decision.
 * :func:`scored_cohort` is every study with its stored score (one SQL query per store
   revision and model version, kept as a shared read-only frame: callers never modify
   it); :func:`assessment_errors`, :func:`date_range` and :func:`score_values` are small
@@ -32,14 +33,14 @@ from ui import cohort, session
 from ui.cache import get_model
 from ui.stores import get_store
 
-#: ``(store URL, store revision, model version)``: the key of every view below.
+#: ``(store URL, data revision, model version)``: the key of every view below.
 ViewKey = tuple[str, int, str]
 
 
 def view_key() -> ViewKey:
     """The store's URL and revision and the active model's version (two index lookups)."""
     store = get_store()
-    return store.url, store.store_revision(), get_model().version
+    return store.url, store.data_revision(), get_model().version
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -49,11 +50,11 @@ def _status(url: str, revision: int, version: str) -> dict[str, Any]:
 
 def score_status(version: str) -> dict[str, Any]:
     """:meth:`core.store.CaseStore.score_status` of the store for ``version``, counted
-    once per store revision (every write, a rescore's batches included, is audited and so
-    moves the revision) instead of on every run: on 100k studies the count was most of
-    the Model page's run."""
+    once per store revision (every write to the studies or scores, a rescore's batches
+    included, is audited and so moves the revision) instead of on every run: on 100k
+    studies the count was most of the Model page's run."""
     store = get_store()
-    return _status(store.url, store.store_revision(), version)
+    return _status(store.url, store.data_revision(), version)
 
 
 def _unscored(url: str, revision: int, version: str) -> int:
@@ -98,7 +99,7 @@ def warm_key(model_dir: Path) -> ViewKey | None:
     warm-up (:mod:`ui.warmup`, no session: the default model); ``None`` while a study has
     no score of it, since scoring is a page's, behind its progress bar."""
     store = get_store()
-    key = (store.url, store.store_revision(), get_model(model_dir).version)
+    key = (store.url, store.data_revision(), get_model(model_dir).version)
     return None if _unscored(*key) else key
 
 

@@ -36,9 +36,11 @@ from core.store.metrics import flatten_metrics
 from core.store.records import CaseInput, ImageSource, StudyRecord
 from core.store.schema import (
     AUDIT_ACTIONS,
+    DATA_ACTIONS,
     HISTORY_COLUMNS,
     LIST_COLUMNS,
     LIST_EXTRA_COLUMNS,
+    NON_DATA_ACTIONS,
     SCORE_COLUMNS,
     TABLES,
     AuditEntry,
@@ -65,6 +67,7 @@ from core.store.surveillance import LEVEL_HISTORY_COLUMNS, STUDY_COUNT_COLUMNS
 __all__ = [
     "AGENDA_COLUMNS",
     "AUDIT_ACTIONS",
+    "DATA_ACTIONS",
     "DB_FILENAME",
     "DEFAULT_DATA_DIR",
     "HISTORY_COLUMNS",
@@ -72,6 +75,7 @@ __all__ = [
     "LEVEL_HISTORY_COLUMNS",
     "LIST_COLUMNS",
     "LIST_EXTRA_COLUMNS",
+    "NON_DATA_ACTIONS",
     "NOTE_MAX_CHARS",
     "ORDERS",
     "PAGE_COLUMNS",

@@ -67,6 +67,13 @@ AUDIT_ACTIONS: tuple[str, ...] = (
     "import", "save", "edit", "delete", "export", "predict", "build-demo", "correct-levels",
     "board-agenda", "board-note",
 )
+#: Audited actions that change no patient, study, value, feature, prediction or score: an
+#: export (a read) and the tumor board's agenda and decisions.
+#: :meth:`CaseStore.data_revision` leaves them out, so recording a board decision keeps
+#: the cached views of the studies. A new action counts as a data change unless listed.
+NON_DATA_ACTIONS: tuple[str, ...] = ("export", "board-agenda", "board-note")
+#: The audited actions that change what views of the studies read.
+DATA_ACTIONS: tuple[str, ...] = tuple(a for a in AUDIT_ACTIONS if a not in NON_DATA_ACTIONS)
 #: Extra columns of :meth:`CaseStore.list_studies` after the cohort columns.
 LIST_EXTRA_COLUMNS: tuple[str, ...] = (
     "lumbar_involved",
@@ -236,6 +243,7 @@ class AuditEntry(Base):
             "action IN (" + ", ".join(f"'{a}'" for a in AUDIT_ACTIONS) + ")",
             name="ck_audit_action",
         ),
+        Index("ix_audit_action_id", "action", "id"),  # CaseStore.data_revision
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

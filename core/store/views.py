@@ -19,7 +19,7 @@ from core.store import page_reads, scored
 from core.store import scores as scores_module
 from core.store.audit import read_audit_page
 from core.store.checks import check_actor
-from core.store.schema import AuditEntry, Patient, Study, refresh_statistics
+from core.store.schema import DATA_ACTIONS, AuditEntry, Patient, Study, refresh_statistics
 from core.store.scored import StudyFilter
 
 if TYPE_CHECKING:
@@ -51,6 +51,18 @@ class StoreViews:
         """
         with self._sessions() as session:
             n, top = session.execute(select(func.count(), func.max(AuditEntry.id))).one()
+        return int(n or 0) + int(top or 0)
+
+    def data_revision(self) -> int:
+        """A number that changes with every write that changes patients, studies, their
+        values, features, predictions or scores (the cache key of views of the studies);
+        :meth:`store_revision` but without the entries of
+        :data:`~core.store.schema.NON_DATA_ACTIONS` (exports, the board's agenda and
+        decisions), so recording a board decision keeps those views. Read from the
+        ``(action, id)`` index of the audit log."""
+        with self._sessions() as session:
+            n, top = session.execute(select(func.count(), func.max(AuditEntry.id)).where(
+                AuditEntry.action.in_(DATA_ACTIONS))).one()
         return int(n or 0) + int(top or 0)
 
     def study_counts(self) -> dict[str, int]:
