@@ -780,7 +780,10 @@ def _click_when_settled(page: Page, name: str, label: str) -> None:
 
 
 def _assert_fold(page: Page) -> None:
-    """Headline, pain and burden of the case on screen inside the window, unscrolled."""
+    """Headline, pain and burden of the case on screen inside the window, unscrolled (once
+    the run has ended: while it runs, a box about to be replaced may already be gone when
+    its position is read, as on a loaded CI machine)."""
+    wait_app_idle(page, TIMEOUT_S)
     main = page.locator('[data-testid="stMain"]')
     assert main.evaluate("e => e.scrollTop") == 0
     head = wait_visible(page, page.get_by_test_id("advice-headline"), "the advice's headline")
