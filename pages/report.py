@@ -45,10 +45,10 @@ a.download_button("Download HTML report", html_bytes, file_name=files.html_name,
                   mime="text/html", key="report_download_html", icon=":material/html:",
                   type="primary", width="stretch", on_click=reporting.audit_export,
                   args=(int(study_id), "report-html", html_bytes))
-b.download_button("Download PDF report", files.pdf, file_name=files.pdf_name,
-                  mime="application/pdf", key="report_download_pdf",
-                  icon=":material/description:", type="primary", width="stretch",
-                  on_click=reporting.audit_export, args=(int(study_id), "report-pdf", files.pdf))
+# The PDF is built (and its export audited) when the button is pressed.
+b.download_button("Download PDF report", reporting.pdf_download(int(study_id), files),
+                  file_name=files.pdf_name, mime="application/pdf", key="report_download_pdf",
+                  icon=":material/description:", type="primary", width="stretch")
 with st.expander("Preview (HTML)", expanded=True):
     # A data: URL gives the preview an opaque origin: it cannot reach the app.
     encoded = base64.b64encode(files.html.encode("utf-8")).decode("ascii")

@@ -1111,6 +1111,38 @@ def test_report_downloads(env: Path) -> None:
     assert "90 % set: " in html_text(at)
 
 
+def test_the_pdf_is_built_when_downloaded_and_its_export_audited(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Picking a study builds its HTML report only; the PDF is built when its button is
+    pressed (the button's data is a callable) and that export is audited with the SHA-256
+    of the very bytes handed over."""
+    import hashlib
+
+    from ui import reporting
+
+    built: list[str] = []
+    real = reporting.build_report_pdf
+
+    def counted(ctx):
+        built.append(ctx.study_id)
+        return real(ctx)
+
+    monkeypatch.setattr(reporting, "build_report_pdf", counted)
+    studies = store().list_studies()
+    study_id = int(studies[studies["patient_id"] == "DEMO-IMG-02"]["study_id"].iloc[0])
+    at = open_page("report")
+    at.selectbox(key="report_study").set_value(study_id).run()
+    assert_ok(at)
+    assert "report_download_pdf" in {b.key for b in at.get("download_button")}
+    assert built == []
+    data = reporting.pdf_download(study_id, reporting.report_files(study_id))()
+    assert data.startswith(b"%PDF") and built == [str(study_id)]
+    entry = store().audit_log().iloc[-1]
+    assert entry["action"] == "export" and entry["target"] == f"study {study_id}"
+    assert entry["details"]["kind"] == "report-pdf"
+    assert entry["details"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
 def test_report_files_content(env: Path) -> None:
     from ui import reporting
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,10 +28,11 @@ from ui.scores import view_key
 
 @dataclass(frozen=True)
 class ReportFiles:
-    """The two report files of one study."""
+    """The report of one study: its HTML, and the context its PDF is built from when the
+    PDF is downloaded (:func:`pdf_download`)."""
 
     html: str
-    pdf: bytes
+    context: ReportContext
     html_name: str
     pdf_name: str
     synthetic: bool
@@ -114,7 +116,7 @@ def build_context(study_id: int) -> ReportContext:
 def _files(study_id: int, url: str, revision: int, model_version: str) -> ReportFiles:
     ctx = build_context(study_id)
     return ReportFiles(
-        html=build_report_html(ctx), pdf=build_report_pdf(ctx),
+        html=build_report_html(ctx), context=ctx,
         html_name=report_filename(ctx, "html"), pdf_name=report_filename(ctx, "pdf"),
         synthetic=ctx.synthetic, category=str(ctx.prediction.get("category")),
         tier=str(ctx.tier.get("tier")), headline=str(ctx.tier.get("headline") or ""),
@@ -122,8 +124,31 @@ def _files(study_id: int, url: str, revision: int, model_version: str) -> Report
 
 
 def report_files(study_id: int) -> ReportFiles:
-    """HTML and PDF report of a study (cached per store revision and model)."""
+    """The report of a study (cached per store revision and model)."""
     return _files(int(study_id), *view_key())
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _pdf(study_id: int, url: str, revision: int, model_version: str,
+         _context: ReportContext) -> bytes:
+    return build_report_pdf(_context)
+
+
+def pdf_download(study_id: int, files: ReportFiles) -> Callable[[], bytes]:
+    """The PDF download's ``data``: the PDF is built when the button is pressed (about
+    1.5 s, which every study picked on the page cost before), from the context the page
+    already has, and its export is audited with the very bytes handed over. The actor and
+    the view key are read now, in the page's run: Streamlit calls ``data`` in a thread of
+    its own, without the session."""
+    key, actor = view_key(), session.actor()
+
+    def build() -> bytes:
+        content = _pdf(int(study_id), *key, files.context)
+        get_store().record_export(int(study_id), actor=actor, kind="report-pdf",
+                                  content=content)
+        return content
+
+    return build
 
 
 def audit_export(study_id: int, kind: str, content: bytes) -> None:
