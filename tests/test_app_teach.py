@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -355,3 +356,23 @@ def test_every_chart_of_the_pages_renders_as_png_and_svg(env: Path) -> None:
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
         svg = charts.chart_svg(_Spec(spec))
         assert svg.startswith("<svg") and "<text" in svg
+
+
+def test_patient_box_labels_name_studies_and_latest_alerts() -> None:
+    """One label per patient, most studies first (ties by id): the SYNTHETIC mark, the
+    id, the studies and the alerts at the latest study, singular or plural, counts with
+    thousands separated; made for whole columns at once."""
+    from ui.surveillance import patient_table
+
+    tl = pd.DataFrame({"patient_id": ["P2", "P1", "P1", "P3"] + ["P4"] * 1200,
+                       "study_id": [3, 1, 2, 4, *range(5, 1205)],
+                       "synthetic": [False, True, True, True] + [False] * 1200})
+    alerts = pd.DataFrame({"patient_id": ["P1", "P1", "P3", "P3", "P2"],
+                           "study_id": [1, 2, 4, 4, 99]})
+    table = patient_table(tl, alerts)
+    assert table.to_dict("list") == {
+        "patient_id": ["P4", "P1", "P2", "P3"],
+        "label": ["P4 · 1,200 studies · 0 alerts at the latest study",
+                  "[SYNTHETIC] P1 · 2 studies · 1 alert at the latest study",
+                  "P2 · 1 study · 0 alerts at the latest study",
+                  "[SYNTHETIC] P3 · 1 study · 2 alerts at the latest study"]}

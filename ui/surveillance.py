@@ -15,6 +15,7 @@ import html
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -139,11 +140,14 @@ def patient_table(tl: pd.DataFrame, alerts: pd.DataFrame) -> pd.DataFrame:
     n_alerts = latest.groupby("patient_id").size()
     counts["alerts"] = n_alerts.reindex(counts.index).fillna(0).astype(int)
     counts = counts.reset_index().sort_values(["n", "patient_id"], ascending=[False, True])
-    counts["label"] = [
-        (f"{c.synthetic_label(row.synthetic)}{row.patient_id} · {row.n} "
-         f"stud{'ies' if row.n != 1 else 'y'} · {row.alerts} alert"
-         f"{'s' if row.alerts != 1 else ''} at the latest study")
-        for row in counts.itertuples()]
+    # whole columns at once (53,000 patients at 100,000 studies)
+    mark = counts["synthetic"].astype(bool).map({True: c.synthetic_label(True),
+                                                 False: c.synthetic_label(False)})
+    counts["label"] = (
+        mark + counts["patient_id"].astype(str) + " · " + counts["n"].map("{:,}".format)
+        + np.where(counts["n"] != 1, " studies · ", " study · ")
+        + counts["alerts"].map("{:,}".format)
+        + np.where(counts["alerts"] != 1, " alerts", " alert") + " at the latest study")
     return counts[["patient_id", "label"]].reset_index(drop=True)
 
 
