@@ -206,6 +206,9 @@ def upgrade_audit_actions(engine: Engine) -> bool:
         if engine.dialect.name == "sqlite":
             # names come from the ORM metadata, never from input
             connection.execute(text(f"ALTER TABLE {table} RENAME TO {table}_old"))
+            # the renamed table keeps its indexes, whose names the new table declares
+            for index in AuditEntry.__table__.indexes:
+                connection.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
             AuditEntry.__table__.create(connection)
             connection.execute(text(
                 f"INSERT INTO {table} (id, at, actor, action, target, details) "
