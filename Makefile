@@ -58,6 +58,7 @@ bench: venv sysdeps
 	$(PY) bench/batch.py
 	$(PY) bench/import.py
 	$(PY) bench/store_queries.py
+	$(PY) bench/board_decision.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts data/store

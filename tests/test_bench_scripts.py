@@ -23,6 +23,8 @@ SMALL_RUNS: tuple[tuple[str, tuple[str, ...], str], ...] = (
      "end to end: python -m core import-cohort"),
     ("store_queries.py", ("--studies", "400", "--repeat", "1", "--sample", "100",
                           "--no-postgresql"), "page of 50 by board"),
+    ("board_decision.py", ("--patients", "6", "--studies", "0", "--entries", "2"),
+     "ratio (store / data revision)"),
 )
 
 
