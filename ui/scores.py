@@ -38,7 +38,8 @@ ViewKey = tuple[str, int, str]
 
 
 def view_key() -> ViewKey:
-    """The store's URL and revision and the active model's version (two index lookups)."""
+    """The store's URL and data revision (one read of an index) and the active model's
+    version."""
     store = get_store()
     return store.url, store.data_revision(), get_model().version
 

@@ -8,7 +8,7 @@ first visits of the data pages are then mostly their data: the scored cohort and
 views made from it, read once per store revision (at 100,000 studies cohort analytics
 took 4.8 s, surveillance 3.0 s, the board 2.5 s after 15 s on Home). So the warm-up then
 runs each page module's :data:`HOOK`, which reads the views that page's first visit shows
-into the same caches (0.4-0.9 s for every page after 25 s on Home; about 15 s of work in
+into the same caches (0.3-0.6 s for every page after 25 s on Home; about 15 s of work in
 this thread at 100,000 studies, a fraction of a second on the demo store). A page visited
 while its view is being made waits for it (Streamlit's per-key compute lock) instead of
 making it twice. A store with unscored studies is left to the pages, which score them
