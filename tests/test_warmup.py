@@ -140,7 +140,7 @@ def test_each_modules_hook_runs_after_the_model_and_a_failure_is_logged(
 def _cache_dirs(cache: dict) -> list[Path]:
     """The model folders in :func:`core.model.load_model`'s cache (its keys start with the
     folder)."""
-    return [Path(key[0] if isinstance(key, tuple) else key) for key in cache]
+    return [Path(key[0]) for key in cache]
 
 
 def test_no_hook_runs_when_the_model_cannot_load(tmp_path: Path,

@@ -34,8 +34,7 @@ def _matches(url: str, revision: int, search: str, limit: int) -> pd.DataFrame:
 
 def warm_views(model_dir: Path) -> None:
     """The pickers' first list (no search) into its cache (:mod:`ui.warmup`)."""
-    store = get_store()
-    _matches(store.url, store.data_revision(), "", PICK_LIMIT)
+    study_labels("")
 
 
 def search_box(key: str, *, label: str = "Search pseudonymous ID") -> str:

@@ -37,11 +37,11 @@ from ui.stores import get_store
 ViewKey = tuple[str, int, str]
 
 
-def view_key() -> ViewKey:
-    """The store's URL and data revision (one read of an index) and the active model's
-    version."""
+def view_key(model_dir: Path | None = None) -> ViewKey:
+    """The store's URL and data revision (one read of an index) and the version of the
+    model in ``model_dir`` (default: the session's active model)."""
     store = get_store()
-    return store.url, store.data_revision(), get_model().version
+    return store.url, store.data_revision(), get_model(model_dir).version
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -99,8 +99,7 @@ def warm_key(model_dir: Path) -> ViewKey | None:
     """The :func:`view_key` of the store with the model in ``model_dir``, for the server's
     warm-up (:mod:`ui.warmup`, no session: the default model); ``None`` while a study has
     no score of it, since scoring is a page's, behind its progress bar."""
-    store = get_store()
-    key = (store.url, store.data_revision(), get_model(model_dir).version)
+    key = view_key(model_dir)
     return None if _unscored(*key) else key
 
 
