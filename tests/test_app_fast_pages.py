@@ -423,3 +423,49 @@ def test_model_page_counts_stored_scores_once_per_store_revision(env: Path, monk
     at.run()
     assert_ok(at)
     assert len(calls) > seen
+
+
+def test_cohort_page_after_an_edit_reads_only_the_changed_patient(
+        env: Path, tmp_path: Path, monkeypatch) -> None:
+    """After a case is edited, the next run of a whole-cohort page reads again only that
+    patient's studies (the audit log names the study), not every study; the page shows
+    the edited value. A rescore, which names no single study, is read in full."""
+    import shutil
+
+    import pandas as pd
+
+    from core.model import load_model
+    from core.store import CaseStore
+
+    folder = tmp_path / "store"
+    shutil.copytree(env, folder)  # the session's store stays as it was
+    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(folder))
+    patched: list[int] = []
+    real = CaseStore.scored_snapshot
+
+    def recording(self, version, previous=None):
+        out = real(self, version, previous)
+        patched.append(out.patched)
+        return out
+
+    monkeypatch.setattr(CaseStore, "scored_snapshot", recording)
+    at = open_page("cohort")
+    assert_ok(at)
+    assert patched and patched[-1] == -1  # the first read is a full read
+    s = store()
+    row = s.list_studies().iloc[0]
+    model = load_model()
+    s.update_clinical(int(row["study_id"]), {"primary_tumor": "kidney"}, "test", model=model)
+    at.run()
+    assert_ok(at)
+    assert 1 <= patched[-1] < len(s.list_studies())
+    from ui import scores
+
+    frame = next(reversed(scores._SNAPSHOTS.values())).frame  # what the page read
+    pd.testing.assert_frame_equal(frame, s.scored_cohort(model.version))
+    assert (frame.loc[frame["patient_id"] == row["patient_id"], "primary_tumor"]
+            == "kidney").all()
+    s.recompute_scores(model)
+    at.run()
+    assert_ok(at)
+    assert patched[-1] == -1

@@ -202,3 +202,16 @@ def test_typed_cohort_frame_equals_as_cohort_frame_on_the_demo_cohort() -> None:
     _same_frames(typed_cohort_frame(raw), as_cohort_frame(raw))
     typed = as_cohort_frame(raw)
     _same_frames(typed_cohort_frame(typed), typed)
+
+
+def test_typed_cohort_frame_types_only_the_columns_asked_for() -> None:
+    """``columns`` types those columns exactly as the whole frame's typing does (the
+    scored cohort's refresh types again only its object columns)."""
+    raw = pd.read_csv(REPO / "data" / "demo" / "cohort.csv")
+    whole = typed_cohort_frame(raw)
+    asked = ["neuropathic_pain", "bilsky_grade", "age"]
+    part = typed_cohort_frame(raw, columns=asked)
+    assert list(part.columns) == asked
+    _same_frames(part, whole[asked])
+    with pytest.raises(ValueError, match="'study_id' is not a cohort column"):
+        typed_cohort_frame(raw, columns=["study_id"])

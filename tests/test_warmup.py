@@ -175,7 +175,7 @@ def probe(owner, name):
         return original(*args, **kwargs)
     setattr(owner, name, counted)
 
-for name in ("scored_cohort", "count_studies", "scored_studies", "score_status",
+for name in ("scored_snapshot", "count_studies", "scored_studies", "score_status",
              "study_date_range"):
     probe(CaseStore, name)
 probe(sv, "study_alerts")
@@ -222,7 +222,7 @@ def test_first_visits_read_the_views_the_warm_up_made(demo_store: Path) -> None:
     code = _FIRST_VISIT_PROBE.format(warm=False, pages=_WARMED_PAGES)
     _, cold = _python(code, warm="0", data_dir=demo_store)
     cold = dict(cold)
-    assert "scored_cohort" in cold["pages/cohort.py"]
+    assert "scored_snapshot" in cold["pages/cohort.py"]
     assert "study_alerts" in cold["pages/surveillance.py"]
     assert "count_studies" in cold["pages/tumor_board.py"]
     assert "scored_studies" in cold["pages/what_if.py"]

@@ -9,16 +9,20 @@ that pages read instead of scoring studies themselves.
   studies or their scores, not with an export or a board agenda entry or decision.
 * :func:`scored_cohort` is every study with its stored score (one SQL query per store
   revision and model version, kept as a shared read-only frame: callers never modify
-  it); :func:`assessment_errors`, :func:`date_range` and :func:`score_values` are small
-  cached reads; :func:`importance` and :func:`grouped_importance` are the model's mean
-  |SHAP| over a set of studies, cached on a digest of their ids.
+  it; after a case is saved, edited or deleted only that patient's studies are read
+  again, :mod:`core.store.cohort_refresh`); :func:`assessment_errors`,
+  :func:`date_range` and :func:`score_values` are small cached reads;
+  :func:`importance` and :func:`grouped_importance` are the model's mean |SHAP| over a
+  set of studies, cached on a digest of their ids.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +33,7 @@ import streamlit as st
 
 from core.explain import global_importance
 from core.explain import grouped_importance as core_grouped_importance
+from core.store.cohort_refresh import CohortSnapshot
 from ui import cohort, session
 from ui.cache import get_model
 from ui.stores import get_store
@@ -128,9 +133,25 @@ def warm_views(model_dir: Path) -> None:
 # ------------------------------------------------------------- whole-cohort views
 
 
+#: The latest scored-cohort snapshot per (store URL, model version), refreshed from (only
+#: the changed studies read again) when the data revision moves; the two most recent.
+_SNAPSHOTS: OrderedDict[tuple[str, str], CohortSnapshot] = OrderedDict()
+_SNAPSHOTS_LOCK = threading.Lock()
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _cohort(url: str, revision: int, version: str) -> pd.DataFrame:
-    return get_store().scored_cohort(version)
+    with _SNAPSHOTS_LOCK:
+        previous = _SNAPSHOTS.get((url, version))
+    snapshot = get_store().scored_snapshot(version, previous)
+    with _SNAPSHOTS_LOCK:
+        latest = _SNAPSHOTS.get((url, version))
+        if latest is None or snapshot.position >= latest.position:
+            _SNAPSHOTS[(url, version)] = snapshot
+            _SNAPSHOTS.move_to_end((url, version))
+            while len(_SNAPSHOTS) > 2:
+                _SNAPSHOTS.popitem(last=False)
+    return snapshot.frame
 
 
 def scored_cohort(key: ViewKey | None = None) -> pd.DataFrame:

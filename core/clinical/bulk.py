@@ -24,7 +24,7 @@ the committed cohort, every bad-CSV fixture and generated frames.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -357,12 +357,17 @@ def _canonical(column: str, series: pd.Series) -> bool:
     return dtype == np.float64
 
 
-def typed_cohort_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def typed_cohort_frame(frame: pd.DataFrame, columns: Sequence[str] = COHORT_COLUMNS
+                       ) -> pd.DataFrame:
     """:func:`~core.clinical.as_cohort_frame` of ``frame``, identical, without per-cell
-    work for the columns that already have its types (e.g. a frame it made)."""
+    work for the columns that already have its types (e.g. a frame it made); with
+    ``columns`` (cohort columns), only those columns, typed the same way."""
+    unknown = [c for c in columns if c not in COHORT_COLUMNS]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not a cohort column.")
     index = pd.RangeIndex(len(frame))
     out: dict[str, Any] = {}
-    for column in COHORT_COLUMNS:
+    for column in columns:
         if column in frame.columns and _canonical(column, frame[column]):
             values = frame[column].to_numpy(copy=True)
             # text: as_cohort_frame's own conversion; the rest is already its dtype

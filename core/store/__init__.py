@@ -24,9 +24,11 @@ and per-level reads over time), :mod:`~core.store.audit`,
 (scores per study and model version, the batched recompute),
 :mod:`~core.store.scored` (:class:`StudyFilter`; scored studies filtered, ordered and
 paginated in SQL), :mod:`~core.store.cohort_read` (studies as typed cohort rows from
-core selects), :mod:`~core.store.faults` (a full disk or database as one sentence), and
-the facade :class:`CaseStore` in :mod:`~core.store.store` with its read side
-:class:`~core.store.views.StoreViews` (status, revision, audit pages, scores).
+core selects), :mod:`~core.store.cohort_refresh` (the scored cohort brought up to date
+by reading again only the studies the audit log names), :mod:`~core.store.faults` (a
+full disk or database as one sentence), and the facade :class:`CaseStore` in
+:mod:`~core.store.store` with its read side :class:`~core.store.views.StoreViews`
+(status, revision, audit pages, scores).
 """
 
 from core.store.agenda import AGENDA_COLUMNS, NOTE_MAX_CHARS, AgendaItem

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, func, select
 from sqlalchemy.orm import Session
 
 from core.store.bulk import IN_CHUNK, chunks
@@ -89,15 +89,19 @@ def scores_of(session: Session, model_version: str, study_ids: Sequence[int]) ->
     return pd.DataFrame(data)
 
 
-def scored_cohort(session: Session, model_version: str | None) -> pd.DataFrame:
-    """Every study as :meth:`CaseStore.list_studies` types it (``study_id``, the cohort
-    columns, ``has_image``) with its stored score of ``model_version`` (the columns of
-    :func:`core.assess.assess_frame`; missing for a study not yet scored), in
-    ``study_id`` order: one query, no per-study Python."""
+def scored_select(model_version: str | None) -> Select:
+    """:func:`~core.store.cohort_read.cohort_select` of every study with its stored score
+    of ``model_version`` (``score_<column>``; missing for a study not yet scored), in
+    ``study_id`` order (narrow it with ``.where``)."""
     on = scores.c.study_id == Study.id
     on = and_(on, scores.c.model_version == (model_version or ""))
     extra = [scores.c[c].label(f"score_{c}") for c in SCORE_COLUMNS]
-    query = cohort_select(*extra).outerjoin(scores, on).order_by(Study.id)
+    return cohort_select(*extra).outerjoin(scores, on).order_by(Study.id)
+
+
+def scored_rows(session: Session, query: Select) -> pd.DataFrame:
+    """The rows of a :func:`scored_select` query, typed as :func:`scored_cohort` types
+    them (one query, no per-study Python)."""
     rows = session.connection().execute(query).all()  # core rows: no ORM loading
     raw = raw_frame(rows, [c.name for c in query.selected_columns])
     frame = cohort_frame(raw)
@@ -105,3 +109,10 @@ def scored_cohort(session: Session, model_version: str | None) -> pd.DataFrame:
     typed = {c: v.set_axis(frame.index) for c, v in _typed_scores(renamed).items()}
     return pd.concat([frame, pd.DataFrame(typed)], axis=1)
 
+
+def scored_cohort(session: Session, model_version: str | None) -> pd.DataFrame:
+    """Every study as :meth:`CaseStore.list_studies` types it (``study_id``, the cohort
+    columns, ``has_image``) with its stored score of ``model_version`` (the columns of
+    :func:`core.assess.assess_frame`; missing for a study not yet scored), in
+    ``study_id`` order: one query, no per-study Python."""
+    return scored_rows(session, scored_select(model_version))

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.store import page_reads, scored
+from core.store import cohort_refresh, page_reads, scored
 from core.store import scores as scores_module
 from core.store.audit import read_audit_page
 from core.store.checks import check_actor
@@ -188,3 +188,13 @@ class StoreViews:
         query, ordered by study id: the whole-cohort view of the analytics pages."""
         with self._sessions() as session:
             return page_reads.scored_cohort(session, model_version)
+
+    def scored_snapshot(self, model_version: str | None,
+                        previous: cohort_refresh.CohortSnapshot | None = None
+                        ) -> cohort_refresh.CohortSnapshot:
+        """:meth:`scored_cohort` with the audit position it reflects; with ``previous``
+        (an earlier snapshot of this store), only the studies of the patients changed
+        since are read again when the audit log names them all
+        (:func:`core.store.cohort_refresh.current_snapshot`)."""
+        with self._sessions() as session:
+            return cohort_refresh.current_snapshot(session, model_version, previous)

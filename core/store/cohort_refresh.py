@@ -1,0 +1,193 @@
+"""The scored cohort kept current by reading again only the studies that changed.
+
+Reading the whole cohort with its stored scores takes seconds at 100,000 studies (one
+join of every study with its patient, values and score, then typed). After a case is
+saved, edited, deleted or given a prediction, only that study's patient changed, and
+the audit log, written in the transaction of every change, names the study
+(``study <id>``). :func:`read_snapshot` reads the whole cohort together with the audit
+position it reflects; :func:`refresh` brings a snapshot up to date by reading again the
+studies of every patient named by the data entries after that position, and returns
+``None`` (read everything) whenever it cannot be sure the patch is complete:
+
+* an entry that names no single study: an import, a rescore (``scores <version>``), the
+  demo build, a draft's level corrections;
+* more than :data:`MAX_ENTRIES` new entries (a full read is as cheap by then);
+* a store built again at the same address (its first audit entry is not the same);
+* an entry committed late below the snapshot's position: PostgreSQL takes an id when a
+  row is inserted, not when it commits, so a transaction can commit an id lower than one
+  already read. A snapshot keeps how many data entries it saw up to its position; a
+  different count now means one arrived late.
+
+The position is read before the rows, so a change committed in between is in the rows
+and read again on the next refresh (reading a study again is idempotent). The patched
+frame equals a full read: same rows, order, values and dtypes. The named patients' rows
+are replaced (an edit can change a patient's sex or primary tumour, which every study of
+the patient shows; a deleted study's patient is found by its patient id), the rows are
+put back in study-id order, and a cohort column that is of object dtype after joining
+the kept and the fresh rows (a yes/no column with a missing value in either part: it is
+boolean only while no value is missing) is typed again by the one typing
+(:func:`core.clinical.bulk.typed_cohort_frame`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import false, func, select
+from sqlalchemy.orm import Session
+
+from core.clinical import COHORT_COLUMNS
+from core.clinical.bulk import typed_cohort_frame
+from core.store.bulk import IN_CHUNK, chunks
+from core.store.page_reads import scored_rows, scored_select
+from core.store.schema import DATA_ACTIONS, AuditEntry, Patient, Study
+
+#: Most new data entries a refresh reads again study by study; beyond, read everything.
+MAX_ENTRIES = 2_000
+#: Audited actions whose entry names the one study it changed (``study <id>``).
+STUDY_ACTIONS: tuple[str, ...] = ("save", "edit", "delete", "predict", "correct-levels")
+_STUDY_TARGET = re.compile(r"study (\d+)")
+
+
+@dataclass(frozen=True, eq=False)
+class CohortSnapshot:
+    """The scored cohort of one model version as of an audit position.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        What :func:`core.store.page_reads.scored_cohort` gives (shared, read-only).
+    model_version : str or None
+    position : int
+        The highest data-entry id (:data:`~core.store.schema.DATA_ACTIONS`) when the rows
+        were read (0: none).
+    seen : int
+        How many data entries had an id up to ``position`` then.
+    origin : tuple
+        The id and time of the store's first audit entry (a store built again at the
+        same address has another).
+    patched : int
+        Rows read again by the :func:`refresh` that made this snapshot (``-1``: a full
+        read).
+    """
+
+    frame: pd.DataFrame
+    model_version: str | None
+    position: int
+    seen: int
+    origin: tuple[object, ...]
+    patched: int = -1
+
+
+def _position(session: Session) -> tuple[int, int]:
+    """(highest data-entry id, number of data entries) in one index read."""
+    n, top = session.execute(select(func.count(), func.max(AuditEntry.id)).where(
+        AuditEntry.action.in_(DATA_ACTIONS))).one()
+    return int(top or 0), int(n or 0)
+
+
+def _origin(session: Session) -> tuple[object, ...]:
+    first = session.execute(select(AuditEntry.id, AuditEntry.at)
+                            .order_by(AuditEntry.id).limit(1)).first()
+    return () if first is None else tuple(first)
+
+
+def read_snapshot(session: Session, model_version: str | None) -> CohortSnapshot:
+    """The whole scored cohort and the audit position it reflects."""
+    position, seen = _position(session)
+    frame = scored_rows(session, scored_select(model_version))
+    return CohortSnapshot(frame, model_version, position, seen, _origin(session))
+
+
+def _changed_studies(session: Session, snapshot: CohortSnapshot, top: int) -> set[int] | None:
+    """Ids of the studies the data entries after the snapshot name (``None``: an entry
+    that names none, a late entry, or too many)."""
+    below = session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action.in_(DATA_ACTIONS), AuditEntry.id <= snapshot.position))
+    if int(below or 0) != snapshot.seen:
+        return None
+    entries = session.execute(
+        select(AuditEntry.action, AuditEntry.target)
+        .where(AuditEntry.action.in_(DATA_ACTIONS), AuditEntry.id > snapshot.position,
+               AuditEntry.id <= top)
+        .order_by(AuditEntry.id).limit(MAX_ENTRIES + 1)).all()
+    if len(entries) > MAX_ENTRIES:
+        return None
+    ids: set[int] = set()
+    for action, target in entries:
+        match = _STUDY_TARGET.fullmatch(target or "")
+        if action not in STUDY_ACTIONS or match is None:
+            return None
+        ids.add(int(match[1]))
+    return ids
+
+
+def _fresh_rows(session: Session, model_version: str | None, study_ids: set[int],
+                patient_ids: Sequence[str]) -> pd.DataFrame:
+    """Every study, now, of the patients of ``study_ids`` (those still stored) and of the
+    patients ``patient_ids`` (those of the named studies before, which may be gone)."""
+    patients: set[int] = set()
+    for part in chunks(sorted(study_ids), IN_CHUNK):
+        patients.update(session.scalars(select(Study.patient_pk).where(Study.id.in_(part))))
+    for part in chunks(sorted(patient_ids), IN_CHUNK):
+        patients.update(session.scalars(select(Patient.id).where(Patient.patient_id.in_(part))))
+    query = scored_select(model_version)
+    parts = [scored_rows(session, query.where(Study.patient_pk.in_(part)))
+             for part in chunks(sorted(patients), IN_CHUNK)]
+    if not parts:
+        return scored_rows(session, query.where(false()))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _patched(old: pd.DataFrame, fresh: pd.DataFrame, named: pd.Series,
+             patient_ids: Sequence[str]) -> pd.DataFrame:
+    """``old`` without the ``named`` rows and every row of their patients (as ``old`` and
+    ``fresh`` have them), with ``fresh`` instead, in study-id order, typed as a full
+    read."""
+    patients = {*patient_ids, *fresh["patient_id"]}
+    kept = old[~(named | old["patient_id"].isin(list(patients)))]
+    parts = [part for part in (kept, fresh) if len(part)]
+    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts or [fresh])[0]
+    rows = rows.sort_values("study_id", kind="stable", ignore_index=True)
+    # both parts typed alike keep their dtype (as a full read types it); an object
+    # column (a yes/no column with a missing value in a part, the deficit) is typed again
+    again = [c for c in COHORT_COLUMNS if rows[c].dtype == object]
+    typed = typed_cohort_frame(rows, columns=again)
+    return pd.concat([rows.drop(columns=again), typed], axis=1)[list(old.columns)]
+
+
+def refresh(session: Session, snapshot: CohortSnapshot) -> CohortSnapshot | None:
+    """``snapshot`` brought up to date by reading again only the studies of the patients
+    that changed since, equal to :func:`read_snapshot` now; ``None`` when the changes
+    cannot be read study by study (see the module docstring)."""
+    origin = _origin(session)
+    top, seen = _position(session)
+    ids = None if origin != snapshot.origin else _changed_studies(session, snapshot, top)
+    if ids is None:
+        return None
+    if not ids:
+        return CohortSnapshot(snapshot.frame, snapshot.model_version, top, seen, origin, 0)
+    old = snapshot.frame
+    named = old["study_id"].isin(list(ids))
+    patient_ids = sorted({str(p) for p in old.loc[named, "patient_id"]})
+    fresh = _fresh_rows(session, snapshot.model_version, ids, patient_ids)
+    frame = _patched(old, fresh, named, patient_ids)
+    return CohortSnapshot(frame, snapshot.model_version, top, seen, origin, len(fresh))
+
+
+def current_snapshot(session: Session, model_version: str | None,
+                     previous: CohortSnapshot | None = None) -> CohortSnapshot:
+    """``previous`` refreshed when it is of ``model_version`` and can be, else a full
+    read."""
+    if previous is not None and previous.model_version == model_version:
+        refreshed = refresh(session, previous)
+        if refreshed is not None:
+            return refreshed
+    return read_snapshot(session, model_version)
+
+
+__all__ = ["MAX_ENTRIES", "STUDY_ACTIONS", "CohortSnapshot", "current_snapshot",
+           "read_snapshot", "refresh"]

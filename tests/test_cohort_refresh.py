@@ -1,0 +1,153 @@
+"""The scored cohort refreshed from the audit log (issue 12, :mod:`core.store.cohort_refresh`):
+after saves, edits, deletions and predictions, reading again only the changed patients'
+studies gives exactly the full read (rows, order, values, dtypes), on SQLite and
+PostgreSQL; whatever it cannot follow study by study (an import, a rescore, a late
+entry, another store at the same address, another model version) is read in full."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import update
+
+from core.clinical import BOOLEAN_COLUMNS
+from core.store import CaseStore
+from core.store.cohort_refresh import CohortSnapshot
+from core.store.schema import AuditEntry
+
+ACTOR = "test"
+YES_NO = "prior_radiotherapy"
+assert YES_NO in BOOLEAN_COLUMNS
+
+
+@pytest.fixture
+def scored(db_url: str):
+    from core.demo import generate_cohort
+    from core.model import load_model
+
+    store = CaseStore(db_url)
+    store.import_cohort(generate_cohort(12, seed=4), source="t.csv", actor=ACTOR)
+    model = load_model()
+    store.recompute_scores(model)
+    yield store, model
+    store.close()
+
+
+def _same_as_full_read(store: CaseStore, snapshot: CohortSnapshot) -> None:
+    full = store.scored_cohort(snapshot.model_version)
+    pd.testing.assert_frame_equal(snapshot.frame, full, check_exact=True)
+
+
+def _refreshed(store: CaseStore, snapshot: CohortSnapshot) -> CohortSnapshot:
+    out = store.scored_snapshot(snapshot.model_version, snapshot)
+    _same_as_full_read(store, out)
+    return out
+
+
+def _studies(store: CaseStore) -> pd.DataFrame:
+    return store.list_studies().sort_values("study_id").reset_index(drop=True)
+
+
+def test_saves_edits_deletions_and_predictions_are_patched(scored) -> None:
+    store, model = scored
+    snap = store.scored_snapshot(model.version)
+    assert snap.patched == -1 and len(snap.frame) == len(store.list_studies())
+    assert store.scored_snapshot(model.version, snap).patched == 0  # nothing changed
+
+    # a new patient, then a second study of an existing patient (scored in the save)
+    store.save_case("NEW-001", "2024-05-01", actor=ACTOR, model=model,
+                    clinical={"age": 61, "sex": "F", "primary_tumor": "breast", "vas": 7})
+    first = _studies(store).iloc[0]
+    store.save_case(str(first["patient_id"]), "2025-01-02", actor=ACTOR, model=model,
+                    clinical={"vas": 3}, synthetic=True)
+    snap = _refreshed(store, snap)
+    assert 2 <= snap.patched < len(snap.frame)
+
+    # an edit of the patient's primary tumour changes every study of that patient
+    store.update_clinical(int(first["study_id"]), {"primary_tumor": "lung"}, ACTOR,
+                          model=model)
+    snap = _refreshed(store, snap)
+    assert (snap.frame.loc[snap.frame["patient_id"] == first["patient_id"],
+                           "primary_tumor"] == "lung").all()
+
+    # an edit without a model leaves the study unscored, as a full read shows it
+    other = _studies(store).iloc[5]
+    store.update_clinical(int(other["study_id"]), {"vas": 9}, ACTOR)
+    snap = _refreshed(store, snap)
+    assert pd.isna(snap.frame.loc[snap.frame["study_id"] == other["study_id"],
+                                  "category"]).all()
+
+    # a prediction, a study deleted, a patient's only study deleted (patient gone too)
+    store.record_prediction(int(first["study_id"]), {"category": "mild",
+                            "probabilities": {"mild": 1.0}}, model.version, ACTOR)
+    store.delete_study(int(_studies(store).iloc[3]["study_id"]), ACTOR)
+    new = _studies(store).query("patient_id == 'NEW-001'")
+    store.delete_study(int(new["study_id"].iloc[0]), ACTOR)
+    snap = _refreshed(store, snap)
+    assert "NEW-001" not in set(snap.frame["patient_id"])
+    assert snap.patched >= 0
+
+
+def test_a_yes_no_column_is_typed_as_a_full_read_types_it(scored) -> None:
+    store, model = scored
+    for study_id in _studies(store).query(f"{YES_NO}.isna()")["study_id"]:
+        store.update_clinical(int(study_id), {YES_NO: False}, ACTOR, model=model)
+    snap = store.scored_snapshot(model.version)
+    assert snap.frame[YES_NO].dtype == bool  # complete: boolean
+    study_id = int(_studies(store)["study_id"].iloc[2])
+    store.update_clinical(study_id, {YES_NO: None}, ACTOR, model=model)
+    snap = _refreshed(store, snap)
+    assert snap.patched >= 1 and snap.frame[YES_NO].dtype == object  # one missing
+    store.update_clinical(study_id, {YES_NO: True}, ACTOR, model=model)
+    snap = _refreshed(store, snap)
+    assert snap.patched >= 1 and snap.frame[YES_NO].dtype == bool  # complete again
+
+
+def test_what_is_not_one_study_at_a_time_is_read_in_full(scored, tmp_path: Path) -> None:
+    from core.demo import generate_cohort
+
+    store, model = scored
+    snap = store.scored_snapshot(model.version)
+    store.recompute_scores(model)  # a rescore: "scores <version>"
+    snap = store.scored_snapshot(model.version, snap)
+    assert snap.patched == -1
+    extra = generate_cohort(2, seed=8)
+    extra["patient_id"] = "IMP-" + extra["patient_id"].astype(str)
+    store.import_cohort(extra, source="u.csv", actor=ACTOR)
+    snap = store.scored_snapshot(model.version, snap)
+    assert snap.patched == -1
+    _same_as_full_read(store, snap)
+    # another model version's snapshot is not patched
+    other = CohortSnapshot(snap.frame, "other-version", snap.position, snap.seen,
+                           snap.origin)
+    assert store.scored_snapshot(model.version, other).patched == -1
+
+
+def test_an_entry_committed_late_below_the_position_forces_a_full_read(scored) -> None:
+    store, model = scored
+    study_id = int(_studies(store)["study_id"].iloc[0])
+    store.agenda_add(dt.date(2024, 1, 1), [study_id], actor=ACTOR)  # not a data entry
+    store.update_clinical(study_id, {"vas": 2}, ACTOR, model=model)
+    snap = store.scored_snapshot(model.version)
+    # PostgreSQL can commit an id below one already read: turn the earlier agenda entry
+    # into an edit, as if it had committed only now
+    with store.engine.begin() as conn:
+        late = conn.execute(AuditEntry.__table__.select().where(
+            AuditEntry.action == "board-agenda")).first()
+        conn.execute(update(AuditEntry).where(AuditEntry.id == late.id).values(
+            action="edit", target=f"study {study_id}"))
+    assert late.id < snap.position
+    assert store.scored_snapshot(model.version, snap).patched == -1
+
+
+def test_a_store_built_again_at_the_same_address_is_read_in_full(
+        scored, db_url: str) -> None:
+    store, model = scored
+    snap = store.scored_snapshot(model.version)
+    moved = CohortSnapshot(snap.frame, snap.model_version, snap.position, snap.seen,
+                           (snap.origin[0], dt.datetime(2000, 1, 1)))
+    assert store.scored_snapshot(model.version, moved).patched == -1
+    assert store.scored_snapshot(model.version, snap).patched == 0
