@@ -469,3 +469,45 @@ def test_cohort_page_after_an_edit_reads_only_the_changed_patient(
     at.run()
     assert_ok(at)
     assert patched[-1] == -1
+
+
+def test_surveillance_after_an_edit_computes_only_the_changed_patient(
+        env: Path, tmp_path: Path, monkeypatch) -> None:
+    """After a case is edited, the surveillance page computes the timeline, level changes
+    and alerts again only for that patient and splices them in: equal to computing the
+    whole cohort again."""
+    import shutil
+
+    import pandas as pd
+
+    from core.model import load_model
+    from core.surveillance import cohort as sv_cohort
+    from ui import surveillance
+
+    folder = tmp_path / "store"
+    shutil.copytree(env, folder)
+    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(folder))
+    sizes: list[int] = []
+    real = sv_cohort.cohort_surveillance
+
+    def recording(scored, levels):
+        sizes.append(len(scored))
+        return real(scored, levels)
+
+    monkeypatch.setattr(sv_cohort, "cohort_surveillance", recording)
+    at = open_page("surveillance")
+    assert_ok(at)
+    s = store()
+    total = len(s.list_studies())
+    assert sizes == [total]
+    row = s.list_studies().iloc[-1]
+    model = load_model()
+    s.update_clinical(int(row["study_id"]), {"vas": 10}, "test", model=model)
+    at.run()
+    assert_ok(at)
+    mine = int((s.list_studies()["patient_id"] == row["patient_id"]).sum())
+    assert sizes == [total, mine]
+    _, shown = next(iter(surveillance._LATEST.values()))
+    full = real(s.scored_cohort(model.version), s.cohort_levels(min_studies=2))
+    for name in ("timeline", "changes", "alerts"):
+        pd.testing.assert_frame_equal(getattr(shown, name), getattr(full, name), obj=name)

@@ -159,7 +159,7 @@ _FIRST_VISIT_PROBE = """
 import json, sys
 from streamlit.testing.v1 import AppTest
 from core.store import CaseStore
-import core.surveillance as sv
+import core.surveillance.cohort as sv
 from ui import warmup
 from ui.session import default_model_dir
 
@@ -178,7 +178,7 @@ def probe(owner, name):
 for name in ("scored_snapshot", "count_studies", "scored_studies", "score_status",
              "study_date_range"):
     probe(CaseStore, name)
-probe(sv, "study_alerts")
+probe(sv, "cohort_surveillance")
 for page in {pages!r}:
     calls.append((page, []))
     at.switch_page(page).run()
@@ -223,7 +223,7 @@ def test_first_visits_read_the_views_the_warm_up_made(demo_store: Path) -> None:
     _, cold = _python(code, warm="0", data_dir=demo_store)
     cold = dict(cold)
     assert "scored_snapshot" in cold["pages/cohort.py"]
-    assert "study_alerts" in cold["pages/surveillance.py"]
+    assert "cohort_surveillance" in cold["pages/surveillance.py"]
     assert "count_studies" in cold["pages/tumor_board.py"]
     assert "scored_studies" in cold["pages/what_if.py"]
 

@@ -140,7 +140,7 @@ _SNAPSHOTS_LOCK = threading.Lock()
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _cohort(url: str, revision: int, version: str) -> pd.DataFrame:
+def _cohort(url: str, revision: int, version: str) -> CohortSnapshot:
     with _SNAPSHOTS_LOCK:
         previous = _SNAPSHOTS.get((url, version))
     snapshot = get_store().scored_snapshot(version, previous)
@@ -151,7 +151,7 @@ def _cohort(url: str, revision: int, version: str) -> pd.DataFrame:
             _SNAPSHOTS.move_to_end((url, version))
             while len(_SNAPSHOTS) > 2:
                 _SNAPSHOTS.popitem(last=False)
-    return snapshot.frame
+    return snapshot
 
 
 def scored_cohort(key: ViewKey | None = None) -> pd.DataFrame:
@@ -160,7 +160,14 @@ def scored_cohort(key: ViewKey | None = None) -> pd.DataFrame:
     :func:`core.assess.assess_frame`), scoring missing studies first (``key``: the
     :func:`ensure_scores` key the caller already has). Shared between sessions: never
     modify the frame in place."""
-    return _cohort(*(key or ensure_scores()))
+    return _cohort(*(key or ensure_scores())).frame
+
+
+def scored_snapshot(key: ViewKey) -> CohortSnapshot:
+    """:func:`scored_cohort` of ``key`` with where it came from: the snapshot it was
+    refreshed from and the patients whose rows were read again (views per patient, such
+    as surveillance, compute only those again)."""
+    return _cohort(*key)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -219,7 +226,7 @@ def study_count(key: ViewKey | None = None) -> int:
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _cohort_view(url: str, revision: int, version: str, f: cohort.CohortFilter, unit: str,
                  assessed_only: bool) -> pd.DataFrame:
-    frame = _cohort(url, revision, version)
+    frame = _cohort(url, revision, version).frame
     if assessed_only:
         frame = frame[frame["assessment_error"].isna()]
     view = cohort.with_bins(cohort.analysis_unit(cohort.apply_filter(frame, f), unit))

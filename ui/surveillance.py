@@ -6,12 +6,15 @@ put side by side with each patient's previous study (:func:`core.surveillance.ti
 per-level rows from the store's indexed queries (:meth:`core.store.CaseStore.cohort_levels`
 for the worklist, :meth:`~core.store.CaseStore.patient_levels` for one patient); alerts
 from :func:`core.surveillance.study_alerts` with the thresholds of
-:data:`core.surveillance.DEFAULT_THRESHOLDS`, each stated on the page.
+:data:`core.surveillance.DEFAULT_THRESHOLDS`, each stated on the page. After a case is
+saved or edited, only that patient's surveillance is computed again
+(:func:`core.surveillance.cohort.with_patients_replaced`).
 """
 
 from __future__ import annotations
 
 import html
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from core import surveillance as sv
+from core.surveillance import cohort as sv_cohort
 from core.vocab import REGIONS, URGENCY_COLOURS, display
 from ui import cache, chart_export, history_svg, scores, trend_charts
 from ui import components as c
@@ -38,14 +42,40 @@ _ALERT_ICON = {"urgent": ":material/emergency:", "soon": ":material/warning:",
 # ----------------------------------------------------------------------------- data
 
 
+#: The latest cohort surveillance per (store URL, model version) with the position of
+#: the scored-cohort snapshot it was made from: after a refresh of that snapshot, only
+#: the patients it read again are computed again (:func:`core.surveillance.cohort`).
+_LATEST: dict[tuple[str, str], tuple[int, sv_cohort.CohortSurveillance]] = {}
+_LATEST_LOCK = threading.Lock()
+
+
+def _surveillance(url: str, revision: int, model_version: str
+                  ) -> sv_cohort.CohortSurveillance:
+    snapshot = scores.scored_snapshot((url, revision, model_version))
+    with _LATEST_LOCK:
+        position, previous = _LATEST.get((url, model_version), (None, None))
+    store = cache.get_store()
+    patients = sorted(snapshot.replaced)
+    if previous is not None and snapshot.base >= 0 and position == snapshot.base:
+        out = previous
+        if patients:
+            rows = snapshot.frame[snapshot.frame["patient_id"].isin(patients)]
+            part = sv_cohort.cohort_surveillance(
+                rows, store.cohort_levels(min_studies=2, patient_ids=patients))
+            out = sv_cohort.with_patients_replaced(previous, part, patients)
+    else:
+        out = sv_cohort.cohort_surveillance(snapshot.frame, store.cohort_levels(min_studies=2))
+    with _LATEST_LOCK:
+        _LATEST.clear()  # one store and model at a time: the latest only
+        _LATEST[(url, model_version)] = (snapshot.position, out)
+    return out
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)
 def _cohort(url: str, revision: int, model_version: str
             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    scored = scores.scored_cohort((url, revision, model_version))
-    ok = scored[scored["assessment_error"].isna()] if "assessment_error" in scored else scored
-    tl = sv.timeline(ok)
-    changes = sv.level_changes(cache.get_store().cohort_levels(min_studies=2), tl)
-    return tl, changes, sv.study_alerts(tl, changes)
+    out = _surveillance(url, revision, model_version)
+    return out.timeline, out.changes, out.alerts
 
 
 def cohort_surveillance() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -32,7 +32,7 @@ boolean only while no value is missing) is typed again by the one typing
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -72,6 +72,11 @@ class CohortSnapshot:
     patched : int
         Rows read again by the :func:`refresh` that made this snapshot (``-1``: a full
         read).
+    base : int
+        The ``position`` of the snapshot it was refreshed from (``-1``: a full read).
+    replaced : frozenset of str
+        The patients whose rows that refresh replaced (every row of theirs; views per
+        patient, such as surveillance, need computing again only for them).
     """
 
     frame: pd.DataFrame
@@ -80,6 +85,8 @@ class CohortSnapshot:
     seen: int
     origin: tuple[object, ...]
     patched: int = -1
+    base: int = -1
+    replaced: frozenset[str] = frozenset()
 
 
 def _position(session: Session) -> tuple[int, int]:
@@ -143,11 +150,10 @@ def _fresh_rows(session: Session, model_version: str | None, study_ids: set[int]
 
 
 def _patched(old: pd.DataFrame, fresh: pd.DataFrame, named: pd.Series,
-             patient_ids: Sequence[str]) -> pd.DataFrame:
-    """``old`` without the ``named`` rows and every row of their patients (as ``old`` and
-    ``fresh`` have them), with ``fresh`` instead, in study-id order, typed as a full
-    read."""
-    patients = {*patient_ids, *fresh["patient_id"]}
+             patients: Collection[str]) -> pd.DataFrame:
+    """``old`` without the ``named`` rows and every row of ``patients`` (the named
+    studies' patients as ``old`` and ``fresh`` have them), with ``fresh`` instead, in
+    study-id order, typed as a full read."""
     kept = old[~(named | old["patient_id"].isin(list(patients)))]
     parts = [part for part in (kept, fresh) if len(part)]
     rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts or [fresh])[0]
@@ -169,13 +175,16 @@ def refresh(session: Session, snapshot: CohortSnapshot) -> CohortSnapshot | None
     if ids is None:
         return None
     if not ids:
-        return CohortSnapshot(snapshot.frame, snapshot.model_version, top, seen, origin, 0)
+        return CohortSnapshot(snapshot.frame, snapshot.model_version, top, seen, origin, 0,
+                              snapshot.position)
     old = snapshot.frame
     named = old["study_id"].isin(list(ids))
     patient_ids = sorted({str(p) for p in old.loc[named, "patient_id"]})
     fresh = _fresh_rows(session, snapshot.model_version, ids, patient_ids)
-    frame = _patched(old, fresh, named, patient_ids)
-    return CohortSnapshot(frame, snapshot.model_version, top, seen, origin, len(fresh))
+    replaced = frozenset({*patient_ids, *(str(p) for p in fresh["patient_id"])})
+    frame = _patched(old, fresh, named, replaced)
+    return CohortSnapshot(frame, snapshot.model_version, top, seen, origin, len(fresh),
+                          snapshot.position, replaced)
 
 
 def current_snapshot(session: Session, model_version: str | None,

@@ -210,12 +210,14 @@ class CaseStore(StoreViews):
         with self._sessions() as session:
             return surveillance_queries.patient_levels(session, patient_id)
 
-    def cohort_levels(self, *, min_studies: int = 2,
-                      synthetic: bool | None = None) -> pd.DataFrame:
-        """Per-level rows of every patient with at least ``min_studies`` studies."""
+    def cohort_levels(self, *, min_studies: int = 2, synthetic: bool | None = None,
+                      patient_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Per-level rows of every patient with at least ``min_studies`` studies (of
+        those ``patient_ids`` when given)."""
         with self._sessions() as session:
             return surveillance_queries.cohort_levels(session, min_studies=min_studies,
-                                                      synthetic=synthetic)
+                                                      synthetic=synthetic,
+                                                      patient_ids=patient_ids)
 
     def patient_study_counts(self, *, synthetic: bool | None = None) -> pd.DataFrame:
         """Studies per patient with the first and last date

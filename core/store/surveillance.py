@@ -21,6 +21,8 @@ PostgreSQL builds the same indexes from the same metadata (unique constraints an
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -68,12 +70,15 @@ def patients_with_studies(min_studies: int = 2) -> Select:
             .having(func.count(Study.id) >= _check_min_studies(min_studies)))
 
 
-def cohort_levels_query(min_studies: int = 2, synthetic: bool | None = None) -> Select:
+def cohort_levels_query(min_studies: int = 2, synthetic: bool | None = None,
+                        patient_ids: Sequence[str] | None = None) -> Select:
     """Per-level rows of every study of the patients with at least ``min_studies``
-    studies, by patient, date and level."""
+    studies (of those ``patient_ids`` when given), by patient, date and level."""
     query = _levels_select().where(Study.patient_pk.in_(patients_with_studies(min_studies)))
     if synthetic is not None:
         query = query.where(Patient.synthetic.is_(bool(synthetic)))
+    if patient_ids is not None:
+        query = query.where(Patient.patient_id.in_([str(p) for p in patient_ids]))
     return query.order_by(Patient.patient_id, Study.study_date, LevelFeature.order)
 
 
@@ -107,11 +112,12 @@ def patient_levels(session: Session, patient_id: str) -> pd.DataFrame:
     return _frame(session, patient_levels_query(patient_id), LEVEL_HISTORY_COLUMNS)
 
 
-def cohort_levels(session: Session, *, min_studies: int = 2,
-                  synthetic: bool | None = None) -> pd.DataFrame:
+def cohort_levels(session: Session, *, min_studies: int = 2, synthetic: bool | None = None,
+                  patient_ids: Sequence[str] | None = None) -> pd.DataFrame:
     """:data:`LEVEL_HISTORY_COLUMNS` of the patients with at least ``min_studies``
-    studies (what the worklist compares)."""
-    return _frame(session, cohort_levels_query(min_studies, synthetic), LEVEL_HISTORY_COLUMNS)
+    studies (what the worklist compares; of those ``patient_ids`` when given)."""
+    return _frame(session, cohort_levels_query(min_studies, synthetic, patient_ids),
+                  LEVEL_HISTORY_COLUMNS)
 
 
 def study_counts(session: Session, *, synthetic: bool | None = None) -> pd.DataFrame:
