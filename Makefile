@@ -59,6 +59,7 @@ bench: venv sysdeps
 	$(PY) bench/import.py
 	$(PY) bench/store_queries.py
 	$(PY) bench/board_decision.py
+	$(PY) bench/after_edit.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts data/store

@@ -25,6 +25,8 @@ SMALL_RUNS: tuple[tuple[str, tuple[str, ...], str], ...] = (
                           "--no-postgresql"), "page of 50 by board"),
     ("board_decision.py", ("--patients", "6", "--studies", "0", "--entries", "2"),
      "ratio (store / data revision)"),
+    ("after_edit.py", ("--patients", "6", "--studies", "0", "--edits", "1"),
+     "Whole-cohort pages' run after an edit"),
 )
 
 
