@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -69,17 +67,6 @@ def child(variant: str, edits: int) -> dict[str, list[float]]:
     return out
 
 
-def _run_child(variant: str, edits: int, data_dir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "SPINEPAIN_DB_URL"}
-    env.update(SPINEPAIN_DATA_DIR=str(data_dir), SPINEPAIN_WARMUP="0")
-    proc = subprocess.run([sys.executable, __file__, "--child", variant, "--edits",
-                           str(edits)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=3600)
-    if proc.returncode != 0:
-        raise SystemExit(f"{variant}: {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=100_000)
@@ -95,13 +82,14 @@ def main() -> int:
         print(json.dumps(child(args.child, args.edits)))
         return 0
     sys.path[:0] = [str(REPO), str(REPO / "bench")]
-    from startup import _demo_store, _study_count
+    from startup import _child_json, _demo_store, _study_count
 
     with tempfile.TemporaryDirectory(prefix="spinepain-edit-bench-") as tmp:
         data_dir = args.data or Path(tmp)
         _demo_store(data_dir, args.patients, args.studies)
         n = _study_count(data_dir)
-        runs = {v: _run_child(v, args.edits, data_dir) for v in VARIANTS}
+        runs = {v: _child_json(__file__, ["--child", v, "--edits", str(args.edits)],
+                               data_dir) for v in VARIANTS}
     print(f"Whole-cohort pages' run after an edit, {n:,} studies (in process, AppTest; "
           f"median of {args.edits} edits):")
     print(f"  {'page':<20}{VARIANTS[0] + ' (the app)':>20}{VARIANTS[1] + ' (before)':>22}"

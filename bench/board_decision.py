@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -77,17 +75,6 @@ def child(variant: str, entries: int, day: dt.date) -> dict[str, list[float]]:
     return out
 
 
-def _run_child(variant: str, entries: int, day: dt.date, data_dir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "SPINEPAIN_DB_URL"}
-    env.update(SPINEPAIN_DATA_DIR=str(data_dir), SPINEPAIN_WARMUP="0")
-    proc = subprocess.run([sys.executable, __file__, "--child", variant, "--entries",
-                           str(entries), "--day", day.isoformat()], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=3600)
-    if proc.returncode != 0:
-        raise SystemExit(f"{variant}: {proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--studies", type=int, default=100_000)
@@ -102,7 +89,7 @@ def main() -> int:
         print(json.dumps(child(args.child, args.entries, args.day)))
         return 0
     sys.path[:0] = [str(REPO), str(REPO / "bench")]
-    from startup import _demo_store, _study_count
+    from startup import _child_json, _demo_store, _study_count
 
     with tempfile.TemporaryDirectory(prefix="spinepain-board-bench-") as tmp:
         data_dir = args.data or Path(tmp)
@@ -110,8 +97,9 @@ def main() -> int:
         n = _study_count(data_dir)
         # days of their own, so that a kept store's earlier agendas do not interfere
         base = dt.date(2040, 1, 1) + dt.timedelta(days=int(time.time()) % 20_000)
-        runs = {v: _run_child(v, args.entries, base + dt.timedelta(days=k), data_dir)
-                for k, v in enumerate(VARIANTS)}
+        runs = {v: _child_json(__file__, ["--child", v, "--entries", str(args.entries),
+                                          "--day", (base + dt.timedelta(days=k)).isoformat()],
+                               data_dir) for k, v in enumerate(VARIANTS)}
     print(f"Tumor board run after a board write, {n:,} studies (in process, AppTest; "
           f"median of {args.entries} agenda entries, one decision):")
     print(f"  {'views keyed by':<38}{'agenda entry':>14}{'decision':>11}")

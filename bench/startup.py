@@ -245,6 +245,19 @@ def _demo_store(data_dir: Path, patients: int, studies: int = 0) -> None:
           f"{time.perf_counter() - start:.0f} s", flush=True)
 
 
+def _child_json(script: str, args: list[str], data_dir: Path) -> dict:
+    """The JSON last line of ``script args`` run in a fresh interpreter on the store in
+    ``data_dir`` without the warm-up (Streamlit's caches are per process); a failure
+    stops the bench with the child's error."""
+    env = _env(data_dir)
+    env["SPINEPAIN_WARMUP"] = "0"
+    proc = subprocess.run([sys.executable, script, *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)}: {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def _study_count(data_dir: Path) -> int:
     code = ("from core.store import CaseStore\n"
             "print(CaseStore().study_counts()['studies'])")
