@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.store.checks import json_safe
-from core.store.schema import AUDIT_ACTIONS, AuditEntry
+from core.store.schema import AUDIT_ACTIONS, DATA_ACTIONS, AuditEntry
 
 
 def audit(session: Session, actor: str, action: str, target: str,
@@ -19,6 +19,14 @@ def audit(session: Session, actor: str, action: str, target: str,
         raise ValueError(f"audit action {action!r} is not one of {AUDIT_ACTIONS}.")
     session.add(AuditEntry(actor=actor, action=action, target=target[:255],
                            details=json_safe(dict(details), "audit details")))
+
+
+def data_position(session: Session) -> tuple[int, int]:
+    """(highest id, number) of the entries of :data:`~core.store.schema.DATA_ACTIONS`, in
+    one read of the ``(action, id)`` index (0 for none)."""
+    n, top = session.execute(select(func.count(), func.max(AuditEntry.id)).where(
+        AuditEntry.action.in_(DATA_ACTIONS))).one()
+    return int(top or 0), int(n or 0)
 
 
 def read_audit_log(session: Session) -> pd.DataFrame:

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from core.clinical import COHORT_COLUMNS
 from core.clinical.bulk import typed_cohort_frame
+from core.store.audit import data_position
 from core.store.bulk import IN_CHUNK, chunks
 from core.store.page_reads import scored_rows, scored_select
 from core.store.schema import DATA_ACTIONS, AuditEntry, Patient, Study
@@ -89,13 +90,6 @@ class CohortSnapshot:
     replaced: frozenset[str] = frozenset()
 
 
-def _position(session: Session) -> tuple[int, int]:
-    """(highest data-entry id, number of data entries) in one index read."""
-    n, top = session.execute(select(func.count(), func.max(AuditEntry.id)).where(
-        AuditEntry.action.in_(DATA_ACTIONS))).one()
-    return int(top or 0), int(n or 0)
-
-
 def _origin(session: Session) -> tuple[object, ...]:
     first = session.execute(select(AuditEntry.id, AuditEntry.at)
                             .order_by(AuditEntry.id).limit(1)).first()
@@ -104,7 +98,7 @@ def _origin(session: Session) -> tuple[object, ...]:
 
 def read_snapshot(session: Session, model_version: str | None) -> CohortSnapshot:
     """The whole scored cohort and the audit position it reflects."""
-    position, seen = _position(session)
+    position, seen = data_position(session)
     frame = scored_rows(session, scored_select(model_version))
     return CohortSnapshot(frame, model_version, position, seen, _origin(session))
 
@@ -170,7 +164,7 @@ def refresh(session: Session, snapshot: CohortSnapshot) -> CohortSnapshot | None
     that changed since, equal to :func:`read_snapshot` now; ``None`` when the changes
     cannot be read study by study (see the module docstring)."""
     origin = _origin(session)
-    top, seen = _position(session)
+    top, seen = data_position(session)
     ids = None if origin != snapshot.origin else _changed_studies(session, snapshot, top)
     if ids is None:
         return None

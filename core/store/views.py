@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from core.store import cohort_refresh, page_reads, scored
 from core.store import scores as scores_module
-from core.store.audit import read_audit_page
+from core.store.audit import data_position, read_audit_page
 from core.store.checks import check_actor
-from core.store.schema import DATA_ACTIONS, AuditEntry, Patient, Study, refresh_statistics
+from core.store.schema import AuditEntry, Patient, Study, refresh_statistics
 from core.store.scored import StudyFilter
 
 if TYPE_CHECKING:
@@ -61,9 +61,8 @@ class StoreViews:
         decisions), so recording a board decision keeps those views. Read from the
         ``(action, id)`` index of the audit log."""
         with self._sessions() as session:
-            n, top = session.execute(select(func.count(), func.max(AuditEntry.id)).where(
-                AuditEntry.action.in_(DATA_ACTIONS))).one()
-        return int(n or 0) + int(top or 0)
+            top, n = data_position(session)
+        return n + top
 
     def study_counts(self) -> dict[str, int]:
         """``patients``, ``studies``, ``studies_with_image`` and ``synthetic_studies``,
