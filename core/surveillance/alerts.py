@@ -220,6 +220,13 @@ def study_alerts(tl: pd.DataFrame, changes: pd.DataFrame | None = None,
     out = pd.concat(parts, ignore_index=True)
     out["title"] = out["code"].map({c: r.title for c, r in RULES_BY_CODE.items()})
     out["priority"] = out["code"].map({c: r.priority for c, r in RULES_BY_CODE.items()})
-    out["_rule"] = out["code"].map({c: i for i, c in enumerate(ALERT_CODES)})
-    out = out.sort_values(["patient_id", "study_date", "_rule"], kind="stable")
+    return ordered_alerts(out)
+
+
+def ordered_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Alert rows (:data:`ALERT_COLUMNS`) in :func:`study_alerts`' order: by patient,
+    study date and rule (most urgent first; a stable sort), new index."""
+    rule = alerts["code"].map({c: i for i, c in enumerate(ALERT_CODES)})
+    out = alerts.assign(_rule=rule).sort_values(["patient_id", "study_date", "_rule"],
+                                                kind="stable")
     return out.reset_index(drop=True)[list(ALERT_COLUMNS)]

@@ -74,6 +74,12 @@ def _int_text(values: np.ndarray | pd.Series) -> np.ndarray:
 # ----------------------------------------------------------------------- timeline
 
 
+#: The row order of :func:`timeline` (``study_id`` when the studies have one) and of
+#: :func:`level_changes` (a stable sort).
+TIMELINE_ORDER: tuple[str, ...] = ("patient_id", "study_date", "study_id")
+LEVEL_CHANGE_ORDER: tuple[str, ...] = ("patient_id", "study_date", "order", "level")
+
+
 def timeline(studies: pd.DataFrame) -> pd.DataFrame:
     """The studies in date order per patient with the previous study beside each.
 
@@ -97,7 +103,7 @@ def timeline(studies: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("studies must have patient_id and study_date columns.")
     out = studies.copy()
     out["study_date"] = pd.to_datetime(out["study_date"])
-    sort = ["patient_id", "study_date"] + (["study_id"] if "study_id" in out.columns else [])
+    sort = [c for c in TIMELINE_ORDER if c in out.columns]
     out = out.sort_values(sort, kind="stable").reset_index(drop=True)
     groups = out.groupby("patient_id", sort=False)
     out["study_number"] = groups.cumcount() + 1
@@ -185,7 +191,7 @@ def level_changes(levels: pd.DataFrame, studies: pd.DataFrame,
         "hi_rise": rise_meets(hi_before, hi_after, thresholds.level_hi_rise_points,
                               thresholds.level_hi_rise_relative),
     })
-    out = out.sort_values(["patient_id", "study_date", "order", "level"], kind="stable")
+    out = out.sort_values(list(LEVEL_CHANGE_ORDER), kind="stable")
     return out.reset_index(drop=True)[list(LEVEL_CHANGE_COLUMNS)]
 
 

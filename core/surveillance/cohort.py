@@ -11,20 +11,22 @@ studies.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from core.surveillance.alerts import study_alerts
-from core.surveillance.changes import level_changes, timeline
-from core.surveillance.rules import ALERT_CODES
+from core.surveillance.alerts import ordered_alerts, study_alerts
+from core.surveillance.changes import (
+    LEVEL_CHANGE_ORDER,
+    TIMELINE_ORDER,
+    level_changes,
+    timeline,
+)
 
-#: The order of each frame (as :func:`timeline`, :func:`level_changes` and
-#: :func:`study_alerts` sort it); rows of one patient keep their own order.
-_TIMELINE_ORDER = ("patient_id", "study_date", "study_id")
-_CHANGES_ORDER = ("patient_id", "study_date", "order", "level")
-_ALERTS_ORDER = ("patient_id", "study_date", "_rule")
+
+def _sorted_by(keys: Sequence[str]) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    return lambda rows: rows.sort_values(list(keys), kind="stable", ignore_index=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,19 +49,15 @@ def cohort_surveillance(scored: pd.DataFrame, levels: pd.DataFrame) -> CohortSur
 
 
 def _spliced(old: pd.DataFrame, new: pd.DataFrame, patients: Collection[str],
-             order: Sequence[str]) -> pd.DataFrame:
-    """``old`` without the rows of ``patients``, with ``new`` (their rows) in order."""
+             order: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+    """``old`` without the rows of ``patients``, with ``new`` (their rows), put in the
+    frame's own ``order``; rows of one patient keep their order."""
     kept = old[~old["patient_id"].isin(list(patients))]
     parts = [part for part in (kept, new) if len(part)]
     if len(parts) < 2:
         rows = parts[0] if parts else kept
         return rows.reset_index(drop=True)
-    rows = pd.concat(parts, ignore_index=True)
-    keys = list(order)
-    if "_rule" in keys:
-        rows = rows.assign(_rule=rows["code"].map({c: i for i, c in enumerate(ALERT_CODES)}))
-    rows = rows.sort_values(keys, kind="stable", ignore_index=True)
-    return rows.drop(columns=["_rule"]) if "_rule" in keys else rows
+    return order(pd.concat(parts, ignore_index=True))
 
 
 def with_patients_replaced(old: CohortSurveillance, part: CohortSurveillance,
@@ -68,9 +66,9 @@ def with_patients_replaced(old: CohortSurveillance, part: CohortSurveillance,
     computed from their studies alone): equal to :func:`cohort_surveillance` of the whole
     cohort as it now is."""
     return CohortSurveillance(
-        _spliced(old.timeline, part.timeline, patients, _TIMELINE_ORDER),
-        _spliced(old.changes, part.changes, patients, _CHANGES_ORDER),
-        _spliced(old.alerts, part.alerts, patients, _ALERTS_ORDER))
+        _spliced(old.timeline, part.timeline, patients, _sorted_by(TIMELINE_ORDER)),
+        _spliced(old.changes, part.changes, patients, _sorted_by(LEVEL_CHANGE_ORDER)),
+        _spliced(old.alerts, part.alerts, patients, ordered_alerts))
 
 
 __all__ = ["CohortSurveillance", "cohort_surveillance", "with_patients_replaced"]
