@@ -511,3 +511,49 @@ def test_surveillance_after_an_edit_computes_only_the_changed_patient(
     full = real(s.scored_cohort(model.version), s.cohort_levels(min_studies=2))
     for name in ("timeline", "changes", "alerts"):
         pd.testing.assert_frame_equal(getattr(shown, name), getattr(full, name), obj=name)
+
+
+def test_surveillance_after_edits_read_by_the_cohort_page_computes_only_those_patients(
+        env: Path, tmp_path: Path, monkeypatch) -> None:
+    """Two edits, each read by a run of the Cohort analytics page (two refreshes of the
+    scored cohort) before Surveillance is opened again: Surveillance computes again only
+    the two edited patients, equal to computing the whole cohort again."""
+    import shutil
+
+    import pandas as pd
+
+    from core.model import load_model
+    from core.surveillance import cohort as sv_cohort
+    from ui import surveillance
+
+    folder = tmp_path / "store"
+    shutil.copytree(env, folder)
+    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(folder))
+    sizes: list[int] = []
+    real = sv_cohort.cohort_surveillance
+
+    def recording(scored, levels):
+        sizes.append(len(scored))
+        return real(scored, levels)
+
+    monkeypatch.setattr(sv_cohort, "cohort_surveillance", recording)
+    at = open_page("surveillance")
+    s = store()
+    studies = s.list_studies()
+    assert sizes == [len(studies)]
+    model = load_model()
+    edited = [studies.iloc[0], studies[studies["patient_id"]
+                                       != studies["patient_id"].iloc[0]].iloc[-1]]
+    at.switch_page(app_pages.PAGES["cohort"]).run()
+    for row, vas in zip(edited, (10, 0), strict=True):
+        s.update_clinical(int(row["study_id"]), {"vas": vas}, "test", model=model)
+        at.run()  # the cohort page refreshes the scored cohort
+        assert_ok(at)
+    at.switch_page(app_pages.PAGES["surveillance"]).run()
+    assert_ok(at)
+    patients = {str(row["patient_id"]) for row in edited}
+    assert sizes == [len(studies), int(studies["patient_id"].isin(patients).sum())]
+    _, shown = next(iter(surveillance._LATEST.values()))
+    full = real(s.scored_cohort(model.version), s.cohort_levels(min_studies=2))
+    for name in ("timeline", "changes", "alerts"):
+        pd.testing.assert_frame_equal(getattr(shown, name), getattr(full, name), obj=name)

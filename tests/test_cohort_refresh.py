@@ -151,3 +151,40 @@ def test_a_store_built_again_at_the_same_address_is_read_in_full(
                            (snap.origin[0], dt.datetime(2000, 1, 1)))
     assert store.scored_snapshot(model.version, moved).patched == -1
     assert store.scored_snapshot(model.version, snap).patched == 0
+
+
+def test_a_snapshot_names_the_patients_changed_since_any_snapshot_of_its_line(
+        scored, monkeypatch) -> None:
+    """Views made from an earlier snapshot (the surveillance frames) are patched for the
+    patients every refresh since replaced: the union over the line, nothing for the
+    snapshot itself, ``None`` (make again in full) off the line or beyond its memory."""
+    from core.store import cohort_refresh
+
+    store, model = scored
+    studies = _studies(store)
+    first, second = studies.iloc[0], studies[studies["patient_id"]
+                                             != studies["patient_id"].iloc[0]].iloc[0]
+    s0 = store.scored_snapshot(model.version)
+    assert s0.replaced_since(s0.mark) == frozenset() and s0.history == ()
+    store.update_clinical(int(first["study_id"]), {"vas": 1}, ACTOR, model=model)
+    s1 = _refreshed(store, s0)
+    store.update_clinical(int(second["study_id"]), {"vas": 9}, ACTOR, model=model)
+    s2 = _refreshed(store, s1)
+    s3 = _refreshed(store, s2)  # nothing changed in between
+    both = {str(first["patient_id"]), str(second["patient_id"])}
+    assert s3.replaced_since(s0.mark) == both
+    assert s3.replaced_since(s1.mark) == {str(second["patient_id"])}
+    assert s3.replaced_since(s2.mark) == s3.replaced_since(s3.mark) == frozenset()
+    # a full read starts a new line; another store's snapshot at the same position is not
+    # of the line
+    full = store.scored_snapshot(model.version)
+    assert full.patched == -1 and full.replaced_since(s0.mark) is None
+    assert s3.replaced_since((("elsewhere",), s0.position, s0.seen)) is None
+    # a line remembers HISTORY_STEPS refreshes
+    monkeypatch.setattr(cohort_refresh, "HISTORY_STEPS", 2)
+    store.update_clinical(int(first["study_id"]), {"vas": 2}, ACTOR, model=model)
+    s4 = _refreshed(store, s3)
+    assert len(s4.history) == 2
+    assert s4.replaced_since(s3.mark) == {str(first["patient_id"])}
+    assert s4.replaced_since(s2.mark) == {str(first["patient_id"])}
+    assert s4.replaced_since(s1.mark) is None

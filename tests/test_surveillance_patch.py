@@ -49,8 +49,9 @@ def _full(store: CaseStore, frame: pd.DataFrame) -> CohortSurveillance:
     return cohort_surveillance(frame, store.cohort_levels(min_studies=2))
 
 
-def _patched(store: CaseStore, previous: CohortSurveillance, snapshot) -> CohortSurveillance:
-    patients = sorted(snapshot.replaced)
+def _patched(store: CaseStore, previous: CohortSurveillance, snapshot,
+             patients: frozenset[str] | None = None) -> CohortSurveillance:
+    patients = sorted(snapshot.replaced if patients is None else patients)
     rows = snapshot.frame[snapshot.frame["patient_id"].isin(patients)]
     part = cohort_surveillance(rows, store.cohort_levels(min_studies=2, patient_ids=patients))
     return with_patients_replaced(previous, part, patients)
@@ -105,3 +106,26 @@ def test_nothing_changed_and_no_patient_leave_the_frames_as_they_were(demo) -> N
     current = _full(store, snap.frame)
     same = with_patients_replaced(current, _full(store, snap.frame.iloc[:0]), [])
     _assert_same(same, current)
+
+
+def test_after_several_refreshes_the_patients_of_every_one_are_replaced(demo) -> None:
+    """The cohort page can refresh the scored cohort more than once between two visits
+    of the surveillance page: the patients of every refresh since are computed again."""
+    store, model = demo
+    s0 = store.scored_snapshot(model.version)
+    before = _full(store, s0.frame)
+    studies = store.list_studies().sort_values("study_id").reset_index(drop=True)
+    mine = int(studies.loc[studies["patient_id"] == LEVELS_PATIENT, "study_id"].iloc[-1])
+    other = studies[studies["patient_id"] != LEVELS_PATIENT].iloc[0]
+    store.update_clinical(mine, {"vas": 10}, ACTOR, model=model)
+    s1 = store.scored_snapshot(model.version, s0)
+    store.update_clinical(int(other["study_id"]), {"neurologic_deficit": "new_or_progressive"},
+                          ACTOR, model=model)
+    s2 = store.scored_snapshot(model.version, s1)
+    changed = s2.replaced_since(s0.mark)
+    assert changed == {LEVELS_PATIENT, str(other["patient_id"])}
+    want = _full(store, s2.frame)
+    _assert_same(_patched(store, before, s2, changed), want)
+    # the last refresh's patients alone would keep the first edit's stale alerts
+    with pytest.raises(AssertionError):
+        _assert_same(_patched(store, before, s2), want)

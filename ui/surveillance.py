@@ -23,6 +23,7 @@ import pandas as pd
 import streamlit as st
 
 from core import surveillance as sv
+from core.store.cohort_refresh import Mark
 from core.surveillance import cohort as sv_cohort
 from core.vocab import REGIONS, URGENCY_COLOURS, display
 from ui import cache, chart_export, history_svg, scores, trend_charts
@@ -42,10 +43,11 @@ _ALERT_ICON = {"urgent": ":material/emergency:", "soon": ":material/warning:",
 # ----------------------------------------------------------------------------- data
 
 
-#: The latest cohort surveillance per (store URL, model version) with the position of
-#: the scored-cohort snapshot it was made from: after a refresh of that snapshot, only
-#: the patients it read again are computed again (:func:`core.surveillance.cohort`).
-_LATEST: dict[tuple[str, str], tuple[int, sv_cohort.CohortSurveillance]] = {}
+#: The latest cohort surveillance per (store URL, model version) with the mark of the
+#: scored-cohort snapshot it was made from: after one or more refreshes of that
+#: snapshot (the cohort page may have refreshed it in between), only the patients they
+#: read again are computed again (:func:`core.surveillance.cohort`).
+_LATEST: dict[tuple[str, str], tuple[Mark, sv_cohort.CohortSurveillance]] = {}
 _LATEST_LOCK = threading.Lock()
 
 
@@ -53,11 +55,12 @@ def _surveillance(url: str, revision: int, model_version: str
                   ) -> sv_cohort.CohortSurveillance:
     snapshot = scores.scored_snapshot((url, revision, model_version))
     with _LATEST_LOCK:
-        position, previous = _LATEST.get((url, model_version), (None, None))
+        mark, previous = _LATEST.get((url, model_version), (None, None))
     store = cache.get_store()
-    patients = sorted(snapshot.replaced)
-    if previous is not None and snapshot.base >= 0 and position == snapshot.base:
+    changed = None if mark is None else snapshot.replaced_since(mark)
+    if previous is not None and changed is not None:
         out = previous
+        patients = sorted(changed)
         if patients:
             rows = snapshot.frame[snapshot.frame["patient_id"].isin(patients)]
             part = sv_cohort.cohort_surveillance(
@@ -67,7 +70,7 @@ def _surveillance(url: str, revision: int, model_version: str
         out = sv_cohort.cohort_surveillance(snapshot.frame, store.cohort_levels(min_studies=2))
     with _LATEST_LOCK:
         _LATEST.clear()  # one store and model at a time: the latest only
-        _LATEST[(url, model_version)] = (snapshot.position, out)
+        _LATEST[(url, model_version)] = (snapshot.mark, out)
     return out
 
 

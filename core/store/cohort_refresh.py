@@ -48,9 +48,15 @@ from core.store.schema import DATA_ACTIONS, AuditEntry, Patient, Study
 
 #: Most new data entries a refresh reads again study by study; beyond, read everything.
 MAX_ENTRIES = 2_000
+#: Refreshes a snapshot remembers (see :meth:`CohortSnapshot.replaced_since`).
+HISTORY_STEPS = 64
 #: Audited actions whose entry names the one study it changed (``study <id>``).
 STUDY_ACTIONS: tuple[str, ...] = ("save", "edit", "delete", "predict", "correct-levels")
 _STUDY_TARGET = re.compile(r"study (\d+)")
+
+
+#: :attr:`CohortSnapshot.mark`: the store's origin, the position and the entries seen.
+Mark = tuple[tuple[object, ...], int, int]
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,6 +84,10 @@ class CohortSnapshot:
     replaced : frozenset of str
         The patients whose rows that refresh replaced (every row of theirs; views per
         patient, such as surveillance, need computing again only for them).
+    history : tuple of (mark, frozenset of str)
+        The :attr:`mark` of the snapshot each refresh since the last full read started
+        from and the patients it replaced, oldest first (at most :data:`HISTORY_STEPS`;
+        the last is the refresh that made this one).
     """
 
     frame: pd.DataFrame
@@ -88,6 +98,32 @@ class CohortSnapshot:
     patched: int = -1
     base: int = -1
     replaced: frozenset[str] = frozenset()
+    history: tuple[tuple[Mark, frozenset[str]], ...] = ()
+
+    @property
+    def mark(self) -> Mark:
+        """What tells this snapshot's data apart: ``(origin, position, seen)``."""
+        return self.origin, self.position, self.seen
+
+    def replaced_since(self, mark: Mark) -> frozenset[str] | None:
+        """The patients whose rows changed between the snapshot of this one's line with
+        ``mark`` (one it was refreshed from, directly or through others, or itself) and
+        this one; ``None`` when no snapshot of its remembered line has that mark (a view
+        made from that snapshot must be made again in full)."""
+        if mark == self.mark:
+            return frozenset()
+        patients: set[str] = set()
+        for base, replaced in reversed(self.history):
+            patients |= replaced
+            if base == mark:
+                return frozenset(patients)
+        return None
+
+
+def _step(snapshot: CohortSnapshot, replaced: frozenset[str]
+          ) -> tuple[tuple[Mark, frozenset[str]], ...]:
+    """``snapshot``'s history with one more refresh from it (the oldest dropped)."""
+    return (*snapshot.history, (snapshot.mark, replaced))[-HISTORY_STEPS:]
 
 
 def _origin(session: Session) -> tuple[object, ...]:
@@ -170,7 +206,7 @@ def refresh(session: Session, snapshot: CohortSnapshot) -> CohortSnapshot | None
         return None
     if not ids:
         return CohortSnapshot(snapshot.frame, snapshot.model_version, top, seen, origin, 0,
-                              snapshot.position)
+                              snapshot.position, frozenset(), _step(snapshot, frozenset()))
     old = snapshot.frame
     named = old["study_id"].isin(list(ids))
     patient_ids = sorted({str(p) for p in old.loc[named, "patient_id"]})
@@ -178,7 +214,7 @@ def refresh(session: Session, snapshot: CohortSnapshot) -> CohortSnapshot | None
     replaced = frozenset({*patient_ids, *(str(p) for p in fresh["patient_id"])})
     frame = _patched(old, fresh, named, replaced)
     return CohortSnapshot(frame, snapshot.model_version, top, seen, origin, len(fresh),
-                          snapshot.position, replaced)
+                          snapshot.position, replaced, _step(snapshot, replaced))
 
 
 def current_snapshot(session: Session, model_version: str | None,
@@ -192,5 +228,5 @@ def current_snapshot(session: Session, model_version: str | None,
     return read_snapshot(session, model_version)
 
 
-__all__ = ["MAX_ENTRIES", "STUDY_ACTIONS", "CohortSnapshot", "current_snapshot",
-           "read_snapshot", "refresh"]
+__all__ = ["HISTORY_STEPS", "MAX_ENTRIES", "STUDY_ACTIONS", "CohortSnapshot", "Mark",
+           "current_snapshot", "read_snapshot", "refresh"]
