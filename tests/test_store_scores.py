@@ -155,6 +155,51 @@ def test_data_revision_moves_with_data_writes_not_board_decisions_or_exports(
         assert store.data_revision() not in (data, edited)
 
 
+def _unscored_by_anti_join(store: CaseStore, version: str) -> int:
+    """The studies that have no score of ``version``, counted one by one (the reference)."""
+    from sqlalchemy import exists, func, select
+
+    from core.store.schema import Study, scores
+
+    with store.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(Study).where(~exists().where(
+            scores.c.study_id == Study.id, scores.c.model_version == version))))
+
+
+def test_unscored_equals_counting_the_studies_without_a_score(db_url, data_dir, model,
+                                                              cohort):
+    """``unscored`` is every study less the version's scores (a score names a stored
+    study, once per version): through imports with and without the model, an edit
+    (its score dropped), deletions of a scored and an unscored study (their scores go
+    with them), a replacing import and a recompute, it equals the anti-join; a version
+    never scored has every study unscored."""
+    with CaseStore() as store:
+        def check(expected: int) -> None:
+            status = store.score_status(model.version)
+            assert status["unscored"] == _unscored_by_anti_join(store, model.version)
+            assert status["unscored"] == expected
+            assert status["scored"] + status["unscored"] == len(store.list_studies())
+
+        check(0)
+        store.import_cohort(cohort.iloc[:10], source="a.csv", actor="dr-a", model=model)
+        check(0)
+        store.import_cohort(cohort.iloc[10:14], source="b.csv", actor="dr-a")
+        check(4)
+        ids = store.list_studies().sort_values("study_id")["study_id"].astype(int).tolist()
+        store.update_clinical(ids[0], {"vas": 2}, actor="dr-a")
+        check(5)
+        store.delete_study(ids[0], actor="dr-a")  # unscored
+        check(4)
+        store.delete_study(ids[1], actor="dr-a")  # scored: its score goes with it
+        check(4)
+        store.import_cohort(cohort.iloc[2:4], source="again.csv", actor="dr-a",
+                            on_duplicate="replace")
+        check(6)
+        assert store.score_status("never-used")["unscored"] == len(store.list_studies())
+        store.recompute_scores(model, missing_only=True)
+        check(0)
+
+
 def test_edits_drop_stale_scores_and_recompute_fills_them(db_url, data_dir, model, cohort):
     with CaseStore() as store:
         store.import_cohort(cohort.iloc[:10], source="c.csv", actor="dr-a", model=model)

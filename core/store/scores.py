@@ -223,11 +223,23 @@ def recompute(sessions: sessionmaker[Session], model: TrainedModel, *, actor: st
             "seconds": round(time.perf_counter() - started, 3)}
 
 
-def unscored(session: Session, model_version: str) -> int:
-    """Studies without a score of ``model_version``."""
-    query = select(func.count()).select_from(Study).where(~exists().where(
-        scores.c.study_id == Study.id, scores.c.model_version == model_version))
-    return int(session.scalar(query) or 0)
+def unscored(session: Session, model_version: str,
+             scored: Mapping[str, int] | None = None) -> int:
+    """Studies without a score of ``model_version``: every study less those scored with
+    it (``scored``: :func:`versions`, when the caller has it).
+
+    Exact because a score names an existing study (the foreign key, ``ON DELETE CASCADE``;
+    SQLite connections turn foreign keys on) at most once per version (the unique
+    ``(study_id, model_version)`` constraint). Two index counts instead of the anti-join
+    of every study with its scores (about 0.01 s instead of 0.2 s at 100,000 studies,
+    read again after every write by the pages that check for unscored studies).
+    """
+    studies = int(session.scalar(select(func.count()).select_from(Study)) or 0)
+    if scored is None:
+        scored = {model_version: int(session.scalar(
+            select(func.count()).select_from(scores)
+            .where(scores.c.model_version == model_version)) or 0)}
+    return studies - int(scored.get(model_version, 0))
 
 
 def versions(session: Session) -> dict[str, int]:

@@ -129,7 +129,7 @@ class StoreViews:
         (every stored version -> studies scored with it)."""
         with self._sessions() as session:
             versions = scores_module.versions(session)
-            missing = scores_module.unscored(session, model_version)
+            missing = scores_module.unscored(session, model_version, versions)
         return {"scored": versions.get(model_version, 0), "unscored": missing,
                 "versions": versions}
 
