@@ -111,14 +111,21 @@ COUNTING_MAX_VALUES = 512
 
 
 def _delta(a: np.ndarray, b: np.ndarray, axis: int = -1,
-           values: np.ndarray | None = None) -> np.ndarray:
+           values: np.ndarray | None = None, coded: bool = False) -> np.ndarray:
     """Cliff's delta of ``a`` against ``b`` along ``axis`` (vectorised for bootstrap).
 
     ``U_a`` is the number of pairs with ``a > b`` plus half the ties. With few distinct
     values (``values``: every value that can occur, sorted; at most
     :data:`COUNTING_MAX_VALUES`) it is counted per value from histograms, which gives the
     same number as the rank sum without sorting each bootstrap resample (about 3 times
-    faster on VAS scores); otherwise from the rank sum of the pooled values."""
+    faster on VAS scores); otherwise from the rank sum of the pooled values. ``coded``:
+    ``a`` and ``b`` already hold each value's position in ``values`` (the delta depends
+    only on order and ties, so the positions give the same number without looking every
+    resampled value up again)."""
+    if coded and values is not None:
+        a = np.moveaxis(np.asarray(a), axis, -1).astype(np.intp, copy=False)
+        b = np.moveaxis(np.asarray(b), axis, -1).astype(np.intp, copy=False)
+        return _counted_delta(a, b, values.size)
     a = np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1)
     b = np.moveaxis(np.asarray(b, dtype=np.float64), axis, -1)
     n_a, n_b = a.shape[-1], b.shape[-1]
@@ -126,15 +133,21 @@ def _delta(a: np.ndarray, b: np.ndarray, axis: int = -1,
         ranks = stats.rankdata(np.concatenate([a, b], axis=-1), axis=-1)
         u_a = ranks[..., :n_a].sum(axis=-1) - n_a * (n_a + 1) / 2.0
         return 2.0 * u_a / (n_a * n_b) - 1.0
+    return _counted_delta(np.searchsorted(values, a), np.searchsorted(values, b),
+                          values.size)
+
+
+def _counted_delta(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
+    """:func:`_delta` of value positions ``a`` and ``b`` (integers in ``[0, k)``), counted
+    from each row's histogram."""
+    n_a, n_b = a.shape[-1], b.shape[-1]
     lead = np.broadcast_shapes(a.shape[:-1], b.shape[:-1])
     a = np.broadcast_to(a, (*lead, n_a)).reshape(-1, n_a)
     b = np.broadcast_to(b, (*lead, n_b)).reshape(-1, n_b)
-    k, rows = values.size, a.shape[0]
+    rows = a.shape[0]
     offsets = (np.arange(rows) * k)[:, None]
-    count_a = np.bincount((np.searchsorted(values, a) + offsets).ravel(),
-                          minlength=rows * k).reshape(rows, k)
-    count_b = np.bincount((np.searchsorted(values, b) + offsets).ravel(),
-                          minlength=rows * k).reshape(rows, k)
+    count_a = np.bincount((a + offsets).ravel(), minlength=rows * k).reshape(rows, k)
+    count_b = np.bincount((b + offsets).ravel(), minlength=rows * k).reshape(rows, k)
     below_b = np.cumsum(count_b, axis=1) - count_b  # values of b below each value
     u_a = (count_a * (below_b + 0.5 * count_b)).sum(axis=1)
     return (2.0 * u_a / (n_a * n_b) - 1.0).reshape(lead)
@@ -173,7 +186,11 @@ def delta_ci(a: Sequence[float], b: Sequence[float], *, seed: int = DEFAULT_SEED
     if np.ptp(np.concatenate([x, y])) == 0:
         return 0.0, 0.0
     x, y = _at_most(x, max_per_group, seed), _at_most(y, max_per_group, seed + 1)
-    statistic = functools.partial(_delta, values=np.unique(np.concatenate([x, y])))
+    values = np.unique(np.concatenate([x, y]))
+    statistic = functools.partial(_delta, values=values)
+    if values.size <= COUNTING_MAX_VALUES:  # resample the values' positions (same delta)
+        x, y = np.searchsorted(values, x), np.searchsorted(values, y)
+        statistic = functools.partial(_delta, values=values, coded=True)
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

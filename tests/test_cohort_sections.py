@@ -7,6 +7,7 @@ parts on the teaching module's small demo store (AppTest).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from core import cohort_stats
 from tests.test_app_pages import (
@@ -310,6 +312,10 @@ def test_counted_cliffs_delta_equals_the_rank_sum() -> None:
         counted = cohort_stats._delta(a, b, values=values)
         assert np.asarray(counted).shape == np.asarray(ranked).shape
         assert np.allclose(counted, ranked, rtol=0, atol=1e-12)
+        # the values' positions stand for the values (the bootstrap resamples positions)
+        coded = cohort_stats._delta(np.searchsorted(values, a), np.searchsorted(values, b),
+                                    values=values, coded=True)
+        assert np.array_equal(coded, counted)
     jack = rng.integers(0, 11, (12, 11)).astype(float)  # jackknife rows vs one sample
     other = rng.integers(0, 11, (1, 15)).astype(float)
     values = np.unique(np.concatenate([jack.ravel(), other.ravel()]))
@@ -318,6 +324,13 @@ def test_counted_cliffs_delta_equals_the_rank_sum() -> None:
     x, y = rng.integers(0, 11, 40).astype(float), rng.integers(0, 11, 30).astype(float)
     low, high = cohort_stats.delta_ci(x, y, n_resamples=300)
     assert -1 <= low <= cohort_stats.cliffs_delta(x, y) <= high <= 1
+    # resampling positions gives the interval of resampling the values, to the bit
+    values = np.unique(np.concatenate([x, y]))
+    by_value = stats.bootstrap((x, y), functools.partial(cohort_stats._delta, values=values),
+                               vectorized=True, paired=False, n_resamples=300,
+                               method="BCa", rng=np.random.default_rng(7), batch=200)
+    assert cohort_stats.delta_ci(x, y, n_resamples=300, seed=7) == (
+        by_value.confidence_interval.low, by_value.confidence_interval.high)
 
 
 def test_teaching_on_an_empty_store_says_so_in_every_part(
