@@ -471,18 +471,12 @@ def test_cohort_page_after_an_edit_reads_only_the_changed_patient(
     assert patched[-1] == -1
 
 
-def test_surveillance_after_an_edit_computes_only_the_changed_patient(
-        env: Path, tmp_path: Path, monkeypatch) -> None:
-    """After a case is edited, the surveillance page computes the timeline, level changes
-    and alerts again only for that patient and splices them in: equal to computing the
-    whole cohort again."""
+def _recorded_surveillance(env: Path, tmp_path: Path, monkeypatch) -> list[int]:
+    """Put a copy of the session's store in use; the returned list records how many
+    studies each computation of the cohort's surveillance is given."""
     import shutil
 
-    import pandas as pd
-
-    from core.model import load_model
     from core.surveillance import cohort as sv_cohort
-    from ui import surveillance
 
     folder = tmp_path / "store"
     shutil.copytree(env, folder)
@@ -495,6 +489,30 @@ def test_surveillance_after_an_edit_computes_only_the_changed_patient(
         return real(scored, levels)
 
     monkeypatch.setattr(sv_cohort, "cohort_surveillance", recording)
+    return sizes
+
+
+def _shown_equals_computing_everything(s, model) -> None:
+    """The Surveillance page's latest frames equal computing the whole cohort again."""
+    import pandas as pd
+
+    from core.surveillance.cohort import cohort_surveillance
+    from ui import surveillance
+
+    _, shown = next(iter(surveillance._LATEST.values()))
+    full = cohort_surveillance(s.scored_cohort(model.version), s.cohort_levels(min_studies=2))
+    for name in ("timeline", "changes", "alerts"):
+        pd.testing.assert_frame_equal(getattr(shown, name), getattr(full, name), obj=name)
+
+
+def test_surveillance_after_an_edit_computes_only_the_changed_patient(
+        env: Path, tmp_path: Path, monkeypatch) -> None:
+    """After a case is edited, the surveillance page computes the timeline, level changes
+    and alerts again only for that patient and splices them in: equal to computing the
+    whole cohort again."""
+    from core.model import load_model
+
+    sizes = _recorded_surveillance(env, tmp_path, monkeypatch)
     at = open_page("surveillance")
     assert_ok(at)
     s = store()
@@ -507,10 +525,7 @@ def test_surveillance_after_an_edit_computes_only_the_changed_patient(
     assert_ok(at)
     mine = int((s.list_studies()["patient_id"] == row["patient_id"]).sum())
     assert sizes == [total, mine]
-    _, shown = next(iter(surveillance._LATEST.values()))
-    full = real(s.scored_cohort(model.version), s.cohort_levels(min_studies=2))
-    for name in ("timeline", "changes", "alerts"):
-        pd.testing.assert_frame_equal(getattr(shown, name), getattr(full, name), obj=name)
+    _shown_equals_computing_everything(s, model)
 
 
 def test_surveillance_after_edits_read_by_the_cohort_page_computes_only_those_patients(
@@ -518,25 +533,9 @@ def test_surveillance_after_edits_read_by_the_cohort_page_computes_only_those_pa
     """Two edits, each read by a run of the Cohort analytics page (two refreshes of the
     scored cohort) before Surveillance is opened again: Surveillance computes again only
     the two edited patients, equal to computing the whole cohort again."""
-    import shutil
-
-    import pandas as pd
-
     from core.model import load_model
-    from core.surveillance import cohort as sv_cohort
-    from ui import surveillance
 
-    folder = tmp_path / "store"
-    shutil.copytree(env, folder)
-    monkeypatch.setenv("SPINEPAIN_DATA_DIR", str(folder))
-    sizes: list[int] = []
-    real = sv_cohort.cohort_surveillance
-
-    def recording(scored, levels):
-        sizes.append(len(scored))
-        return real(scored, levels)
-
-    monkeypatch.setattr(sv_cohort, "cohort_surveillance", recording)
+    sizes = _recorded_surveillance(env, tmp_path, monkeypatch)
     at = open_page("surveillance")
     s = store()
     studies = s.list_studies()
@@ -553,7 +552,4 @@ def test_surveillance_after_edits_read_by_the_cohort_page_computes_only_those_pa
     assert_ok(at)
     patients = {str(row["patient_id"]) for row in edited}
     assert sizes == [len(studies), int(studies["patient_id"].isin(patients).sum())]
-    _, shown = next(iter(surveillance._LATEST.values()))
-    full = real(s.scored_cohort(model.version), s.cohort_levels(min_studies=2))
-    for name in ("timeline", "changes", "alerts"):
-        pd.testing.assert_frame_equal(getattr(shown, name), getattr(full, name), obj=name)
+    _shown_equals_computing_everything(s, model)
