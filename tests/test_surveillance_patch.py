@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.store import CaseStore
 from core.surveillance.cohort import (
@@ -129,3 +131,43 @@ def test_after_several_refreshes_the_patients_of_every_one_are_replaced(demo) ->
     # the last refresh's patients alone would keep the first edit's stale alerts
     with pytest.raises(AssertionError):
         _assert_same(_patched(store, before, s2), want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(old_rows=st.lists(st.tuples(st.sampled_from("ABCDEFG"), st.integers(0, 9)),
+                         max_size=30),
+       new_rows=st.lists(st.tuples(st.sampled_from("ABCDEFGH"), st.integers(0, 9)),
+                         max_size=12),
+       also_removed=st.sets(st.sampled_from("ABCDEFGH"), max_size=3))
+def test_a_splice_equals_sorting_the_kept_and_new_rows(old_rows, new_rows,
+                                                       also_removed) -> None:
+    """Splicing (each frame ordered by patient first; the new rows are the replaced
+    patients' rows) equals a stable sort by patient of the kept rows followed by the new
+    rows: patients new to the frame, removed without new rows, first, last, repeated."""
+    from core.surveillance.cohort import _spliced
+
+    def frame(rows: list[tuple[str, int]], tag: str) -> pd.DataFrame:
+        out = pd.DataFrame(rows, columns=["patient_id", "value"]).astype(
+            {"patient_id": "str", "value": "int64"})
+        out["source"] = tag
+        return out.sort_values("patient_id", kind="stable", ignore_index=True)
+
+    old, new = frame(old_rows, "old"), frame(new_rows, "new")
+    patients = set(new["patient_id"]) | also_removed
+    kept = old[~old["patient_id"].isin(list(patients))]
+    want = pd.concat([kept, new], ignore_index=True).sort_values(
+        "patient_id", kind="stable", ignore_index=True)
+    if not len(new):
+        want = kept.reset_index(drop=True)
+    elif not len(old):
+        want = new.reset_index(drop=True)
+    pd.testing.assert_frame_equal(_spliced(old, new, patients), want)
+
+
+def test_every_surveillance_frame_is_ordered_by_patient_first() -> None:
+    """The splice's premise: the timeline, the level changes and the alerts are each
+    sorted by patient first."""
+    from core.surveillance.alerts import ALERT_ORDER
+    from core.surveillance.changes import LEVEL_CHANGE_ORDER, TIMELINE_ORDER
+
+    assert TIMELINE_ORDER[0] == LEVEL_CHANGE_ORDER[0] == ALERT_ORDER[0] == "patient_id"

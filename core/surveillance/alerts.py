@@ -26,6 +26,8 @@ from core.vocab import REGIONS
 #: Columns of :func:`study_alerts`.
 ALERT_COLUMNS: tuple[str, ...] = ("patient_id", "study_id", "study_date", "code", "title",
                                   "priority", "sentence")
+#: The alerts' sort keys before the rule (:func:`ordered_alerts`).
+ALERT_ORDER: tuple[str, ...] = ("patient_id", "study_date")
 # ------------------------------------------------------------------------ alerts
 
 
@@ -224,9 +226,8 @@ def study_alerts(tl: pd.DataFrame, changes: pd.DataFrame | None = None,
 
 
 def ordered_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
-    """Alert rows (:data:`ALERT_COLUMNS`) in :func:`study_alerts`' order: by patient,
-    study date and rule (most urgent first; a stable sort), new index."""
+    """Alert rows (:data:`ALERT_COLUMNS`) in :func:`study_alerts`' order: by
+    :data:`ALERT_ORDER`, then rule (most urgent first; a stable sort), new index."""
     rule = alerts["code"].map({c: i for i, c in enumerate(ALERT_CODES)})
-    out = alerts.assign(_rule=rule).sort_values(["patient_id", "study_date", "_rule"],
-                                                kind="stable")
+    out = alerts.assign(_rule=rule).sort_values([*ALERT_ORDER, "_rule"], kind="stable")
     return out.reset_index(drop=True)[list(ALERT_COLUMNS)]

@@ -11,22 +11,15 @@ studies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from core.surveillance.alerts import ordered_alerts, study_alerts
-from core.surveillance.changes import (
-    LEVEL_CHANGE_ORDER,
-    TIMELINE_ORDER,
-    level_changes,
-    timeline,
-)
-
-
-def _sorted_by(keys: Sequence[str]) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    return lambda rows: rows.sort_values(list(keys), kind="stable", ignore_index=True)
+from core.surveillance.alerts import study_alerts
+from core.surveillance.changes import level_changes, timeline
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,16 +41,32 @@ def cohort_surveillance(scored: pd.DataFrame, levels: pd.DataFrame) -> CohortSur
     return CohortSurveillance(tl, changes, study_alerts(tl, changes))
 
 
-def _spliced(old: pd.DataFrame, new: pd.DataFrame, patients: Collection[str],
-             order: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
-    """``old`` without the rows of ``patients``, with ``new`` (their rows), put in the
-    frame's own ``order``; rows of one patient keep their order."""
-    kept = old[~old["patient_id"].isin(list(patients))]
-    parts = [part for part in (kept, new) if len(part)]
-    if len(parts) < 2:
-        rows = parts[0] if parts else kept
-        return rows.reset_index(drop=True)
-    return order(pd.concat(parts, ignore_index=True))
+def _spliced(old: pd.DataFrame, new: pd.DataFrame, patients: Collection[str]
+             ) -> pd.DataFrame:
+    """``old`` without the rows of ``patients``, with ``new`` (their rows), in the
+    frame's own order; rows of one patient keep their order.
+
+    Every frame's order starts with the patient (:data:`~core.surveillance.changes.
+    TIMELINE_ORDER`, :data:`~core.surveillance.changes.LEVEL_CHANGE_ORDER`,
+    :data:`~core.surveillance.alerts.ALERT_ORDER`), so each new row goes just before the
+    first row of ``old`` of a later patient, and the result is the runs of ``old`` that
+    are kept with the new rows between them, copied once (sorting every row again took
+    0.3 s at 100,000 studies)."""
+    removed = old["patient_id"].isin(list(patients)).to_numpy()
+    if not len(new):
+        return old[~removed].reset_index(drop=True)
+    if not len(old):
+        return new.reset_index(drop=True)
+    at = old["patient_id"].searchsorted(new["patient_id"].to_numpy(), side="left")
+    runs = np.flatnonzero(np.diff(removed.astype(np.int8), prepend=0, append=0))
+    cuts = np.unique(np.concatenate([[0, len(old)], at, runs]))
+    pieces = []
+    for a, b in itertools.pairwise(cuts):
+        first, stop = np.searchsorted(at, a, side="left"), np.searchsorted(at, a, side="right")
+        pieces += [new.iloc[first:stop]] if stop > first else []
+        pieces += [] if removed[a] else [old.iloc[a:b]]
+    pieces.append(new.iloc[np.searchsorted(at, len(old), side="left"):])
+    return pd.concat([piece for piece in pieces if len(piece)], ignore_index=True)
 
 
 def with_patients_replaced(old: CohortSurveillance, part: CohortSurveillance,
@@ -66,9 +75,9 @@ def with_patients_replaced(old: CohortSurveillance, part: CohortSurveillance,
     computed from their studies alone): equal to :func:`cohort_surveillance` of the whole
     cohort as it now is."""
     return CohortSurveillance(
-        _spliced(old.timeline, part.timeline, patients, _sorted_by(TIMELINE_ORDER)),
-        _spliced(old.changes, part.changes, patients, _sorted_by(LEVEL_CHANGE_ORDER)),
-        _spliced(old.alerts, part.alerts, patients, ordered_alerts))
+        _spliced(old.timeline, part.timeline, patients),
+        _spliced(old.changes, part.changes, patients),
+        _spliced(old.alerts, part.alerts, patients))
 
 
 __all__ = ["CohortSurveillance", "cohort_surveillance", "with_patients_replaced"]
