@@ -79,11 +79,6 @@ class CohortSnapshot:
     patched : int
         Rows read again by the :func:`refresh` that made this snapshot (``-1``: a full
         read).
-    base : int
-        The ``position`` of the snapshot it was refreshed from (``-1``: a full read).
-    replaced : frozenset of str
-        The patients whose rows that refresh replaced (every row of theirs; views per
-        patient, such as surveillance, need computing again only for them).
     history : tuple of (mark, frozenset of str)
         The :attr:`mark` of the snapshot each refresh since the last full read started
         from and the patients it replaced, oldest first (at most :data:`HISTORY_STEPS`;
@@ -96,9 +91,18 @@ class CohortSnapshot:
     seen: int
     origin: tuple[object, ...]
     patched: int = -1
-    base: int = -1
-    replaced: frozenset[str] = frozenset()
     history: tuple[tuple[Mark, frozenset[str]], ...] = ()
+
+    @property
+    def base(self) -> int:
+        """The ``position`` of the snapshot it was refreshed from (``-1``: a full read)."""
+        return self.history[-1][0][1] if self.history else -1
+
+    @property
+    def replaced(self) -> frozenset[str]:
+        """The patients whose rows the refresh that made it replaced (every row of theirs;
+        views per patient, such as surveillance, need computing again only for them)."""
+        return self.history[-1][1] if self.history else frozenset()
 
     @property
     def mark(self) -> Mark:
@@ -206,7 +210,7 @@ def refresh(session: Session, snapshot: CohortSnapshot) -> CohortSnapshot | None
         return None
     if not ids:
         return CohortSnapshot(snapshot.frame, snapshot.model_version, top, seen, origin, 0,
-                              snapshot.position, frozenset(), _step(snapshot, frozenset()))
+                              _step(snapshot, frozenset()))
     old = snapshot.frame
     named = old["study_id"].isin(list(ids))
     patient_ids = sorted({str(p) for p in old.loc[named, "patient_id"]})
@@ -214,7 +218,7 @@ def refresh(session: Session, snapshot: CohortSnapshot) -> CohortSnapshot | None
     replaced = frozenset({*patient_ids, *(str(p) for p in fresh["patient_id"])})
     frame = _patched(old, fresh, named, replaced)
     return CohortSnapshot(frame, snapshot.model_version, top, seen, origin, len(fresh),
-                          snapshot.position, replaced, _step(snapshot, replaced))
+                          _step(snapshot, replaced))
 
 
 def current_snapshot(session: Session, model_version: str | None,
