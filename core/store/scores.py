@@ -223,10 +223,9 @@ def recompute(sessions: sessionmaker[Session], model: TrainedModel, *, actor: st
             "seconds": round(time.perf_counter() - started, 3)}
 
 
-def unscored(session: Session, model_version: str,
-             scored: Mapping[str, int] | None = None) -> int:
+def unscored(session: Session, model_version: str, scored: Mapping[str, int]) -> int:
     """Studies without a score of ``model_version``: every study less those scored with
-    it (``scored``: :func:`versions`, when the caller has it).
+    it (``scored``: :func:`versions`).
 
     Exact because a score names an existing study (the foreign key, ``ON DELETE CASCADE``;
     SQLite connections turn foreign keys on) at most once per version (the unique
@@ -235,10 +234,6 @@ def unscored(session: Session, model_version: str,
     read again after every write by the pages that check for unscored studies).
     """
     studies = int(session.scalar(select(func.count()).select_from(Study)) or 0)
-    if scored is None:
-        scored = {model_version: int(session.scalar(
-            select(func.count()).select_from(scores)
-            .where(scores.c.model_version == model_version)) or 0)}
     return studies - int(scored.get(model_version, 0))
 
 
