@@ -26,7 +26,7 @@ from core.vocab import REGIONS
 #: Columns of :func:`study_alerts`.
 ALERT_COLUMNS: tuple[str, ...] = ("patient_id", "study_id", "study_date", "code", "title",
                                   "priority", "sentence")
-#: The alerts' sort keys before the rule (:func:`ordered_alerts`).
+#: The alerts' sort keys; within them, the rules most urgent first (:func:`study_alerts`).
 ALERT_ORDER: tuple[str, ...] = ("patient_id", "study_date")
 # ------------------------------------------------------------------------ alerts
 
@@ -222,12 +222,6 @@ def study_alerts(tl: pd.DataFrame, changes: pd.DataFrame | None = None,
     out = pd.concat(parts, ignore_index=True)
     out["title"] = out["code"].map({c: r.title for c, r in RULES_BY_CODE.items()})
     out["priority"] = out["code"].map({c: r.priority for c, r in RULES_BY_CODE.items()})
-    return ordered_alerts(out)
-
-
-def ordered_alerts(alerts: pd.DataFrame) -> pd.DataFrame:
-    """Alert rows (:data:`ALERT_COLUMNS`) in :func:`study_alerts`' order: by
-    :data:`ALERT_ORDER`, then rule (most urgent first; a stable sort), new index."""
-    rule = alerts["code"].map({c: i for i, c in enumerate(ALERT_CODES)})
-    out = alerts.assign(_rule=rule).sort_values([*ALERT_ORDER, "_rule"], kind="stable")
+    out["_rule"] = out["code"].map({c: i for i, c in enumerate(ALERT_CODES)})
+    out = out.sort_values([*ALERT_ORDER, "_rule"], kind="stable")
     return out.reset_index(drop=True)[list(ALERT_COLUMNS)]
