@@ -40,6 +40,7 @@ from scipy.special import expit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.allocator import keep_freed_memory
 from core.assess import assess, assess_many
 from core.clinical import as_cohort_frame
 from core.explain import explainer
@@ -95,6 +96,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--model", default=None)
     args = parser.parse_args()
+    keep_freed_memory()  # as the app's server and the command line run
 
     model = load_model(args.model)
     frame = cohort(args.cases)

@@ -97,9 +97,11 @@ def measure(image_path: str, label_path: str, repeat: int) -> dict[str, object]:
     import numpy as np
     import SimpleITK as sitk
 
+    from core.allocator import keep_freed_memory
     from core.io import read_image, read_label_map
     from core.lesions import extract
 
+    keep_freed_memory()  # as python -m core extract runs
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
     baseline_kb = _peak_rss_kb()
     runs = []

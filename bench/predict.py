@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.allocator import keep_freed_memory
 from core.assess import assess, predict_case_json
 from core.model import load_model
 
@@ -45,6 +46,7 @@ def main() -> int:
     parser.add_argument("--model", default=None, help="model folder (default models/demo)")
     parser.add_argument("--calls", type=int, default=200)
     args = parser.parse_args()
+    keep_freed_memory()  # as the app's server and the command line run
 
     start = time.perf_counter()
     model = load_model(args.model)

@@ -63,9 +63,11 @@ def measure(folder: str, repeat: int) -> dict[str, dict[str, float]]:
     """Best-of-``repeat`` wall and CPU seconds of each variant (run in a subprocess)."""
     import SimpleITK as sitk
 
+    from core.allocator import keep_freed_memory
     from core.io import nifti, read_image, read_label_map
     from core.lesions import extract
 
+    keep_freed_memory()  # as python -m core extract runs
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(2)
     if nifti.GZIP_BACKEND != "isal":
         raise SystemExit("isal is not installed: pip install -r requirements.txt")

@@ -47,8 +47,10 @@ def child(path: str, how: str) -> None:
     """Read one file and print baseline RSS, peak RSS, seconds and the outcome as JSON."""
     import SimpleITK as sitk
 
+    from core.allocator import keep_freed_memory
     from core.io import read_image
 
+    keep_freed_memory()  # as python -m core and the app run
     baseline = _status("VmRSS")
     start = time.perf_counter()
     outcome = "read"

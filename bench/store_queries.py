@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from cohort_data import make_cohort  # noqa: E402
 
+from core.allocator import keep_freed_memory  # noqa: E402
 from core.assess import assess_frame  # noqa: E402
 from core.model import load_model  # noqa: E402
 from core.store import ORDERS, CaseStore, StudyFilter  # noqa: E402
@@ -107,6 +108,7 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=5_000)
     parser.add_argument("--no-postgresql", action="store_true")
     args = parser.parse_args()
+    keep_freed_memory()  # as the app's server and the command line run
     print(f"store query bench: {args.studies} studies; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     frame = make_cohort(args.studies)

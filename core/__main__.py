@@ -10,6 +10,11 @@ if __name__ == "__main__":
 
     start_early(sys.argv[1:])
 
+    from core.allocator import keep_freed_memory
+
+    # whole-frame steps reuse freed memory instead of faulting it in again (see there)
+    keep_freed_memory()
+
     from core.cli import main
 
     code = main()

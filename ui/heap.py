@@ -10,6 +10,10 @@ and fills its caches) :func:`settled_after` collects once and then freezes what 
 (:func:`gc.freeze`): those long-lived objects are never scanned again. Frozen objects are
 still freed by reference counting when they go; only a reference cycle among them would
 stay, and the collection just before the freeze leaves none.
+
+Before the first run, the C allocator is told to keep freed memory for the next run
+(:func:`core.allocator.keep_freed_memory`: the arrays of a whole-cohort page are not
+faulted in again page by page on every run).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import contextlib
 import gc
 import threading
 from collections.abc import Iterator
+
+from core.allocator import keep_freed_memory
 
 _SETTLED: set[str] = set()
 _LOCK = threading.Lock()
@@ -34,7 +40,10 @@ def _first_time(page: str) -> bool:
 @contextlib.contextmanager
 def settled_after(page: str) -> Iterator[None]:
     """Run a page; when it is that page's first run in this process, collect garbage and
-    freeze the surviving objects afterwards (also when the run stops or reruns early)."""
+    freeze the surviving objects afterwards (also when the run stops or reruns early). The
+    process's first run sets the allocator's thresholds first (:func:`keep_freed_memory`;
+    later calls return at once)."""
+    keep_freed_memory()
     try:
         yield
     finally:
