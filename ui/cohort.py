@@ -58,7 +58,7 @@ def region_points(frame: pd.DataFrame, limit: int = POINT_LIMIT,
     """Every study of the region comparison (``group, vas, jitter``: a seeded sideways
     offset in [-0.6, 0.6]) when there are at most ``limit``; else None (the boxes
     alone)."""
-    data = region_comparison(frame)[["region_group", "vas"]].dropna()
+    data = region_comparison(frame).dropna()
     if len(data) > limit:
         return None
     jitter = cohort_stats.jitter(len(data), width=0.6, seed=seed)
@@ -158,9 +158,11 @@ def spearman(frame: pd.DataFrame, a: str, b: str) -> Correlation | None:
 
 
 def region_comparison(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows in one of the paper's region groups (studies without a lesion, or without
-    regional counts, leave the comparison)."""
-    return frame[frame["region_group"].isin(PAPER_GROUPS)]
+    """``region_group`` and ``vas`` of the rows in one of the paper's region groups
+    (studies without a lesion, or without regional counts, leave the comparison). Only
+    the two columns: a copy of the whole scored cohort's rows (some forty columns) and
+    its groups took most of the region summary's 0.3 s at 100,000 studies."""
+    return frame.loc[frame["region_group"].isin(PAPER_GROUPS), ["region_group", "vas"]]
 
 
 def region_summary(frame: pd.DataFrame) -> tuple[pd.DataFrame, float | None]:
