@@ -186,6 +186,25 @@ def delta_ci(a: Sequence[float], b: Sequence[float], *, seed: int = DEFAULT_SEED
     if np.ptp(np.concatenate([x, y])) == 0:
         return 0.0, 0.0
     x, y = _at_most(x, max_per_group, seed), _at_most(y, max_per_group, seed + 1)
+    return _bootstrap_interval(x.tobytes(), y.tobytes(), seed, n_resamples, confidence)
+
+
+#: Intervals :func:`_bootstrap_interval` keeps (about 32 KB of key per pair of groups).
+BOOTSTRAP_CACHE_SIZE = 64
+
+
+@functools.lru_cache(maxsize=BOOTSTRAP_CACHE_SIZE)
+def _bootstrap_interval(x_bytes: bytes, y_bytes: bytes, seed: int, n_resamples: int,
+                        confidence: float) -> tuple[float, float]:
+    """The interval of :func:`delta_ci` for the (sampled) float64 values of both groups.
+
+    Memoised on the exact values: the bootstrap is a function of them and its seed, so
+    an interval asked for again is the same interval. After one study of a large cohort
+    is edited, the seeded samples of at most :data:`BOOTSTRAP_MAX_PER_GROUP` values
+    mostly do not hold it: the page's run then re-uses the intervals (2,000 BCa
+    resamples and the jackknife took about 0.2 s per pair of groups).
+    """
+    x, y = np.frombuffer(x_bytes), np.frombuffer(y_bytes)
     values = np.unique(np.concatenate([x, y]))
     statistic = functools.partial(_delta, values=values)
     if values.size <= COUNTING_MAX_VALUES:  # resample the values' positions (same delta)

@@ -49,6 +49,7 @@ def test_delta_interval_is_seeded_and_contains_the_estimate() -> None:
     rng = np.random.default_rng(1)
     a, b = rng.integers(3, 11, 40), rng.integers(0, 8, 30)
     first = cs.delta_ci(a, b, seed=7)
+    cs._bootstrap_interval.cache_clear()  # computed again, not remembered
     assert first == cs.delta_ci(a, b, seed=7)
     assert first != cs.delta_ci(a, b, seed=8)
     low, high = first
@@ -56,6 +57,28 @@ def test_delta_interval_is_seeded_and_contains_the_estimate() -> None:
     assert cs.delta_ci([4, 4, 4], [4, 4]) == (0.0, 0.0)
     assert all(math.isnan(v) for v in cs.delta_ci([1], [2, 3]))
 
+
+def test_delta_interval_is_remembered_only_for_the_same_sampled_values() -> None:
+    """A large group is bootstrapped from a seeded sample of its values: an edit outside
+    both samples re-uses the interval, an edit inside gives the interval computed
+    afresh (never the remembered one)."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 11, 3_000).astype(float)
+    b = rng.integers(0, 11, 2_500).astype(float)
+    limit, seed = cs.BOOTSTRAP_MAX_PER_GROUP, cs.DEFAULT_SEED
+    in_sample = cs._at_most(np.arange(a.size, dtype=float), limit, seed).astype(int)
+    outside = np.setdiff1d(np.arange(a.size), in_sample)
+    cs._bootstrap_interval.cache_clear()
+    first = cs.delta_ci(a, b)
+    edited = a.copy()
+    edited[outside[0]] = 10.0 - edited[outside[0]] + 0.5  # a value the sample never sees
+    assert cs.delta_ci(edited, b) == first
+    assert cs._bootstrap_interval.cache_info().hits == 1
+    inside = a.copy()
+    inside[in_sample[:200]] = 10.0  # more pain in group a: the interval moves up
+    remembered = cs.delta_ci(inside, b)
+    cs._bootstrap_interval.cache_clear()
+    assert remembered == cs.delta_ci(inside, b) and remembered[0] > first[0]
 
 def region_frame() -> pd.DataFrame:
     rows = ([("lumbar", v) for v in (6, 7, 8, 9, 5, 7)]
