@@ -9,13 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from core.clinical import BOOLEAN_COLUMNS
 from core.store import CaseStore
-from core.store.cohort_refresh import CohortSnapshot
+from core.store.cohort_refresh import CohortSnapshot, _merged
 from core.store.schema import AuditEntry
 
 ACTOR = "test"
@@ -188,3 +191,24 @@ def test_a_snapshot_names_the_patients_changed_since_any_snapshot_of_its_line(
     assert s4.replaced_since(s3.mark) == {str(first["patient_id"])}
     assert s4.replaced_since(s2.mark) == {str(first["patient_id"])}
     assert s4.replaced_since(s1.mark) is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(ids=st.lists(st.integers(1, 400), max_size=40, unique=True),
+       drop_bits=st.lists(st.booleans(), min_size=40, max_size=40),
+       fresh_ids=st.lists(st.integers(1, 450), max_size=12, unique=True))
+def test_merged_rows_equal_a_stable_sort_of_the_kept_and_fresh_rows(
+        ids: list[int], drop_bits: list[bool], fresh_ids: list[int]) -> None:
+    """``_merged`` places the fresh rows by binary search; the reference is the stable
+    sort by study id of the kept rows followed by the fresh ones (fresh rows given out
+    of order, empty parts, ids equal to a kept one)."""
+    def frame(study_ids: list[int], tag: str) -> pd.DataFrame:
+        return pd.DataFrame({"study_id": np.asarray(study_ids, dtype=np.int64),
+                             "tag": pd.Series([f"{tag}{i}" for i in study_ids], dtype=object)})
+
+    old, fresh = frame(sorted(ids), "old"), frame(fresh_ids, "new")
+    drop = np.asarray(drop_bits[:len(old)], dtype=bool)
+    parts = [part for part in (old[~drop], fresh) if len(part)]
+    expected = (pd.concat(parts, ignore_index=True) if parts else old[~drop]).sort_values(
+        "study_id", kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(_merged(old, fresh, drop), expected)

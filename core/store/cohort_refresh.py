@@ -35,6 +35,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session
@@ -183,15 +184,33 @@ def _fresh_rows(session: Session, model_version: str | None, study_ids: set[int]
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
+def _merged(old: pd.DataFrame, fresh: pd.DataFrame, drop: np.ndarray) -> pd.DataFrame:
+    """The rows of ``old`` (in study-id order) not in ``drop`` and the rows of ``fresh``,
+    in study-id order (a row of ``fresh`` after a kept row of the same id, as a stable
+    sort of the two would put it): the fresh rows' places are found by binary search
+    and the rows copied once, instead of sorting the whole cohort again."""
+    keep = np.flatnonzero(~drop)
+    if not len(fresh):
+        return old.take(keep).reset_index(drop=True)
+    fresh = fresh.sort_values("study_id", kind="stable", ignore_index=True)
+    kept_ids = old["study_id"].to_numpy()[keep]
+    slots = (np.searchsorted(kept_ids, fresh["study_id"].to_numpy(), side="right")
+             + np.arange(len(fresh)))
+    is_fresh = np.zeros(len(keep) + len(fresh), dtype=bool)
+    is_fresh[slots] = True
+    order = np.empty(len(is_fresh), dtype=np.intp)
+    order[is_fresh] = len(old) + np.arange(len(fresh))
+    order[~is_fresh] = keep
+    both = pd.concat([old, fresh], ignore_index=True) if len(old) else fresh
+    return both.take(order).reset_index(drop=True)
+
+
 def _patched(old: pd.DataFrame, fresh: pd.DataFrame, named: pd.Series,
              patients: Collection[str]) -> pd.DataFrame:
     """``old`` without the ``named`` rows and every row of ``patients`` (the named
     studies' patients as ``old`` and ``fresh`` have them), with ``fresh`` instead, in
     study-id order, typed as a full read."""
-    kept = old[~(named | old["patient_id"].isin(list(patients)))]
-    parts = [part for part in (kept, fresh) if len(part)]
-    rows = pd.concat(parts, ignore_index=True) if len(parts) > 1 else (parts or [fresh])[0]
-    rows = rows.sort_values("study_id", kind="stable", ignore_index=True)
+    rows = _merged(old, fresh, (named | old["patient_id"].isin(list(patients))).to_numpy())
     # both parts typed alike keep their dtype (as a full read types it); an object
     # column (a yes/no column with a missing value in a part, the deficit) is typed again
     again = [c for c in COHORT_COLUMNS if rows[c].dtype == object]
