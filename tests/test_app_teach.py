@@ -362,7 +362,7 @@ def test_patient_box_labels_name_studies_and_latest_alerts() -> None:
     """One label per patient, most studies first (ties by id): the SYNTHETIC mark, the
     id, the studies and the alerts at the latest study, singular or plural, counts with
     thousands separated; made for whole columns at once."""
-    from ui.surveillance import patient_table
+    from ui.surveillance import patient_labels, patient_table
 
     tl = pd.DataFrame({"patient_id": ["P2", "P1", "P1", "P3"] + ["P4"] * 1200,
                        "study_id": [3, 1, 2, 4, *range(5, 1205)],
@@ -370,9 +370,10 @@ def test_patient_box_labels_name_studies_and_latest_alerts() -> None:
     alerts = pd.DataFrame({"patient_id": ["P1", "P1", "P3", "P3", "P2"],
                            "study_id": [1, 2, 4, 4, 99]})
     table = patient_table(tl, alerts)
-    assert table.to_dict("list") == {
-        "patient_id": ["P4", "P1", "P2", "P3"],
-        "label": ["P4 · 1,200 studies · 0 alerts at the latest study",
-                  "[SYNTHETIC] P1 · 2 studies · 1 alert at the latest study",
-                  "P2 · 1 study · 0 alerts at the latest study",
-                  "[SYNTHETIC] P3 · 1 study · 2 alerts at the latest study"]}
+    assert table["patient_id"].tolist() == ["P4", "P1", "P2", "P3"]
+    assert patient_labels(table) == {
+        "P4": "P4 · 1,200 studies · 0 alerts at the latest study",
+        "P1": "[SYNTHETIC] P1 · 2 studies · 1 alert at the latest study",
+        "P2": "P2 · 1 study · 0 alerts at the latest study",
+        "P3": "[SYNTHETIC] P3 · 1 study · 2 alerts at the latest study"}
+    assert list(patient_labels(table.iloc[[2, 0]])) == ["P2", "P4"]  # the box's few rows
