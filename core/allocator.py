@@ -30,7 +30,7 @@ on import.
 from __future__ import annotations
 
 import ctypes
-import threading
+import functools
 
 #: Blocks smaller than this come from the heap (glibc's dynamic threshold tops out here).
 MMAP_THRESHOLD_BYTES = 32 << 20
@@ -40,9 +40,6 @@ TRIM_THRESHOLD_BYTES = 128 << 20
 # <malloc.h>
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
-
-_LOCK = threading.Lock()
-_DONE: list[bool] = []
 
 
 def _glibc() -> ctypes.CDLL | None:
@@ -56,20 +53,17 @@ def _glibc() -> ctypes.CDLL | None:
     return libc
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
     """Set glibc's mapping and trim thresholds for this process (once; later calls return
     the first call's result). ``True`` when both were set, ``False`` without glibc."""
-    with _LOCK:
-        if not _DONE:
-            libc = _glibc()
-            ok = libc is not None
-            if libc is not None:
-                libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-                libc.mallopt.restype = ctypes.c_int
-                ok = (libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
-                      and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1)
-            _DONE.append(ok)
-        return _DONE[0]
+    libc = _glibc()
+    if libc is None:
+        return False
+    libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    libc.mallopt.restype = ctypes.c_int
+    return (libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+            and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES) == 1)
 
 
 __all__ = ["MMAP_THRESHOLD_BYTES", "TRIM_THRESHOLD_BYTES", "keep_freed_memory"]
