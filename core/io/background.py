@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -247,3 +248,61 @@ class ReadAhead(io.RawIOBase):
         self._stop.set()
         self._thread.join()
         super().close()
+
+
+class FileHasher:
+    """SHA-256 of an open file computed in a worker thread that reads it on its own.
+
+    For a decoder that needs the file seekable (the parallel inflater of
+    :mod:`core.io.parallel_gzip` reads chunks out of order): the worker reads a
+    duplicate of the descriptor with ``os.pread``, so the decoder's position is never
+    moved, and hashes ``chunk_bytes`` at a time. :meth:`hexdigest` waits for the end and
+    raises ``ValueError`` when the file's size or modification time changed during the
+    read (the bytes hashed might then not be those decoded); :meth:`close` stops the
+    worker at its next chunk and closes the duplicate.
+    """
+
+    def __init__(self, handle: BinaryIO, *, what: str, chunk_bytes: int) -> None:
+        self._fd = os.dup(handle.fileno())
+        self._what = what
+        self._chunk_bytes = chunk_bytes
+        self._digest = hashlib.sha256()
+        self._error: OSError | None = None
+        self._stop = threading.Event()
+        self._before = self._stamp()
+        self._thread = threading.Thread(target=self._run, name="spinepain-sha256",
+                                        daemon=True)
+        self._thread.start()
+
+    def _stamp(self) -> tuple[int, int]:
+        status = os.fstat(self._fd)
+        return status.st_size, status.st_mtime_ns
+
+    def _run(self) -> None:
+        offset = 0
+        try:
+            while not self._stop.is_set():
+                chunk = os.pread(self._fd, self._chunk_bytes, offset)
+                if not chunk:
+                    return
+                self._digest.update(chunk)
+                offset += len(chunk)
+        except OSError as exc:  # handed to the caller's thread
+            self._error = exc
+
+    def hexdigest(self) -> str:
+        """SHA-256 of the whole file, once the worker has read it."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._stamp() != self._before:
+            raise ValueError(f"The {self._what} file changed while it was being read.")
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        """Stop the worker and close the duplicate descriptor."""
+        self._stop.set()
+        self._thread.join()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
