@@ -51,7 +51,9 @@ output, about 2x the float32 size at most (``bench/read_memory.py``).
 Speed: a ``.nii.gz`` uses three threads (:mod:`core.io.background`): one reads and
 hashes the file ahead, one inflates it (python-isal releases the GIL) and the caller's
 thread converts and re-orients the slabs already inflated, so the conversion is hidden
-behind the inflation on a multi-core machine (``bench/read_gzip.py``).
+behind the inflation on a multi-core machine (``bench/read_gzip.py``). A large stream
+that hardly compresses (float32 volumes with noise) is inflated on two cores by
+rapidgzip instead, with ISA-L still deciding every refusal (:mod:`core.io.parallel_gzip`).
 
 Modules
 -------
@@ -59,6 +61,7 @@ Modules
 zip-slip and zip-bomb checks), ``formats`` (format sniffing, NRRD/MetaImage header
 checks, single-file reads), ``nifti`` (NIfTI header checks and streamed decoding),
 ``background`` (the worker threads of a ``.nii.gz`` read: inflater, read-ahead, hash),
+``parallel_gzip`` (two-core inflation of large, poorly compressible streams),
 ``budget`` (the memory budget), ``dicom`` (parsing, series grouping and listing,
 stacking), ``deid`` (de-identification, UID pseudonyms, controlled descriptions,
 pydicom silencing), ``orient`` (validation, canonical LPS in one copy, label pixel

@@ -33,8 +33,8 @@ from typing import BinaryIO, Literal, TypeVar
 
 import SimpleITK as sitk
 
-from core.io import budget, limits
-from core.io.background import Hasher, ReadAhead, read_threads
+from core.io import budget, limits, parallel_gzip
+from core.io.background import FileHasher, Hasher, ReadAhead, read_threads
 from core.io.nifti import GZIP_MAGIC, read_nifti
 from core.io.orient import Volume
 
@@ -175,13 +175,12 @@ def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
         with open(path, "rb") as handle:
             gz = fmt == "nifti" and handle.read(2) == GZIP_MAGIC and read_threads()
             handle.seek(0)
-            hashing: ReadAhead | _HashingReader = (
-                ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES) if gz
-                else _HashingReader(handle))
+            hashing = _hashing(handle, gz=gz, what=what)
             try:
-                stream: BinaryIO = (hashing if isinstance(hashing, ReadAhead)  # type: ignore[assignment]
-                                    else io.BufferedReader(hashing,
-                                                           buffer_size=limits.CHUNK_BYTES))
+                stream: BinaryIO = (
+                    hashing if isinstance(hashing, ReadAhead)  # type: ignore[assignment]
+                    else handle if isinstance(hashing, FileHasher)
+                    else io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES))
                 decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
                                   original=path, convert=convert)
                 return decoded, hashing.hexdigest()
@@ -189,6 +188,19 @@ def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
                 hashing.close()
     except OSError:
         raise ValueError(f"The {what} file cannot be read.") from None
+
+
+def _hashing(handle: BinaryIO, *, gz: bool, what: str) -> ReadAhead | FileHasher | _HashingReader:
+    """How a file is hashed on its way to the decoder: read and hashed ahead in a thread
+    (a .nii.gz for isal), hashed in a thread that reads it on its own (a .nii.gz large
+    enough for the parallel inflater, which needs the file seekable), or hashed as it is
+    read (anything else)."""
+    if not gz:
+        return _HashingReader(handle)
+    if (parallel_gzip.available()
+            and os.fstat(handle.fileno()).st_size >= parallel_gzip.MIN_COMPRESSED_BYTES):
+        return FileHasher(handle, what=what, chunk_bytes=parallel_gzip.CHUNK_BYTES)
+    return ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from typing import BinaryIO, TypeVar
 import numpy as np
 import SimpleITK as sitk
 
-from core.io import budget, limits
+from core.io import budget, limits, parallel_gzip
 from core.io.background import Background, Progress, read_threads
 from core.io.orient import Volume, volume_from_header
 
@@ -227,17 +227,53 @@ def read_nifti(stream: BinaryIO, *, compressed: bool, what: str, label_map: bool
     """
     reader = open_gzip(stream) if compressed else stream
     try:
-        head = _read_up_to(reader, 540)
-        layout = nifti_layout(head, what=what)
-        budget.check_budget(
-            budget.image_working_bytes(layout.n_voxels, layout.decoded_itemsize,
-                                       label_map=label_map), what)
-        if len(head) < layout.vox_offset:
-            head += _read_up_to(reader, layout.vox_offset - len(head))
-        if len(head) < layout.vox_offset:
-            raise _truncated(what, len(head), layout.expected_bytes)
+        head, layout = _header(reader, what=what, label_map=label_map)
+        if compressed:
+            reader = _inflater(reader, stream, head, layout, label_map=label_map)
     except _GZIP_ERRORS:
         raise ValueError(f"The {what} NIfTI file is truncated or corrupt.") from None
+    try:
+        return _decode_voxels(reader, head, layout, compressed=compressed, what=what,
+                              scratch=scratch, convert=convert)
+    finally:
+        if compressed:
+            reader.close()  # the inflater only: the stream is the caller's
+
+
+def _header(reader: BinaryIO, *, what: str, label_map: bool) -> tuple[bytes, NiftiLayout]:
+    """The bytes up to the data offset (and possibly some beyond) and their layout,
+    checked against the voxel limit and the memory budget."""
+    head = _read_up_to(reader, 540)
+    layout = nifti_layout(head, what=what)
+    budget.check_budget(_working_bytes(layout, label_map=label_map), what)
+    if len(head) < layout.vox_offset:
+        head += _read_up_to(reader, layout.vox_offset - len(head))
+    if len(head) < layout.vox_offset:
+        raise _truncated(what, len(head), layout.expected_bytes)
+    return head, layout
+
+
+def _working_bytes(layout: NiftiLayout, *, label_map: bool) -> int:
+    return budget.image_working_bytes(layout.n_voxels, layout.decoded_itemsize,
+                                      label_map=label_map)
+
+
+def _inflater(reader: BinaryIO, stream: BinaryIO, head: bytes, layout: NiftiLayout, *,
+              label_map: bool) -> BinaryIO:
+    """The isal reader, or a parallel one for the rest of a large stream that hardly
+    compresses (:mod:`core.io.parallel_gzip`; isal still decides every error)."""
+    if GZIP_BACKEND != "isal" or not parallel_gzip.worth_it(
+            stream, declared_bytes=layout.expected_bytes,
+            working_bytes=_working_bytes(layout, label_map=label_map)):
+        return reader
+    reader.close()
+    return parallel_gzip.ParallelReader(stream, head, open_gzip)
+
+
+def _decode_voxels(reader: BinaryIO, head: bytes, layout: NiftiLayout, *, compressed: bool,
+                   what: str, scratch: str, convert: Callable[[Volume], T]) -> T:
+    """The voxels after ``head``, read into their buffer and converted (see
+    :func:`read_nifti`)."""
     header = _itk_header(head[: layout.vox_offset], what=what, scratch=scratch)
     _check_shape(header, layout, what=what)
     array = np.empty(layout.n_voxels, dtype=layout.dtype)
