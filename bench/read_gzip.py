@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -121,9 +122,14 @@ def main(argv: list[str] | None = None) -> int:
                             str(Path(tmp) / f"{name}.nii.gz"), useCompression=True)
         sizes = {f"{v}{ext}": (Path(tmp) / f"{v}{ext}").stat().st_size / 1e6
                  for v in VOLUMES for ext in (".nii", ".nii.gz")}
+        load_before = os.getloadavg()[0]
         out = subprocess.run([sys.executable, __file__, "--repeat", str(args.repeat),
                               "--measure", tmp], check=True, capture_output=True, text=True)
     figures = json.loads(out.stdout)
+    # the default reader inflates a float-noise stream on two cores: it gains only with
+    # a second core free, so the load is part of the figure
+    print(f"{os.cpu_count()} CPUs; load average {load_before:.2f} before the timed reads, "
+          f"{os.getloadavg()[0]:.2f} after")
     shape = bench_extract.SHAPE
     print(f"phantom {shape[0]}x{shape[1]}x{shape[2]} (bench/extract.py) with its vertebra "
           f"labels; best of {args.repeat}, variants interleaved; wall and CPU seconds")
