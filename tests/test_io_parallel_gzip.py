@@ -106,7 +106,12 @@ def test_parallel_inflation_gives_the_image_and_hash_of_isal(direction, tmp_path
 def test_it_is_used_only_where_it_pays(tmp_path, monkeypatch, opened):
     packed = gzip.compress(noise_nifti())
     read_image(packed, "x.nii.gz")
-    assert opened == ["parallel"]
+    with monkeypatch.context() as m:  # a platform without affinity: the CPU count
+        m.delattr(os, "sched_getaffinity")
+        m.setattr(os, "cpu_count", lambda: 2)
+        read_image(packed, "x.nii.gz")
+    assert opened == ["parallel", "parallel"]
+    opened.clear()
     # a stream that compresses well (int16 MR): isal alone is faster there
     smooth = np.tile(np.arange(56, dtype=np.int16), (40, 48, 1))
     read_image(gzip.compress(image_bytes(make_image(smooth), ".nii")), "s.nii.gz")
@@ -124,15 +129,19 @@ def test_it_is_used_only_where_it_pays(tmp_path, monkeypatch, opened):
         m.setattr(os, "sched_getaffinity", lambda pid: {0})
         read_image(packed, "x.nii.gz")
     with monkeypatch.context() as m:
+        m.delattr(os, "sched_getaffinity")
+        m.setattr(os, "cpu_count", lambda: 1)
+        read_image(packed, "x.nii.gz")
+    with monkeypatch.context() as m:
         m.setattr(nifti, "GZIP_BACKEND", "zlib")
         read_image(packed, "x.nii.gz")
     # a budget with room for the read but not for the parallel decoder's chunk cache
     monkeypatch.setenv(budget.READ_BUDGET_ENV, str(parallel_gzip.RESERVE_BYTES // MIB))
     read_image(packed, "x.nii.gz")
-    assert opened == ["parallel"]
+    assert opened == []
     monkeypatch.setenv(budget.READ_BUDGET_ENV, str(parallel_gzip.RESERVE_BYTES // MIB + 8))
     read_image(packed, "x.nii.gz")
-    assert opened == ["parallel", "parallel"]
+    assert opened == ["parallel"]
 
 
 def _hostile_streams() -> dict[str, bytes]:

@@ -16,7 +16,7 @@ before:
 
 * worker threads are allowed for reads (:func:`core.io.background.read_threads`: one
   read at a time; batch workers, one study per core, turn them off);
-* at least two CPUs are usable by this process (``os.sched_getaffinity``);
+* at least two CPUs are usable by this process (its affinity, :func:`usable_cpus`);
 * the stream is seekable and at least ``MIN_COMPRESSED_BYTES`` long;
 * the header's declared size is at most ``MAX_RATIO`` times the compressed size (the
   stream hardly compresses, so inflation dominates the read);
@@ -81,10 +81,15 @@ class InflateMismatchError(OSError):
     """The fallback inflater did not reproduce the bytes rapidgzip had delivered."""
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; not on macOS or Windows
+    return len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+
+
 def available() -> bool:
     """Whether parallel inflation can be used at all in this process."""
-    return (ENABLED and _rapidgzip is not None and read_threads()
-            and len(os.sched_getaffinity(0)) >= 2)
+    return ENABLED and _rapidgzip is not None and read_threads() and usable_cpus() >= 2
 
 
 def worth_it(stream: BinaryIO, *, declared_bytes: int, working_bytes: int) -> bool:
