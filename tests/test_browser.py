@@ -486,6 +486,7 @@ def test_report_downloads_html_and_pdf(page: Page, app: StreamlitServer) -> None
     with screenshot_on_failure(page, "05-report"):
         html_button = wait_visible(page, page.locator(f"{key('report_download_html')} button"),
                                    "the HTML download button", timeout_s=90)
+        wait_app_idle(page, TIMEOUT_S)
         with page.expect_download() as html_download:
             html_button.click()
         html_path = Path(html_download.value.path())
@@ -500,6 +501,9 @@ def test_report_downloads_html_and_pdf(page: Page, app: StreamlitServer) -> None
         assert version in html_text
 
         pdf_button = page.locator(f"{key('report_download_pdf')} button")
+        # the HTML button's audit callback reruns the page: a click during that rerun is
+        # lost (a 60 s wait for a download that never starts, once in CI)
+        wait_app_idle(page, TIMEOUT_S)
         with page.expect_download() as pdf_download:
             pdf_button.click()
         data = Path(pdf_download.value.path()).read_bytes()
