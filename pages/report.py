@@ -40,15 +40,15 @@ st.caption(f"Predicted pain {files.category}, tier {files.tier} (model in use: "
            f"{session.active_model_dir().name}); the report below opens with the same "
            "headline.")
 a, b = st.columns(2)
-html_bytes = files.html.encode("utf-8")
-a.download_button("Download HTML report", html_bytes, file_name=files.html_name,
-                  mime="text/html", key="report_download_html", icon=":material/html:",
-                  type="primary", width="stretch", on_click=reporting.audit_export,
-                  args=(int(study_id), "report-html", html_bytes))
-# The PDF is built (and its export audited) when the button is pressed.
+# Each file is made (the PDF built) and its export audited when its button is pressed;
+# neither click reruns the page, so a click on the other button is never lost.
+a.download_button("Download HTML report", reporting.html_download(int(study_id), files),
+                  file_name=files.html_name, mime="text/html", key="report_download_html",
+                  icon=":material/html:", type="primary", width="stretch", on_click="ignore")
 b.download_button("Download PDF report", reporting.pdf_download(int(study_id), files),
                   file_name=files.pdf_name, mime="application/pdf", key="report_download_pdf",
-                  icon=":material/description:", type="primary", width="stretch")
+                  icon=":material/description:", type="primary", width="stretch",
+                  on_click="ignore")
 with st.expander("Preview (HTML)", expanded=True):
     # A data: URL gives the preview an opaque origin: it cannot reach the app.
     encoded = base64.b64encode(files.html.encode("utf-8")).decode("ascii")

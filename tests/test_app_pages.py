@@ -1111,7 +1111,7 @@ def test_report_downloads(env: Path) -> None:
     assert "90 % set: " in html_text(at)
 
 
-def test_the_pdf_is_built_when_downloaded_and_its_export_audited(
+def test_the_report_files_are_made_when_downloaded_and_their_exports_audited(
         env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Picking a study builds its HTML report only; the PDF is built when its button is
     pressed (the button's data is a callable) and that export is audited with the SHA-256
@@ -1141,6 +1141,19 @@ def test_the_pdf_is_built_when_downloaded_and_its_export_audited(
     assert entry["action"] == "export" and entry["target"] == f"study {study_id}"
     assert entry["details"]["kind"] == "report-pdf"
     assert entry["details"]["sha256"] == hashlib.sha256(data).hexdigest()
+    # neither button reruns the page when pressed, so a click on the other one during
+    # that rerun cannot be lost; the HTML export is audited in its download too
+    buttons = {b.key: b for b in at.get("download_button")}
+    assert {buttons[k].proto.ignore_rerun
+            for k in ("report_download_html", "report_download_pdf")} == {True}
+    exports = len(store().audit_log())
+    html = reporting.html_download(study_id, reporting.report_files(study_id))()
+    assert html == reporting.report_files(study_id).html.encode("utf-8")
+    log = store().audit_log()
+    assert len(log) == exports + 1
+    entry = log.iloc[-1]
+    assert entry["details"]["kind"] == "report-html"
+    assert entry["details"]["sha256"] == hashlib.sha256(html).hexdigest()
 
 
 def test_report_files_content(env: Path) -> None:

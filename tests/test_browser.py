@@ -501,8 +501,8 @@ def test_report_downloads_html_and_pdf(page: Page, app: StreamlitServer) -> None
         assert version in html_text
 
         pdf_button = page.locator(f"{key('report_download_pdf')} button")
-        # the HTML button's audit callback reruns the page: a click during that rerun is
-        # lost (a 60 s wait for a download that never starts, once in CI)
+        # neither download reruns the page now (on_click="ignore"); had one, a click during
+        # that rerun would be lost (a 60 s wait for a download that never started, once)
         wait_app_idle(page, TIMEOUT_S)
         with page.expect_download() as pdf_download:
             pdf_button.click()

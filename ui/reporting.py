@@ -137,20 +137,30 @@ def _pdf(study_id: int, url: str, revision: int, model_version: str,
 def pdf_download(study_id: int, files: ReportFiles) -> Callable[[], bytes]:
     """The PDF download's ``data``: the PDF is built when the button is pressed (about
     1.5 s, which every study picked on the page cost before), from the context the page
-    already has, and its export is audited with the very bytes handed over. The actor and
-    the view key are read now, in the page's run: Streamlit calls ``data`` in a thread of
-    its own, without the session."""
-    key, actor = view_key(), session.actor()
+    already has, and its export is audited with the very bytes handed over."""
+    key = view_key()
+    return _audited_download(study_id, "report-pdf",
+                             lambda: _pdf(int(study_id), *key, files.context))
+
+
+def html_download(study_id: int, files: ReportFiles) -> Callable[[], bytes]:
+    """The HTML download's ``data``: the page's report, its export audited when the button
+    is pressed (in the download, not in a callback that reruns the page: a click on the
+    other button during such a rerun was lost)."""
+    content = files.html.encode("utf-8")
+    return _audited_download(study_id, "report-html", lambda: content)
+
+
+def _audited_download(study_id: int, kind: str,
+                      make: Callable[[], bytes]) -> Callable[[], bytes]:
+    """A download button's ``data`` that makes its bytes and records their export. The
+    actor is read now, in the page's run: Streamlit calls ``data`` in a thread of its
+    own, without the session."""
+    actor = session.actor()
 
     def build() -> bytes:
-        content = _pdf(int(study_id), *key, files.context)
-        get_store().record_export(int(study_id), actor=actor, kind="report-pdf",
-                                  content=content)
+        content = make()
+        get_store().record_export(int(study_id), actor=actor, kind=kind, content=content)
         return content
 
     return build
-
-
-def audit_export(study_id: int, kind: str, content: bytes) -> None:
-    """Download callback: record the export of a study's report in the audit log."""
-    get_store().record_export(study_id, actor=session.actor(), kind=kind, content=content)
