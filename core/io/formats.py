@@ -197,8 +197,7 @@ def _hashing(handle: BinaryIO, *, gz: bool, what: str) -> ReadAhead | FileHasher
     read (anything else)."""
     if not gz:
         return _HashingReader(handle)
-    if (parallel_gzip.available()
-            and os.fstat(handle.fileno()).st_size >= parallel_gzip.MIN_COMPRESSED_BYTES):
+    if parallel_gzip.may_use(os.fstat(handle.fileno()).st_size):
         return FileHasher(handle, what=what, chunk_bytes=parallel_gzip.CHUNK_BYTES)
     return ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES)
 

@@ -92,16 +92,23 @@ def available() -> bool:
     return ENABLED and _rapidgzip is not None and read_threads() and usable_cpus() >= 2
 
 
+def may_use(compressed_bytes: int) -> bool:
+    """Whether a stream of this compressed size may be inflated in parallel, before its
+    header is read (a file read for it is hashed by ``FileHasher``, which keeps it
+    seekable); :func:`worth_it` decides once the header is known."""
+    return available() and compressed_bytes >= MIN_COMPRESSED_BYTES
+
+
 def worth_it(stream: BinaryIO, *, declared_bytes: int, working_bytes: int) -> bool:
     """Whether to inflate this stream in parallel (the conditions of the module
     docstring); ``declared_bytes`` is the header's data end (offset + data),
     ``working_bytes`` the read's budgeted working memory."""
-    if not available() or not stream.seekable():
+    if not stream.seekable():
         return False
     position = stream.tell()
     compressed = stream.seek(0, io.SEEK_END)
     stream.seek(position)
-    return (compressed >= MIN_COMPRESSED_BYTES
+    return (may_use(compressed)
             and declared_bytes <= MAX_RATIO * compressed
             and working_bytes + RESERVE_BYTES <= budget.read_budget_bytes())
 
