@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{row['extract'] / base['extract']:>6.2f} "
                   f"{row['extract_cpu'] / base['extract_cpu']:>9.2f}")
         ratio = figures[f"{volume} {DEFAULT}"]["extract"] / base["extract"]
-        print(f"{volume}: extract .nii.gz ({DEFAULT[7:]}) / .nii = {ratio:.2f} (target <= 1.3: "
+        print(f"{volume}: extract .nii.gz ({DEFAULT.removeprefix('nii.gz ')}) / .nii = "
+              f"{ratio:.2f} (target <= 1.3: "
               f"{'met' if ratio <= 1.3 else 'NOT met'})")
     return 0
 
