@@ -5,6 +5,7 @@ until ``make bench`` was run whole."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -48,3 +49,25 @@ def test_a_bench_script_runs_at_a_small_size(script: str, args: tuple[str, ...],
                           env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert expect in proc.stdout, proc.stdout[-3000:]
+
+
+def _bench_module(name: str):  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", REPO / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_read_floor_spreads_the_nii_work_and_the_better_inflater_over_the_cores() -> None:
+    floor_ratio = _bench_module("read_gzip").floor_ratio
+    figures = {"v nii": {"read": 0.15, "read_cpu": 0.15, "extract": 0.29},
+               "v inflate isal": {"read": 0.25, "read_cpu": 0.25},
+               "v inflate rapidgzip": {"read": 0.15, "read_cpu": 0.29}}
+    # two cores: isal max(0.25, 0.20), rapidgzip max(0.15, 0.22): rapidgzip's 0.22 s read
+    assert floor_ratio(figures, "v", 2) == pytest.approx((0.22 + 0.14) / 0.29)
+    # one core: isal (0.15 + 0.25) beats rapidgzip (0.15 + 0.29)
+    assert floor_ratio(figures, "v", 1) == pytest.approx((0.40 + 0.14) / 0.29)
+    # inflating alone slower than the spread work: the inflater's own time is the floor
+    figures["v inflate rapidgzip"]["read"] = 0.24
+    assert floor_ratio(figures, "v", 2) == pytest.approx((0.24 + 0.14) / 0.29)
