@@ -168,19 +168,15 @@ def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
                convert: Callable[[Volume], T]) -> tuple[T | _ItkFile, str]:
     """Stream a file, hashed on the way, into :func:`_decode`.
 
-    A .nii.gz is read and hashed ahead in a worker thread (:class:`ReadAhead`), so that
-    the inflater only inflates.
+    A .nii.gz is hashed in a worker thread (:func:`_hashing`), so that the inflater only
+    inflates.
     """
     try:
         with open(path, "rb") as handle:
             gz = fmt == "nifti" and handle.read(2) == GZIP_MAGIC and read_threads()
             handle.seek(0)
-            hashing = _hashing(handle, gz=gz, what=what)
+            stream, hashing = _hashing(handle, gz=gz, what=what)
             try:
-                stream: BinaryIO = (
-                    hashing if isinstance(hashing, ReadAhead)  # type: ignore[assignment]
-                    else handle if isinstance(hashing, FileHasher)
-                    else io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES))
                 decoded = _decode(stream, fmt, tmp, what=what, label_map=label_map,
                                   original=path, convert=convert)
                 return decoded, hashing.hexdigest()
@@ -190,16 +186,20 @@ def _read_path(path: Path, fmt: Format, tmp: str, *, what: str, label_map: bool,
         raise ValueError(f"The {what} file cannot be read.") from None
 
 
-def _hashing(handle: BinaryIO, *, gz: bool, what: str) -> ReadAhead | FileHasher | _HashingReader:
-    """How a file is hashed on its way to the decoder: read and hashed ahead in a thread
-    (a .nii.gz for isal), hashed in a thread that reads it on its own (a .nii.gz large
-    enough for the parallel inflater, which needs the file seekable), or hashed as it is
-    read (anything else)."""
+def _hashing(handle: BinaryIO, *, gz: bool,
+             what: str) -> tuple[BinaryIO, ReadAhead | FileHasher | _HashingReader]:
+    """The stream the decoder reads and what hashes the file on its way: read and hashed
+    ahead in a thread (a .nii.gz for isal: the decoder reads the read-ahead), hashed in a
+    thread that reads the file on its own (a .nii.gz large enough for the parallel
+    inflater, which needs the file itself, seekable), or hashed as it is read (anything
+    else)."""
     if not gz:
-        return _HashingReader(handle)
+        hashing = _HashingReader(handle)
+        return io.BufferedReader(hashing, buffer_size=limits.CHUNK_BYTES), hashing
     if parallel_gzip.may_use(os.fstat(handle.fileno()).st_size):
-        return FileHasher(handle, what=what, chunk_bytes=parallel_gzip.CHUNK_BYTES)
-    return ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES)
+        return handle, FileHasher(handle, what=what, chunk_bytes=parallel_gzip.CHUNK_BYTES)
+    ahead = ReadAhead(handle, chunk_bytes=limits.CHUNK_BYTES)
+    return ahead, ahead  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
