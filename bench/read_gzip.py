@@ -80,16 +80,13 @@ def _inflate_only(path: Path, inflater: str, target: memoryview) -> tuple[float,
     """Wall and CPU seconds of inflating ``path`` alone into ``target`` (already faulted
     in; no hash, no conversion): ISA-L on one core, or rapidgzip as
     :mod:`core.io.parallel_gzip` runs it."""
-    import rapidgzip
-
     from core.io import nifti, parallel_gzip
 
     size = path.with_name(path.name.removesuffix(".gz")).stat().st_size
     w0, c0 = time.perf_counter(), time.process_time()
     with open(path, "rb") as handle:
         reader = (nifti.open_gzip(handle, backend="isal") if inflater == "isal" else
-                  rapidgzip.RapidgzipFile(handle.fileno(), parallelization=parallel_gzip.CORES,
-                                          chunk_size=parallel_gzip.CHUNK_BYTES))
+                  parallel_gzip.open_parallel(handle))
         with reader:
             done = 0
             while n := reader.readinto(target[done:]):

@@ -124,6 +124,14 @@ def _source(stream: BinaryIO) -> BinaryIO | int:
         return stream
 
 
+def open_parallel(stream: BinaryIO):  # type: ignore[no-untyped-def]
+    """rapidgzip's reader of the whole stream from its start, on ``CORES`` cores in
+    ``CHUNK_BYTES`` chunks (what :class:`ParallelReader` decodes with)."""
+    stream.seek(0)
+    return _rapidgzip.RapidgzipFile(_source(stream), parallelization=CORES,
+                                    chunk_size=CHUNK_BYTES)
+
+
 class ParallelReader(io.RawIOBase):
     """The decompressed stream from byte ``len(head)`` on (``head``: what the caller has
     already read through another inflater), decoded by rapidgzip and, after any
@@ -137,10 +145,8 @@ class ParallelReader(io.RawIOBase):
         self._delivered = len(head)
         self._slow: BinaryIO | None = None
         self._fast = None
-        stream.seek(0)
         try:
-            self._fast = _rapidgzip.RapidgzipFile(_source(stream), parallelization=CORES,
-                                                  chunk_size=CHUNK_BYTES)
+            self._fast = open_parallel(stream)
             same = self._fast.read(len(head)) == head
         except Exception:  # any rapidgzip failure: isal decides
             same = False
